@@ -1,0 +1,85 @@
+//! The command line: one file per subcommand. `run` parses the arguments and
+//! returns the process exit code; `main` does nothing else.
+
+mod graph;
+mod lint;
+mod schema;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Troubleshooting decision trees for helpdesks.
+#[derive(Debug, Parser)]
+#[command(name = "fixpath", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check scripts and report every problem, rustc-style
+    Lint(lint::Args),
+    /// Print a script's compiled graph as DOT, Mermaid or SVG
+    Graph(graph::Args),
+    /// Print the JSON Schema of the script format, for editors
+    Schema(schema::Args),
+}
+
+/// Exit codes of the contract (section 7).
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Problems found (lint errors, failing tests).
+    pub const PROBLEMS: u8 = 1;
+    /// The command could not run as asked (no such path, bad flags).
+    pub const USAGE: u8 = 2;
+}
+
+/// Parses `args` and runs the command, writing to the given streams.
+pub fn run<I, T>(args: I, out: &mut dyn std::io::Write, err: &mut dyn std::io::Write) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                err.write_all(text.as_bytes())
+            } else {
+                out.write_all(text.as_bytes())
+            };
+            return code;
+        }
+    };
+    let res = match cli.command {
+        Command::Lint(a) => lint::run(a, out, err),
+        Command::Graph(a) => graph::run(a, out, err),
+        Command::Schema(a) => schema::run(a, out),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e:#}");
+            exit::USAGE
+        }
+    }
+}
+
+/// The default script folder of every command.
+pub fn default_scripts() -> PathBuf {
+    PathBuf::from("scripts")
+}
+
+/// Whether to colour output written to stderr/stdout: a terminal, and
+/// `NO_COLOR` unset.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}

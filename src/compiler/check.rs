@@ -1,0 +1,525 @@
+//! Pass 3, check: every text, expression, pattern and variable.
+//!
+//! Texts are checked against the script's languages (FP013) and compiled as
+//! templates (FP008); `if:` expressions are compiled once (FP008); input
+//! patterns are compiled as regular expressions (FP003). The variables every
+//! template reads are checked against what is declared or set (FP009), and
+//! declared variables against what is read (FP104); sub-flows share their
+//! caller's variables, so scripts linked by `use` are checked as one.
+//!
+//! The result is each script's nodes in their compiled form, with references
+//! as positions; lowering turns them into graphs.
+
+use super::resolve::Resolved;
+use crate::diagnostics::{Code, Diagnostic, FileId, Sources, Span, did_you_mean};
+use crate::program::templates::TemplatesBuilder;
+use crate::program::{self, ExprId, Literal, SetValue, Templates, TextId, TextPiece};
+use crate::script::ast::{self, NodeKind, Outcome, Scalar, Text};
+use petgraph::stable_graph::NodeIndex;
+use std::collections::{HashMap, HashSet};
+
+pub const BUILTINS: &[&str] = &["channel", "language", "tier", "params"];
+
+/// A script after checking: compiled nodes whose references are positions
+/// in the resolved script list (`Use`) and node list (everything else).
+pub struct Checked {
+    pub title: TextId,
+    pub nodes: Vec<program::Node>,
+    pub vars: Vec<(String, Literal)>,
+    /// Scripts this one runs through `use` (positions in the resolved list).
+    pub uses: Vec<usize>,
+}
+
+struct ScriptVars {
+    /// (name, where it is read)
+    reads: Vec<(String, Span)>,
+    writes: HashSet<String>,
+}
+
+pub fn check(
+    resolved: &Resolved,
+    sources: &Sources,
+    diags: &mut Vec<Diagnostic>,
+) -> (Templates, Vec<Checked>) {
+    let mut builder = TemplatesBuilder::default();
+    let mut checked = Vec::with_capacity(resolved.scripts.len());
+    let mut vars = Vec::with_capacity(resolved.scripts.len());
+    // (script, expression, where)
+    let mut exprs: Vec<(usize, ExprId, Span)> = Vec::new();
+
+    for (si, s) in resolved.scripts.iter().enumerate() {
+        let langs: Vec<&str> = s.languages.iter().map(|l| l.value.as_str()).collect();
+        let mut c = Ctx {
+            file: s.file,
+            langs: &langs,
+            builder: &mut builder,
+            diags,
+            reads: Vec::new(),
+        };
+        let map = &resolved.node_maps[si];
+        let ix = |r: &Option<ast::Spanned<String>>| -> NodeIndex {
+            NodeIndex::new(
+                r.as_ref()
+                    .and_then(|r| map.get(&r.value))
+                    .copied()
+                    .unwrap_or(0),
+            )
+        };
+        let ix1 = |r: &ast::Spanned<String>| -> NodeIndex {
+            NodeIndex::new(map.get(&r.value).copied().unwrap_or(0))
+        };
+        let title = match &s.title {
+            Some(t) => c.text(t, "`title`"),
+            None => c.empty(),
+        };
+        let mut writes: HashSet<String> = s.vars.iter().map(|(n, _)| n.value.clone()).collect();
+        let mut nodes = Vec::with_capacity(s.nodes.len());
+        let mut uses = Vec::new();
+        for n in &s.nodes {
+            let help = n.help.as_ref().map(|h| c.text(h, "`help`"));
+            let kind = match &n.kind {
+                NodeKind::Ask { ask, say, answers } => {
+                    let text = c.text(ask, "`ask`");
+                    let say = say.as_ref().map(|t| c.text(t, "`say`"));
+                    let answers = answers
+                        .iter()
+                        .map(|a| {
+                            let label = c.text(&a.label, "the answer label");
+                            let set = a
+                                .set
+                                .iter()
+                                .map(|(name, v)| {
+                                    writes.insert(name.value.clone());
+                                    (name.value.clone(), c.set_value(&v.value, v.span))
+                                })
+                                .collect();
+                            let outcome = match &a.outcome {
+                                Some(Outcome::Goto(t)) => program::Outcome::Goto(ix1(t)),
+                                Some(Outcome::Resolve(t)) => {
+                                    program::Outcome::Resolve(c.text(t, "`resolve`"))
+                                }
+                                Some(Outcome::Escalate(e)) => {
+                                    program::Outcome::Escalate(c.escalation(e))
+                                }
+                                Some(Outcome::Return(t)) => {
+                                    program::Outcome::Return(c.text(t, "`return`"))
+                                }
+                                None => program::Outcome::Goto(NodeIndex::new(0)),
+                            };
+                            program::Answer {
+                                id: a.id.value.clone(),
+                                label,
+                                set,
+                                outcome,
+                            }
+                        })
+                        .collect();
+                    program::NodeKind::Ask { text, say, answers }
+                }
+                NodeKind::Say { say, next } => program::NodeKind::Say {
+                    text: c.text(say, "`say`"),
+                    next: ix(next),
+                },
+                NodeKind::Input {
+                    input,
+                    into,
+                    next,
+                    kind,
+                    pattern,
+                    required,
+                } => {
+                    if let Some(i) = into {
+                        writes.insert(i.value.clone());
+                    }
+                    let pattern = pattern.as_ref().and_then(|p| c.pattern(p));
+                    program::NodeKind::Input {
+                        text: c.text(input, "`input`"),
+                        into: into.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+                        next: ix(next),
+                        kind: *kind,
+                        pattern,
+                        required: *required,
+                    }
+                }
+                NodeKind::Branch { arms, otherwise } => {
+                    let arms = arms
+                        .iter()
+                        .map(|a| {
+                            let e = c.builder.push_expr(&a.condition.value);
+                            exprs.push((si, e, a.condition.span));
+                            (e, ix1(&a.goto))
+                        })
+                        .collect();
+                    program::NodeKind::Branch {
+                        arms,
+                        otherwise: ix(otherwise),
+                    }
+                }
+                NodeKind::Resolve(t) => program::NodeKind::Resolve(c.text(t, "`resolve`")),
+                NodeKind::Escalate(e) => program::NodeKind::Escalate(c.escalation(e)),
+                NodeKind::Use { script, next } => {
+                    let target = resolved.script_map.get(&script.value).copied();
+                    if let Some(t) = target {
+                        uses.push(t);
+                    }
+                    program::NodeKind::Use {
+                        script: program::ScriptIdx(target.unwrap_or(usize::MAX) as u32),
+                        next: ix(next),
+                    }
+                }
+                NodeKind::Return(t) => program::NodeKind::Return(c.text(t, "`return`")),
+                // Reported by parse; a placeholder keeps positions aligned.
+                NodeKind::Invalid => program::NodeKind::Resolve(c.empty()),
+            };
+            nodes.push(program::Node {
+                id: n.id.value.clone(),
+                kind,
+                help,
+            });
+        }
+        let reads = std::mem::take(&mut c.reads);
+        vars.push(ScriptVars { reads, writes });
+        let lits = s
+            .vars
+            .iter()
+            .map(|(n, v)| (n.value.clone(), literal(v)))
+            .collect();
+        checked.push(Checked {
+            title,
+            nodes,
+            vars: lits,
+            uses,
+        });
+    }
+
+    let (templates, results) = builder.finish();
+    for (si, e, span) in exprs {
+        let file = resolved.scripts[si].file;
+        match &results[e.0 as usize] {
+            Ok(names) => vars[si].reads.extend(names.iter().map(|n| (n.clone(), span))),
+            Err(err) => diags.push(
+                Diagnostic::new(Code::Fp008, file, span, format!("this `if:` is not a valid expression: {}", describe(err)))
+                    .with_label("invalid expression")
+                    .with_hint("an `if:` is a minijinja expression such as `attempts > 2 and light == \"red\"`"),
+            ),
+        }
+    }
+    check_variables(resolved, &checked, &vars, sources, diags);
+    (templates, checked)
+}
+
+/// FP009 and FP104, over groups of scripts linked by `use`.
+fn check_variables(
+    resolved: &Resolved,
+    checked: &[Checked],
+    vars: &[ScriptVars],
+    sources: &Sources,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let n = checked.len();
+    // Union-find over `use` links: a sub-flow shares its callers' variables.
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for (i, c) in checked.iter().enumerate() {
+        for &u in &c.uses {
+            let (a, b) = (find(&mut parent, i), find(&mut parent, u));
+            parent[a] = b;
+        }
+    }
+    let mut known: HashMap<usize, HashSet<&str>> = HashMap::new();
+    let mut read: HashMap<usize, HashSet<&str>> = HashMap::new();
+    for (i, v) in vars.iter().enumerate() {
+        let root = find(&mut parent, i);
+        known
+            .entry(root)
+            .or_default()
+            .extend(v.writes.iter().map(String::as_str));
+        read.entry(root)
+            .or_default()
+            .extend(v.reads.iter().map(|(n, _)| n.as_str()));
+    }
+    for (i, v) in vars.iter().enumerate() {
+        let root = find(&mut parent, i);
+        let s = &resolved.scripts[i];
+        let known = &known[&root];
+        let mut reported = HashSet::new();
+        for (name, span) in &v.reads {
+            if BUILTINS.contains(&name.as_str())
+                || known.contains(name.as_str())
+                || !reported.insert((name, span))
+            {
+                continue;
+            }
+            let hint = did_you_mean(name, known.iter().copied().chain(BUILTINS.iter().copied()));
+            let span = refine(sources, s.file, *span, name);
+            diags.push(
+                Diagnostic::new(
+                    Code::Fp009,
+                    s.file,
+                    span,
+                    format!("variable `{name}` is never declared or set"),
+                )
+                .with_label("unknown variable")
+                .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?")))
+                .with_hint(format!(
+                    "declare it with a default: `vars: {{ {name}: ... }}`"
+                )),
+            );
+        }
+        let read = &read[&root];
+        for (name, _) in &s.vars {
+            if !read.contains(name.value.as_str()) {
+                diags.push(
+                    Diagnostic::new(
+                        Code::Fp104,
+                        s.file,
+                        name.span,
+                        format!("variable `{}` is declared but nothing reads it", name.value),
+                    )
+                    .with_label("never read")
+                    .with_hint("remove it, or use it in a text or an `if:`"),
+                );
+            }
+        }
+    }
+}
+
+/// Points a diagnostic about `name` at the name itself when it stands on the
+/// span's first line (the usual one-line text), else at the whole value.
+fn refine(sources: &Sources, file: FileId, span: Span, name: &str) -> Span {
+    let Some(src) = sources.get(file) else {
+        return span;
+    };
+    let line = src.line(span.start.line);
+    let from: usize = line
+        .char_indices()
+        .nth(span.start.column.saturating_sub(1) as usize)
+        .map(|(i, _)| i)
+        .unwrap_or(line.len());
+    let bytes = line.as_bytes();
+    let mut search = from;
+    while let Some(off) = line[search..].find(name) {
+        let at = search + off;
+        let before_ok =
+            at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+        let end = at + name.len();
+        let after_ok =
+            end >= bytes.len() || !(bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_');
+        if before_ok && after_ok {
+            let col = line[..at].chars().count() as u32 + 1;
+            let len = name.chars().count() as u32;
+            let start = crate::diagnostics::Pos {
+                line: span.start.line,
+                column: col,
+                index: span.start.index,
+            };
+            let end = crate::diagnostics::Pos {
+                line: span.start.line,
+                column: col + len,
+                index: span.start.index,
+            };
+            return Span { start, end };
+        }
+        search = end;
+    }
+    span
+}
+
+pub fn literal(s: &Scalar) -> Literal {
+    match s {
+        Scalar::Null => Literal::Null,
+        Scalar::Bool(b) => Literal::Bool(*b),
+        Scalar::Int(i) => Literal::Int(*i),
+        Scalar::Float(f) => Literal::Float(*f),
+        Scalar::Str(s) => Literal::Str(s.clone()),
+    }
+}
+
+/// A minijinja error in words for an author.
+fn describe(err: &minijinja::Error) -> String {
+    match err.detail() {
+        Some(d) => format!("{d}"),
+        None => err.kind().to_string(),
+    }
+}
+
+struct Ctx<'a, 'd> {
+    file: FileId,
+    langs: &'a [&'a str],
+    builder: &'a mut TemplatesBuilder,
+    diags: &'d mut Vec<Diagnostic>,
+    reads: Vec<(String, Span)>,
+}
+
+impl Ctx<'_, '_> {
+    fn empty(&mut self) -> TextId {
+        self.builder.push_text(vec![TextPiece::Literal("".into())])
+    }
+
+    fn piece(&mut self, src: &ast::Spanned<String>, what: &str) -> TextPiece {
+        match self.builder.compile_piece(&src.value) {
+            Ok((piece, names)) => {
+                self.reads.extend(names.into_iter().map(|n| (n, src.span)));
+                piece
+            }
+            Err(err) => {
+                self.diags.push(
+                    Diagnostic::new(Code::Fp008, self.file, src.span, format!("{what} is not a valid template: {}", describe(&err)))
+                        .with_label("invalid template")
+                        .with_hint("variables are written `{{ name }}`; to show `{{` literally write `{{ \"{{\" }}`"),
+                );
+                TextPiece::Literal(src.value.as_str().into())
+            }
+        }
+    }
+
+    fn text(&mut self, t: &Text, what: &str) -> TextId {
+        let pieces = match t {
+            Text::Plain(s) => {
+                if self.langs.len() > 1 {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::Fp013,
+                            self.file,
+                            s.span,
+                            format!(
+                                "{what} gives one text, but the script lists the languages {}",
+                                list(self.langs)
+                            ),
+                        )
+                        .with_label("not translated")
+                        .with_hint(format!(
+                            "write it as a mapping: `{{ {}: ..., {}: ... }}`",
+                            self.langs[0], self.langs[1]
+                        )),
+                    );
+                }
+                let p = self.piece(s, what);
+                vec![p; self.langs.len()]
+            }
+            Text::ByLanguage { entries, span } => {
+                for (l, _) in entries {
+                    if !self.langs.contains(&l.value.as_str()) {
+                        let hint = did_you_mean(&l.value, self.langs.iter().copied());
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::Fp013,
+                                self.file,
+                                l.span,
+                                format!(
+                                    "`{}` is not one of the script's languages ({})",
+                                    l.value,
+                                    list(self.langs)
+                                ),
+                            )
+                            .with_label("unlisted language")
+                            .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?")))
+                            .with_hint(format!(
+                                "add `{}` to `languages`, or remove this text",
+                                l.value
+                            )),
+                        );
+                    }
+                }
+                let missing: Vec<&str> = self
+                    .langs
+                    .iter()
+                    .copied()
+                    .filter(|l| !entries.iter().any(|(k, _)| k.value == *l))
+                    .collect();
+                if !missing.is_empty() {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::Fp013,
+                            self.file,
+                            *span,
+                            format!(
+                                "{what} lacks the {} text{}",
+                                list(&missing),
+                                if missing.len() > 1 { "s" } else { "" }
+                            ),
+                        )
+                        .with_label(format!("missing {}", list(&missing)))
+                        .with_hint(format!(
+                            "every text gives every language of the script: {}",
+                            list(self.langs)
+                        )),
+                    );
+                }
+                let mut pieces = Vec::with_capacity(self.langs.len());
+                for l in self.langs.to_vec() {
+                    let entry = entries
+                        .iter()
+                        .find(|(k, _)| k.value == l)
+                        .or_else(|| entries.first());
+                    pieces.push(match entry {
+                        Some((_, s)) => self.piece(s, what),
+                        None => TextPiece::Literal("".into()),
+                    });
+                }
+                pieces
+            }
+        };
+        self.builder.push_text(pieces)
+    }
+
+    fn set_value(&mut self, v: &Scalar, span: Span) -> SetValue {
+        match v {
+            Scalar::Str(s) if crate::program::templates::is_template(s) => {
+                let p = self.piece(&ast::Spanned::new(s.clone(), span), "this `set` value");
+                SetValue::Template(self.builder.push_text(vec![p]))
+            }
+            other => SetValue::Literal(literal(other)),
+        }
+    }
+
+    fn escalation(&mut self, e: &ast::Escalation) -> program::Escalation {
+        program::Escalation {
+            reason: e
+                .reason
+                .as_ref()
+                .map(|r| self.text(r, "the escalation reason")),
+            tier: e.tier,
+            queue: e.queue.clone(),
+        }
+    }
+
+    fn pattern(&mut self, p: &ast::Spanned<String>) -> Option<regex::Regex> {
+        match regex::RegexBuilder::new(&p.value)
+            .size_limit(1 << 20)
+            .build()
+        {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let msg = match &e {
+                    regex::Error::Syntax(s) => s.lines().last().unwrap_or("").trim().to_owned(),
+                    other => other.to_string(),
+                };
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::Fp003,
+                        self.file,
+                        p.span,
+                        format!("`pattern` is not a valid regular expression: {msg}"),
+                    )
+                    .with_label("invalid pattern"),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|l| format!("`{l}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,88 @@
+//! FP103, long path: a path from `start` asks more than 15 questions.
+//!
+//! Why: people give up on long scripts. How: the strongly connected
+//! components of the graph form a DAG; each weighs the questions (`ask` and
+//! `input`) it holds, plus the longest path of any sub-flow it runs; the
+//! heaviest path through that DAG is the longest path, counting each node of
+//! a loop once.
+
+use super::LintCtx;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::program::{NodeKind, Program, ScriptIdx};
+use petgraph::stable_graph::NodeIndex;
+
+pub const MAX_QUESTIONS: u32 = 15;
+
+pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
+    let mut memo = vec![None; ctx.program.scripts.len()];
+    let (count, path) = longest(ctx.program, ctx.script, &mut memo);
+    if count > MAX_QUESTIONS {
+        let s = ctx.script();
+        let shown: Vec<&str> = path.iter().map(|n| s.graph[*n].id.as_str()).collect();
+        diags.push(
+            ctx.diag(Code::Fp103, Some(s.start), format!("a path from `{}` asks {count} questions (more than {MAX_QUESTIONS})", s.graph[s.start].id))
+                .with_label("the longest path starts here")
+                .with_hint(format!("the path: {}", shown.join(" -> ")))
+                .with_hint("ask the most decisive question first, split the script with `use`, or escalate sooner"),
+        );
+    }
+}
+
+/// The most questions a path through script `ix` asks, and that path.
+fn longest(p: &Program, ix: ScriptIdx, memo: &mut [Option<u32>]) -> (u32, Vec<NodeIndex>) {
+    // Mark as in progress (0) so recursive `use` cycles terminate.
+    memo[ix.0 as usize] = Some(0);
+    let s = p.script(ix);
+    let g = &s.graph;
+    let sccs = petgraph::algo::tarjan_scc(g);
+    let mut comp = vec![0usize; g.node_count()];
+    for (c, nodes) in sccs.iter().enumerate() {
+        for n in nodes {
+            comp[n.index()] = c;
+        }
+    }
+    // tarjan_scc yields components in reverse topological order: successors first.
+    let mut best = vec![0u32; sccs.len()];
+    let mut next_comp: Vec<Option<usize>> = vec![None; sccs.len()];
+    for (c, nodes) in sccs.iter().enumerate() {
+        let mut weight = 0u32;
+        for &n in nodes {
+            match &g[n].kind {
+                k if k.is_question() => weight += 1,
+                NodeKind::Use { script, .. } => {
+                    let w = match memo[script.0 as usize] {
+                        Some(w) => w,
+                        None => longest(p, *script, memo).0,
+                    };
+                    weight = weight.saturating_add(w);
+                }
+                _ => {}
+            }
+        }
+        let mut tail = 0;
+        for &n in nodes {
+            for m in g.neighbors(n) {
+                let mc = comp[m.index()];
+                if mc != c && best[mc] >= tail {
+                    if best[mc] > tail || next_comp[c].is_none() {
+                        next_comp[c] = Some(mc);
+                    }
+                    tail = best[mc];
+                }
+            }
+        }
+        best[c] = weight.saturating_add(tail);
+    }
+    let start = comp[s.start.index()];
+    let total = best[start];
+    memo[ix.0 as usize] = Some(total);
+    let mut path = Vec::new();
+    let mut c = Some(start);
+    while let Some(ci) = c {
+        let mut nodes = sccs[ci].clone();
+        nodes.sort();
+        path.extend(nodes);
+        c = next_comp[ci];
+    }
+    (total, path)
+}

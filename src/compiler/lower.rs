@@ -1,0 +1,159 @@
+//! Pass 4, lower: checked scripts become petgraphs in an immutable
+//! [`Program`], each with its content hash.
+//!
+//! Only scripts without errors are lowered, and a script that runs a broken
+//! sub-flow through `use` is left out too: a program never holds anything
+//! that could strand a session. Their problems are already diagnostics.
+
+use super::check::Checked;
+use super::resolve::Resolved;
+use crate::diagnostics::{FileId, Sources, Span};
+use crate::program::{Edge, NodeKind, Outcome, Program, Script, ScriptIdx, Templates};
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+
+/// Where each lowered script and node came from, for the lints' diagnostics.
+pub struct Origin {
+    pub file: FileId,
+    pub id_span: Span,
+    /// Per node index: the span of the node id.
+    pub node_spans: Vec<Span>,
+}
+
+pub fn lower(
+    resolved: Resolved,
+    checked: Vec<Checked>,
+    templates: Templates,
+    sources: &Sources,
+    broken_files: &HashSet<FileId>,
+) -> (Program, Vec<Origin>) {
+    let n = resolved.scripts.len();
+    let mut good: Vec<bool> = resolved
+        .scripts
+        .iter()
+        .map(|s| !broken_files.contains(&s.file))
+        .collect();
+    // A script that runs a broken sub-flow cannot run either.
+    loop {
+        let mut changed = false;
+        for i in 0..n {
+            if good[i] && checked[i].uses.iter().any(|&u| !good[u]) {
+                good[i] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut remap = vec![u32::MAX; n];
+    let mut next = 0u32;
+    for i in 0..n {
+        if good[i] {
+            remap[i] = next;
+            next += 1;
+        }
+    }
+
+    let mut scripts = Vec::with_capacity(next as usize);
+    let mut origins = Vec::with_capacity(next as usize);
+    for (i, (ast, c)) in resolved.scripts.into_iter().zip(checked).enumerate() {
+        if !good[i] {
+            continue;
+        }
+        let mut graph: StableDiGraph<crate::program::Node, Edge> =
+            StableDiGraph::with_capacity(c.nodes.len(), c.nodes.len() + c.nodes.len() / 2);
+        let mut node_index = HashMap::with_capacity(c.nodes.len());
+        for mut node in c.nodes {
+            if let NodeKind::Use { script, .. } = &mut node.kind {
+                *script = ScriptIdx(remap[script.0 as usize]);
+            }
+            let id = node.id.clone();
+            let ix = graph.add_node(node);
+            node_index.insert(id, ix);
+        }
+        let indices: Vec<NodeIndex> = graph.node_indices().collect();
+        for from in indices {
+            let mut edges: Vec<(NodeIndex, Edge)> = Vec::new();
+            match &graph[from].kind {
+                NodeKind::Ask { answers, .. } => {
+                    for (k, a) in answers.iter().enumerate() {
+                        if let Outcome::Goto(t) = a.outcome {
+                            edges.push((t, Edge::Answer(k as u16)));
+                        }
+                    }
+                }
+                NodeKind::Say { next, .. }
+                | NodeKind::Input { next, .. }
+                | NodeKind::Use { next, .. } => edges.push((*next, Edge::Next)),
+                NodeKind::Branch { arms, otherwise } => {
+                    for (k, (_, t)) in arms.iter().enumerate() {
+                        edges.push((*t, Edge::Branch(k as u16)));
+                    }
+                    edges.push((*otherwise, Edge::Else));
+                }
+                _ => {}
+            }
+            for (to, e) in edges {
+                graph.add_edge(from, to, e);
+            }
+        }
+        let text = sources.get(ast.file).map(|f| f.text.as_ref()).unwrap_or("");
+        let version = hex16(&Sha256::digest(text.as_bytes()));
+        origins.push(Origin {
+            file: ast.file,
+            id_span: ast.id.span,
+            node_spans: ast.nodes.iter().map(|n| n.id.span).collect(),
+        });
+        let start = NodeIndex::new(resolved.starts[i]);
+        scripts.push(Script {
+            id: ast.id.value.clone(),
+            path: sources.path(ast.file).to_owned(),
+            version,
+            title: c.title,
+            languages: ast.languages.iter().map(|l| l.value.clone()).collect(),
+            tier: ast.tier,
+            offer_none: ast.offer_none,
+            escalation_tier: ast.escalation.tier,
+            escalation_queue: ast.escalation.queue.clone(),
+            max_visits: ast.max_visits,
+            tags: ast.tags.clone(),
+            vars: c.vars,
+            start,
+            graph,
+            node_index,
+        });
+    }
+    let by_id = scripts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), ScriptIdx(i as u32)))
+        .collect();
+    let mut ids: Vec<(&str, &str)> = scripts
+        .iter()
+        .map(|s| (s.id.as_str(), s.version.as_str()))
+        .collect();
+    ids.sort();
+    let mut h = Sha256::new();
+    for (id, v) in ids {
+        h.update(id.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([b'\n']);
+    }
+    let hash = hex16(&h.finalize());
+    (
+        Program {
+            scripts,
+            by_id,
+            templates,
+            hash,
+        },
+        origins,
+    )
+}
+
+fn hex16(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,1044 @@
+//! Pass 1, parse: the spanned YAML tree becomes an [`ast::Script`].
+//!
+//! Every problem becomes a diagnostic at the offending key or value, and the
+//! pass keeps going: a wrong value is dropped (or the node marked invalid) so
+//! the rest of the file is still checked.
+
+use crate::diagnostics::{Code, Diagnostic, FileId, Span, did_you_mean};
+use crate::script::ast::{
+    self, Answer, Arm, Escalation, EscalationDefaults, InputType, Node, NodeKind, Outcome, Scalar,
+    Script, Spanned, Text,
+};
+use crate::script::yaml::{self, BuildProblem, Value, Yaml};
+
+pub const SCRIPT_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "languages",
+    "tier",
+    "offer_none",
+    "escalation",
+    "max_visits",
+    "tags",
+    "vars",
+    "start",
+    "nodes",
+];
+pub const KIND_KEYS: &[&str] = &[
+    "ask", "say", "input", "branch", "resolve", "escalate", "use", "return",
+];
+const ASK_KEYS: &[&str] = &["ask", "say", "help", "answers"];
+const SAY_KEYS: &[&str] = &["say", "help", "next"];
+const INPUT_KEYS: &[&str] = &[
+    "input", "help", "into", "next", "type", "pattern", "required",
+];
+const BRANCH_KEYS: &[&str] = &["branch"];
+const RESOLVE_KEYS: &[&str] = &["resolve", "help"];
+const ESCALATE_KEYS: &[&str] = &["escalate", "help"];
+const USE_KEYS: &[&str] = &["use", "next"];
+const RETURN_KEYS: &[&str] = &["return"];
+pub const ANSWER_KEYS: &[&str] = &[
+    "label", "id", "set", "goto", "resolve", "escalate", "return",
+];
+const OUTCOME_KEYS: &[&str] = &["goto", "resolve", "escalate", "return"];
+const ESCALATION_KEYS: &[&str] = &["reason", "tier", "queue"];
+
+/// How many values one script file may hold after alias expansion: far above
+/// any real script (the 100k-node benchmark holds ~1M) and far below what
+/// would exhaust memory.
+pub const NODE_BUDGET: usize = 4_000_000;
+
+/// Parses a file's text. Returns `None` when the file holds no usable script
+/// (the reasons are in `diags`).
+pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Script> {
+    let built = yaml::build(text, NODE_BUDGET);
+    for p in built.problems {
+        diags.push(match p {
+            BuildProblem::Syntax { span, message } => {
+                Diagnostic::new(Code::Fp001, file, span, message)
+            }
+            BuildProblem::DuplicateKey { key, span, first } => {
+                Diagnostic::new(Code::Fp004, file, span, format!("duplicate key `{key}`"))
+                    .with_label("defined again here")
+                    .with_related(first, format!("`{key}` first defined here"))
+            }
+        });
+    }
+    let Some(root) = built.root else {
+        if !diags
+            .iter()
+            .any(|d| d.file == file && d.code == Code::Fp001)
+        {
+            diags.push(Diagnostic::new(
+                Code::Fp003,
+                file,
+                Span::FILE,
+                "the file is empty; a script needs `id`, `title` and `nodes`",
+            ));
+        }
+        return None;
+    };
+    let mut p = Parser { file, diags };
+    p.script(&root)
+}
+
+struct Parser<'d> {
+    file: FileId,
+    diags: &'d mut Vec<Diagnostic>,
+}
+
+impl Parser<'_> {
+    fn err(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .push(Diagnostic::new(code, self.file, span, message));
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    fn wrong_type(&mut self, what: &str, expected: &str, y: &Yaml) {
+        self.err(
+            Code::Fp003,
+            y.span,
+            format!("{what} must be {expected}, found {}", y.type_name()),
+        );
+    }
+
+    fn unknown_key(&mut self, key: &Yaml, where_: &str, known: &[&str]) {
+        let name = key.key_text().unwrap_or_default();
+        let hint =
+            did_you_mean(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`?"));
+        let d = self.err(
+            Code::Fp002,
+            key.span,
+            format!("unknown key `{name}` in {where_}"),
+        );
+        d.label = Some("unknown key".into());
+        match hint {
+            Some(h) => d.hints.push(h),
+            None => d.hints.push(format!("known keys: {}", known.join(", "))),
+        }
+    }
+
+    fn map<'y>(&mut self, y: &'y Yaml, what: &str) -> Option<&'y [(Yaml, Yaml)]> {
+        match &y.value {
+            Value::Map(entries) => Some(entries),
+            _ => {
+                self.wrong_type(what, "a mapping", y);
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
+        match &y.value {
+            Value::Str(s) => Some(Spanned::new(s.clone(), y.span)),
+            _ => {
+                self.wrong_type(what, "a string", y);
+                None
+            }
+        }
+    }
+
+    fn id(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
+        let s = self.string(y, what)?;
+        if !ast::is_valid_id(&s.value) {
+            let suggestion = ast::slug(&s.value);
+            let d = self.err(
+                Code::Fp003,
+                s.span,
+                format!(
+                    "{what} `{}` is not a valid id: ids are lowercase letters, digits and `-`",
+                    s.value
+                ),
+            );
+            if !suggestion.is_empty() {
+                d.hints.push(format!("try `{suggestion}`"));
+            }
+        }
+        Some(s)
+    }
+
+    /// A reference to a node: a string; validity is checked by resolve.
+    fn reference(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
+        match &y.value {
+            Value::Str(s) => Some(Spanned::new(s.clone(), y.span)),
+            Value::Int(i) => Some(Spanned::new(i.to_string(), y.span)),
+            _ => {
+                self.wrong_type(what, "a node id", y);
+                None
+            }
+        }
+    }
+
+    fn int_in(&mut self, y: &Yaml, what: &str, lo: i64, hi: i64) -> Option<i64> {
+        match &y.value {
+            Value::Int(i) if (lo..=hi).contains(i) => Some(*i),
+            Value::Int(i) => {
+                let hi_s = if hi == i64::MAX {
+                    "".to_string()
+                } else {
+                    format!(" to {hi}")
+                };
+                self.err(
+                    Code::Fp003,
+                    y.span,
+                    format!("{what} must be {lo}{hi_s}, found {i}"),
+                );
+                None
+            }
+            _ => {
+                self.wrong_type(what, "an integer", y);
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, y: &Yaml, what: &str) -> Option<bool> {
+        match &y.value {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.wrong_type(what, "`true` or `false`", y);
+                None
+            }
+        }
+    }
+
+    fn scalar(&mut self, y: &Yaml, what: &str) -> Option<Scalar> {
+        Some(match &y.value {
+            Value::Null => Scalar::Null,
+            Value::Bool(b) => Scalar::Bool(*b),
+            Value::Int(i) => Scalar::Int(*i),
+            Value::Float(f) => Scalar::Float(*f),
+            Value::Str(s) => Scalar::Str(s.clone()),
+            _ => {
+                self.wrong_type(what, "a plain value (text, number or boolean)", y);
+                return None;
+            }
+        })
+    }
+
+    fn text(&mut self, y: &Yaml, what: &str) -> Option<Text> {
+        match &y.value {
+            Value::Str(s) => Some(Text::Plain(Spanned::new(s.clone(), y.span))),
+            // Numbers and booleans are texts too (`- 1: first`), as written.
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => Some(Text::Plain(Spanned::new(
+                y.key_text().unwrap_or_default(),
+                y.span,
+            ))),
+            Value::Map(entries) => {
+                let mut out = Vec::new();
+                for (k, v) in entries {
+                    let Some(lang) = self.string(k, "a language code") else {
+                        continue;
+                    };
+                    let Some(t) = self.text_leaf(v, what) else {
+                        continue;
+                    };
+                    out.push((lang, t));
+                }
+                Some(Text::ByLanguage {
+                    entries: out,
+                    span: y.span,
+                })
+            }
+            _ => {
+                self.wrong_type(
+                    what,
+                    "a text (a string, or a mapping of language to string)",
+                    y,
+                );
+                None
+            }
+        }
+    }
+
+    fn text_leaf(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
+        match &y.value {
+            Value::Str(s) => Some(Spanned::new(s.clone(), y.span)),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                Some(Spanned::new(y.key_text().unwrap_or_default(), y.span))
+            }
+            _ => {
+                self.wrong_type(what, "a string", y);
+                None
+            }
+        }
+    }
+
+    fn script(&mut self, root: &Yaml) -> Option<Script> {
+        let Value::Map(entries) = &root.value else {
+            self.err(
+                Code::Fp003,
+                root.span,
+                format!(
+                    "a script must be a mapping with `id`, `title` and `nodes`, found {}",
+                    root.type_name()
+                ),
+            );
+            return None;
+        };
+        let mut id = None;
+        let mut title = None;
+        let mut languages: Vec<Spanned<String>> = Vec::new();
+        let mut tier = 1u8;
+        let mut offer_none = true;
+        let mut escalation = EscalationDefaults::default();
+        let mut max_visits = 3u32;
+        let mut tags = Vec::new();
+        let mut vars = Vec::new();
+        let mut start = None;
+        let mut nodes_y = None;
+        for (k, v) in entries {
+            match k.as_str() {
+                Some("id") => id = self.id(v, "the script id"),
+                Some("title") => title = self.text(v, "`title`"),
+                Some("languages") => match &v.value {
+                    Value::Seq(items) => {
+                        if items.is_empty() {
+                            self.err(
+                                Code::Fp003,
+                                v.span,
+                                "`languages` must list at least one language",
+                            );
+                        }
+                        for item in items {
+                            if let Some(l) = self.string(item, "a language code") {
+                                if languages
+                                    .iter()
+                                    .any(|x: &Spanned<String>| x.value == l.value)
+                                {
+                                    self.err(
+                                        Code::Fp004,
+                                        l.span,
+                                        format!("language `{}` is listed twice", l.value),
+                                    );
+                                } else {
+                                    languages.push(l);
+                                }
+                            }
+                        }
+                    }
+                    _ => self.wrong_type("`languages`", "a list such as `[en, nl]`", v),
+                },
+                Some("tier") => tier = self.int_in(v, "`tier`", 1, 4).map(|t| t as u8).unwrap_or(1),
+                Some("offer_none") => offer_none = self.bool(v, "`offer_none`").unwrap_or(true),
+                Some("escalation") => {
+                    if let Some(m) = self.map(v, "`escalation`") {
+                        for (ek, ev) in m {
+                            match ek.as_str() {
+                                Some("tier") => {
+                                    escalation.tier =
+                                        self.int_in(ev, "`tier`", 1, 4).map(|t| t as u8)
+                                }
+                                Some("queue") => {
+                                    escalation.queue = self.string(ev, "`queue`").map(|s| s.value)
+                                }
+                                _ => self.unknown_key(ek, "`escalation`", &["tier", "queue"]),
+                            }
+                        }
+                    }
+                }
+                Some("max_visits") => {
+                    max_visits = self
+                        .int_in(v, "`max_visits`", 1, u32::MAX as i64)
+                        .map(|n| n as u32)
+                        .unwrap_or(3)
+                }
+                Some("tags") => match &v.value {
+                    Value::Seq(items) => {
+                        for item in items {
+                            if let Some(t) = self.text_leaf(item, "a tag") {
+                                tags.push(t.value);
+                            }
+                        }
+                    }
+                    _ => self.wrong_type("`tags`", "a list", v),
+                },
+                Some("vars") => {
+                    if let Some(m) = self.map(v, "`vars`") {
+                        for (vk, vv) in m {
+                            let Some(name) = self.var_name(vk) else {
+                                continue;
+                            };
+                            if let Some(val) = self.scalar(vv, "a variable's default") {
+                                vars.push((name, val));
+                            }
+                        }
+                    }
+                }
+                Some("start") => start = self.reference(v, "`start`"),
+                Some("nodes") => nodes_y = Some(v),
+                _ => self.unknown_key(k, "the script", SCRIPT_KEYS),
+            }
+        }
+        let mut missing = Vec::new();
+        if id.is_none() && root.get("id").is_none() {
+            missing.push("id");
+        }
+        if title.is_none() && root.get("title").is_none() {
+            missing.push("title");
+        }
+        if nodes_y.is_none() {
+            missing.push("nodes");
+        }
+        for m in missing {
+            self.err(
+                Code::Fp003,
+                Span {
+                    start: root.span.start,
+                    end: root.span.start,
+                },
+                format!("the script has no `{m}`"),
+            )
+            .hints
+            .push(format!("add `{m}:` at the top level"));
+        }
+        if languages.is_empty() {
+            languages.push(Spanned::new("en".into(), Span::FILE));
+        }
+        let mut nodes = Vec::new();
+        let mut nodes_span = root.span;
+        if let Some(ny) = nodes_y {
+            nodes_span = ny.span;
+            match &ny.value {
+                Value::Map(entries) if !entries.is_empty() => {
+                    for (nk, nv) in entries {
+                        if let Some(node) = self.node(nk, nv) {
+                            nodes.push(node);
+                        }
+                    }
+                }
+                Value::Map(_) => {
+                    self.err(
+                        Code::Fp003,
+                        ny.span,
+                        "`nodes` is empty; a script needs at least one node",
+                    );
+                }
+                _ => self.wrong_type("`nodes`", "a mapping of node id to node", ny),
+            }
+        }
+        let id = id?;
+        Some(Script {
+            file: self.file,
+            id,
+            title,
+            languages,
+            tier,
+            offer_none,
+            escalation,
+            max_visits,
+            tags,
+            vars,
+            start,
+            nodes,
+            nodes_span,
+        })
+    }
+
+    fn var_name(&mut self, k: &Yaml) -> Option<Spanned<String>> {
+        let name = self.string(k, "a variable name")?;
+        let ok = name
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            self.err(
+                Code::Fp003,
+                name.span,
+                format!(
+                    "`{}` is not a valid variable name: use letters, digits and `_`",
+                    name.value
+                ),
+            );
+            return None;
+        }
+        if matches!(
+            name.value.as_str(),
+            "channel" | "language" | "tier" | "params"
+        ) {
+            self.err(
+                Code::Fp003,
+                name.span,
+                format!(
+                    "`{}` is a built-in variable and cannot be declared or set",
+                    name.value
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    fn node(&mut self, key: &Yaml, body: &Yaml) -> Option<Node> {
+        let id = self.id(key, "the node id")?;
+        let Some(entries) = self.map(body, &format!("node `{}`", id.value)) else {
+            return Some(Node {
+                id,
+                kind: NodeKind::Invalid,
+                help: None,
+                span: body.span,
+            });
+        };
+        let present: Vec<&Yaml> = entries
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.as_str().is_some_and(|s| KIND_KEYS.contains(&s)))
+            .collect();
+        let has = |name: &str| present.iter().any(|k| k.as_str() == Some(name));
+        // `say` beside `ask` is the question's preamble, not a second kind.
+        let kinds: Vec<&Yaml> = present
+            .iter()
+            .copied()
+            .filter(|k| !(k.as_str() == Some("say") && has("ask")))
+            .collect();
+        if kinds.len() != 1 {
+            let span = if kinds.is_empty() {
+                key.span
+            } else {
+                kinds[1].span
+            };
+            let msg = if kinds.is_empty() {
+                format!("node `{}` has no kind key", id.value)
+            } else {
+                let names: Vec<String> = kinds
+                    .iter()
+                    .map(|k| format!("`{}`", k.as_str().unwrap_or("")))
+                    .collect();
+                format!(
+                    "node `{}` has more than one kind key: {}",
+                    id.value,
+                    names.join(" and ")
+                )
+            };
+            let d = self.err(Code::Fp006, span, msg);
+            d.hints.push("a node has exactly one of `ask`, `say`, `input`, `branch`, `resolve`, `escalate`, `use`, `return`".into());
+            if kinds.is_empty() {
+                // A misspelled kind key is the likeliest cause: suggest it.
+                for (k, _) in entries {
+                    if let Some(s) = k.as_str() {
+                        if let Some(kk) = did_you_mean(s, KIND_KEYS.iter().copied()) {
+                            d.hints
+                                .push(format!("`{s}` is not a kind key; did you mean `{kk}`?"));
+                        }
+                    }
+                }
+            }
+            return Some(Node {
+                id,
+                kind: NodeKind::Invalid,
+                help: None,
+                span: body.span,
+            });
+        }
+        let kind_name = kinds[0].as_str().unwrap_or("");
+        let allowed = match kind_name {
+            "ask" => ASK_KEYS,
+            "say" => SAY_KEYS,
+            "input" => INPUT_KEYS,
+            "branch" => BRANCH_KEYS,
+            "resolve" => RESOLVE_KEYS,
+            "escalate" => ESCALATE_KEYS,
+            "use" => USE_KEYS,
+            _ => RETURN_KEYS,
+        };
+        let mut help = None;
+        for (k, v) in entries {
+            let name = k.as_str().unwrap_or("");
+            if !allowed.contains(&name) {
+                if k.as_str().is_some_and(|s| {
+                    ASK_KEYS.contains(&s) || INPUT_KEYS.contains(&s) || USE_KEYS.contains(&s)
+                }) {
+                    self.err(
+                        Code::Fp002,
+                        k.span,
+                        format!("`{name}` does not belong in a `{kind_name}` node"),
+                    )
+                    .hints
+                    .push(format!(
+                        "a `{kind_name}` node takes: {}",
+                        allowed.join(", ")
+                    ));
+                } else {
+                    self.unknown_key(k, &format!("a `{kind_name}` node"), allowed);
+                }
+            } else if name == "help" {
+                help = self.text(v, "`help`");
+            }
+        }
+        let get = |name: &str| body.get(name);
+        let nid = id.value.clone();
+        let kind = match kind_name {
+            "ask" => {
+                let ask = get("ask").and_then(|v| self.text(v, "`ask`"));
+                let say = get("say").and_then(|v| self.text(v, "`say`"));
+                let mut answers = Vec::new();
+                match get("answers") {
+                    None => {
+                        self.err(Code::Fp007, key.span, format!("question `{nid}` has no answers"))
+                            .hints
+                            .push("add `answers:` with at least one answer, or make it a `say` with `next`".into());
+                    }
+                    Some(a) => match &a.value {
+                        Value::Seq(items) if items.is_empty() => {
+                            self.err(
+                                Code::Fp007,
+                                a.span,
+                                format!("question `{nid}` has no answers"),
+                            );
+                        }
+                        Value::Seq(items) => {
+                            for (i, item) in items.iter().enumerate() {
+                                if let Some(ans) = self.answer(item, i) {
+                                    answers.push(ans);
+                                }
+                            }
+                        }
+                        Value::Null => {
+                            self.err(
+                                Code::Fp007,
+                                a.span,
+                                format!("question `{nid}` has no answers"),
+                            );
+                        }
+                        _ => self.wrong_type("`answers`", "a list", a),
+                    },
+                }
+                match ask {
+                    Some(ask) => NodeKind::Ask { ask, say, answers },
+                    None => NodeKind::Invalid,
+                }
+            }
+            "say" => {
+                let say = get("say").and_then(|v| self.text(v, "`say`"));
+                let next = self.required_ref(body, key, "next", "a `say` node", &nid);
+                match say {
+                    Some(say) => NodeKind::Say { say, next },
+                    None => NodeKind::Invalid,
+                }
+            }
+            "input" => {
+                let input = get("input").and_then(|v| self.text(v, "`input`"));
+                let into = match get("into") {
+                    Some(v) => self.var_name(v),
+                    None => {
+                        self.err(
+                            Code::Fp003,
+                            key.span,
+                            format!("input `{nid}` has no `into`"),
+                        )
+                        .hints
+                        .push("name the variable that stores the value: `into: serial`".into());
+                        None
+                    }
+                };
+                let next = self.required_ref(body, key, "next", "an `input` node", &nid);
+                let kind = match get("type") {
+                    None => InputType::Text,
+                    Some(v) => match v.as_str().and_then(InputType::parse) {
+                        Some(t) => t,
+                        None => {
+                            let found = v.key_text().unwrap_or_default();
+                            let hint = did_you_mean(&found, InputType::NAMES.iter().copied());
+                            self.err(Code::Fp003, v.span, format!("`type` must be one of text, number, email, phone, found `{found}`"))
+                                .hints
+                                .extend(hint.map(|h| format!("did you mean `{h}`?")));
+                            InputType::Text
+                        }
+                    },
+                };
+                let pattern = get("pattern").and_then(|v| self.string(v, "`pattern`"));
+                let required = get("required")
+                    .and_then(|v| self.bool(v, "`required`"))
+                    .unwrap_or(true);
+                match input {
+                    Some(input) => NodeKind::Input {
+                        input,
+                        into,
+                        next,
+                        kind,
+                        pattern,
+                        required,
+                    },
+                    None => NodeKind::Invalid,
+                }
+            }
+            "branch" => self.branch(get("branch").expect("kind key present"), &nid),
+            "resolve" => match self.text(get("resolve").expect("kind key present"), "`resolve`") {
+                Some(t) => NodeKind::Resolve(t),
+                None => NodeKind::Invalid,
+            },
+            "escalate" => match self.escalation(get("escalate").expect("kind key present")) {
+                Some(e) => NodeKind::Escalate(e),
+                None => NodeKind::Invalid,
+            },
+            "use" => {
+                let script = self.id(
+                    get("use").expect("kind key present"),
+                    "the script id in `use`",
+                );
+                let next = self.required_ref(body, key, "next", "a `use` node", &nid);
+                match script {
+                    Some(script) => NodeKind::Use { script, next },
+                    None => NodeKind::Invalid,
+                }
+            }
+            _ => match self.text(get("return").expect("kind key present"), "`return`") {
+                Some(t) => NodeKind::Return(t),
+                None => NodeKind::Invalid,
+            },
+        };
+        Some(Node {
+            id,
+            kind,
+            help,
+            span: body.span,
+        })
+    }
+
+    fn required_ref(
+        &mut self,
+        body: &Yaml,
+        key: &Yaml,
+        name: &str,
+        what: &str,
+        nid: &str,
+    ) -> Option<Spanned<String>> {
+        match body.get(name) {
+            Some(v) => self.reference(v, &format!("`{name}`")),
+            None => {
+                self.err(
+                    Code::Fp003,
+                    key.span,
+                    format!("{what} needs `{name}`; `{nid}` has none"),
+                )
+                .hints
+                .push(format!(
+                    "add `{name}: NODE-ID` naming the node that comes after it"
+                ));
+                None
+            }
+        }
+    }
+
+    fn branch(&mut self, y: &Yaml, nid: &str) -> NodeKind {
+        let Value::Seq(items) = &y.value else {
+            self.wrong_type(
+                "`branch`",
+                "a list of `{if: EXPR, goto: NODE}` ending with `{else: NODE}`",
+                y,
+            );
+            return NodeKind::Invalid;
+        };
+        let mut arms = Vec::new();
+        let mut otherwise = None;
+        for (i, item) in items.iter().enumerate() {
+            let Some(entries) = self.map(item, "a branch item") else {
+                continue;
+            };
+            let is_last = i + 1 == items.len();
+            if let Some(e) = item.get("else") {
+                for (k, _) in entries {
+                    if k.as_str() != Some("else") {
+                        self.unknown_key(k, "an `else` item", &["else"]);
+                    }
+                }
+                if !is_last {
+                    self.err(
+                        Code::Fp010,
+                        e.span,
+                        "`else` must be the last item of a `branch`",
+                    )
+                    .hints
+                    .push("move it to the end; the items after it would never be tried".into());
+                }
+                if otherwise.is_some() {
+                    self.err(Code::Fp010, e.span, "a `branch` has only one `else`");
+                }
+                otherwise = self.reference(e, "`else`");
+                continue;
+            }
+            for (k, _) in entries {
+                if !matches!(k.as_str(), Some("if" | "goto")) {
+                    self.unknown_key(k, "a branch item", &["if", "goto", "else"]);
+                }
+            }
+            let cond = match item.get("if") {
+                Some(c) => match &c.value {
+                    Value::Str(s) => Some(Spanned::new(s.clone(), c.span)),
+                    Value::Bool(b) => Some(Spanned::new(b.to_string(), c.span)),
+                    _ => {
+                        self.wrong_type("`if`", "an expression", c);
+                        None
+                    }
+                },
+                None => {
+                    self.err(
+                        Code::Fp003,
+                        item.span,
+                        "a branch item needs `if` and `goto`, or `else`",
+                    );
+                    None
+                }
+            };
+            let goto = match item.get("goto") {
+                Some(g) => self.reference(g, "`goto`"),
+                None => {
+                    if cond.is_some() {
+                        self.err(
+                            Code::Fp003,
+                            item.span,
+                            "this branch item has `if` but no `goto`",
+                        );
+                    }
+                    None
+                }
+            };
+            if let (Some(condition), Some(goto)) = (cond, goto) {
+                arms.push(Arm { condition, goto });
+            }
+        }
+        if otherwise.is_none() {
+            self.err(
+                Code::Fp010,
+                y.span,
+                format!("branch `{nid}` has no final `else`"),
+            )
+            .hints
+            .push(
+                "end the list with `- else: NODE-ID`, the node to go to when no condition holds"
+                    .into(),
+            );
+        }
+        NodeKind::Branch { arms, otherwise }
+    }
+
+    fn escalation(&mut self, y: &Yaml) -> Option<Escalation> {
+        if let Value::Map(entries) = &y.value {
+            let structured = !entries.is_empty()
+                && entries
+                    .iter()
+                    .all(|(k, _)| k.as_str().is_some_and(|s| ESCALATION_KEYS.contains(&s)));
+            if structured {
+                let mut e = Escalation {
+                    span: y.span,
+                    ..Escalation::default()
+                };
+                for (k, v) in entries {
+                    match k.as_str() {
+                        Some("reason") => e.reason = self.text(v, "`reason`"),
+                        Some("tier") => e.tier = self.int_in(v, "`tier`", 1, 4).map(|t| t as u8),
+                        _ => e.queue = self.string(v, "`queue`").map(|s| s.value),
+                    }
+                }
+                return Some(e);
+            }
+        }
+        let reason = self.text(y, "`escalate`")?;
+        Some(Escalation {
+            reason: Some(reason),
+            tier: None,
+            queue: None,
+            span: y.span,
+        })
+    }
+
+    fn outcome(&mut self, key: &str, v: &Yaml) -> Option<Outcome> {
+        Some(match key {
+            "goto" => Outcome::Goto(self.reference(v, "`goto`")?),
+            "resolve" => Outcome::Resolve(self.text(v, "`resolve`")?),
+            "escalate" => Outcome::Escalate(self.escalation(v)?),
+            _ => Outcome::Return(self.text(v, "`return`")?),
+        })
+    }
+
+    fn answer(&mut self, y: &Yaml, index: usize) -> Option<Answer> {
+        let entries = match &y.value {
+            Value::Map(e) => e,
+            Value::Str(_) | Value::Int(_) => {
+                self.err(
+                    Code::Fp003,
+                    y.span,
+                    "an answer needs a target: write `- LABEL: NODE-ID` or give `label` and `goto`",
+                )
+                .hints
+                .push(format!(
+                    "for example `- {}: next-node`",
+                    y.key_text().unwrap_or_default()
+                ));
+                return None;
+            }
+            _ => {
+                self.wrong_type("an answer", "a mapping", y);
+                return None;
+            }
+        };
+        let long = y.get("label").is_some()
+            || entries.len() != 1
+            || entries
+                .iter()
+                .any(|(k, _)| k.as_str().is_some_and(|s| ANSWER_KEYS.contains(&s)));
+        if !long {
+            // Short form: `LABEL: NODE-ID` or `LABEL: { escalate: ..., set: ..., id: ... }`.
+            let (k, v) = &entries[0];
+            let Some(label_text) = k.key_text() else {
+                self.wrong_type("an answer label", "a string", k);
+                return None;
+            };
+            let label = Text::Plain(Spanned::new(label_text, k.span));
+            return match &v.value {
+                Value::Map(body) => {
+                    let mut ans = self.answer_body(label, y, body, k.span, index, false);
+                    ans.span = y.span;
+                    Some(ans)
+                }
+                Value::Str(_) | Value::Int(_) => {
+                    let target = self.reference(v, "the answer's target")?;
+                    let id = self.default_answer_id(&label, k.span, index);
+                    Some(Answer {
+                        label,
+                        id,
+                        explicit_id: false,
+                        set: Vec::new(),
+                        outcome: Some(Outcome::Goto(target)),
+                        span: y.span,
+                    })
+                }
+                Value::Null => {
+                    self.err(
+                        Code::Fp003,
+                        v.span,
+                        "this answer leads nowhere: give the node id after the colon",
+                    )
+                    .hints
+                    .push("for example `- Yes: next-node`".into());
+                    None
+                }
+                _ => {
+                    self.wrong_type(
+                        "an answer's target",
+                        "a node id or a mapping such as `{ escalate: REASON }`",
+                        v,
+                    );
+                    None
+                }
+            };
+        }
+        let label = match y.get("label") {
+            Some(l) => self.text(l, "`label`")?,
+            None => {
+                self.err(Code::Fp003, y.span, "this answer has no `label`");
+                return None;
+            }
+        };
+        let label_span = y.get("label").map(|l| l.span).unwrap_or(y.span);
+        Some(self.answer_body(label, y, entries, label_span, index, true))
+    }
+
+    /// The body of an answer (long form, or the mapping of a short form).
+    fn answer_body(
+        &mut self,
+        label: Text,
+        y: &Yaml,
+        body: &[(Yaml, Yaml)],
+        label_span: Span,
+        index: usize,
+        long: bool,
+    ) -> Answer {
+        let mut id = None;
+        let mut set = Vec::new();
+        let mut outcomes: Vec<(Span, Outcome)> = Vec::new();
+        for (k, v) in body {
+            match k.as_str() {
+                Some("label") if long => {}
+                Some("id") => {
+                    if let Some(s) = self.string(v, "the answer id") {
+                        if s.value.starts_with('_') {
+                            self.err(
+                                Code::Fp003,
+                                s.span,
+                                format!("answer ids starting with `_` are reserved (`{}`)", s.value),
+                            )
+                            .hints
+                            .push("`_none` and `_escalate` are the built-in \"None of these\" and \"Talk to a person\"".into());
+                        } else if !ast::is_valid_id(&s.value) {
+                            self.err(
+                                Code::Fp003,
+                                s.span,
+                                format!("answer id `{}` is not a valid id", s.value),
+                            )
+                            .hints
+                            .push("ids are lowercase letters, digits and `-`".into());
+                        }
+                        id = Some(s);
+                    }
+                }
+                Some("set") => {
+                    if let Some(m) = self.map(v, "`set`") {
+                        for (sk, sv) in m {
+                            let Some(name) = self.var_name(sk) else {
+                                continue;
+                            };
+                            if let Some(val) = self.scalar(sv, "a value in `set`") {
+                                set.push((name, Spanned::new(val, sv.span)));
+                            }
+                        }
+                    }
+                }
+                Some(o) if OUTCOME_KEYS.contains(&o) => {
+                    if let Some(out) = self.outcome(o, v) {
+                        outcomes.push((k.span, out));
+                    }
+                }
+                _ => {
+                    let known: &[&str] = if long {
+                        ANSWER_KEYS
+                    } else {
+                        &["id", "set", "goto", "resolve", "escalate", "return"]
+                    };
+                    self.unknown_key(k, "an answer", known);
+                }
+            }
+        }
+        if outcomes.len() > 1 {
+            self.err(Code::Fp003, outcomes[1].0, "an answer has exactly one of `goto`, `resolve`, `escalate`, `return`; this one has more");
+        } else if outcomes.is_empty()
+            && body
+                .iter()
+                .all(|(k, _)| k.as_str().is_none_or(|s| !OUTCOME_KEYS.contains(&s)))
+        {
+            self.err(Code::Fp003, y.span, "this answer has no outcome")
+                .hints
+                .push("give it one of `goto: NODE-ID`, `resolve: TEXT`, `escalate: REASON`, `return: SUMMARY`".into());
+        }
+        let explicit_id = id.is_some();
+        let id = id.unwrap_or_else(|| self.default_answer_id(&label, label_span, index));
+        Answer {
+            label,
+            id,
+            explicit_id,
+            set,
+            outcome: outcomes.into_iter().next().map(|(_, o)| o),
+            span: y.span,
+        }
+    }
+
+    fn default_answer_id(&mut self, label: &Text, span: Span, index: usize) -> Spanned<String> {
+        let text = match label {
+            Text::Plain(s) => s.value.clone(),
+            Text::ByLanguage { entries, .. } => entries
+                .first()
+                .map(|(_, t)| t.value.clone())
+                .unwrap_or_default(),
+        };
+        let mut s = ast::slug(&text);
+        if s.is_empty() {
+            s = format!("answer-{}", index + 1);
+        }
+        Spanned::new(s, span)
+    }
+}

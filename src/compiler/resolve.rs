@@ -1,0 +1,181 @@
+//! Pass 2, resolve: names become indices.
+//!
+//! Script ids are made unique across files, node ids within a script; every
+//! `start`, `goto`, `next`, `else` and `use` is checked against what exists,
+//! with "did you mean" for typos; answer ids are checked within each question.
+
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::script::ast::{self, NodeKind, Outcome, Script, Spanned, Text};
+use std::collections::HashMap;
+
+pub struct Resolved {
+    pub scripts: Vec<Script>,
+    /// Per script: node id -> position in `nodes`.
+    pub node_maps: Vec<HashMap<String, usize>>,
+    /// Script id -> position in `scripts` (the first file to define it).
+    pub script_map: HashMap<String, usize>,
+    /// Per script: its start node's position.
+    pub starts: Vec<usize>,
+}
+
+pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolved {
+    let mut script_map: HashMap<String, usize> = HashMap::new();
+    let mut keep = Vec::with_capacity(scripts.len());
+    for (i, s) in scripts.iter().enumerate() {
+        match script_map.get(&s.id.value) {
+            Some(&first) => {
+                let f = &scripts[first];
+                diags.push(
+                    Diagnostic::new(
+                        Code::Fp004,
+                        s.file,
+                        s.id.span,
+                        format!("script id `{}` is already used by another file", s.id.value),
+                    )
+                    .with_label("duplicate script id")
+                    .with_related(f.id.span, "first defined here")
+                    .with_hint("script ids are unique across all loaded files; rename one of them"),
+                );
+                keep.push(false);
+            }
+            None => {
+                script_map.insert(s.id.value.clone(), i);
+                keep.push(true);
+            }
+        }
+    }
+    // Drop the duplicates so every later pass sees each id once.
+    let mut it = keep.iter();
+    scripts.retain(|_| *it.next().unwrap_or(&true));
+    script_map = scripts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.value.clone(), i))
+        .collect();
+
+    let script_ids: Vec<String> = scripts.iter().map(|s| s.id.value.clone()).collect();
+    let mut node_maps = Vec::with_capacity(scripts.len());
+    let mut starts = Vec::with_capacity(scripts.len());
+    for s in &mut scripts {
+        let default_lang = s.default_language().to_owned();
+        let map: HashMap<String, usize> = s
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.value.clone(), i))
+            .collect();
+        let file = s.file;
+        let check = |r: &Spanned<String>, what: &str, diags: &mut Vec<Diagnostic>| {
+            if !map.contains_key(&r.value) {
+                let hint = did_you_mean(&r.value, map.keys().map(String::as_str));
+                diags.push(
+                    Diagnostic::new(
+                        Code::Fp005,
+                        file,
+                        r.span,
+                        format!("{what} `{}` names a node that does not exist", r.value),
+                    )
+                    .with_label("no such node")
+                    .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?"))),
+                );
+            }
+        };
+        let start = match &s.start {
+            Some(st) => {
+                check(st, "`start`", diags);
+                map.get(&st.value).copied().unwrap_or(0)
+            }
+            None => 0,
+        };
+        starts.push(start);
+        for node in &mut s.nodes {
+            match &mut node.kind {
+                NodeKind::Ask { answers, .. } => {
+                    let mut seen: HashMap<String, Spanned<String>> = HashMap::new();
+                    for a in answers.iter_mut() {
+                        if !a.explicit_id {
+                            if let Text::ByLanguage { .. } = &a.label {
+                                if let Some(t) = a.label.get(&default_lang) {
+                                    let slug = ast::slug(&t.value);
+                                    if !slug.is_empty() {
+                                        a.id.value = slug;
+                                    }
+                                }
+                            }
+                        }
+                        if let Some(first) = seen.get(&a.id.value) {
+                            let how = if a.explicit_id {
+                                String::new()
+                            } else {
+                                " (an answer's id defaults to the slug of its label)".into()
+                            };
+                            diags.push(
+                                Diagnostic::new(
+                                    Code::Fp004,
+                                    file,
+                                    a.id.span,
+                                    format!(
+                                        "two answers of `{}` have the id `{}`{how}",
+                                        node.id.value, a.id.value
+                                    ),
+                                )
+                                .with_label("duplicate answer id")
+                                .with_related(first.span, "first used here")
+                                .with_hint("give one of them a distinct `id:`"),
+                            );
+                        } else {
+                            seen.insert(a.id.value.clone(), a.id.clone());
+                        }
+                        if let Some(Outcome::Goto(t)) = &a.outcome {
+                            check(t, "`goto`", diags);
+                        }
+                    }
+                }
+                NodeKind::Say { next: Some(n), .. } | NodeKind::Input { next: Some(n), .. } => {
+                    check(n, "`next`", diags)
+                }
+                NodeKind::Use { script, next } => {
+                    if let Some(n) = next {
+                        check(n, "`next`", diags);
+                    }
+                    if !script_map.contains_key(&script.value) {
+                        let hint =
+                            did_you_mean(&script.value, script_ids.iter().map(String::as_str));
+                        diags.push(
+                            Diagnostic::new(
+                                Code::Fp011,
+                                file,
+                                script.span,
+                                format!(
+                                    "`use` names script `{}`, which is not loaded",
+                                    script.value
+                                ),
+                            )
+                            .with_label("no such script")
+                            .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?")))
+                            .with_hint(
+                                "lint the folder that holds the sub-flow together with this script",
+                            ),
+                        );
+                    }
+                }
+                NodeKind::Branch { arms, otherwise } => {
+                    for arm in arms.iter() {
+                        check(&arm.goto, "`goto`", diags);
+                    }
+                    if let Some(o) = otherwise {
+                        check(o, "`else`", diags);
+                    }
+                }
+                _ => {}
+            }
+        }
+        node_maps.push(map);
+    }
+    Resolved {
+        scripts,
+        node_maps,
+        script_map,
+        starts,
+    }
+}

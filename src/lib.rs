@@ -1,0 +1,14 @@
+//! fixpath: troubleshooting decision trees for helpdesks.
+//!
+//! The pipeline, in five lines:
+//! 1. [`script`] loads YAML files and mirrors them as typed, spanned scripts;
+//! 2. [`compiler`] parses, resolves, checks and lowers them into a [`program::Program`];
+//! 3. [`compiler::lints`] check the compiled graphs; [`diagnostics`] report every problem at once;
+//! 4. [`program`] is the immutable, content-hashed library every later feature runs on;
+//! 5. [`cli`] puts it in authors' hands: `lint`, `graph`, `schema`.
+
+pub mod cli;
+pub mod compiler;
+pub mod diagnostics;
+pub mod program;
+pub mod script;

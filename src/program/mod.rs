@@ -1,0 +1,222 @@
+//! The compiled, immutable library of scripts: what every later feature (the
+//! engine, the test runner, the server) runs on.
+//!
+//! One petgraph per script, nodes and answers addressed by index, every text
+//! and expression compiled once into [`Templates`], and a content hash per
+//! script (its `version`) so sessions can pin exactly what they ran.
+
+pub mod export;
+pub mod templates;
+
+pub use templates::{Templates, TextPiece};
+
+use crate::script::ast::InputType;
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use std::collections::HashMap;
+
+/// Index of a script in [`Program::scripts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ScriptIdx(pub u32);
+
+/// Index of a compiled text in [`Templates`]; one entry per script language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TextId(pub u32);
+
+/// Index of a compiled `if:` expression in [`Templates`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExprId(pub u32);
+
+/// A value as written in `vars` or `set`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetValue {
+    Literal(Literal),
+    /// A string holding `{{`: rendered, then stored as a number or boolean
+    /// where the result parses as one (contract section 2, Expressions).
+    Template(TextId),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Escalation {
+    pub reason: Option<TextId>,
+    pub tier: Option<u8>,
+    pub queue: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Goto(NodeIndex),
+    Resolve(TextId),
+    Escalate(Escalation),
+    Return(TextId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub id: String,
+    pub label: TextId,
+    pub set: Vec<(String, SetValue)>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    Ask {
+        text: TextId,
+        say: Option<TextId>,
+        answers: Vec<Answer>,
+    },
+    Say {
+        text: TextId,
+        next: NodeIndex,
+    },
+    Input {
+        text: TextId,
+        into: String,
+        next: NodeIndex,
+        kind: InputType,
+        pattern: Option<regex::Regex>,
+        required: bool,
+    },
+    Branch {
+        arms: Vec<(ExprId, NodeIndex)>,
+        otherwise: NodeIndex,
+    },
+    Resolve(TextId),
+    Escalate(Escalation),
+    Use {
+        script: ScriptIdx,
+        next: NodeIndex,
+    },
+    Return(TextId),
+}
+
+impl NodeKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            NodeKind::Ask { .. } => "ask",
+            NodeKind::Say { .. } => "say",
+            NodeKind::Input { .. } => "input",
+            NodeKind::Branch { .. } => "branch",
+            NodeKind::Resolve(_) => "resolve",
+            NodeKind::Escalate(_) => "escalate",
+            NodeKind::Use { .. } => "use",
+            NodeKind::Return(_) => "return",
+        }
+    }
+
+    /// Nodes that end the script by themselves.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            NodeKind::Resolve(_) | NodeKind::Escalate(_) | NodeKind::Return(_)
+        )
+    }
+
+    /// Nodes that put a question to the person (counted by FP103).
+    pub fn is_question(&self) -> bool {
+        matches!(self, NodeKind::Ask { .. } | NodeKind::Input { .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: String,
+    pub kind: NodeKind,
+    pub help: Option<TextId>,
+}
+
+/// Why an edge exists; the graph's edges mirror the node's references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    /// The answer at this position of an `ask` node.
+    Answer(u16),
+    /// `next` of a say, input or use.
+    Next,
+    /// The arm at this position of a branch.
+    Branch(u16),
+    Else,
+}
+
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub id: String,
+    /// The file it came from, as given to the compiler.
+    pub path: String,
+    /// The content hash of the file: 16 hex digits of its SHA-256.
+    pub version: String,
+    pub title: TextId,
+    pub languages: Vec<String>,
+    pub tier: u8,
+    pub offer_none: bool,
+    pub escalation_tier: Option<u8>,
+    pub escalation_queue: Option<String>,
+    pub max_visits: u32,
+    pub tags: Vec<String>,
+    pub vars: Vec<(String, Literal)>,
+    pub start: NodeIndex,
+    pub graph: StableDiGraph<Node, Edge>,
+    /// Node id -> index; for the few places that take ids from people
+    /// (tests, the API). Stepping never looks anything up by name.
+    pub node_index: HashMap<String, NodeIndex>,
+}
+
+impl Script {
+    /// The position of `lang` in this script's languages, if it speaks it.
+    pub fn language_index(&self, lang: &str) -> Option<usize> {
+        self.languages.iter().position(|l| l == lang)
+    }
+
+    pub fn node(&self, ix: NodeIndex) -> &Node {
+        &self.graph[ix]
+    }
+
+    /// Nodes in the order the author wrote them.
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, &Node)> {
+        self.graph.node_indices().map(move |i| (i, &self.graph[i]))
+    }
+
+    /// Is this a sub-flow (a script that ends in `return`)?
+    pub fn is_subflow(&self) -> bool {
+        self.graph.node_weights().any(|n| {
+            matches!(n.kind, NodeKind::Return(_))
+                || matches!(&n.kind, NodeKind::Ask { answers, .. } if answers.iter().any(|a| matches!(a.outcome, Outcome::Return(_))))
+        })
+    }
+}
+
+/// The compiled library.
+pub struct Program {
+    pub scripts: Vec<Script>,
+    pub by_id: HashMap<String, ScriptIdx>,
+    pub templates: Templates,
+    /// A hash over every script's id and version: equal programs, equal hash.
+    pub hash: String,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("scripts", &self.scripts.len())
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+impl Program {
+    pub fn script(&self, ix: ScriptIdx) -> &Script {
+        &self.scripts[ix.0 as usize]
+    }
+
+    pub fn get(&self, id: &str) -> Option<(ScriptIdx, &Script)> {
+        self.by_id.get(id).map(|&ix| (ix, self.script(ix)))
+    }
+}

@@ -1,0 +1,262 @@
+//! Every text and `if:` of the library, compiled once.
+//!
+//! A text without template syntax stays a literal and costs nothing to show.
+//! The rest live in one minijinja [`Environment`]; the compiled [`Template`]
+//! and [`Expression`] handles borrow it, so the environment and the handles
+//! are kept together in a self-referential cell and addressed by index: a
+//! step renders through an index, never a name lookup or a re-parse.
+
+use super::{ExprId, TextId};
+use minijinja::{Environment, Expression, Template, Value};
+use self_cell::self_cell;
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+/// Bounds the work one template render may do (an author's `{% for %}` over a
+/// huge range must not stall a session); far above any real text.
+const FUEL: u64 = 50_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextPiece {
+    Literal(Box<str>),
+    Template(u32),
+}
+
+struct Compiled<'a> {
+    templates: Vec<Template<'a, 'a>>,
+    exprs: Vec<Expression<'a, 'static>>,
+}
+
+self_cell!(
+    struct Cell {
+        owner: Environment<'static>,
+        #[covariant]
+        dependent: Compiled,
+    }
+);
+
+pub struct Templates {
+    cell: Cell,
+    /// Per text, one piece per language of its script (in the script's order).
+    texts: Vec<Box<[TextPiece]>>,
+    /// The source of every expression, for graph labels and messages.
+    expr_sources: Vec<Box<str>>,
+}
+
+/// Does this text need the template engine at all?
+pub fn is_template(src: &str) -> bool {
+    src.contains("{{") || src.contains("{%") || src.contains("{#")
+}
+
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
+    // Texts are plain text; HTML escaping is the job of the page that shows them.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env
+}
+
+/// Collects texts and expressions while the compiler checks a library.
+pub struct TemplatesBuilder {
+    env: Environment<'static>,
+    n_templates: u32,
+    texts: Vec<Box<[TextPiece]>>,
+    exprs: Vec<String>,
+}
+
+impl Default for TemplatesBuilder {
+    fn default() -> Self {
+        TemplatesBuilder {
+            env: environment(),
+            n_templates: 0,
+            texts: Vec::new(),
+            exprs: Vec::new(),
+        }
+    }
+}
+
+impl TemplatesBuilder {
+    /// Compiles one language's text. Returns the piece and the variables it reads.
+    pub fn compile_piece(
+        &mut self,
+        src: &str,
+    ) -> Result<(TextPiece, HashSet<String>), minijinja::Error> {
+        if !is_template(src) {
+            return Ok((TextPiece::Literal(src.into()), HashSet::new()));
+        }
+        let n = self.n_templates;
+        let name = n.to_string();
+        self.env.add_template_owned(name.clone(), src.to_owned())?;
+        self.n_templates += 1;
+        let vars = self
+            .env
+            .get_template(&name)
+            .map(|t| t.undeclared_variables(false))
+            .unwrap_or_default();
+        Ok((TextPiece::Template(n), vars))
+    }
+
+    pub fn push_text(&mut self, pieces: Vec<TextPiece>) -> TextId {
+        self.texts.push(pieces.into_boxed_slice());
+        TextId((self.texts.len() - 1) as u32)
+    }
+
+    /// Queues an expression; it is compiled once, by [`finish`](Self::finish).
+    pub fn push_expr(&mut self, src: &str) -> ExprId {
+        self.exprs.push(src.to_owned());
+        ExprId((self.exprs.len() - 1) as u32)
+    }
+
+    /// Freezes the environment and compiles the expressions against it.
+    /// Returns, per expression, the variables it reads or its compile error.
+    pub fn finish(self) -> (Templates, Vec<Result<HashSet<String>, minijinja::Error>>) {
+        let n = self.n_templates;
+        let sources = self.exprs;
+        let expr_sources: Vec<Box<str>> = sources.iter().map(|s| s.as_str().into()).collect();
+        let mut results = Vec::with_capacity(sources.len());
+        let cell = Cell::new(self.env, |env| {
+            let templates = (0..n)
+                .map(|i| {
+                    env.get_template(&i.to_string())
+                        .expect("every template was added under its number")
+                })
+                .collect();
+            let mut exprs = Vec::with_capacity(sources.len());
+            for src in sources {
+                match env.compile_expression_owned(src) {
+                    Ok(e) => {
+                        results.push(Ok(e.undeclared_variables(false)));
+                        exprs.push(e);
+                    }
+                    Err(err) => {
+                        results.push(Err(err));
+                        // Keep indices aligned; a program with FP008 is never run.
+                        exprs.push(
+                            env.compile_expression_owned("false")
+                                .expect("`false` compiles"),
+                        );
+                    }
+                }
+            }
+            Compiled { templates, exprs }
+        });
+        (
+            Templates {
+                cell,
+                texts: self.texts,
+                expr_sources,
+            },
+            results,
+        )
+    }
+}
+
+impl Templates {
+    pub fn builder() -> TemplatesBuilder {
+        TemplatesBuilder::default()
+    }
+
+    pub fn pieces(&self, text: TextId) -> &[TextPiece] {
+        &self.texts[text.0 as usize]
+    }
+
+    /// The text in the language at `lang` (an index into the script's
+    /// languages), rendered against `ctx`.
+    pub fn render(
+        &self,
+        text: TextId,
+        lang: usize,
+        ctx: &Value,
+    ) -> Result<Cow<'_, str>, minijinja::Error> {
+        let pieces = &self.texts[text.0 as usize];
+        match pieces.get(lang).or_else(|| pieces.first()) {
+            Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s)),
+            Some(TextPiece::Template(i)) => self.cell.borrow_dependent().templates[*i as usize]
+                .render(ctx)
+                .map(Cow::Owned),
+            None => Ok(Cow::Borrowed("")),
+        }
+    }
+
+    /// Evaluates an `if:` expression to true or false.
+    pub fn eval(&self, expr: ExprId, ctx: &Value) -> Result<bool, minijinja::Error> {
+        self.cell.borrow_dependent().exprs[expr.0 as usize]
+            .eval(ctx)
+            .map(|v| v.is_true())
+    }
+
+    /// The source of an `if:` expression.
+    pub fn expr_source(&self, expr: ExprId) -> &str {
+        &self.expr_sources[expr.0 as usize]
+    }
+
+    /// The source of a text in one language (for graph labels and docs).
+    pub fn source(&self, text: TextId, lang: usize) -> Cow<'_, str> {
+        let pieces = &self.texts[text.0 as usize];
+        match pieces.get(lang).or_else(|| pieces.first()) {
+            Some(TextPiece::Literal(s)) => Cow::Borrowed(s),
+            Some(TextPiece::Template(i)) => {
+                let t = &self.cell.borrow_dependent().templates[*i as usize];
+                Cow::Borrowed(t.source())
+            }
+            None => Cow::Borrowed(""),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn literals_skip_the_engine_and_templates_render_by_index() {
+        let mut b = Templates::builder();
+        let (lit, vars) = b.compile_piece("Is it on?").expect("compiles");
+        assert!(matches!(lit, TextPiece::Literal(_)));
+        assert!(vars.is_empty());
+        let (tpl, vars) = b
+            .compile_piece("Hello {{ params.customer }}, is the {{ device }} on?")
+            .expect("compiles");
+        assert!(matches!(tpl, TextPiece::Template(0)));
+        assert_eq!(
+            vars,
+            HashSet::from(["params".to_string(), "device".to_string()])
+        );
+        let t = b.push_text(vec![lit, tpl]);
+        let e = b.push_expr("attempts > 2");
+        let (templates, results) = b.finish();
+        assert_eq!(results.len(), 1);
+        let ctx = Value::from_serialize(
+            context! { device => "router", params => context!{ customer => "Ann" }, attempts => 3 },
+        );
+        assert_eq!(templates.render(t, 0, &ctx).expect("renders"), "Is it on?");
+        assert_eq!(
+            templates.render(t, 1, &ctx).expect("renders"),
+            "Hello Ann, is the router on?"
+        );
+        assert!(templates.eval(e, &ctx).expect("evaluates"));
+    }
+
+    #[test]
+    fn broken_templates_and_expressions_are_errors_not_panics() {
+        let mut b = Templates::builder();
+        assert!(b.compile_piece("Is the {{ device light on?").is_err());
+        b.push_expr("attempts >");
+        let (_, results) = b.finish();
+        assert!(results[0].is_err());
+    }
+
+    #[test]
+    fn runaway_templates_run_out_of_fuel() {
+        let mut b = Templates::builder();
+        let (p, _) = b
+            .compile_piece(
+                "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+            )
+            .expect("compiles");
+        let t = b.push_text(vec![p]);
+        let (templates, _) = b.finish();
+        assert!(templates.render(t, 0, &Value::UNDEFINED).is_err());
+    }
+}
