@@ -10,5 +10,9 @@
 pub mod cli;
 pub mod compiler;
 pub mod diagnostics;
+pub mod engine;
+pub mod escalation;
 pub mod program;
+pub mod render;
+pub mod scenario;
 pub mod script;

@@ -3,7 +3,9 @@
 
 mod graph;
 mod lint;
+mod run;
 mod schema;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -22,6 +24,10 @@ pub enum Command {
     Lint(lint::Args),
     /// Print a script's compiled graph as DOT, Mermaid or SVG
     Graph(graph::Args),
+    /// Run the script tests (`*.test.yaml`)
+    Test(test::Args),
+    /// Step through a script in the terminal
+    Run(run::Args),
     /// Print the JSON Schema of the script format, for editors
     Schema(schema::Args),
 }
@@ -62,6 +68,13 @@ where
         Command::Lint(a) => lint::run(a, out, err),
         Command::Graph(a) => graph::run(a, out, err),
         Command::Schema(a) => schema::run(a, out),
+        Command::Test(a) => test::run(a, out, err),
+        Command::Run(a) => {
+            use std::io::IsTerminal;
+            let stdin = std::io::stdin();
+            let echo = !stdin.is_terminal();
+            run::run(a, &mut stdin.lock(), echo, out, err)
+        }
     };
     match res {
         Ok(code) => code,

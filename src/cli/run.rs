@@ -1,0 +1,204 @@
+//! `fixpath run SCRIPT-OR-ID`: steps through a script in the terminal, with
+//! numbered answers, `b` for back and `e` to escalate with a note. With a
+//! non-terminal stdin it reads one answer per line, so it can be scripted.
+
+use super::exit;
+use crate::engine::{self, Channel, Ending, Reply, StartOptions};
+use crate::escalation::Record;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A script file, or the id of a script in --scripts
+    pub script: String,
+    /// Language of the session (default: the script's first)
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Who is stepping through it: an agent sees `help`, a customer does not
+    #[arg(long, value_enum, default_value = "agent")]
+    pub channel: ChannelArg,
+    /// A parameter of the session, e.g. `--param customer=Ann` (repeatable)
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_kv)]
+    pub params: Vec<(String, String)>,
+    /// Where to find scripts by id, and the sub-flows a script uses
+    #[arg(long, env = "FIXPATH_SCRIPTS", default_value = "scripts")]
+    pub scripts: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChannelArg {
+    Agent,
+    Customer,
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+pub fn run(
+    args: Args,
+    input: &mut dyn BufRead,
+    echo: bool,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let (comp, id) = super::graph::load(&args.script, &args.scripts)?;
+    let program = &comp.program;
+    let channel = match args.channel {
+        ChannelArg::Agent => Channel::Agent,
+        ChannelArg::Customer => Channel::Customer,
+    };
+    let actor = match channel {
+        Channel::Customer => "customer".to_owned(),
+        _ => std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "agent".into()),
+    };
+    let params: BTreeMap<String, serde_json::Value> = args
+        .params
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    let mut opts = StartOptions::new(id.clone(), channel);
+    opts.language = args.language;
+    opts.params = params;
+    let (mut s, _) = engine::start(program, opts, now())?;
+    if let Some((_, sc)) = program.get(&id) {
+        let lang = sc.language_index(&s.language).unwrap_or(0);
+        writeln!(
+            out,
+            "== {} ({}, version {}) ==",
+            program.templates.source(sc.title, lang),
+            sc.id,
+            sc.version
+        )?;
+    }
+    let mut line = String::new();
+    while let Some(step) = engine::view(program, &s)? {
+        writeln!(out)?;
+        if let Some(say) = &step.say {
+            writeln!(out, "{say}")?;
+        }
+        writeln!(out, "[{}] {}", step.node, step.text)?;
+        if let Some(h) = &step.help {
+            writeln!(out, "  help: {h}")?;
+        }
+        let numbered: Vec<_> = step
+            .answers
+            .iter()
+            .filter(|a| a.id != "_escalate")
+            .collect();
+        if step.kind == "say" {
+            writeln!(out, "  (press Enter when done)")?;
+        } else if let Some(i) = &step.input {
+            let pat = i
+                .pattern
+                .as_ref()
+                .map(|p| format!(", matching {p}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  (type the value: {}{pat}{})",
+                i.kind,
+                if i.required { "" } else { ", optional" }
+            )?;
+        } else {
+            for (n, a) in numbered.iter().enumerate() {
+                writeln!(out, "  {}) {}", n + 1, a.label)?;
+            }
+        }
+        let esc = step
+            .answers
+            .iter()
+            .find(|a| a.id == "_escalate")
+            .map(|a| a.label.as_str())
+            .unwrap_or("Escalate");
+        writeln!(
+            out,
+            "  e) {esc}{}",
+            if step.can_go_back { "   b) back" } else { "" }
+        )?;
+        write!(out, "> ")?;
+        out.flush()?;
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            writeln!(out)?;
+            writeln!(
+                err,
+                "error: the input ended before the session did (at `{}`)",
+                step.node
+            )?;
+            return Ok(exit::PROBLEMS);
+        }
+        let given = line.trim_end_matches(['\r', '\n']).trim();
+        if echo {
+            // Piped input: show what was answered, so the transcript reads as a dialogue.
+            writeln!(out, "{given}")?;
+        }
+        let now = now();
+        let result = match given {
+            "b" => engine::back(program, &mut s, &actor, now).map(|_| ()),
+            "e" => {
+                write!(out, "note for the next tier (optional): ")?;
+                out.flush()?;
+                let mut note = String::new();
+                input.read_line(&mut note)?;
+                let note = note.trim().to_owned();
+                if echo {
+                    writeln!(out, "{note}")?;
+                }
+                engine::escalate_now(
+                    program,
+                    &mut s,
+                    Some(note).filter(|n| !n.is_empty()),
+                    &actor,
+                    now,
+                )
+                .map(|_| ())
+            }
+            _ => {
+                let reply = if step.kind == "say" {
+                    Reply::Answer("done".into())
+                } else if step.input.is_some() {
+                    Reply::Value(given.to_owned())
+                } else {
+                    match given.parse::<usize>() {
+                        Ok(n) if n >= 1 && n <= numbered.len() => {
+                            Reply::Answer(numbered[n - 1].id.clone())
+                        }
+                        _ => Reply::Answer(given.to_owned()),
+                    }
+                };
+                engine::answer(program, &mut s, reply, &actor, now).map(|_| ())
+            }
+        };
+        if let Err(e) = result {
+            writeln!(out, "  ! {e}")?;
+        }
+    }
+    writeln!(out)?;
+    match &s.ending {
+        Some(Ending::Resolved { text, .. }) => writeln!(out, "RESOLVED: {text}")?,
+        Some(Ending::Escalated { .. }) => {
+            let now = now();
+            if let Some(r) = Record::from_session(program, &s, "local", "local", now) {
+                writeln!(out, "{}", r.to_text()?)?;
+            }
+        }
+        None => {}
+    }
+    Ok(exit::OK)
+}
+
+/// The clock, to the second: trails read better without nanoseconds.
+fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(0).unwrap_or(t)
+}

@@ -1,0 +1,228 @@
+//! The session engine: pure, synchronous, no I/O. The caller passes the
+//! compiled [`Program`], the [`Session`] and `now`; the engine returns what
+//! to show next or how the session ended, and appends to the answer trail.
+//!
+//! A session is plain serde data: the store can keep it, and a stored session
+//! replays against the program it pinned (every script's content hash) to the
+//! same state. Stepping addresses nodes by index; names are only read from
+//! people (answer ids and labels) and in the trail they write.
+
+mod labels;
+mod step;
+
+pub use labels::LANGUAGES as CHROME_LANGUAGES;
+pub use step::{StepError, answer, back, escalate_now, replay, start, view};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// Who the session serves; decides what is shown (agent-only `help`) and
+/// how the built-in escalation is worded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Agent,
+    Customer,
+    Api,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Agent => "agent",
+            Channel::Customer => "customer",
+            Channel::Api => "api",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        match s {
+            "agent" => Some(Channel::Agent),
+            "customer" => Some(Channel::Customer),
+            "api" => Some(Channel::Api),
+            _ => None,
+        }
+    }
+
+    /// Staff see `help`; customers never do.
+    pub fn is_staff(self) -> bool {
+        !matches!(self, Channel::Customer)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Resolved,
+    Escalated,
+}
+
+/// What the caller asks for at session start.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub script: String,
+    pub channel: Channel,
+    /// A language the script speaks; default: the script's first.
+    pub language: Option<String>,
+    pub params: BTreeMap<String, Json>,
+    /// Overrides of the script's variable defaults.
+    pub vars: BTreeMap<String, Json>,
+    /// The tier the session runs at; default: the script's `tier`.
+    pub tier: Option<u8>,
+}
+
+impl StartOptions {
+    pub fn new(script: impl Into<String>, channel: Channel) -> Self {
+        StartOptions {
+            script: script.into(),
+            channel,
+            language: None,
+            params: BTreeMap::new(),
+            vars: BTreeMap::new(),
+            tier: None,
+        }
+    }
+}
+
+/// A script version a session runs (the root and every sub-flow it can reach).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pin {
+    pub id: String,
+    pub version: String,
+}
+
+/// One level of the sub-flow stack: a node of a pinned script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Index into [`Session::pins`].
+    pub pin: u16,
+    /// The node's index in that script version's graph.
+    pub node: u32,
+}
+
+/// An answer as shown: its id and its label in the session's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerRef {
+    pub id: String,
+    pub label: String,
+}
+
+/// One entry of the answer trail (contract section 4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrailEntry {
+    pub seq: u32,
+    /// `NODE`, or `SCRIPT/NODE` inside a sub-flow.
+    pub node: String,
+    pub kind: String,
+    /// The text exactly as shown (for `say` before a question: both, the
+    /// instruction in `say`).
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub say: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<AnswerRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, Json>,
+    /// `customer`, an agent's name, or `system`.
+    pub actor: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retracted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Ending {
+    Resolved {
+        node: String,
+        text: String,
+    },
+    Escalated {
+        node: String,
+        reason: String,
+        tier: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        queue: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<String>,
+    },
+}
+
+/// The whole state of a session: serializable, replayable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub script: String,
+    pub pins: Vec<Pin>,
+    pub channel: Channel,
+    pub language: String,
+    pub tier: u8,
+    pub params: BTreeMap<String, Json>,
+    /// The overrides given at start (kept so the session can be replayed).
+    pub initial_vars: BTreeMap<String, Json>,
+    pub vars: BTreeMap<String, Json>,
+    /// The sub-flow stack; the last frame is the current node. Empty once ended.
+    pub frames: Vec<Frame>,
+    /// How often each node was entered: (pin, node, count).
+    pub visits: Vec<(u16, u32, u16)>,
+    /// The `seq` of the current step; an answer must carry it.
+    pub seq: u32,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<Ending>,
+    pub trail: Vec<TrailEntry>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+}
+
+/// What a shown step offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub seq: u32,
+    pub node: String,
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub say: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    pub answers: Vec<AnswerRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputSpec>,
+    /// Can the person go back from here?
+    pub can_go_back: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    pub required: bool,
+}
+
+/// What the person gives at a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// An answer by id or by label (in the session's or the default language),
+    /// `_none` and `_escalate` included; for an instruction any of its answers.
+    Answer(String),
+    /// A value for an input node.
+    Value(String),
+}
+
+/// The result of one move: the nodes entered on the way (`SCRIPT/NODE` inside
+/// sub-flows), for path tests and analytics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Advance {
+    pub entered: Vec<String>,
+}

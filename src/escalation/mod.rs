@@ -1,0 +1,126 @@
+//! The escalation record (contract section 8): what tier 2 receives, in the
+//! queue, the API and every webhook. Frozen from a session when it escalates,
+//! so later edits to the script or the session never change what was sent.
+
+use crate::engine::{Ending, Session, TrailEntry};
+use crate::program::Program;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptRef {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+}
+
+/// A note on an escalation: the person's own words when they asked for help,
+/// and every specialist's note after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub author: String,
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    pub session: String,
+    pub script: ScriptRef,
+    pub tier: u8,
+    pub queue: Option<String>,
+    pub reason: String,
+    pub node: String,
+    pub channel: crate::engine::Channel,
+    pub language: String,
+    pub params: BTreeMap<String, Json>,
+    pub vars: BTreeMap<String, Json>,
+    pub trail: Vec<TrailEntry>,
+    pub notes: Vec<Note>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Record {
+    /// Freezes an escalated session into a record. `None` when the session
+    /// did not escalate.
+    pub fn from_session(
+        program: &Program,
+        s: &Session,
+        id: &str,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Option<Record> {
+        let Some(Ending::Escalated {
+            node,
+            reason,
+            tier,
+            queue,
+            notes,
+        }) = &s.ending
+        else {
+            return None;
+        };
+        let (title, version) = match program.get(&s.script) {
+            Some((_, sc)) => {
+                let lang = sc.language_index(&s.language).unwrap_or(0);
+                (
+                    program.templates.source(sc.title, lang).into_owned(),
+                    sc.version.clone(),
+                )
+            }
+            None => (
+                s.script.clone(),
+                s.pins
+                    .first()
+                    .map(|p| p.version.clone())
+                    .unwrap_or_default(),
+            ),
+        };
+        // The person's own note: from the trail entry where they asked for help.
+        let author = s
+            .trail
+            .iter()
+            .rev()
+            .find(|e| e.note.is_some())
+            .map(|e| e.actor.clone())
+            .unwrap_or_default();
+        let notes = notes
+            .iter()
+            .map(|t| Note {
+                author: author.clone(),
+                text: t.clone(),
+                at: now,
+            })
+            .collect();
+        Some(Record {
+            id: id.to_owned(),
+            session: session_id.to_owned(),
+            script: ScriptRef {
+                id: s.script.clone(),
+                version,
+                title,
+            },
+            tier: *tier,
+            queue: queue.clone(),
+            reason: reason.clone(),
+            node: node.clone(),
+            channel: s.channel,
+            language: s.language.clone(),
+            params: s.params.clone(),
+            vars: s.vars.clone(),
+            trail: s.trail.clone(),
+            notes,
+            created_at: now,
+        })
+    }
+
+    /// The record as people read it in a ticket (`templates/escalation.txt.j2`).
+    pub fn to_text(&self) -> Result<String, minijinja::Error> {
+        crate::render::render("escalation.txt.j2", minijinja::context! { r => self })
+    }
+}
