@@ -700,17 +700,14 @@ impl Machine<'_> {
         queue: Option<String>,
         notes: Vec<String>,
     ) {
-        let f = self.s.frames.last().copied();
-        let (tier, queue) = match f {
-            Some(f) => {
-                let sc = self.script(f.pin);
-                (
-                    tier.or(sc.escalation_tier),
-                    queue.or_else(|| sc.escalation_queue.clone()),
-                )
-            }
-            None => (tier, queue),
-        };
+        // Script defaults: the innermost script that sets one, so a sub-flow
+        // without its own defaults escalates to its caller's queue.
+        let (mut tier, mut queue) = (tier, queue);
+        for f in self.s.frames.iter().rev() {
+            let sc = script_of(self.program, self.s, f.pin);
+            tier = tier.or(sc.escalation_tier);
+            queue = queue.or_else(|| sc.escalation_queue.clone());
+        }
         let tier = tier.unwrap_or(self.s.tier.saturating_add(1)).clamp(1, 4);
         let e = self.entry(node.clone(), "escalate", reason.clone(), "system");
         self.push_trail(e);

@@ -169,7 +169,7 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
                 .position(|(a, b)| a != b)
                 .unwrap_or(p.len().min(res.path.len()));
             res.failures.push(format!(
-                "expected path [{}]\n       but it took [{}]\n       (they part at position {})",
+                "expected path [{}]\n           but it took [{}]\n           (they part at position {})",
                 p.join(", "),
                 res.path.join(", "),
                 at + 1

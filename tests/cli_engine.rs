@@ -1,0 +1,75 @@
+//! `fixpath run` driven through stdin, and `fixpath test` on passing and
+//! failing test files, as an author sees them.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn fixpath(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fixpath"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("USER", "sam")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fixpath runs");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("fixpath finishes");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Times and versions change from run to run; nothing else may.
+fn redact(s: &str) -> String {
+    let re = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z").unwrap();
+    let s = re.replace_all(s, "[time]");
+    let re = regex::Regex::new(r"version [0-9a-f]{16}").unwrap();
+    re.replace_all(&s, "version [version]").into_owned()
+}
+
+const DIR: &str = "tests/fixtures/scenario/pass";
+
+#[test]
+fn run_walks_a_script_from_piped_answers_to_an_escalation_record() {
+    // Yes (by number), Red (by label), a refused serial, then a good one,
+    // Enter for the instruction, `b` back, then `e` with a note.
+    let input = "1\nRed\nabc\nAB12CD34\n\nb\ne\nstill no internet\n";
+    let (code, out, err) = fixpath(&["run", "router", "--scripts", DIR, "--param", "customer=Ann"], input);
+    assert_eq!(code, 0, "{err}");
+    insta::assert_snapshot!("run_escalation", redact(&out));
+}
+
+#[test]
+fn run_as_a_customer_hides_help_and_can_resolve() {
+    let (code, out, _) = fixpath(&["run", "tests/fixtures/scenario/pass/router.yaml", "--channel", "customer"], "1\n2\n");
+    assert_eq!(code, 0);
+    assert!(!out.contains("help:"), "{out}");
+    assert!(out.contains("Talk to a person"));
+    assert!(out.trim_end().ends_with("RESOLVED: Connection restored"), "{out}");
+}
+
+#[test]
+fn run_fails_when_the_input_ends_first_and_on_unknown_scripts() {
+    let (code, _, err) = fixpath(&["run", "router", "--scripts", DIR], "1\n");
+    assert_eq!(code, 1);
+    assert!(err.contains("the input ended before the session did (at `lights`)"), "{err}");
+    let (code, _, err) = fixpath(&["run", "routr", "--scripts", DIR], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `router`?"), "{err}");
+}
+
+#[test]
+fn test_reports_passing_cases_and_coverage() {
+    let (code, out, err) = fixpath(&["test", DIR, "--coverage"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    insta::assert_snapshot!("test_pass", out);
+    assert!(out.ends_with("6 passed, 0 failed\n"));
+}
+
+#[test]
+fn test_reports_each_failure_with_its_step_and_what_was_expected() {
+    let (code, out, _) = fixpath(&["test", "tests/fixtures/scenario/fail", "--coverage"], "");
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("test_fail", out);
+    assert_eq!(out.lines().last(), Some("1 passed, 5 failed"));
+}
