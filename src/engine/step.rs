@@ -425,23 +425,16 @@ impl<'a> Renderer<'a> {
         if let Some(TextPiece::Literal(l)) = pieces.get(self.lang).or_else(|| pieces.first()) {
             return Ok(l.to_string());
         }
-        let ctx = self.ctx.get_or_init(|| {
-            minijinja::Value::from_serialize(Ctx {
-                vars: &self.s.vars,
-                channel: self.s.channel.as_str(),
-                language: &self.s.language,
-                tier: self.s.tier,
-                params: &self.s.params,
-            })
-        });
+        let ctx = self.ctx();
         self.program
             .templates
             .render(id, self.lang, ctx)
             .map(|c| c.into_owned())
     }
 
-    fn eval(&self, e: crate::program::ExprId) -> Result<bool, minijinja::Error> {
-        let ctx = self.ctx.get_or_init(|| {
+    /// The template context: the variables and the built-ins, built once per step.
+    fn ctx(&self) -> &minijinja::Value {
+        self.ctx.get_or_init(|| {
             minijinja::Value::from_serialize(Ctx {
                 vars: &self.s.vars,
                 channel: self.s.channel.as_str(),
@@ -449,7 +442,20 @@ impl<'a> Renderer<'a> {
                 tier: self.s.tier,
                 params: &self.s.params,
             })
-        });
+        })
+    }
+
+    /// Does the text render? Literals need no work at all.
+    fn check(&self, id: TextId) -> Result<(), minijinja::Error> {
+        let pieces = self.program.templates.pieces(id);
+        match pieces.get(self.lang).or_else(|| pieces.first()) {
+            Some(TextPiece::Template(_)) => self.text(id).map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    fn eval(&self, e: crate::program::ExprId) -> Result<bool, minijinja::Error> {
+        let ctx = self.ctx();
         self.program.templates.eval(e, ctx)
     }
 }
@@ -627,17 +633,15 @@ impl Machine<'_> {
         let r = Renderer::new(self.program, self.s, script);
         match &node.kind {
             NodeKind::Ask { text, say, answers } => {
-                r.text(*text)?;
+                r.check(*text)?;
                 if let Some(s) = say {
-                    r.text(*s)?;
+                    r.check(*s)?;
                 }
                 for a in answers {
-                    r.text(a.label)?;
+                    r.check(a.label)?;
                 }
             }
-            NodeKind::Say { text, .. } | NodeKind::Input { text, .. } => {
-                r.text(*text)?;
-            }
+            NodeKind::Say { text, .. } | NodeKind::Input { text, .. } => r.check(*text)?,
             _ => {}
         }
         Ok(())
