@@ -5,14 +5,18 @@
 //! 2. [`compiler`] parses, resolves, checks and lowers them into a [`program::Program`];
 //! 3. [`compiler::lints`] check the compiled graphs; [`diagnostics`] report every problem at once;
 //! 4. [`program`] is the immutable, content-hashed library every later feature runs on;
-//! 5. [`cli`] puts it in authors' hands: `lint`, `graph`, `schema`.
+//! 5. [`engine`] steps sessions through it; [`store`], [`http`] and [`delivery`] serve it.
 
 pub mod cli;
 pub mod compiler;
+pub mod delivery;
 pub mod diagnostics;
 pub mod engine;
 pub mod escalation;
+pub mod http;
+pub mod library;
 pub mod program;
 pub mod render;
 pub mod scenario;
 pub mod script;
+pub mod store;

@@ -88,7 +88,7 @@ impl StartOptions {
 }
 
 /// A script version a session runs (the root and every sub-flow it can reach).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pin {
     pub id: String,
     pub version: String,

@@ -18,7 +18,7 @@ pub enum FileKind {
 
 pub fn kind_of(path: &Path) -> Option<FileKind> {
     let name = path.file_name()?.to_str()?;
-    if name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
+    if name.ends_with(".test.yaml") {
         Some(FileKind::Test)
     } else if name.ends_with(".yaml") || name.ends_with(".yml") {
         Some(FileKind::Script)

@@ -10,7 +10,7 @@ mod sarif;
 
 pub use github::github;
 pub use human::{human, summary};
-pub use json::json;
+pub use json::{json, to_value as json_value};
 pub use sarif::sarif;
 
 use super::{Diagnostic, Sources};

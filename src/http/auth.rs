@@ -1,0 +1,1 @@
+//! Who is calling: staff bearer tokens, customer session tokens (being written).

@@ -1,0 +1,1 @@
+//! The API's error type (being written).

@@ -1,0 +1,205 @@
+//! The script library a server runs: the current [`Program`] compiled from
+//! the scripts folder, and the older programs that sessions under way pinned.
+//!
+//! A session pins the version (content hash) of every script it runs. When
+//! an author edits a script, new sessions get the new version; a session
+//! under way keeps stepping through its pinned versions, compiled on demand
+//! from the sources the store kept, and cached.
+
+use crate::compiler::{self, Compilation};
+use crate::diagnostics::{Diagnostic, Sources, render};
+use crate::engine::Pin;
+use crate::program::Program;
+use crate::store::{ScriptVersion, Store, StoreError};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use time::OffsetDateTime;
+
+/// How many pinned programs to keep compiled.
+const CACHE: usize = 64;
+
+/// The outcome of the last (re)load, for the authors' API and the logs.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LoadReport {
+    /// When the folder was last read.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub at: Option<OffsetDateTime>,
+    /// Whether the new scripts were published.
+    pub published: bool,
+    /// The program hash now served.
+    pub program: String,
+    /// Every diagnostic of the last read (errors refuse the new version).
+    pub diagnostics: Vec<serde_json::Value>,
+    /// The same, as an author reads them.
+    pub text: String,
+}
+
+pub struct Library {
+    dir: PathBuf,
+    current: RwLock<Arc<Program>>,
+    pinned: Mutex<HashMap<Vec<Pin>, Arc<Program>>>,
+    report: RwLock<LoadReport>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("the scripts folder cannot be read: {0}")]
+    Folder(String),
+    #[error("the scripts have errors:\n{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("script `{0}` version {1} is not stored")]
+    MissingVersion(String, String),
+}
+
+impl Library {
+    /// Compiles the scripts folder; refuses to start on errors (there is no
+    /// older version to fall back to yet). Stores every script version.
+    pub async fn open(dir: PathBuf, store: &dyn Store) -> Result<Library, LibraryError> {
+        let comp = compile_dir(&dir)?;
+        let report = report(&comp, true);
+        if comp.errors() > 0 {
+            return Err(LibraryError::Invalid(report.text));
+        }
+        store_versions(&comp, store).await?;
+        Ok(Library {
+            dir,
+            current: RwLock::new(Arc::new(comp.program)),
+            pinned: Mutex::new(HashMap::new()),
+            report: RwLock::new(report),
+        })
+    }
+
+    /// The program new sessions start on.
+    pub fn current(&self) -> Arc<Program> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn report(&self) -> LoadReport {
+        self.report
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Re-reads the folder. A version with errors is refused: the old one
+    /// stays, and the report says why.
+    pub async fn reload(&self, store: &dyn Store) -> Result<LoadReport, LibraryError> {
+        let comp = compile_dir(&self.dir)?;
+        let ok = comp.errors() == 0;
+        let report = report(&comp, ok);
+        if ok {
+            store_versions(&comp, store).await?;
+            *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(comp.program);
+        }
+        *self.report.write().unwrap_or_else(|e| e.into_inner()) = report.clone();
+        Ok(report)
+    }
+
+    /// The program that holds exactly these pinned versions: the current one
+    /// when it does, else one compiled from the stored sources.
+    pub async fn program_for(
+        &self,
+        pins: &[Pin],
+        store: &dyn Store,
+    ) -> Result<Arc<Program>, LibraryError> {
+        let current = self.current();
+        if pins.iter().all(|p| {
+            current
+                .get(&p.id)
+                .is_some_and(|(_, s)| s.version == p.version)
+        }) {
+            return Ok(current);
+        }
+        let key = pins.to_vec();
+        if let Some(p) = self
+            .pinned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(p.clone());
+        }
+        let versions = store.script_versions(pins).await?;
+        for p in pins {
+            if !versions
+                .iter()
+                .any(|v| v.id == p.id && v.version == p.version)
+            {
+                return Err(LibraryError::MissingVersion(
+                    p.id.clone(),
+                    p.version.clone(),
+                ));
+            }
+        }
+        let comp = compiler::compile_texts(versions.into_iter().map(|v| (v.path, v.source)));
+        let program = Arc::new(comp.program);
+        let mut cache = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE {
+            cache.clear();
+        }
+        cache.insert(key, program.clone());
+        Ok(program)
+    }
+}
+
+fn compile_dir(dir: &std::path::Path) -> Result<Compilation, LibraryError> {
+    compiler::compile_paths(&[dir.to_path_buf()]).map_err(|e| LibraryError::Folder(e.to_string()))
+}
+
+fn report(comp: &Compilation, published: bool) -> LoadReport {
+    let diags: &[Diagnostic] = &comp.diagnostics;
+    let sources: &Sources = &comp.sources;
+    LoadReport {
+        at: Some(OffsetDateTime::now_utc()),
+        published,
+        program: comp.program.hash.clone(),
+        diagnostics: diags
+            .iter()
+            .map(|d| render::json_value(d, sources))
+            .collect(),
+        text: render::human(diags, sources, false),
+    }
+}
+
+async fn store_versions(comp: &Compilation, store: &dyn Store) -> Result<(), StoreError> {
+    let now = OffsetDateTime::now_utc();
+    for s in &comp.program.scripts {
+        let source = comp
+            .sources
+            .iter()
+            .find(|(_, f)| f.path == s.path)
+            .map(|(_, f)| f.text.to_string())
+            .unwrap_or_default();
+        store
+            .put_script_version(&ScriptVersion {
+                id: s.id.clone(),
+                version: s.version.clone(),
+                path: s.path.clone(),
+                source,
+                created_at: now,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn programs_can_be_shared_between_request_threads() {
+        assert_send_sync::<super::Library>();
+        assert_send_sync::<crate::program::Program>();
+    }
+}

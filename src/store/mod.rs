@@ -1,0 +1,282 @@
+//! Storage behind one trait, so SQLite (the embedded default) and PostgreSQL
+//! (scale-out) are interchangeable. The store knows the core's types and
+//! nothing of HTTP.
+//!
+//! Concurrency is the database's job: a step is saved only if the session's
+//! `seq` is still the one the caller read (compare-and-set), a claim only if
+//! the escalation is still open, an outbox message is leased to one relay at
+//! a time. Every change to an escalation writes its outbox message in the
+//! same transaction, so no event is lost between the two.
+
+pub mod sqlite;
+
+use crate::engine::{Pin, Session, TrailEntry};
+use crate::escalation::{Note, Record};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    Duplicate(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The source of one script version, kept for as long as any session pinned
+/// it, so an old trail always reads against the text it was asked with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptVersion {
+    pub id: String,
+    pub version: String,
+    pub path: String,
+    pub source: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A session as stored: the engine's state plus who may open it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSession {
+    pub id: String,
+    /// SHA-256 (hex) of the customer's capability token; the token itself is
+    /// never stored.
+    pub token_hash: String,
+    /// The staff user who started it, if any.
+    pub owner: Option<String>,
+    /// A reference the agent gave (ticket number, caller's name), searchable.
+    pub reference: Option<String>,
+    pub state: Session,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What one step changed, saved atomically.
+#[derive(Debug, Clone)]
+pub struct StepWrite<'a> {
+    pub session_id: &'a str,
+    /// The `seq` the caller read; the write fails with [`Saved::Conflict`]
+    /// when the stored session has moved on.
+    pub expected_seq: u32,
+    /// The state after the step (its trail included).
+    pub state: &'a Session,
+    /// Trail entries added by this step (a suffix of `state.trail`).
+    pub new_entries: &'a [TrailEntry],
+    /// `seq`s of trail entries this step marked retracted.
+    pub retracted: &'a [u32],
+    /// Set when the step escalated the session.
+    pub escalation: Option<&'a Record>,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Ok,
+    /// The session's `seq` was not the expected one: a stale or repeated step.
+    Conflict,
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EscalationStatus {
+    Open,
+    Claimed,
+    Resolved,
+}
+
+impl EscalationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalationStatus::Open => "open",
+            EscalationStatus::Claimed => "claimed",
+            EscalationStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(Self::Open),
+            "claimed" => Some(Self::Claimed),
+            "resolved" => Some(Self::Resolved),
+            _ => None,
+        }
+    }
+}
+
+/// An escalation in the queue: the frozen record plus its working state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    #[serde(flatten)]
+    pub record: Record,
+    pub status: EscalationStatus,
+    pub claimed_by: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EscalationFilter {
+    pub tier: Option<u8>,
+    pub queue: Option<String>,
+    pub status: Option<EscalationStatus>,
+    pub limit: u32,
+}
+
+/// A change a specialist makes to an escalation.
+#[derive(Debug, Clone)]
+pub enum EscalationChange {
+    /// Succeeds only while the escalation is open (one winner).
+    Claim {
+        by: String,
+    },
+    Note(Note),
+    Resolve(Note),
+    /// To a higher tier (at most 4), the trail kept, the note appended; the
+    /// escalation is open again for that tier.
+    EscalateFurther {
+        tier: u8,
+        queue: Option<String>,
+        note: Note,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Changed {
+    Ok(Escalation),
+    /// Not allowed in its current state (e.g. claimed already, or resolved).
+    Refused(Escalation),
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Agent,
+    Specialist,
+    Author,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Specialist => "specialist",
+            Role::Author => "author",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "agent" => Some(Role::Agent),
+            "specialist" => Some(Role::Specialist),
+            "author" => Some(Role::Author),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    /// The tier a specialist works at (1–4).
+    pub tier: u8,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub user: User,
+    /// Argon2 PHC string; `None`: API token only, no web sign-in.
+    pub password_hash: Option<String>,
+    /// SHA-256 (hex) of the API token.
+    pub token_hash: String,
+}
+
+/// A webhook event waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// The `webhook-id`: the same on every retry.
+    pub id: String,
+    /// e.g. `escalation.created`.
+    pub event_type: String,
+    /// The JSON body, exactly as signed and sent.
+    pub payload: String,
+    pub attempts: u32,
+    pub next_attempt_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates the schema or brings it up to date.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Records a script version; a version already stored is left as it is.
+    async fn put_script_version(&self, v: &ScriptVersion) -> Result<()>;
+    /// The stored sources of the given pins (those it has).
+    async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>>;
+
+    /// Stores a new session (and its escalation, if it escalated at once).
+    async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()>;
+    async fn session(&self, id: &str) -> Result<Option<StoredSession>>;
+    /// Sessions whose reference matches (for an agent taking over a call).
+    async fn sessions_by_reference(
+        &self,
+        reference: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredSession>>;
+    /// Saves one step atomically: state, new trail entries, retractions, and
+    /// the escalation with its `escalation.created` outbox message.
+    async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved>;
+
+    async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<Escalation>>;
+    async fn escalation(&self, id: &str) -> Result<Option<Escalation>>;
+    /// Applies a change and queues its webhook event in one transaction.
+    async fn change_escalation(
+        &self,
+        id: &str,
+        change: &EscalationChange,
+        now: OffsetDateTime,
+    ) -> Result<Changed>;
+
+    async fn create_user(&self, u: &NewUser) -> Result<()>;
+    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>>;
+    /// The user and their password hash, for signing in to the web pages.
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>>;
+    async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
+
+    /// Leases up to `limit` due messages to `owner` until `until`; a message
+    /// leased to someone else is skipped until its lease runs out.
+    async fn lease_outbox(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>>;
+    async fn outbox_delivered(&self, id: &str, owner: &str, now: OffsetDateTime) -> Result<()>;
+    async fn outbox_retry_at(
+        &self,
+        id: &str,
+        owner: &str,
+        at: OffsetDateTime,
+        error: &str,
+    ) -> Result<()>;
+    /// Messages not yet delivered (for metrics and tests).
+    async fn outbox_pending(&self) -> Result<u64>;
+}
+
+/// The body of a webhook event (Standard Webhooks): `{type, timestamp, data}`.
+pub fn event_payload(event_type: &str, now: OffsetDateTime, data: &impl Serialize) -> String {
+    let ts = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    serde_json::json!({ "type": event_type, "timestamp": ts, "data": data }).to_string()
+}
