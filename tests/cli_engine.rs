@@ -14,9 +14,18 @@ fn fixpath(args: &[&str], stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("fixpath runs");
-    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
     let out = child.wait_with_output().expect("fixpath finishes");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Times and versions change from run to run; nothing else may.
@@ -34,25 +43,42 @@ fn run_walks_a_script_from_piped_answers_to_an_escalation_record() {
     // Yes (by number), Red (by label), a refused serial, then a good one,
     // Enter for the instruction, `b` back, then `e` with a note.
     let input = "1\nRed\nabc\nAB12CD34\n\nb\ne\nstill no internet\n";
-    let (code, out, err) = fixpath(&["run", "router", "--scripts", DIR, "--param", "customer=Ann"], input);
+    let (code, out, err) = fixpath(
+        &["run", "router", "--scripts", DIR, "--param", "customer=Ann"],
+        input,
+    );
     assert_eq!(code, 0, "{err}");
     insta::assert_snapshot!("run_escalation", redact(&out));
 }
 
 #[test]
 fn run_as_a_customer_hides_help_and_can_resolve() {
-    let (code, out, _) = fixpath(&["run", "tests/fixtures/scenario/pass/router.yaml", "--channel", "customer"], "1\n2\n");
+    let (code, out, _) = fixpath(
+        &[
+            "run",
+            "tests/fixtures/scenario/pass/router.yaml",
+            "--channel",
+            "customer",
+        ],
+        "1\n2\n",
+    );
     assert_eq!(code, 0);
     assert!(!out.contains("help:"), "{out}");
     assert!(out.contains("Talk to a person"));
-    assert!(out.trim_end().ends_with("RESOLVED: Connection restored"), "{out}");
+    assert!(
+        out.trim_end().ends_with("RESOLVED: Connection restored"),
+        "{out}"
+    );
 }
 
 #[test]
 fn run_fails_when_the_input_ends_first_and_on_unknown_scripts() {
     let (code, _, err) = fixpath(&["run", "router", "--scripts", DIR], "1\n");
     assert_eq!(code, 1);
-    assert!(err.contains("the input ended before the session did (at `lights`)"), "{err}");
+    assert!(
+        err.contains("the input ended before the session did (at `lights`)"),
+        "{err}"
+    );
     let (code, _, err) = fixpath(&["run", "routr", "--scripts", DIR], "");
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `router`?"), "{err}");

@@ -20,7 +20,9 @@ fn t0() -> OffsetDateTime {
 }
 
 fn start(p: &Program, id: &str, channel: Channel) -> Session {
-    engine::start(p, StartOptions::new(id, channel), t0()).expect("starts").0
+    engine::start(p, StartOptions::new(id, channel), t0())
+        .expect("starts")
+        .0
 }
 
 fn say(p: &Program, s: &mut Session, a: &str) {
@@ -29,7 +31,13 @@ fn say(p: &Program, s: &mut Session, a: &str) {
 
 fn escalation(s: &Session) -> (String, String, u8, Option<String>) {
     match &s.ending {
-        Some(Ending::Escalated { node, reason, tier, queue, .. }) => (node.clone(), reason.clone(), *tier, queue.clone()),
+        Some(Ending::Escalated {
+            node,
+            reason,
+            tier,
+            queue,
+            ..
+        }) => (node.clone(), reason.clone(), *tier, queue.clone()),
         other => panic!("expected an escalation, got {other:?}"),
     }
 }
@@ -95,7 +103,13 @@ fn a_resolve_is_the_only_way_to_end_resolved() {
     say(&p, &mut s, "Yes");
     say(&p, &mut s, "no-light");
     assert_eq!(s.status, Status::Resolved);
-    assert_eq!(s.ending, Some(Ending::Resolved { node: "lights".into(), text: "Connection restored".into() }));
+    assert_eq!(
+        s.ending,
+        Some(Ending::Resolved {
+            node: "lights".into(),
+            text: "Connection restored".into()
+        })
+    );
 }
 
 #[test]
@@ -104,13 +118,19 @@ fn an_escalate_answer_uses_the_scripts_queue_and_the_next_tier() {
     let mut s = start(&p, "router", Channel::Customer);
     say(&p, &mut s, "No");
     let (node, reason, tier, queue) = escalation(&s);
-    assert_eq!((node.as_str(), reason.as_str(), tier, queue.as_deref()), ("power", "Device does not power on", 2, Some("network")));
+    assert_eq!(
+        (node.as_str(), reason.as_str(), tier, queue.as_deref()),
+        ("power", "Device does not power on", 2, Some("network"))
+    );
 }
 
 #[test]
 fn an_escalate_node_takes_its_own_tier_and_queue_and_renders_its_reason() {
     let p = router();
-    let opts = StartOptions { vars: [("attempts".to_string(), json!(2))].into(), ..StartOptions::new("router", Channel::Agent) };
+    let opts = StartOptions {
+        vars: [("attempts".to_string(), json!(2))].into(),
+        ..StartOptions::new("router", Channel::Agent)
+    };
     let (mut s, _) = engine::start(&p, opts, t0()).expect("starts");
     say(&p, &mut s, "Yes");
     say(&p, &mut s, "Red");
@@ -127,13 +147,20 @@ fn none_of_these_escalates_naming_the_node_and_can_be_turned_off() {
     let p = router();
     let mut s = start(&p, "router", Channel::Customer);
     let step = engine::view(&p, &s).unwrap().unwrap();
-    assert!(step.answers.iter().any(|a| a.id == "_none" && a.label == "None of these"));
+    assert!(
+        step.answers
+            .iter()
+            .any(|a| a.id == "_none" && a.label == "None of these")
+    );
     say(&p, &mut s, "_none");
     let (_, reason, tier, _) = escalation(&s);
     assert!(reason.contains("`power`"), "{reason}");
     assert_eq!(tier, 2);
 
-    let p = program(&[("x.yaml", "id: x\ntitle: X\noffer_none: false\nnodes:\n  q:\n    ask: Q?\n    answers:\n      - A: done\n  done:\n    resolve: ok\n")]);
+    let p = program(&[(
+        "x.yaml",
+        "id: x\ntitle: X\noffer_none: false\nnodes:\n  q:\n    ask: Q?\n    answers:\n      - A: done\n  done:\n    resolve: ok\n",
+    )]);
     let mut s = start(&p, "x", Channel::Customer);
     let step = engine::view(&p, &s).unwrap().unwrap();
     assert!(!step.answers.iter().any(|a| a.id == "_none"));
@@ -148,13 +175,32 @@ fn asking_for_a_person_escalates_with_the_note_at_any_step() {
     let mut s = start(&p, "router", Channel::Customer);
     say(&p, &mut s, "Yes");
     let step = engine::view(&p, &s).unwrap().unwrap();
-    assert!(step.answers.iter().any(|a| a.id == "_escalate" && a.label == "Talk to a person"));
-    engine::escalate_now(&p, &mut s, Some("please call me back".into()), "customer", t0()).unwrap();
-    let Some(Ending::Escalated { node, tier, notes, .. }) = &s.ending else { panic!() };
+    assert!(
+        step.answers
+            .iter()
+            .any(|a| a.id == "_escalate" && a.label == "Talk to a person")
+    );
+    engine::escalate_now(
+        &p,
+        &mut s,
+        Some("please call me back".into()),
+        "customer",
+        t0(),
+    )
+    .unwrap();
+    let Some(Ending::Escalated {
+        node, tier, notes, ..
+    }) = &s.ending
+    else {
+        panic!()
+    };
     assert_eq!((node.as_str(), *tier), ("lights", 2));
     assert_eq!(notes, &vec!["please call me back".to_string()]);
     // Nothing more can happen to an ended session.
-    assert_eq!(engine::answer(&p, &mut s, Reply::Answer("Red".into()), "c", t0()).unwrap_err(), StepError::Ended("escalated"));
+    assert_eq!(
+        engine::answer(&p, &mut s, Reply::Answer("Red".into()), "c", t0()).unwrap_err(),
+        StepError::Ended("escalated")
+    );
 }
 
 #[test]
@@ -175,7 +221,10 @@ fn the_loop_guard_escalates_a_node_entered_too_often() {
     let (node, reason, _, _) = escalation(&s);
     // attempts reaches 3 on the third Red: the branch escalates to hardware
     // unless the guard fires first; either way the session never strands.
-    assert!(node == "hardware" || reason.contains("loop guard"), "{node}: {reason}");
+    assert!(
+        node == "hardware" || reason.contains("loop guard"),
+        "{node}: {reason}"
+    );
 
     let p = program(&[(
         "loop.yaml",
@@ -187,7 +236,10 @@ fn the_loop_guard_escalates_a_node_entered_too_often() {
     say(&p, &mut s, "Yes");
     let (node, reason, tier, _) = escalation(&s);
     assert_eq!((node.as_str(), tier), ("a", 2));
-    assert!(reason.contains("loop guard") && reason.contains("more than 2 times"), "{reason}");
+    assert!(
+        reason.contains("loop guard") && reason.contains("more than 2 times"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -205,12 +257,21 @@ fn a_template_that_fails_at_run_time_escalates_instead_of_stranding() {
 
 #[test]
 fn tiers_count_from_the_session_and_stop_at_four() {
-    let p = program(&[("t.yaml", "id: t\ntitle: T\ntier: 4\nnodes:\n  a:\n    escalate: too hard\n")]);
+    let p = program(&[(
+        "t.yaml",
+        "id: t\ntitle: T\ntier: 4\nnodes:\n  a:\n    escalate: too hard\n",
+    )]);
     let s = start(&p, "t", Channel::Agent);
     assert_eq!(escalation(&s).2, 4);
-    let p = program(&[("t.yaml", "id: t\ntitle: T\ntier: 2\nnodes:\n  a:\n    escalate: too hard\n")]);
+    let p = program(&[(
+        "t.yaml",
+        "id: t\ntitle: T\ntier: 2\nnodes:\n  a:\n    escalate: too hard\n",
+    )]);
     assert_eq!(escalation(&start(&p, "t", Channel::Agent)).2, 3);
-    let p = program(&[("t.yaml", "id: t\ntitle: T\ntier: 2\nescalation: { tier: 4 }\nnodes:\n  a:\n    escalate: too hard\n")]);
+    let p = program(&[(
+        "t.yaml",
+        "id: t\ntitle: T\ntier: 2\nescalation: { tier: 4 }\nnodes:\n  a:\n    escalate: too hard\n",
+    )]);
     assert_eq!(escalation(&start(&p, "t", Channel::Agent)).2, 4);
 }
 
@@ -240,11 +301,17 @@ fn a_refused_input_value_is_a_clear_error_that_changes_nothing() {
     say(&p, &mut s, "Red");
     let before = s.clone();
     let err = engine::answer(&p, &mut s, Reply::Value("abc".into()), "ann", t0()).unwrap_err();
-    assert!(err.to_string().contains("does not have the expected form"), "{err}");
+    assert!(
+        err.to_string().contains("does not have the expected form"),
+        "{err}"
+    );
     assert_eq!(s, before);
     let err = engine::answer(&p, &mut s, Reply::Value("".into()), "ann", t0()).unwrap_err();
     assert_eq!(err.to_string(), "a value is required here");
-    assert_eq!(engine::answer(&p, &mut s, Reply::Answer("Red".into()), "ann", t0()).unwrap_err(), StepError::ExpectedValue);
+    assert_eq!(
+        engine::answer(&p, &mut s, Reply::Answer("Red".into()), "ann", t0()).unwrap_err(),
+        StepError::ExpectedValue
+    );
     assert_eq!(s, before);
 }
 
@@ -262,16 +329,26 @@ fn input_types_are_checked_and_numbers_stored_as_numbers() {
     v(&mut s, "ann@example.com").unwrap();
     assert!(v(&mut s, "call me").is_err());
     v(&mut s, "").unwrap();
-    assert_eq!(s.ending, Some(Ending::Resolved { node: "end".into(), text: "6 ann@example.com".into() }));
+    assert_eq!(
+        s.ending,
+        Some(Ending::Resolved {
+            node: "end".into(),
+            text: "6 ann@example.com".into()
+        })
+    );
 }
 
 #[test]
 fn help_is_for_staff_only() {
     let p = router();
-    let agent = engine::view(&p, &start(&p, "router", Channel::Agent)).unwrap().unwrap();
+    let agent = engine::view(&p, &start(&p, "router", Channel::Agent))
+        .unwrap()
+        .unwrap();
     assert_eq!(agent.help.as_deref(), Some("Agent-only guidance."));
     assert_eq!(agent.answers.last().unwrap().label, "Escalate now");
-    let customer = engine::view(&p, &start(&p, "router", Channel::Customer)).unwrap().unwrap();
+    let customer = engine::view(&p, &start(&p, "router", Channel::Customer))
+        .unwrap()
+        .unwrap();
     assert_eq!(customer.help, None);
 }
 
@@ -292,7 +369,10 @@ nodes:
 #[test]
 fn steps_render_in_the_session_language_and_accept_its_labels() {
     let p = program(&[("m.yaml", MULTI)]);
-    let opts = StartOptions { language: Some("nl".into()), ..StartOptions::new("multi", Channel::Customer) };
+    let opts = StartOptions {
+        language: Some("nl".into()),
+        ..StartOptions::new("multi", Channel::Customer)
+    };
     let (mut s, _) = engine::start(&p, opts, t0()).unwrap();
     let step = engine::view(&p, &s).unwrap().unwrap();
     assert_eq!(step.text, "Staat hij aan?");
@@ -302,9 +382,15 @@ fn steps_render_in_the_session_language_and_accept_its_labels() {
     say(&p, &mut s, "nee");
     assert_eq!(escalation(&s).1, "Uit");
 
-    let opts = StartOptions { language: Some("fr".into()), ..StartOptions::new("multi", Channel::Customer) };
+    let opts = StartOptions {
+        language: Some("fr".into()),
+        ..StartOptions::new("multi", Channel::Customer)
+    };
     let err = engine::start(&p, opts, t0()).unwrap_err();
-    assert_eq!(err.to_string(), "script `multi` has no `fr` texts; it speaks en, nl, de");
+    assert_eq!(
+        err.to_string(),
+        "script `multi` has no `fr` texts; it speaks en, nl, de"
+    );
 }
 
 #[test]
@@ -324,13 +410,31 @@ fn going_back_keeps_the_retracted_answer_and_restores_the_variables() {
     assert!(s.trail[1].retracted);
     say(&p, &mut s, "no-light");
     assert_eq!(s.status, Status::Resolved);
-    let kept: Vec<_> = s.trail.iter().map(|e| (e.node.as_str(), e.answer.as_ref().map(|a| a.id.as_str()), e.retracted)).collect();
+    let kept: Vec<_> = s
+        .trail
+        .iter()
+        .map(|e| {
+            (
+                e.node.as_str(),
+                e.answer.as_ref().map(|a| a.id.as_str()),
+                e.retracted,
+            )
+        })
+        .collect();
     assert_eq!(
         kept,
-        vec![("power", Some("yes"), false), ("lights", Some("red"), true), ("lights", Some("no-light"), false), ("lights", None, false)]
+        vec![
+            ("power", Some("yes"), false),
+            ("lights", Some("red"), true),
+            ("lights", Some("no-light"), false),
+            ("lights", None, false)
+        ]
     );
     let mut fresh = start(&p, "router", Channel::Agent);
-    assert_eq!(engine::back(&p, &mut fresh, "ann", t0()).unwrap_err(), StepError::NothingToGoBack);
+    assert_eq!(
+        engine::back(&p, &mut fresh, "ann", t0()).unwrap_err(),
+        StepError::NothingToGoBack
+    );
 }
 
 #[test]
@@ -352,13 +456,29 @@ fn a_stored_session_replays_to_the_same_state() {
 fn a_session_refuses_a_program_that_changed_its_pinned_script() {
     let p = router();
     let mut s = start(&p, "router", Channel::Agent);
-    let edited = program(&[("router.yaml", &ROUTER.replace("Which light", "Which lamp")), ("power-cycle.yaml", POWER_CYCLE)]);
-    let err = engine::answer(&edited, &mut s, Reply::Answer("Yes".into()), "ann", t0()).unwrap_err();
+    let edited = program(&[
+        ("router.yaml", &ROUTER.replace("Which light", "Which lamp")),
+        ("power-cycle.yaml", POWER_CYCLE),
+    ]);
+    let err =
+        engine::answer(&edited, &mut s, Reply::Answer("Yes".into()), "ann", t0()).unwrap_err();
     assert!(matches!(err, StepError::VersionMismatch { .. }), "{err}");
     // Sub-flows are pinned too.
-    let edited = program(&[("router.yaml", ROUTER), ("power-cycle.yaml", &POWER_CYCLE.replace("30 seconds", "a minute"))]);
-    assert!(matches!(engine::view(&edited, &s).unwrap_err(), StepError::VersionMismatch { .. }));
-    assert_eq!(s.pins.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(), vec!["router", "power-cycle"]);
+    let edited = program(&[
+        ("router.yaml", ROUTER),
+        (
+            "power-cycle.yaml",
+            &POWER_CYCLE.replace("30 seconds", "a minute"),
+        ),
+    ]);
+    assert!(matches!(
+        engine::view(&edited, &s).unwrap_err(),
+        StepError::VersionMismatch { .. }
+    ));
+    assert_eq!(
+        s.pins.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        vec!["router", "power-cycle"]
+    );
 }
 
 fn redact(mut v: serde_json::Value) -> serde_json::Value {
@@ -395,12 +515,28 @@ fn the_escalation_record_as_json_and_as_ticket_text() {
     say(&p, &mut s, "Red");
     engine::back(&p, &mut s, "customer", t0()).unwrap();
     say(&p, &mut s, "Red");
-    engine::answer(&p, &mut s, Reply::Value("AB12CD34".into()), "customer", t0()).unwrap();
-    engine::escalate_now(&p, &mut s, Some("It still blinks red".into()), "customer", t0()).unwrap();
+    engine::answer(
+        &p,
+        &mut s,
+        Reply::Value("AB12CD34".into()),
+        "customer",
+        t0(),
+    )
+    .unwrap();
+    engine::escalate_now(
+        &p,
+        &mut s,
+        Some("It still blinks red".into()),
+        "customer",
+        t0(),
+    )
+    .unwrap();
     let r = Record::from_session(&p, &s, "esc-1", "ses-1", t0()).expect("escalated");
     insta::assert_json_snapshot!("record", redact(serde_json::to_value(&r).unwrap()));
     let text = r.to_text().unwrap();
     let text = text.replace(&r.script.version, "[version]");
     insta::assert_snapshot!("record_text", text);
-    assert!(Record::from_session(&p, &start(&p, "router", Channel::Agent), "x", "y", t0()).is_none());
+    assert!(
+        Record::from_session(&p, &start(&p, "router", Channel::Agent), "x", "y", t0()).is_none()
+    );
 }

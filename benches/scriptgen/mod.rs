@@ -379,8 +379,8 @@ impl<'a> Gen<'a> {
                 format!("Stap {i}: wat toont het {p_nl}lampje van de {thing_nl} nu?"),
             ),
             2 => (
-                format!("After step {i}, does the {thing_en} still report a {p_en} problem?"),
-                format!("Meldt de {thing_nl} na stap {i} nog een {p_nl}probleem?"),
+                format!("After step {i}, does the {thing_en} still show {p_en} trouble?"),
+                format!("Toont de {thing_nl} na stap {i} nog {p_nl}problemen?"),
             ),
             _ => (
                 format!("Can the customer reach the {p_en} page of the {thing_en} (check {i})?"),

@@ -211,6 +211,8 @@ pub struct OutboxMessage {
     pub payload: String,
     pub attempts: u32,
     pub next_attempt_at: OffsetDateTime,
+    /// Endpoints that already answered 2xx: a retry goes only to the others.
+    pub delivered_to: Vec<String>,
 }
 
 #[async_trait]

@@ -7,10 +7,14 @@
 //!    pointing at the real target.
 //! 2. Layers by longest path from the start (nodes that the start does not
 //!    reach are placed too).
-//! 3. Edges spanning several layers get virtual nodes, so they route around
-//!    boxes; the order within each layer comes from a few barycenter sweeps.
+//! 3. Boxes stand on even ranks; the odd rank between two layers holds the
+//!    bends and labels of the edges crossing that gap. An edge gets a virtual
+//!    node on every rank it crosses (so it routes around boxes), the one at
+//!    its middle gap as wide as its label (so labels never overlap). The
+//!    order within each rank comes from a few barycenter sweeps.
 //! 4. Box sizes from the text, x by a few passes of "centre over the
-//!    neighbours, keep the order, never overlap", y by layer.
+//!    neighbours, keep the order, never overlap", y by rank. Edges are smooth
+//!    cubic splines through their virtual nodes.
 //!
 //! Everything is kept in vectors and walked in index order, so the same model
 //! gives byte-identical output. Big graphs are bounded: virtual nodes are
@@ -30,8 +34,10 @@ const LINE_H: f64 = 16.0;
 const WRAP: usize = 28;
 const TEXT_LINES: usize = 3;
 const TITLE_LINES: usize = 2;
-/// Width of an edge label before it is cut with `…`.
-const LABEL_WRAP: usize = 32;
+/// Width and lines of an edge label before it is cut with `…`.
+const LABEL_WRAP: usize = 24;
+const LABEL_LINES: usize = 2;
+const LABEL_LINE_H: f64 = 13.0;
 
 // Geometry.
 const PAD_X: f64 = 12.0;
@@ -41,14 +47,12 @@ const MIN_H: f64 = 36.0;
 const NODE_SEP: f64 = 32.0;
 const VIRTUAL_SEP: f64 = 14.0;
 const VIRTUAL_W: f64 = 4.0;
-const GAP: f64 = 44.0;
-const GAP_LABEL: f64 = 64.0;
+/// Between a rank of boxes and the rank of labels and bends below it.
+const RANK_GAP: f64 = 22.0;
 const MARGIN: f64 = 20.0;
 const TITLE_H: f64 = 40.0;
 const START_TAG_H: f64 = 20.0;
-/// How far a looping edge bulges out beside a box.
-const BULGE: f64 = 28.0;
-/// Room kept beside a box that has a looping edge on that side.
+/// Room kept beside a box for an edge looping on its side.
 const SIDE_ROOM: f64 = 26.0;
 /// How far beside a box the virtual nodes of a back edge sit.
 const BACK_OFFSET: f64 = 22.0;
@@ -57,20 +61,19 @@ const SUB_BAR: f64 = 8.0;
 const OCT_CUT: f64 = 10.0;
 
 // Limits that keep huge graphs fast.
-const MAX_VIRTUAL: usize = 40_000;
+const MAX_VIRTUAL: usize = 60_000;
 const ORDER_MAX_NODES: usize = 2_000;
-const ORDER_MAX_TOTAL: usize = 8_000;
+const ORDER_MAX_TOTAL: usize = 12_000;
 const SWEEPS: usize = 12;
 const PLACE_PASSES: usize = 10;
 const PLACE_PASSES_BIG: usize = 3;
 const BIG: usize = 5_000;
-/// Label collision checks look back at most this many labels in a gap.
-const LABEL_LOOKBACK: usize = 48;
 
 pub fn render(m: &Model) -> String {
     let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
-    let lay = layout(m, &boxes);
-    draw(m, &boxes, &lay)
+    let labels: Vec<Option<EdgeLabel>> = m.edges.iter().map(|e| measure_label(&e.label)).collect();
+    let lay = layout(m, &boxes, &labels);
+    draw(m, &boxes, &labels, &lay)
 }
 
 // ---------------------------------------------------------------- text
@@ -166,7 +169,9 @@ impl fmt::Display for Esc<'_> {
                 '"' => f.write_str("&quot;")?,
                 '\'' => f.write_str("&apos;")?,
                 '\t' | '\n' | '\r' => f.write_char(c)?,
-                c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => f.write_char('\u{FFFD}')?,
+                c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                    f.write_char('\u{FFFD}')?
+                }
                 c => f.write_char(c)?,
             }
         }
@@ -179,7 +184,11 @@ struct N(f64);
 
 impl fmt::Display for N {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = if self.0.is_finite() { (self.0 * 10.0).round() / 10.0 } else { 0.0 };
+        let v = if self.0.is_finite() {
+            (self.0 * 10.0).round() / 10.0
+        } else {
+            0.0
+        };
         if v == 0.0 {
             f.write_str("0")
         } else if v.fract() == 0.0 {
@@ -214,7 +223,9 @@ fn measure(n: &GNode) -> NodeBox {
         .fold(0.0, f64::max);
     let th = (title.len() + text.len()).max(1) as f64 * LINE_H;
     let (w, h) = match n.shape {
-        Shape::Question | Shape::Instruction | Shape::Resolve => (tw + 2.0 * PAD_X, th + 2.0 * PAD_Y),
+        Shape::Question | Shape::Instruction | Shape::Resolve => {
+            (tw + 2.0 * PAD_X, th + 2.0 * PAD_Y)
+        }
         Shape::SubFlow => (tw + 2.0 * (PAD_X + SUB_BAR), th + 2.0 * PAD_Y),
         Shape::Input => (tw + 2.0 * (PAD_X + SKEW), th + 2.0 * PAD_Y),
         Shape::Escalate => (tw + 2.0 * (PAD_X + OCT_CUT / 2.0), th + 2.0 * PAD_Y + 4.0),
@@ -223,17 +234,47 @@ fn measure(n: &GNode) -> NodeBox {
         // An ellipse holds it when it is √2 times as big.
         Shape::Return => ((tw + 16.0) * 1.42, (th + 6.0) * 1.42),
     };
-    NodeBox { w: w.max(MIN_W).ceil(), h: h.max(MIN_H).ceil(), title, text }
+    NodeBox {
+        w: w.max(MIN_W).ceil(),
+        h: h.max(MIN_H).ceil(),
+        title,
+        text,
+    }
 }
 
 // ---------------------------------------------------------------- layout
+
+/// An edge label, measured.
+struct EdgeLabel {
+    lines: Vec<String>,
+    w: f64,
+    h: f64,
+}
+
+fn measure_label(s: &str) -> Option<EdgeLabel> {
+    if s.trim().is_empty() {
+        return None;
+    }
+    let lines = wrap(s, LABEL_WRAP, LABEL_LINES);
+    let w = lines
+        .iter()
+        .map(|l| units(l) as f64 * LABEL_CHAR_W)
+        .fold(0.0, f64::max)
+        + 10.0;
+    let h = lines.len() as f64 * LABEL_LINE_H + 5.0;
+    Some(EdgeLabel {
+        lines,
+        w: w.ceil(),
+        h,
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// Drawn downwards along its chain.
     Forward,
     /// Reversed to break a cycle: its chain runs from the real target down to
-    /// the real source, and it is drawn on the side, backwards along it.
+    /// the real source, and it is drawn beside the boxes, backwards along it.
     Back,
     SelfLoop,
 }
@@ -241,18 +282,23 @@ enum Kind {
 struct Route {
     edge: usize,
     kind: Kind,
-    /// Layered nodes from the upper end to the lower end, virtual ones between.
+    /// Layered nodes from the upper end to the lower end, virtual ones
+    /// between (none when the virtual-node budget ran out: a direct edge).
     chain: Vec<usize>,
-    /// The gap (below layer N) where its label goes.
-    label_gap: Option<usize>,
+    /// The virtual node that carries the label.
+    label: Option<usize>,
+    /// Back edges: the side of the boxes they run on (+1 right, -1 left).
+    side: f64,
 }
 
+/// Ranks: boxes stand on even ranks; the odd rank between two of them holds
+/// the labels and bends of the edges that cross that gap.
 struct Layout {
     /// Real nodes `0..n`, then virtual nodes.
     n: usize,
-    layer: Vec<usize>,
+    rank: Vec<usize>,
     x: Vec<f64>,
-    /// Top of each layer's band, and its height.
+    /// Top of each rank's band, and its height.
     band_top: Vec<f64>,
     band_h: Vec<f64>,
     routes: Vec<Route>,
@@ -261,16 +307,26 @@ struct Layout {
 
 impl Layout {
     fn node_top(&self, i: usize, b: &NodeBox) -> f64 {
-        let l = self.layer[i];
-        self.band_top[l] + (self.band_h[l] - b.h) / 2.0
+        let r = self.rank[i];
+        self.band_top[r] + (self.band_h[r] - b.h) / 2.0
+    }
+    fn band_mid(&self, v: usize) -> f64 {
+        let r = self.rank[v];
+        self.band_top[r] + self.band_h[r] / 2.0
     }
 }
 
-fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
+fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout {
     let n = m.nodes.len();
-    let start = m.nodes.iter().position(|g| g.start).or(if n > 0 { Some(0) } else { None });
+    let start = m
+        .nodes
+        .iter()
+        .position(|g| g.start)
+        .or(if n > 0 { Some(0) } else { None });
     // Edges with both ends in the model.
-    let valid: Vec<usize> = (0..m.edges.len()).filter(|&e| m.edges[e].from < n && m.edges[e].to < n).collect();
+    let valid: Vec<usize> = (0..m.edges.len())
+        .filter(|&e| m.edges[e].from < n && m.edges[e].to < n)
+        .collect();
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
     for &e in &valid {
         out[m.edges[e].from].push(e);
@@ -320,7 +376,11 @@ fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
     }
     let dag = |e: usize| -> (usize, usize) {
         let g = &m.edges[e];
-        if reversed[e] { (g.to, g.from) } else { (g.from, g.to) }
+        if reversed[e] {
+            (g.to, g.from)
+        } else {
+            (g.from, g.to)
+        }
     };
 
     // 2. Layers: longest path, in a topological order (Kahn, index order).
@@ -348,8 +408,10 @@ fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
         }
     }
     drop(dag_out);
+    let mut rank: Vec<usize> = layer.iter().map(|l| 2 * l).collect();
 
-    // 3. Virtual nodes for long edges, shortest first, within the budget.
+    // 3. Virtual nodes on every rank an edge crosses, shortest edges first,
+    // within the budget; the one at the middle gap carries the label.
     let mut routes: Vec<Route> = valid
         .iter()
         .map(|&e| {
@@ -361,52 +423,73 @@ fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
             } else {
                 Kind::Forward
             };
-            Route { edge: e, kind, chain: vec![a, b], label_gap: None }
+            Route {
+                edge: e,
+                kind,
+                chain: vec![a, b],
+                label: None,
+                side: 1.0,
+            }
         })
         .collect();
-    let mut by_span: Vec<usize> = (0..routes.len()).filter(|&r| routes[r].kind != Kind::SelfLoop).collect();
     let span = |r: &Route| layer[r.chain[1]] - layer[r.chain[0]];
+    let mut by_span: Vec<usize> = (0..routes.len())
+        .filter(|&r| routes[r].kind != Kind::SelfLoop)
+        .collect();
     by_span.sort_by_key(|&r| (span(&routes[r]), r));
     let mut budget = MAX_VIRTUAL;
-    let mut vlayer: Vec<usize> = Vec::new();
-    let mut vback: Vec<bool> = Vec::new();
+    let mut vroute: Vec<usize> = Vec::new(); // route of each virtual node
+    let mut half: Vec<f64> = boxes.iter().map(|b| b.w / 2.0).collect();
     for &r in &by_span {
         let s = span(&routes[r]);
-        if s < 2 || s - 1 > budget {
+        let needed = 2 * s - 1;
+        if needed > budget {
             continue;
         }
-        budget -= s - 1;
+        budget -= needed;
         let (a, b) = (routes[r].chain[0], routes[r].chain[1]);
-        let mut chain = Vec::with_capacity(s + 1);
+        // The odd rank (gap) holding the label, counted from the top.
+        let gap = if routes[r].kind == Kind::Back {
+            s - 1 - (s - 1) / 2
+        } else {
+            (s - 1) / 2
+        };
+        let label = labels[routes[r].edge].as_ref();
+        let mut chain = Vec::with_capacity(needed + 2);
         chain.push(a);
-        for k in 1..s {
-            chain.push(n + vlayer.len());
-            vlayer.push(layer[a] + k);
-            vback.push(routes[r].kind == Kind::Back);
+        for k in 1..=needed {
+            let v = n + vroute.len();
+            chain.push(v);
+            vroute.push(r);
+            rank.push(rank[a] + k);
+            match label {
+                Some(l) if k == 2 * gap + 1 => {
+                    routes[r].label = Some(v);
+                    half.push(l.w / 2.0);
+                }
+                _ => half.push(VIRTUAL_W / 2.0),
+            }
         }
         chain.push(b);
         routes[r].chain = chain;
     }
-    let total = n + vlayer.len();
-    layer.extend_from_slice(&vlayer);
-    let mut back_virtual = vec![false; n];
-    back_virtual.extend_from_slice(&vback);
-    let nlayers = layer.iter().copied().max().map_or(0, |l| l + 1);
+    let total = rank.len();
+    let nranks = rank.iter().copied().max().map_or(0, |r| r + 1);
 
-    // Adjacency between consecutive layers, in edge order.
+    // Adjacency between consecutive ranks, in edge order.
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); total];
     let mut succs: Vec<Vec<usize>> = vec![Vec::new(); total];
     for r in &routes {
-        for w in r.chain.windows(2) {
-            if r.kind != Kind::SelfLoop && layer[w[1]] == layer[w[0]] + 1 {
+        if r.chain.len() > 2 {
+            for w in r.chain.windows(2) {
                 succs[w[0]].push(w[1]);
                 preds[w[1]].push(w[0]);
             }
         }
     }
 
-    // 4. Order within layers: DFS preorder from the start, then barycenters.
-    let mut layers: Vec<Vec<usize>> = vec![Vec::new(); nlayers];
+    // 4. Order within ranks: DFS preorder from the start, then barycenters.
+    let mut ranks: Vec<Vec<usize>> = vec![Vec::new(); nranks];
     {
         let mut seen = vec![false; total];
         let mut stack: Vec<(usize, usize)> = Vec::new();
@@ -415,7 +498,7 @@ fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
                 continue;
             }
             seen[root] = true;
-            layers[layer[root]].push(root);
+            ranks[rank[root]].push(root);
             stack.push((root, 0));
             while let Some(top) = stack.last_mut() {
                 let (v, i) = *top;
@@ -424,7 +507,7 @@ fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
                     let w = succs[v][i];
                     if !seen[w] {
                         seen[w] = true;
-                        layers[layer[w]].push(w);
+                        ranks[rank[w]].push(w);
                         stack.push((w, 0));
                     }
                 } else {
@@ -434,26 +517,30 @@ fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
         }
     }
     let mut pos = vec![0usize; total];
-    let set_pos = |layers: &[Vec<usize>], pos: &mut [usize]| {
-        for l in layers {
+    let set_pos = |ranks: &[Vec<usize>], pos: &mut [usize]| {
+        for l in ranks {
             for (i, &v) in l.iter().enumerate() {
                 pos[v] = i;
             }
         }
     };
-    set_pos(&layers, &mut pos);
-    if n <= ORDER_MAX_NODES && total <= ORDER_MAX_TOTAL && nlayers > 1 {
-        let mut best = layers.clone();
-        let mut best_c = crossings(&layers, &succs, &pos);
+    set_pos(&ranks, &mut pos);
+    if n <= ORDER_MAX_NODES && total <= ORDER_MAX_TOTAL && nranks > 1 {
+        let mut best = ranks.clone();
+        let mut best_c = crossings(&ranks, &succs, &pos);
         for sweep in 0..SWEEPS {
             if best_c == 0 {
                 break;
             }
             let down = sweep % 2 == 0;
-            let order: Vec<usize> = if down { (1..nlayers).collect() } else { (0..nlayers - 1).rev().collect() };
+            let order: Vec<usize> = if down {
+                (1..nranks).collect()
+            } else {
+                (0..nranks - 1).rev().collect()
+            };
+            let nb = if down { &preds } else { &succs };
             for l in order {
-                let nb = if down { &preds } else { &succs };
-                let mut keyed: Vec<(f64, usize, usize)> = layers[l]
+                let mut keyed: Vec<(f64, usize, usize)> = ranks[l]
                     .iter()
                     .map(|&v| {
                         let ns = &nb[v];
@@ -466,136 +553,209 @@ fn layout(m: &Model, boxes: &[NodeBox]) -> Layout {
                     })
                     .collect();
                 keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                layers[l] = keyed.into_iter().map(|k| k.2).collect();
-                for (i, &v) in layers[l].iter().enumerate() {
+                ranks[l] = keyed.into_iter().map(|k| k.2).collect();
+                for (i, &v) in ranks[l].iter().enumerate() {
                     pos[v] = i;
                 }
             }
-            let c = crossings(&layers, &succs, &pos);
+            let c = crossings(&ranks, &succs, &pos);
             if c < best_c {
                 best_c = c;
-                best = layers.clone();
+                best = ranks.clone();
             }
         }
-        layers = best;
-        set_pos(&layers, &mut pos);
+        ranks = best;
     }
 
-    // Room beside boxes for looping edges drawn on their side.
-    let mut room_r = vec![0.0f64; total];
+    // Room beside boxes for edges looping on their side without bends.
+    let mut room = vec![0.0f64; total];
     for r in &routes {
-        match r.kind {
-            Kind::SelfLoop => room_r[r.chain[0]] = SIDE_ROOM + 10.0,
-            Kind::Back if r.chain.len() == 2 => {
-                room_r[r.chain[0]] = SIDE_ROOM;
-                room_r[r.chain[1]] = SIDE_ROOM;
-            }
-            _ => {}
+        if r.kind == Kind::SelfLoop || (r.kind == Kind::Back && r.chain.len() == 2) {
+            room[r.chain[0]] = SIDE_ROOM;
+            room[r.chain[1]] = SIDE_ROOM;
         }
     }
-    let half: Vec<f64> = (0..total).map(|i| if i < n { boxes[i].w / 2.0 } else { VIRTUAL_W / 2.0 }).collect();
+    let gap = |a: usize, b: usize| -> f64 {
+        let sep = if a < n && b < n {
+            NODE_SEP
+        } else {
+            VIRTUAL_SEP
+        };
+        half[a] + room[a] + sep + room[b] + half[b]
+    };
 
-    // 5. x: pack, then alternate passes that centre each node on its
-    // neighbours in the layer above (down) or below (up), keeping the order.
+    // 5. x: pack each rank around 0, then alternate passes that centre each
+    // node on its neighbours above (down) or below (up), keeping the order
+    // and the gaps. Bends centre on both neighbours; those of back edges
+    // keep beside the boxes they join.
     let mut x = vec![0.0f64; total];
-    for l in &layers {
+    for l in &ranks {
         let mut cur = 0.0;
         for (i, &v) in l.iter().enumerate() {
             if i > 0 {
-                cur += min_gap(l[i - 1], v, n, &half, &room_r);
+                cur += gap(l[i - 1], v);
             }
             x[v] = cur;
         }
-        let shift = cur / 2.0;
         for &v in l {
-            x[v] -= shift;
+            x[v] -= cur / 2.0;
         }
     }
-    let passes = if total > BIG { PLACE_PASSES_BIG } else { PLACE_PASSES };
+    for r in routes
+        .iter_mut()
+        .filter(|r| r.kind == Kind::Back && r.chain.len() > 2)
+    {
+        let inner = &r.chain[1..r.chain.len() - 1];
+        let vm = inner.iter().map(|&v| x[v]).sum::<f64>() / inner.len() as f64;
+        let em = (x[r.chain[0]] + x[r.chain[r.chain.len() - 1]]) / 2.0;
+        r.side = if vm >= em - 0.5 { 1.0 } else { -1.0 };
+    }
+    let is_back = |v: usize| v >= n && routes[vroute[v - n]].kind == Kind::Back;
+    let passes = if total > BIG {
+        PLACE_PASSES_BIG
+    } else {
+        PLACE_PASSES
+    };
     let mut desired: Vec<f64> = Vec::new();
     let mut weight: Vec<f64> = Vec::new();
     for p in 0..passes * 2 {
         let down = p % 2 == 0;
-        let order: Vec<usize> =
-            if down { (1..nlayers).collect() } else { (0..nlayers.saturating_sub(1)).rev().collect() };
+        let order: Vec<usize> = if down {
+            (1..nranks).collect()
+        } else {
+            (0..nranks.saturating_sub(1)).rev().collect()
+        };
         for l in order {
-            let nb = if down { &preds } else { &succs };
             desired.clear();
             weight.clear();
-            for &v in &layers[l] {
+            for &v in &ranks[l] {
                 let mut sum = 0.0;
-                let mut cnt = 0usize;
-                for &u in &nb[v] {
-                    if v < n && back_virtual[u] {
-                        continue; // a back edge never pulls its real ends
-                    }
-                    let mut xu = x[u];
-                    if back_virtual[v] && u < n {
-                        let side = if x[v] >= x[u] { 1.0 } else { -1.0 };
-                        xu += side * (half[u] + BACK_OFFSET);
-                    }
-                    sum += xu;
-                    cnt += 1;
-                }
-                if cnt == 0 {
-                    desired.push(x[v]);
-                    weight.push(0.5);
+                let mut wsum = 0.0;
+                let nbs: &[&Vec<usize>] = if v >= n {
+                    &[&preds[v], &succs[v]]
+                } else if down {
+                    &[&preds[v]]
                 } else {
-                    desired.push(sum / cnt as f64);
+                    &[&succs[v]]
+                };
+                for &u in nbs.iter().copied().flatten() {
+                    let mut xu = x[u];
+                    let mut w = 1.0;
+                    if v < n {
+                        if is_back(u) {
+                            continue; // a back edge never pulls the boxes it joins
+                        }
+                    } else if u >= n {
+                        w = 4.0; // long edges run straight, bending near their ends
+                    } else if is_back(v) {
+                        xu += routes[vroute[v - n]].side * (half[u] + BACK_OFFSET);
+                    }
+                    sum += w * xu;
+                    wsum += w;
+                }
+                if wsum == 0.0 {
+                    desired.push(x[v]);
+                    weight.push(0.25);
+                } else {
+                    desired.push(sum / wsum);
                     weight.push(if v >= n { 2.0 } else { 1.0 });
                 }
             }
-            let placed = place_row(&layers[l], &desired, &weight, |a, b| min_gap(a, b, n, &half, &room_r));
-            for (&v, xv) in layers[l].iter().zip(placed) {
+            let placed = place_row(&ranks[l], &desired, &weight, gap);
+            for (&v, xv) in ranks[l].iter().zip(placed) {
                 x[v] = xv;
             }
         }
     }
 
-    // Labels: which gap each goes in (the middle one along its path).
-    for r in &mut routes {
-        if m.edges[r.edge].label.is_empty() || r.kind == Kind::SelfLoop {
+    // Straighten long edges: split each chain's bends into maximal runs that
+    // can share one x between their neighbours in each rank, and align them.
+    for (i, l) in ranks.iter().enumerate() {
+        let _ = i;
+        for (j, &v) in l.iter().enumerate() {
+            pos[v] = j;
+        }
+    }
+    for r in &routes {
+        if r.chain.len() < 4 {
             continue;
         }
-        let top = layer[r.chain[0]];
-        let k = r.chain.len() - 1;
-        r.label_gap = Some(match r.kind {
-            Kind::Forward => top + (k - 1) / 2,
-            _ => top + k - 1 - (k - 1) / 2,
-        });
-    }
-    let mut gap_label = vec![false; nlayers];
-    for r in &routes {
-        if let Some(g) = r.label_gap {
-            gap_label[g] = true;
+        let inner = &r.chain[1..r.chain.len() - 1];
+        let room_of = |v: usize, x: &[f64]| -> (f64, f64) {
+            let row = &ranks[rank[v]];
+            let p = pos[v];
+            let lo = if p > 0 {
+                x[row[p - 1]] + gap(row[p - 1], v)
+            } else {
+                f64::NEG_INFINITY
+            };
+            let hi = if p + 1 < row.len() {
+                x[row[p + 1]] - gap(v, row[p + 1])
+            } else {
+                f64::INFINITY
+            };
+            (lo, hi)
+        };
+        let mut i = 0;
+        while i < inner.len() {
+            let (mut lo, mut hi) = room_of(inner[i], &x);
+            let mut j = i + 1;
+            while j < inner.len() {
+                let (l2, h2) = room_of(inner[j], &x);
+                if lo.max(l2) > hi.min(h2) {
+                    break;
+                }
+                lo = lo.max(l2);
+                hi = hi.min(h2);
+                j += 1;
+            }
+            let run = &inner[i..j];
+            let mean = run.iter().map(|&v| x[v]).sum::<f64>() / run.len() as f64;
+            let target = mean.clamp(lo.min(hi), hi.max(lo));
+            for &v in run {
+                x[v] = target;
+            }
+            i = j;
         }
     }
 
-    // 6. y: bands as high as their highest box.
-    let mut band_h = vec![0.0f64; nlayers];
+    // 6. y: bands as high as their highest box (or label), then a gap.
+    let mut band_h = vec![0.0f64; nranks];
     for v in 0..n {
-        band_h[layer[v]] = band_h[layer[v]].max(boxes[v].h);
+        band_h[rank[v]] = band_h[rank[v]].max(boxes[v].h);
     }
-    let mut band_top = vec![0.0f64; nlayers];
+    for r in &routes {
+        if let (Some(v), Some(l)) = (r.label, labels[r.edge].as_ref()) {
+            band_h[rank[v]] = band_h[rank[v]].max(l.h);
+        }
+    }
+    let mut band_top = vec![0.0f64; nranks];
     let mut y = MARGIN + TITLE_H + START_TAG_H;
-    for l in 0..nlayers {
-        band_top[l] = y;
-        y += band_h[l] + if gap_label[l] { GAP_LABEL } else { GAP };
+    for r in 0..nranks {
+        band_top[r] = y;
+        y += band_h[r] + RANK_GAP;
     }
 
-    Layout { n, layer, x, band_top, band_h, routes, start }
-}
-
-/// The least distance between the centres of neighbours `a` then `b`.
-fn min_gap(a: usize, b: usize, n: usize, half: &[f64], room_r: &[f64]) -> f64 {
-    let sep = if a < n && b < n { NODE_SEP } else { VIRTUAL_SEP };
-    half[a] + room_r[a] + sep + half[b]
+    Layout {
+        n,
+        rank,
+        x,
+        band_top,
+        band_h,
+        routes,
+        start,
+    }
 }
 
 /// Places one row: as near `desired` as it can (least squares, weighted),
 /// keeping the order and the gaps. Pool-adjacent-violators on x minus the
 /// cumulative gap, which must not decrease.
-fn place_row(row: &[usize], desired: &[f64], weight: &[f64], gap: impl Fn(usize, usize) -> f64) -> Vec<f64> {
+fn place_row(
+    row: &[usize],
+    desired: &[f64],
+    weight: &[f64],
+    gap: impl Fn(usize, usize) -> f64,
+) -> Vec<f64> {
     let mut offset = Vec::with_capacity(row.len());
     let mut o = 0.0;
     for i in 0..row.len() {
@@ -631,14 +791,14 @@ fn place_row(row: &[usize], desired: &[f64], weight: &[f64], gap: impl Fn(usize,
     out
 }
 
-/// Edge crossings between consecutive layers (inversions, Fenwick tree).
-fn crossings(layers: &[Vec<usize>], succs: &[Vec<usize>], pos: &[usize]) -> u64 {
+/// Edge crossings between consecutive ranks (inversions, Fenwick tree).
+fn crossings(ranks: &[Vec<usize>], succs: &[Vec<usize>], pos: &[usize]) -> u64 {
     let mut total = 0u64;
     let mut targets: Vec<usize> = Vec::new();
-    for l in 0..layers.len().saturating_sub(1) {
-        let size = layers[l + 1].len();
+    for l in 0..ranks.len().saturating_sub(1) {
+        let size = ranks[l + 1].len();
         targets.clear();
-        for &u in &layers[l] {
+        for &u in &ranks[l] {
             let start = targets.len();
             targets.extend(succs[u].iter().map(|&v| pos[v]));
             targets[start..].sort_unstable();
@@ -646,7 +806,7 @@ fn crossings(layers: &[Vec<usize>], succs: &[Vec<usize>], pos: &[usize]) -> u64 
         let mut tree = vec![0u64; size + 1];
         let mut seen = 0u64;
         for &t in &targets {
-            // Count earlier edges whose target lies right of t.
+            // Earlier edges whose target lies right of t cross this one.
             let mut i = t + 1;
             let mut le = 0u64;
             while i > 0 {
@@ -709,8 +869,15 @@ fn side_at(shape: Shape, r: Rect, side: f64, dy: f64) -> f64 {
         Shape::Return => hw * (1.0 - t * t).sqrt(),
         Shape::Escalate if dy.abs() > hh - OCT_CUT => hw - (dy.abs() - (hh - OCT_CUT)),
         // The parallelogram leans right: its right side runs from x+w at the
-        // top to x+w-skew at the bottom.
-        Shape::Input => hw - SKEW * (dy + hh) / r.h * side.max(0.0) - SKEW * (1.0 - (dy + hh) / r.h) * (-side).max(0.0),
+        // top to x+w-skew at the bottom, its left side from x+skew to x.
+        Shape::Input => {
+            let down = ((dy + hh) / r.h).clamp(0.0, 1.0);
+            if side > 0.0 {
+                hw - SKEW * down
+            } else {
+                hw - SKEW * (1.0 - down)
+            }
+        }
         _ => hw,
     };
     r.cx() + side * off
@@ -718,61 +885,74 @@ fn side_at(shape: Shape, r: Rect, side: f64, dy: f64) -> f64 {
 
 // ---------------------------------------------------------------- paths
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 struct P(f64, f64);
 
 #[derive(Clone, Copy)]
-enum Seg {
-    Line(P, P),
-    Curve(P, P, P, P),
-}
+struct Seg(P, P, P, P);
 
 impl Seg {
     fn rev(self) -> Seg {
-        match self {
-            Seg::Line(a, b) => Seg::Line(b, a),
-            Seg::Curve(a, b, c, d) => Seg::Curve(d, c, b, a),
-        }
+        Seg(self.3, self.2, self.1, self.0)
     }
     fn at(&self, t: f64) -> P {
-        match *self {
-            Seg::Line(a, b) => P(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t),
-            Seg::Curve(a, b, c, d) => {
-                let u = 1.0 - t;
-                let (k0, k1, k2, k3) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
-                P(k0 * a.0 + k1 * b.0 + k2 * c.0 + k3 * d.0, k0 * a.1 + k1 * b.1 + k2 * c.1 + k3 * d.1)
-            }
-        }
-    }
-    fn points(&self) -> Vec<P> {
-        match *self {
-            Seg::Line(a, b) => vec![a, b],
-            Seg::Curve(a, b, c, d) => vec![a, b, c, d],
-        }
+        let Seg(a, b, c, d) = *self;
+        let u = 1.0 - t;
+        let (k0, k1, k2, k3) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+        P(
+            k0 * a.0 + k1 * b.0 + k2 * c.0 + k3 * d.0,
+            k0 * a.1 + k1 * b.1 + k2 * c.1 + k3 * d.1,
+        )
     }
 }
 
-/// A vertical S-curve from `a` down (or up) to `b`.
-fn vcurve(a: P, b: P) -> Seg {
-    let dy = (b.1 - a.1) / 2.0;
-    Seg::Curve(a, P(a.0, a.1 + dy), P(b.0, b.1 - dy), b)
+/// A point the edge passes, with its direction there: fixed (a unit vector),
+/// or free (a Catmull-Rom tangent from its neighbours).
+#[derive(Clone, Copy)]
+struct Knot {
+    p: P,
+    dir: Option<P>,
+}
+
+/// A smooth path through the knots, one cubic per pair.
+fn spline(k: &[Knot]) -> Vec<Seg> {
+    let ctrl = |i: usize, a: P, b: P| -> P {
+        match k[i].dir {
+            Some(d) if d.1 != 0.0 => P(0.0, d.1 * 0.5 * (b.1 - a.1).abs()),
+            Some(d) => {
+                let l = (0.5 * (b.0 - a.0).abs())
+                    .max(0.3 * (b.1 - a.1).abs())
+                    .max(16.0);
+                P(d.0 * l, 0.0)
+            }
+            None => {
+                let prev = k[i.saturating_sub(1)].p;
+                let next = k[(i + 1).min(k.len() - 1)].p;
+                P((next.0 - prev.0) / 6.0, (next.1 - prev.1) / 6.0)
+            }
+        }
+    };
+    let mut segs = Vec::with_capacity(k.len().saturating_sub(1));
+    for i in 0..k.len().saturating_sub(1) {
+        let (a, b) = (k[i].p, k[i + 1].p);
+        let c1 = ctrl(i, a, b);
+        let c2 = ctrl(i + 1, a, b);
+        segs.push(Seg(
+            a,
+            P(a.0 + c1.0, a.1 + c1.1),
+            P(b.0 - c2.0, b.1 - c2.1),
+            b,
+        ));
+    }
+    segs
 }
 
 struct EdgePath {
     edge: usize,
     kind: Kind,
     segs: Vec<Seg>,
-    /// Index into `segs` of the segment holding the label, and its gap.
-    label_seg: Option<(usize, Option<usize>)>,
-}
-
-struct Label {
-    edge: usize,
-    text: String,
-    x: f64,
-    y: f64,
-    w: f64,
-    h: f64,
+    /// The centre of its label.
+    label_at: Option<P>,
 }
 
 /// Spreads `k` ports across a box of width `w`: the offset of port `i`.
@@ -784,46 +964,46 @@ fn spread(i: usize, k: usize, w: f64) -> f64 {
     (i as f64 - (k - 1) as f64 / 2.0) * step
 }
 
-fn route_edges(m: &Model, boxes: &[NodeBox], lay: &Layout) -> Vec<EdgePath> {
+fn route_edges(
+    m: &Model,
+    boxes: &[NodeBox],
+    labels: &[Option<EdgeLabel>],
+    lay: &Layout,
+) -> Vec<EdgePath> {
     let n = lay.n;
-    let rect = |i: usize| Rect { x: lay.x[i] - boxes[i].w / 2.0, y: lay.node_top(i, &boxes[i]), w: boxes[i].w, h: boxes[i].h };
-    let vtop = |v: usize| lay.band_top[lay.layer[v]];
-    let vbot = |v: usize| lay.band_top[lay.layer[v]] + lay.band_h[lay.layer[v]];
+    let rect = |i: usize| Rect {
+        x: lay.x[i] - boxes[i].w / 2.0,
+        y: lay.node_top(i, &boxes[i]),
+        w: boxes[i].w,
+        h: boxes[i].h,
+    };
+    let last = |r: &Route| r.chain[r.chain.len() - 1];
+    let before_last = |r: &Route| r.chain[r.chain.len() - 2];
 
-    // Ports: forward routes leave a box's bottom and enter a box's top,
-    // spread in the order of where they head; side curves stack vertically.
+    // Ports: forward edges leave a box's bottom and enter a box's top, spread
+    // in the order of where they head; edges on a side stack vertically.
     let mut bottom: Vec<Vec<(f64, usize)>> = vec![Vec::new(); n];
     let mut top: Vec<Vec<(f64, usize)>> = vec![Vec::new(); n];
     let mut sides: Vec<Vec<(f64, usize)>> = vec![Vec::new(); 2 * n];
-    let side_of = |r: &Route, end: usize| -> f64 {
-        // end 0: the upper end (chain[0]), end 1: the lower end.
-        if r.kind == Kind::SelfLoop || r.chain.len() == 2 {
-            return 1.0;
-        }
-        let (node, next) = if end == 0 { (r.chain[0], r.chain[1]) } else { (r.chain[r.chain.len() - 1], r.chain[r.chain.len() - 2]) };
-        if lay.x[next] >= lay.x[node] { 1.0 } else { -1.0 }
-    };
     let side_ix = |node: usize, side: f64| 2 * node + usize::from(side > 0.0);
     for (ri, r) in lay.routes.iter().enumerate() {
-        let a = r.chain[0];
-        let b = r.chain[r.chain.len() - 1];
+        let (a, b) = (r.chain[0], last(r));
         match r.kind {
             Kind::Forward => {
                 bottom[a].push((lay.x[r.chain[1]], ri));
-                top[b].push((lay.x[r.chain[r.chain.len() - 2]], ri));
+                top[b].push((lay.x[before_last(r)], ri));
             }
             Kind::Back => {
-                sides[side_ix(a, side_of(r, 0))].push((lay.layer[b] as f64, ri));
-                sides[side_ix(b, side_of(r, 1))].push((lay.layer[a] as f64, ri));
+                sides[side_ix(a, r.side)].push((lay.rank[b] as f64, ri));
+                sides[side_ix(b, r.side)].push((lay.rank[a] as f64, ri));
             }
-            Kind::SelfLoop => {
-                sides[side_ix(a, 1.0)].push((0.0, ri));
-            }
+            Kind::SelfLoop => sides[side_ix(a, 1.0)].push((lay.rank[a] as f64, ri)),
         }
     }
-    // port[(route, end)] -> offset from the box centre.
+    // Offsets from the box centre: [upper end, lower end].
     let mut port = vec![[0.0f64; 2]; lay.routes.len()];
-    let sort = |v: &mut Vec<(f64, usize)>| v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let sort =
+        |v: &mut Vec<(f64, usize)>| v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     for i in 0..n {
         for (list, end) in [(&mut bottom[i], 0usize), (&mut top[i], 1usize)] {
             sort(list);
@@ -836,163 +1016,112 @@ fn route_edges(m: &Model, boxes: &[NodeBox], lay: &Layout) -> Vec<EdgePath> {
             let list = &mut sides[2 * i + s];
             sort(list);
             let k = list.len();
-            let step = (boxes[i].h * 0.5 / k.max(2) as f64).min(10.0);
+            let step = (boxes[i].h * 0.6 / k.max(2) as f64).min(10.0);
             for (j, &(_, ri)) in list.iter().enumerate() {
                 let dy = (j as f64 - (k - 1) as f64 / 2.0) * step;
                 let r = &lay.routes[ri];
                 if r.chain[0] == i {
                     port[ri][0] = dy;
                 }
-                if r.chain[r.chain.len() - 1] == i {
+                if last(r) == i {
                     port[ri][1] = dy;
                 }
             }
         }
     }
 
+    let down = Some(P(0.0, 1.0));
     let mut paths = Vec::with_capacity(lay.routes.len());
     for (ri, r) in lay.routes.iter().enumerate() {
-        let a = r.chain[0];
-        let b = r.chain[r.chain.len() - 1];
+        let (a, b) = (r.chain[0], last(r));
         let (ra, rb) = (rect(a), rect(b));
-        let sa = boxes_shape(m, a);
-        let sb = boxes_shape(m, b);
-        let mut segs: Vec<Seg> = Vec::new();
-        let mut gaps: Vec<Option<usize>> = Vec::new();
-        match r.kind {
-            Kind::SelfLoop => {
-                let s = P(side_at(sa, ra, 1.0, -7.0), ra.cy() - 7.0);
-                let e = P(side_at(sa, ra, 1.0, 7.0), ra.cy() + 7.0);
-                let out = ra.x + ra.w + BULGE + 8.0;
-                segs.push(Seg::Curve(s, P(out, s.1 - 22.0), P(out, e.1 + 22.0), e));
-                gaps.push(None);
-            }
-            Kind::Forward => {
-                let dx0 = port[ri][0];
-                let mut p = P(ra.cx() + dx0, bottom_at(sa, ra, dx0));
-                for (k, &v) in r.chain.iter().enumerate().skip(1) {
-                    let g = Some(lay.layer[v] - 1);
-                    if v >= n {
-                        let t = P(lay.x[v], vtop(v));
-                        segs.push(vcurve(p, t));
-                        gaps.push(g);
-                        let bt = P(lay.x[v], vbot(v));
-                        if bt != t {
-                            segs.push(Seg::Line(t, bt));
-                            gaps.push(None);
-                        }
-                        p = bt;
-                    } else {
-                        let dx1 = port[ri][1];
-                        let t = P(rb.cx() + dx1, top_at(sb, rb, dx1));
-                        segs.push(vcurve(p, t));
-                        // A long edge left without virtual nodes (over the
-                        // budget) has its label in the gap below its source.
-                        gaps.push(if k == 1 { Some(lay.layer[a]) } else { g });
-                    }
-                }
-            }
-            Kind::Back => {
-                let s0 = side_of(r, 0);
-                let s1 = side_of(r, 1);
-                let pa = P(side_at(sa, ra, s0, port[ri][0]), ra.cy() + port[ri][0]);
-                let pb = P(side_at(sb, rb, s1, port[ri][1]), rb.cy() + port[ri][1]);
-                if r.chain.len() == 2 {
-                    let out = (ra.x + ra.w).max(rb.x + rb.w) + BULGE;
-                    segs.push(Seg::Curve(pa, P(out, pa.1), P(out, pb.1), pb));
-                    gaps.push(Some(lay.layer[a]));
-                } else {
-                    let mut p = pa;
-                    for (k, &v) in r.chain.iter().enumerate().skip(1) {
-                        let g = Some(lay.layer[v] - 1);
-                        if v >= n {
-                            let t = P(lay.x[v], vtop(v));
-                            if k == 1 {
-                                let dy = (t.1 - p.1).max(0.0) * 0.6;
-                                segs.push(Seg::Curve(p, P(t.0, p.1), P(t.0, t.1 - dy), t));
-                            } else {
-                                segs.push(vcurve(p, t));
-                            }
-                            gaps.push(g);
-                            let bt = P(lay.x[v], vbot(v));
-                            if bt != t {
-                                segs.push(Seg::Line(t, bt));
-                                gaps.push(None);
-                            }
-                            p = bt;
-                        } else {
-                            let dy = (pb.1 - p.1).max(0.0) * 0.6;
-                            segs.push(Seg::Curve(p, P(p.0, p.1 + dy), P(p.0, pb.1), pb));
-                            gaps.push(g);
-                        }
-                    }
-                }
-                // Drawn from the real source up to the real target.
-                segs.reverse();
-                gaps.reverse();
-                for s in &mut segs {
-                    *s = s.rev();
-                }
-            }
-        }
-        let label_seg = if m.edges[r.edge].label.is_empty() {
-            None
-        } else if r.kind == Kind::SelfLoop {
-            Some((0, None))
-        } else {
-            let ix = gaps.iter().position(|g| *g == r.label_gap).unwrap_or(segs.len() / 2);
-            Some((ix, r.label_gap))
-        };
-        paths.push(EdgePath { edge: r.edge, kind: r.kind, segs, label_seg });
-    }
-    paths
-}
-
-fn boxes_shape(m: &Model, i: usize) -> Shape {
-    m.nodes[i].shape
-}
-
-/// Places the labels on their paths, nudging along the curve to avoid the
-/// labels already placed in the same gap.
-fn place_labels(m: &Model, paths: &[EdgePath], nlayers: usize) -> Vec<Label> {
-    let mut placed: Vec<Vec<usize>> = vec![Vec::new(); nlayers];
-    let mut labels: Vec<Label> = Vec::new();
-    for p in paths {
-        let Some((si, gap)) = p.label_seg else { continue };
-        let Some(seg) = p.segs.get(si) else { continue };
-        let text = wrap(&m.edges[p.edge].label, LABEL_WRAP, 1).pop().unwrap_or_default();
-        let w = units(&text) as f64 * LABEL_CHAR_W + 10.0;
-        let h = 16.0;
-        if p.kind == Kind::SelfLoop {
-            let c = seg.at(0.5);
-            labels.push(Label { edge: p.edge, text, x: c.0 + 4.0, y: c.1 - h / 2.0, w, h });
+        let (sa, sb) = (m.nodes[a].shape, m.nodes[b].shape);
+        let label = labels[r.edge].as_ref();
+        if r.kind == Kind::SelfLoop {
+            let (d0, d1) = (port[ri][0] - 7.0, port[ri][0] + 7.0);
+            let s = P(side_at(sa, ra, 1.0, d0), ra.cy() + d0);
+            let e = P(side_at(sa, ra, 1.0, d1), ra.cy() + d1);
+            let out = ra.x + ra.w + SIDE_ROOM;
+            let seg = Seg(s, P(out, s.1 - 20.0), P(out, e.1 + 20.0), e);
+            let label_at = label.map(|l| {
+                let c = seg.at(0.5);
+                P(c.0 + 2.0 + l.w / 2.0, c.1)
+            });
+            paths.push(EdgePath {
+                edge: r.edge,
+                kind: r.kind,
+                segs: vec![seg],
+                label_at,
+            });
             continue;
         }
-        let mut chosen = None;
-        for t in [0.5, 0.35, 0.65, 0.22, 0.78] {
-            let c = seg.at(t);
-            let cand = (c.0 - w / 2.0, c.1 - h / 2.0);
-            let clash = gap.is_some_and(|g| {
-                placed[g].iter().rev().take(LABEL_LOOKBACK).any(|&o| {
-                    let o = &labels[o];
-                    cand.0 < o.x + o.w + 2.0 && o.x < cand.0 + w + 2.0 && cand.1 < o.y + o.h + 1.0 && o.y < cand.1 + h + 1.0
-                })
+        let mut knots: Vec<Knot> = Vec::with_capacity(2 * r.chain.len());
+        if r.kind == Kind::Forward {
+            let dx = port[ri][0];
+            knots.push(Knot {
+                p: P(ra.cx() + dx, bottom_at(sa, ra, dx)),
+                dir: down,
             });
-            if !clash {
-                chosen = Some(cand);
-                break;
+        } else {
+            let dy = port[ri][0];
+            knots.push(Knot {
+                p: P(side_at(sa, ra, r.side, dy), ra.cy() + dy),
+                dir: Some(P(r.side, 0.0)),
+            });
+        }
+        for &v in &r.chain[1..r.chain.len() - 1] {
+            let rk = lay.rank[v];
+            if rk % 2 == 0 {
+                // Passing a rank of boxes: straight down through its band.
+                knots.push(Knot {
+                    p: P(lay.x[v], lay.band_top[rk]),
+                    dir: down,
+                });
+                knots.push(Knot {
+                    p: P(lay.x[v], lay.band_top[rk] + lay.band_h[rk]),
+                    dir: down,
+                });
+            } else {
+                knots.push(Knot {
+                    p: P(lay.x[v], lay.band_mid(v)),
+                    dir: None,
+                });
             }
         }
-        let (x, y) = chosen.unwrap_or_else(|| {
-            let c = seg.at(0.5);
-            (c.0 - w / 2.0, c.1 - h / 2.0)
-        });
-        if let Some(g) = gap.filter(|&g| g < nlayers) {
-            placed[g].push(labels.len());
+        if r.kind == Kind::Forward {
+            let dx = port[ri][1];
+            knots.push(Knot {
+                p: P(rb.cx() + dx, top_at(sb, rb, dx)),
+                dir: down,
+            });
+        } else {
+            let dy = port[ri][1];
+            knots.push(Knot {
+                p: P(side_at(sb, rb, r.side, dy), rb.cy() + dy),
+                dir: Some(P(-r.side, 0.0)),
+            });
         }
-        labels.push(Label { edge: p.edge, text, x, y, w, h });
+        let mut segs = spline(&knots);
+        let label_at = match (label, r.label) {
+            (None, _) => None,
+            (Some(_), Some(v)) => Some(P(lay.x[v], lay.band_mid(v))),
+            (Some(_), None) => segs.get(segs.len() / 2).map(|s| s.at(0.5)),
+        };
+        if r.kind == Kind::Back {
+            // Drawn from the real source up to the real target.
+            segs.reverse();
+            for s in &mut segs {
+                *s = s.rev();
+            }
+        }
+        paths.push(EdgePath {
+            edge: r.edge,
+            kind: r.kind,
+            segs,
+            label_at,
+        });
     }
-    labels
+    paths
 }
 
 // ---------------------------------------------------------------- drawing
@@ -1021,10 +1150,19 @@ const STYLE: &str = "\
 .l.back text{fill:#5e4380}\
 .title{font-size:16px;font-weight:700;fill:#1f2933}";
 
-fn draw(m: &Model, boxes: &[NodeBox], lay: &Layout) -> String {
+fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], lay: &Layout) -> String {
     let n = lay.n;
-    let paths = route_edges(m, boxes, lay);
-    let labels = place_labels(m, &paths, lay.band_top.len());
+    let paths = route_edges(m, boxes, labels, lay);
+    // Label boxes: (path, left, top, label).
+    let placed: Vec<(usize, f64, f64, &EdgeLabel)> = paths
+        .iter()
+        .enumerate()
+        .filter_map(|(pi, p)| {
+            let l = labels[p.edge].as_ref()?;
+            let c = p.label_at?;
+            Some((pi, c.0 - l.w / 2.0, c.1 - l.h / 2.0, l))
+        })
+        .collect();
 
     // Bounds of everything, to shift the picture into the margin.
     let (mut min_x, mut max_x, mut max_y) = (f64::INFINITY, f64::NEG_INFINITY, MARGIN + TITLE_H);
@@ -1036,17 +1174,17 @@ fn draw(m: &Model, boxes: &[NodeBox], lay: &Layout) -> String {
     }
     for p in &paths {
         for s in &p.segs {
-            for q in s.points() {
+            for q in [s.0, s.1, s.2, s.3] {
                 min_x = min_x.min(q.0);
                 max_x = max_x.max(q.0);
                 max_y = max_y.max(q.1);
             }
         }
     }
-    for l in &labels {
-        min_x = min_x.min(l.x);
-        max_x = max_x.max(l.x + l.w);
-        max_y = max_y.max(l.y + l.h);
+    for &(_, x, y, l) in &placed {
+        min_x = min_x.min(x);
+        max_x = max_x.max(x + l.w);
+        max_y = max_y.max(y + l.h);
     }
     if !min_x.is_finite() {
         min_x = 0.0;
@@ -1080,40 +1218,39 @@ fn draw(m: &Model, boxes: &[NodeBox], lay: &Layout) -> String {
 </defs>\n",
     );
     let _ = writeln!(o, "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>");
-    let _ = writeln!(o, "<text class=\"title\" x=\"{}\" y=\"{}\">{}</text>", N(MARGIN), N(MARGIN + 18.0), Esc(&title));
+    let _ = writeln!(
+        o,
+        "<text class=\"title\" x=\"{}\" y=\"{}\">{}</text>",
+        N(MARGIN),
+        N(MARGIN + 18.0),
+        Esc(&title)
+    );
 
     // Edges.
     o.push_str("<g class=\"edges\">\n");
     for p in &paths {
         let back = p.kind == Kind::Back;
-        let _ = write!(o, "<path class=\"e{}\" d=\"", if back { " back" } else { "" });
+        let _ = write!(
+            o,
+            "<path class=\"e{}\" d=\"",
+            if back { " back" } else { "" }
+        );
         let mut last: Option<P> = None;
-        for s in &p.segs {
-            let first = match *s {
-                Seg::Line(a, _) | Seg::Curve(a, ..) => a,
-            };
-            if last != Some(first) {
-                let _ = write!(o, "M{},{}", N(first.0 + dx), N(first.1));
+        for &Seg(a, c1, c2, b) in &p.segs {
+            if last != Some(a) {
+                let _ = write!(o, "M{},{}", N(a.0 + dx), N(a.1));
             }
-            match *s {
-                Seg::Line(_, b) => {
-                    let _ = write!(o, "L{},{}", N(b.0 + dx), N(b.1));
-                    last = Some(b);
-                }
-                Seg::Curve(_, c1, c2, d) => {
-                    let _ = write!(
-                        o,
-                        "C{},{} {},{} {},{}",
-                        N(c1.0 + dx),
-                        N(c1.1),
-                        N(c2.0 + dx),
-                        N(c2.1),
-                        N(d.0 + dx),
-                        N(d.1)
-                    );
-                    last = Some(d);
-                }
-            }
+            let _ = write!(
+                o,
+                "C{},{} {},{} {},{}",
+                N(c1.0 + dx),
+                N(c1.1),
+                N(c2.0 + dx),
+                N(c2.1),
+                N(b.0 + dx),
+                N(b.1)
+            );
+            last = Some(b);
         }
         let e = &m.edges[p.edge];
         let _ = writeln!(
@@ -1129,7 +1266,12 @@ fn draw(m: &Model, boxes: &[NodeBox], lay: &Layout) -> String {
     // Nodes.
     o.push_str("<g class=\"nodes\">\n");
     for (i, (g, b)) in m.nodes.iter().zip(boxes).enumerate().take(n) {
-        let r = Rect { x: lay.x[i] - b.w / 2.0 + dx, y: lay.node_top(i, b), w: b.w, h: b.h };
+        let r = Rect {
+            x: lay.x[i] - b.w / 2.0 + dx,
+            y: lay.node_top(i, b),
+            w: b.w,
+            h: b.h,
+        };
         let class = match g.shape {
             Shape::Question => "q",
             Shape::Instruction => "i",
@@ -1141,7 +1283,11 @@ fn draw(m: &Model, boxes: &[NodeBox], lay: &Layout) -> String {
             Shape::Return => "ret",
         };
         let start = lay.start == Some(i) && g.start;
-        let _ = writeln!(o, "<g class=\"n {class}{}\">", if start { " start" } else { "" });
+        let _ = writeln!(
+            o,
+            "<g class=\"n {class}{}\">",
+            if start { " start" } else { "" }
+        );
         let _ = writeln!(o, "<title>{}</title>", Esc(&g.key));
         let (x0, y0, x1, y1) = (r.x, r.y, r.x + r.w, r.y + r.h);
         match g.shape {
@@ -1261,11 +1407,23 @@ fn draw(m: &Model, boxes: &[NodeBox], lay: &Layout) -> String {
         let lines = b.title.len() + b.text.len();
         let mut y = r.cy() - lines as f64 * LINE_H / 2.0 + 12.0;
         for t in &b.title {
-            let _ = writeln!(o, "<text class=\"t\" x=\"{}\" y=\"{}\">{}</text>", N(r.cx()), N(y), Esc(t));
+            let _ = writeln!(
+                o,
+                "<text class=\"t\" x=\"{}\" y=\"{}\">{}</text>",
+                N(r.cx()),
+                N(y),
+                Esc(t)
+            );
             y += LINE_H;
         }
         for t in &b.text {
-            let _ = writeln!(o, "<text x=\"{}\" y=\"{}\">{}</text>", N(r.cx()), N(y), Esc(t));
+            let _ = writeln!(
+                o,
+                "<text x=\"{}\" y=\"{}\">{}</text>",
+                N(r.cx()),
+                N(y),
+                Esc(t)
+            );
             y += LINE_H;
         }
         if start {
@@ -1285,21 +1443,27 @@ fn draw(m: &Model, boxes: &[NodeBox], lay: &Layout) -> String {
 
     // Labels, on top.
     o.push_str("<g class=\"labels\">\n");
-    for l in &labels {
-        let back = paths.iter().any(|p| p.edge == l.edge && p.kind == Kind::Back);
-        let _ = writeln!(
+    for &(pi, x, y, l) in &placed {
+        let back = paths[pi].kind == Kind::Back;
+        let _ = write!(
             o,
-            "<g class=\"l{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>\
-             <text x=\"{}\" y=\"{}\">{}</text></g>",
+            "<g class=\"l{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>",
             if back { " back" } else { "" },
-            N(l.x + dx),
-            N(l.y),
+            N(x + dx),
+            N(y),
             N(l.w),
             N(l.h),
-            N(l.x + dx + l.w / 2.0),
-            N(l.y + 12.0),
-            Esc(&l.text)
         );
+        for (i, t) in l.lines.iter().enumerate() {
+            let _ = write!(
+                o,
+                "<text x=\"{}\" y=\"{}\">{}</text>",
+                N(x + dx + l.w / 2.0),
+                N(y + 12.0 + i as f64 * LABEL_LINE_H),
+                Esc(t)
+            );
+        }
+        o.push_str("</g>\n");
     }
     o.push_str("</g>\n</svg>\n");
     o
@@ -1310,21 +1474,51 @@ mod tests {
     use super::super::{GEdge, GNode, Model, Shape};
     use super::*;
 
+    fn laid_out(m: &Model) -> (Vec<NodeBox>, Layout) {
+        let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
+        let labels: Vec<Option<EdgeLabel>> =
+            m.edges.iter().map(|e| measure_label(&e.label)).collect();
+        let lay = layout(m, &boxes, &labels);
+        (boxes, lay)
+    }
+
     fn node(key: &str, shape: Shape, text: &str) -> GNode {
-        GNode { key: key.into(), title: key.into(), text: text.into(), shape, start: false }
+        GNode {
+            key: key.into(),
+            title: key.into(),
+            text: text.into(),
+            shape,
+            start: false,
+        }
     }
 
     fn edge(from: usize, to: usize, label: &str) -> GEdge {
-        GEdge { from, to, label: label.into() }
+        GEdge {
+            from,
+            to,
+            label: label.into(),
+        }
     }
 
     fn sample() -> Model {
         let mut nodes = vec![
-            node("power", Shape::Question, "Is the power light on the front of the router lit?"),
-            node("replug", Shape::Question, "Unplug the router, wait 30 seconds and plug it back in."),
+            node(
+                "power",
+                Shape::Question,
+                "Is the power light on the front of the router lit?",
+            ),
+            node(
+                "replug",
+                Shape::Question,
+                "Unplug the router, wait 30 seconds and plug it back in.",
+            ),
             node("lights", Shape::Question, "Which light is blinking?"),
             node("check", Shape::Branch, ""),
-            node("serial", Shape::Input, "What is the serial number on the label? → serial"),
+            node(
+                "serial",
+                Shape::Input,
+                "What is the serial number on the label? → serial",
+            ),
             node("cycle", Shape::SubFlow, "use power-cycle"),
             node("hardware", Shape::Escalate, "Hardware fault suspected"),
             node("replug.no", Shape::Escalate, "Device does not power on"),
@@ -1365,7 +1559,11 @@ mod tests {
         let m = sample();
         let s = render(&m);
         for n in &m.nodes {
-            assert!(s.contains(&format!("<title>{}</title>", n.key)), "{} missing", n.key);
+            assert!(
+                s.contains(&format!("<title>{}</title>", n.key)),
+                "{} missing",
+                n.key
+            );
         }
         assert!(s.contains("✔ lights.no-light"));
         assert!(s.contains("⇧ hardware"));
@@ -1397,7 +1595,9 @@ mod tests {
         for (i, _) in s.match_indices('&') {
             let rest = &s[i..];
             assert!(
-                ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].iter().any(|e| rest.starts_with(e)),
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                    .iter()
+                    .any(|e| rest.starts_with(e)),
                 "bare & at {i}: {}",
                 &rest[..rest.len().min(20)]
             );
@@ -1416,29 +1616,47 @@ mod tests {
         let m = Model {
             title: "loop".into(),
             nodes,
-            edges: vec![edge(0, 1, "go"), edge(1, 2, ""), edge(2, 0, "again"), edge(2, 3, "ok"), edge(3, 3, "self")],
+            edges: vec![
+                edge(0, 1, "go"),
+                edge(1, 2, ""),
+                edge(2, 0, "again"),
+                edge(2, 3, "ok"),
+                edge(3, 3, "self"),
+            ],
         };
         let s = render(&m);
         assert_eq!(s.matches("class=\"e back\"").count(), 1);
         assert!(s.contains("<title>c → a</title>"));
         assert!(s.contains("<title>d → d</title>"));
         // The start stays on top.
-        let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
-        let lay = layout(&m, &boxes);
-        assert_eq!(&lay.layer[..4], &[0, 1, 2, 3]);
+        let (_, lay) = laid_out(&m);
+        assert_eq!(&lay.rank[..4], &[0, 2, 4, 6]);
     }
 
     #[test]
     fn long_back_edge_routes_through_virtual_nodes() {
-        let mut nodes: Vec<GNode> = (0..6).map(|i| node(&format!("n{i}"), Shape::Question, "step")).collect();
+        let mut nodes: Vec<GNode> = (0..6)
+            .map(|i| node(&format!("n{i}"), Shape::Question, "step"))
+            .collect();
         nodes[0].start = true;
         let mut edges: Vec<GEdge> = (0..5).map(|i| edge(i, i + 1, "next")).collect();
         edges.push(edge(5, 1, "retry"));
         edges.push(edge(0, 5, "skip"));
-        let m = Model { title: "long".into(), nodes, edges };
-        let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
-        let lay = layout(&m, &boxes);
-        assert_eq!(lay.x.len(), 6 + 3 + 4);
+        let m = Model {
+            title: "long".into(),
+            nodes,
+            edges,
+        };
+        let (_, lay) = laid_out(&m);
+        // Chain edges cross one gap (1 virtual node each); the back edge spans
+        // 4 layers (7), the skip 5 (9).
+        assert_eq!(lay.x.len(), 6 + 5 + 7 + 9);
+        let back = lay
+            .routes
+            .iter()
+            .find(|r| r.kind == Kind::Back)
+            .expect("a back edge");
+        assert!(back.label.is_some());
         let s = render(&m);
         assert_eq!(s.matches("class=\"e back\"").count(), 1);
         assert!(s.contains("<title>n5 → n1</title>"));
@@ -1446,9 +1664,17 @@ mod tests {
 
     #[test]
     fn unreachable_nodes_are_placed() {
-        let mut nodes = vec![node("a", Shape::Question, ""), node("b", Shape::Resolve, ""), node("orphan", Shape::Instruction, "")];
+        let mut nodes = vec![
+            node("a", Shape::Question, ""),
+            node("b", Shape::Resolve, ""),
+            node("orphan", Shape::Instruction, ""),
+        ];
         nodes[1].start = true;
-        let m = Model { title: "t".into(), nodes, edges: vec![edge(0, 1, "x"), edge(2, 0, ""), edge(0, 9, "bad")] };
+        let m = Model {
+            title: "t".into(),
+            nodes,
+            edges: vec![edge(0, 1, "x"), edge(2, 0, ""), edge(0, 9, "bad")],
+        };
         let s = render(&m);
         for k in ["a", "b", "orphan"] {
             assert!(s.contains(&format!("<title>{k}</title>")));
@@ -1459,14 +1685,18 @@ mod tests {
     #[test]
     fn boxes_do_not_overlap() {
         let m = sample();
-        let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
-        let lay = layout(&m, &boxes);
+        let (boxes, lay) = laid_out(&m);
         for i in 0..m.nodes.len() {
             for j in i + 1..m.nodes.len() {
                 let (ti, tj) = (lay.node_top(i, &boxes[i]), lay.node_top(j, &boxes[j]));
                 let xo = (lay.x[i] - lay.x[j]).abs() < (boxes[i].w + boxes[j].w) / 2.0;
                 let yo = ti < tj + boxes[j].h && tj < ti + boxes[i].h;
-                assert!(!(xo && yo), "{} overlaps {}", m.nodes[i].key, m.nodes[j].key);
+                assert!(
+                    !(xo && yo),
+                    "{} overlaps {}",
+                    m.nodes[i].key,
+                    m.nodes[j].key
+                );
             }
         }
     }
@@ -1485,7 +1715,9 @@ mod tests {
 
     /// A 5,000-node chain with branches, back edges and a shared terminal.
     fn big(n: usize) -> Model {
-        let mut nodes: Vec<GNode> = (0..n).map(|i| node(&format!("q{i}"), Shape::Question, "Does it work now?")).collect();
+        let mut nodes: Vec<GNode> = (0..n)
+            .map(|i| node(&format!("q{i}"), Shape::Question, "Does it work now?"))
+            .collect();
         nodes[0].start = true;
         let end = nodes.len();
         nodes.push(node("end", Shape::Escalate, "give up"));
@@ -1505,7 +1737,11 @@ mod tests {
             }
         }
         edges.push(edge(n - 1, end, ""));
-        Model { title: "big".into(), nodes, edges }
+        Model {
+            title: "big".into(),
+            nodes,
+            edges,
+        }
     }
 
     #[test]
