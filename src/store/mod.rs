@@ -264,11 +264,13 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<OutboxMessage>>;
     async fn outbox_delivered(&self, id: &str, owner: &str, now: OffsetDateTime) -> Result<()>;
+    /// Schedules the next attempt, remembering which endpoints already took it.
     async fn outbox_retry_at(
         &self,
         id: &str,
         owner: &str,
         at: OffsetDateTime,
+        delivered_to: &[String],
         error: &str,
     ) -> Result<()>;
     /// Messages not yet delivered (for metrics and tests).
