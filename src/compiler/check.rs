@@ -244,6 +244,13 @@ fn check_variables(
             .or_default()
             .extend(v.reads.iter().map(|(n, _)| n.as_str()));
     }
+    // An unread variable in a file with errors is usually read by the broken
+    // part; FP104 there would only add noise.
+    let broken: HashSet<FileId> = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.file)
+        .collect();
     for (i, v) in vars.iter().enumerate() {
         let root = find(&mut parent, i);
         let s = &resolved.scripts[i];
@@ -274,7 +281,7 @@ fn check_variables(
         }
         let read = &read[&root];
         for (name, _) in &s.vars {
-            if !read.contains(name.value.as_str()) {
+            if !read.contains(name.value.as_str()) && !broken.contains(&s.file) {
                 diags.push(
                     Diagnostic::new(
                         Code::Fp104,

@@ -556,15 +556,23 @@ impl Parser<'_> {
                     self.err(
                         Code::Fp002,
                         k.span,
-                        format!("`{name}` does not belong in a `{kind_name}` node"),
+                        format!(
+                            "`{name}` does not belong in {} `{kind_name}` node",
+                            article(kind_name)
+                        ),
                     )
                     .hints
                     .push(format!(
-                        "a `{kind_name}` node takes: {}",
+                        "{} `{kind_name}` node takes: {}",
+                        article(kind_name),
                         allowed.join(", ")
                     ));
                 } else {
-                    self.unknown_key(k, &format!("a `{kind_name}` node"), allowed);
+                    self.unknown_key(
+                        k,
+                        &format!("{} `{kind_name}` node", article(kind_name)),
+                        allowed,
+                    );
                 }
             } else if name == "help" {
                 help = self.text(v, "`help`");
@@ -803,13 +811,13 @@ impl Parser<'_> {
             }
         }
         if otherwise.is_none() {
-            self.err(
+            let d = self.err(
                 Code::Fp010,
                 y.span,
                 format!("branch `{nid}` has no final `else`"),
-            )
-            .hints
-            .push(
+            );
+            d.label = Some("this list needs an `else` at its end".into());
+            d.hints.push(
                 "end the list with `- else: NODE-ID`, the node to go to when no condition holds"
                     .into(),
             );
@@ -1040,5 +1048,14 @@ impl Parser<'_> {
             s = format!("answer-{}", index + 1);
         }
         Spanned::new(s, span)
+    }
+}
+
+/// "a" or "an" before a node kind, as people write it.
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }

@@ -73,7 +73,7 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                         Code::Fp005,
                         file,
                         r.span,
-                        format!("{what} `{}` names a node that does not exist", r.value),
+                        format!("`{what}: {}` names a node that does not exist", r.value),
                     )
                     .with_label("no such node")
                     .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?"))),
@@ -82,7 +82,7 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
         };
         let start = match &s.start {
             Some(st) => {
-                check(st, "`start`", diags);
+                check(st, "start", diags);
                 map.get(&st.value).copied().unwrap_or(0)
             }
             None => 0,
@@ -127,16 +127,16 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                             seen.insert(a.id.value.clone(), a.id.clone());
                         }
                         if let Some(Outcome::Goto(t)) = &a.outcome {
-                            check(t, "`goto`", diags);
+                            check(t, "goto", diags);
                         }
                     }
                 }
                 NodeKind::Say { next: Some(n), .. } | NodeKind::Input { next: Some(n), .. } => {
-                    check(n, "`next`", diags)
+                    check(n, "next", diags)
                 }
                 NodeKind::Use { script, next } => {
                     if let Some(n) = next {
-                        check(n, "`next`", diags);
+                        check(n, "next", diags);
                     }
                     if !script_map.contains_key(&script.value) {
                         let hint =
@@ -161,10 +161,10 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                 }
                 NodeKind::Branch { arms, otherwise } => {
                     for arm in arms.iter() {
-                        check(&arm.goto, "`goto`", diags);
+                        check(&arm.goto, "goto", diags);
                     }
                     if let Some(o) = otherwise {
-                        check(o, "`else`", diags);
+                        check(o, "else", diags);
                     }
                 }
                 _ => {}
