@@ -3,10 +3,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Unlocked handles: the server logs from other threads while `run` lasts.
     let code = fixpath::cli::run(
         std::env::args_os(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
     );
     ExitCode::from(code)
 }

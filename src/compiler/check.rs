@@ -273,10 +273,10 @@ fn check_variables(
                     format!("variable `{name}` is never declared or set"),
                 )
                 .with_label("unknown variable")
-                .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?")))
-                .with_hint(format!(
-                    "declare it with a default: `vars: {{ {name}: ... }}`"
-                )),
+                .with_hint(match hint {
+                    Some(h) => format!("did you mean `{h}`?"),
+                    None => format!("declare it with a default: `vars: {{ {name}: ... }}`"),
+                }),
             );
         }
         let read = &read[&root];
@@ -351,7 +351,7 @@ pub fn literal(s: &Scalar) -> Literal {
 /// A minijinja error in words for an author.
 fn describe(err: &minijinja::Error) -> String {
     match err.detail() {
-        Some(d) => format!("{d}"),
+        Some(d) => d.to_string(),
         None => err.kind().to_string(),
     }
 }
@@ -460,7 +460,7 @@ impl Ctx<'_, '_> {
                     );
                 }
                 let mut pieces = Vec::with_capacity(self.langs.len());
-                for l in self.langs.to_vec() {
+                for l in self.langs.iter().copied() {
                     let entry = entries
                         .iter()
                         .find(|(k, _)| k.value == l)
@@ -505,7 +505,13 @@ impl Ctx<'_, '_> {
             Ok(r) => Some(r),
             Err(e) => {
                 let msg = match &e {
-                    regex::Error::Syntax(s) => s.lines().last().unwrap_or("").trim().to_owned(),
+                    regex::Error::Syntax(s) => s
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .trim_start_matches("error: ")
+                        .to_owned(),
                     other => other.to_string(),
                 };
                 self.diags.push(

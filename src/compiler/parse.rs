@@ -43,15 +43,16 @@ pub const ANSWER_KEYS: &[&str] = &[
 const OUTCOME_KEYS: &[&str] = &["goto", "resolve", "escalate", "return"];
 const ESCALATION_KEYS: &[&str] = &["reason", "tier", "queue"];
 
-/// How many values one script file may hold after alias expansion: far above
-/// any real script (the 100k-node benchmark holds ~1M) and far below what
-/// would exhaust memory.
-pub const NODE_BUDGET: usize = 4_000_000;
+/// How many values one script file may hold after alias expansion, beyond
+/// one per byte of text (no file can hold more values than bytes without
+/// aliases): enough for any honest use of anchors, and an alias bomb is
+/// stopped after a few megabytes.
+pub const NODE_BUDGET: usize = 100_000;
 
 /// Parses a file's text. Returns `None` when the file holds no usable script
 /// (the reasons are in `diags`).
 pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Script> {
-    let built = yaml::build(text, NODE_BUDGET);
+    let built = yaml::build(text, NODE_BUDGET + text.len());
     for p in built.problems {
         diags.push(match p {
             BuildProblem::Syntax { span, message } => {
@@ -73,7 +74,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Sc
                 Code::Fp003,
                 file,
                 Span::FILE,
-                "the file is empty; a script needs `id`, `title` and `nodes`",
+                "the file is empty (nothing but blank lines or comments); a script needs `id`, `title` and `nodes`",
             ));
         }
         return None;
@@ -103,6 +104,19 @@ impl Parser<'_> {
     }
 
     fn unknown_key(&mut self, key: &Yaml, where_: &str, known: &[&str]) {
+        if key.key_text().is_none() {
+            self.err(
+                Code::Fp003,
+                key.span,
+                format!(
+                    "a key in {where_} must be a plain name, found {}",
+                    key.type_name()
+                ),
+            )
+            .hints
+            .push(format!("known keys: {}", known.join(", ")));
+            return;
+        }
         let name = key.key_text().unwrap_or_default();
         let hint =
             did_you_mean(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`?"));
@@ -520,11 +534,11 @@ impl Parser<'_> {
             if kinds.is_empty() {
                 // A misspelled kind key is the likeliest cause: suggest it.
                 for (k, _) in entries {
-                    if let Some(s) = k.as_str() {
-                        if let Some(kk) = did_you_mean(s, KIND_KEYS.iter().copied()) {
-                            d.hints
-                                .push(format!("`{s}` is not a kind key; did you mean `{kk}`?"));
-                        }
+                    if let Some(s) = k.as_str()
+                        && let Some(kk) = did_you_mean(s, KIND_KEYS.iter().copied())
+                    {
+                        d.hints
+                            .push(format!("`{s}` is not a kind key; did you mean `{kk}`?"));
                     }
                 }
             }
@@ -911,6 +925,7 @@ impl Parser<'_> {
                         label,
                         id,
                         explicit_id: false,
+                        short: true,
                         set: Vec::new(),
                         outcome: Some(Outcome::Goto(target)),
                         span: y.span,
@@ -1029,6 +1044,7 @@ impl Parser<'_> {
             label,
             id,
             explicit_id,
+            short: !long,
             set,
             outcome: outcomes.into_iter().next().map(|(_, o)| o),
             span: y.span,

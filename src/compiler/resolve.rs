@@ -20,7 +20,6 @@ pub struct Resolved {
 
 pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolved {
     let mut script_map: HashMap<String, usize> = HashMap::new();
-    let mut keep = Vec::with_capacity(scripts.len());
     for (i, s) in scripts.iter().enumerate() {
         match script_map.get(&s.id.value) {
             Some(&first) => {
@@ -33,25 +32,17 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                         format!("script id `{}` is already used by another file", s.id.value),
                     )
                     .with_label("duplicate script id")
-                    .with_related(f.id.span, "first defined here")
+                    .with_related_in(f.file, f.id.span, "first defined here")
                     .with_hint("script ids are unique across all loaded files; rename one of them"),
                 );
-                keep.push(false);
             }
             None => {
                 script_map.insert(s.id.value.clone(), i);
-                keep.push(true);
             }
         }
     }
-    // Drop the duplicates so every later pass sees each id once.
-    let mut it = keep.iter();
-    scripts.retain(|_| *it.next().unwrap_or(&true));
-    script_map = scripts
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.value.clone(), i))
-        .collect();
+    // A duplicate stays in the list, so its own problems are reported too;
+    // `use` and the program see only the first file with the id.
 
     let script_ids: Vec<String> = scripts.iter().map(|s| s.id.value.clone()).collect();
     let mut node_maps = Vec::with_capacity(scripts.len());
@@ -73,7 +64,7 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                         Code::Fp005,
                         file,
                         r.span,
-                        format!("`{what}: {}` names a node that does not exist", r.value),
+                        format!("{what} names a node that does not exist"),
                     )
                     .with_label("no such node")
                     .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?"))),
@@ -82,7 +73,7 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
         };
         let start = match &s.start {
             Some(st) => {
-                check(st, "start", diags);
+                check(st, &format!("`start: {}`", st.value), diags);
                 map.get(&st.value).copied().unwrap_or(0)
             }
             None => 0,
@@ -93,14 +84,13 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                 NodeKind::Ask { answers, .. } => {
                     let mut seen: HashMap<String, Spanned<String>> = HashMap::new();
                     for a in answers.iter_mut() {
-                        if !a.explicit_id {
-                            if let Text::ByLanguage { .. } = &a.label {
-                                if let Some(t) = a.label.get(&default_lang) {
-                                    let slug = ast::slug(&t.value);
-                                    if !slug.is_empty() {
-                                        a.id.value = slug;
-                                    }
-                                }
+                        if !a.explicit_id
+                            && let Text::ByLanguage { .. } = &a.label
+                            && let Some(t) = a.label.get(&default_lang)
+                        {
+                            let slug = ast::slug(&t.value);
+                            if !slug.is_empty() {
+                                a.id.value = slug;
                             }
                         }
                         if let Some(first) = seen.get(&a.id.value) {
@@ -127,16 +117,22 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                             seen.insert(a.id.value.clone(), a.id.clone());
                         }
                         if let Some(Outcome::Goto(t)) = &a.outcome {
-                            check(t, "goto", diags);
+                            let what = match (&a.label, a.short) {
+                                (Text::Plain(l), true) => {
+                                    format!("the answer `{}: {}`", l.value, t.value)
+                                }
+                                _ => format!("`goto: {}`", t.value),
+                            };
+                            check(t, &what, diags);
                         }
                     }
                 }
                 NodeKind::Say { next: Some(n), .. } | NodeKind::Input { next: Some(n), .. } => {
-                    check(n, "next", diags)
+                    check(n, &format!("`next: {}`", n.value), diags)
                 }
                 NodeKind::Use { script, next } => {
                     if let Some(n) = next {
-                        check(n, "next", diags);
+                        check(n, &format!("`next: {}`", n.value), diags);
                     }
                     if !script_map.contains_key(&script.value) {
                         let hint =
@@ -161,10 +157,10 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                 }
                 NodeKind::Branch { arms, otherwise } => {
                     for arm in arms.iter() {
-                        check(&arm.goto, "goto", diags);
+                        check(&arm.goto, &format!("`goto: {}`", arm.goto.value), diags);
                     }
                     if let Some(o) = otherwise {
-                        check(o, "else", diags);
+                        check(o, &format!("`else: {}`", o.value), diags);
                     }
                 }
                 _ => {}

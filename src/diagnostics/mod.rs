@@ -63,7 +63,7 @@ pub struct Diagnostic {
     /// Advice, each shown as `help: ...`: the "did you mean" suggestions and how to fix it.
     pub hints: Vec<String>,
     /// Further places that explain the problem (the first definition of a duplicate, say).
-    pub related: Vec<(Span, String)>,
+    pub related: Vec<(FileId, Span, String)>,
 }
 
 impl Diagnostic {
@@ -97,8 +97,14 @@ impl Diagnostic {
         self
     }
 
-    pub fn with_related(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.related.push((span, message.into()));
+    pub fn with_related(self, span: Span, message: impl Into<String>) -> Self {
+        let file = self.file;
+        self.with_related_in(file, span, message)
+    }
+
+    /// A related place in another file (the first definition of a script id, say).
+    pub fn with_related_in(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
+        self.related.push((file, span, message.into()));
         self
     }
 

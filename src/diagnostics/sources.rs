@@ -18,8 +18,14 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let text: Arc<str> = text.into();
+        // Lines end at `\n`, `\r\n` or a lone `\r`, as the YAML parser counts them.
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let b = text.as_bytes();
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                line_starts.push(i + 1);
+            }
+        }
         SourceFile {
             path: path.into(),
             text,
@@ -33,8 +39,7 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1) as usize) else {
             return self.text.len();
         };
-        let rest = &self.text[start..];
-        let line_text = rest.split('\n').next().unwrap_or("");
+        let line_text = self.text[start..].split(['\n', '\r']).next().unwrap_or("");
         let col = column.saturating_sub(1) as usize;
         match line_text.char_indices().nth(col) {
             Some((i, _)) => start + i,
@@ -47,11 +52,7 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1) as usize) else {
             return "";
         };
-        self.text[start..]
-            .split('\n')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('\r')
+        self.text[start..].split(['\n', '\r']).next().unwrap_or("")
     }
 }
 
@@ -109,5 +110,15 @@ mod tests {
         assert_eq!(&f.text[off..off + 1], "x");
         assert_eq!(f.line(2), "nl: \"Größe\" x");
         assert_eq!(f.byte_offset(99, 1), f.text.len());
+    }
+
+    #[test]
+    fn every_kind_of_line_break_counts() {
+        let f = SourceFile::new("x.yaml", "a: 1\r\nb: 2\rc: 3\nd");
+        assert_eq!(
+            [f.line(1), f.line(2), f.line(3), f.line(4)],
+            ["a: 1", "b: 2", "c: 3", "d"]
+        );
+        assert_eq!(&f.text[f.byte_offset(3, 1)..f.byte_offset(3, 2)], "c");
     }
 }

@@ -79,16 +79,17 @@ pub fn start(
     let mut seen = vec![root_ix];
     while let Some(ix) = todo.pop() {
         for n in program.script(ix).graph.node_weights() {
-            if let NodeKind::Use { script, .. } = n.kind {
-                if (script.0 as usize) < program.scripts.len() && !seen.contains(&script) {
-                    seen.push(script);
-                    todo.push(script);
-                    let s = program.script(script);
-                    pins.push(Pin {
-                        id: s.id.clone(),
-                        version: s.version.clone(),
-                    });
-                }
+            if let NodeKind::Use { script, .. } = n.kind
+                && (script.0 as usize) < program.scripts.len()
+                && !seen.contains(&script)
+            {
+                seen.push(script);
+                todo.push(script);
+                let s = program.script(script);
+                pins.push(Pin {
+                    id: s.id.clone(),
+                    version: s.version.clone(),
+                });
             }
         }
     }
@@ -951,12 +952,11 @@ fn coerce(s: &str) -> Json {
     if let Ok(i) = t.parse::<i64>() {
         return Json::from(i);
     }
-    if let Ok(f) = t.parse::<f64>() {
-        if f.is_finite() {
-            if let Some(n) = serde_json::Number::from_f64(f) {
-                return Json::Number(n);
-            }
-        }
+    if let Ok(f) = t.parse::<f64>()
+        && f.is_finite()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Json::Number(n);
     }
     match t {
         "true" | "True" => Json::Bool(true),
@@ -1035,13 +1035,13 @@ fn validate(
             Json::String(value.to_owned())
         }
     };
-    if let Some(p) = pattern {
-        if !p.is_match(value) {
-            return Err(StepError::InvalidValue(format!(
-                "`{value}` does not have the expected form ({})",
-                p.as_str()
-            )));
-        }
+    if let Some(p) = pattern
+        && !p.is_match(value)
+    {
+        return Err(StepError::InvalidValue(format!(
+            "`{value}` does not have the expected form ({})",
+            p.as_str()
+        )));
     }
     Ok(stored)
 }

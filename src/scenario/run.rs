@@ -95,16 +95,16 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
             }
         }
         // Record the authored answer chosen, for coverage.
-        if let Some(e) = s.trail.get(before) {
-            if let Some(a) = &e.answer {
-                if e.kind == "ask" && !a.id.starts_with('_') {
-                    let (sid, nid) = match e.node.split_once('/') {
-                        Some((sc, n)) => (sc.to_owned(), n.to_owned()),
-                        None => (script.to_owned(), e.node.clone()),
-                    };
-                    res.chosen.push((sid, nid, a.id.clone()));
-                }
-            }
+        if let Some(e) = s.trail.get(before)
+            && let Some(a) = &e.answer
+            && e.kind == "ask"
+            && !a.id.starts_with('_')
+        {
+            let (sid, nid) = match e.node.split_once('/') {
+                Some((sc, n)) => (sc.to_owned(), n.to_owned()),
+                None => (script.to_owned(), e.node.clone()),
+            };
+            res.chosen.push((sid, nid, a.id.clone()));
         }
     }
     let left = answers.count();
@@ -143,38 +143,38 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
         res.failures
             .push(format!("expected the session to end {want}, but it {seen}"));
     }
-    if let Some(t) = exp.tier {
-        if tier != Some(t) {
-            res.failures
-                .push(format!("expected tier {t}, but it {seen}"));
-        }
+    if let Some(t) = exp.tier
+        && tier != Some(t)
+    {
+        res.failures
+            .push(format!("expected tier {t}, but it {seen}"));
     }
-    if let Some(q) = &exp.queue {
-        if queue.as_ref() != Some(q) {
-            res.failures
-                .push(format!("expected queue `{q}`, but it {seen}"));
-        }
+    if let Some(q) = &exp.queue
+        && queue.as_ref() != Some(q)
+    {
+        res.failures
+            .push(format!("expected queue `{q}`, but it {seen}"));
     }
-    if let Some(n) = &exp.node {
-        if &node != n {
-            res.failures
-                .push(format!("expected it to end at `{n}`, but it {seen}"));
-        }
+    if let Some(n) = &exp.node
+        && &node != n
+    {
+        res.failures
+            .push(format!("expected it to end at `{n}`, but it {seen}"));
     }
-    if let Some(p) = &exp.path {
-        if p != &res.path {
-            let at = p
-                .iter()
-                .zip(&res.path)
-                .position(|(a, b)| a != b)
-                .unwrap_or(p.len().min(res.path.len()));
-            res.failures.push(format!(
+    if let Some(p) = &exp.path
+        && p != &res.path
+    {
+        let at = p
+            .iter()
+            .zip(&res.path)
+            .position(|(a, b)| a != b)
+            .unwrap_or(p.len().min(res.path.len()));
+        res.failures.push(format!(
                 "expected path [{}]\n           but it took [{}]\n           (they part at position {})",
                 p.join(", "),
                 res.path.join(", "),
                 at + 1
             ));
-        }
     }
     if left > 0 {
         // Not a failure by the contract, but almost always a mistake.

@@ -107,6 +107,8 @@ pub struct Answer {
     /// The explicit id, or the slug of the default-language label.
     pub id: Spanned<String>,
     pub explicit_id: bool,
+    /// Written in the short form `LABEL: TARGET`.
+    pub short: bool,
     pub set: Vec<(Spanned<String>, Spanned<Scalar>)>,
     pub outcome: Option<Outcome>,
     pub span: Span,

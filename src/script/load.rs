@@ -75,39 +75,89 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Reads one file into `sources`. On failure the file is still added (with
-/// empty text) so the diagnostic has a file to point at.
+/// Reads one file into `sources`. On failure the file is still added so the
+/// diagnostic has a file to point at (with the text, when there is one).
 pub fn read(path: &Path, sources: &mut Sources) -> (FileId, Result<(), Diagnostic>) {
     let display = path.display().to_string();
-    let result = read_text(path);
-    match result {
-        Ok(text) => (sources.add(SourceFile::new(display, text)), Ok(())),
+    let bytes = match read_bytes(path) {
+        Ok(b) => b,
         Err(message) => {
             let id = sources.add(SourceFile::new(display, ""));
-            (
+            return (
                 id,
                 Err(Diagnostic::new(Code::Fp001, id, Span::FILE, message)),
-            )
+            );
+        }
+    };
+    match decode(bytes) {
+        Ok(text) => (sources.add(SourceFile::new(display, text)), Ok(())),
+        Err(message) => {
+            // Point at the first invalid byte, in a lossy copy of the text.
+            let raw = std::fs::read(path).unwrap_or_default();
+            let valid = std::str::from_utf8(&raw)
+                .err()
+                .map(|e| e.valid_up_to())
+                .unwrap_or(0);
+            let prefix = String::from_utf8_lossy(&raw[..valid.min(raw.len())]);
+            let line = prefix.matches('\n').count() as u32 + 1;
+            let column = prefix
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count())
+                .unwrap_or(0) as u32
+                + 1;
+            let at = crate::diagnostics::Pos {
+                line,
+                column,
+                index: prefix.chars().count() as u32,
+            };
+            let id = sources.add(SourceFile::new(
+                display,
+                String::from_utf8_lossy(&raw).into_owned(),
+            ));
+            let d = Diagnostic::new(Code::Fp001, id, Span { start: at, end: at }, message)
+                .with_label("not UTF-8");
+            (id, Err(d))
         }
     }
 }
 
-fn read_text(path: &Path) -> Result<String, String> {
+fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let meta =
         std::fs::metadata(path).map_err(|e| format!("cannot read this file: {}", io_reason(&e)))?;
     if meta.is_dir() {
         return Err("cannot read this folder".into());
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "this file is {} MiB; script files are limited to {} MiB",
-            meta.len() / (1024 * 1024),
-            MAX_FILE_BYTES / (1024 * 1024)
-        ));
+    // A FIFO would block forever and a device never end: scripts are files.
+    if !meta.is_file() {
+        return Err(
+            "this is not a regular file (a pipe, socket or device); scripts are plain files".into(),
+        );
     }
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read this file: {}", io_reason(&e)))?;
-    decode(bytes)
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("cannot read this file: {}", io_reason(&e)))?;
+    // The size can change between the check and the read: read no more than the limit.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(|e| format!("cannot read this file: {}", io_reason(&e)))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+fn too_big(len: u64) -> String {
+    format!(
+        "this file is {} MiB; script files are limited to {} MiB",
+        len / (1024 * 1024),
+        MAX_FILE_BYTES / (1024 * 1024)
+    )
 }
 
 /// UTF-8 text from bytes, with a byte-order mark removed.

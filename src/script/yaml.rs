@@ -140,17 +140,16 @@ fn plain_scalar(s: &str) -> Value {
             if let Ok(i) = i64::from_str_radix(oct, 8) {
                 return Value::Int(i);
             }
-        } else if b.iter().skip(1).all(u8::is_ascii_digit) {
-            if let Ok(i) = s.parse::<i64>() {
-                return Value::Int(i);
-            }
+        } else if b.iter().skip(1).all(u8::is_ascii_digit)
+            && let Ok(i) = s.parse::<i64>()
+        {
+            return Value::Int(i);
         }
         if b.iter()
             .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
+            && let Ok(f) = s.parse::<f64>()
         {
-            if let Ok(f) = s.parse::<f64>() {
-                return Value::Float(f);
-            }
+            return Value::Float(f);
         }
     }
     Value::Str(s.to_owned())
@@ -334,6 +333,21 @@ pub fn build(text: &str, node_budget: usize) -> Built {
             continue;
         };
         if anchor != 0 {
+            // The copy kept for aliases costs memory like any other values:
+            // nested anchors would otherwise copy their subtrees once per level.
+            nodes = nodes.saturating_add(count(&node));
+            if nodes > node_budget {
+                problems.push(BuildProblem::Syntax {
+                    span: node.span,
+                    message: format!(
+                        "anchors and aliases expand this document beyond {node_budget} values; refusing to expand it (an \"alias bomb\")"
+                    ),
+                });
+                return Built {
+                    root: None,
+                    problems,
+                };
+            }
             anchors.insert(anchor, node.clone());
         }
         match stack.last_mut() {

@@ -22,7 +22,7 @@ pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
         diags.push(
             ctx.diag(Code::Fp103, Some(s.start), format!("a path from `{}` asks {count} questions (more than {MAX_QUESTIONS})", s.graph[s.start].id))
                 .with_label("the longest path starts here")
-                .with_hint(format!("the path: {}", shown.join(" -> ")))
+                .with_hint(format!("the path: {}", path_text(&shown)))
                 .with_hint("ask the most decisive question first, split the script with `use`, or escalate sooner"),
         );
     }
@@ -34,14 +34,15 @@ fn longest(p: &Program, ix: ScriptIdx, memo: &mut [Option<u32>]) -> (u32, Vec<No
     memo[ix.0 as usize] = Some(0);
     let s = p.script(ix);
     let g = &s.graph;
-    let sccs = petgraph::algo::tarjan_scc(g);
+    // kosaraju_scc does not recurse: a 100k-node chain must not overflow the stack.
+    let sccs = petgraph::algo::kosaraju_scc(g);
     let mut comp = vec![0usize; g.node_count()];
     for (c, nodes) in sccs.iter().enumerate() {
         for n in nodes {
             comp[n.index()] = c;
         }
     }
-    // tarjan_scc yields components in reverse topological order: successors first.
+    // kosaraju_scc yields components in reverse topological order: successors first.
     let mut best = vec![0u32; sccs.len()];
     let mut next_comp: Vec<Option<usize>> = vec![None; sccs.len()];
     for (c, nodes) in sccs.iter().enumerate() {
@@ -85,4 +86,18 @@ fn longest(p: &Program, ix: ScriptIdx, memo: &mut [Option<u32>]) -> (u32, Vec<No
         c = next_comp[ci];
     }
     (total, path)
+}
+
+/// The path for the hint, shortened in the middle when it is very long.
+fn path_text(ids: &[&str]) -> String {
+    if ids.len() <= 30 {
+        ids.join(" -> ")
+    } else {
+        format!(
+            "{} -> ... ({} more) ... -> {}",
+            ids[..15].join(" -> "),
+            ids.len() - 25,
+            ids[ids.len() - 10..].join(" -> ")
+        )
+    }
 }

@@ -12,7 +12,7 @@ use crate::diagnostics::{Code, Diagnostic};
 pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
     let g = &s.graph;
-    let mut cycles: Vec<Vec<_>> = petgraph::algo::tarjan_scc(g)
+    let mut cycles: Vec<Vec<_>> = petgraph::algo::kosaraju_scc(g)
         .into_iter()
         .filter(|c| c.len() > 1 || g.contains_edge(c[0], c[0]))
         .map(|mut c| {

@@ -96,10 +96,16 @@ pub(crate) fn reachable(script: &crate::program::Script) -> Vec<bool> {
 
 /// `a`, `b` and `c` — node ids in backticks, for messages.
 pub(crate) fn names(script: &crate::program::Script, nodes: &[NodeIndex]) -> String {
-    let ids: Vec<String> = nodes
+    // A message names a few nodes, not thousands: the rest are counted.
+    const SHOWN: usize = 8;
+    let mut ids: Vec<String> = nodes
         .iter()
+        .take(SHOWN)
         .map(|n| format!("`{}`", script.graph[*n].id))
         .collect();
+    if nodes.len() > SHOWN {
+        ids.push(format!("{} more nodes", nodes.len() - SHOWN));
+    }
     match ids.len() {
         0 => String::new(),
         1 => ids[0].clone(),

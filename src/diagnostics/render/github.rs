@@ -11,7 +11,7 @@ pub fn github(diags: &[Diagnostic], sources: &Sources) -> String {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        let mut message = format!("{}", d.message);
+        let mut message = d.message.to_string();
         for h in &d.hints {
             message.push_str("\nhelp: ");
             message.push_str(h);

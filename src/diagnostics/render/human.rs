@@ -10,18 +10,32 @@ use std::sync::Arc;
 pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let mut files: SimpleFiles<String, Arc<str>> = SimpleFiles::new();
     for (_, f) in sources.iter() {
-        files.add(f.path.clone(), f.text.clone());
+        // codespan breaks lines at `\n` only; a lone `\r` (old Mac files) is a
+        // line break too. Same length, so every byte offset still holds.
+        let text: Arc<str> = if f.text.contains('\r') {
+            f.text
+                .replace("\r\n", "\u{1}\n")
+                .replace('\r', "\n")
+                .replace('\u{1}', "\r")
+                .into()
+        } else {
+            f.text.clone()
+        };
+        files.add(f.path.clone(), text);
     }
-    let config = term::Config::default();
+    // rustc's look: `-->` before the location, `|` and `^` for the excerpt.
+    let config = term::Config {
+        chars: term::Chars::ascii(),
+        ..term::Config::default()
+    };
     let mut buf = if color {
         Buffer::ansi()
     } else {
         Buffer::no_color()
     };
     for d in diags {
-        let file = d.file.0 as usize;
-        let range = |s: Span| -> Range<usize> {
-            let Some(src) = sources.get(d.file) else {
+        let range = |f: crate::diagnostics::FileId, s: Span| -> Range<usize> {
+            let Some(src) = sources.get(f) else {
                 return 0..0;
             };
             let a = src.byte_offset(s.start.line, s.start.column);
@@ -30,7 +44,7 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             // for multi-line values, so the caret stays on the offending line.
             if s.end.line != s.start.line || b <= a {
                 let line_end = src.text[a..]
-                    .find('\n')
+                    .find(['\n', '\r'])
                     .map(|i| a + i)
                     .unwrap_or(src.text.len());
                 b = src.text[a..line_end]
@@ -44,13 +58,13 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             }
             a..b
         };
-        let mut primary = Label::primary(file, range(d.span));
+        let mut primary = Label::primary(d.file.0 as usize, range(d.file, d.span));
         if let Some(l) = &d.label {
             primary = primary.with_message(l.clone());
         }
         let mut labels = vec![primary];
-        for (s, m) in &d.related {
-            labels.push(Label::secondary(file, range(*s)).with_message(m.clone()));
+        for (f, s, m) in &d.related {
+            labels.push(Label::secondary(f.0 as usize, range(*f, *s)).with_message(m.clone()));
         }
         let sev = match d.severity {
             Severity::Error => CsSeverity::Error,

@@ -16,7 +16,7 @@ pub fn to_value(d: &Diagnostic, sources: &Sources) -> Value {
         "code": d.code,
         "message": d.message,
         "hints": d.hints,
-        "related": d.related.iter().map(|(s, m)| json!({"line": s.start.line, "column": s.start.column, "message": m})).collect::<Vec<_>>(),
+        "related": d.related.iter().map(|(f, s, m)| json!({"file": sources.path(*f), "line": s.start.line, "column": s.start.column, "message": m})).collect::<Vec<_>>(),
     })
 }
 
