@@ -3,7 +3,8 @@
 //!
 //! 1. Cycles are broken by reversing the back edges that a depth-first search
 //!    from the start node (then from every other node, in node order) finds;
-//!    those edges are drawn as curves on the side of their boxes, their arrow
+//!    those edges run up a lane on the right, leaving and entering their boxes
+//!    from the side through a bend kept right beside each box, their arrow
 //!    pointing at the real target.
 //! 2. Layers by longest path from the start (nodes that the start does not
 //!    reach are placed too).
@@ -13,12 +14,16 @@
 //!    its middle gap as wide as its label (so labels never overlap). The
 //!    order within each rank comes from a few barycenter sweeps.
 //! 4. Box sizes from the text, x by a few passes of "centre over the
-//!    neighbours, keep the order, never overlap", y by rank. Edges are smooth
-//!    cubic splines through their virtual nodes.
+//!    neighbours, keep the order, never overlap" (weighted by the height of
+//!    the subtree below, so a chain of steps with a leaf on each stays
+//!    straight), y by rank. Long edges are straightened into vertical runs;
+//!    edges are smooth cubic splines through their virtual nodes.
 //!
 //! Everything is kept in vectors and walked in index order, so the same model
 //! gives byte-identical output. Big graphs are bounded: virtual nodes are
-//! capped, crossing reduction is skipped above [`ORDER_MAX_NODES`], and no
+//! capped at [`MAX_VIRTUAL`] (the shortest edges get them first; the rest are
+//! drawn as direct curves), crossing reduction is skipped above
+//! [`ORDER_MAX_NODES`] boxes, placement passes are fewer above [`BIG`], and no
 //! step recurses.
 
 use super::{GNode, Model, Shape};
@@ -68,6 +73,8 @@ const SWEEPS: usize = 12;
 const PLACE_PASSES: usize = 10;
 const PLACE_PASSES_BIG: usize = 3;
 const BIG: usize = 5_000;
+/// The most a subtree's height adds to its weight in placement.
+const IMPORTANCE_CAP: f64 = 24.0;
 
 pub fn render(m: &Model) -> String {
     let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
@@ -142,15 +149,16 @@ fn wrap(s: &str, width: usize, max_lines: usize) -> Vec<String> {
             cut = true;
         }
     }
-    if cut && let Some(last) = lines.last_mut() {
-        if !last.ends_with('…') {
-            while !last.is_empty() && units(last) + 1 > width {
-                last.pop();
-            }
-            let kept = last.trim_end().len();
-            last.truncate(kept);
-            last.push('…');
+    if cut
+        && let Some(last) = lines.last_mut()
+        && !last.ends_with('…')
+    {
+        while !last.is_empty() && units(last) + 1 > width {
+            last.pop();
         }
+        let kept = last.trim_end().len();
+        last.truncate(kept);
+        last.push('…');
     }
     lines
 }
@@ -283,12 +291,11 @@ struct Route {
     edge: usize,
     kind: Kind,
     /// Layered nodes from the upper end to the lower end, virtual ones
-    /// between (none when the virtual-node budget ran out: a direct edge).
+    /// between (none when the virtual-node budget ran out: a direct edge);
+    /// a back edge also has one beside each end, in that end's rank.
     chain: Vec<usize>,
     /// The virtual node that carries the label.
     label: Option<usize>,
-    /// Back edges: the side of the boxes they run on (+1 right, -1 left).
-    side: f64,
 }
 
 /// Ranks: boxes stand on even ranks; the odd rank between two of them holds
@@ -407,6 +414,15 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
             }
         }
     }
+    // Importance: 1 + the longest path below (capped). A question whose
+    // answers are one leaf and one further step keeps that step under it and
+    // puts the leaf aside, instead of drifting sideways layer after layer.
+    let mut imp = vec![1.0f64; n];
+    for &v in queue.iter().rev() {
+        for &w in &dag_out[v] {
+            imp[v] = imp[v].max((imp[w] + 1.0).min(IMPORTANCE_CAP));
+        }
+    }
     drop(dag_out);
     let mut rank: Vec<usize> = layer.iter().map(|l| 2 * l).collect();
 
@@ -428,7 +444,6 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
                 kind,
                 chain: vec![a, b],
                 label: None,
-                side: 1.0,
             }
         })
         .collect();
@@ -439,10 +454,16 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
     by_span.sort_by_key(|&r| (span(&routes[r]), r));
     let mut budget = MAX_VIRTUAL;
     let mut vroute: Vec<usize> = Vec::new(); // route of each virtual node
+    // A back edge also gets a bend beside each of its boxes, in their rank:
+    // `beside[v]` lists those next to real node `v`.
+    let mut beside: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut half: Vec<f64> = boxes.iter().map(|b| b.w / 2.0).collect();
     for &r in &by_span {
         let s = span(&routes[r]);
-        let needed = 2 * s - 1;
+        let back = routes[r].kind == Kind::Back;
+        // Rank offsets from the upper end that get a bend.
+        let offs = if back { 0..=2 * s } else { 1..=2 * s - 1 };
+        let needed = offs.clone().count();
         if needed > budget {
             continue;
         }
@@ -457,11 +478,16 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
         let label = labels[routes[r].edge].as_ref();
         let mut chain = Vec::with_capacity(needed + 2);
         chain.push(a);
-        for k in 1..=needed {
+        for k in offs {
             let v = n + vroute.len();
             chain.push(v);
             vroute.push(r);
             rank.push(rank[a] + k);
+            if back && k == 0 {
+                beside[a].push(v);
+            } else if back && k == 2 * s {
+                beside[b].push(v);
+            }
             match label {
                 Some(l) if k == 2 * gap + 1 => {
                     routes[r].label = Some(v);
@@ -482,9 +508,17 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
     for r in &routes {
         if r.chain.len() > 2 {
             for w in r.chain.windows(2) {
-                succs[w[0]].push(w[1]);
-                preds[w[1]].push(w[0]);
+                if rank[w[0]] < rank[w[1]] {
+                    succs[w[0]].push(w[1]);
+                    preds[w[1]].push(w[0]);
+                }
             }
+        }
+    }
+    let mut beside_of: Vec<Option<usize>> = vec![None; total];
+    for (v, list) in beside.iter().enumerate() {
+        for &b in list {
+            beside_of[b] = Some(v);
         }
     }
 
@@ -516,6 +550,26 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
             }
         }
     }
+    // A back edge's bends beside a box stand right after it in its rank.
+    let attach = |ranks: &mut [Vec<usize>]| {
+        for row in ranks.iter_mut() {
+            if !row.iter().any(|&v| beside_of[v].is_some()) {
+                continue;
+            }
+            let mut out = Vec::with_capacity(row.len());
+            for &v in row.iter() {
+                if beside_of[v].is_some() {
+                    continue;
+                }
+                out.push(v);
+                if v < n {
+                    out.extend_from_slice(&beside[v]);
+                }
+            }
+            *row = out;
+        }
+    };
+    attach(&mut ranks);
     let mut pos = vec![0usize; total];
     let set_pos = |ranks: &[Vec<usize>], pos: &mut [usize]| {
         for l in ranks {
@@ -558,6 +612,8 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
                     pos[v] = i;
                 }
             }
+            attach(&mut ranks);
+            set_pos(&ranks, &mut pos);
             let c = crossings(&ranks, &succs, &pos);
             if c < best_c {
                 best_c = c;
@@ -601,16 +657,22 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
             x[v] -= cur / 2.0;
         }
     }
-    for r in routes
-        .iter_mut()
-        .filter(|r| r.kind == Kind::Back && r.chain.len() > 2)
-    {
-        let inner = &r.chain[1..r.chain.len() - 1];
-        let vm = inner.iter().map(|&v| x[v]).sum::<f64>() / inner.len() as f64;
-        let em = (x[r.chain[0]] + x[r.chain[r.chain.len() - 1]]) / 2.0;
-        r.side = if vm >= em - 0.5 { 1.0 } else { -1.0 };
-    }
     let is_back = |v: usize| v >= n && routes[vroute[v - n]].kind == Kind::Back;
+    // A bend weighs what the box it leads down to weighs.
+    let imp: Vec<f64> = (0..total)
+        .map(|v| {
+            if v < n {
+                imp[v]
+            } else {
+                let r = &routes[vroute[v - n]];
+                if r.kind == Kind::Back {
+                    1.0
+                } else {
+                    imp[r.chain[r.chain.len() - 1]]
+                }
+            }
+        })
+        .collect();
     let passes = if total > BIG {
         PLACE_PASSES_BIG
     } else {
@@ -618,9 +680,13 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
     };
     let mut desired: Vec<f64> = Vec::new();
     let mut weight: Vec<f64> = Vec::new();
-    for p in 0..passes * 2 {
+    // Down and up passes, a last down pass (boxes beside their parents), and
+    // one that re-centres the bends in the gaps on their final ends.
+    for p in 0..=passes * 2 + 1 {
         let down = p % 2 == 0;
-        let order: Vec<usize> = if down {
+        let order: Vec<usize> = if p == passes * 2 + 1 {
+            (1..nranks).step_by(2).collect()
+        } else if down {
             (1..nranks).collect()
         } else {
             (0..nranks.saturating_sub(1)).rev().collect()
@@ -638,27 +704,42 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
                 } else {
                     &[&succs[v]]
                 };
-                for &u in nbs.iter().copied().flatten() {
-                    let mut xu = x[u];
-                    let mut w = 1.0;
-                    if v < n {
-                        if is_back(u) {
-                            continue; // a back edge never pulls the boxes it joins
+                for &near in nbs.iter().copied().flatten() {
+                    if v < n && is_back(near) {
+                        continue; // a back edge never pulls the boxes it joins
+                    }
+                    // Nodes on a rank of boxes look through the bend in the
+                    // gap at the node beyond it; bends average their two ends.
+                    let u = if rank[v].is_multiple_of(2) && !rank[near].is_multiple_of(2) {
+                        if preds[near][0] == v {
+                            succs[near][0]
+                        } else {
+                            preds[near][0]
                         }
-                    } else if u >= n {
+                    } else {
+                        near
+                    };
+                    let xu = x[u];
+                    // Looking down, the more important subtree pulls harder.
+                    let mut w = if v < n && !down { imp[u] } else { 1.0 };
+                    if v >= n && u >= n {
                         w = 4.0; // long edges run straight, bending near their ends
-                    } else if is_back(v) {
-                        xu += routes[vroute[v - n]].side * (half[u] + BACK_OFFSET);
                     }
                     sum += w * xu;
                     wsum += w;
                 }
+                if let Some(b) = beside_of[v] {
+                    // A back edge's bend keeps close beside its box.
+                    sum += 4.0 * (x[b] + half[b] + BACK_OFFSET);
+                    wsum += 4.0;
+                }
                 if wsum == 0.0 {
+                    // Nothing to follow: yield to the neighbours that have.
                     desired.push(x[v]);
-                    weight.push(0.25);
+                    weight.push(0.02);
                 } else {
                     desired.push(sum / wsum);
-                    weight.push(if v >= n { 2.0 } else { 1.0 });
+                    weight.push(if v >= n { imp[v] + 1.0 } else { imp[v] });
                 }
             }
             let placed = place_row(&ranks[l], &desired, &weight, gap);
@@ -670,12 +751,7 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
 
     // Straighten long edges: split each chain's bends into maximal runs that
     // can share one x between their neighbours in each rank, and align them.
-    for (i, l) in ranks.iter().enumerate() {
-        let _ = i;
-        for (j, &v) in l.iter().enumerate() {
-            pos[v] = j;
-        }
-    }
+    set_pos(&ranks, &mut pos);
     for r in &routes {
         if r.chain.len() < 4 {
             continue;
@@ -716,6 +792,33 @@ fn layout(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>]) -> Layout 
                 x[v] = target;
             }
             i = j;
+        }
+    }
+
+    // Let a forward edge's first and last bend sit halfway between its
+    // neighbours, so the turn spreads over two gaps.
+    for r in routes
+        .iter()
+        .filter(|r| r.kind == Kind::Forward && r.chain.len() >= 4)
+    {
+        let c = &r.chain;
+        for k in [1, c.len() - 2] {
+            let v = c[k];
+            let row = &ranks[rank[v]];
+            let p = pos[v];
+            let lo = if p > 0 {
+                x[row[p - 1]] + gap(row[p - 1], v)
+            } else {
+                f64::NEG_INFINITY
+            };
+            let hi = if p + 1 < row.len() {
+                x[row[p + 1]] - gap(v, row[p + 1])
+            } else {
+                f64::INFINITY
+            };
+            if lo <= hi {
+                x[v] = ((x[c[k - 1]] + x[c[k + 1]]) / 2.0).clamp(lo, hi);
+            }
         }
     }
 
@@ -804,8 +907,7 @@ fn crossings(ranks: &[Vec<usize>], succs: &[Vec<usize>], pos: &[usize]) -> u64 {
             targets[start..].sort_unstable();
         }
         let mut tree = vec![0u64; size + 1];
-        let mut seen = 0u64;
-        for &t in &targets {
+        for (seen, &t) in targets.iter().enumerate() {
             // Earlier edges whose target lies right of t cross this one.
             let mut i = t + 1;
             let mut le = 0u64;
@@ -813,13 +915,12 @@ fn crossings(ranks: &[Vec<usize>], succs: &[Vec<usize>], pos: &[usize]) -> u64 {
                 le += tree[i];
                 i &= i - 1;
             }
-            total += seen - le;
+            total += seen as u64 - le;
             let mut i = t + 1;
             while i <= size {
                 tree[i] += 1;
                 i += i & i.wrapping_neg();
             }
-            seen += 1;
         }
     }
     total
@@ -926,9 +1027,23 @@ fn spline(k: &[Knot]) -> Vec<Seg> {
                 P(d.0 * l, 0.0)
             }
             None => {
+                // Monotone (Fritsch-Carlson) in x against y: no overshoot
+                // where the path turns into a straight run.
                 let prev = k[i.saturating_sub(1)].p;
+                let cur = k[i].p;
                 let next = k[(i + 1).min(k.len() - 1)].p;
-                P((next.0 - prev.0) / 6.0, (next.1 - prev.1) / 6.0)
+                let (h0, h1) = (cur.1 - prev.1, next.1 - cur.1);
+                if h0 <= 0.0 || h1 <= 0.0 {
+                    return P((next.0 - prev.0) / 6.0, (next.1 - prev.1) / 6.0);
+                }
+                let (d0, d1) = ((cur.0 - prev.0) / h0, (next.0 - cur.0) / h1);
+                let slope = if d0 * d1 <= 0.0 {
+                    0.0
+                } else {
+                    2.0 * d0 * d1 / (d0 + d1)
+                };
+                let hy = h0.min(h1) / 3.0;
+                P(slope * hy, hy)
             }
         }
     };
@@ -994,8 +1109,8 @@ fn route_edges(
                 top[b].push((lay.x[before_last(r)], ri));
             }
             Kind::Back => {
-                sides[side_ix(a, r.side)].push((lay.rank[b] as f64, ri));
-                sides[side_ix(b, r.side)].push((lay.rank[a] as f64, ri));
+                sides[side_ix(a, 1.0)].push((lay.rank[b] as f64, ri));
+                sides[side_ix(b, 1.0)].push((lay.rank[a] as f64, ri));
             }
             Kind::SelfLoop => sides[side_ix(a, 1.0)].push((lay.rank[a] as f64, ri)),
         }
@@ -1065,22 +1180,27 @@ fn route_edges(
         } else {
             let dy = port[ri][0];
             knots.push(Knot {
-                p: P(side_at(sa, ra, r.side, dy), ra.cy() + dy),
-                dir: Some(P(r.side, 0.0)),
+                p: P(side_at(sa, ra, 1.0, dy), ra.cy() + dy),
+                dir: Some(P(1.0, 0.0)),
             });
         }
         for &v in &r.chain[1..r.chain.len() - 1] {
             let rk = lay.rank[v];
-            if rk % 2 == 0 {
-                // Passing a rank of boxes: straight down through its band.
-                knots.push(Knot {
-                    p: P(lay.x[v], lay.band_top[rk]),
-                    dir: down,
-                });
-                knots.push(Knot {
-                    p: P(lay.x[v], lay.band_top[rk] + lay.band_h[rk]),
-                    dir: down,
-                });
+            if rk.is_multiple_of(2) {
+                // Passing a rank of boxes: straight down through its band;
+                // a back edge's bend beside its own box only turns there.
+                if rk != lay.rank[a] {
+                    knots.push(Knot {
+                        p: P(lay.x[v], lay.band_top[rk]),
+                        dir: down,
+                    });
+                }
+                if rk != lay.rank[b] {
+                    knots.push(Knot {
+                        p: P(lay.x[v], lay.band_top[rk] + lay.band_h[rk]),
+                        dir: down,
+                    });
+                }
             } else {
                 knots.push(Knot {
                     p: P(lay.x[v], lay.band_mid(v)),
@@ -1097,8 +1217,8 @@ fn route_edges(
         } else {
             let dy = port[ri][1];
             knots.push(Knot {
-                p: P(side_at(sb, rb, r.side, dy), rb.cy() + dy),
-                dir: Some(P(-r.side, 0.0)),
+                p: P(side_at(sb, rb, 1.0, dy), rb.cy() + dy),
+                dir: Some(P(-1.0, 0.0)),
             });
         }
         let mut segs = spline(&knots);
@@ -1649,14 +1769,25 @@ mod tests {
         };
         let (_, lay) = laid_out(&m);
         // Chain edges cross one gap (1 virtual node each); the back edge spans
-        // 4 layers (7), the skip 5 (9).
-        assert_eq!(lay.x.len(), 6 + 5 + 7 + 9);
+        // 4 layers (7, and one beside each end: 9), the skip 5 (9).
+        assert_eq!(lay.x.len(), 6 + 5 + 9 + 9);
         let back = lay
             .routes
             .iter()
             .find(|r| r.kind == Kind::Back)
             .expect("a back edge");
         assert!(back.label.is_some());
+        // Its first and last bends stand in its boxes' ranks, to their right.
+        let c = &back.chain;
+        let (top, bottom) = (c[0], c[c.len() - 1]);
+        assert_eq!(
+            (m.nodes[top].key.as_str(), m.nodes[bottom].key.as_str()),
+            ("n1", "n5")
+        );
+        assert_eq!(lay.rank[c[1]], lay.rank[top]);
+        assert_eq!(lay.rank[c[c.len() - 2]], lay.rank[bottom]);
+        assert!(lay.x[c[1]] > lay.x[top]);
+        assert!(lay.x[c[c.len() - 2]] > lay.x[bottom]);
         let s = render(&m);
         assert_eq!(s.matches("class=\"e back\"").count(), 1);
         assert!(s.contains("<title>n5 → n1</title>"));
@@ -1682,21 +1813,61 @@ mod tests {
         assert!(render(&Model::default()).ends_with("</svg>\n"));
     }
 
+    /// A rectangle: x, y, w, h.
+    type R4 = (f64, f64, f64, f64);
+
+    /// Boxes and labels, as rectangles.
+    fn rects(m: &Model) -> (Vec<R4>, Vec<R4>) {
+        let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
+        let labels: Vec<Option<EdgeLabel>> =
+            m.edges.iter().map(|e| measure_label(&e.label)).collect();
+        let lay = layout(m, &boxes, &labels);
+        let b = (0..m.nodes.len())
+            .map(|i| {
+                (
+                    lay.x[i] - boxes[i].w / 2.0,
+                    lay.node_top(i, &boxes[i]),
+                    boxes[i].w,
+                    boxes[i].h,
+                )
+            })
+            .collect();
+        let l = route_edges(m, &boxes, &labels, &lay)
+            .iter()
+            .filter_map(|p| {
+                let l = labels[p.edge].as_ref()?;
+                let c = p.label_at?;
+                Some((c.0 - l.w / 2.0, c.1 - l.h / 2.0, l.w, l.h))
+            })
+            .collect();
+        (b, l)
+    }
+
+    fn overlap(a: R4, b: R4) -> bool {
+        a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
+    }
+
     #[test]
-    fn boxes_do_not_overlap() {
-        let m = sample();
-        let (boxes, lay) = laid_out(&m);
-        for i in 0..m.nodes.len() {
-            for j in i + 1..m.nodes.len() {
-                let (ti, tj) = (lay.node_top(i, &boxes[i]), lay.node_top(j, &boxes[j]));
-                let xo = (lay.x[i] - lay.x[j]).abs() < (boxes[i].w + boxes[j].w) / 2.0;
-                let yo = ti < tj + boxes[j].h && tj < ti + boxes[i].h;
-                assert!(
-                    !(xo && yo),
-                    "{} overlaps {}",
-                    m.nodes[i].key,
-                    m.nodes[j].key
-                );
+    fn boxes_and_labels_do_not_overlap() {
+        for m in [sample(), big(60)] {
+            let (b, l) = rects(&m);
+            for i in 0..b.len() {
+                for j in i + 1..b.len() {
+                    assert!(
+                        !overlap(b[i], b[j]),
+                        "{} overlaps {}",
+                        m.nodes[i].key,
+                        m.nodes[j].key
+                    );
+                }
+                for (k, r) in l.iter().enumerate() {
+                    assert!(!overlap(b[i], *r), "label {k} overlaps {}", m.nodes[i].key);
+                }
+            }
+            for i in 0..l.len() {
+                for j in i + 1..l.len() {
+                    assert!(!overlap(l[i], l[j]), "labels {i} and {j} overlap");
+                }
             }
         }
     }
