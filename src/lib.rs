@@ -19,4 +19,5 @@ pub mod program;
 pub mod render;
 pub mod scenario;
 pub mod script;
+pub mod server;
 pub mod store;

@@ -5,7 +5,9 @@ mod graph;
 mod lint;
 mod run;
 mod schema;
+mod serve;
 mod test;
+mod user;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +32,10 @@ pub enum Command {
     Run(run::Args),
     /// Print the JSON Schema of the script format, for editors
     Schema(schema::Args),
+    /// Run the server: the API, health and metrics, webhooks, hot reload
+    Serve(serve::Args),
+    /// Manage staff users
+    User(user::Args),
 }
 
 /// Exit codes of the contract (section 7).
@@ -75,6 +81,8 @@ where
             let echo = !stdin.is_terminal();
             run::run(a, &mut stdin.lock(), echo, out, err)
         }
+        Command::Serve(a) => serve::run(a, err),
+        Command::User(a) => user::run(a, &mut std::io::stdin().lock(), out, err),
     };
     match res {
         Ok(code) => code,

@@ -1,8 +1,1127 @@
-//! The JSON API of contract section 9 (being written).
+//! The JSON API of contract section 9 (`/api/v1`): scripts, sessions, the
+//! escalation queue and the authors' load report, plus the OpenAPI document
+//! that describes them (`GET /api/openapi.json`).
+//!
+//! Every route is listed once, in [`table`]: the router is built from it and
+//! the tests check the OpenAPI document against it. Each route has its own
+//! request type; axum's rejections are mapped into [`ApiError`] by the
+//! extractor wrappers below, so every client mistake is a 4xx JSON error.
+//!
+//! Who may call what (section 9, and where it is silent, the choices below;
+//! "staff" is every role: agent, specialist, author, admin):
+//!
+//! | call                          | anonymous          | customer token              | staff                      |
+//! |-------------------------------|--------------------|-----------------------------|----------------------------|
+//! | `GET /scripts`                | yes                | yes                         | yes                        |
+//! | `POST /sessions`              | channel `customer`, customer-facing scripts (else 403 / 404) | same | any channel, any script |
+//! | `GET/POST /sessions/{id}[/…]` | 401                | its own session (else 404)  | yes                        |
+//! | `/escalations…`               | 401                | 403                         | specialists, admins (else 403) |
+//! | `GET /author/report`          | 401                | 403                         | authors, admins (else 403) |
+//!
+//! A bearer token of neither kind, or an unknown staff token, is 401
+//! everywhere it is read.
 
-use super::AppState;
+use super::auth::{self, Caller, constant_time_eq};
+use super::error::{ApiError, ApiResult, error_body};
+use super::{AppState, HttpConfig};
+use crate::engine::{self, Channel, Ending, Reply, Session, StartOptions, Status, Step, StepError};
+use crate::escalation::{Note, Record};
+use crate::program::Program;
+use crate::store::{
+    Changed, Escalation, EscalationChange, EscalationFilter, EscalationStatus, Role, Saved,
+    StepWrite, StoredSession,
+};
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
 
+/// The OpenAPI 3.1 document of every route below.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// One route of the API.
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+    Route {
+        method,
+        path,
+        handler: on(filter, handler),
+    }
+}
+
+/// Every route the API serves: the one list the router and the tests share.
+pub fn table() -> Vec<Route> {
+    use Method as M;
+    vec![
+        route(M::GET, "/api/openapi.json", openapi),
+        route(M::GET, "/api/v1/scripts", list_scripts),
+        route(M::POST, "/api/v1/sessions", start_session),
+        route(M::GET, "/api/v1/sessions/{id}", get_session),
+        route(M::POST, "/api/v1/sessions/{id}/answer", answer_session),
+        route(M::POST, "/api/v1/sessions/{id}/back", back_session),
+        route(M::POST, "/api/v1/sessions/{id}/escalate", escalate_session),
+        route(M::GET, "/api/v1/escalations", list_escalations),
+        route(M::GET, "/api/v1/escalations/{id}", get_escalation),
+        route(M::POST, "/api/v1/escalations/{id}/claim", claim_escalation),
+        route(M::POST, "/api/v1/escalations/{id}/note", note_escalation),
+        route(
+            M::POST,
+            "/api/v1/escalations/{id}/resolve",
+            resolve_escalation,
+        ),
+        route(
+            M::POST,
+            "/api/v1/escalations/{id}/escalate",
+            escalate_further,
+        ),
+        route(M::GET, "/api/v1/author/report", author_report),
+    ]
+}
+
+/// `(METHOD, PATH)` of every route, for the tests and the docs.
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    table().into_iter().map(|r| (r.method, r.path)).collect()
+}
+
+/// The API router with its state and every layer applied.
 pub fn routes(state: AppState) -> Router {
-    Router::new().with_state(state)
+    let mut router = Router::new();
+    for r in table() {
+        router = router.route(r.path, r.handler);
+    }
+    let router = router
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found);
+    layered(router, &state.config).with_state(state)
+}
+
+/// The layers every JSON route runs under, outermost first: a tracing span
+/// per request, the duration histogram, panics as a 500 JSON error, any
+/// non-JSON error (from a layer) rewritten as JSON, the body limit.
+///
+/// Public so other surfaces (and the tests' panicking route) get the same.
+pub fn layered(router: Router<AppState>, config: &HttpConfig) -> Router<AppState> {
+    router
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(middleware::map_response(json_errors))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(track_duration))
+        .layer(TraceLayer::new_for_http())
+}
+
+// ---------------------------------------------------------------------------
+// Extractors: axum's, with their rejections mapped into our error type.
+
+/// A JSON body; a malformed or mistyped body is a 4xx JSON error.
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Body(v))
+    }
+}
+
+/// Path parameters.
+pub struct PathParam<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathParam<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(v) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(PathParam(v))
+    }
+}
+
+/// A query string.
+pub struct QueryParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Query(v) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(QueryParams(v))
+    }
+}
+
+/// A specialist or an admin: the people who work the escalation queue.
+/// Checked before the body is read, so a refused caller learns nothing about
+/// the body's shape.
+pub struct QueueWorker(pub crate::store::User);
+
+impl FromRequestParts<AppState> for QueueWorker {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let user = caller.require_role(&[Role::Specialist, Role::Admin], "the escalation queue")?;
+        Ok(QueueWorker(user.clone()))
+    }
+}
+
+/// An author or an admin.
+pub struct AuthorUser(pub crate::store::User);
+
+impl FromRequestParts<AppState> for AuthorUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let user = caller.require_role(&[Role::Author, Role::Admin], "the authors' report")?;
+        Ok(AuthorUser(user.clone()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fallbacks and layers.
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("there is no route `{method} {}`", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    let path = uri.path();
+    let allowed: Vec<String> = table()
+        .into_iter()
+        .filter(|r| path_matches(r.path, path))
+        .map(|r| r.method.to_string())
+        .collect();
+    ApiError::MethodNotAllowed(format!(
+        "`{path}` does not take {method}; it takes {}",
+        allowed.join(", ")
+    ))
+}
+
+/// Does a concrete path match a route pattern (`{param}` matches one segment)?
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let (p, q): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), path.split('/').collect());
+    p.len() == q.len()
+        && p.iter()
+            .zip(&q)
+            .all(|(a, b)| (a.starts_with('{') && !b.is_empty()) || a == b)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %detail, "a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        error_body(
+            "internal",
+            "the server failed to handle this request; it has been logged",
+        ),
+    )
+        .into_response()
+}
+
+/// A safety net: an error that a layer or axum produced by itself (the body
+/// limit's plain-text 413, an empty 404 or 405) gets a JSON body, keeping
+/// its status and headers. A handler's own error body (an HTML page of a
+/// surface sharing these layers, say) is left as it is: it has a content
+/// type.
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let content_type = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let rewrite = match content_type {
+        None => true,
+        Some(ct) => status == StatusCode::PAYLOAD_TOO_LARGE && !ct.starts_with("application/json"),
+    };
+    if !rewrite {
+        return res;
+    }
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let (code, message): (String, String) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large".into(),
+            "the request body is too large".into(),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed".into(),
+            "this route does not take that method".into(),
+        ),
+        StatusCode::NOT_FOUND => ("not_found".into(), "there is no such route".into()),
+        s if s.is_server_error() => (
+            "internal".into(),
+            "the server failed to handle this request; it has been logged".into(),
+        ),
+        _ => (reason.replace([' ', '-'], "_"), reason),
+    };
+    let (mut parts, _) = res.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(error_body(&code, &message)))
+}
+
+/// `fixpath_http_request_duration_seconds{route, method, status}`; `route`
+/// is the route's pattern (bounded), never the concrete path.
+async fn track_duration(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    metrics::histogram!(
+        "fixpath_http_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+        "status" => res.status().as_u16().to_string(),
+    )
+    .record(started.elapsed().as_secs_f64());
+    res
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+// ---------------------------------------------------------------------------
+// Scripts.
+
+#[derive(Debug, Serialize)]
+struct ScriptSummary {
+    id: String,
+    title: String,
+    languages: Vec<String>,
+    version: String,
+}
+
+/// Customer-facing: a script a customer may start by themselves. That is a
+/// tier-1 script (higher tiers are for specialists) that is not a sub-flow
+/// (a sub-flow ends in `return` and only makes sense inside its caller).
+fn customer_facing(s: &crate::program::Script) -> bool {
+    s.tier == 1 && !s.is_subflow()
+}
+
+/// `GET /api/v1/scripts`: the customer-facing scripts, by id.
+async fn list_scripts(State(state): State<AppState>) -> axum::Json<Vec<ScriptSummary>> {
+    let program = state.library.current();
+    let mut list: Vec<ScriptSummary> = program
+        .scripts
+        .iter()
+        .filter(|s| customer_facing(s))
+        .map(|s| ScriptSummary {
+            id: s.id.clone(),
+            title: program.templates.source(s.title, 0).into_owned(),
+            languages: s.languages.clone(),
+            version: s.version.clone(),
+        })
+        .collect();
+    list.sort_by(|a, b| a.id.cmp(&b.id));
+    axum::Json(list)
+}
+
+// ---------------------------------------------------------------------------
+// Sessions.
+
+/// `POST /api/v1/sessions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartSession {
+    script: String,
+    channel: Channel,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, Json>,
+    #[serde(default)]
+    vars: BTreeMap<String, Json>,
+    /// A ticket number or a caller's name, so an agent can find the session.
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+/// `POST /api/v1/sessions/{id}/answer`: `{seq, answer}` or `{seq, value}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerStep {
+    seq: u32,
+    #[serde(default)]
+    answer: Option<String>,
+    /// A string, or a number for a number input.
+    #[serde(default)]
+    value: Option<Json>,
+}
+
+/// `POST /api/v1/sessions/{id}/back`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackStep {
+    seq: u32,
+}
+
+/// `POST /api/v1/sessions/{id}/escalate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalateStep {
+    seq: u32,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// A session as the API returns it. `token` only when it was created,
+/// `trail` only when it is read whole.
+#[derive(Debug, Serialize)]
+struct SessionBody {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    script: String,
+    channel: Channel,
+    language: String,
+    status: Status,
+    step: Option<Step>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trail: Option<Vec<engine::TrailEntry>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    escalation: Option<EscalationSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolution: Option<Resolution>,
+}
+
+/// How an escalated session was handed over, as it ended. The full record
+/// (section 8) is for specialists, at `/api/v1/escalations/{id}`.
+#[derive(Debug, Serialize)]
+struct EscalationSummary {
+    id: String,
+    tier: u8,
+    queue: Option<String>,
+    reason: String,
+    node: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Resolution {
+    node: String,
+    text: String,
+}
+
+/// Who reads or moves a session, once checked against it.
+struct Reader {
+    /// `customer`, or the staff user's name: the trail's actor.
+    actor: String,
+    staff: bool,
+}
+
+/// One session escalates at most once, so its escalation takes the
+/// session's own random part: whoever may read the session finds its
+/// escalation without another index, and both ids stay unguessable.
+fn escalation_id_for(session_id: &str) -> String {
+    format!("esc_{}", session_id.trim_start_matches("ses_"))
+}
+
+/// `PREFIX` + 32 lowercase hex digits: anything else cannot exist.
+fn well_formed_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+fn no_session(id: &str) -> ApiError {
+    ApiError::NotFound(format!("there is no session `{id}`"))
+}
+
+/// Loads a session and checks the caller may open it. Anonymous callers
+/// are told to authenticate before anything is looked up; a customer token
+/// of another session gets the same 404 as a session that does not exist.
+async fn open_session(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(StoredSession, Reader)> {
+    if let Caller::Anonymous = caller {
+        return Err(ApiError::Unauthorized(
+            "a session opens with its token or a staff token (`Authorization: Bearer …`)".into(),
+        ));
+    }
+    if !well_formed_id(id, "ses_") {
+        return Err(no_session(id));
+    }
+    let Some(stored) = state.store.session(id).await? else {
+        return Err(no_session(id));
+    };
+    let reader = match caller {
+        Caller::Staff(u) => Reader {
+            actor: u.name.clone(),
+            staff: true,
+        },
+        Caller::Customer { token_hash } if constant_time_eq(token_hash, &stored.token_hash) => {
+            Reader {
+                actor: "customer".into(),
+                staff: false,
+            }
+        }
+        _ => return Err(no_session(id)),
+    };
+    Ok((stored, reader))
+}
+
+/// The session's current step as this reader may see it: `help` is for
+/// staff only, whatever the session's channel.
+fn step_for(program: &Program, s: &Session, reader_is_staff: bool) -> ApiResult<Option<Step>> {
+    let mut step = engine::view(program, s)?;
+    if !reader_is_staff && let Some(step) = step.as_mut() {
+        step.help = None;
+    }
+    Ok(step)
+}
+
+fn session_body(
+    id: &str,
+    s: &Session,
+    step: Option<Step>,
+    token: Option<String>,
+    with_trail: bool,
+) -> SessionBody {
+    let (escalation, resolution) = match &s.ending {
+        Some(Ending::Escalated {
+            node,
+            reason,
+            tier,
+            queue,
+            ..
+        }) => (
+            Some(EscalationSummary {
+                id: escalation_id_for(id),
+                tier: *tier,
+                queue: queue.clone(),
+                reason: reason.clone(),
+                node: node.clone(),
+            }),
+            None,
+        ),
+        Some(Ending::Resolved { node, text }) => (
+            None,
+            Some(Resolution {
+                node: node.clone(),
+                text: text.clone(),
+            }),
+        ),
+        None => (None, None),
+    };
+    SessionBody {
+        id: id.to_owned(),
+        token,
+        script: s.script.clone(),
+        channel: s.channel,
+        language: s.language.clone(),
+        status: s.status,
+        step,
+        trail: with_trail.then(|| s.trail.clone()),
+        escalation,
+        resolution,
+    }
+}
+
+fn random(prefix: &str) -> ApiResult<String> {
+    auth::random_id(prefix).map_err(ApiError::internal)
+}
+
+/// `fixpath_escalations_total{tier, via}`: `via` is `session` (a session
+/// ended escalated) or `specialist` (escalated further from the queue).
+fn count_escalation(tier: u8, via: &'static str) {
+    metrics::counter!("fixpath_escalations_total", "tier" => tier.to_string(), "via" => via)
+        .increment(1);
+}
+
+/// `POST /api/v1/sessions`: 201 with the session, its token and its first step.
+async fn start_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(req): Body<StartSession>,
+) -> ApiResult<(StatusCode, axum::Json<SessionBody>)> {
+    let program = state.library.current();
+    let staff = caller.staff().cloned();
+    if staff.is_none() {
+        if req.channel != Channel::Customer {
+            return Err(ApiError::Forbidden(format!(
+                "only staff may start a session on the `{}` channel; customers use `customer`",
+                req.channel.as_str()
+            )));
+        }
+        // Customers see only what the scripts list shows them.
+        if !program
+            .get(&req.script)
+            .is_some_and(|(_, s)| customer_facing(s))
+        {
+            return Err(ApiError::NotFound(format!(
+                "there is no script `{}`",
+                req.script
+            )));
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    let opts = StartOptions {
+        script: req.script.clone(),
+        channel: req.channel,
+        language: req.language,
+        params: req.params,
+        vars: req.vars,
+        tier: None,
+    };
+    let (session, _) = engine::start(&program, opts, now).map_err(|e| match e {
+        StepError::UnknownScript(id) => ApiError::NotFound(format!("there is no script `{id}`")),
+        other => other.into(),
+    })?;
+    let id = random("ses_")?;
+    let token = auth::mint_token(auth::CUSTOMER_PREFIX).map_err(ApiError::internal)?;
+    let escalation = Record::from_session(&program, &session, &escalation_id_for(&id), &id, now);
+    let stored = StoredSession {
+        id: id.clone(),
+        token_hash: token.hash,
+        owner: staff.as_ref().map(|u| u.name.clone()),
+        reference: req.reference.filter(|r| !r.trim().is_empty()),
+        state: session,
+        created_at: now,
+        updated_at: now,
+    };
+    state
+        .store
+        .create_session(&stored, escalation.as_ref())
+        .await?;
+    metrics::counter!("fixpath_sessions_started_total", "channel" => req.channel.as_str())
+        .increment(1);
+    if let Some(record) = &escalation {
+        count_escalation(record.tier, "session");
+        state.outbox_notify.notify_one();
+    }
+    let step = step_for(&program, &stored.state, staff.is_some())?;
+    let body = session_body(&id, &stored.state, step, Some(token.plain), false);
+    Ok((StatusCode::CREATED, axum::Json(body)))
+}
+
+/// `GET /api/v1/sessions/{id}`: status, current step and the whole trail.
+async fn get_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+) -> ApiResult<axum::Json<SessionBody>> {
+    let (stored, reader) = open_session(&state, &caller, &id).await?;
+    let step = if stored.state.status == Status::Active {
+        let program = state
+            .library
+            .program_for(&stored.state.pins, &*state.store)
+            .await?;
+        step_for(&program, &stored.state, reader.staff)?
+    } else {
+        None
+    };
+    Ok(axum::Json(session_body(
+        &id,
+        &stored.state,
+        step,
+        None,
+        true,
+    )))
+}
+
+/// A move on a session.
+enum Move {
+    Reply(Reply),
+    Back,
+    Escalate(Option<String>),
+}
+
+/// Applies one move: checks `seq`, steps the engine on the session's pinned
+/// program, and saves the step only if no other request saved one since
+/// (compare-and-set on `seq`): a double-click writes one trail entry.
+async fn step_session(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    seq: u32,
+    mv: Move,
+) -> ApiResult<axum::Json<SessionBody>> {
+    let (stored, reader) = open_session(state, caller, id).await?;
+    let before = &stored.state;
+    if seq != before.seq {
+        return Err(stale(seq, before.seq));
+    }
+    let program: Arc<Program> = state
+        .library
+        .program_for(&before.pins, &*state.store)
+        .await?;
+    let now = OffsetDateTime::now_utc();
+    let mut after = before.clone();
+    let answered = matches!(mv, Move::Reply(_));
+    match mv {
+        Move::Reply(reply) => {
+            engine::answer(&program, &mut after, reply, &reader.actor, now)?;
+        }
+        Move::Back => engine::back(&program, &mut after, &reader.actor, now)?,
+        Move::Escalate(note) => {
+            engine::escalate_now(&program, &mut after, note, &reader.actor, now)?;
+        }
+    }
+    let kept = before.trail.len().min(after.trail.len());
+    let new_entries = &after.trail[kept..];
+    let retracted: Vec<u32> = after.trail[..kept]
+        .iter()
+        .zip(&before.trail)
+        .filter(|(now, was)| now.retracted && !was.retracted)
+        .map(|(now, _)| now.seq)
+        .collect();
+    let escalation = if before.status == Status::Active && after.status == Status::Escalated {
+        Record::from_session(&program, &after, &escalation_id_for(id), id, now)
+    } else {
+        None
+    };
+    let saved = state
+        .store
+        .save_step(&StepWrite {
+            session_id: id,
+            expected_seq: before.seq,
+            state: &after,
+            new_entries,
+            retracted: &retracted,
+            escalation: escalation.as_ref(),
+            now,
+        })
+        .await?;
+    match saved {
+        Saved::Ok => {}
+        Saved::NotFound => return Err(no_session(id)),
+        Saved::Conflict => {
+            let current = state
+                .store
+                .session(id)
+                .await?
+                .map(|s| s.state.seq)
+                .unwrap_or(before.seq);
+            return Err(stale(seq, current));
+        }
+    }
+    if answered {
+        metrics::counter!("fixpath_answers_total").increment(1);
+    }
+    if let Some(record) = &escalation {
+        count_escalation(record.tier, "session");
+        state.outbox_notify.notify_one();
+    }
+    let step = step_for(&program, &after, reader.staff)?;
+    Ok(axum::Json(session_body(id, &after, step, None, false)))
+}
+
+fn stale(given: u32, current: u32) -> ApiError {
+    ApiError::conflict(
+        "stale_seq",
+        format!(
+            "seq {given} is not the session's current step: the session is at seq {current}; \
+             reload it and answer the step it shows"
+        ),
+    )
+}
+
+/// `POST /api/v1/sessions/{id}/answer`.
+async fn answer_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<AnswerStep>,
+) -> ApiResult<axum::Json<SessionBody>> {
+    let reply = match (req.answer, req.value) {
+        (Some(a), None) => Reply::Answer(a),
+        (None, Some(Json::String(v))) => Reply::Value(v),
+        (None, Some(Json::Number(n))) => Reply::Value(n.to_string()),
+        (None, Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "`value` must be a string (or a number for a number input)",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "give either `answer` (an answer's id or label) or `value` (for an input step), not both",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "invalid_body",
+                "missing `answer` (an answer's id or label) or `value` (for an input step)",
+            ));
+        }
+    };
+    step_session(&state, &caller, &id, req.seq, Move::Reply(reply)).await
+}
+
+/// `POST /api/v1/sessions/{id}/back`.
+async fn back_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<BackStep>,
+) -> ApiResult<axum::Json<SessionBody>> {
+    step_session(&state, &caller, &id, req.seq, Move::Back).await
+}
+
+/// `POST /api/v1/sessions/{id}/escalate`.
+async fn escalate_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<EscalateStep>,
+) -> ApiResult<axum::Json<SessionBody>> {
+    let note = req.note.filter(|n| !n.trim().is_empty());
+    step_session(&state, &caller, &id, req.seq, Move::Escalate(note)).await
+}
+
+// ---------------------------------------------------------------------------
+// Escalations.
+
+/// `GET /api/v1/escalations?tier=&queue=&status=&limit=`. Empty values mean
+/// "any", so a form can send every field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationQuery {
+    #[serde(default)]
+    tier: Option<String>,
+    #[serde(default)]
+    queue: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+
+impl EscalationQuery {
+    fn filter(self) -> ApiResult<EscalationFilter> {
+        let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let bad = |m: String| ApiError::bad_request("invalid_query", m);
+        let tier = match given(self.tier) {
+            None => None,
+            Some(t) => match t.trim().parse::<u8>() {
+                Ok(n @ 1..=4) => Some(n),
+                _ => return Err(bad(format!("`tier` must be 1, 2, 3 or 4, not `{t}`"))),
+            },
+        };
+        let status = match given(self.status) {
+            None => None,
+            Some(s) => Some(EscalationStatus::parse(s.trim()).ok_or_else(|| {
+                bad(format!(
+                    "`status` must be open, claimed or resolved, not `{s}`"
+                ))
+            })?),
+        };
+        let limit = match given(self.limit) {
+            None => DEFAULT_LIMIT,
+            Some(l) => match l.trim().parse::<u32>() {
+                Ok(n @ 1..=MAX_LIMIT) => n,
+                _ => {
+                    return Err(bad(format!(
+                        "`limit` must be a number from 1 to {MAX_LIMIT}, not `{l}`"
+                    )));
+                }
+            },
+        };
+        Ok(EscalationFilter {
+            tier,
+            queue: given(self.queue).map(|q| q.trim().to_owned()),
+            status,
+            limit,
+        })
+    }
+}
+
+/// `POST /api/v1/escalations/{id}/note`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddNote {
+    text: String,
+}
+
+/// `POST /api/v1/escalations/{id}/resolve`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveEscalation {
+    note: String,
+}
+
+/// `POST /api/v1/escalations/{id}/escalate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalateFurther {
+    /// Default: the escalation's tier plus one.
+    #[serde(default)]
+    tier: Option<u8>,
+    /// Default: the queue it is in.
+    #[serde(default)]
+    queue: Option<String>,
+    note: String,
+}
+
+fn no_escalation(id: &str) -> ApiError {
+    ApiError::NotFound(format!("there is no escalation `{id}`"))
+}
+
+fn non_blank(field: &str, text: String) -> ApiResult<String> {
+    if text.trim().is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            format!("`{field}` must not be empty"),
+        ));
+    }
+    Ok(text)
+}
+
+/// `GET /api/v1/escalations`.
+async fn list_escalations(
+    State(state): State<AppState>,
+    QueueWorker(_): QueueWorker,
+    QueryParams(q): QueryParams<EscalationQuery>,
+) -> ApiResult<axum::Json<Vec<Escalation>>> {
+    let filter = q.filter()?;
+    Ok(axum::Json(state.store.escalations(&filter).await?))
+}
+
+/// `GET /api/v1/escalations/{id}`.
+async fn get_escalation(
+    State(state): State<AppState>,
+    QueueWorker(_): QueueWorker,
+    PathParam(id): PathParam<String>,
+) -> ApiResult<axum::Json<Escalation>> {
+    if !well_formed_id(&id, "esc_") {
+        return Err(no_escalation(&id));
+    }
+    match state.store.escalation(&id).await? {
+        Some(e) => Ok(axum::Json(e)),
+        None => Err(no_escalation(&id)),
+    }
+}
+
+/// Applies a change; a refusal is a 409 that says the escalation's state.
+async fn change(
+    state: &AppState,
+    id: &str,
+    change: EscalationChange,
+) -> ApiResult<axum::Json<Escalation>> {
+    if !well_formed_id(id, "esc_") {
+        return Err(no_escalation(id));
+    }
+    let now = OffsetDateTime::now_utc();
+    match state.store.change_escalation(id, &change, now).await? {
+        Changed::Ok(e) => {
+            state.outbox_notify.notify_one();
+            Ok(axum::Json(e))
+        }
+        Changed::NotFound => Err(no_escalation(id)),
+        Changed::Refused(e) => Err(match (&change, e.status) {
+            (_, EscalationStatus::Resolved) => ApiError::conflict(
+                "escalation_resolved",
+                format!("escalation `{id}` is resolved already"),
+            ),
+            (EscalationChange::Claim { .. }, _) => ApiError::conflict(
+                "already_claimed",
+                format!(
+                    "escalation `{id}` is claimed already, by `{}`",
+                    e.claimed_by.as_deref().unwrap_or("someone")
+                ),
+            ),
+            (_, status) => ApiError::conflict(
+                "refused",
+                format!(
+                    "escalation `{id}` does not take this change while it is {}",
+                    status.as_str()
+                ),
+            ),
+        }),
+    }
+}
+
+/// `POST /api/v1/escalations/{id}/claim`: the first claim wins, others 409.
+async fn claim_escalation(
+    State(state): State<AppState>,
+    QueueWorker(user): QueueWorker,
+    PathParam(id): PathParam<String>,
+) -> ApiResult<axum::Json<Escalation>> {
+    change(&state, &id, EscalationChange::Claim { by: user.name }).await
+}
+
+fn note(user: crate::store::User, text: String) -> Note {
+    Note {
+        author: user.name,
+        text,
+        at: OffsetDateTime::now_utc(),
+    }
+}
+
+/// `POST /api/v1/escalations/{id}/note`.
+async fn note_escalation(
+    State(state): State<AppState>,
+    QueueWorker(user): QueueWorker,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<AddNote>,
+) -> ApiResult<axum::Json<Escalation>> {
+    let text = non_blank("text", req.text)?;
+    change(&state, &id, EscalationChange::Note(note(user, text))).await
+}
+
+/// `POST /api/v1/escalations/{id}/resolve`.
+async fn resolve_escalation(
+    State(state): State<AppState>,
+    QueueWorker(user): QueueWorker,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<ResolveEscalation>,
+) -> ApiResult<axum::Json<Escalation>> {
+    let text = non_blank("note", req.note)?;
+    change(&state, &id, EscalationChange::Resolve(note(user, text))).await
+}
+
+/// `POST /api/v1/escalations/{id}/escalate`: to a higher tier (default: one
+/// up), with the trail kept and the note appended.
+async fn escalate_further(
+    State(state): State<AppState>,
+    QueueWorker(user): QueueWorker,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<EscalateFurther>,
+) -> ApiResult<axum::Json<Escalation>> {
+    let text = non_blank("note", req.note)?;
+    if !well_formed_id(&id, "esc_") {
+        return Err(no_escalation(&id));
+    }
+    let Some(current) = state.store.escalation(&id).await? else {
+        return Err(no_escalation(&id));
+    };
+    let from = current.record.tier;
+    let tier = req.tier.unwrap_or(from.saturating_add(1));
+    if tier > 4 {
+        return Err(ApiError::unprocessable(
+            "invalid_tier",
+            format!(
+                "there is no tier {tier}: the highest tier is 4 (this escalation is at {from})"
+            ),
+        ));
+    }
+    if tier <= from {
+        return Err(ApiError::unprocessable(
+            "invalid_tier",
+            format!("tier {tier} is not higher than the escalation's tier {from}"),
+        ));
+    }
+    let queue = req
+        .queue
+        .filter(|q| !q.trim().is_empty())
+        .or(current.record.queue);
+    let escalated = change(
+        &state,
+        &id,
+        EscalationChange::EscalateFurther {
+            tier,
+            queue,
+            note: note(user, text),
+        },
+    )
+    .await?;
+    count_escalation(tier, "specialist");
+    Ok(escalated)
+}
+
+// ---------------------------------------------------------------------------
+// Authors.
+
+/// `GET /api/v1/author/report`: the outcome of the last (re)load, with every
+/// diagnostic, so an author learns why an edit was refused.
+async fn author_report(
+    State(state): State<AppState>,
+    AuthorUser(_): AuthorUser,
+) -> axum::Json<crate::library::LoadReport> {
+    axum::Json(state.library.report())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_their_patterns() {
+        assert!(path_matches(
+            "/api/v1/sessions/{id}",
+            "/api/v1/sessions/ses_1"
+        ));
+        assert!(!path_matches("/api/v1/sessions/{id}", "/api/v1/sessions/"));
+        assert!(!path_matches(
+            "/api/v1/sessions/{id}",
+            "/api/v1/sessions/a/b"
+        ));
+    }
+
+    #[test]
+    fn ids_must_be_well_formed() {
+        assert!(well_formed_id(&format!("ses_{}", "a1".repeat(16)), "ses_"));
+        assert!(!well_formed_id(&format!("ses_{}", "A1".repeat(16)), "ses_"));
+        assert!(!well_formed_id("ses_../../etc", "ses_"));
+        assert!(!well_formed_id(&format!("esc_{}", "a1".repeat(16)), "ses_"));
+    }
+
+    #[test]
+    fn every_route_is_listed_once() {
+        let list = route_list();
+        let mut seen = std::collections::HashSet::new();
+        for (m, p) in &list {
+            assert!(seen.insert((m.clone(), *p)), "{m} {p} listed twice");
+        }
+    }
 }

@@ -1,0 +1,259 @@
+//! `fixpath user add NAME --role ROLE [--tier N] [--password-stdin] [--db URL]`
+//! (contract section 9): creates a staff user and prints its API token as
+//! the last line of stdout, the only time the token is shown; the store keeps
+//! its SHA-256. With `--password-stdin` the first line of stdin becomes the
+//! password for the web pages, kept as an Argon2id hash.
+
+use super::exit;
+use crate::http::auth::{STAFF_PREFIX, mint_token};
+use crate::server::config::{ConfigFile, resolve_db};
+use crate::store::{NewUser, Role, Store, StoreError, User};
+use std::io::BufRead;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a user and print its API token (last line of stdout)
+    Add(AddArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// The user's name: no spaces, at most 64 characters
+    pub name: String,
+    /// What the user may do
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The tier a specialist works at, 1-4 [default: 2 for specialists, else 1]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub tier: Option<u8>,
+    /// Read a password for the web pages from the first line of stdin
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The server's database [default: fixpath-data/fixpath.db]
+    #[arg(long, env = "FIXPATH_DB", value_name = "URL")]
+    pub db: Option<String>,
+    /// The server's TOML config file, for its `db`
+    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Steps customers through scripts (the agent console)
+    Agent,
+    /// Works the escalation queue of their tier
+    Specialist,
+    /// Writes scripts (the authors' pages)
+    Author,
+    /// Everything
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Agent => Role::Agent,
+            RoleArg::Specialist => Role::Specialist,
+            RoleArg::Author => Role::Author,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+/// A user name as the store and the sign-in page take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(s: &str) -> Result<UserName, String> {
+        if s.is_empty() {
+            return Err("the user name is empty".into());
+        }
+        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!(
+                "the user name `{}` contains spaces or control characters",
+                s.escape_debug()
+            ));
+        }
+        if s.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "the user name is {} characters long; at most {} please",
+                s.chars().count(),
+                Self::MAX_CHARS
+            ));
+        }
+        Ok(UserName(s.to_owned()))
+    }
+}
+
+pub fn run(
+    args: Args,
+    input: &mut dyn BufRead,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    match args.command {
+        Command::Add(a) => add(a, input, out, err),
+    }
+}
+
+fn add(
+    args: AddArgs,
+    input: &mut dyn BufRead,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let name = match UserName::parse(&args.name) {
+        Ok(n) => n,
+        Err(m) => {
+            writeln!(err, "error: {m}")?;
+            return Ok(exit::USAGE);
+        }
+    };
+    let file = match args.config.as_deref().map(ConfigFile::load).transpose() {
+        Ok(f) => f,
+        Err(p) => {
+            writeln!(err, "error: {p}")?;
+            return Ok(exit::USAGE);
+        }
+    };
+    let db = match resolve_db(args.db.as_deref(), file.as_ref()) {
+        Ok(d) => d,
+        Err(p) => {
+            writeln!(err, "error: {p}")?;
+            return Ok(exit::USAGE);
+        }
+    };
+    let role = Role::from(args.role);
+    let tier = args
+        .tier
+        .unwrap_or(if role == Role::Specialist { 2 } else { 1 });
+
+    let password_hash = if args.password_stdin {
+        let mut line = String::new();
+        input.read_line(&mut line)?;
+        let password = line.trim_end_matches(['\n', '\r']);
+        if password.is_empty() {
+            writeln!(
+                err,
+                "error: --password-stdin read an empty password\n  hint: e.g. `printf '%s\\n' \"$PASSWORD\" | fixpath user add ...`"
+            )?;
+            return Ok(exit::USAGE);
+        }
+        Some(hash_password(password)?)
+    } else {
+        None
+    };
+
+    let token = mint_token(STAFF_PREFIX)
+        .map_err(|e| anyhow::anyhow!("no random numbers for a token: {e}"))?;
+    let new = NewUser {
+        user: User {
+            name: name.0.clone(),
+            role,
+            tier,
+        },
+        password_hash,
+        token_hash: token.hash,
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let created = runtime.block_on(async {
+        let store = crate::server::open_store(&db).await?;
+        let res = store.create_user(&new).await;
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    match created {
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+        Ok(Err(StoreError::Duplicate(_))) => {
+            writeln!(
+                err,
+                "error: a user named `{}` already exists in {db}\n  hint: pick another name",
+                name.0
+            )?;
+            Ok(exit::PROBLEMS)
+        }
+        Ok(Err(e)) => {
+            writeln!(err, "error: could not create the user: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+        Ok(Ok(())) => {
+            let with_password = if new.password_hash.is_some() {
+                ", with a password for the web pages"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "created {} `{}` (tier {tier}){with_password} in {db}",
+                role.as_str(),
+                name.0
+            )?;
+            writeln!(
+                out,
+                "API token (shown only this once; send it as `Authorization: Bearer TOKEN`):"
+            )?;
+            writeln!(out, "{}", token.plain)?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// An Argon2id PHC string (default parameters, random salt).
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random numbers for a salt: {e}"))?;
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|e| anyhow::anyhow!("could not encode the salt: {e}"))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(UserName::parse("ann").is_ok());
+        assert!(UserName::parse("ann.de-vries_2@tier2").is_ok());
+        assert!(UserName::parse(&"ä".repeat(64)).is_ok());
+        assert!(UserName::parse(&"a".repeat(65)).is_err());
+        assert!(UserName::parse("").is_err());
+        assert!(UserName::parse("ann smith").is_err());
+        assert!(UserName::parse("ann\t").is_err());
+    }
+
+    #[test]
+    fn passwords_are_argon2id_and_salted() {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let a = hash_password("correct horse").unwrap();
+        let b = hash_password("correct horse").unwrap();
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b);
+        let parsed = PasswordHash::new(&a).unwrap();
+        assert!(
+            argon2::Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+    }
+}

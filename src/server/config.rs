@@ -1,0 +1,640 @@
+//! The server's settings, resolved once into a typed [`ServerConfig`] before
+//! anything starts: a bad address, database URL, webhook or secret stops
+//! `fixpath serve` with a clear message (exit 2) instead of surfacing later.
+//!
+//! Settings come in layers, highest first: command-line flags, environment
+//! variables (clap reads both into one [`Settings`]), the TOML file of
+//! `--config` / `FIXPATH_CONFIG`, and the defaults of contract section 7.
+//! Relative paths in the file are read from the file's folder, so a service
+//! started from `/` finds the same scripts as an operator in that folder.
+
+use crate::delivery;
+use serde::Deserialize;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+/// The default scripts folder (contract section 7).
+pub const DEFAULT_SCRIPTS: &str = "scripts";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default database: an SQLite file under `./fixpath-data/`.
+pub const DEFAULT_DB: &str = "fixpath-data/fixpath.db";
+/// The default largest request body.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Everything the server needs, validated.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub scripts: PathBuf,
+    pub db: Database,
+    pub listen: SocketAddr,
+    /// Every escalation event goes to each of these.
+    pub webhooks: Vec<reqwest::Url>,
+    pub webhook_secret: Option<WebhookSecret>,
+    pub body_limit: usize,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors
+    Json,
+}
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `url` is what the store opens (a path or an `sqlite:` URL); `file` is
+    /// the database file, `None` for an in-memory database.
+    Sqlite { url: String, file: Option<PathBuf> },
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite {
+                file: Some(path), ..
+            } => write!(f, "sqlite {}", path.display()),
+            Database::Sqlite { file: None, .. } => f.write_str("sqlite in memory"),
+        }
+    }
+}
+
+impl Database {
+    /// Parses a `--db` value: a file path, `sqlite://PATH`, `sqlite:PATH` or
+    /// `sqlite::memory:`. PostgreSQL is refused with a pointer to the release
+    /// that brings it.
+    pub fn parse(s: &str) -> Result<Database, Problem> {
+        let s = s.trim();
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Err(Problem::new(format!(
+                "`{}` is a PostgreSQL URL; this release stores its data in SQLite only",
+                redact_password(s)
+            ))
+            .hint(
+                "PostgreSQL support comes with --db postgres://... in a later release; \
+                 leave --db out for the SQLite file fixpath-data/fixpath.db, or give a path",
+            ));
+        }
+        if lower.starts_with("sqlite:") {
+            let rest = s["sqlite:".len()..]
+                .strip_prefix("//")
+                .unwrap_or(&s["sqlite:".len()..]);
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() || path == ":memory:" {
+                return Ok(Database::Sqlite {
+                    url: s.to_owned(),
+                    file: None,
+                });
+            }
+            return Ok(Database::Sqlite {
+                url: s.to_owned(),
+                file: Some(PathBuf::from(path)),
+            });
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            return Err(
+                Problem::new(format!("`{scheme}://` databases are not supported")).hint(
+                    "give an SQLite file path, e.g. fixpath-data/fixpath.db, or sqlite://PATH",
+                ),
+            );
+        }
+        if s.is_empty() {
+            return Err(Problem::new("the database path is empty")
+                .hint("give an SQLite file path, e.g. fixpath-data/fixpath.db"));
+        }
+        Ok(Database::Sqlite {
+            url: s.to_owned(),
+            file: Some(PathBuf::from(s)),
+        })
+    }
+}
+
+/// `postgres://user:secret@host` → `postgres://user:***@host`, for messages.
+fn redact_password(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((auth, host)) if auth.contains(':') => {
+                let user = auth.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The key of a `whsec_…` secret. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(Vec<u8>);
+
+impl WebhookSecret {
+    pub fn parse(s: &str) -> Result<WebhookSecret, Problem> {
+        delivery::parse_secret(s)
+            .map(WebhookSecret)
+            .map_err(|e| Problem::new("the webhook secret is not valid").hint(e.to_string()))
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookSecret(***)")
+    }
+}
+
+/// Parses a listen address: `IP:PORT`, or `HOST:PORT` for a name that
+/// resolves (e.g. `localhost:8080`). Port 0 picks a free port.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, Problem> {
+    let s = s.trim();
+    let bad = || {
+        Problem::new(format!("`{s}` is not an address to listen on")).hint(
+            "write HOST:PORT, e.g. 127.0.0.1:8080, 0.0.0.0:8080 or [::1]:8080 (port 0 picks a free port)",
+        )
+    };
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => s
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .ok_or_else(bad),
+        _ => Err(bad()),
+    }
+}
+
+/// Parses a webhook endpoint: an absolute `http` or `https` URL with a host.
+pub fn parse_webhook(s: &str) -> Result<reqwest::Url, Problem> {
+    let s = s.trim();
+    let hint = "a webhook is an http:// or https:// URL, e.g. https://hooks.example.com/fixpath";
+    let url = reqwest::Url::parse(s)
+        .map_err(|e| Problem::new(format!("`{s}` is not a URL ({e})")).hint(hint))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Problem::new(format!(
+            "`{s}` is not an http(s) URL (scheme `{}`)",
+            url.scheme()
+        ))
+        .hint(hint));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Problem::new(format!("`{s}` has no host")).hint(hint));
+    }
+    Ok(url)
+}
+
+/// A size in bytes: a number, or a string such as `64KiB`, `1MiB`, `512kb`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+impl ByteSize {
+    pub fn parse(s: &str) -> Result<ByteSize, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (num, unit) = s.split_at(split);
+        let n: usize = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size such as 65536, 64KiB or 1MiB"))?;
+        let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kb" | "kib" => 1024,
+            "m" | "mb" | "mib" => 1024 * 1024,
+            _ => return Err(format!("`{s}` is not a size such as 65536, 64KiB or 1MiB")),
+        };
+        n.checked_mul(mult)
+            .filter(|&b| b > 0)
+            .map(ByteSize)
+            .ok_or_else(|| format!("`{s}` is not a usable size (more than 0 bytes, please)"))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(0) => Err(serde::de::Error::custom("a body limit of 0 bytes")),
+            Raw::Int(n) => usize::try_from(n)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
+            Raw::Str(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// One layer of settings; `None`: this layer leaves it to the next one.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub scripts: Option<PathBuf>,
+    pub db: Option<String>,
+    pub listen: Option<String>,
+    pub webhooks: Option<Vec<String>>,
+    pub webhook_secret: Option<String>,
+    pub body_limit: Option<ByteSize>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// The TOML file of `--config`.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub settings: Settings,
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<ConfigFile, Problem> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Problem::new(format!(
+                "cannot read the config file `{}`: {e}",
+                path.display()
+            ))
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, Problem> {
+        let mut settings: Settings = toml::from_str(text).map_err(|e| {
+            Problem::new(format!(
+                "the config file `{}` is not valid: {}",
+                path.display(),
+                e.to_string().trim_end()
+            ))
+            .hint(
+                "the keys are scripts, db, listen, webhooks (a list), webhook_secret, \
+                 body_limit and log_format",
+            )
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        if let Some(s) = settings.scripts.as_mut()
+            && s.is_relative()
+        {
+            *s = base.join(&*s);
+        }
+        // A plain relative database path too (not a URL: those stay as given).
+        if let Some(db) = settings.db.as_mut()
+            && let Ok(Database::Sqlite {
+                file: Some(file), ..
+            }) = Database::parse(db)
+            && file.is_relative()
+            && *db == file.to_string_lossy()
+        {
+            *db = base.join(file).to_string_lossy().into_owned();
+        }
+        Ok(ConfigFile {
+            path: path.to_path_buf(),
+            settings,
+        })
+    }
+}
+
+/// A setting that could not be used: what was wrong, and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>) -> Problem {
+        Problem {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Prefixes the message with where the value came from.
+    fn from(mut self, origin: &Origin) -> Problem {
+        self.message = format!("{origin}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// Where a value came from, for messages.
+enum Origin<'a> {
+    Flag {
+        flag: &'static str,
+        env: &'static str,
+    },
+    File {
+        key: &'static str,
+        path: &'a Path,
+    },
+}
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag { flag, env } => write!(f, "{flag} (or {env})"),
+            Origin::File { key, path } => write!(f, "`{key}` in {}", path.display()),
+        }
+    }
+}
+
+/// One setting through the layers: the flag's value (or its variable's),
+/// else the file's, parsed; an error says which of them was wrong.
+fn pick<T>(
+    flag: (Option<&str>, &'static str, &'static str),
+    file: Option<&ConfigFile>,
+    (key, in_file): (&'static str, fn(&Settings) -> Option<&str>),
+    parse: impl Fn(&str) -> Result<T, Problem>,
+) -> Result<Option<T>, Problem> {
+    let (value, name, env) = flag;
+    if let Some(v) = value {
+        let origin = Origin::Flag { flag: name, env };
+        return parse(v).map(Some).map_err(|p| p.from(&origin));
+    }
+    match file.and_then(|f| in_file(&f.settings).map(|v| (f, v))) {
+        Some((f, v)) => {
+            let origin = Origin::File { key, path: &f.path };
+            parse(v).map(Some).map_err(|p| p.from(&origin))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The database of a flag (or its variable), else of the file, else the
+/// default; `fixpath user add` reads it the same way as the server.
+pub fn resolve_db(flag: Option<&str>, file: Option<&ConfigFile>) -> Result<Database, Problem> {
+    let db = pick(
+        (flag, "--db", "FIXPATH_DB"),
+        file,
+        ("db", |s| s.db.as_deref()),
+        Database::parse,
+    )?;
+    Ok(db.unwrap_or_else(|| Database::parse(DEFAULT_DB).expect("the default database parses")))
+}
+
+impl ServerConfig {
+    /// Merges the layers (flags and environment over the file over the
+    /// defaults) and validates every value.
+    pub fn resolve(args: Settings, file: Option<&ConfigFile>) -> Result<ServerConfig, Problem> {
+        let empty = Settings::default();
+        let under = file.map_or(&empty, |f| &f.settings);
+
+        let listen = pick(
+            (args.listen.as_deref(), "--listen", "FIXPATH_LISTEN"),
+            file,
+            ("listen", |s| s.listen.as_deref()),
+            parse_listen,
+        )?
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default address parses"));
+
+        let webhook_secret = pick(
+            (
+                args.webhook_secret.as_deref(),
+                "--webhook-secret",
+                "FIXPATH_WEBHOOK_SECRET",
+            ),
+            file,
+            ("webhook_secret", |s| s.webhook_secret.as_deref()),
+            WebhookSecret::parse,
+        )?;
+
+        // A list: the flags' (or the variable's) replace the file's.
+        let (hooks, origin) = match (&args.webhooks, &under.webhooks, file) {
+            (Some(h), _, _) => (
+                h.as_slice(),
+                Origin::Flag {
+                    flag: "--webhook",
+                    env: "FIXPATH_WEBHOOKS",
+                },
+            ),
+            (None, Some(h), Some(f)) => (
+                h.as_slice(),
+                Origin::File {
+                    key: "webhooks",
+                    path: &f.path,
+                },
+            ),
+            _ => (
+                &[][..],
+                Origin::File {
+                    key: "webhooks",
+                    path: Path::new(""),
+                },
+            ),
+        };
+        let mut webhooks = Vec::new();
+        for h in hooks.iter().filter(|h| !h.trim().is_empty()) {
+            let url = parse_webhook(h).map_err(|p| p.from(&origin))?;
+            if !webhooks.contains(&url) {
+                webhooks.push(url);
+            }
+        }
+
+        Ok(ServerConfig {
+            scripts: args
+                .scripts
+                .or_else(|| under.scripts.clone())
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SCRIPTS)),
+            db: resolve_db(args.db.as_deref(), file)?,
+            listen,
+            webhooks,
+            webhook_secret,
+            body_limit: args
+                .body_limit
+                .or(under.body_limit)
+                .map_or(DEFAULT_BODY_LIMIT, |b| b.0),
+            log_format: args.log_format.or(under.log_format).unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ConfigFile {
+        ConfigFile::parse(Path::new("/etc/fixpath/fixpath.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = ServerConfig::resolve(Settings::default(), None).unwrap();
+        assert_eq!(c.scripts, PathBuf::from("scripts"));
+        assert_eq!(
+            c.db,
+            Database::Sqlite {
+                url: "fixpath-data/fixpath.db".into(),
+                file: Some("fixpath-data/fixpath.db".into())
+            }
+        );
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.webhooks.is_empty());
+        assert!(c.webhook_secret.is_none());
+        assert_eq!(c.body_limit, DEFAULT_BODY_LIMIT);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let f = file(
+            r#"
+            scripts = "library"
+            db = "data/fp.db"
+            listen = "0.0.0.0:9000"
+            webhooks = ["https://a.example/hook"]
+            webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            body_limit = "1MiB"
+            log_format = "json"
+            "#,
+        );
+        let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+        assert_eq!(c.scripts, PathBuf::from("/etc/fixpath/library"));
+        assert_eq!(
+            c.db,
+            Database::Sqlite {
+                url: "/etc/fixpath/data/fp.db".into(),
+                file: Some("/etc/fixpath/data/fp.db".into())
+            }
+        );
+        assert_eq!(c.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.webhooks[0].as_str(), "https://a.example/hook");
+        assert!(c.webhook_secret.is_some());
+        assert_eq!(c.body_limit, 1024 * 1024);
+        assert_eq!(c.log_format, LogFormat::Json);
+
+        let args = Settings {
+            scripts: Some("mine".into()),
+            db: Some("sqlite://other.db".into()),
+            listen: Some("127.0.0.1:0".into()),
+            webhooks: Some(vec!["http://b.example/".into()]),
+            log_format: Some(LogFormat::Text),
+            ..Settings::default()
+        };
+        let c = ServerConfig::resolve(args, Some(&f)).unwrap();
+        assert_eq!(c.scripts, PathBuf::from("mine"));
+        assert_eq!(
+            c.db,
+            Database::Sqlite {
+                url: "sqlite://other.db".into(),
+                file: Some("other.db".into())
+            }
+        );
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.webhooks.len(), 1);
+        assert_eq!(c.webhooks[0].host_str(), Some("b.example"));
+        assert_eq!(c.log_format, LogFormat::Text);
+        // Not overridden: still the file's.
+        assert_eq!(c.body_limit, 1024 * 1024);
+        assert!(c.webhook_secret.is_some());
+    }
+
+    #[test]
+    fn postgres_is_refused_with_a_pointer_to_the_later_release() {
+        let e = Database::parse("postgres://fp:hunter2@db.internal/fixpath").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("PostgreSQL support comes with --db postgres://... in a later release")
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(Database::parse("postgresql://db/x").is_err());
+        assert!(Database::parse("mysql://db/x").is_err());
+        assert_eq!(
+            Database::parse("sqlite::memory:").unwrap(),
+            Database::Sqlite {
+                url: "sqlite::memory:".into(),
+                file: None
+            }
+        );
+        assert_eq!(
+            Database::parse("sqlite:///var/lib/fp.db?mode=rwc").unwrap(),
+            Database::Sqlite {
+                url: "sqlite:///var/lib/fp.db?mode=rwc".into(),
+                file: Some("/var/lib/fp.db".into())
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_say_where_they_came_from() {
+        let args = Settings {
+            listen: Some("localhost".into()),
+            ..Settings::default()
+        };
+        let e = ServerConfig::resolve(args, None).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("--listen (or FIXPATH_LISTEN): `localhost`"),
+            "{e}"
+        );
+        assert!(e.hint.is_some());
+
+        let f = file("webhooks = [\"ftp://files.example/x\"]");
+        let e = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("`webhooks` in /etc/fixpath/fixpath.toml"),
+            "{e}"
+        );
+        assert!(e.message.contains("not an http(s) URL"), "{e}");
+
+        let args = Settings {
+            webhook_secret: Some("hunter2".into()),
+            ..Settings::default()
+        };
+        let e = ServerConfig::resolve(args, None).unwrap_err();
+        assert!(e.to_string().contains("whsec_"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(parse_listen("[::1]:80").unwrap().port(), 80);
+        assert_eq!(parse_listen("localhost:8080").unwrap().port(), 8080);
+        assert!(parse_listen("127.0.0.1").is_err());
+        assert!(parse_listen("127.0.0.1:99999").is_err());
+        assert!(parse_listen(":8080").is_err());
+    }
+
+    #[test]
+    fn sizes_and_unknown_keys() {
+        assert_eq!(ByteSize::parse("64KiB").unwrap().0, 65536);
+        assert_eq!(ByteSize::parse("2 mb").unwrap().0, 2 * 1024 * 1024);
+        assert_eq!(ByteSize::parse("100").unwrap().0, 100);
+        assert!(ByteSize::parse("lots").is_err());
+        assert!(ByteSize::parse("0").is_err());
+        let e = ConfigFile::parse(Path::new("f.toml"), "listn = \"x\"").unwrap_err();
+        assert!(e.message.contains("unknown field `listn`"), "{e}");
+        let e = ConfigFile::parse(Path::new("f.toml"), "log_format = \"xml\"").unwrap_err();
+        assert!(e.message.contains("xml"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let s = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(format!("{s:?}"), "WebhookSecret(***)");
+    }
+}

@@ -1,0 +1,343 @@
+//! The server's bootstrap: from a validated [`ServerConfig`] to a running
+//! `fixpath serve`, and back down again.
+//!
+//! Start: logging, the store (opened and migrated), the script library
+//! (refused with the author's diagnostics when it has errors), the router
+//! (the API of [`crate::http`] plus [`ops`]' health and metrics), the
+//! listener, then the webhook relay and the scripts watcher.
+//!
+//! Stop (SIGINT or SIGTERM): stop accepting, let requests in flight finish
+//! (for at most [`GRACE`]), stop the relay and the watcher, close the
+//! database. A clean stop exits 0, so a supervisor can tell it from a crash.
+
+pub mod config;
+pub mod ops;
+pub mod reload;
+
+pub use config::{LogFormat, ServerConfig};
+
+use crate::delivery::{self, RelayConfig};
+use crate::http::{self, AppState, HttpConfig};
+use crate::library::{Library, LibraryError};
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+use axum::Router;
+use config::Database;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// How long requests in flight may take to finish after a stop signal.
+pub const GRACE: Duration = Duration::from_secs(10);
+/// How long the relay and the watcher get to wind down.
+const WIND_DOWN: Duration = Duration::from_secs(5);
+
+/// Why the server did not start, or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The scripts have errors; [`ServeError::details`] has the author's
+    /// diagnostics.
+    #[error("the scripts in `{dir}` have errors; the server did not start")]
+    Scripts { dir: String, diagnostics: String },
+    #[error("the scripts folder cannot be read: {0}")]
+    Folder(String),
+    #[error("could not open the database ({db}): {cause}")]
+    Database { db: String, cause: String },
+    #[error("could not listen on {addr}: {cause}")]
+    Listen {
+        addr: SocketAddr,
+        cause: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Failed(String),
+}
+
+impl ServeError {
+    /// What to print before the one-line error: the scripts' diagnostics.
+    pub fn details(&self) -> Option<&str> {
+        match self {
+            ServeError::Scripts { diagnostics, .. } => Some(diagnostics),
+            _ => None,
+        }
+    }
+}
+
+/// Installs the global log subscriber (text or JSON lines on stderr). The
+/// filter is `FIXPATH_LOG`, else `RUST_LOG`, else `info`. A second call in
+/// the same process keeps the first subscriber.
+pub fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = ["FIXPATH_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|var| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .and_then(|v| match EnvFilter::try_new(&v) {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        eprintln!("warning: {var}={v} is not a log filter ({e}); using `info`");
+                        None
+                    }
+                })
+        })
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
+    let sink = stderr_sink();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(move || -> Box<dyn std::io::Write> {
+            match sink {
+                Some(file) => Box::new(file),
+                None => Box::new(std::io::stderr()),
+            }
+        });
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .try_init(),
+        LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    };
+}
+
+/// A handle of its own on the process's stderr. `main` holds the lock of
+/// `std::io::stderr()` for as long as a command runs, so a log line written
+/// through it from a runtime worker would wait forever; each line is written
+/// with one call, so lines from different threads do not mix.
+fn stderr_sink() -> Option<&'static std::fs::File> {
+    static SINK: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    SINK.get_or_init(duplicate_stderr).as_ref()
+}
+
+fn duplicate_stderr() -> Option<std::fs::File> {
+    #[cfg(unix)]
+    let handle = {
+        use std::os::fd::AsFd;
+        std::io::stderr().as_fd().try_clone_to_owned()
+    };
+    #[cfg(windows)]
+    let handle = {
+        use std::os::windows::io::AsHandle;
+        std::io::stderr().as_handle().try_clone_to_owned()
+    };
+    handle.ok().map(std::fs::File::from)
+}
+
+/// The whole application's router: the API, health and metrics.
+pub fn app(state: AppState) -> Router {
+    http::router(state.clone()).merge(ops::routes(state))
+}
+
+/// Runs the server until SIGINT or SIGTERM. Logging must be set up already
+/// ([`init_logging`]).
+pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        scripts = %config.scripts.display(),
+        db = %config.db,
+        listen = %config.listen,
+        webhooks = config.webhooks.len(),
+        signed = config.webhook_secret.is_some(),
+        "starting fixpath"
+    );
+    // From here on a stop signal is kept, even one sent during startup.
+    let mut signals = StopSignals::install()
+        .map_err(|e| ServeError::Failed(format!("cannot listen for stop signals: {e}")))?;
+    let metrics = ops::metrics_handle();
+
+    let sqlite = Arc::new(open_store(&config.db).await?);
+    let store: Arc<dyn Store> = sqlite.clone();
+
+    let library = match Library::open(config.scripts.clone(), &*store).await {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            sqlite.close().await;
+            return Err(match e {
+                LibraryError::Invalid(text) => ServeError::Scripts {
+                    dir: config.scripts.display().to_string(),
+                    diagnostics: text,
+                },
+                LibraryError::Folder(m) => ServeError::Folder(m),
+                other => ServeError::Database {
+                    db: config.db.to_string(),
+                    cause: other.to_string(),
+                },
+            });
+        }
+    };
+    tracing::info!(
+        program = %library.current().hash,
+        scripts = library.current().scripts.len(),
+        "scripts loaded"
+    );
+
+    let outbox_notify = Arc::new(Notify::new());
+    let state = AppState {
+        store: store.clone(),
+        library: library.clone(),
+        config: Arc::new(HttpConfig {
+            body_limit: config.body_limit,
+        }),
+        metrics: Some(metrics),
+        outbox_notify: outbox_notify.clone(),
+    };
+
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(cause) => {
+            sqlite.close().await;
+            return Err(ServeError::Listen {
+                addr: config.listen,
+                cause,
+            });
+        }
+    };
+    let addr = listener.local_addr().map_err(|e| ServeError::Listen {
+        addr: config.listen,
+        cause: e,
+    })?;
+    tracing::info!("listening on http://{addr}");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if config.webhooks.is_empty() {
+        tracing::info!("no webhooks configured; escalation events stay in the database only");
+    } else if config.webhook_secret.is_none() {
+        tracing::warn!(
+            "webhooks are sent unsigned; set --webhook-secret so receivers can check them"
+        );
+    }
+    let relay = spawn_relay(store.clone(), &config, outbox_notify, stop_rx.clone());
+    let watcher = match reload::spawn(
+        library.clone(),
+        store.clone(),
+        stop_rx.clone(),
+        reload::DEBOUNCE,
+    ) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the scripts folder; edits need a restart");
+            None
+        }
+    };
+
+    let mut server = {
+        let mut stop = stop_rx.clone();
+        let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        });
+        tokio::spawn(async move { serve.await })
+    };
+
+    let outcome = tokio::select! {
+        res = &mut server => Err(ServeError::Failed(match res {
+            Ok(Ok(())) => "the listener closed".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
+        })),
+        signal = signals.wait() => {
+            tracing::info!(signal, "shutting down: finishing requests in flight");
+            let _ = stop_tx.send(true);
+            match tokio::time::timeout(GRACE, &mut server).await {
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!(
+                        "requests still running after {} s; closing them",
+                        GRACE.as_secs()
+                    );
+                    server.abort();
+                }
+            }
+            Ok(())
+        }
+    };
+
+    // Whatever ended the server, wind the rest down.
+    let _ = stop_tx.send(true);
+    for (what, task) in [("webhook relay", Some(relay)), ("scripts watcher", watcher)] {
+        let Some(mut task) = task else { continue };
+        if tokio::time::timeout(WIND_DOWN, &mut task).await.is_err() {
+            tracing::warn!("the {what} did not stop in time");
+            task.abort();
+        }
+    }
+    sqlite.close().await;
+    if outcome.is_ok() {
+        tracing::info!("stopped");
+    }
+    outcome
+}
+
+/// Opens the database named by the config and brings its schema up to date.
+pub async fn open_store(db: &Database) -> Result<SqliteStore, ServeError> {
+    let fail = |cause: String| ServeError::Database {
+        db: db.to_string(),
+        cause,
+    };
+    let Database::Sqlite { url, .. } = db;
+    let store = SqliteStore::open(url)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if let Err(e) = store.migrate().await {
+        store.close().await;
+        return Err(fail(e.to_string()));
+    }
+    Ok(store)
+}
+
+/// Starts the webhook relay ([`crate::delivery`]) with the configured
+/// endpoints and secret; it stops when `stop` turns true.
+fn spawn_relay(
+    store: Arc<dyn Store>,
+    config: &ServerConfig,
+    notify: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let relay = RelayConfig::new(
+        config.webhooks.iter().map(|u| u.to_string()).collect(),
+        config.webhook_secret.as_ref().map(|s| s.key().to_vec()),
+    );
+    tokio::spawn(delivery::run_relay(store, relay, notify, stop))
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment they are
+/// installed: a stop requested right after `listening on` is not lost.
+struct StopSignals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    /// Waits for either; returns its name.
+    async fn wait(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}

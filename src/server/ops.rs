@@ -1,0 +1,134 @@
+//! What operators and their tools ask of a running server: `/healthz` for
+//! load balancers and orchestrators, `/metrics` for Prometheus.
+//!
+//! The Prometheus recorder is global to the process, so it is installed once
+//! ([`metrics_handle`]); a second server in the same process (tests) shares
+//! it. Gauges that mirror stored state (the outbox) are read on scrape, so
+//! they are never stale and cost nothing between scrapes.
+
+use crate::http::AppState;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How long `/healthz` waits for the database.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            match PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+                .and_then(|b| b.install_recorder())
+            {
+                Ok(h) => {
+                    describe();
+                    h
+                }
+                Err(e) => {
+                    // Another recorder was installed first (an embedding
+                    // program); serve an empty page rather than fail.
+                    tracing::warn!(error = %e, "metrics recorder not installed; /metrics stays empty");
+                    PrometheusBuilder::new().build_recorder().handle()
+                }
+            }
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!(
+        "fixpath_outbox_pending",
+        "webhook events not yet delivered to every endpoint"
+    );
+    describe_gauge!(
+        "fixpath_scripts",
+        "scripts in the library new sessions start on"
+    );
+    describe_gauge!(
+        "fixpath_library_published",
+        "1 when the last read of the scripts folder was published, 0 when it was refused"
+    );
+    describe_gauge!("fixpath_build_info", "the running fixpath version");
+    describe_counter!(
+        "fixpath_reloads_total",
+        "reads of the scripts folder after a change, by outcome"
+    );
+    describe_histogram!(
+        "fixpath_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "time to answer an HTTP request"
+    );
+}
+
+/// `/healthz` and `/metrics`, to be merged with [`crate::http::router`];
+/// under the API's layers, so they are traced and timed like every route.
+pub fn routes(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_page));
+    crate::http::api::layered(router, &state.config).with_state(state)
+}
+
+/// 200 `{"status":"ok"}` when the database answers, else 503.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(HEALTH_TIMEOUT, state.store.outbox_pending()).await {
+        Ok(Ok(_)) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: the database did not answer");
+            unavailable("the database did not answer")
+        }
+        Err(_) => {
+            tracing::warn!("health check: the database did not answer in time");
+            unavailable("the database did not answer in time")
+        }
+    }
+}
+
+fn unavailable(message: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({
+            "status": "unavailable",
+            "error": { "code": "database_unavailable", "message": message },
+        })),
+    )
+        .into_response()
+}
+
+/// The Prometheus text page; state-mirroring gauges are refreshed first.
+async fn metrics_page(State(state): State<AppState>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return (StatusCode::NOT_FOUND, "metrics are off\n").into_response();
+    };
+    match tokio::time::timeout(HEALTH_TIMEOUT, state.store.outbox_pending()).await {
+        Ok(Ok(n)) => metrics::gauge!("fixpath_outbox_pending").set(n as f64),
+        Ok(Err(e)) => tracing::warn!(error = %e, "metrics: could not count the outbox"),
+        Err(_) => tracing::warn!("metrics: counting the outbox timed out"),
+    }
+    let library = state.library.current();
+    metrics::gauge!("fixpath_scripts").set(library.scripts.len() as f64);
+    let published = state.library.report().published;
+    metrics::gauge!("fixpath_library_published").set(if published { 1.0 } else { 0.0 });
+    metrics::gauge!("fixpath_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,327 @@
+//! Test helpers for the HTTP API: a real server on an ephemeral port
+//! (127.0.0.1:0) over a fresh SQLite file and a scripts folder written for
+//! the test, users created straight through the store, and a small client.
+#![allow(dead_code)]
+
+use fixpath::http::auth::{STAFF_PREFIX, mint_token};
+use fixpath::http::{AppState, HttpConfig, router};
+use fixpath::library::Library;
+use fixpath::store::sqlite::SqliteStore;
+use fixpath::store::{NewUser, Role, Store, User};
+use reqwest::StatusCode;
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The scripts every test app serves.
+pub const SCRIPTS: &[(&str, &str)] = &[
+    (
+        "wifi.yaml",
+        r#"id: wifi
+title: Wi-Fi keeps dropping
+escalation: { tier: 2, queue: network }
+nodes:
+  power:
+    ask: Is the power light on the router lit?
+    help: "Agent-only: a dark router is almost always the power supply."
+    answers:
+      - label: "Yes"
+        id: "yes"
+        goto: serial
+      - label: "No"
+        id: "no"
+        resolve: The router was not plugged in
+  serial:
+    input: What is the serial number on the label?
+    into: serial
+    pattern: "^[A-Z0-9]{8}$"
+    next: cycle
+  cycle:
+    use: power-cycle
+    next: lights
+  lights:
+    ask: Which light is blinking on router {{ serial }}?
+    help: Red means the line is down at the exchange.
+    answers:
+      - label: Red
+        id: red
+        escalate: { reason: "Red light on router {{ serial }}", tier: 2, queue: hardware }
+      - label: Green
+        id: green
+        resolve: The connection is back
+"#,
+    ),
+    (
+        "power-cycle.yaml",
+        r#"id: power-cycle
+title: Power cycle
+nodes:
+  unplug:
+    say: Unplug the device, wait 30 seconds and plug it back in.
+    next: done
+  done:
+    return: Power cycled
+"#,
+    ),
+    (
+        "vpn-deep.yaml",
+        r#"id: vpn-deep
+title: VPN deep dive
+tier: 2
+nodes:
+  logs:
+    ask: Do the VPN logs show an authentication failure?
+    help: The logs are under /var/log/vpn on the gateway.
+    answers:
+      - label: "Yes"
+        id: "yes"
+        resolve: The VPN credentials were reset
+      - label: "No"
+        id: "no"
+        escalate: VPN fault beyond tier 2
+"#,
+    ),
+    (
+        "instant.yaml",
+        r#"id: instant
+title: Straight to a person
+nodes:
+  handover:
+    escalate: { reason: Always handed to a person, tier: 2, queue: desk }
+"#,
+    ),
+];
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh folder under the system's temp dir, removed when the app drops.
+fn temp_dir() -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("random bytes");
+    let dir = std::env::temp_dir().join(format!(
+        "fixpath-api-{}-{n}-{:08x}",
+        std::process::id(),
+        u32::from_le_bytes(bytes)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub store: Arc<SqliteStore>,
+    dir: PathBuf,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A response: status and JSON body (`Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Json,
+    pub text: String,
+}
+
+impl Res {
+    /// Asserts a JSON error `{"error": {"code", "message"}}` with this status.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> &str {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        assert!(
+            self.content_type.starts_with("application/json"),
+            "not JSON ({}): {}",
+            self.content_type,
+            self.text
+        );
+        assert_eq!(self.body["error"]["code"], code, "{}", self.text);
+        let message = self.body["error"]["message"].as_str().expect("a message");
+        assert!(!message.is_empty());
+        message
+    }
+
+    #[track_caller]
+    pub fn assert_ok(&self, status: u16) -> &Json {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text);
+        &self.body
+    }
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(HttpConfig::default(), |r, _| r).await
+    }
+
+    /// Starts an app whose router is `wrap(router(state), state)`, for
+    /// tests that add a route of their own.
+    pub async fn start_with(
+        config: HttpConfig,
+        wrap: impl FnOnce(axum::Router, AppState) -> axum::Router,
+    ) -> TestApp {
+        let dir = temp_dir();
+        let scripts = dir.join("scripts");
+        std::fs::create_dir_all(&scripts).unwrap();
+        for (name, text) in SCRIPTS {
+            std::fs::write(scripts.join(name), text).unwrap();
+        }
+        let db = dir.join("fixpath.db");
+        let store = Arc::new(
+            SqliteStore::open(db.to_str().unwrap())
+                .await
+                .expect("the store opens"),
+        );
+        store.migrate().await.expect("the schema migrates");
+        let library = Library::open(scripts, &*store)
+            .await
+            .expect("the test scripts compile");
+        let state = AppState {
+            store: store.clone(),
+            library: Arc::new(library),
+            config: Arc::new(config),
+            metrics: None,
+            outbox_notify: Arc::new(tokio::sync::Notify::new()),
+        };
+        let app = wrap(router(state.clone()), state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("the server runs");
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            state,
+            store,
+            dir,
+            server,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Creates a user in the store and returns their API token.
+    pub async fn user(&self, name: &str, role: Role, tier: u8) -> String {
+        let token = mint_token(STAFF_PREFIX).unwrap();
+        self.store
+            .create_user(&NewUser {
+                user: User {
+                    name: name.into(),
+                    role,
+                    tier,
+                },
+                password_hash: None,
+                token_hash: token.hash,
+            })
+            .await
+            .expect("user created");
+        token.plain
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Res {
+        let res = req.send().await.expect("the request is answered");
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = res.text().await.expect("a body");
+        let body = serde_json::from_str(&text).unwrap_or(Json::Null);
+        Res {
+            status,
+            content_type,
+            body,
+            text,
+        }
+    }
+
+    fn auth(req: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
+        self.send(Self::auth(self.client.get(self.url(path)), token))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Json) -> Res {
+        self.send(Self::auth(self.client.post(self.url(path)), token).json(body))
+            .await
+    }
+
+    /// A request with any method, body and content type.
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Res {
+        let mut req = Self::auth(self.client.request(method, self.url(path)), token);
+        if let Some(ct) = content_type {
+            req = req.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        self.send(req.body(body)).await
+    }
+
+    /// Starts a session; returns `(id, token, body)`.
+    pub async fn start_session(&self, token: Option<&str>, body: &Json) -> (String, String, Json) {
+        let res = self.post("/api/v1/sessions", token, body).await;
+        let body = res.assert_ok(201).clone();
+        (
+            body["id"].as_str().unwrap().to_owned(),
+            body["token"].as_str().unwrap().to_owned(),
+            body,
+        )
+    }
+}
+
+/// Replaces ids, tokens, versions and times with placeholders, so a
+/// snapshot holds only what is stable.
+pub fn redact(v: &mut Json) {
+    match v {
+        Json::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let placeholder = match k.as_str() {
+                    "id" if v.as_str().is_some_and(|s| s.starts_with("ses_")) => Some("[session]"),
+                    "id" if v.as_str().is_some_and(|s| s.starts_with("esc_")) => {
+                        Some("[escalation]")
+                    }
+                    "session" => Some("[session]"),
+                    "token" => Some("[token]"),
+                    "version" => Some("[version]"),
+                    "at" | "created_at" | "updated_at" | "timestamp" => Some("[time]"),
+                    _ => None,
+                };
+                match placeholder {
+                    Some(p) if !v.is_null() => *v = Json::String(p.into()),
+                    _ => redact(v),
+                }
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
