@@ -84,6 +84,12 @@ impl UserName {
                 s.escape_debug()
             ));
         }
+        // The trail names who acted: these two are the engine's own.
+        if matches!(s, "system" | "customer") {
+            return Err(format!(
+                "`{s}` is reserved: trails use it for the engine and for customers"
+            ));
+        }
         if s.chars().count() > Self::MAX_CHARS {
             return Err(format!(
                 "the user name is {} characters long; at most {} please",

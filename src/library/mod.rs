@@ -96,7 +96,11 @@ impl Library {
     pub async fn reload(&self, store: &dyn Store) -> Result<LoadReport, LibraryError> {
         let comp = compile_dir(&self.dir)?;
         let ok = comp.errors() == 0;
-        let report = report(&comp, ok);
+        let mut report = report(&comp, ok);
+        if !ok {
+            // Refused: the program still served is the old one.
+            report.program = self.current().hash.clone();
+        }
         if ok {
             store_versions(&comp, store).await?;
             *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(comp.program);
