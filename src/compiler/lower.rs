@@ -107,6 +107,14 @@ pub fn lower(
             node_spans: ast.nodes.iter().map(|n| n.id.span).collect(),
         });
         let start = NodeIndex::new(resolved.starts[i]);
+        let mut uses: Vec<ScriptIdx> = Vec::new();
+        for n in graph.node_weights() {
+            if let NodeKind::Use { script, .. } = n.kind
+                && !uses.contains(&script)
+            {
+                uses.push(script);
+            }
+        }
         scripts.push(Script {
             id: ast.id.value.clone(),
             path: sources.path(ast.file).to_owned(),
@@ -123,6 +131,7 @@ pub fn lower(
             start,
             graph,
             node_index,
+            uses,
         });
     }
     let by_id = scripts

@@ -78,11 +78,8 @@ pub fn start(
     let mut todo = vec![root_ix];
     let mut seen = vec![root_ix];
     while let Some(ix) = todo.pop() {
-        for n in program.script(ix).graph.node_weights() {
-            if let NodeKind::Use { script, .. } = n.kind
-                && (script.0 as usize) < program.scripts.len()
-                && !seen.contains(&script)
-            {
+        for &script in &program.script(ix).uses {
+            if (script.0 as usize) < program.scripts.len() && !seen.contains(&script) {
                 seen.push(script);
                 todo.push(script);
                 let s = program.script(script);
@@ -120,8 +117,10 @@ pub fn start(
         started_at: now,
     };
     let mut adv = Advance::default();
+    let pins = seen.iter().map(|&ix| program.script(ix)).collect();
     let mut m = Machine {
         program,
+        pins,
         s: &mut s,
         now,
         record: true,
@@ -135,11 +134,11 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     if s.status != Status::Active {
         return Ok(None);
     }
-    check_pins(program, s)?;
+    let pins = check_pins(program, s)?;
     let Some(&frame) = s.frames.last() else {
         return Ok(None);
     };
-    let script = script_of(program, s, frame.pin);
+    let script = pins[frame.pin as usize];
     let node = script.node(NodeIndex::new(frame.node as usize));
     let r = Renderer::new(program, s, script);
     let lang = s.language.as_str();
@@ -208,7 +207,7 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     };
     Ok(Some(Step {
         seq: s.seq,
-        node: node_name(program, s, frame),
+        node: node_name(&pins, s, frame),
         kind: node.kind.name().into(),
         // A text that fails to render is shown as its source rather than
         // hiding the step; answering escalates with the failure (see below).
@@ -230,9 +229,10 @@ pub fn answer(
     now: OffsetDateTime,
 ) -> Result<Advance, StepError> {
     ensure_active(s)?;
-    check_pins(program, s)?;
+    let pins = check_pins(program, s)?;
     let mut m = Machine {
         program,
+        pins,
         s,
         now,
         record: true,
@@ -249,9 +249,10 @@ pub fn escalate_now(
     now: OffsetDateTime,
 ) -> Result<Advance, StepError> {
     ensure_active(s)?;
-    check_pins(program, s)?;
+    let pins = check_pins(program, s)?;
     let mut m = Machine {
         program,
+        pins,
         s,
         now,
         record: true,
@@ -309,6 +310,7 @@ fn replay_without(
     };
     let (mut r, _) = start(program, opts, s.started_at)?;
     r.trail.clear();
+    let pins = check_pins(program, &r)?;
     for (i, e) in s.trail.iter().enumerate() {
         if e.retracted || e.actor == "system" || Some(i) == skip {
             continue;
@@ -320,6 +322,7 @@ fn replay_without(
         };
         let mut m = Machine {
             program,
+            pins: pins.clone(),
             s: &mut r,
             now: e.at,
             record: false,
@@ -342,10 +345,13 @@ fn ensure_active(s: &Session) -> Result<(), StepError> {
     }
 }
 
-fn check_pins(program: &Program, s: &Session) -> Result<(), StepError> {
+/// The session's pinned scripts, by pin index, checked against `program`:
+/// one lookup per pin per call, and plain indexing from then on.
+fn check_pins<'p>(program: &'p Program, s: &Session) -> Result<Vec<&'p Script>, StepError> {
+    let mut out = Vec::with_capacity(s.pins.len());
     for p in &s.pins {
         match program.get(&p.id) {
-            Some((_, sc)) if sc.version == p.version => {}
+            Some((_, sc)) if sc.version == p.version => out.push(sc),
             Some((_, sc)) => {
                 return Err(StepError::VersionMismatch {
                     script: p.id.clone(),
@@ -356,21 +362,12 @@ fn check_pins(program: &Program, s: &Session) -> Result<(), StepError> {
             None => return Err(StepError::UnknownScript(p.id.clone())),
         }
     }
-    Ok(())
-}
-
-fn script_of<'p>(program: &'p Program, s: &Session, pin: u16) -> &'p Script {
-    let id = &s.pins[pin as usize].id;
-    // Pins were checked against the program before any step.
-    program
-        .get(id)
-        .map(|(_, sc)| sc)
-        .expect("pins are checked before stepping")
+    Ok(out)
 }
 
 /// `NODE` at the top level, `SCRIPT/NODE` inside a sub-flow.
-fn node_name(program: &Program, s: &Session, f: Frame) -> String {
-    let script = script_of(program, s, f.pin);
+fn node_name(pins: &[&Script], s: &Session, f: Frame) -> String {
+    let script = pins[f.pin as usize];
     let id = &script.node(NodeIndex::new(f.node as usize)).id;
     if s.frames.len() <= 1 {
         id.clone()
@@ -463,23 +460,25 @@ impl<'a> Renderer<'a> {
 
 struct Machine<'a> {
     program: &'a Program,
+    /// The session's pinned scripts, by pin index.
+    pins: Vec<&'a Script>,
     s: &'a mut Session,
     now: OffsetDateTime,
     /// Write trail entries (false while replaying).
     record: bool,
 }
 
-impl Machine<'_> {
+impl<'a> Machine<'a> {
     fn frame(&self) -> Frame {
         *self.s.frames.last().expect("an active session has a frame")
     }
 
-    fn script(&self, pin: u16) -> &Script {
-        script_of(self.program, self.s, pin)
+    fn script(&self, pin: u16) -> &'a Script {
+        self.pins[pin as usize]
     }
 
     fn name(&self, f: Frame) -> String {
-        node_name(self.program, self.s, f)
+        node_name(&self.pins, self.s, f)
     }
 
     fn push_trail(&mut self, mut e: TrailEntry) {
@@ -537,7 +536,7 @@ impl Machine<'_> {
                 return;
             }
             let program = self.program;
-            let script = script_of(program, self.s, f.pin);
+            let script = self.pins[f.pin as usize];
             let node = script.node(NodeIndex::new(f.node as usize));
             match &node.kind {
                 NodeKind::Ask { .. } | NodeKind::Say { .. } | NodeKind::Input { .. } => {
@@ -709,7 +708,7 @@ impl Machine<'_> {
         // without its own defaults escalates to its caller's queue.
         let (mut tier, mut queue) = (tier, queue);
         for f in self.s.frames.iter().rev() {
-            let sc = script_of(self.program, self.s, f.pin);
+            let sc = self.pins[f.pin as usize];
             tier = tier.or(sc.escalation_tier);
             queue = queue.or_else(|| sc.escalation_queue.clone());
         }
@@ -769,7 +768,7 @@ impl Machine<'_> {
         let f = self.frame();
         let name = self.name(f);
         let program = self.program;
-        let script = script_of(program, self.s, f.pin);
+        let script = self.pins[f.pin as usize];
         let node = script.node(NodeIndex::new(f.node as usize));
         let r = Renderer::new(program, self.s, script);
         let mut adv = Advance::default();

@@ -167,6 +167,8 @@ pub struct Script {
     /// Node id -> index; for the few places that take ids from people
     /// (tests, the API). Stepping never looks anything up by name.
     pub node_index: HashMap<String, NodeIndex>,
+    /// The sub-flows this script runs through `use`, each once.
+    pub uses: Vec<ScriptIdx>,
 }
 
 impl Script {
