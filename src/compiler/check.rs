@@ -498,6 +498,15 @@ impl Ctx<'_, '_> {
     }
 
     fn pattern(&mut self, p: &ast::Spanned<String>) -> Option<regex::Regex> {
+        if let Some(r) = self.builder.patterns.get(&p.value) {
+            return Some(r.clone());
+        }
+        let r = self.pattern_uncached(p)?;
+        self.builder.patterns.insert(p.value.clone(), r.clone());
+        Some(r)
+    }
+
+    fn pattern_uncached(&mut self, p: &ast::Spanned<String>) -> Option<regex::Regex> {
         match regex::RegexBuilder::new(&p.value)
             .size_limit(1 << 20)
             .build()

@@ -58,20 +58,22 @@ pub fn lower(
 
     let mut scripts = Vec::with_capacity(next as usize);
     let mut origins = Vec::with_capacity(next as usize);
+    let mut node_maps = resolved.node_maps;
     for (i, (ast, c)) in resolved.scripts.into_iter().zip(checked).enumerate() {
         if !good[i] {
             continue;
         }
         let mut graph: StableDiGraph<crate::program::Node, Edge> =
             StableDiGraph::with_capacity(c.nodes.len(), c.nodes.len() + c.nodes.len() / 2);
-        let mut node_index = HashMap::with_capacity(c.nodes.len());
+        let node_index: HashMap<String, NodeIndex> = std::mem::take(&mut node_maps[i])
+            .into_iter()
+            .map(|(k, v)| (k, NodeIndex::new(v)))
+            .collect();
         for mut node in c.nodes {
             if let NodeKind::Use { script, .. } = &mut node.kind {
                 *script = ScriptIdx(remap[script.0 as usize]);
             }
-            let id = node.id.clone();
-            let ix = graph.add_node(node);
-            node_index.insert(id, ix);
+            graph.add_node(node);
         }
         let indices: Vec<NodeIndex> = graph.node_indices().collect();
         for from in indices {

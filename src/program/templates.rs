@@ -62,6 +62,8 @@ pub struct TemplatesBuilder {
     n_templates: u32,
     texts: Vec<Box<[TextPiece]>>,
     exprs: Vec<String>,
+    cache: std::collections::HashMap<String, (u32, HashSet<String>)>,
+    pub patterns: std::collections::HashMap<String, regex::Regex>,
 }
 
 impl Default for TemplatesBuilder {
@@ -71,6 +73,8 @@ impl Default for TemplatesBuilder {
             n_templates: 0,
             texts: Vec::new(),
             exprs: Vec::new(),
+            cache: Default::default(),
+            patterns: Default::default(),
         }
     }
 }
@@ -84,15 +88,19 @@ impl TemplatesBuilder {
         if !is_template(src) {
             return Ok((TextPiece::Literal(src.into()), HashSet::new()));
         }
+        if let Some((n, vars)) = self.cache.get(src) {
+            return Ok((TextPiece::Template(*n), vars.clone()));
+        }
         let n = self.n_templates;
         let name = n.to_string();
         self.env.add_template_owned(name.clone(), src.to_owned())?;
         self.n_templates += 1;
-        let vars = self
+        let vars: HashSet<String> = self
             .env
             .get_template(&name)
             .map(|t| t.undeclared_variables(false))
             .unwrap_or_default();
+        self.cache.insert(src.to_owned(), (n, vars.clone()));
         Ok((TextPiece::Template(n), vars))
     }
 

@@ -218,7 +218,11 @@ impl Script {
 /// The id an answer gets from its label when the author gives none: the label
 /// transliterated to ASCII, lowercased, runs of anything else turned into `-`.
 pub fn slug(label: &str) -> String {
-    let ascii = deunicode::deunicode(label);
+    let ascii: std::borrow::Cow<str> = if label.is_ascii() {
+        std::borrow::Cow::Borrowed(label)
+    } else {
+        deunicode::deunicode(label).into()
+    };
     let mut out = String::with_capacity(ascii.len());
     for c in ascii.chars() {
         if c.is_ascii_alphanumeric() {

@@ -254,7 +254,10 @@ pub fn build(text: &str, node_budget: usize) -> Built {
             Event::Scalar(s, style, anchor, _tag) => {
                 nodes += 1;
                 let value = if style == ScalarStyle::Plain {
-                    plain_scalar(&s)
+                    match plain_scalar(&s) {
+                        Value::Str(_) => Value::Str(s.into_owned()),
+                        v => v,
+                    }
                 } else {
                     Value::Str(s.into_owned())
                 };
@@ -361,16 +364,44 @@ pub fn build(text: &str, node_budget: usize) -> Built {
             }) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => {
-                    let text = key.key_text();
-                    match text.as_ref().and_then(|t| seen.get(t)) {
+                    let owned;
+                    let text: Option<&str> = match &key.value {
+                        Value::Str(s) => Some(s.as_str()),
+                        _ => {
+                            owned = key.key_text();
+                            owned.as_deref()
+                        }
+                    };
+                    let first = match text {
+                        None => None,
+                        Some(t) if entries.len() < 16 => entries
+                            .iter()
+                            .find(|(k, _)| match &k.value {
+                                Value::Str(s) => s == t,
+                                Value::Seq(_) | Value::Map(_) => false,
+                                _ => k.key_text().as_deref() == Some(t),
+                            })
+                            .map(|(k, _)| k.span),
+                        Some(t) => {
+                            if seen.is_empty() {
+                                for (k, _) in entries.iter() {
+                                    if let Some(kt) = k.key_text() {
+                                        seen.entry(kt).or_insert(k.span);
+                                    }
+                                }
+                            }
+                            seen.get(t).copied()
+                        }
+                    };
+                    match first {
                         Some(first) => problems.push(BuildProblem::DuplicateKey {
-                            key: text.clone().unwrap_or_default(),
+                            key: text.unwrap_or_default().to_owned(),
                             span: key.span,
-                            first: *first,
+                            first,
                         }),
                         None => {
-                            if let Some(t) = text {
-                                seen.insert(t, key.span);
+                            if let (Some(t), false) = (text, seen.is_empty()) {
+                                seen.insert(t.to_owned(), key.span);
                             }
                             entries.push((key, node));
                         }
@@ -449,6 +480,27 @@ mod tests {
             }
             p => panic!("unexpected {p:?}"),
         }
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_mappings_too() {
+        let mut s: String = (0..40).map(|i| format!("k{i}: {i}\n")).collect();
+        s.push_str("k3: again\nk39: again\n");
+        let b = build(&s, 1_000);
+        let dups: Vec<(String, u32, u32)> = b
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                BuildProblem::DuplicateKey { key, span, first } => {
+                    Some((key.clone(), span.start.line, first.start.line))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            dups,
+            vec![("k3".to_string(), 41, 4), ("k39".to_string(), 42, 40)]
+        );
     }
 
     #[test]

@@ -66,16 +66,25 @@ pub const LINTS: &[(Code, Lint)] = &[
 ];
 
 pub fn run(program: &Program, origins: &[Origin], diags: &mut Vec<Diagnostic>) {
-    for (i, origin) in origins.iter().enumerate() {
-        let ctx = LintCtx {
-            program,
-            script: ScriptIdx(i as u32),
-            origin,
-        };
-        for (_, lint) in LINTS {
-            lint(&ctx, diags);
-        }
-    }
+    use rayon::prelude::*;
+    // Scripts are linted independently: in parallel, collected in order.
+    let per_script: Vec<Vec<Diagnostic>> = origins
+        .par_iter()
+        .enumerate()
+        .map(|(i, origin)| {
+            let ctx = LintCtx {
+                program,
+                script: ScriptIdx(i as u32),
+                origin,
+            };
+            let mut out = Vec::new();
+            for (_, lint) in LINTS {
+                lint(&ctx, &mut out);
+            }
+            out
+        })
+        .collect();
+    diags.extend(per_script.into_iter().flatten());
 }
 
 /// Does the node end the script, by itself or through one of its answers?
