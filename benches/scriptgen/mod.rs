@@ -423,7 +423,7 @@ impl<'a> Gen<'a> {
                 let nl = format!("{} (stap {i})?", q_nl.replace("{T}", t_nl));
                 self.text_line(out, 4, "input", &en, &nl);
                 let _ = writeln!(out, "    into: {into}");
-                if h % 3 == 0 {
+                if h.is_multiple_of(3) {
                     out.push_str("    type: text\n");
                 }
                 let _ = writeln!(out, "    pattern: {}", quoted(pattern));
@@ -431,7 +431,7 @@ impl<'a> Gen<'a> {
             }
             Kind::Branch => {
                 out.push_str("    branch:\n");
-                let arms = if h % 4 == 0 { 2 } else { 1 };
+                let arms = if h.is_multiple_of(4) { 2 } else { 1 };
                 for a in 0..arms {
                     let cond = if i == 1 && a == 0 {
                         CONDITIONS[2]
@@ -460,7 +460,7 @@ impl<'a> Gen<'a> {
                 let (t_en, t_nl) = THINGS[(h % THINGS.len() as u64) as usize];
                 let en = format!("The {t_en} still fails at step {i}");
                 let nl = format!("De {t_nl} faalt nog steeds bij stap {i}");
-                if h % 2 == 0 {
+                if h.is_multiple_of(2) {
                     self.text_line(out, 4, "escalate", &en, &nl);
                 } else {
                     let queue = ESC_QUEUES[(h / 3 % ESC_QUEUES.len() as u64) as usize];
@@ -531,7 +531,7 @@ impl<'a> Gen<'a> {
         for (k, t) in targets.iter().enumerate() {
             let hk = self.h(i, 50 + k as u64);
             // Short form unless bilingual (a short label is one text) or drawn long.
-            let long = self.o.bilingual || hk % 100 < 35 || (t.is_none() && hk % 2 == 0);
+            let long = self.o.bilingual || hk % 100 < 35 || (t.is_none() && hk.is_multiple_of(2));
             if !long {
                 let (label, _) = SHORT_LABELS[(short0 + k) % SHORT_LABELS.len()];
                 match t {
@@ -559,7 +559,7 @@ impl<'a> Gen<'a> {
             } else {
                 let _ = writeln!(out, "      - label: {}", quoted(l_en));
             }
-            if hk % 5 == 0 {
+            if hk.is_multiple_of(5) {
                 let _ = writeln!(out, "        id: option-{}", k + 1);
             }
             match hk / 5 % 3 {
@@ -578,7 +578,7 @@ impl<'a> Gen<'a> {
                 Some(t) => {
                     let _ = writeln!(out, "        goto: {}", self.ids[*t]);
                 }
-                None if hk / 15 % 2 == 0 => {
+                None if (hk / 15).is_multiple_of(2) => {
                     let key = "resolve";
                     let en = format!("Solved by answer {} at step {i}", k + 1);
                     let nl = format!("Opgelost met antwoord {} bij stap {i}", k + 1);

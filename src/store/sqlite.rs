@@ -2,17 +2,26 @@
 //!
 //! Two pools on one file. Every write goes through a pool of exactly one
 //! connection: SQLite lets one writer in at a time anyway, and queueing the
-//! writers in the pool (instead of in SQLite's busy handler) keeps a step
-//! down to a few short statements with no lock contention. Reads use a pool
-//! of several connections; in WAL mode they never wait for the writer.
+//! writers in the pool (instead of in SQLite's busy handler) keeps them free
+//! of lock contention. Reads use a pool of several connections; in WAL mode
+//! they never wait for the writer.
+//!
+//! Answers are the hot path, so `save_step` is group-committed: a writer task
+//! saves the steps that queued up while the previous transaction ran in one
+//! transaction, each step still all-or-nothing and answered only once
+//! committed (see [`write_steps`]). The usual step is one statement in that
+//! transaction (the compare-and-set and its trail rows together). WAL
+//! checkpoints, the only moments that wait for the disk, run from a
+//! background task, off the writer's path (see [`checkpoints`]).
 //!
 //! Writes that read before they write run in `BEGIN IMMEDIATE` transactions:
 //! a deferred transaction that later upgrades to a write can fail with
 //! `SQLITE_BUSY` when another process (`fixpath user add` next to a running
 //! server) wrote in between, and the busy timeout does not help there.
 //!
-//! Times are stored as INTEGER milliseconds since the Unix epoch (UTC); the
-//! JSON documents (state, trail entries, records) keep the engine's RFC 3339
+//! Times are stored as INTEGER milliseconds since the Unix epoch (UTC): what
+//! a column gives back is the time saved, to the millisecond. The JSON
+//! documents (state, trail entries, records) keep the engine's RFC 3339
 //! times exactly.
 
 use super::{
@@ -70,6 +79,9 @@ impl SqliteStore {
     /// `sqlite://PATH`, `sqlite:PATH` or a plain `PATH`. `sqlite::memory:`
     /// works too (one connection, gone when the store is dropped), for
     /// throwaway use. Call [`Store::migrate`] before use.
+    ///
+    /// Starts the writer and checkpoint tasks on the current tokio runtime;
+    /// they stop when the last clone of the store is dropped.
     pub async fn open(url_or_path: &str) -> Result<SqliteStore> {
         let opts = if url_or_path.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url_or_path).map_err(db)?
@@ -128,7 +140,9 @@ impl SqliteStore {
             .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(opts.clone())
+            // Checkpoints are the background task's (see `checkpoints`);
+            // this is only a backstop should it fall behind.
+            .connect_with(opts.clone().pragma("wal_autocheckpoint", BACKSTOP_PAGES))
             .await
             .map_err(db)?;
         let reader = SqlitePoolOptions::new()
@@ -137,7 +151,9 @@ impl SqliteStore {
             .connect_with(opts.pragma("query_only", "ON"))
             .await
             .map_err(db)?;
-        Ok(SqliteStore::with_pools(writer, reader))
+        let store = SqliteStore::with_pools(writer, reader);
+        tokio::spawn(checkpoints(store.reader.clone(), store.steps.downgrade()));
+        Ok(store)
     }
 
     fn with_pools(writer: SqlitePool, reader: SqlitePool) -> SqliteStore {
@@ -483,17 +499,21 @@ async fn insert_trail(
                 .bind(e.json.as_str())
                 .bind(e.retracted);
         }
-        q.execute(&mut **tx).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Database(format!(
-                    "session {session_id} already has a trail entry with one of these seqs"
-                ))
-            } else {
-                db(e)
-            }
-        })?;
+        q.execute(&mut **tx)
+            .await
+            .map_err(|e| trail_error(e, session_id))?;
     }
     Ok(())
+}
+
+fn trail_error(e: sqlx::Error, session_id: &str) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Database(format!(
+            "session {session_id} already has a trail entry with one of these seqs"
+        ))
+    } else {
+        db(e)
+    }
 }
 
 async fn insert_escalation(tx: &mut Transaction<'static, Sqlite>, e: &NewEscalation) -> Result<()> {
@@ -564,7 +584,9 @@ type StepReply = oneshot::Sender<Result<Saved>>;
 /// step's cost (the transaction, the hand-offs between threads) is shared.
 /// Each step is still all-or-nothing and answered only once committed: a
 /// step that fails rolls its batch back, and the batch is then saved one
-/// step per transaction, so the others are not held back by it.
+/// step per transaction, so the others are not held back by it. When the
+/// transaction itself fails (the file is locked by another process past the
+/// busy timeout, the disk is full), every step in it gets that error.
 async fn write_steps(pool: SqlitePool, mut rx: mpsc::Receiver<(StepJob, StepReply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -575,47 +597,93 @@ async fn write_steps(pool: SqlitePool, mut rx: mpsc::Receiver<(StepJob, StepRepl
                     let _ = reply.send(Ok(s));
                 }
             }
-            Err(e) if batch.len() == 1 => {
-                if let Some((_, reply)) = batch.pop() {
-                    let _ = reply.send(Err(e));
+            Err(BatchError::Step(_)) if batch.len() > 1 => {
+                for (job, reply) in batch.drain(..) {
+                    let r = match save_batch(&pool, &[&job]).await {
+                        Ok(s) => Ok(s[0]),
+                        Err(BatchError::Step(e) | BatchError::Whole(e)) => Err(e),
+                    };
+                    let _ = reply.send(r);
                 }
             }
-            Err(_) => {
-                for (job, reply) in batch.drain(..) {
-                    let r = save_batch(&pool, &[&job]).await.map(|s| s[0]);
-                    let _ = reply.send(r);
+            Err(BatchError::Step(e) | BatchError::Whole(e)) => {
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(copy_error(&e)));
                 }
             }
         }
     }
 }
 
-async fn save_batch(pool: &SqlitePool, jobs: &[&StepJob]) -> Result<Vec<Saved>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+enum BatchError {
+    /// A step failed; the others may well be saved without it.
+    Step(StoreError),
+    /// The transaction failed to begin or to commit.
+    Whole(StoreError),
+}
+
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Database(m) => StoreError::Database(m.clone()),
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        StoreError::Duplicate(m) => StoreError::Duplicate(m.clone()),
+    }
+}
+
+async fn save_batch(
+    pool: &SqlitePool,
+    jobs: &[&StepJob],
+) -> std::result::Result<Vec<Saved>, BatchError> {
+    let whole = |e| BatchError::Whole(db(e));
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(whole)?;
     let mut saved = Vec::with_capacity(jobs.len());
     for job in jobs {
-        saved.push(save_one(&mut tx, job).await?);
+        saved.push(save_one(&mut tx, job).await.map_err(BatchError::Step)?);
     }
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(whole)?;
     Ok(saved)
 }
 
 async fn save_one(tx: &mut Transaction<'static, Sqlite>, w: &StepJob) -> Result<Saved> {
-    // The compare-and-set: only from the seq the caller read.
-    let moved = sqlx::query(
+    // One round trip to the connection for the usual step: the
+    // compare-and-set (only from the seq the caller read) and, only if it
+    // moved the session (`changes() = 1`), the new trail entries.
+    let n = if w.entries.len() <= TRAIL_CHUNK {
+        w.entries.len()
+    } else {
+        0
+    };
+    let mut sql = String::from(
         "UPDATE sessions SET state = ?, seq = ?, status = ?, updated_at = ? WHERE id = ? AND seq = ?",
-    )
-    .bind(w.state.as_str())
-    .bind(w.seq)
-    .bind(w.status)
-    .bind(w.now)
-    .bind(w.session_id.as_str())
-    .bind(w.expected_seq)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
-    if moved == 0 {
+    );
+    for i in 0..n {
+        sql.push_str(if i == 0 {
+            "; INSERT INTO trail_entries (session_id, seq, entry, retracted) \
+             SELECT ?, ?, ?, ? WHERE changes() = 1"
+        } else {
+            " UNION ALL SELECT ?, ?, ?, ? WHERE changes() = 1"
+        });
+    }
+    let mut q = sqlx::query(&sql)
+        .bind(w.state.as_str())
+        .bind(w.seq)
+        .bind(w.status)
+        .bind(w.now)
+        .bind(w.session_id.as_str())
+        .bind(w.expected_seq);
+    for e in &w.entries[..n] {
+        q = q
+            .bind(w.session_id.as_str())
+            .bind(e.seq)
+            .bind(e.json.as_str())
+            .bind(e.retracted);
+    }
+    let changed = q
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| trail_error(e, &w.session_id))?
+        .rows_affected();
+    if changed == 0 {
         // Nothing of this step was written; the batch goes on.
         let exists = sqlx::query_scalar::<_, i64>("SELECT 1 FROM sessions WHERE id = ?")
             .bind(w.session_id.as_str())
@@ -629,7 +697,16 @@ async fn save_one(tx: &mut Transaction<'static, Sqlite>, w: &StepJob) -> Result<
             Saved::NotFound
         });
     }
-    insert_trail(tx, &w.session_id, &w.entries).await?;
+    if changed != 1 + n as u64 {
+        return Err(StoreError::Database(format!(
+            "session {}: saving a step changed {changed} rows, not {}",
+            w.session_id,
+            1 + n
+        )));
+    }
+    if n < w.entries.len() {
+        insert_trail(tx, &w.session_id, &w.entries).await?;
+    }
     if !w.retracted.is_empty() {
         let mut sql = String::from(
             "UPDATE trail_entries SET retracted = 1 WHERE session_id = ? AND seq IN (",
@@ -656,6 +733,39 @@ async fn save_one(tx: &mut Transaction<'static, Sqlite>, w: &StepJob) -> Result<
         insert_escalation(tx, e).await?;
     }
     Ok(Saved::Ok)
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// The writer checkpoints by itself only past this many WAL pages (~40 MB).
+const BACKSTOP_PAGES: &str = "10000";
+
+/// Copies the WAL back into the database file, off the writer's path.
+///
+/// With `synchronous=NORMAL` a commit never waits for the disk; a checkpoint
+/// does (it syncs the WAL and the database file). SQLite runs one by itself
+/// in the connection whose commit grew the WAL past a threshold, so that
+/// commit, and under group commit every step in its batch, would wait out
+/// the fsyncs: measured here, up to 1.5 s when the disk is busy. A PASSIVE
+/// checkpoint from a reader connection waits for nobody and nobody waits for
+/// it; the writer goes on appending meanwhile.
+async fn checkpoints(reader: SqlitePool, alive: mpsc::WeakSender<(StepJob, StepReply)>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if alive.upgrade().is_none() || reader.is_closed() {
+            break;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&reader)
+            .await
+        {
+            tracing::warn!(error = %e, "the WAL checkpoint failed; will try again");
+        }
+    }
 }
 
 // ---------------------------------------------------------------- migrations
