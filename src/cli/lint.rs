@@ -2,7 +2,6 @@
 //! `fixpath lint --explain CODE`.
 
 use super::exit;
-use crate::compiler;
 use crate::diagnostics::{Code, render};
 use std::path::PathBuf;
 
@@ -50,17 +49,8 @@ pub fn run(
             }
         });
     }
-    let paths = if args.paths.is_empty() {
-        vec![super::default_scripts()]
-    } else {
-        args.paths
-    };
-    let comp = match compiler::compile_paths(&paths) {
-        Ok(c) => c,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(exit::USAGE);
-        }
+    let Some(comp) = super::compile_or_report(args.paths, err)? else {
+        return Ok(exit::USAGE);
     };
     let files = comp.sources.len();
     let text = render::render(

@@ -93,6 +93,26 @@ where
     }
 }
 
+/// Compiles PATHs (default `scripts/`); a path that does not exist is
+/// reported on `err` and gives `None` (the command exits 2).
+pub fn compile_or_report(
+    paths: Vec<PathBuf>,
+    err: &mut dyn std::io::Write,
+) -> std::io::Result<Option<crate::compiler::Compilation>> {
+    let paths = if paths.is_empty() {
+        vec![default_scripts()]
+    } else {
+        paths
+    };
+    match crate::compiler::compile_paths(&paths) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(None)
+        }
+    }
+}
+
 /// The default script folder of every command.
 pub fn default_scripts() -> PathBuf {
     PathBuf::from("scripts")

@@ -3,7 +3,6 @@
 //! `N passed, N failed`.
 
 use super::exit;
-use crate::compiler;
 use crate::diagnostics::render;
 use crate::scenario;
 use std::collections::HashSet;
@@ -24,17 +23,8 @@ pub fn run(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
-    let paths = if args.paths.is_empty() {
-        vec![super::default_scripts()]
-    } else {
-        args.paths
-    };
-    let comp = match compiler::compile_paths(&paths) {
-        Ok(c) => c,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(exit::USAGE);
-        }
+    let Some(comp) = super::compile_or_report(args.paths, err)? else {
+        return Ok(exit::USAGE);
     };
     let errors: Vec<_> = comp
         .diagnostics

@@ -228,16 +228,7 @@ pub fn answer(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Advance, StepError> {
-    ensure_active(s)?;
-    let pins = check_pins(program, s)?;
-    let mut m = Machine {
-        program,
-        pins,
-        s,
-        now,
-        record: true,
-    };
-    m.reply(reply, actor)
+    Machine::for_step(program, s, now)?.reply(reply, actor)
 }
 
 /// Escalates now, at the person's request, with an optional note.
@@ -248,16 +239,7 @@ pub fn escalate_now(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Advance, StepError> {
-    ensure_active(s)?;
-    let pins = check_pins(program, s)?;
-    let mut m = Machine {
-        program,
-        pins,
-        s,
-        now,
-        record: true,
-    };
-    m.escalate_by_person(note, actor)
+    Machine::for_step(program, s, now)?.escalate_by_person(note, actor)
 }
 
 /// Goes back one answer: the last answer given is marked retracted (it stays
@@ -469,6 +451,23 @@ struct Machine<'a> {
 }
 
 impl<'a> Machine<'a> {
+    /// A machine for one move of an active session, its pins checked.
+    fn for_step(
+        program: &'a Program,
+        s: &'a mut Session,
+        now: OffsetDateTime,
+    ) -> Result<Self, StepError> {
+        ensure_active(s)?;
+        let pins = check_pins(program, s)?;
+        Ok(Machine {
+            program,
+            pins,
+            s,
+            now,
+            record: true,
+        })
+    }
+
     fn frame(&self) -> Frame {
         *self.s.frames.last().expect("an active session has a frame")
     }
