@@ -75,6 +75,18 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Hands a job to the writer task and waits for its commit.
+    async fn write_job(&self, job: StepJob) -> Result<Saved> {
+        let (reply, answer) = oneshot::channel();
+        self.steps
+            .send((job, reply))
+            .await
+            .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the writer has stopped".into()))?
+    }
+
     /// Opens (creating it and its folder if missing) the database at
     /// `sqlite://PATH`, `sqlite:PATH` or a plain `PATH`. `sqlite::memory:`
     /// works too (one connection, gone when the store is dropped), for
@@ -114,6 +126,8 @@ impl SqliteStore {
             // throughput target would be the disk's.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
+            // After a checkpoint, the WAL file is truncated back to 64 MiB.
+            .pragma("journal_size_limit", "67108864")
             .foreign_keys(true);
 
         if in_memory {
@@ -574,6 +588,18 @@ struct StepJob {
     retracted: Vec<i64>,
     escalation: Option<NewEscalation>,
     now: i64,
+    /// Set for a new session: the row is inserted, not compare-and-set. New
+    /// sessions go through the writer's batches too, so a start costs no
+    /// transaction of its own.
+    create: Option<NewSession>,
+}
+
+struct NewSession {
+    token_hash: String,
+    owner: Option<String>,
+    reference: Option<String>,
+    script: String,
+    created_at: i64,
 }
 
 type StepReply = oneshot::Sender<Result<Saved>>;
@@ -645,6 +671,36 @@ async fn save_batch(
 }
 
 async fn save_one(tx: &mut Transaction<'static, Sqlite>, w: &StepJob) -> Result<Saved> {
+    if let Some(c) = &w.create {
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&w.session_id)
+        .bind(&c.token_hash)
+        .bind(&c.owner)
+        .bind(&c.reference)
+        .bind(&c.script)
+        .bind(w.status)
+        .bind(w.seq)
+        .bind(w.state.as_str())
+        .bind(c.created_at)
+        .bind(w.now)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Duplicate(format!("session `{}`", w.session_id))
+            } else {
+                db(e)
+            }
+        })?;
+        insert_trail(tx, &w.session_id, &w.entries).await?;
+        if let Some(e) = &w.escalation {
+            insert_escalation(tx, e).await?;
+        }
+        return Ok(Saved::Ok);
+    }
     // One round trip to the connection for the usual step: the
     // compare-and-set (only from the seq the caller read) and, only if it
     // moved the session (`changes() = 1`), the new trail entries.
@@ -738,9 +794,12 @@ async fn save_one(tx: &mut Transaction<'static, Sqlite>, w: &StepJob) -> Result<
 // ---------------------------------------------------------------- checkpoints
 
 /// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// The writer checkpoints by itself only past this many WAL pages (~40 MB).
-const BACKSTOP_PAGES: &str = "10000";
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The writer checkpoints by itself only past this many WAL pages (~200 MB):
+/// under continuous writes the WAL rarely resets, and a checkpoint on the
+/// writer stalls every queued step for its fsyncs (measured: p99 62 ms at
+/// 10,000 pages, 18 ms at 50,000 with the 250 ms background checkpoint).
+const BACKSTOP_PAGES: &str = "50000";
 
 /// Copies the WAL back into the database file, off the writer's path.
 ///
@@ -867,40 +926,27 @@ impl Store for SqliteStore {
     }
 
     async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {
-        let state = state_json(&s.state)?;
-        let entries = entry_rows(&s.state.trail)?;
-        let escalation = escalation
-            .map(|r| NewEscalation::new(r, s.updated_at))
-            .transpose()?;
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.token_hash)
-        .bind(&s.owner)
-        .bind(&s.reference)
-        .bind(&s.state.script)
-        .bind(status_str(s.state.status))
-        .bind(i64::from(s.state.seq))
-        .bind(state)
-        .bind(ms(s.created_at))
-        .bind(ms(s.updated_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Duplicate(format!("session `{}`", s.id))
-            } else {
-                db(e)
-            }
-        })?;
-        insert_trail(&mut tx, &s.id, &entries).await?;
-        if let Some(e) = &escalation {
-            insert_escalation(&mut tx, e).await?;
-        }
-        tx.commit().await.map_err(db)
+        let job = StepJob {
+            session_id: s.id.clone(),
+            expected_seq: 0,
+            seq: i64::from(s.state.seq),
+            status: status_str(s.state.status),
+            state: state_json(&s.state)?,
+            entries: entry_rows(&s.state.trail)?,
+            retracted: Vec::new(),
+            escalation: escalation
+                .map(|r| NewEscalation::new(r, s.updated_at))
+                .transpose()?,
+            now: ms(s.updated_at),
+            create: Some(NewSession {
+                token_hash: s.token_hash.clone(),
+                owner: s.owner.clone(),
+                reference: s.reference.clone(),
+                script: s.state.script.clone(),
+                created_at: ms(s.created_at),
+            }),
+        };
+        self.write_job(job).await.map(drop)
     }
 
     async fn session(&self, id: &str) -> Result<Option<StoredSession>> {
@@ -953,15 +999,9 @@ impl Store for SqliteStore {
                 .map(|r| NewEscalation::new(r, w.now))
                 .transpose()?,
             now: ms(w.now),
+            create: None,
         };
-        let (reply, answer) = oneshot::channel();
-        self.steps
-            .send((job, reply))
-            .await
-            .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database("the writer has stopped".into()))?
+        self.write_job(job).await
     }
 
     async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<Escalation>> {

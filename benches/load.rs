@@ -1,0 +1,1255 @@
+//! HTTP load: full customer sessions against `fixpath serve`.
+//!
+//! Target (issue 4, 2 cores, SQLite): at least 5,000 durable answers per
+//! second at 64 concurrent sessions, with p99 answer latency under 20 ms.
+//!
+//! Run: `cargo bench --bench load` (options after `--`, e.g.
+//! `cargo bench --bench load -- --users 64 --duration 20 --client-threads 1`;
+//! `-- --help` lists them). Results and analysis: `benches/RESULTS-load.md`.
+//!
+//! What it does:
+//!
+//! 1. Starts the server itself: `target/release/fixpath serve --listen
+//!    127.0.0.1:0 --db TEMP/db.sqlite --scripts scripts` (cargo builds the
+//!    binary in the `bench` profile, i.e. release, before the run), reads
+//!    `listening on http://ADDR` from its stderr, and at the end stops it
+//!    with SIGTERM and removes the temporary folder. With `--url
+//!    http://127.0.0.1:PORT` it drives a server that is already running
+//!    instead (loopback addresses only).
+//! 2. Checks the input values it will send: every `pattern:` of the scripts
+//!    folder gets generated values that must match it (see [`ValueGen`]).
+//! 3. Runs `--users` virtual users (default 64) on one client runtime
+//!    (`--client-threads`, default 1 = tokio's current-thread runtime, so the
+//!    server gets most of the CPU). Each user loops: start a `customer`
+//!    session on a random script of `GET /api/v1/scripts`, answer every step
+//!    until the session ends (a random answer id, never `_none`/`_escalate`
+//!    unless `--builtin-rate` says so; `done` for an instruction; for an
+//!    input a value of its type that matches its pattern), then start the
+//!    next. A request that fails ends that session (counted by status).
+//! 4. Counts only what completes inside the measured window (`--duration`,
+//!    default 20 s, after `--warmup`, default 3 s). Every HTTP 200 answer is
+//!    one durable answer: the server saves the step before it responds.
+//!    Latencies are kept per request (µs) and sorted at the end.
+//!
+//! 5. Prints a summary table: answers/s, sessions/s, answer latency
+//!    p50/p90/p99/p99.9/max, start latency, errors by request and status,
+//!    and the CPU the server and the load generator used in the window
+//!    (from `/proc`, so the shared 2 cores can be accounted for).
+//!    `--timeline` adds one row per second; `--samples FILE` writes every
+//!    answer's completion time and latency as CSV; `--keep-db` keeps the
+//!    database, whose `SELECT sum(seq - 1) FROM sessions` must equal the
+//!    "all requests" answer count (every 200 was stored).
+//!
+//! Bounded: each request times out after 10 s, users stop at the end of the
+//! window, and a watchdog abandons the run 15 s after it.
+//!
+//! Run as a test (`cargo test --benches`, no `--bench` argument) it does a
+//! 2-second smoke run with 8 users instead.
+
+use clap::Parser;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const WATCHDOG_SLACK: Duration = Duration::from_secs(15);
+const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
+const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+const TARGET_ANSWERS_PER_S: f64 = 5000.0;
+const TARGET_P99_MS: f64 = 20.0;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "load",
+    about = "Drives full customer sessions over HTTP against fixpath serve"
+)]
+struct Args {
+    /// Concurrent virtual users (one session each at a time)
+    #[arg(long, default_value_t = 64)]
+    users: usize,
+    /// Measured seconds (after the warm-up)
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Warm-up seconds (load runs, nothing is counted)
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// Client runtime threads: 1 = tokio current_thread; N > 1 = multi-thread with N workers
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Drive a running server at this loopback URL instead of starting one
+    #[arg(long, value_name = "http://127.0.0.1:PORT")]
+    url: Option<String>,
+    /// With --url: the server's process id, to report its CPU use
+    #[arg(long, value_name = "PID", requires = "url")]
+    server_pid: Option<u32>,
+    /// The fixpath binary to start [default: the one cargo built for this bench]
+    #[arg(long, value_name = "PATH")]
+    fixpath: Option<PathBuf>,
+    /// The scripts folder (served, and scanned for input patterns)
+    #[arg(long, value_name = "DIR")]
+    scripts: Option<PathBuf>,
+    /// Where the temporary database folder goes [default: the system's temp dir]
+    #[arg(long, value_name = "DIR")]
+    tmp: Option<PathBuf>,
+    /// The spawned server's log filter (FIXPATH_LOG)
+    #[arg(long, default_value = "info,sqlx=warn")]
+    server_log: String,
+    /// Keep the temporary database folder after the run
+    #[arg(long)]
+    keep_db: bool,
+    /// Also print answers, p50, p99 and max latency for every second of the window
+    #[arg(long)]
+    timeline: bool,
+    /// Write every measured answer as CSV `end_ms,latency_us` to this file
+    #[arg(long, value_name = "FILE")]
+    samples: Option<PathBuf>,
+    /// Chance (0..1) that a question is answered `_none` or `_escalate`
+    #[arg(long, default_value_t = 0.0)]
+    builtin_rate: f64,
+    /// Seed of the users' random choices (user i gets seed + i)
+    #[arg(long, default_value_t = 0x10AD)]
+    seed: u64,
+    /// Passed by `cargo bench`; without it the run is a short smoke test
+    #[arg(long, hide = true)]
+    bench: bool,
+    /// Anything else cargo or the test harness passes (filters) is ignored
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------
+// The API's shapes, as far as the load needs them.
+
+#[derive(Debug, Deserialize)]
+struct ScriptSummary {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionBody {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    status: String,
+    #[serde(default)]
+    step: Option<StepBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StepBody {
+    seq: u32,
+    kind: String,
+    #[serde(default)]
+    answers: Vec<AnswerRef>,
+    #[serde(default)]
+    input: Option<InputSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AnswerRef {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct InputSpec {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default = "yes")]
+    required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+// ---------------------------------------------------------------------------
+// Input values: a tiny generator for the regular expressions scripts use.
+
+/// One piece of a pattern: the characters it may be, and how many times.
+#[derive(Debug, Clone)]
+struct Piece {
+    chars: Vec<char>,
+    min: usize,
+    max: usize,
+}
+
+/// A generator of strings matching a simple pattern: anchors, literals,
+/// escapes (`\d \w \s \+ \.` …), `.`, character classes with ranges and
+/// negation, and the quantifiers `? * + {n} {m,} {m,n}`. Groups and
+/// alternation are not supported ([`ValueGen::parse`] gives `None`).
+/// Negated classes and `.` draw from letters and digits. Unbounded
+/// repetitions stop at the minimum + 3.
+#[derive(Debug, Clone)]
+struct ValueGen {
+    pieces: Vec<Piece>,
+}
+
+const ALNUM: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+impl ValueGen {
+    fn parse(pattern: &str) -> Option<ValueGen> {
+        let cs: Vec<char> = pattern.chars().collect();
+        let mut i = 0;
+        let mut pieces: Vec<Piece> = Vec::new();
+        while i < cs.len() {
+            let c = cs[i];
+            i += 1;
+            let chars: Vec<char> = match c {
+                '^' | '$' => continue,
+                '(' | ')' | '|' => return None,
+                '.' => ALNUM.chars().collect(),
+                '\\' => {
+                    let e = *cs.get(i)?;
+                    i += 1;
+                    escape_class(e).unwrap_or_else(|| vec![e])
+                }
+                '[' => {
+                    let (set, next) = parse_class(&cs, i)?;
+                    i = next;
+                    set
+                }
+                '?' | '*' | '+' | '{' => {
+                    let last = pieces.last_mut()?;
+                    let (min, max) = match c {
+                        '?' => (0, 1),
+                        '*' => (0, 3),
+                        '+' => (1, 4),
+                        _ => {
+                            let close = cs[i..].iter().position(|&c| c == '}')? + i;
+                            let body: String = cs[i..close].iter().collect();
+                            i = close + 1;
+                            match body.split_once(',') {
+                                None => {
+                                    let n = body.trim().parse().ok()?;
+                                    (n, n)
+                                }
+                                Some((a, b)) => {
+                                    let a: usize = a.trim().parse().ok()?;
+                                    let b = if b.trim().is_empty() {
+                                        a + 3
+                                    } else {
+                                        b.trim().parse().ok()?
+                                    };
+                                    (a, b)
+                                }
+                            }
+                        }
+                    };
+                    // A lazy `?` after a quantifier changes nothing here.
+                    if cs.get(i) == Some(&'?') {
+                        i += 1;
+                    }
+                    last.min = min;
+                    last.max = max;
+                    continue;
+                }
+                c => vec![c],
+            };
+            if chars.is_empty() {
+                return None;
+            }
+            pieces.push(Piece {
+                chars,
+                min: 1,
+                max: 1,
+            });
+        }
+        Some(ValueGen { pieces })
+    }
+
+    fn generate(&self, rng: &mut SmallRng) -> String {
+        let mut out = String::new();
+        for p in &self.pieces {
+            let n = rng.gen_range(p.min..=p.max.max(p.min));
+            for _ in 0..n {
+                out.push(p.chars[rng.gen_range(0..p.chars.len())]);
+            }
+        }
+        out
+    }
+}
+
+fn escape_class(e: char) -> Option<Vec<char>> {
+    Some(match e {
+        'd' => ('0'..='9').collect(),
+        'w' => ALNUM.chars().chain(['_']).collect(),
+        's' => vec![' '],
+        'D' | 'W' | 'S' => "abcdefghijklmnopqrstuvwxyz".chars().collect(),
+        _ => return None,
+    })
+}
+
+/// `[...]` from just after the `[`: the set, and the index after the `]`.
+fn parse_class(cs: &[char], mut i: usize) -> Option<(Vec<char>, usize)> {
+    let negated = cs.get(i) == Some(&'^');
+    if negated {
+        i += 1;
+    }
+    let mut set: Vec<char> = Vec::new();
+    let mut excluded_escapes: Vec<char> = Vec::new();
+    let mut first = true;
+    loop {
+        let c = *cs.get(i)?;
+        i += 1;
+        if c == ']' && !first {
+            break;
+        }
+        first = false;
+        let lo = if c == '\\' {
+            let e = *cs.get(i)?;
+            i += 1;
+            if let Some(class) = escape_class(e) {
+                set.extend(class);
+                excluded_escapes.push(e);
+                continue;
+            }
+            e
+        } else {
+            c
+        };
+        if cs.get(i) == Some(&'-') && cs.get(i + 1).is_some_and(|&n| n != ']') {
+            let hi = cs[i + 1];
+            i += 2;
+            set.extend(lo..=hi);
+        } else {
+            set.push(lo);
+        }
+    }
+    if negated {
+        let allowed: Vec<char> = ALNUM.chars().filter(|c| !set.contains(c)).collect();
+        Some((allowed, i))
+    } else {
+        // Prefer the letters and digits of a class, when it has some: values
+        // like `A /` match but read badly in logs.
+        let alnum: Vec<char> = set
+            .iter()
+            .copied()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        Some((if alnum.is_empty() { set } else { alnum }, i))
+    }
+}
+
+/// A value of an input type, ignoring any pattern.
+fn typed_value(kind: &str, rng: &mut SmallRng) -> serde_json::Value {
+    match kind {
+        "number" => serde_json::Value::from(rng.gen_range(0..=9)),
+        "email" => format!("user{}@example.com", rng.gen_range(0..10_000)).into(),
+        "phone" => format!("+316{:08}", rng.gen_range(0..100_000_000u32)).into(),
+        _ => "load test value".into(),
+    }
+}
+
+/// Values for input steps: the pattern's generator when it has one that
+/// checks out (20 samples all match the real regex), else the type's value.
+#[derive(Default)]
+struct Inputs {
+    gens: HashMap<String, Option<ValueGen>>,
+}
+
+impl Inputs {
+    fn generator(&mut self, pattern: &str) -> Option<&ValueGen> {
+        self.gens
+            .entry(pattern.to_owned())
+            .or_insert_with(|| checked_generator(pattern))
+            .as_ref()
+    }
+
+    fn value(&mut self, spec: &InputSpec, rng: &mut SmallRng) -> serde_json::Value {
+        if !spec.required && rng.gen_bool(0.2) {
+            return "".into();
+        }
+        match spec.pattern.as_deref().and_then(|p| self.generator(p)) {
+            Some(g) if spec.kind == "number" => {
+                let s = g.generate(rng);
+                s.parse::<i64>()
+                    .map(Into::into)
+                    .unwrap_or_else(|_| s.into())
+            }
+            Some(g) => g.generate(rng).into(),
+            None => typed_value(&spec.kind, rng),
+        }
+    }
+}
+
+fn checked_generator(pattern: &str) -> Option<ValueGen> {
+    let re = regex::Regex::new(pattern).ok()?;
+    let g = ValueGen::parse(pattern)?;
+    let mut rng = SmallRng::seed_from_u64(7);
+    (0..20)
+        .all(|_| re.is_match(&g.generate(&mut rng)))
+        .then_some(g)
+}
+
+/// The `pattern:` values of the scripts folder (plain, single- or
+/// double-quoted YAML scalars), with the file and line they are on.
+fn script_patterns(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".test.")
+        })
+        .collect();
+    files.sort();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for (n, line) in text.lines().enumerate() {
+            let Some(raw) = line.trim_start().strip_prefix("pattern:") else {
+                continue;
+            };
+            let raw = raw.trim();
+            let value = if let Some(s) = raw.strip_prefix('\'') {
+                s.rsplit_once('\'').map(|(v, _)| v.replace("''", "'"))
+            } else if let Some(s) = raw.strip_prefix('"') {
+                s.rsplit_once('"').map(|(v, _)| {
+                    v.replace("\\\\", "\u{0}")
+                        .replace("\\\"", "\"")
+                        .replace('\u{0}', "\\")
+                })
+            } else {
+                Some(raw.split(" #").next().unwrap_or(raw).trim().to_owned())
+            };
+            if let Some(v) = value {
+                found.push((format!("{}:{}", file.display(), n + 1), v));
+            }
+        }
+    }
+    found
+}
+
+/// Every pattern of the folder must get generated values that match it (and
+/// pass the engine's type checks, which the patterns here imply).
+fn check_patterns(dir: &Path) -> Result<usize, String> {
+    let patterns = script_patterns(dir);
+    let mut bad = Vec::new();
+    let mut rng = SmallRng::seed_from_u64(1);
+    for (at, p) in &patterns {
+        let Ok(re) = regex::Regex::new(p) else {
+            bad.push(format!("{at}: `{p}` is not a regex"));
+            continue;
+        };
+        match checked_generator(p) {
+            Some(g) => {
+                for _ in 0..200 {
+                    let v = g.generate(&mut rng);
+                    if !re.is_match(&v) {
+                        bad.push(format!("{at}: `{v}` does not match `{p}`"));
+                        break;
+                    }
+                }
+            }
+            None => bad.push(format!("{at}: no generator for `{p}`")),
+        }
+    }
+    if bad.is_empty() {
+        Ok(patterns.len())
+    } else {
+        Err(bad.join("\n"))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Measurement.
+
+/// What one virtual user saw inside the measured window.
+#[derive(Default)]
+struct Stats {
+    /// Latencies of the 200 answers, µs.
+    answer_us: Vec<u32>,
+    /// For `--timeline` and `--samples`: (ms into the window when it
+    /// completed, latency µs).
+    answer_at: Vec<(u32, u32)>,
+    /// Latencies of the 201 starts, µs.
+    start_us: Vec<u32>,
+    resolved: u64,
+    escalated: u64,
+    /// Every 200 answer and 201 start, warm-up and stragglers included (to
+    /// check against the database after a `--keep-db` run).
+    all_answers: u64,
+    all_starts: u64,
+    /// Answers that were input values, and those of them checked by a pattern.
+    inputs: u64,
+    patterned: u64,
+    /// `answer 409`, `start 500`, `answer io` …
+    errors: BTreeMap<String, u64>,
+    /// Any error at all, warm-up included (for the first messages).
+    first_errors: Vec<String>,
+}
+
+impl Stats {
+    fn merge(&mut self, o: Stats) {
+        self.answer_us.extend(o.answer_us);
+        self.answer_at.extend(o.answer_at);
+        self.start_us.extend(o.start_us);
+        self.resolved += o.resolved;
+        self.all_answers += o.all_answers;
+        self.all_starts += o.all_starts;
+        self.inputs += o.inputs;
+        self.patterned += o.patterned;
+        self.escalated += o.escalated;
+        for (k, v) in o.errors {
+            *self.errors.entry(k).or_default() += v;
+        }
+        for e in o.first_errors {
+            if self.first_errors.len() < 5 {
+                self.first_errors.push(e);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    from: Instant,
+    to: Instant,
+}
+
+impl Window {
+    fn contains(&self, t: Instant) -> bool {
+        t >= self.from && t <= self.to
+    }
+}
+
+/// Micro-seconds, saturated to u32 (71 minutes).
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+}
+
+// ---------------------------------------------------------------------------
+// One virtual user.
+
+struct Shared {
+    client: reqwest::Client,
+    base: String,
+    scripts: Vec<String>,
+    window: Window,
+    builtin_rate: f64,
+    timeline: bool,
+    /// Sessions started by all users so far (201s, warm-up included).
+    sessions_started: AtomicU64,
+}
+
+enum Failure {
+    Status(u16, String),
+    Io(String),
+}
+
+async fn post(
+    shared: &Shared,
+    path: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+    want: u16,
+) -> Result<SessionBody, Failure> {
+    let mut req = shared
+        .client
+        .post(format!("{}{path}", shared.base))
+        .json(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.map_err(|e| Failure::Io(e.to_string()))?;
+    let status = res.status().as_u16();
+    let bytes = res.bytes().await.map_err(|e| Failure::Io(e.to_string()))?;
+    if status != want {
+        return Err(Failure::Status(
+            status,
+            String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| Failure::Io(format!("bad JSON: {e}")))
+}
+
+async fn virtual_user(shared: Arc<Shared>, seed: u64) -> Stats {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut inputs = Inputs::default();
+    let mut stats = Stats::default();
+    let w = shared.window;
+    let fail = |stats: &mut Stats, what: &str, f: Failure, at: Instant| {
+        let (key, msg) = match f {
+            Failure::Status(s, body) => (format!("{what} {s}"), format!("{what} {s}: {body}")),
+            Failure::Io(e) => (format!("{what} io"), format!("{what}: {e}")),
+        };
+        if w.contains(at) {
+            *stats.errors.entry(key).or_default() += 1;
+        }
+        if stats.first_errors.len() < 3 {
+            stats.first_errors.push(msg);
+        }
+    };
+    'sessions: while Instant::now() < w.to {
+        let script = &shared.scripts[rng.gen_range(0..shared.scripts.len())];
+        let body = serde_json::json!({ "script": script, "channel": "customer" });
+        let t0 = Instant::now();
+        let started = post(&shared, "/api/v1/sessions", None, &body, 201).await;
+        let t1 = Instant::now();
+        let mut session = match started {
+            Ok(s) => s,
+            Err(f) => {
+                fail(&mut stats, "start", f, t1);
+                // Do not spin on a server that refuses everything.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shared.sessions_started.fetch_add(1, Ordering::Relaxed);
+        stats.all_starts += 1;
+        if w.contains(t1) {
+            stats.start_us.push(micros(t1 - t0));
+        }
+        let (Some(id), Some(token)) = (session.id.take(), session.token.take()) else {
+            fail(
+                &mut stats,
+                "start",
+                Failure::Io("no id or token".into()),
+                t1,
+            );
+            continue;
+        };
+        let path = format!("/api/v1/sessions/{id}/answer");
+        loop {
+            let step = match (session.status.as_str(), session.step.take()) {
+                ("active", Some(step)) => step,
+                (status, _) => {
+                    if w.contains(Instant::now()) {
+                        match status {
+                            "resolved" => stats.resolved += 1,
+                            _ => stats.escalated += 1,
+                        }
+                    }
+                    continue 'sessions;
+                }
+            };
+            if Instant::now() >= w.to {
+                break 'sessions;
+            }
+            let body = answer_for(&step, &mut rng, &mut inputs, shared.builtin_rate);
+            let t0 = Instant::now();
+            let res = post(&shared, &path, Some(&token), &body, 200).await;
+            let t1 = Instant::now();
+            match res {
+                Ok(next) => {
+                    stats.all_answers += 1;
+                    if w.contains(t1) {
+                        stats.answer_us.push(micros(t1 - t0));
+                        if shared.timeline {
+                            let ms = (t1 - w.from).as_millis() as u32;
+                            stats.answer_at.push((ms, micros(t1 - t0)));
+                        }
+                        if let Some(spec) = &step.input {
+                            stats.inputs += 1;
+                            stats.patterned += u64::from(spec.pattern.is_some());
+                        }
+                    }
+                    session = next;
+                }
+                Err(f) => {
+                    fail(&mut stats, "answer", f, t1);
+                    continue 'sessions;
+                }
+            }
+        }
+    }
+    stats
+}
+
+/// The body answering `step`: `{seq, value}` for an input, else `{seq, answer}`.
+fn answer_for(
+    step: &StepBody,
+    rng: &mut SmallRng,
+    inputs: &mut Inputs,
+    builtin_rate: f64,
+) -> serde_json::Value {
+    let builtin: Vec<&str> = step
+        .answers
+        .iter()
+        .map(|a| a.id.as_str())
+        .filter(|id| id.starts_with('_'))
+        .collect();
+    if builtin_rate > 0.0 && !builtin.is_empty() && rng.gen_bool(builtin_rate.min(1.0)) {
+        let id = builtin[rng.gen_range(0..builtin.len())];
+        return serde_json::json!({ "seq": step.seq, "answer": id });
+    }
+    if let Some(spec) = &step.input {
+        let value = inputs.value(spec, rng);
+        return serde_json::json!({ "seq": step.seq, "value": value });
+    }
+    let own: Vec<&str> = step
+        .answers
+        .iter()
+        .map(|a| a.id.as_str())
+        .filter(|id| !id.starts_with('_'))
+        .collect();
+    let id = if own.is_empty() {
+        if step.kind == "say" { "done" } else { "_none" }
+    } else {
+        own[rng.gen_range(0..own.len())]
+    };
+    serde_json::json!({ "seq": step.seq, "answer": id })
+}
+
+// ---------------------------------------------------------------------------
+// The server.
+
+struct Server {
+    child: Child,
+    dir: PathBuf,
+    keep: bool,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(args: &Args, scripts: &Path) -> Result<(Server, String), String> {
+        let bin = args
+            .fixpath
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_fixpath")));
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let dir = args
+            .tmp
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(format!("fixpath-load-{}-{stamp}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let db = dir.join("db.sqlite");
+        let mut cmd = Command::new(&bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--db")
+            .arg(&db)
+            .arg("--scripts")
+            .arg(scripts)
+            .env("FIXPATH_LOG", &args.server_log)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for var in [
+            "FIXPATH_CONFIG",
+            "FIXPATH_WEBHOOKS",
+            "FIXPATH_WEBHOOK_SECRET",
+            "FIXPATH_LOG_FORMAT",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        {
+            let log = log.clone();
+            // Drains the server's stderr for its whole life (a full pipe
+            // would block it); keeps the last lines for error reports.
+            std::thread::spawn(move || {
+                let mut tx = Some(tx);
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(at) = line.find("listening on http://")
+                        && let Some(t) = tx.take()
+                    {
+                        let addr = line[at + "listening on http://".len()..]
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_owned();
+                        let _ = t.send(addr);
+                    }
+                    let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
+                    l.push(line);
+                    if l.len() > 200 {
+                        l.drain(..100);
+                    }
+                }
+            });
+        }
+        let mut server = Server {
+            child,
+            dir,
+            keep: args.keep_db,
+            log,
+        };
+        match rx.recv_timeout(SERVER_START_TIMEOUT) {
+            Ok(addr) if !addr.is_empty() => Ok((server, format!("http://{addr}"))),
+            _ => {
+                let _ = server.child.kill();
+                let _ = server.child.wait();
+                Err(format!(
+                    "the server did not say `listening on`; its log:\n{}",
+                    server.log_tail()
+                ))
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_tail(&self) -> String {
+        let l = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        l[l.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// SIGTERM, then wait (a clean stop exits 0); SIGKILL if it hangs.
+    fn stop(mut self) -> String {
+        let pid = self.pid().to_string();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + SERVER_STOP_TIMEOUT;
+        let outcome = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => break "stopped cleanly (exit 0)".into(),
+                Ok(Some(status)) => break format!("stopped: {status}\n{}", self.log_tail()),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break "did not stop after SIGTERM; killed".into();
+                }
+            }
+        };
+        if self.keep {
+            format!(
+                "{outcome}; database kept: {}",
+                self.dir.join("db.sqlite").display()
+            )
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            outcome
+        }
+    }
+}
+
+/// utime + stime of a process (all threads), seconds; Linux only.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the `(comm)`, which may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
+}
+
+fn loopback_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("--url must start with http://")?;
+    let hostport = rest.split('/').next().unwrap_or("");
+    let host = if let Some(h) = hostport.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        hostport.rsplit_once(':').map_or(hostport, |(h, _)| h)
+    };
+    let ok = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if !ok {
+        return Err(format!(
+            "--url must be a loopback address (127.0.0.1), not `{host}`"
+        ));
+    }
+    Ok(format!("http://{hostport}"))
+}
+
+fn machine_note() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpus} CPUs ({model}), load average {}", load_average())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() {
+    let mut args = Args::parse();
+    // `cargo bench --bench load FILTER` puts `--bench` after the filter.
+    args.bench |= args.rest.iter().any(|a| a == "--bench");
+    if !args.bench {
+        // `cargo test --benches`: a smoke run, not a measurement.
+        args.users = args.users.min(8);
+        args.duration = args.duration.min(2.0);
+        args.warmup = 0.0;
+    }
+    if !(0.0..=1.0).contains(&args.builtin_rate) || args.users == 0 || args.duration <= 0.0 {
+        eprintln!("load: --builtin-rate is 0..1, --users and --duration are positive");
+        std::process::exit(2);
+    }
+    match run(&args) {
+        // A missed target is a result (printed), not a failure. The smoke
+        // run fails the tests on errors, or when nothing was answered.
+        Ok(outcome) if args.bench || (outcome.errors == 0 && outcome.answers > 0) => {}
+        Ok(_) => {
+            eprintln!("load: the smoke run had errors or no answers");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("load: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// The gist of a run.
+struct Outcome {
+    answers: usize,
+    errors: u64,
+}
+
+/// Runs the whole thing and prints the summary.
+fn run(args: &Args) -> Result<Outcome, String> {
+    let scripts_dir = args
+        .scripts
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts"));
+    let checked =
+        check_patterns(&scripts_dir).map_err(|e| format!("input values would not pass:\n{e}"))?;
+    let machine = machine_note();
+
+    let (server, base) = match &args.url {
+        Some(url) => (None, loopback_url(url)?),
+        None => {
+            let (s, base) = Server::start(args, &scripts_dir)?;
+            (Some(s), base)
+        }
+    };
+    let server_pid = server.as_ref().map(Server::pid).or(args.server_pid);
+
+    let runtime = if args.client_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.client_threads)
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| format!("cannot build the client runtime: {e}"))?;
+
+    let outcome = runtime.block_on(drive(args, &base, server_pid));
+    drop(runtime);
+    let stopped = server.map(Server::stop);
+    let report = outcome?;
+
+    let client_desc = if args.client_threads <= 1 {
+        "tokio current_thread (1 thread)".to_owned()
+    } else {
+        format!("tokio multi_thread ({} workers)", args.client_threads)
+    };
+    let server_desc = match (&args.url, &stopped) {
+        (Some(url), _) => format!("already running at {url}"),
+        (None, Some(s)) => format!(
+            "spawned {} serve, SQLite in a temp dir; {s}",
+            args.fixpath.as_ref().map_or_else(
+                || env!("CARGO_BIN_EXE_fixpath").to_owned(),
+                |p| p.display().to_string()
+            )
+        ),
+        (None, None) => unreachable!("a spawned server is stopped"),
+    };
+    Ok(report.print(args, &machine, &client_desc, &server_desc, checked))
+}
+
+struct Report {
+    stats: Stats,
+    seconds: f64,
+    sessions_started: u64,
+    server_cpu: Option<f64>,
+    client_cpu: Option<f64>,
+    load_after: String,
+}
+
+async fn drive(args: &Args, base: &str, server_pid: Option<u32>) -> Result<Report, String> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .tcp_nodelay(true)
+        .pool_max_idle_per_host(args.users.max(1))
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let res = client
+        .get(format!("{base}/api/v1/scripts"))
+        .send()
+        .await
+        .map_err(|e| format!("GET /api/v1/scripts: {e}"))?;
+    if !res.status().is_success() {
+        return Err(format!("GET /api/v1/scripts: {}", res.status()));
+    }
+    let list: Vec<ScriptSummary> = res
+        .json()
+        .await
+        .map_err(|e| format!("GET /api/v1/scripts: {e}"))?;
+    let scripts: Vec<String> = list.into_iter().map(|s| s.id).collect();
+    if scripts.is_empty() {
+        return Err("the server lists no customer-facing scripts".into());
+    }
+    eprintln!(
+        "load: {} users on {} scripts, {} s warm-up + {} s measured, against {base}",
+        args.users,
+        scripts.len(),
+        args.warmup,
+        args.duration
+    );
+
+    let now = Instant::now();
+    let from = now + Duration::from_secs_f64(args.warmup);
+    let to = from + Duration::from_secs_f64(args.duration);
+    let shared = Arc::new(Shared {
+        client,
+        base: base.to_owned(),
+        scripts,
+        window: Window { from, to },
+        builtin_rate: args.builtin_rate,
+        timeline: args.timeline || args.samples.is_some(),
+        sessions_started: AtomicU64::new(0),
+    });
+    let users: Vec<_> = (0..args.users)
+        .map(|i| {
+            tokio::spawn(virtual_user(
+                shared.clone(),
+                args.seed.wrapping_add(i as u64),
+            ))
+        })
+        .collect();
+
+    // CPU use over the measured window.
+    tokio::time::sleep_until(from.into()).await;
+    let started_at_from = shared.sessions_started.load(Ordering::Relaxed);
+    let me = std::process::id();
+    let cpu0 = (server_pid.and_then(cpu_seconds), cpu_seconds(me));
+    let t0 = Instant::now();
+    tokio::time::sleep_until(to.into()).await;
+    let cpu1 = (server_pid.and_then(cpu_seconds), cpu_seconds(me));
+    let cpu_window = t0.elapsed().as_secs_f64();
+    let started_at_to = shared.sessions_started.load(Ordering::Relaxed);
+    let load_after = load_average();
+
+    let mut stats = Stats::default();
+    let all = futures_join(users);
+    match tokio::time::timeout(WATCHDOG_SLACK, all).await {
+        Ok(results) => {
+            for r in results {
+                stats.merge(r.map_err(|e| format!("a virtual user failed: {e}"))?);
+            }
+        }
+        Err(_) => return Err("virtual users still running 15 s after the end; gave up".into()),
+    }
+    let per_s = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / cpu_window);
+    Ok(Report {
+        stats,
+        seconds: args.duration,
+        sessions_started: started_at_to - started_at_from,
+        server_cpu: per_s(cpu0.0, cpu1.0),
+        client_cpu: per_s(cpu0.1, cpu1.1),
+        load_after,
+    })
+}
+
+/// Awaits every handle (no `futures` crate needed).
+async fn futures_join(
+    handles: Vec<tokio::task::JoinHandle<Stats>>,
+) -> Vec<Result<Stats, tokio::task::JoinError>> {
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await);
+    }
+    out
+}
+
+/// One row per second of the window: answers, p50, p99, max (ms).
+fn print_timeline(at: &[(u32, u32)]) {
+    println!();
+    println!("| second | answers | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|");
+    for chunk in at.chunk_by(|a, b| a.0 / 1000 == b.0 / 1000) {
+        let mut v: Vec<u32> = chunk.iter().map(|&(_, us)| us).collect();
+        v.sort_unstable();
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} |",
+            chunk[0].0 / 1000,
+            v.len(),
+            percentile(&v, 50.0),
+            percentile(&v, 99.0),
+            percentile(&v, 100.0)
+        );
+    }
+}
+
+impl Report {
+    /// Prints the summary.
+    fn print(
+        mut self,
+        args: &Args,
+        machine: &str,
+        client: &str,
+        server: &str,
+        patterns: usize,
+    ) -> Outcome {
+        let s = &mut self.stats;
+        s.answer_us.sort_unstable();
+        s.start_us.sort_unstable();
+        let answers = s.answer_us.len() as f64;
+        let rate = answers / self.seconds;
+        let ended = s.resolved + s.escalated;
+        let errors: u64 = s.errors.values().sum();
+        let p = |v: &[u32], q: f64| percentile(v, q);
+        let p99 = p(&s.answer_us, 99.0);
+        let met = rate >= TARGET_ANSWERS_PER_S && p99 < TARGET_P99_MS && errors == 0;
+        let cores =
+            |c: Option<f64>| c.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2} cores"));
+
+        println!();
+        println!(
+            "fixpath HTTP load ({})",
+            if args.bench { "bench" } else { "smoke test" }
+        );
+        println!("  machine: {machine}; after the run: {}", self.load_after);
+        println!(
+            "  client:  {client}, {} virtual users, reqwest keep-alive",
+            args.users
+        );
+        println!("  server:  {server}");
+        println!(
+            "  window:  {} s measured after {} s warm-up; {patterns} input patterns checked",
+            args.duration, args.warmup
+        );
+        println!();
+        println!("| metric | value |");
+        println!("|---|---|");
+        println!("| durable answers (HTTP 200) | {} |", s.answer_us.len());
+        println!("| **answers/s** | **{rate:.0}** |");
+        println!(
+            "| sessions started/s | {:.0} |",
+            self.sessions_started as f64 / self.seconds
+        );
+        println!(
+            "| sessions ended/s (resolved / escalated) | {:.0} ({} / {}) |",
+            ended as f64 / self.seconds,
+            s.resolved,
+            s.escalated
+        );
+        if ended > 0 {
+            println!(
+                "| answers per ended session | {:.2} |",
+                answers / ended as f64
+            );
+        }
+        println!(
+            "| input answers (of them checked by a pattern) | {} ({}) |",
+            s.inputs, s.patterned
+        );
+        println!(
+            "| answer latency p50 / p90 / p99 / p99.9 / max | {:.2} / {:.2} / **{:.2}** / {:.2} / {:.2} ms |",
+            p(&s.answer_us, 50.0),
+            p(&s.answer_us, 90.0),
+            p99,
+            p(&s.answer_us, 99.9),
+            p(&s.answer_us, 100.0)
+        );
+        println!(
+            "| start latency p50 / p99 / max | {:.2} / {:.2} / {:.2} ms |",
+            p(&s.start_us, 50.0),
+            p(&s.start_us, 99.0),
+            p(&s.start_us, 100.0)
+        );
+        let errs = if s.errors.is_empty() {
+            "none".to_owned()
+        } else {
+            s.errors
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("| errors (in window) | {errs} |");
+        println!(
+            "| all requests, warm-up included | {} starts (201), {} answers (200) |",
+            s.all_starts, s.all_answers
+        );
+        println!("| server CPU | {} |", cores(self.server_cpu));
+        println!("| load generator CPU | {} |", cores(self.client_cpu));
+        println!(
+            "| target: >= {TARGET_ANSWERS_PER_S:.0} answers/s, p99 < {TARGET_P99_MS:.0} ms, no errors | {} |",
+            match (args.bench, met) {
+                (false, _) => "n/a (smoke test)",
+                (true, true) => "MET",
+                (true, false) => "MISSED",
+            }
+        );
+        s.answer_at.sort_unstable();
+        if let Some(path) = &args.samples {
+            let mut csv = String::from("end_ms,latency_us\n");
+            for (ms, us) in &s.answer_at {
+                csv.push_str(&format!("{ms},{us}\n"));
+            }
+            if let Err(e) = std::fs::write(path, csv) {
+                eprintln!("load: cannot write {}: {e}", path.display());
+            }
+        }
+        if args.timeline {
+            print_timeline(&s.answer_at);
+        }
+        if !s.first_errors.is_empty() {
+            println!();
+            println!("first errors:");
+            for e in &s.first_errors {
+                println!("  {e}");
+            }
+        }
+        println!();
+        Outcome {
+            answers: s.answer_us.len(),
+            errors,
+        }
+    }
+}
