@@ -209,7 +209,15 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             "webhooks are sent unsigned; set --webhook-secret so receivers can check them"
         );
     }
-    let relay = spawn_relay(store.clone(), &config, outbox_notify, stop_rx.clone());
+    // Without an endpoint there is nobody to deliver to: events wait in the
+    // outbox and go out once a webhook is configured (no write per event
+    // meanwhile).
+    let relay = if config.webhooks.is_empty() {
+        tracing::info!("no webhooks configured; escalation events wait in the outbox");
+        tokio::spawn(async {})
+    } else {
+        spawn_relay(store.clone(), &config, outbox_notify, stop_rx.clone())
+    };
     let watcher = match reload::spawn(
         library.clone(),
         store.clone(),
