@@ -520,6 +520,16 @@ async fn insert_trail(
     Ok(())
 }
 
+/// A unique-key violation as [`StoreError::Duplicate`] naming `what`; any
+/// other error as a database error.
+fn duplicate_or_db(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Duplicate(what())
+    } else {
+        db(e)
+    }
+}
+
 fn trail_error(e: sqlx::Error, session_id: &str) -> StoreError {
     if is_unique_violation(&e) {
         StoreError::Database(format!(
@@ -544,13 +554,7 @@ async fn insert_escalation(tx: &mut Transaction<'static, Sqlite>, e: &NewEscalat
     .bind(e.updated_at)
     .execute(&mut **tx)
     .await
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            StoreError::Duplicate(format!("escalation `{}`", e.id))
-        } else {
-            db(err)
-        }
-    })?;
+    .map_err(|err| duplicate_or_db(err, || format!("escalation `{}`", e.id)))?;
     insert_message(tx, &e.message).await
 }
 
@@ -688,13 +692,7 @@ async fn save_one(tx: &mut Transaction<'static, Sqlite>, w: &StepJob) -> Result<
         .bind(w.now)
         .execute(&mut **tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Duplicate(format!("session `{}`", w.session_id))
-            } else {
-                db(e)
-            }
-        })?;
+        .map_err(|e| duplicate_or_db(e, || format!("session `{}`", w.session_id)))?;
         insert_trail(tx, &w.session_id, &w.entries).await?;
         if let Some(e) = &w.escalation {
             insert_escalation(tx, e).await?;
@@ -1166,13 +1164,7 @@ impl Store for SqliteStore {
             .bind(&u.password_hash)
             .execute(&mut *tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Duplicate(format!("user `{}`", u.user.name))
-                } else {
-                    db(e)
-                }
-            })?;
+            .map_err(|e| duplicate_or_db(e, || format!("user `{}`", u.user.name)))?;
         insert_token(&mut tx, &u.user.name, &u.token_hash).await?;
         tx.commit().await.map_err(db)
     }
@@ -1333,13 +1325,7 @@ async fn insert_token(
         .bind(name)
         .execute(&mut **tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Duplicate("token".into())
-            } else {
-                db(e)
-            }
-        })?;
+        .map_err(|e| duplicate_or_db(e, || "token".into()))?;
     Ok(())
 }
 
