@@ -14,6 +14,7 @@
 //! check, lower, graph lints, diagnostic sort); dropping the result is left
 //! out of the timing. Run: `cargo bench --bench compile`.
 
+mod common;
 mod scriptgen;
 
 use criterion::{
@@ -38,32 +39,9 @@ fn bare_parse(text: &str) -> usize {
     events
 }
 
-/// Fails the run when a benchmark input does not compile cleanly: a script
-/// with errors is not lowered, so its graph lints would not run at all.
 fn summarize(what: &str, bytes: usize, nodes: usize, c: &Compilation) {
-    let mut by_code: BTreeMap<String, usize> = BTreeMap::new();
-    for d in &c.diagnostics {
-        *by_code.entry(format!("{:?}", d.code)).or_default() += 1;
-    }
-    eprintln!(
-        "[{what}] {bytes} bytes, {nodes} nodes, {} scripts lowered, {} errors, {} warnings {by_code:?}",
-        c.program.scripts.len(),
-        c.errors(),
-        c.warnings()
-    );
-    if c.errors() > 0 {
-        for d in c.diagnostics.iter().filter(|d| d.is_error()).take(10) {
-            eprintln!(
-                "  {}:{}:{} {:?} {}",
-                c.sources.path(d.file),
-                d.span.start.line,
-                d.span.start.column,
-                d.code,
-                d.message
-            );
-        }
-        panic!("[{what}] the benchmark input must compile without errors");
-    }
+    eprintln!("[{what}] {bytes} bytes, {nodes} nodes");
+    common::require_clean(what, c);
 }
 
 fn configure(g: &mut BenchmarkGroup<'_, WallTime>, bytes: usize, measure_secs: u64) {

@@ -23,6 +23,8 @@
 //!
 //! Run: `cargo bench --bench engine`.
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group};
 use fixpath::compiler::{self, Compilation};
 use fixpath::engine::{self, Channel, Reply, Session, StartOptions, Status, TrailEntry};
@@ -265,36 +267,10 @@ fn layered(id: &str, nodes: usize, seed: u64) -> (String, usize) {
 // ---------------------------------------------------------------------------
 // Compiling the inputs.
 
-fn check(what: &str, c: &Compilation) {
-    let mut by_code: BTreeMap<String, usize> = BTreeMap::new();
-    for d in &c.diagnostics {
-        *by_code.entry(format!("{:?}", d.code)).or_default() += 1;
-    }
-    eprintln!(
-        "[{what}] {} scripts, {} errors, {} warnings {by_code:?}",
-        c.program.scripts.len(),
-        c.errors(),
-        c.warnings()
-    );
-    if c.errors() > 0 {
-        for d in c.diagnostics.iter().filter(|d| d.is_error()).take(10) {
-            eprintln!(
-                "  {}:{}:{} {:?} {}",
-                c.sources.path(d.file),
-                d.span.start.line,
-                d.span.start.column,
-                d.code,
-                d.message
-            );
-        }
-        panic!("[{what}] the benchmark input must compile without errors");
-    }
-}
-
 fn library() -> Compilation {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts");
     let c = compiler::compile_paths(&[dir]).expect("scripts/ exists");
-    check("library", &c);
+    common::require_clean("library", &c);
     c
 }
 
@@ -307,7 +283,7 @@ fn generated(nodes: usize) -> Compilation {
         widths(nodes).len(),
         t.elapsed()
     );
-    check("gen", &c);
+    common::require_clean("gen", &c);
     c
 }
 
