@@ -89,15 +89,17 @@ pub fn read(path: &Path, sources: &mut Sources) -> (FileId, Result<(), Diagnosti
             );
         }
     };
+    // Where the text stops being UTF-8, should it (kept before `decode`
+    // takes the bytes, so the file is read once).
+    let raw = match std::str::from_utf8(&bytes) {
+        Ok(_) => None,
+        Err(e) => Some((bytes.clone(), e.valid_up_to())),
+    };
     match decode(bytes) {
         Ok(text) => (sources.add(SourceFile::new(display, text)), Ok(())),
         Err(message) => {
             // Point at the first invalid byte, in a lossy copy of the text.
-            let raw = std::fs::read(path).unwrap_or_default();
-            let valid = std::str::from_utf8(&raw)
-                .err()
-                .map(|e| e.valid_up_to())
-                .unwrap_or(0);
+            let (raw, valid) = raw.unwrap_or_default();
             let prefix = String::from_utf8_lossy(&raw[..valid.min(raw.len())]);
             let line = prefix.matches('\n').count() as u32 + 1;
             let column = prefix
