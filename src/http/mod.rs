@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod ops;
 
 use crate::library::Library;
 use crate::store::Store;

@@ -1,0 +1,466 @@
+//! The operations every surface shares. The JSON API, the customer wizard,
+//! the agent console and the tier-2 queue are different views on the same
+//! moves: start a session, step it (answer, back, escalate) with the `seq`
+//! check, work an escalation. Each is written once, here, with the same
+//! checks of who may do what; the surfaces only translate requests in and
+//! results out (JSON, or a page).
+//!
+//! Failures are [`ApiError`]s: their status and code say what went wrong,
+//! and each surface words them for its readers.
+
+use super::AppState;
+use super::auth::{self, Caller, constant_time_eq};
+use super::error::{ApiError, ApiResult};
+use crate::engine::{self, Channel, Reply, Session, StartOptions, Status, Step, StepError};
+use crate::escalation::{Note, Record};
+use crate::program::{Program, Script};
+use crate::store::{
+    Changed, Escalation, EscalationChange, EscalationStatus, Saved, StepWrite, StoredSession, User,
+};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Customer-facing: a script a customer may start by themselves. That is a
+/// tier-1 script (higher tiers are for specialists) that is not a sub-flow
+/// (a sub-flow ends in `return` and only makes sense inside its caller).
+pub fn customer_facing(s: &Script) -> bool {
+    s.tier == 1 && !s.is_subflow()
+}
+
+/// Who reads or moves a session, once checked against it.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    /// `customer`, or the staff user's name: the trail's actor.
+    pub actor: String,
+    pub staff: bool,
+}
+
+/// One session escalates at most once, so its escalation takes the
+/// session's own random part: whoever may read the session finds its
+/// escalation without another index, and both ids stay unguessable.
+pub fn escalation_id_for(session_id: &str) -> String {
+    format!("esc_{}", session_id.trim_start_matches("ses_"))
+}
+
+/// `PREFIX` + 32 lowercase hex digits: anything else cannot exist.
+pub fn well_formed_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+pub fn no_session(id: &str) -> ApiError {
+    ApiError::NotFound(format!("there is no session `{id}`"))
+}
+
+pub fn no_escalation(id: &str) -> ApiError {
+    ApiError::NotFound(format!("there is no escalation `{id}`"))
+}
+
+pub fn random(prefix: &str) -> ApiResult<String> {
+    auth::random_id(prefix).map_err(ApiError::internal)
+}
+
+/// `fixpath_escalations_total{tier, via}`: `via` is `session` (a session
+/// ended escalated) or `specialist` (escalated further from the queue).
+fn count_escalation(tier: u8, via: &'static str) {
+    metrics::counter!("fixpath_escalations_total", "tier" => tier.to_string(), "via" => via)
+        .increment(1);
+}
+
+/// Loads a session and checks the caller may open it. Anonymous callers
+/// are told to authenticate before anything is looked up; a customer token
+/// of another session gets the same 404 as a session that does not exist.
+pub async fn open_session(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(StoredSession, Reader)> {
+    if let Caller::Anonymous = caller {
+        return Err(ApiError::Unauthorized(
+            "a session opens with its token or a staff token (`Authorization: Bearer …`)".into(),
+        ));
+    }
+    if !well_formed_id(id, "ses_") {
+        return Err(no_session(id));
+    }
+    let Some(stored) = state.store.session(id).await? else {
+        return Err(no_session(id));
+    };
+    let reader = match caller {
+        Caller::Staff(u) => Reader {
+            actor: u.name.clone(),
+            staff: true,
+        },
+        Caller::Customer { token_hash } if constant_time_eq(token_hash, &stored.token_hash) => {
+            Reader {
+                actor: "customer".into(),
+                staff: false,
+            }
+        }
+        _ => return Err(no_session(id)),
+    };
+    Ok((stored, reader))
+}
+
+/// The session's current step as this reader may see it: `help` is for
+/// staff only, whatever the session's channel.
+pub fn step_for(program: &Program, s: &Session, reader_is_staff: bool) -> ApiResult<Option<Step>> {
+    let mut step = engine::view(program, s)?;
+    if !reader_is_staff && let Some(step) = step.as_mut() {
+        step.help = None;
+    }
+    Ok(step)
+}
+
+/// The program a stored session runs (the versions it pinned).
+pub async fn program_of(state: &AppState, s: &Session) -> ApiResult<Arc<Program>> {
+    Ok(state.library.program_for(&s.pins, &*state.store).await?)
+}
+
+/// The current step of a stored session (none once it ended).
+pub async fn current_step(state: &AppState, s: &Session, staff: bool) -> ApiResult<Option<Step>> {
+    if s.status != Status::Active {
+        return Ok(None);
+    }
+    let program = program_of(state, s).await?;
+    step_for(&program, s, staff)
+}
+
+/// What starting a session needs.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub script: String,
+    pub channel: Channel,
+    pub language: Option<String>,
+    pub params: BTreeMap<String, Json>,
+    pub vars: BTreeMap<String, Json>,
+    /// A ticket number or a caller's name, so an agent can find the session.
+    pub reference: Option<String>,
+}
+
+/// A session just started: its id, the customer's token (handed out once),
+/// the stored state and its first step.
+pub struct Started {
+    pub id: String,
+    pub token: String,
+    pub stored: StoredSession,
+    pub step: Option<Step>,
+}
+
+/// Starts a session. Anonymous callers and customers may start only
+/// customer-facing scripts on the `customer` channel; staff anything.
+pub async fn start_session(
+    state: &AppState,
+    caller: &Caller,
+    req: NewSession,
+) -> ApiResult<Started> {
+    let program = state.library.current();
+    let staff = caller.staff().cloned();
+    if staff.is_none() {
+        if req.channel != Channel::Customer {
+            return Err(ApiError::Forbidden(format!(
+                "only staff may start a session on the `{}` channel; customers use `customer`",
+                req.channel.as_str()
+            )));
+        }
+        // Customers see only what the scripts list shows them.
+        if !program
+            .get(&req.script)
+            .is_some_and(|(_, s)| customer_facing(s))
+        {
+            return Err(ApiError::NotFound(format!(
+                "there is no script `{}`",
+                req.script
+            )));
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    let opts = StartOptions {
+        script: req.script.clone(),
+        channel: req.channel,
+        language: req.language,
+        params: req.params,
+        vars: req.vars,
+        tier: None,
+    };
+    let (session, _) = engine::start(&program, opts, now).map_err(|e| match e {
+        StepError::UnknownScript(id) => ApiError::NotFound(format!("there is no script `{id}`")),
+        other => other.into(),
+    })?;
+    let id = random("ses_")?;
+    let token = auth::mint_token(auth::CUSTOMER_PREFIX).map_err(ApiError::internal)?;
+    let escalation = Record::from_session(&program, &session, &escalation_id_for(&id), &id, now);
+    let stored = StoredSession {
+        id: id.clone(),
+        token_hash: token.hash,
+        owner: staff.as_ref().map(|u| u.name.clone()),
+        reference: req.reference.filter(|r| !r.trim().is_empty()),
+        state: session,
+        created_at: now,
+        updated_at: now,
+    };
+    state
+        .store
+        .create_session(&stored, escalation.as_ref())
+        .await?;
+    metrics::counter!("fixpath_sessions_started_total", "channel" => req.channel.as_str())
+        .increment(1);
+    if let Some(record) = &escalation {
+        count_escalation(record.tier, "session");
+        state.outbox_notify.notify_one();
+    }
+    let step = step_for(&program, &stored.state, staff.is_some())?;
+    Ok(Started {
+        id,
+        token: token.plain,
+        stored,
+        step,
+    })
+}
+
+/// A move on a session.
+#[derive(Debug, Clone)]
+pub enum Move {
+    Reply(Reply),
+    Back,
+    Escalate(Option<String>),
+    /// Speak another of the script's languages from the next step on (the
+    /// trail keeps what was shown, as it was shown).
+    Language(String),
+}
+
+/// A session after a move.
+pub struct Stepped {
+    pub state: Session,
+    pub step: Option<Step>,
+    pub reader: Reader,
+}
+
+pub fn stale(given: u32, current: u32) -> ApiError {
+    ApiError::conflict(
+        "stale_seq",
+        format!(
+            "seq {given} is not the session's current step: the session is at seq {current}; \
+             reload it and answer the step it shows"
+        ),
+    )
+}
+
+/// Applies one move: checks `seq`, steps the engine on the session's pinned
+/// program, and saves the step only if no other request saved one since
+/// (compare-and-set on `seq`): a double-click writes one trail entry.
+pub async fn step_session(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    seq: u32,
+    mv: Move,
+) -> ApiResult<Stepped> {
+    let (stored, reader) = open_session(state, caller, id).await?;
+    let before = &stored.state;
+    if seq != before.seq {
+        return Err(stale(seq, before.seq));
+    }
+    let program = program_of(state, before).await?;
+    let now = OffsetDateTime::now_utc();
+    let mut after = before.clone();
+    let answered = matches!(mv, Move::Reply(_));
+    match mv {
+        Move::Reply(reply) => {
+            engine::answer(&program, &mut after, reply, &reader.actor, now)?;
+        }
+        Move::Back => engine::back(&program, &mut after, &reader.actor, now)?,
+        Move::Escalate(note) => {
+            engine::escalate_now(&program, &mut after, note, &reader.actor, now)?;
+        }
+        Move::Language(language) => {
+            if before.status != Status::Active {
+                return Err(StepError::Ended("the language no longer matters").into());
+            }
+            let speaks = program
+                .get(&before.script)
+                .is_some_and(|(_, s)| s.language_index(&language).is_some());
+            if !speaks {
+                return Err(ApiError::unprocessable(
+                    "unknown_language",
+                    format!("script `{}` has no `{language}` texts", before.script),
+                ));
+            }
+            after.language = language;
+        }
+    }
+    let kept = before.trail.len().min(after.trail.len());
+    let new_entries = &after.trail[kept..];
+    let retracted: Vec<u32> = after.trail[..kept]
+        .iter()
+        .zip(&before.trail)
+        .filter(|(now, was)| now.retracted && !was.retracted)
+        .map(|(now, _)| now.seq)
+        .collect();
+    let escalation = if before.status == Status::Active && after.status == Status::Escalated {
+        Record::from_session(&program, &after, &escalation_id_for(id), id, now)
+    } else {
+        None
+    };
+    let saved = state
+        .store
+        .save_step(&StepWrite {
+            session_id: id,
+            expected_seq: before.seq,
+            state: &after,
+            new_entries,
+            retracted: &retracted,
+            escalation: escalation.as_ref(),
+            now,
+        })
+        .await?;
+    match saved {
+        Saved::Ok => {}
+        Saved::NotFound => return Err(no_session(id)),
+        Saved::Conflict => {
+            let current = state
+                .store
+                .session(id)
+                .await?
+                .map(|s| s.state.seq)
+                .unwrap_or(before.seq);
+            return Err(stale(seq, current));
+        }
+    }
+    if answered {
+        metrics::counter!("fixpath_answers_total").increment(1);
+    }
+    if let Some(record) = &escalation {
+        count_escalation(record.tier, "session");
+        state.outbox_notify.notify_one();
+    }
+    let step = step_for(&program, &after, reader.staff)?;
+    Ok(Stepped {
+        state: after,
+        step,
+        reader,
+    })
+}
+
+/// A specialist's note, stamped now.
+pub fn note(user: &User, text: String) -> Note {
+    Note {
+        author: user.name.clone(),
+        text,
+        at: OffsetDateTime::now_utc(),
+    }
+}
+
+/// Reads one escalation.
+pub async fn escalation(state: &AppState, id: &str) -> ApiResult<Escalation> {
+    if !well_formed_id(id, "esc_") {
+        return Err(no_escalation(id));
+    }
+    state
+        .store
+        .escalation(id)
+        .await?
+        .ok_or_else(|| no_escalation(id))
+}
+
+/// Applies a change; a refusal is a 409 that says the escalation's state.
+pub async fn change_escalation(
+    state: &AppState,
+    id: &str,
+    change: EscalationChange,
+) -> ApiResult<Escalation> {
+    if !well_formed_id(id, "esc_") {
+        return Err(no_escalation(id));
+    }
+    let now = OffsetDateTime::now_utc();
+    match state.store.change_escalation(id, &change, now).await? {
+        Changed::Ok(e) => {
+            state.outbox_notify.notify_one();
+            Ok(e)
+        }
+        Changed::NotFound => Err(no_escalation(id)),
+        Changed::Refused(e) => Err(match (&change, e.status) {
+            (_, EscalationStatus::Resolved) => ApiError::conflict(
+                "escalation_resolved",
+                format!("escalation `{id}` is resolved already"),
+            ),
+            (EscalationChange::Claim { .. }, _) => ApiError::conflict(
+                "already_claimed",
+                format!(
+                    "escalation `{id}` is claimed already, by `{}`",
+                    e.claimed_by.as_deref().unwrap_or("someone")
+                ),
+            ),
+            (_, status) => ApiError::conflict(
+                "refused",
+                format!(
+                    "escalation `{id}` does not take this change while it is {}",
+                    status.as_str()
+                ),
+            ),
+        }),
+    }
+}
+
+/// Escalates further: to a higher tier (default: one up, at most 4), the
+/// trail kept and the note appended.
+pub async fn escalate_further(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    tier: Option<u8>,
+    queue: Option<String>,
+    text: String,
+) -> ApiResult<Escalation> {
+    let current = escalation(state, id).await?;
+    let from = current.record.tier;
+    let tier = tier.unwrap_or(from.saturating_add(1));
+    if tier > 4 {
+        return Err(ApiError::unprocessable(
+            "invalid_tier",
+            format!(
+                "there is no tier {tier}: the highest tier is 4 (this escalation is at {from})"
+            ),
+        ));
+    }
+    if tier <= from {
+        return Err(ApiError::unprocessable(
+            "invalid_tier",
+            format!("tier {tier} is not higher than the escalation's tier {from}"),
+        ));
+    }
+    let queue = queue
+        .filter(|q| !q.trim().is_empty())
+        .or(current.record.queue);
+    let escalated = change_escalation(
+        state,
+        id,
+        EscalationChange::EscalateFurther {
+            tier,
+            queue,
+            note: note(user, text),
+        },
+    )
+    .await?;
+    count_escalation(tier, "specialist");
+    Ok(escalated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_must_be_well_formed() {
+        assert!(well_formed_id(&format!("ses_{}", "a1".repeat(16)), "ses_"));
+        assert!(!well_formed_id(&format!("ses_{}", "A1".repeat(16)), "ses_"));
+        assert!(!well_formed_id("ses_../../etc", "ses_"));
+        assert!(!well_formed_id(&format!("esc_{}", "a1".repeat(16)), "ses_"));
+    }
+}
