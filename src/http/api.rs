@@ -106,6 +106,7 @@ pub fn routes(state: AppState) -> Router {
         router = router.route(r.path, r.handler);
     }
     let router = router
+        .merge(super::web::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     layered(router, &state.config).with_state(state)
@@ -210,12 +211,28 @@ impl FromRequestParts<AppState> for AuthorUser {
 // ---------------------------------------------------------------------------
 // Fallbacks and layers.
 
-async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::NotFound(format!("there is no route `{method} {}`", uri.path()))
+/// The API speaks JSON; everything outside `/api/` is a page.
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
 }
 
-async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+async fn not_found(method: Method, uri: axum::http::Uri, chrome: super::web::Chrome) -> Response {
+    if !is_api(uri.path()) {
+        return super::web::PageError::not_found().page(&chrome);
+    }
+    ApiError::NotFound(format!("there is no route `{method} {}`", uri.path())).into_response()
+}
+
+async fn method_not_allowed(
+    method: Method,
+    uri: axum::http::Uri,
+    chrome: super::web::Chrome,
+) -> Response {
     let path = uri.path();
+    if !is_api(path) {
+        return super::web::PageError::new(StatusCode::METHOD_NOT_ALLOWED, "error_form")
+            .page(&chrome);
+    }
     let allowed: Vec<String> = table()
         .into_iter()
         .filter(|r| path_matches(r.path, path))
@@ -225,6 +242,7 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
         "`{path}` does not take {method}; it takes {}",
         allowed.join(", ")
     ))
+    .into_response()
 }
 
 /// Does a concrete path match a route pattern (`{param}` matches one segment)?

@@ -1,11 +1,13 @@
-//! The HTTP surfaces on one router: the JSON API (`/api/v1`), health and
-//! metrics. (The customer wizard, agent console and tier-2 queue pages sit on
-//! the same operations; they come next.)
+//! The HTTP surfaces on one router: the JSON API (`/api/v1`), the web pages
+//! (customer wizard at `/`, agent console at `/agent`, tier-2 queue at
+//! `/queue`), health and metrics. Both surfaces sit on the same operations
+//! ([`ops`]).
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ops;
+pub mod web;
 
 use crate::library::Library;
 use crate::store::Store;
@@ -17,12 +19,20 @@ use std::sync::Arc;
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long a customer's wizard session may sit idle before its pages
+    /// stop opening it (the page warns shortly before).
+    pub wizard_idle: std::time::Duration,
+    /// Mark cookies `Secure` even without `X-Forwarded-Proto: https` (set
+    /// this when TLS ends in front of fixpath without saying so).
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             body_limit: 64 * 1024,
+            wizard_idle: std::time::Duration::from_secs(30 * 60),
+            secure_cookies: false,
         }
     }
 }

@@ -1,13 +1,34 @@
-//! The minijinja environment for our own templates (`templates/`), embedded
-//! in the binary so it runs from anywhere. Undefined variables are errors
+//! The minijinja environment for our own templates (`templates/`): the
+//! ticket text of an escalation and every web page, embedded in the binary
+//! so it runs from anywhere. Undefined variables are errors
 //! here: a typo in our own template must surface in tests, not render blank.
 
 use std::sync::OnceLock;
 
-const TEMPLATES: &[(&str, &str)] = &[(
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+/// Every template, by its path under `templates/`. Names ending in
+/// `.html.j2` are HTML-escaped on output; the rest (ticket text) are not.
+const TEMPLATES: &[(&str, &str)] = templates![
     "escalation.txt.j2",
-    include_str!("../../templates/escalation.txt.j2"),
-)];
+    "base.html.j2",
+    "_macros.html.j2",
+    "error.html.j2",
+    "signin.html.j2",
+    "wizard/list.html.j2",
+    "wizard/_session.html.j2",
+    "wizard/step.html.j2",
+    "wizard/check.html.j2",
+    "wizard/end.html.j2",
+    "console/home.html.j2",
+    "console/step.html.j2",
+    "queue/list.html.j2",
+    "queue/item.html.j2",
+];
 
 fn env() -> &'static minijinja::Environment<'static> {
     static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
@@ -15,6 +36,15 @@ fn env() -> &'static minijinja::Environment<'static> {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
+        // Everything a page shows came from someone (names, inputs, notes,
+        // params): escaped unless a template is plain text.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                minijinja::AutoEscape::Html
+            } else {
+                minijinja::AutoEscape::None
+            }
+        });
         for (name, src) in TEMPLATES {
             env.add_template(name, src)
                 .expect("embedded templates compile (checked by tests)");

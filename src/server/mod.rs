@@ -180,6 +180,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         library: library.clone(),
         config: Arc::new(HttpConfig {
             body_limit: config.body_limit,
+            ..HttpConfig::default()
         }),
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),

@@ -253,6 +253,8 @@ pub trait Store: Send + Sync + 'static {
     /// The user and their password hash, for signing in to the web pages.
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>>;
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
+    /// Forgets a token (a web sign-out); an unknown token is not an error.
+    async fn revoke_token(&self, token_hash: &str) -> Result<()>;
 
     /// Leases up to `limit` due messages to `owner` until `until`; a message
     /// leased to someone else is skipped until its lease runs out.

@@ -1210,6 +1210,16 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db)
     }
 
+    async fn revoke_token(&self, token_hash: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
     async fn lease_outbox(
         &self,
         owner: &str,

@@ -169,10 +169,19 @@ impl TestApp {
         config: HttpConfig,
         wrap: impl FnOnce(axum::Router, AppState) -> axum::Router,
     ) -> TestApp {
+        Self::start_with_scripts(config, SCRIPTS, wrap).await
+    }
+
+    /// Starts an app on its own scripts.
+    pub async fn start_with_scripts(
+        config: HttpConfig,
+        files: &[(&str, &str)],
+        wrap: impl FnOnce(axum::Router, AppState) -> axum::Router,
+    ) -> TestApp {
         let dir = temp_dir();
         let scripts = dir.join("scripts");
         std::fs::create_dir_all(&scripts).unwrap();
-        for (name, text) in SCRIPTS {
+        for (name, text) in files {
             std::fs::write(scripts.join(name), text).unwrap();
         }
         let db = dir.join("fixpath.db");

@@ -1,0 +1,454 @@
+//! The tier-1 agent console: a guided call script. The agent starts a
+//! script for a caller (the ticket number and name go into `params`, so the
+//! script can greet them), or takes over a customer's wizard session by the
+//! reference the customer reads out: the trail comes along and nothing is
+//! asked again. The step shows the agent-only `help` apart from what is read
+//! to the caller, the trail sits beside it, and the keys 1–9, `b` and `e`
+//! answer, go back and escalate (shown on screen; the page works without
+//! them).
+
+use super::csrf::Form;
+use super::signin::require;
+use super::wizard::{FieldError, split_answers, trail_view};
+use super::{Chrome, PageError, PageResult, i18n, render_status, respond, see_other};
+use crate::engine::{Channel, Ending, Reply, Status, Step};
+use crate::http::AppState;
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
+use crate::http::ops::{self, Move, NewSession};
+use crate::store::{Role, StoredSession, User};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// Who may use the console.
+const ROLES: &[Role] = &[Role::Agent, Role::Admin];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agent", get(home))
+        .route("/agent/start", post(start))
+        .route("/agent/takeover", post(takeover))
+        .route("/agent/s/{id}", get(show))
+        .route("/agent/s/{id}/answer", post(answer))
+        .route("/agent/s/{id}/back", post(back))
+        .route("/agent/s/{id}/escalate", post(escalate))
+}
+
+#[derive(Serialize)]
+struct ScriptOption {
+    id: String,
+    title: String,
+    tier: u8,
+    languages: Vec<String>,
+}
+
+#[derive(Serialize, Default)]
+struct Found {
+    id: String,
+    reference: String,
+    title: String,
+    status: String,
+    updated: String,
+}
+
+fn home_page(
+    state: &AppState,
+    chrome: &Chrome,
+    status: StatusCode,
+    errors: Vec<FieldError>,
+    found: Vec<Found>,
+) -> Response {
+    let program = state.library.current();
+    let mut scripts: Vec<ScriptOption> = program
+        .scripts
+        .iter()
+        .filter(|s| !s.is_subflow())
+        .map(|s| {
+            let lang = s.language_index(&chrome.lang).unwrap_or(0);
+            ScriptOption {
+                id: s.id.clone(),
+                title: program.templates.source(s.title, lang).into_owned(),
+                tier: s.tier,
+                languages: s.languages.clone(),
+            }
+        })
+        .collect();
+    scripts.sort_by(|a, b| a.tier.cmp(&b.tier).then(a.title.cmp(&b.title)));
+    render_status(
+        chrome,
+        status,
+        "console/home.html.j2",
+        minijinja::context! { scripts => scripts, errors => errors, found => found },
+    )
+}
+
+async fn home(State(state): State<AppState>, chrome: Chrome) -> Response {
+    if let Err(res) = require(&chrome, ROLES) {
+        return res;
+    }
+    home_page(&state, &chrome, StatusCode::OK, Vec::new(), Vec::new())
+}
+
+#[derive(Deserialize)]
+struct StartForm {
+    script: String,
+    #[serde(default)]
+    customer: String,
+    #[serde(default)]
+    ticket: String,
+    #[serde(default)]
+    language: String,
+}
+
+fn staff(user: &User) -> Caller {
+    Caller::Staff(user.clone())
+}
+
+async fn start(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    form: Result<Form<StartForm>, PageError>,
+) -> Response {
+    let user = match require(&chrome, ROLES) {
+        Ok(u) => u.clone(),
+        Err(res) => return res,
+    };
+    let r = async {
+        let Form(form) = form?;
+        let clean = |s: &str| s.trim().chars().take(200).collect::<String>();
+        let (customer, ticket) = (clean(&form.customer), clean(&form.ticket));
+        let mut params: BTreeMap<String, Json> = BTreeMap::new();
+        // Scripts greet `params.customer`; an empty name is left out so the
+        // script's own wording for "no name" applies.
+        if !customer.is_empty() {
+            params.insert("customer".into(), Json::String(customer.clone()));
+        }
+        if !ticket.is_empty() {
+            params.insert("ticket".into(), Json::String(ticket.clone()));
+        }
+        let language = Some(form.language.trim().to_owned()).filter(|l| !l.is_empty());
+        let reference = if ticket.is_empty() { customer } else { ticket };
+        let started = ops::start_session(
+            &state,
+            &staff(&user),
+            NewSession {
+                script: form.script,
+                channel: Channel::Agent,
+                language,
+                params,
+                vars: BTreeMap::new(),
+                reference: Some(reference),
+            },
+        )
+        .await?;
+        Ok(see_other(&chrome, &format!("/agent/s/{}", started.id)))
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+#[derive(Deserialize)]
+struct TakeoverForm {
+    reference: String,
+}
+
+async fn takeover(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    form: Result<Form<TakeoverForm>, PageError>,
+) -> Response {
+    if let Err(res) = require(&chrome, ROLES) {
+        return res;
+    }
+    let r = async {
+        let Form(form) = form?;
+        let given = form.reference.trim().chars().take(200).collect::<String>();
+        let mut found: Vec<StoredSession> = Vec::new();
+        // As typed, and as a customer's reference is printed (upper case,
+        // with its dash), so `k7qf 2m9d` finds `K7QF-2M9D`.
+        let mut tries = vec![given.clone()];
+        let compact: String = given
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if compact.len() == 8 {
+            tries.push(format!("{}-{}", &compact[..4], &compact[4..]));
+        }
+        for t in tries.iter().filter(|t| !t.is_empty()) {
+            for s in state.store.sessions_by_reference(t, 20).await? {
+                if !found.iter().any(|f| f.id == s.id) {
+                    found.push(s);
+                }
+            }
+        }
+        match found.len() {
+            0 => {
+                let text = i18n::text(&chrome.lang, "console_takeover_none")
+                    .replace("{reference}", &given);
+                Ok(home_page(
+                    &state,
+                    &chrome,
+                    StatusCode::NOT_FOUND,
+                    vec![FieldError {
+                        field: "reference",
+                        text,
+                    }],
+                    Vec::new(),
+                ))
+            }
+            1 => Ok(see_other(&chrome, &format!("/agent/s/{}", found[0].id))),
+            _ => {
+                let list = found
+                    .iter()
+                    .map(|s| Found {
+                        id: s.id.clone(),
+                        reference: s.reference.clone().unwrap_or_default(),
+                        title: s.state.script.clone(),
+                        status: format!("{:?}", s.state.status).to_lowercase(),
+                        updated: s.updated_at.to_string(),
+                    })
+                    .collect();
+                Ok(home_page(&state, &chrome, StatusCode::OK, Vec::new(), list))
+            }
+        }
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+/// The session's page for an agent: the step (or how it ended) and the
+/// trail beside it.
+async fn session_page(
+    state: &AppState,
+    chrome: &mut Chrome,
+    user: &User,
+    id: &str,
+    errors: Vec<FieldError>,
+    value: String,
+) -> PageResult {
+    let (stored, _) = ops::open_session(state, &staff(user), id).await?;
+    let s = &stored.state;
+    chrome.speak(&s.language, Vec::new(), None);
+    let step: Option<Step> = ops::current_step(state, s, true).await?;
+    let (answers, none, talk) = step.as_ref().map(split_answers).unwrap_or_default();
+    let program = ops::program_of(state, s).await?;
+    let title = program
+        .get(&s.script)
+        .map(|(_, sc)| {
+            let lang = sc.language_index(&s.language).unwrap_or(0);
+            program.templates.source(sc.title, lang).into_owned()
+        })
+        .unwrap_or_else(|| s.script.clone());
+    let (resolved, escalated) = match &s.ending {
+        Some(Ending::Resolved { text, .. }) => (Some(text.clone()), None),
+        Some(Ending::Escalated {
+            reason,
+            tier,
+            queue,
+            ..
+        }) => (
+            None,
+            Some(minijinja::context! {
+                reason => reason,
+                tier => tier,
+                queue => queue,
+                id => ops::escalation_id_for(id),
+            }),
+        ),
+        None => (None, None),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let params: Vec<(String, String)> = s
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), json_text(v)))
+        .collect();
+    Ok(render_status(
+        chrome,
+        status,
+        "console/step.html.j2",
+        minijinja::context! {
+            id => id,
+            title => title,
+            reference => stored.reference,
+            channel => s.channel.as_str(),
+            taken_over => s.channel == Channel::Customer,
+            active => s.status == Status::Active,
+            step => step,
+            answers => answers,
+            none => none,
+            talk => talk,
+            errors => errors,
+            value => value,
+            resolved => resolved,
+            escalated => escalated,
+            params => params,
+            trail => trail_view(&s.trail),
+        },
+    ))
+}
+
+fn json_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    Path(id): Path<String>,
+) -> Response {
+    let user = match require(&chrome, ROLES) {
+        Ok(u) => u.clone(),
+        Err(res) => return res,
+    };
+    let r = session_page(&state, &mut chrome, &user, &id, Vec::new(), String::new()).await;
+    respond(&chrome, r)
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    seq: u32,
+    #[serde(default)]
+    answer: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SeqForm {
+    seq: u32,
+}
+
+#[derive(Deserialize)]
+struct EscalateForm {
+    seq: u32,
+    #[serde(default)]
+    note: String,
+}
+
+/// Runs a move as the signed-in agent and goes back to the session's page;
+/// a refused value is shown on the page (422); a stale `seq` (a double
+/// press) changes nothing and shows where the session is.
+async fn run(
+    state: &AppState,
+    chrome: &mut Chrome,
+    user: &User,
+    id: &str,
+    seq: u32,
+    mv: Move,
+) -> PageResult {
+    let given = match &mv {
+        Move::Reply(Reply::Value(v)) => Some(v.clone()),
+        _ => None,
+    };
+    match ops::step_session(state, &staff(user), id, seq, mv).await {
+        Ok(_) | Err(ApiError::Conflict { .. }) => Ok(see_other(chrome, &format!("/agent/s/{id}"))),
+        Err(e @ ApiError::Unprocessable { .. }) => {
+            // The engine's own words are for staff: precise and in English
+            // only where the chrome has none.
+            let text = e.public_message();
+            let field = if given.is_some() { "value" } else { "answer" };
+            session_page(
+                state,
+                chrome,
+                user,
+                id,
+                vec![FieldError { field, text }],
+                given.unwrap_or_default(),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn answer(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    Path(id): Path<String>,
+    form: Result<Form<AnswerForm>, PageError>,
+) -> Response {
+    let user = match require(&chrome, ROLES) {
+        Ok(u) => u.clone(),
+        Err(res) => return res,
+    };
+    let r = async {
+        let Form(form) = form?;
+        let reply = match (form.answer, form.value) {
+            (Some(a), _) if !a.is_empty() => Reply::Answer(a),
+            (_, Some(v)) => Reply::Value(v),
+            _ => Reply::Answer(String::new()),
+        };
+        run(
+            &state,
+            &mut chrome,
+            &user,
+            &id,
+            form.seq,
+            Move::Reply(reply),
+        )
+        .await
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+async fn back(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    Path(id): Path<String>,
+    form: Result<Form<SeqForm>, PageError>,
+) -> Response {
+    let user = match require(&chrome, ROLES) {
+        Ok(u) => u.clone(),
+        Err(res) => return res,
+    };
+    let r = async {
+        let Form(form) = form?;
+        run(&state, &mut chrome, &user, &id, form.seq, Move::Back).await
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+async fn escalate(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    Path(id): Path<String>,
+    form: Result<Form<EscalateForm>, PageError>,
+) -> Response {
+    let user = match require(&chrome, ROLES) {
+        Ok(u) => u.clone(),
+        Err(res) => return res,
+    };
+    let r = async {
+        let Form(form) = form?;
+        let note: String = form.note.trim().chars().take(4000).collect();
+        let note = (!note.is_empty()).then_some(note);
+        run(
+            &state,
+            &mut chrome,
+            &user,
+            &id,
+            form.seq,
+            Move::Escalate(note),
+        )
+        .await
+    }
+    .await;
+    respond(&chrome, r)
+}

@@ -1,0 +1,82 @@
+//! Reading the `Cookie` header and writing `Set-Cookie`. Every cookie we
+//! set is `HttpOnly` (no script reads it), `SameSite=Lax` (a form on another
+//! site cannot post with it) and `Secure` when the page was served over TLS
+//! (directly, or behind a proxy that says `X-Forwarded-Proto: https`).
+
+use axum::http::HeaderMap;
+use axum::http::header::{COOKIE, HOST};
+
+/// The staff member's sign-in (a staff token).
+pub const STAFF: &str = "fp_staff";
+/// The double-submit CSRF token.
+pub const CSRF: &str = "fp_csrf";
+/// The chrome language someone picked.
+pub const LANG: &str = "fp_lang";
+/// A customer's session token, scoped to that session's pages.
+pub const WIZARD: &str = "fp_session";
+
+/// The value of cookie `name`, if the request has one.
+pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// Was the request served over TLS (as far as a proxy in front tells)?
+pub fn is_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The host the browser asked for (for the same-origin check and the
+/// resume link).
+pub fn host(headers: &HeaderMap) -> Option<&str> {
+    headers.get(HOST).and_then(|v| v.to_str().ok())
+}
+
+/// A `Set-Cookie` value. `max_age` in seconds; `None` ends with the browser.
+pub fn set(name: &str, value: &str, path: &str, max_age: Option<i64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// A `Set-Cookie` value that removes the cookie.
+pub fn clear(name: &str, path: &str, secure: bool) -> String {
+    set(name, "", path, Some(0), secure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn reads_one_cookie_among_many() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("a=1; fp_csrf=xyz ; b=2"));
+        assert_eq!(get(&h, "fp_csrf"), Some("xyz"));
+        assert_eq!(get(&h, "b"), Some("2"));
+        assert_eq!(get(&h, "c"), None);
+    }
+
+    #[test]
+    fn cookies_are_http_only_and_same_site() {
+        let c = set("fp_csrf", "v", "/", None, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
+        assert!(!set("x", "v", "/", Some(5), false).contains("Secure"));
+    }
+}

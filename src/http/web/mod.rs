@@ -1,0 +1,218 @@
+//! The pages people use in a browser, server-rendered from the minijinja
+//! templates in `templates/` on the same operations as the JSON API
+//! ([`super::ops`]):
+//!
+//! - [`wizard`]: the customer's self-service wizard at `/` (works with
+//!   JavaScript off: plain forms, post-redirect-get);
+//! - [`console`]: the tier-1 agent console at `/agent`;
+//! - [`queue`]: the tier-2/3/4 escalation queue at `/queue`;
+//! - [`signin`]: staff sign-in and sign-out.
+//!
+//! Every page goes through [`Chrome`] (language, CSRF token, who is signed
+//! in) and [`render`]; every form post through [`csrf::Form`]. Errors are a
+//! friendly page in the reader's language ([`PageError`]), never JSON and
+//! never a bare status.
+
+pub mod assets;
+pub mod chrome;
+pub mod console;
+pub mod cookies;
+pub mod csrf;
+pub mod i18n;
+pub mod queue;
+pub mod signin;
+pub mod wizard;
+
+pub use chrome::Chrome;
+
+use super::AppState;
+use super::error::ApiError;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The pages' router; merged with the API by [`super::router`].
+pub fn routes() -> Router<AppState> {
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            // Our own stylesheet and script only; no inline script, no frames.
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        // The resume link carries the session's token: never send a page's
+        // address to another site.
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ];
+    let mut router = Router::new()
+        .merge(wizard::routes())
+        .merge(console::routes())
+        .merge(queue::routes())
+        .merge(signin::routes())
+        .merge(assets::routes());
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
+}
+
+/// Renders a page template with the chrome and the page's own context; any
+/// failure of our own template is a 500 page (and a log line), never a
+/// half-written page.
+pub fn render<C: Serialize>(chrome: &Chrome, template: &str, page: C) -> Response {
+    render_status(chrome, StatusCode::OK, template, page)
+}
+
+pub fn render_status<C: Serialize>(
+    chrome: &Chrome,
+    status: StatusCode,
+    template: &str,
+    page: C,
+) -> Response {
+    let ctx = minijinja::context! {
+        chrome => chrome.view(),
+        t => i18n::catalogue(&chrome.lang),
+        page => page,
+    };
+    match crate::render::render(template, ctx) {
+        Ok(html) => chrome.finish(html_response(status, html)),
+        Err(e) => {
+            tracing::error!(template, error = %e, "a page template failed to render");
+            let text = i18n::catalogue(&chrome.lang);
+            html_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "<!doctype html><meta charset=utf-8><title>{0}</title><p>{0}</p>",
+                    text.get("error_server").map(String::as_str).unwrap_or("")
+                ),
+            )
+        }
+    }
+}
+
+fn html_response(status: StatusCode, html: String) -> Response {
+    let mut res = (status, html).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// 303 See Other: after a successful post, the browser loads the next page
+/// with a GET (post-redirect-get), so a reload never posts twice.
+pub fn see_other(chrome: &Chrome, to: &str) -> Response {
+    let mut res = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    chrome.finish(res)
+}
+
+/// A page's failure, shown as a page in the reader's language.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    /// The catalogue key of the headline.
+    pub title: &'static str,
+    /// What happened, for the person reading (already in their language
+    /// when it comes from the catalogue; our own words otherwise).
+    pub detail: Option<String>,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, title: &'static str) -> Self {
+        PageError {
+            status,
+            title,
+            detail: None,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        PageError::new(StatusCode::NOT_FOUND, "error_not_found")
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Shows the error page.
+    pub fn page(self, chrome: &Chrome) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(detail = ?self.detail, "a page failed");
+        }
+        let detail = if self.status.is_server_error() {
+            None
+        } else {
+            self.detail
+        };
+        render_status(
+            chrome,
+            self.status,
+            "error.html.j2",
+            minijinja::context! { title => self.title, detail => detail },
+        )
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        let status = e.status();
+        let title = match status {
+            StatusCode::NOT_FOUND => "error_not_found",
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "error_forbidden",
+            StatusCode::CONFLICT => "error_conflict",
+            s if s.is_server_error() => "error_server",
+            _ => "error_refused",
+        };
+        PageError {
+            status,
+            title,
+            detail: Some(e.public_message()),
+        }
+    }
+}
+
+/// The result of a page handler: a page, or an error page.
+pub type PageResult = Result<Response, PageError>;
+
+/// Turns a page result into a response, rendering an error in the chrome.
+pub fn respond(chrome: &Chrome, r: PageResult) -> Response {
+    match r {
+        Ok(res) => res,
+        Err(e) => e.page(chrome),
+    }
+}
+
+/// Names the header for the tests of the security headers.
+pub const SECURITY_HEADERS: &[HeaderName] = &[
+    header::CONTENT_SECURITY_POLICY,
+    header::X_CONTENT_TYPE_OPTIONS,
+    header::REFERRER_POLICY,
+    header::X_FRAME_OPTIONS,
+];
+
+impl IntoResponse for PageError {
+    /// Without a request's chrome (an extractor refused before a handler
+    /// ran): the page in English, with no forms.
+    fn into_response(self) -> Response {
+        self.page(&Chrome::plain())
+    }
+}
+
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PageError::from(ApiError::from(e))
+    }
+}

@@ -1,0 +1,189 @@
+//! Staff sign-in for the web pages. A name and password (Argon2id, set with
+//! `fixpath user add … --password-stdin`) are exchanged for a fresh staff
+//! token that lives only in an `HttpOnly` cookie; every page reads the
+//! signed-in user from it exactly as the API reads a bearer token. Signing
+//! out revokes that token in the store, so a copied cookie stops working
+//! too.
+
+use super::csrf::Form;
+use super::{Chrome, PageError, cookies, render_status, respond, see_other};
+use crate::http::AppState;
+use crate::http::auth::{self, STAFF_PREFIX};
+use crate::http::error::ApiError;
+use crate::store::{Role, User};
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+/// How long a web sign-in lasts in the browser (a working day and then some).
+pub const SIGN_IN_SECONDS: i64 = 12 * 3600;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/signin", get(form).post(sign_in))
+        .route("/signout", post(sign_out))
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Only our own pages are a place to go after signing in (an open redirect
+/// would hand a phishing page our sign-in).
+fn safe_next(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.len() < 512
+        && (next.starts_with("/agent") || next.starts_with("/queue"));
+    if ok { next } else { "/agent" }
+}
+
+/// Where a user lands: their own surface.
+fn home_of(user: &User) -> &'static str {
+    match user.role {
+        Role::Specialist => "/queue",
+        _ => "/agent",
+    }
+}
+
+fn page(chrome: &Chrome, status: StatusCode, next: &str, name: &str, failed: bool) -> Response {
+    render_status(
+        chrome,
+        status,
+        "signin.html.j2",
+        minijinja::context! { next => next, name => name, failed => failed },
+    )
+}
+
+async fn form(
+    chrome: Chrome,
+    q: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let next = q.map(|Query(q)| q.next).unwrap_or_default();
+    page(&chrome, StatusCode::OK, safe_next(&next), "", false)
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    name: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// A hash to verify against when the name is unknown, so a wrong name
+/// takes as long as a wrong password.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$7ZJ8o7Yl7TqfQ0x8v6cFZB4m6Q9cV7m5W3b1xHk2b6E";
+
+async fn sign_in(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    form: Result<Form<SignIn>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(form) = form?;
+        let name = form.name.trim().to_owned();
+        let next = safe_next(&form.next).to_owned();
+        let found = if name.is_empty() || name.len() > 200 {
+            None
+        } else {
+            state.store.user_by_name(&name).await?
+        };
+        let (user, hash) = match found {
+            Some((u, Some(h))) => (Some(u), h),
+            _ => (None, DUMMY_HASH.to_owned()),
+        };
+        let password = form.password;
+        let ok = tokio::task::spawn_blocking(move || verify(&hash, &password))
+            .await
+            .unwrap_or(false);
+        let Some(user) = user.filter(|_| ok) else {
+            tracing::info!(name = %name, "a web sign-in failed");
+            return Ok(page(&chrome, StatusCode::UNAUTHORIZED, &next, &name, true));
+        };
+        let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
+        state.store.add_token(&user.name, &token.hash).await?;
+        chrome.set_cookie(cookies::set(
+            cookies::STAFF,
+            &token.plain,
+            "/",
+            Some(SIGN_IN_SECONDS),
+            chrome.secure,
+        ));
+        let to = if form.next.is_empty() {
+            home_of(&user)
+        } else {
+            &next
+        };
+        Ok(see_other(&chrome, to))
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+fn verify(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    match PasswordHash::new(hash) {
+        Ok(parsed) => argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    headers: HeaderMap,
+    form: Result<Form<Empty>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(Empty {}) = form?;
+        if let Some(token) = cookies::get(&headers, cookies::STAFF) {
+            state.store.revoke_token(&auth::hash_token(token)).await?;
+        }
+        chrome.set_cookie(cookies::clear(cookies::STAFF, "/", chrome.secure));
+        Ok(see_other(&chrome, "/signin"))
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+/// The signed-in user with one of `roles`, or the way to sign in (a
+/// redirect for someone not signed in; a 403 page for the wrong role).
+pub fn require<'a>(chrome: &'a Chrome, roles: &[Role]) -> Result<&'a User, Response> {
+    match &chrome.user {
+        Some(u) if roles.contains(&u.role) => Ok(u),
+        Some(_) => Err(PageError::new(StatusCode::FORBIDDEN, "error_forbidden_role").page(chrome)),
+        None => Err(see_other(chrome, &format!("/signin?next={}", chrome.path))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_pages_are_a_next_step() {
+        assert_eq!(safe_next("/queue/esc_1"), "/queue/esc_1");
+        assert_eq!(safe_next("//evil.example/agent"), "/agent");
+        assert_eq!(safe_next("https://evil.example"), "/agent");
+        assert_eq!(safe_next("/\\evil"), "/agent");
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_hash() {
+        assert!(argon2::password_hash::PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify(DUMMY_HASH, ""));
+    }
+}

@@ -1,0 +1,757 @@
+//! The customer's self-service wizard: a list of scripts, one question per
+//! page, "None of these" and "Talk to a person" on every step in the same
+//! place, a "check your answers" page before anything is sent to a person,
+//! and an end page with the outcome and the reference.
+//!
+//! It works with JavaScript off: every move is a plain form post answered
+//! with a redirect to the session's page (post-redirect-get), so reloading
+//! never answers twice; a refused value is shown on the same page with an
+//! error summary (422) and changes nothing.
+//!
+//! A session opens with its token, which lives in a cookie scoped to the
+//! session's own pages (`Path=/s/{id}`), or arrives in a resume link
+//! (`/s/{id}?t=…`) that puts it there. A session left alone for longer than
+//! the idle limit no longer opens here.
+
+use super::csrf::Form;
+use super::{
+    Chrome, PageError, PageResult, cookies, i18n, render, render_status, respond, see_other,
+};
+use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, TrailEntry};
+use crate::http::AppState;
+use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
+use crate::http::error::ApiError;
+use crate::http::ops::{self, Move, NewSession};
+use crate::store::StoredSession;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list))
+        .route("/start", post(start))
+        .route("/s/{id}", get(show))
+        .route("/s/{id}/answer", post(answer))
+        .route("/s/{id}/back", post(back))
+        .route("/s/{id}/check", get(check))
+        .route("/s/{id}/escalate", post(escalate))
+        .route("/s/{id}/language", post(language))
+}
+
+// ---------------------------------------------------------------------------
+// The list.
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Serialize)]
+struct ScriptCard {
+    id: String,
+    title: String,
+}
+
+/// Folds case and accents, so `Drucker` finds `drucker` and `reseau`
+/// finds `réseau`.
+fn fold(s: &str) -> String {
+    deunicode::deunicode(s).to_lowercase()
+}
+
+async fn list(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = query.map(|Query(q)| q.q).unwrap_or_default();
+    let q = q.trim().chars().take(200).collect::<String>();
+    let program = state.library.current();
+    let words: Vec<String> = fold(&q).split_whitespace().map(str::to_owned).collect();
+    let mut scripts: Vec<ScriptCard> = program
+        .scripts
+        .iter()
+        .filter(|s| ops::customer_facing(s))
+        .filter_map(|s| {
+            let lang = s
+                .language_index(&chrome.lang)
+                .or_else(|| {
+                    chrome
+                        .prefer(&s.languages)
+                        .and_then(|l| s.language_index(&l))
+                })
+                .unwrap_or(0);
+            let title = program.templates.source(s.title, lang).into_owned();
+            // Every word must occur in the title, in any of the script's
+            // languages, or in its id.
+            let haystack = fold(&format!(
+                "{} {}",
+                s.id,
+                (0..s.languages.len())
+                    .map(|i| program.templates.source(s.title, i).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ));
+            words
+                .iter()
+                .all(|w| haystack.contains(w.as_str()))
+                .then(|| ScriptCard {
+                    id: s.id.clone(),
+                    title,
+                })
+        })
+        .collect();
+    scripts.sort_by(|a, b| a.title.cmp(&b.title));
+    render(
+        &chrome,
+        "wizard/list.html.j2",
+        minijinja::context! { query => q, scripts => scripts },
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Starting.
+
+#[derive(Deserialize)]
+struct StartForm {
+    script: String,
+}
+
+/// A reference a customer can read out on the phone: 8 characters from an
+/// alphabet without look-alikes (no 0/O, 1/I/L), as `XXXX-XXXX`.
+pub fn new_reference() -> Result<String, getrandom::Error> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    let mut out = String::with_capacity(9);
+    for (i, b) in bytes.iter().enumerate() {
+        if i == 4 {
+            out.push('-');
+        }
+        out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
+    }
+    Ok(out)
+}
+
+/// The session cookie outlives the idle limit by a day, so a customer who
+/// comes back late is told the session expired, not that it is unknown.
+fn cookie_age(state: &AppState) -> i64 {
+    state.config.wizard_idle.as_secs() as i64 + 24 * 3600
+}
+
+fn session_cookie(chrome: &Chrome, id: &str, token: &str, max_age: i64) -> String {
+    cookies::set(
+        cookies::WIZARD,
+        token,
+        &format!("/s/{id}"),
+        Some(max_age),
+        chrome.secure,
+    )
+}
+
+async fn start(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    form: Result<Form<StartForm>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(form) = form?;
+        let program = state.library.current();
+        let language = program
+            .get(&form.script)
+            .and_then(|(_, s)| chrome.prefer(&s.languages));
+        let reference = new_reference().map_err(ApiError::internal)?;
+        let started = ops::start_session(
+            &state,
+            &Caller::Anonymous,
+            NewSession {
+                script: form.script,
+                channel: Channel::Customer,
+                language,
+                params: BTreeMap::new(),
+                vars: BTreeMap::new(),
+                reference: Some(reference),
+            },
+        )
+        .await?;
+        let idle = cookie_age(&state);
+        chrome.set_cookie(session_cookie(&chrome, &started.id, &started.token, idle));
+        Ok(see_other(&chrome, &format!("/s/{}", started.id)))
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+// ---------------------------------------------------------------------------
+// A session's pages.
+
+#[derive(Deserialize)]
+struct ShowQuery {
+    #[serde(default)]
+    t: Option<String>,
+}
+
+/// The customer's capability for session `id`, from its cookie.
+fn customer(headers: &HeaderMap) -> Caller {
+    match cookies::get(headers, cookies::WIZARD) {
+        Some(token) if token.starts_with(CUSTOMER_PREFIX) && token.len() < 128 => {
+            Caller::Customer {
+                token_hash: auth::hash_token(token),
+            }
+        }
+        _ => Caller::Anonymous,
+    }
+}
+
+/// Opens the session for its customer; a missing or wrong token and an
+/// unknown session are the same 404 (nothing tells a guesser which).
+async fn open(state: &AppState, headers: &HeaderMap, id: &str) -> Result<StoredSession, PageError> {
+    let caller = customer(headers);
+    if let Caller::Anonymous = caller {
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "error_session_not_found",
+        ));
+    }
+    match ops::open_session(state, &caller, id).await {
+        Ok((stored, _)) => Ok(stored),
+        Err(ApiError::NotFound(_)) => Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "error_session_not_found",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An active session idle for longer than the limit is over for the wizard.
+fn expired(state: &AppState, stored: &StoredSession, now: OffsetDateTime) -> bool {
+    stored.state.status == Status::Active && now - stored.updated_at > state.config.wizard_idle
+}
+
+/// The session's part of every page: reference, expiry, resume link.
+#[derive(Serialize)]
+struct SessionView {
+    id: String,
+    title: String,
+    reference: String,
+    /// RFC 3339; the page's script warns a few minutes before.
+    expires_at: Option<String>,
+    idle_minutes: u64,
+    resume_url: String,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn session_view(
+    state: &AppState,
+    headers: &HeaderMap,
+    chrome: &Chrome,
+    stored: &StoredSession,
+    title: String,
+) -> SessionView {
+    let token = cookies::get(headers, cookies::WIZARD).unwrap_or("");
+    let scheme = if chrome.secure { "https" } else { "http" };
+    let host = cookies::host(headers).unwrap_or("localhost");
+    let active = stored.state.status == Status::Active;
+    SessionView {
+        id: stored.id.clone(),
+        title,
+        reference: stored.reference.clone().unwrap_or_default(),
+        expires_at: active.then(|| rfc3339(stored.updated_at + state.config.wizard_idle)),
+        idle_minutes: state.config.wizard_idle.as_secs() / 60,
+        resume_url: format!("{scheme}://{host}/s/{}?t={token}", stored.id),
+    }
+}
+
+/// A trail entry as the pages show it (every field present, for the
+/// templates' strict undefined).
+#[derive(Serialize)]
+pub struct TrailView {
+    pub seq: u32,
+    pub node: String,
+    pub text: String,
+    pub say: Option<String>,
+    pub answer: Option<String>,
+    pub value: Option<String>,
+    pub note: Option<String>,
+    pub actor: String,
+    pub at: String,
+    pub at_short: String,
+    pub retracted: bool,
+    pub set: Vec<(String, String)>,
+}
+
+pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
+    trail
+        .iter()
+        .map(|e| TrailView {
+            seq: e.seq,
+            node: e.node.clone(),
+            text: e.text.clone(),
+            say: e.say.clone(),
+            answer: e.answer.as_ref().map(|a| a.label.clone()),
+            value: e.value.clone(),
+            note: e.note.clone(),
+            actor: e.actor.clone(),
+            at: rfc3339(e.at),
+            at_short: format!("{:02}:{:02}", e.at.hour(), e.at.minute()),
+            retracted: e.retracted,
+            set: e
+                .set
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A validation problem, pointing at its field.
+#[derive(Serialize, Clone)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub text: String,
+}
+
+/// The script's title in the session's language.
+async fn title_of(state: &AppState, s: &Session) -> String {
+    let Ok(program) = ops::program_of(state, s).await else {
+        return s.script.clone();
+    };
+    program
+        .get(&s.script)
+        .map(|(_, sc)| {
+            let lang = sc.language_index(&s.language).unwrap_or(0);
+            program.templates.source(sc.title, lang).into_owned()
+        })
+        .unwrap_or_else(|| s.script.clone())
+}
+
+/// The script's languages (what the switcher offers on its pages).
+async fn languages_of(state: &AppState, s: &Session) -> Vec<String> {
+    match ops::program_of(state, s).await {
+        Ok(p) => p
+            .get(&s.script)
+            .map(|(_, sc)| sc.languages.clone())
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Splits the step's answers: the script's own, "None of these", and
+/// "Talk to a person" (the last two always drawn in the same place).
+pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<AnswerRef>) {
+    let mut own = Vec::new();
+    let (mut none, mut talk) = (None, None);
+    for a in &step.answers {
+        match a.id.as_str() {
+            "_none" => none = Some(a.clone()),
+            "_escalate" => talk = Some(a.clone()),
+            _ => own.push(a.clone()),
+        }
+    }
+    (own, none, talk)
+}
+
+/// The HTML input type and a hint for an input step.
+fn input_kind(step: &Step, lang: &str) -> (&'static str, Option<String>) {
+    match step.input.as_ref().map(|i| i.kind.as_str()) {
+        Some("email") => ("email", Some(i18n::text(lang, "hint_email"))),
+        Some("phone") => ("tel", Some(i18n::text(lang, "hint_phone"))),
+        // A number as text with a numeric keyboard: `type=number` drops what
+        // it cannot parse and the person never learns why.
+        _ => ("text", None),
+    }
+}
+
+/// The person's words for a refused value.
+fn value_error(step: &Step, value: &str, lang: &str) -> String {
+    let key = if value.trim().is_empty() {
+        "error_value_required"
+    } else if value.chars().count() > 1000 {
+        "error_value_long"
+    } else {
+        match step.input.as_ref().map(|i| i.kind.as_str()) {
+            Some("number") => "error_value_number",
+            Some("email") => "error_value_email",
+            Some("phone") => "error_value_phone",
+            _ => "error_value_pattern",
+        }
+    };
+    i18n::text(lang, key)
+}
+
+/// Renders the current step (status 200), or with errors (422).
+#[allow(clippy::too_many_arguments)]
+async fn step_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    chrome: &mut Chrome,
+    stored: &StoredSession,
+    step: &Step,
+    errors: Vec<FieldError>,
+    value: String,
+) -> Response {
+    let s = &stored.state;
+    let offered = languages_of(state, s).await;
+    chrome.speak(
+        &s.language,
+        offered,
+        Some(format!("/s/{}/language", stored.id)),
+    );
+    let title = title_of(state, s).await;
+    let session = session_view(state, headers, chrome, stored, title);
+    let (answers, none, talk) = split_answers(step);
+    let talk = talk.unwrap_or(AnswerRef {
+        id: "_escalate".into(),
+        label: i18n::text(&chrome.lang, "talk_to_person"),
+    });
+    let (input_type, input_hint) = input_kind(step, &chrome.lang);
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_status(
+        chrome,
+        status,
+        "wizard/step.html.j2",
+        minijinja::context! {
+            session => session,
+            step => step,
+            answers => answers,
+            none => none,
+            talk => talk,
+            errors => errors,
+            value => value,
+            input_type => input_type,
+            input_hint => input_hint,
+        },
+    )
+}
+
+async fn end_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    chrome: &mut Chrome,
+    stored: &StoredSession,
+) -> Response {
+    let s = &stored.state;
+    chrome.speak(&s.language, Vec::new(), None);
+    let title = title_of(state, s).await;
+    let session = session_view(state, headers, chrome, stored, title);
+    let resolved = match &s.ending {
+        Some(Ending::Resolved { text, .. }) => Some(text.clone()),
+        _ => None,
+    };
+    render(
+        chrome,
+        "wizard/end.html.j2",
+        minijinja::context! {
+            session => session,
+            resolved => resolved,
+            escalation_reference => stored.reference.clone().unwrap_or_else(|| ops::escalation_id_for(&stored.id)),
+            case => ops::escalation_id_for(&stored.id),
+            trail => trail_view(&s.trail),
+        },
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<Query<ShowQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    // A resume link: keep the token in the cookie, drop it from the address
+    // (out of the history and of anything shared from the address bar).
+    if let Ok(Query(ShowQuery { t: Some(token) })) = &query
+        && token.starts_with(CUSTOMER_PREFIX)
+        && token.len() < 128
+        && ops::well_formed_id(&id, "ses_")
+    {
+        let idle = cookie_age(&state);
+        chrome.set_cookie(session_cookie(&chrome, &id, token, idle));
+        return see_other(&chrome, &format!("/s/{id}"));
+    }
+    let r = async {
+        let stored = open(&state, &headers, &id).await?;
+        let now = OffsetDateTime::now_utc();
+        if expired(&state, &stored, now) {
+            chrome.speak(&stored.state.language, Vec::new(), None);
+            return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
+        }
+        if stored.state.status != Status::Active {
+            return Ok(end_page(&state, &headers, &mut chrome, &stored).await);
+        }
+        let step = ops::current_step(&state, &stored.state, false)
+            .await?
+            .ok_or_else(|| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "error_server"))?;
+        Ok(step_page(
+            &state,
+            &headers,
+            &mut chrome,
+            &stored,
+            &step,
+            Vec::new(),
+            String::new(),
+        )
+        .await)
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    seq: u32,
+    #[serde(default)]
+    answer: Option<String>,
+    /// "None of these": a button of its own name, so it wins over a radio
+    /// picked before it was pressed.
+    #[serde(default)]
+    builtin: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SeqForm {
+    seq: u32,
+}
+
+#[derive(Deserialize)]
+struct EscalateForm {
+    seq: u32,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+struct LanguageForm {
+    seq: u32,
+    lang: String,
+}
+
+/// Runs one move for the session's customer, then goes to the session's
+/// page. A stale `seq` (the back button of the browser, a second tab) just
+/// shows the current step: nothing was changed.
+async fn move_and_show(
+    state: &AppState,
+    chrome: &Chrome,
+    headers: &HeaderMap,
+    id: &str,
+    seq: u32,
+    mv: Move,
+) -> PageResult {
+    let stored = open(state, headers, id).await?;
+    if expired(state, &stored, OffsetDateTime::now_utc()) {
+        return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
+    }
+    match ops::step_session(state, &customer(headers), id, seq, mv).await {
+        Ok(_) => {}
+        Err(ApiError::Conflict { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    move_done(state, chrome, headers, id)
+}
+
+async fn answer(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<AnswerForm>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(form) = form?;
+        let reply = match (form.builtin, form.answer, form.value) {
+            (Some(b), _, _) if b == "_none" => Reply::Answer(b),
+            (_, Some(a), _) if !a.is_empty() => Reply::Answer(a),
+            (_, _, Some(v)) => Reply::Value(v),
+            _ => Reply::Answer(String::new()),
+        };
+        let stored = open(&state, &headers, &id).await?;
+        if expired(&state, &stored, OffsetDateTime::now_utc()) {
+            return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
+        }
+        let caller = customer(&headers);
+        match ops::step_session(&state, &caller, &id, form.seq, Move::Reply(reply.clone())).await {
+            Ok(_) | Err(ApiError::Conflict { .. }) => move_done(&state, &chrome, &headers, &id),
+            Err(ApiError::Unprocessable { .. }) if stored.state.status == Status::Active => {
+                // Shown again with what was wrong; nothing changed.
+                let step = ops::current_step(&state, &stored.state, false)
+                    .await?
+                    .ok_or_else(|| {
+                        PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "error_server")
+                    })?;
+                let lang = i18n::supported(&stored.state.language)
+                    .unwrap_or(&chrome.lang)
+                    .to_owned();
+                let (errors, value) = match reply {
+                    Reply::Value(v) => (
+                        vec![FieldError {
+                            field: "value",
+                            text: value_error(&step, &v, &lang),
+                        }],
+                        v,
+                    ),
+                    Reply::Answer(a) => (
+                        vec![FieldError {
+                            field: "answer",
+                            text: i18n::text(&lang, "error_pick_answer"),
+                        }],
+                        a,
+                    ),
+                };
+                Ok(step_page(&state, &headers, &mut chrome, &stored, &step, errors, value).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+/// The redirect after a move, refreshing the session cookie's lifetime
+/// (it lives as long as the session may idle, from now).
+fn move_done(state: &AppState, chrome: &Chrome, headers: &HeaderMap, id: &str) -> PageResult {
+    let mut out = Chrome::plain();
+    out.secure = chrome.secure;
+    if let Some(token) = cookies::get(headers, cookies::WIZARD) {
+        let idle = cookie_age(state);
+        out.set_cookie(session_cookie(chrome, id, token, idle));
+    }
+    Ok(see_other(&out, &format!("/s/{id}")))
+}
+
+async fn back(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<SeqForm>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(form) = form?;
+        move_and_show(&state, &chrome, &headers, &id, form.seq, Move::Back).await
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+async fn language(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<LanguageForm>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(form) = form?;
+        let lang = form.lang.trim().to_ascii_lowercase();
+        move_and_show(
+            &state,
+            &chrome,
+            &headers,
+            &id,
+            form.seq,
+            Move::Language(lang),
+        )
+        .await
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+/// "Check your answers": everything that will go to a person, and a note.
+async fn check(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = async {
+        let stored = open(&state, &headers, &id).await?;
+        if expired(&state, &stored, OffsetDateTime::now_utc()) {
+            return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
+        }
+        if stored.state.status != Status::Active {
+            return Ok(see_other(&chrome, &format!("/s/{id}")));
+        }
+        let s = &stored.state;
+        chrome.speak(&s.language, Vec::new(), None);
+        let title = title_of(&state, s).await;
+        let session = session_view(&state, &headers, &chrome, &stored, title);
+        let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted).cloned().collect();
+        Ok(render(
+            &chrome,
+            "wizard/check.html.j2",
+            minijinja::context! {
+                session => session,
+                seq => s.seq,
+                trail => trail_view(&shown),
+            },
+        ))
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+async fn escalate(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<EscalateForm>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(form) = form?;
+        let note: String = form.note.trim().chars().take(4000).collect();
+        let note = (!note.is_empty()).then_some(note);
+        move_and_show(
+            &state,
+            &chrome,
+            &headers,
+            &id,
+            form.seq,
+            Move::Escalate(note),
+        )
+        .await
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_readable_aloud() {
+        let r = new_reference().unwrap();
+        assert_eq!(r.len(), 9);
+        assert_eq!(&r[4..5], "-");
+        assert!(!r.contains(['0', 'O', '1', 'I', 'L']));
+    }
+
+    #[test]
+    fn search_folds_case_and_accents() {
+        assert_eq!(fold("Réseau DRUCKER"), "reseau drucker");
+    }
+}

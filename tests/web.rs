@@ -1,0 +1,785 @@
+//! The web pages as a browser without JavaScript uses them: plain form
+//! posts, redirects followed by hand, cookies kept in a small jar. Walks the
+//! customer wizard to an escalation, signs in as a specialist and works it in
+//! the queue, runs a call in the agent console and takes over a customer's
+//! session; checks CSRF refusals, escaping of hostile input on every page,
+//! languages, expiry and the security headers. Pages are snapshotted with
+//! ids, tokens, references and times redacted.
+
+mod common;
+
+use common::{SCRIPTS, TestApp};
+use fixpath::http::HttpConfig;
+use fixpath::store::{NewUser, Role, Store, User};
+use regex::Regex;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use std::collections::BTreeMap;
+
+/// A multilingual, customer-facing script beside the API tests' ones.
+const PRINTER: (&str, &str) = (
+    "printer.yaml",
+    r#"id: printer
+title:
+  en: Printer does not print
+  nl: Printer print niet
+  de: Drucker druckt nicht
+languages: [en, nl, de]
+escalation: { tier: 2, queue: print }
+nodes:
+  paper:
+    ask:
+      en: Is there paper in the tray?
+      nl: Zit er papier in de lade?
+      de: Ist Papier im Fach?
+    help:
+      en: "Agent-only: most calls end here."
+      nl: "Alleen voor medewerkers: de meeste gesprekken eindigen hier."
+      de: "Nur für Mitarbeiter: die meisten Anrufe enden hier."
+    answers:
+      - id: "yes"
+        label: { en: "Yes", nl: "Ja", de: "Ja" }
+        goto: model
+      - id: "no"
+        label: { en: "No", nl: "Nee", de: "Nein" }
+        resolve: { en: Paper was added, nl: Er is papier bijgedaan, de: Papier wurde eingelegt }
+  model:
+    input: { en: What is the model name?, nl: Wat is de modelnaam?, de: Wie heißt das Modell? }
+    into: model
+    next: light
+  light:
+    ask: { en: "Does the {{ model }} show a red light?", nl: "Toont de {{ model }} een rood lampje?", de: "Zeigt der {{ model }} ein rotes Licht?" }
+    answers:
+      - id: "red"
+        label: { en: Red light, nl: Rood lampje, de: Rotes Licht }
+        escalate: { reason: { en: "Red light on {{ model }}", nl: "Rood lampje op {{ model }}", de: "Rotes Licht am {{ model }}" }, tier: 2 }
+      - id: "none"
+        label: { en: No light, nl: Geen lampje, de: Kein Licht }
+        resolve: { en: The printer works again, nl: De printer werkt weer, de: Der Drucker geht wieder }
+"#,
+);
+
+fn scripts() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<_> = SCRIPTS.to_vec();
+    all.push(PRINTER);
+    all
+}
+
+async fn app() -> TestApp {
+    app_with(HttpConfig::default()).await
+}
+
+async fn app_with(config: HttpConfig) -> TestApp {
+    TestApp::start_with_scripts(config, &scripts(), |r, _| r).await
+}
+
+/// A staff user who signs in with a password.
+async fn staff(app: &TestApp, name: &str, role: Role, password: &str) {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(b"a-fixed-test-salt").unwrap();
+    let hash = argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+    app.store
+        .create_user(&NewUser {
+            user: User {
+                name: name.into(),
+                role,
+                tier: 2,
+            },
+            password_hash: Some(hash),
+            token_hash: fixpath::http::auth::hash_token(&format!("fps_{name}-api")),
+        })
+        .await
+        .unwrap();
+}
+
+/// A page as the browser got it.
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> Option<String> {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The value of the first `name="…" value="…"` field.
+    fn field(&self, name: &str) -> String {
+        let re = Regex::new(&format!(r#"name="{name}" value="([^"]*)""#)).unwrap();
+        re.captures(&self.body)
+            .unwrap_or_else(|| panic!("no field `{name}` in:\n{}", self.body))[1]
+            .to_owned()
+    }
+
+    #[track_caller]
+    fn assert_has(&self, text: &str) -> &Self {
+        assert!(
+            self.body.contains(text),
+            "`{text}` not on the page:\n{}",
+            self.body
+        );
+        self
+    }
+
+    #[track_caller]
+    fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        self
+    }
+}
+
+/// A browser without JavaScript: follows redirects itself so it sees every
+/// `Set-Cookie`, and keeps cookies (by name; paths are not needed here).
+struct Browser {
+    base: String,
+    client: reqwest::Client,
+    jar: BTreeMap<String, String>,
+    language: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        Browser {
+            base: app.base.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar: BTreeMap::new(),
+            language: None,
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let mut req = req.header("cookie", self.cookie_header());
+        if let Some(l) = &self.language {
+            req = req.header("accept-language", l);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        for c in headers.get_all(SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let body = res.text().await.unwrap();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        let page = self.send(req).await;
+        self.follow(page).await
+    }
+
+    /// Posts a form with this browser's CSRF token (as the page's hidden
+    /// field would), then follows the redirect.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.jar.get("fp_csrf").cloned().unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields);
+        let page = self.send(req).await;
+        self.follow(page).await
+    }
+
+    async fn follow(&mut self, mut page: Page) -> Page {
+        for _ in 0..5 {
+            if page.status != StatusCode::SEE_OTHER {
+                return page;
+            }
+            let to = page.location().expect("a redirect has a location");
+            let req = self.client.get(format!("{}{to}", self.base));
+            page = self.send(req).await;
+        }
+        page
+    }
+}
+
+/// Replaces what changes from run to run.
+fn redact(html: &str) -> String {
+    let rules = [
+        (r"ses_[0-9a-f]{32}", "[session]"),
+        (r"esc_[0-9a-f]{32}", "[escalation]"),
+        (r"fpc_[A-Za-z0-9_-]{43}", "[token]"),
+        (
+            r#"name="csrf" value="[^"]*""#,
+            r#"name="csrf" value="[csrf]""#,
+        ),
+        (r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b", "[reference]"),
+        (
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
+            "[time]",
+        ),
+        (r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "[date time]"),
+        (r"\b\d\d:\d\d\b", "[hh:mm]"),
+        (r"\b[0-9a-f]{16}\b", "[version]"),
+        (r"127\.0\.0\.1:\d+", "[host]"),
+        (r"\d+ (min|h|d)\b", "[age]"),
+    ];
+    let mut out = html.to_owned();
+    for (re, to) in rules {
+        out = Regex::new(re).unwrap().replace_all(&out, to).into_owned();
+    }
+    out
+}
+
+/// The session id in a wizard address.
+fn session_of(path: &str) -> String {
+    Regex::new(r"ses_[0-9a-f]{32}")
+        .unwrap()
+        .find(path)
+        .unwrap()
+        .as_str()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_it() {
+    let app = app().await;
+    staff(&app, "sam", Role::Specialist, "correct horse battery").await;
+    let mut customer = Browser::new(&app);
+
+    let list = customer.get("/").await;
+    list.assert_status(200).assert_has("Printer does not print");
+    assert!(
+        !list.body.contains("VPN deep dive"),
+        "tier-2 scripts are not for customers"
+    );
+    assert!(
+        !list.body.contains("Power cycle"),
+        "sub-flows are not for customers"
+    );
+    insta::assert_snapshot!("wizard_list", redact(&list.body));
+
+    // Search narrows the list.
+    let found = customer.get("/?q=printer").await;
+    found.assert_has("Printer does not print");
+    assert!(!found.body.contains("Wi-Fi keeps dropping"));
+
+    // Start: a redirect to the session's own page, its token in a cookie.
+    let req = customer
+        .client
+        .post(format!("{}/start", customer.base))
+        .form(&[
+            ("csrf", customer.jar["fp_csrf"].as_str()),
+            ("script", "printer"),
+        ]);
+    let started = customer.send(req).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    let path = started.location().unwrap();
+    let id = session_of(&path);
+    let cookie = started
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("fp_session="))
+        .expect("the session's cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    assert!(cookie.contains(&format!("Path=/s/{id}")), "{cookie}");
+
+    let step = customer.get(&path).await;
+    step.assert_status(200)
+        .assert_has("Is there paper in the tray?")
+        .assert_has("None of these")
+        .assert_has("Talk to a person");
+    assert!(!step.body.contains("Agent-only"), "help is for staff only");
+    insta::assert_snapshot!("wizard_step_question", redact(&step.body));
+
+    // Continue without picking: an error summary, nothing changed.
+    let seq = step.field("seq");
+    let refused = customer
+        .post(&format!("/s/{id}/answer"), &[("seq", &seq)])
+        .await;
+    refused
+        .assert_status(422)
+        .assert_has("There is a problem")
+        .assert_has("Select an answer");
+    insta::assert_snapshot!("wizard_step_error", redact(&refused.body));
+
+    let input = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    input
+        .assert_status(200)
+        .assert_has("What is the model name?");
+    // Going back retracts the answer and shows the question again.
+    let seq = input.field("seq");
+    let again = customer
+        .post(&format!("/s/{id}/back"), &[("seq", &seq)])
+        .await;
+    again.assert_has("Is there paper in the tray?");
+    let seq = again.field("seq");
+    let input = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    // A reload of an old form (stale seq) changes nothing.
+    let stale = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "no")],
+        )
+        .await;
+    stale
+        .assert_status(200)
+        .assert_has("What is the model name?");
+
+    let seq = input.field("seq");
+    let hostile = "<script>alert('model')</script>";
+    let light = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("value", hostile)],
+        )
+        .await;
+    light.assert_status(200);
+    assert!(
+        !light.body.contains(hostile),
+        "input is escaped:\n{}",
+        light.body
+    );
+    light.assert_has("&lt;script&gt;alert(");
+
+    // "Talk to a person": check your answers first, with a note.
+    let check = customer.get(&format!("/s/{id}/check")).await;
+    check
+        .assert_status(200)
+        .assert_has("Check your answers")
+        .assert_has("Is there paper in the tray?")
+        .assert_has("Yes");
+    insta::assert_snapshot!("wizard_check", redact(&check.body));
+    let seq = check.field("seq");
+    let note = "<img src=x onerror=alert('note')>";
+    let end = customer
+        .post(
+            &format!("/s/{id}/escalate"),
+            &[("seq", &seq), ("note", note)],
+        )
+        .await;
+    end.assert_status(200)
+        .assert_has("A person will help you further")
+        .assert_has("Reference");
+    assert!(!end.body.contains(note));
+    insta::assert_snapshot!("wizard_end_escalated", redact(&end.body));
+
+    // The specialist signs in and finds it in the queue with its trail.
+    let mut sam = Browser::new(&app);
+    let gate = sam.get("/queue").await;
+    gate.assert_status(200).assert_has("Sign in");
+    let wrong = sam
+        .post(
+            "/signin",
+            &[("name", "sam"), ("password", "wrong"), ("next", "/queue")],
+        )
+        .await;
+    wrong.assert_status(401).assert_has("not right");
+    let queue = sam
+        .post(
+            "/signin",
+            &[
+                ("name", "sam"),
+                ("password", "correct horse battery"),
+                ("next", "/queue"),
+            ],
+        )
+        .await;
+    queue
+        .assert_status(200)
+        .assert_has("Printer does not print");
+    assert!(sam.jar.contains_key("fp_staff"));
+    insta::assert_snapshot!("queue_list", redact(&queue.body));
+
+    let esc = format!("esc_{}", id.trim_start_matches("ses_"));
+    let item = sam.get(&format!("/queue/{esc}")).await;
+    item.assert_status(200)
+        .assert_has("Is there paper in the tray?")
+        .assert_has("Taken back")
+        .assert_has("&lt;img src=x onerror=alert(");
+    assert!(!item.body.contains(note) && !item.body.contains(hostile));
+    insta::assert_snapshot!("queue_item_open", redact(&item.body));
+
+    let claimed = sam.post(&format!("/queue/{esc}/claim"), &[]).await;
+    claimed.assert_status(200).assert_has("Claimed");
+    // A second claim is refused on the item's own page, saying why.
+    let twice = sam.post(&format!("/queue/{esc}/claim"), &[]).await;
+    twice
+        .assert_status(409)
+        .assert_has("claimed already")
+        .assert_has("There is a problem");
+    let noted = sam
+        .post(
+            &format!("/queue/{esc}/note"),
+            &[("text", "<b>checked</b> the driver")],
+        )
+        .await;
+    noted.assert_has("&lt;b&gt;checked&lt;&#x2f;b&gt; the driver");
+    let empty = sam
+        .post(&format!("/queue/{esc}/resolve"), &[("text", "  ")])
+        .await;
+    empty.assert_status(422).assert_has("Write a note first");
+    let up = sam
+        .post(
+            &format!("/queue/{esc}/escalate"),
+            &[("tier", "3"), ("note", "needs a field engineer")],
+        )
+        .await;
+    up.assert_status(200).assert_has("needs a field engineer");
+    let stored = app.store.escalation(&esc).await.unwrap().unwrap();
+    assert_eq!(stored.record.tier, 3);
+    assert!(stored.record.trail.len() >= 4, "the trail stays with it");
+    let done = sam
+        .post(
+            &format!("/queue/{esc}/resolve"),
+            &[("text", "replaced the fuser")],
+        )
+        .await;
+    done.assert_status(200).assert_has("Resolved");
+    let stored = app.store.escalation(&esc).await.unwrap().unwrap();
+    assert_eq!(stored.status.as_str(), "resolved");
+}
+
+#[tokio::test]
+async fn an_agent_runs_a_call_and_takes_over_a_customers_session() {
+    let app = app().await;
+    staff(&app, "ann", Role::Agent, "pw-ann-123").await;
+    let mut ann = Browser::new(&app);
+    let signin = ann.get("/agent").await;
+    signin.assert_has("Sign in");
+    insta::assert_snapshot!("signin", redact(&signin.body));
+    let home = ann
+        .post(
+            "/signin",
+            &[
+                ("name", "ann"),
+                ("password", "pw-ann-123"),
+                ("next", "/agent"),
+            ],
+        )
+        .await;
+    home.assert_status(200).assert_has("Start a call");
+    insta::assert_snapshot!("console_home", redact(&home.body));
+
+    let hostile = "<script>alert('caller')</script>";
+    let call = ann
+        .post(
+            "/agent/start",
+            &[
+                ("script", "wifi"),
+                ("customer", hostile),
+                ("ticket", "T-1001"),
+                ("language", ""),
+            ],
+        )
+        .await;
+    call.assert_status(200)
+        .assert_has("Is the power light on the router lit?")
+        .assert_has("a dark router is almost always the power supply")
+        .assert_has("data-key=\"1\"")
+        .assert_has("T-1001");
+    assert!(!call.body.contains(hostile));
+    call.assert_has("&lt;script&gt;alert(");
+    insta::assert_snapshot!("console_step", redact(&call.body));
+    let id = session_of(&call.body);
+    let seq = call.field("seq");
+    let serial = ann
+        .post(
+            &format!("/agent/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    let seq = serial.field("seq");
+    let bad = ann
+        .post(
+            &format!("/agent/s/{id}/answer"),
+            &[("seq", &seq), ("value", "nope")],
+        )
+        .await;
+    bad.assert_status(422).assert_has("expected form");
+    let escalated = ann
+        .post(
+            &format!("/agent/s/{id}/escalate"),
+            &[("seq", &seq), ("note", "caller upset")],
+        )
+        .await;
+    escalated.assert_status(200).assert_has("Next call");
+
+    // A customer on the phone reads out the reference from their screen.
+    let mut customer = Browser::new(&app);
+    customer.get("/").await;
+    let csrf = customer.jar["fp_csrf"].clone();
+    let step = customer
+        .post_raw("/start", &[("csrf", &csrf), ("script", "printer")])
+        .await;
+    let cid = session_of(&step.body);
+    let seq = step.field("seq");
+    customer
+        .post(
+            &format!("/s/{cid}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    let reference = Regex::new(r"[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}")
+        .unwrap()
+        .find(&step.body)
+        .unwrap()
+        .as_str()
+        .to_owned();
+    let typed = reference.to_lowercase().replace('-', " ");
+    let taken = ann.post("/agent/takeover", &[("reference", &typed)]).await;
+    taken
+        .assert_status(200)
+        .assert_has("What is the model name?")
+        .assert_has("Is there paper in the tray?")
+        .assert_has("Taken over");
+    let seq = taken.field("seq");
+    let next = ann
+        .post(
+            &format!("/agent/s/{cid}/answer"),
+            &[("seq", &seq), ("value", "LaserJet 5")],
+        )
+        .await;
+    next.assert_has("Does the LaserJet 5 show a red light?");
+    let stored = app.store.session(&cid).await.unwrap().unwrap();
+    let actors: Vec<&str> = stored
+        .state
+        .trail
+        .iter()
+        .map(|e| e.actor.as_str())
+        .collect();
+    assert_eq!(actors, vec!["customer", "ann"], "nothing asked twice");
+
+    let missing = ann
+        .post("/agent/takeover", &[("reference", "ZZZZ-ZZZZ")])
+        .await;
+    missing
+        .assert_status(404)
+        .assert_has("No session has the reference");
+
+    // Agents do not work the queue.
+    let queue = ann.get("/queue").await;
+    queue.assert_status(403);
+
+    // Signing out revokes the sign-in.
+    let stolen = ann.jar["fp_staff"].clone();
+    ann.post("/signout", &[]).await.assert_has("Sign in");
+    let mut thief = Browser::new(&app);
+    thief.jar.insert("fp_staff".into(), stolen);
+    thief.get("/agent").await.assert_has("Sign in");
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_or_from_another_site_are_refused() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.get("/").await;
+    let none = b.post_raw("/start", &[("script", "printer")]).await;
+    none.assert_status(403)
+        .assert_has("did not come from this site");
+    let wrong = b
+        .post_raw(
+            "/start",
+            &[("csrf", "x".repeat(43).as_str()), ("script", "printer")],
+        )
+        .await;
+    wrong.assert_status(403);
+    let csrf = b.jar["fp_csrf"].clone();
+    let req = b
+        .client
+        .post(format!("{}/start", b.base))
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    let cross = b.send(req).await;
+    cross.assert_status(403);
+    // Nothing was started by any of them (a start hands out its cookie).
+    assert!(!b.jar.contains_key("fp_session"));
+    // And the real form works.
+    let ok = b.post("/start", &[("script", "printer")]).await;
+    ok.assert_status(200)
+        .assert_has("Is there paper in the tray?");
+    insta::assert_snapshot!("error_csrf", redact(&none.body));
+}
+
+#[tokio::test]
+async fn pages_speak_the_browsers_language_and_the_switcher_changes_it() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.language = Some("nl-NL,nl;q=0.9,en;q=0.5".into());
+    let list = b.get("/").await;
+    list.assert_has("lang=\"nl\"")
+        .assert_has("Printer print niet");
+    let step = b.post("/start", &[("script", "printer")]).await;
+    step.assert_has("Zit er papier in de lade?")
+        .assert_has("Geen van deze")
+        .assert_has("Met een medewerker praten");
+    // Switch the session to German: the next page speaks German.
+    let id = session_of(&step.body);
+    let seq = step.field("seq");
+    let de = b
+        .post(
+            &format!("/s/{id}/language"),
+            &[("seq", &seq), ("lang", "de")],
+        )
+        .await;
+    de.assert_has("Ist Papier im Fach?")
+        .assert_has("lang=\"de\"");
+    // A language the script lacks is refused and changes nothing.
+    let seq = de.field("seq");
+    let ru = b
+        .post(
+            &format!("/s/{id}/language"),
+            &[("seq", &seq), ("lang", "ru")],
+        )
+        .await;
+    ru.assert_status(422);
+    // The chrome alone in Estonian and Russian.
+    let et = b.get("/?lang=et").await;
+    et.assert_has("lang=\"et\"");
+    let ru = b.get("/?lang=ru").await;
+    ru.assert_has("lang=\"ru\"");
+    assert!(b.jar.get("fp_lang").is_some_and(|l| l == "ru"));
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_and_a_resume_link_reopens_a_live_one() {
+    let idle = app_with(HttpConfig {
+        wizard_idle: std::time::Duration::ZERO,
+        ..HttpConfig::default()
+    })
+    .await;
+    let mut b = Browser::new(&idle);
+    b.get("/").await;
+    let expired = b.post("/start", &[("script", "printer")]).await;
+    expired.assert_status(410).assert_has("expired");
+
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.get("/").await;
+    let step = b.post("/start", &[("script", "printer")]).await;
+    step.assert_has("ends after 30 minutes without activity");
+    let page = step.body.replace("&#x2f;", "/");
+    let resume = Regex::new(r#"value="(http://[^"]+\?t=fpc_[^"]+)""#)
+        .unwrap()
+        .captures(&page)
+        .expect("a resume link")[1]
+        .to_owned();
+    // Another device: no cookie, only the link.
+    let mut other = Browser::new(&app);
+    let path = resume.trim_start_matches(&app.base).to_owned();
+    let opened = other.get(&path).await;
+    opened
+        .assert_status(200)
+        .assert_has("Is there paper in the tray?");
+    // Without the token the session does not open, and says nothing of it.
+    let mut stranger = Browser::new(&app);
+    let id = session_of(&path);
+    stranger
+        .get(&format!("/s/{id}"))
+        .await
+        .assert_status(404)
+        .assert_has("could not find this session");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_unknown_pages_are_friendly() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    let page = b.get("/").await;
+    for h in fixpath::http::web::SECURITY_HEADERS {
+        assert!(page.headers.contains_key(h), "missing {h}");
+    }
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let css = b.get("/static/style.css").await;
+    css.assert_status(200);
+    assert!(
+        css.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let missing = b.get("/no/such/page").await;
+    missing.assert_status(404).assert_has("Page not found");
+    assert!(
+        missing.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    insta::assert_snapshot!("error_not_found", redact(&missing.body));
+    // The API keeps answering JSON.
+    let api = b.get("/api/v1/nothing").await;
+    assert_eq!(api.status, StatusCode::NOT_FOUND);
+    assert!(
+        api.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    // Garbage in a form is a page, not a 500.
+    let garbage = b
+        .client
+        .post(format!("{}/s/ses_x/answer", b.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![0xff_u8, 0xfe, 0x00, b'%', b'%']);
+    let res = b.send(garbage).await;
+    assert!(res.status.is_client_error(), "{}", res.status);
+}
+
+#[tokio::test]
+async fn a_resolved_path_ends_on_a_solved_page() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.get("/").await;
+    let step = b.post("/start", &[("script", "printer")]).await;
+    let id = session_of(&step.body);
+    let seq = step.field("seq");
+    let end = b
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "no")],
+        )
+        .await;
+    end.assert_status(200)
+        .assert_has("Your problem is solved")
+        .assert_has("Paper was added");
+    insta::assert_snapshot!("wizard_end_resolved", redact(&end.body));
+}
