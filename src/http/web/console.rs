@@ -90,7 +90,7 @@ fn home_page(
 
 async fn home(State(state): State<AppState>, chrome: Chrome) -> Response {
     if let Err(res) = require(&chrome, ROLES) {
-        return res;
+        return *res;
     }
     home_page(&state, &chrome, StatusCode::OK, Vec::new(), Vec::new())
 }
@@ -117,7 +117,7 @@ async fn start(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(form) = form?;
@@ -164,7 +164,7 @@ async fn takeover(
     form: Result<Form<TakeoverForm>, PageError>,
 ) -> Response {
     if let Err(res) = require(&chrome, ROLES) {
-        return res;
+        return *res;
     }
     let r = async {
         let Form(form) = form?;
@@ -313,7 +313,7 @@ async fn show(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = session_page(&state, &mut chrome, &user, &id, Vec::new(), String::new()).await;
     respond(&chrome, r)
@@ -384,7 +384,7 @@ async fn answer(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(form) = form?;
@@ -415,7 +415,7 @@ async fn back(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(form) = form?;
@@ -433,7 +433,7 @@ async fn escalate(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(form) = form?;

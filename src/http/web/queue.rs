@@ -80,7 +80,7 @@ async fn list(
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     if let Err(res) = require(&chrome, ROLES) {
-        return res;
+        return *res;
     }
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let r = async {
@@ -231,7 +231,7 @@ async fn item_page(
 async fn show(State(state): State<AppState>, chrome: Chrome, Path(id): Path<String>) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = item_page(&state, &chrome, &user, &id, StatusCode::OK, Vec::new()).await;
     respond(&chrome, r)
@@ -315,7 +315,7 @@ async fn claim(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(Empty {}) = form?;
@@ -336,7 +336,7 @@ async fn note(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(form) = form?;
@@ -356,7 +356,7 @@ async fn resolve(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(form) = form?;
@@ -376,7 +376,7 @@ async fn escalate(
 ) -> Response {
     let user = match require(&chrome, ROLES) {
         Ok(u) => u.clone(),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let r = async {
         let Form(form) = form?;

@@ -161,11 +161,16 @@ async fn sign_out(
 
 /// The signed-in user with one of `roles`, or the way to sign in (a
 /// redirect for someone not signed in; a 403 page for the wrong role).
-pub fn require<'a>(chrome: &'a Chrome, roles: &[Role]) -> Result<&'a User, Response> {
+pub fn require<'a>(chrome: &'a Chrome, roles: &[Role]) -> Result<&'a User, Box<Response>> {
     match &chrome.user {
         Some(u) if roles.contains(&u.role) => Ok(u),
-        Some(_) => Err(PageError::new(StatusCode::FORBIDDEN, "error_forbidden_role").page(chrome)),
-        None => Err(see_other(chrome, &format!("/signin?next={}", chrome.path))),
+        Some(_) => Err(Box::new(
+            PageError::new(StatusCode::FORBIDDEN, "error_forbidden_role").page(chrome),
+        )),
+        None => Err(Box::new(see_other(
+            chrome,
+            &format!("/signin?next={}", chrome.path),
+        ))),
     }
 }
 
