@@ -1168,24 +1168,34 @@ fn dechunk(mut s: &str) -> String {
 async fn a_panicking_handler_is_a_500_json_error() {
     let app = TestApp::start_with(HttpConfig::default(), |router, state| {
         let config = HttpConfig::default();
-        let boom: axum::Router<fixpath::http::AppState> = axum::Router::new().route(
-            "/boom",
-            axum::routing::get(|| async {
-                if true {
-                    panic!("the handler fell over");
-                }
-                "never"
-            }),
-        );
+        let fall_over = || async {
+            if true {
+                panic!("the handler fell over");
+            }
+            "never"
+        };
+        let boom: axum::Router<fixpath::http::AppState> = axum::Router::new()
+            .route("/api/v1/boom", axum::routing::get(fall_over))
+            .route("/boom", axum::routing::get(fall_over));
         router.merge(fixpath::http::api::layered(boom, &config).with_state(state))
     })
     .await;
-    let r = app.get("/boom", None).await;
+    let r = app.get("/api/v1/boom", None).await;
     let msg = r.assert_error(500, "internal");
     assert!(
         !msg.contains("fell over"),
         "the cause stays in the log: {msg}"
     );
+    // Outside the API a person gets a page, and no cause either.
+    let r = app.get("/boom", None).await;
+    assert_eq!(r.status.as_u16(), 500);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+    assert!(r.text.contains("Something went wrong on our side"));
+    assert!(!r.text.contains("fell over"));
 }
 
 // ---------------------------------------------------------------------------

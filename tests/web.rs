@@ -762,6 +762,16 @@ async fn pages_carry_security_headers_and_unknown_pages_are_friendly() {
         .body(vec![0xff_u8, 0xfe, 0x00, b'%', b'%']);
     let res = b.send(garbage).await;
     assert!(res.status.is_client_error(), "{}", res.status);
+    // A body over the limit on a page is a page too (the API's is JSON).
+    let huge = "x".repeat(100 * 1024);
+    let big = b.post("/start", &[("script", huge.as_str())]).await;
+    big.assert_status(413).assert_has("too long");
+    assert!(
+        big.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 
 #[tokio::test]

@@ -112,9 +112,10 @@ pub fn routes(state: AppState) -> Router {
     layered(router, &state.config).with_state(state)
 }
 
-/// The layers every JSON route runs under, outermost first: a tracing span
-/// per request, the duration histogram, panics as a 500 JSON error, any
-/// non-JSON error (from a layer) rewritten as JSON, the body limit.
+/// The layers every route runs under, outermost first: a tracing span per
+/// request, the duration histogram, error bodies in the surface's own form
+/// (JSON for the API, a page for the rest), panics as a 500, any error a
+/// layer made by itself rewritten as JSON, the body limit.
 ///
 /// Public so other surfaces (and the tests' panicking route) get the same.
 pub fn layered(router: Router<AppState>, config: &HttpConfig) -> Router<AppState> {
@@ -123,6 +124,7 @@ pub fn layered(router: Router<AppState>, config: &HttpConfig) -> Router<AppState
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(middleware::map_response(json_errors))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(pages_get_pages))
         .layer(middleware::from_fn(track_duration))
         .layer(TraceLayer::new_for_http())
 }
@@ -270,6 +272,33 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         ),
     )
         .into_response()
+}
+
+/// A person in a browser never gets JSON: an error response on a page's
+/// path that is not already HTML (a panic's 500, a layer's 413) becomes the
+/// friendly error page.
+async fn pages_get_pages(req: Request, next: Next) -> Response {
+    let page = !is_api(req.uri().path());
+    let res = next.run(req).await;
+    let status = res.status();
+    if !page || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    if is_html {
+        return res;
+    }
+    let title = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "error_too_large",
+        StatusCode::NOT_FOUND => "error_not_found",
+        s if s.is_server_error() => "error_server",
+        _ => "error_form",
+    };
+    super::web::PageError::new(status, title).page(&super::web::Chrome::plain())
 }
 
 /// A safety net: an error that a layer or axum produced by itself (the body
