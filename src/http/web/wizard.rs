@@ -278,6 +278,10 @@ fn session_view(
 pub struct TrailView {
     pub seq: u32,
     pub node: String,
+    pub kind: String,
+    /// How the session ended (`resolve` / `escalate`, by `system`): the
+    /// customer's pages show it as the outcome, not as a question.
+    pub outcome: bool,
     pub text: String,
     pub say: Option<String>,
     pub answer: Option<String>,
@@ -296,6 +300,8 @@ pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
         .map(|e| TrailView {
             seq: e.seq,
             node: e.node.clone(),
+            kind: e.kind.clone(),
+            outcome: e.actor == "system" && matches!(e.kind.as_str(), "resolve" | "escalate"),
             text: e.text.clone(),
             say: e.say.clone(),
             answer: e.answer.as_ref().map(|a| a.label.clone()),
