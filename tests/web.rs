@@ -793,3 +793,53 @@ async fn a_resolved_path_ends_on_a_solved_page() {
         .assert_has("Paper was added");
     insta::assert_snapshot!("wizard_end_resolved", redact(&end.body));
 }
+
+#[tokio::test]
+async fn authors_see_the_library_and_each_scripts_graph() {
+    let app = app().await;
+    staff(&app, "ada", Role::Author, "pw-ada-123").await;
+    staff(&app, "ann", Role::Agent, "pw-ann-123").await;
+    let mut ada = Browser::new(&app);
+    ada.get("/signin").await;
+    let home = ada
+        .post(
+            "/signin",
+            &[("name", "ada"), ("password", "pw-ada-123"), ("next", "")],
+        )
+        .await;
+    home.assert_status(200)
+        .assert_has("Script library")
+        .assert_has("Published")
+        .assert_has("Printer does not print")
+        .assert_has("power-cycle")
+        .assert_has("sub-flow");
+    let page = ada.get("/author/scripts/printer?lang=de").await;
+    page.assert_status(200)
+        .assert_has("Drucker druckt nicht")
+        .assert_has("/author/scripts/printer/graph.svg?lang=de");
+    let svg = ada.get("/author/scripts/printer/graph.svg?lang=de").await;
+    svg.assert_status(200)
+        .assert_has("<svg")
+        .assert_has("Ist Papier im Fach?");
+    assert!(
+        svg.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/svg+xml")
+    );
+    ada.get("/author/scripts/nope").await.assert_status(404);
+
+    let mut ann = Browser::new(&app);
+    ann.get("/signin").await;
+    ann.post(
+        "/signin",
+        &[("name", "ann"), ("password", "pw-ann-123"), ("next", "")],
+    )
+    .await;
+    ann.get("/author").await.assert_status(403);
+    let mut nobody = Browser::new(&app);
+    nobody
+        .get("/author/scripts/printer/graph.svg")
+        .await
+        .assert_has("Sign in");
+}

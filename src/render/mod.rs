@@ -28,6 +28,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "console/step.html.j2",
     "queue/list.html.j2",
     "queue/item.html.j2",
+    "author/home.html.j2",
+    "author/script.html.j2",
 ];
 
 fn env() -> &'static minijinja::Environment<'static> {

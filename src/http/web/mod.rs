@@ -6,6 +6,7 @@
 //!   JavaScript off: plain forms, post-redirect-get);
 //! - [`console`]: the tier-1 agent console at `/agent`;
 //! - [`queue`]: the tier-2/3/4 escalation queue at `/queue`;
+//! - [`author`]: the authors' view of the library (`/author`);
 //! - [`signin`]: staff sign-in and sign-out.
 //!
 //! Every page goes through [`Chrome`] (language, CSRF token, who is signed
@@ -14,6 +15,7 @@
 //! never a bare status.
 
 pub mod assets;
+pub mod author;
 pub mod chrome;
 pub mod console;
 pub mod cookies;
@@ -53,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .merge(console::routes())
         .merge(queue::routes())
         .merge(signin::routes())
+        .merge(author::routes())
         .merge(assets::routes());
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(

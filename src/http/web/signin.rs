@@ -40,7 +40,9 @@ fn safe_next(next: &str) -> &str {
         && !next.starts_with("//")
         && !next.contains('\\')
         && next.len() < 512
-        && (next.starts_with("/agent") || next.starts_with("/queue"));
+        && ["/agent", "/queue", "/author"].iter().any(|p| {
+            next == *p || next.starts_with(&format!("{p}/")) || next.starts_with(&format!("{p}?"))
+        });
     if ok { next } else { "/agent" }
 }
 
@@ -48,6 +50,7 @@ fn safe_next(next: &str) -> &str {
 fn home_of(user: &User) -> &'static str {
     match user.role {
         Role::Specialist => "/queue",
+        Role::Author => "/author",
         _ => "/agent",
     }
 }

@@ -1,0 +1,160 @@
+//! The authors' pages (`/author`): what the server runs and why. The last
+//! read of the scripts folder (published, or refused with every diagnostic
+//! as `fixpath lint` prints it), every script with its tier, languages and
+//! version, and its graph drawn by our own SVG exporter, per language.
+
+use super::signin::require;
+use super::{Chrome, PageError, render};
+use crate::http::AppState;
+use crate::program::export::{GraphFormat, export};
+use crate::store::Role;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+const ROLES: &[Role] = &[Role::Author, Role::Admin];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/author", get(home))
+        .route("/author/scripts/{id}", get(script))
+        .route("/author/scripts/{id}/graph.svg", get(graph))
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: String,
+    title: String,
+    tier: u8,
+    languages: Vec<String>,
+    version: String,
+    path: String,
+    nodes: usize,
+    subflow: bool,
+    customer: bool,
+}
+
+async fn home(State(state): State<AppState>, chrome: Chrome) -> Response {
+    if let Err(res) = require(&chrome, ROLES) {
+        return *res;
+    }
+    let program = state.library.current();
+    let report = state.library.report();
+    let mut rows: Vec<Row> = program
+        .scripts
+        .iter()
+        .map(|s| Row {
+            id: s.id.clone(),
+            title: program
+                .templates
+                .source(s.title, s.language_index(&chrome.lang).unwrap_or(0))
+                .into_owned(),
+            tier: s.tier,
+            languages: s.languages.clone(),
+            version: s.version.clone(),
+            path: s.path.clone(),
+            nodes: s.graph.node_count(),
+            subflow: s.is_subflow(),
+            customer: crate::http::ops::customer_facing(s),
+        })
+        .collect();
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
+    let at = report
+        .at
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default();
+    render(
+        &chrome,
+        "author/home.html.j2",
+        minijinja::context! {
+            scripts => rows,
+            published => report.published,
+            program => report.program,
+            at => at,
+            problems => report.diagnostics.len(),
+            text => report.text,
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct LangQuery {
+    #[serde(default)]
+    lang: String,
+}
+
+async fn script(
+    State(state): State<AppState>,
+    mut chrome: Chrome,
+    Path(id): Path<String>,
+    q: Result<Query<LangQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(res) = require(&chrome, ROLES) {
+        return *res;
+    }
+    let program = state.library.current();
+    let Some((_, s)) = program.get(&id) else {
+        return PageError::not_found().page(&chrome);
+    };
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let lang = s
+        .language_index(&q.lang)
+        .map(|i| s.languages[i].clone())
+        .unwrap_or_else(|| s.languages[0].clone());
+    let title = program
+        .templates
+        .source(s.title, s.language_index(&lang).unwrap_or(0))
+        .into_owned();
+    // The language links of this page pick the graph's language.
+    chrome.speak(&chrome.lang.clone(), s.languages.clone(), None);
+    chrome.page_lang = lang.clone();
+    render(
+        &chrome,
+        "author/script.html.j2",
+        minijinja::context! {
+            id => s.id,
+            title => title,
+            lang => lang,
+            version => s.version,
+            path => s.path,
+            tier => s.tier,
+            languages => s.languages,
+        },
+    )
+}
+
+/// The graph as a standalone SVG (shown in an `<img>`, so nothing in it can
+/// run; the pages' CSP forbids scripts in it anyway).
+async fn graph(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    Path(id): Path<String>,
+    q: Result<Query<LangQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(res) = require(&chrome, ROLES) {
+        return *res;
+    }
+    let program = state.library.current();
+    let Some((ix, s)) = program.get(&id) else {
+        return PageError::not_found().page(&chrome);
+    };
+    let q = q.map(|Query(q)| q).unwrap_or_default();
+    let lang = s.language_index(&q.lang).unwrap_or(0);
+    let svg = export(&program, ix, lang, GraphFormat::Svg);
+    let mut res = svg.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml; charset=utf-8"),
+    );
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
