@@ -78,6 +78,7 @@ fn fixpath(dir: &Path) -> Command {
     for var in [
         "FIXPATH_SCRIPTS",
         "FIXPATH_DB",
+        "FIXPATH_DB_POOL",
         "FIXPATH_LISTEN",
         "FIXPATH_WEBHOOKS",
         "FIXPATH_WEBHOOK_SECRET",
@@ -832,10 +833,16 @@ fn bad_settings_exit_2_with_a_clear_message() {
         "`127.0.0.1:99999` is not an address",
     );
     refuses(
-        &["--db", "postgres://fixpath:secret@db/fixpath"],
+        &["--db", "postgres://fixpath:secret@db:no-port/fixpath"],
         &[],
         2,
-        "PostgreSQL support comes with --db postgres://... in a later release",
+        "`postgres://fixpath:***@db:no-port/fixpath` is not a valid PostgreSQL URL",
+    );
+    refuses(
+        &["--db", "postgres://fixpath@db/fixpath", "--db-pool", "0"],
+        &[],
+        2,
+        "--db-pool (or FIXPATH_DB_POOL): 0 is not a usable number",
     );
     refuses(
         &[

@@ -1,19 +1,27 @@
 //! The store's story, written against `&dyn Store` so every backend runs the
-//! same suites: SQLite here (a temp file each, never `sqlite::memory:`),
-//! PostgreSQL later. Each suite expects an empty database of its own.
+//! same suites: SQLite (a temp file each, never `sqlite::memory:`) always,
+//! PostgreSQL (a database each, see `common::pg`) when a server is
+//! reachable. Each suite expects an empty database of its own.
 //!
 //! Times are whole milliseconds: that is what every backend keeps exactly.
 
+mod common;
+
+use common::pg::TestDb;
 use fixpath::compiler::compile_texts;
 use fixpath::engine::{self, Channel, Reply, Session, StartOptions, Status, TrailEntry};
 use fixpath::escalation::{Note, Record};
 use fixpath::program::Program;
+use fixpath::server::config::Database;
+use fixpath::server::{OpenStore, open_store};
 use fixpath::store::sqlite::SqliteStore;
 use fixpath::store::{
     Changed, Escalation, EscalationChange, EscalationFilter, EscalationStatus, NewUser,
     OutboxMessage, Role, Saved, ScriptVersion, StepWrite, Store, StoreError, StoredSession, User,
 };
 use serde_json::Value as Json;
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -260,6 +268,11 @@ pub async fn story(store: &dyn Store) {
         Some(user("sam", Role::Specialist, 2))
     );
     assert!(store.add_token("nobody", "h-x").await.is_err());
+    // A revoked token (a web sign-out) opens nothing; the user's others do.
+    store.revoke_token("h-sam-2").await.unwrap();
+    assert_eq!(store.user_by_token("h-sam-2").await.unwrap(), None);
+    assert!(store.user_by_token("h-sam").await.unwrap().is_some());
+    store.revoke_token("h-never-was").await.unwrap();
     assert!(matches!(
         store.add_token("kim", "h-sam").await,
         Err(StoreError::Duplicate(_))
@@ -1061,7 +1074,7 @@ pub async fn throughput(store: Arc<dyn Store>, load: Load) -> (f64, f64) {
     (answers / secs, (cpu_time() - cpu) * 1e6 / answers)
 }
 
-// ---------------------------------------------------------------- SQLite
+// ---------------------------------------------------------------- the backends
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -1092,93 +1105,213 @@ impl Drop for TempDir {
     }
 }
 
-async fn sqlite(dir: &TempDir) -> SqliteStore {
-    let store = SqliteStore::open(&dir.db()).await.expect("opens");
-    store.migrate().await.expect("migrates");
-    store
+/// An empty database of one test, on one backend; dropped with the test.
+enum Backend {
+    Sqlite(TempDir),
+    Postgres(TestDb),
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_story() {
-    let dir = TempDir::new("story");
-    let store = sqlite(&dir).await;
-    story(&store).await;
-}
+impl Backend {
+    fn sqlite(test: &str) -> Backend {
+        Backend::Sqlite(TempDir::new(test))
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_claims() {
-    let dir = TempDir::new("claims");
-    concurrent_claims(Arc::new(sqlite(&dir).await)).await;
-}
+    /// `None` when PostgreSQL is unreachable and not required (the helper
+    /// has said so on stderr).
+    async fn postgres(test: &str) -> Option<Backend> {
+        TestDb::create(test).await.map(Backend::Postgres)
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_concurrent_steps() {
-    let dir = TempDir::new("steps");
-    concurrent_steps(Arc::new(sqlite(&dir).await)).await;
-}
+    fn database(&self) -> Database {
+        match self {
+            Backend::Sqlite(dir) => Database::parse(&dir.db()).expect("a path"),
+            Backend::Postgres(db) => Database::Postgres {
+                url: db.url.clone(),
+                pool: 8,
+            },
+        }
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_failing_step_fails_alone() {
-    let dir = TempDir::new("failing");
-    failing_step_fails_alone(Arc::new(sqlite(&dir).await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_outbox_leasing() {
-    let dir = TempDir::new("outbox");
-    outbox_leasing(&sqlite(&dir).await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_everything_survives_reopening() {
-    let dir = TempDir::new("reopen");
-    let (p, _) = program();
-    let mut s = start(&p, "printer", Channel::Agent, t(0));
-    let record;
-    {
-        let store = sqlite(&dir).await;
-        store
-            .create_user(&NewUser {
-                user: user("sam", Role::Specialist, 2),
-                password_hash: Some("phc".into()),
-                token_hash: "h-sam".into(),
-            })
+    /// Opens the database (again: a restart, or a second instance) and
+    /// migrates it, as the server does.
+    async fn open(&self) -> OpenStore {
+        open_store(&self.database())
             .await
-            .unwrap();
-        store
-            .create_session(&stored("r1", &s, Some("T-7"), t(0)), None)
-            .await
-            .unwrap();
-        step(&store, &p, "r1", &mut s, t(1), reply("No", t(1))).await;
-        record = Record::from_session(&p, &s, "esc-r1", "r1", t(1)).unwrap();
-        ok(store
-            .change_escalation(
-                "esc-r1",
-                &EscalationChange::Claim { by: "sam".into() },
-                t(2),
-            )
-            .await
-            .unwrap());
+            .expect("opens and migrates")
+    }
+
+    /// Runs `sql` behind the stores' backs.
+    async fn execute(&self, sql: &str) {
+        match self {
+            Backend::Sqlite(dir) => {
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.db()))
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres(db) => {
+                let mut conn = PgConnection::connect(&db.url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+                conn.close().await.unwrap();
+            }
+        }
+    }
+}
+
+/// Each suite once per backend: `NAME::sqlite` always, `NAME::postgres`
+/// when PostgreSQL is reachable (see `common::pg`).
+macro_rules! on_both_backends {
+    ($($name:ident($db:ident) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $db = Backend::sqlite(stringify!($name));
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($db) = Backend::postgres(stringify!($name)).await else {
+                    return;
+                };
+                $body
+            }
+        }
+    )*};
+}
+
+on_both_backends! {
+    story(db) {
+        let store = db.open().await;
+        super::story(&*store).await;
         store.close().await;
     }
-    // Reopened by URL this time, migrated again (a no-op).
-    let store = SqliteStore::open(&format!("sqlite://{}", dir.db()))
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    assert_eq!(
-        store.user_by_token("h-sam").await.unwrap(),
-        Some(user("sam", Role::Specialist, 2))
-    );
-    let loaded = store.session("r1").await.unwrap().unwrap();
-    assert_eq!(loaded.state, s);
-    assert_eq!(loaded.reference.as_deref(), Some("T-7"));
-    let e = store.escalation("esc-r1").await.unwrap().unwrap();
-    assert_eq!(e.record, record);
-    assert_eq!(e.status, EscalationStatus::Claimed);
-    assert_eq!(e.updated_at, t(2));
-    assert_eq!(store.outbox_pending().await.unwrap(), 2);
-    store.close().await;
+
+    concurrent_claims(db) {
+        let store = db.open().await;
+        super::concurrent_claims(store.store()).await;
+        store.close().await;
+    }
+
+    concurrent_steps(db) {
+        let store = db.open().await;
+        super::concurrent_steps(store.store()).await;
+        store.close().await;
+    }
+
+    failing_step_fails_alone(db) {
+        let store = db.open().await;
+        super::failing_step_fails_alone(store.store()).await;
+        store.close().await;
+    }
+
+    outbox_leasing(db) {
+        let store = db.open().await;
+        super::outbox_leasing(&*store).await;
+        store.close().await;
+    }
+
+    everything_survives_reopening(db) {
+        let (p, _) = program();
+        let mut s = start(&p, "printer", Channel::Agent, t(0));
+        let record;
+        {
+            let store = db.open().await;
+            store
+                .create_user(&NewUser {
+                    user: user("sam", Role::Specialist, 2),
+                    password_hash: Some("phc".into()),
+                    token_hash: "h-sam".into(),
+                })
+                .await
+                .unwrap();
+            store
+                .create_session(&stored("r1", &s, Some("T-7"), t(0)), None)
+                .await
+                .unwrap();
+            step(&*store, &p, "r1", &mut s, t(1), reply("No", t(1))).await;
+            record = Record::from_session(&p, &s, "esc-r1", "r1", t(1)).unwrap();
+            ok(store
+                .change_escalation(
+                    "esc-r1",
+                    &EscalationChange::Claim { by: "sam".into() },
+                    t(2),
+                )
+                .await
+                .unwrap());
+            store.close().await;
+        }
+        // Opened and migrated again (a no-op).
+        let store = db.open().await;
+        assert_eq!(
+            store.user_by_token("h-sam").await.unwrap(),
+            Some(user("sam", Role::Specialist, 2))
+        );
+        let loaded = store.session("r1").await.unwrap().unwrap();
+        assert_eq!(loaded.state, s);
+        assert_eq!(loaded.reference.as_deref(), Some("T-7"));
+        let e = store.escalation("esc-r1").await.unwrap().unwrap();
+        assert_eq!(e.record, record);
+        assert_eq!(e.status, EscalationStatus::Claimed);
+        assert_eq!(e.updated_at, t(2));
+        assert_eq!(store.outbox_pending().await.unwrap(), 2);
+        store.close().await;
+    }
+
+    corrupt_rows_are_reported_not_panicked_on(db) {
+        let store = db.open().await;
+        let (p, _) = program();
+        let s = start(&p, "printer", Channel::Agent, t(0));
+        store
+            .create_session(&stored("bad", &s, None, t(0)), None)
+            .await
+            .unwrap();
+        // Damage the row behind the store's back.
+        db.execute("UPDATE sessions SET state = '{\"script\": 1}' WHERE id = 'bad'")
+            .await;
+        let r = store.session("bad").await;
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+        store.close().await;
+    }
+
+    throughput_smoke(db) {
+        // Not asserted: a figure for the load target. The real one:
+        // `cargo test --release --test store throughput -- --nocapture`.
+        let store = db.open().await;
+        let backend = match db {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        };
+        let sessions = if cfg!(debug_assertions) { 1 } else { 10 };
+        for read_first in [false, true] {
+            let load = Load {
+                tasks: 64,
+                sessions,
+                steps: 15,
+                read_first,
+            };
+            let (rate, cpu_us) = throughput(store.store(), load).await;
+            let answers = (load.tasks * load.sessions) as f64 * f64::from(load.steps);
+            eprintln!(
+                "{backend} {}: {rate:.0} answers/s, {cpu_us:.0} µs of this process's CPU each \
+                 (64 concurrent sessions, {answers} answers{})",
+                if read_first {
+                    "session + save_step"
+                } else {
+                    "save_step"
+                },
+                if cfg!(debug_assertions) {
+                    ", debug build"
+                } else {
+                    ""
+                }
+            );
+        }
+        store.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1208,29 +1341,119 @@ async fn sqlite_opens_urls_and_paths_creating_folders() {
     story(&mem).await;
 }
 
+/// Instances started together migrate one after the other (sqlx's advisory
+/// lock): none fails on a half-made schema, and the schema is made once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_corrupt_rows_are_reported_not_panicked_on() {
-    let dir = TempDir::new("corrupt");
-    let store = sqlite(&dir).await;
+async fn postgres_instances_starting_together_migrate_once() {
+    let Some(db) = Backend::postgres("migrate_together").await else {
+        return;
+    };
+    let database = db.database();
+    let opened = futures_join_all((0..4).map(|_| {
+        let database = database.clone();
+        async move { open_store(&database).await }
+    }))
+    .await;
+    let stores: Vec<OpenStore> = opened
+        .into_iter()
+        .map(|r| r.expect("every instance starts"))
+        .collect();
+    db.execute(
+        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 1 THEN \
+         RAISE EXCEPTION 'migrated more than once'; END IF; END $$",
+    )
+    .await;
+    for s in &stores {
+        assert_eq!(s.outbox_pending().await.unwrap(), 0);
+        s.close().await;
+    }
+}
+
+/// The races of the suites, with the contenders on two pools (two
+/// instances) instead of one: the database decides, not a process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_instances_race_on_one_database() {
+    let Some(db) = Backend::postgres("two_instances").await else {
+        return;
+    };
+    let (a, b) = (db.open().await, db.open().await);
     let (p, _) = program();
-    let s = start(&p, "printer", Channel::Agent, t(0));
-    store
-        .create_session(&stored("bad", &s, None, t(0)), None)
+    let s0 = start(&p, "printer", Channel::Agent, t(0));
+    a.create_session(&stored("both", &s0, None, t(0)), None)
         .await
         .unwrap();
-    store.close().await;
-    // Damage the row behind the store's back.
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.db()))
+    let mut s1 = s0.clone();
+    engine::answer(&p, &mut s1, Reply::Answer("Yes".into()), "al", t(1)).unwrap();
+    let (new, _) = diff(&s0, &s1);
+    let h = start(&p, "handover", Channel::Api, t(0));
+    let record = Record::from_session(&p, &h, "esc-both", "both-h", t(0)).unwrap();
+    b.create_session(&stored("both-h", &h, None, t(0)), Some(&record))
         .await
         .unwrap();
-    sqlx::query("UPDATE sessions SET state = '{\"script\": 1}' WHERE id = 'bad'")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let store = sqlite(&dir).await;
-    let r = store.session("bad").await;
-    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let store = if i % 2 == 0 { a.store() } else { b.store() };
+        let (s1, new) = (s1.clone(), new.clone());
+        tasks.spawn(async move {
+            let saved = store
+                .save_step(&StepWrite {
+                    session_id: "both",
+                    expected_seq: s0_seq(),
+                    state: &s1,
+                    new_entries: &new,
+                    retracted: &[],
+                    escalation: None,
+                    now: t(1),
+                })
+                .await
+                .unwrap();
+            let claimed = store
+                .change_escalation(
+                    "esc-both",
+                    &EscalationChange::Claim {
+                        by: format!("specialist-{i}"),
+                    },
+                    t(2),
+                )
+                .await
+                .unwrap();
+            (saved, matches!(claimed, Changed::Ok(_)))
+        });
+    }
+    let mut saved = 0;
+    let mut claims = 0;
+    while let Some(r) = tasks.join_next().await {
+        let (s, c) = r.unwrap();
+        saved += usize::from(s == Saved::Ok);
+        claims += usize::from(c);
+    }
+    assert_eq!((saved, claims), (1, 1), "one step saved, one claim won");
+    let loaded = b.session("both").await.unwrap().unwrap();
+    assert_eq!(loaded.state, s1);
+    a.close().await;
+    b.close().await;
+}
+
+/// The `seq` the printer script starts at (what every racer read).
+fn s0_seq() -> u32 {
+    let (p, _) = program();
+    start(&p, "printer", Channel::Agent, t(0)).seq
+}
+
+/// Awaits every future at once (no `futures` crate needed).
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("the task ran"));
+    }
+    out
 }
 
 /// The process's user + system CPU seconds so far (Linux; 0 elsewhere): on a
@@ -1244,38 +1467,4 @@ fn cpu_time() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_throughput_smoke() {
-    // Not asserted: a figure for the load target (5,000 durable answers/s
-    // at 64 concurrent sessions on 2 cores). The real one:
-    // `cargo test --release --test store throughput -- --nocapture`.
-    let dir = TempDir::new("load");
-    let store: Arc<dyn Store> = Arc::new(sqlite(&dir).await);
-    let sessions = if cfg!(debug_assertions) { 1 } else { 10 };
-    for read_first in [false, true] {
-        let load = Load {
-            tasks: 64,
-            sessions,
-            steps: 15,
-            read_first,
-        };
-        let (rate, cpu_us) = throughput(store.clone(), load).await;
-        let answers = (load.tasks * load.sessions) as f64 * f64::from(load.steps);
-        eprintln!(
-            "sqlite {}: {rate:.0} answers/s, {cpu_us:.0} µs of CPU each \
-             (64 concurrent sessions, {answers} answers{})",
-            if read_first {
-                "session + save_step"
-            } else {
-                "save_step"
-            },
-            if cfg!(debug_assertions) {
-                ", debug build"
-            } else {
-                ""
-            }
-        );
-    }
 }

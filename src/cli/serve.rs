@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Settings come from flags, then environment variables, then the --config file, \
-then the defaults. The file is TOML with the keys scripts, db, listen, webhooks \
+then the defaults. The file is TOML with the keys scripts, db, db_pool, listen, webhooks \
 (a list), webhook_secret, body_limit (bytes, or e.g. \"1MiB\") and log_format; \
 relative paths in it are read from its folder. Logs go to stderr; FIXPATH_LOG \
 or RUST_LOG sets the filter (default: info).")]
@@ -18,9 +18,13 @@ pub struct Args {
     /// The folder of troubleshooting scripts [default: scripts]
     #[arg(long, env = "FIXPATH_SCRIPTS", value_name = "DIR")]
     pub scripts: Option<PathBuf>,
-    /// The database: an SQLite file path or sqlite:// URL [default: fixpath-data/fixpath.db]
-    #[arg(long, env = "FIXPATH_DB", value_name = "URL")]
+    /// The database: an SQLite file path, an sqlite:// URL, or a postgres:// URL for several
+    /// instances sharing one database [default: fixpath-data/fixpath.db]
+    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
+    /// PostgreSQL connections this instance opens at most, 1 to 500 [default: 16]
+    #[arg(long, env = "FIXPATH_DB_POOL", value_name = "N")]
+    pub db_pool: Option<u32>,
     /// The address to listen on; port 0 picks a free port [default: 127.0.0.1:8080]
     #[arg(long, env = "FIXPATH_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
@@ -63,6 +67,7 @@ impl Args {
         Settings {
             scripts: self.scripts.clone().filter(|p| !p.as_os_str().is_empty()),
             db: set(&self.db),
+            db_pool: self.db_pool,
             listen: set(&self.listen),
             webhooks: (!webhooks.is_empty()).then_some(webhooks),
             webhook_secret: set(&self.webhook_secret),

@@ -7,7 +7,7 @@
 use super::exit;
 use crate::http::auth::{STAFF_PREFIX, mint_token};
 use crate::server::config::{ConfigFile, resolve_db};
-use crate::store::{NewUser, Role, Store, StoreError, User};
+use crate::store::{NewUser, Role, StoreError, User};
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -36,8 +36,9 @@ pub struct AddArgs {
     /// Read a password for the web pages from the first line of stdin
     #[arg(long)]
     pub password_stdin: bool,
-    /// The server's database [default: fixpath-data/fixpath.db]
-    #[arg(long, env = "FIXPATH_DB", value_name = "URL")]
+    /// The server's database: an SQLite path or URL, or a postgres:// URL
+    /// [default: fixpath-data/fixpath.db]
+    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
     /// The server's TOML config file, for its `db`
     #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]

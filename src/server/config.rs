@@ -20,6 +20,11 @@ pub const DEFAULT_SCRIPTS: &str = "scripts";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The default database: an SQLite file under `./fixpath-data/`.
 pub const DEFAULT_DB: &str = "fixpath-data/fixpath.db";
+/// The default size of the PostgreSQL connection pool (per instance).
+pub const DEFAULT_DB_POOL: u32 = crate::store::postgres::DEFAULT_POOL;
+/// The largest pool accepted: PostgreSQL's own default `max_connections` is
+/// 100, shared by every instance and the operators' tools.
+pub const MAX_DB_POOL: u32 = 500;
 /// The default largest request body.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
@@ -52,6 +57,9 @@ pub enum Database {
     /// `url` is what the store opens (a path or an `sqlite:` URL); `file` is
     /// the database file, `None` for an in-memory database.
     Sqlite { url: String, file: Option<PathBuf> },
+    /// A `postgres://` or `postgresql://` URL (what sqlx accepts, e.g.
+    /// `?sslmode=require`), and the most connections this process opens.
+    Postgres { url: String, pool: u32 },
 }
 
 impl fmt::Display for Database {
@@ -61,26 +69,32 @@ impl fmt::Display for Database {
                 file: Some(path), ..
             } => write!(f, "sqlite {}", path.display()),
             Database::Sqlite { file: None, .. } => f.write_str("sqlite in memory"),
+            Database::Postgres { url, .. } => write!(f, "{}", redact_password(url)),
         }
     }
 }
 
 impl Database {
-    /// Parses a `--db` value: a file path, `sqlite://PATH`, `sqlite:PATH` or
-    /// `sqlite::memory:`. PostgreSQL is refused with a pointer to the release
-    /// that brings it.
+    /// Parses a `--db` value: a file path, `sqlite://PATH`, `sqlite:PATH`,
+    /// `sqlite::memory:`, or `postgres://…` / `postgresql://…` (with the
+    /// default pool size; [`ServerConfig::resolve`] applies `--db-pool`).
     pub fn parse(s: &str) -> Result<Database, Problem> {
         let s = s.trim();
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            return Err(Problem::new(format!(
-                "`{}` is a PostgreSQL URL; this release stores its data in SQLite only",
-                redact_password(s)
-            ))
-            .hint(
-                "PostgreSQL support comes with --db postgres://... in a later release; \
-                 leave --db out for the SQLite file fixpath-data/fixpath.db, or give a path",
-            ));
+            // Checked now, so a typo stops the start with exit 2 rather than
+            // at the first connection. sqlx's own message may quote the
+            // password: not shown.
+            if <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(s).is_err() {
+                return Err(
+                    Problem::new(format!("`{}` is not a valid PostgreSQL URL", redact_password(s)))
+                        .hint("write postgres://USER:PASSWORD@HOST:PORT/DATABASE, e.g. postgres://fixpath@db.internal/fixpath"),
+                );
+            }
+            return Ok(Database::Postgres {
+                url: s.to_owned(),
+                pool: DEFAULT_DB_POOL,
+            });
         }
         if lower.starts_with("sqlite:") {
             let rest = s["sqlite:".len()..]
@@ -101,7 +115,8 @@ impl Database {
         if let Some((scheme, _)) = s.split_once("://") {
             return Err(
                 Problem::new(format!("`{scheme}://` databases are not supported")).hint(
-                    "give an SQLite file path, e.g. fixpath-data/fixpath.db, or sqlite://PATH",
+                    "give an SQLite file path, e.g. fixpath-data/fixpath.db, sqlite://PATH, \
+                     or a postgres:// URL",
                 ),
             );
         }
@@ -242,6 +257,8 @@ impl<'de> Deserialize<'de> for ByteSize {
 pub struct Settings {
     pub scripts: Option<PathBuf>,
     pub db: Option<String>,
+    /// PostgreSQL connections per instance (SQLite ignores it).
+    pub db_pool: Option<u32>,
     pub listen: Option<String>,
     pub webhooks: Option<Vec<String>>,
     pub webhook_secret: Option<String>,
@@ -275,7 +292,7 @@ impl ConfigFile {
                 e.to_string().trim_end()
             ))
             .hint(
-                "the keys are scripts, db, listen, webhooks (a list), webhook_secret, \
+                "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
                  body_limit and log_format",
             )
         })?;
@@ -454,12 +471,47 @@ impl ServerConfig {
             }
         }
 
+        let mut db = resolve_db(args.db.as_deref(), file)?;
+        let pool = match (args.db_pool, under.db_pool, file) {
+            (Some(n), _, _) => Some((
+                n,
+                Origin::Flag {
+                    flag: "--db-pool",
+                    env: "FIXPATH_DB_POOL",
+                },
+            )),
+            (None, Some(n), Some(f)) => Some((
+                n,
+                Origin::File {
+                    key: "db_pool",
+                    path: &f.path,
+                },
+            )),
+            _ => None,
+        };
+        if let Some((n, origin)) = pool {
+            if !(1..=MAX_DB_POOL).contains(&n) {
+                return Err(Problem::new(format!(
+                    "{n} is not a usable number of database connections"
+                ))
+                .hint(format!(
+                    "give 1 to {MAX_DB_POOL}; every instance opens that many at most, and \
+                     together they must stay under PostgreSQL's max_connections"
+                ))
+                .from(&origin));
+            }
+            // SQLite has one writer and a fixed set of readers: nothing to size.
+            if let Database::Postgres { pool, .. } = &mut db {
+                *pool = n;
+            }
+        }
+
         Ok(ServerConfig {
             scripts: args
                 .scripts
                 .or_else(|| under.scripts.clone())
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_SCRIPTS)),
-            db: resolve_db(args.db.as_deref(), file)?,
+            db,
             listen,
             webhooks,
             webhook_secret,
@@ -553,14 +605,24 @@ mod tests {
     }
 
     #[test]
-    fn postgres_is_refused_with_a_pointer_to_the_later_release() {
-        let e = Database::parse("postgres://fp:hunter2@db.internal/fixpath").unwrap_err();
-        let text = e.to_string();
-        assert!(
-            text.contains("PostgreSQL support comes with --db postgres://... in a later release")
+    fn database_urls() {
+        let db = Database::parse("postgres://fp:hunter2@db.internal/fixpath").unwrap();
+        assert_eq!(
+            db,
+            Database::Postgres {
+                url: "postgres://fp:hunter2@db.internal/fixpath".into(),
+                pool: DEFAULT_DB_POOL
+            }
         );
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(Database::parse("postgresql://db/x").is_err());
+        let shown = db.to_string();
+        assert_eq!(shown, "postgres://fp:***@db.internal/fixpath");
+        assert!(matches!(
+            Database::parse("postgresql://db/x?sslmode=require"),
+            Ok(Database::Postgres { .. })
+        ));
+        let e = Database::parse("postgres://fp:hunter2@db:notaport/x").unwrap_err();
+        assert!(e.message.contains("not a valid PostgreSQL URL"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(Database::parse("mysql://db/x").is_err());
         assert_eq!(
             Database::parse("sqlite::memory:").unwrap(),
@@ -608,6 +670,54 @@ mod tests {
         let e = ServerConfig::resolve(args, None).unwrap_err();
         assert!(e.to_string().contains("whsec_"), "{e}");
         assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn the_pool_size_is_validated_and_applies_to_postgres() {
+        let pg = || Settings {
+            db: Some("postgres://fp@db/fixpath".into()),
+            ..Settings::default()
+        };
+        let c = ServerConfig::resolve(pg(), None).unwrap();
+        assert!(matches!(c.db, Database::Postgres { pool, .. } if pool == DEFAULT_DB_POOL));
+        let f = file("db_pool = 40");
+        let c = ServerConfig::resolve(pg(), Some(&f)).unwrap();
+        assert!(matches!(c.db, Database::Postgres { pool: 40, .. }));
+        let args = Settings {
+            db_pool: Some(8),
+            ..pg()
+        };
+        let c = ServerConfig::resolve(args, Some(&f)).unwrap();
+        assert!(
+            matches!(c.db, Database::Postgres { pool: 8, .. }),
+            "the flag wins"
+        );
+        for bad in [0, MAX_DB_POOL + 1] {
+            let args = Settings {
+                db_pool: Some(bad),
+                ..pg()
+            };
+            let e = ServerConfig::resolve(args, None).unwrap_err();
+            assert!(
+                e.message.starts_with("--db-pool (or FIXPATH_DB_POOL)"),
+                "{e}"
+            );
+        }
+        let e = ServerConfig::resolve(pg(), Some(&file("db_pool = 0"))).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("`db_pool` in /etc/fixpath/fixpath.toml"),
+            "{e}"
+        );
+        // SQLite has nothing to size: accepted, unused.
+        let sqlite = Settings {
+            db_pool: Some(4),
+            ..Settings::default()
+        };
+        assert!(matches!(
+            ServerConfig::resolve(sqlite, None).unwrap().db,
+            Database::Sqlite { .. }
+        ));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::delivery::{self, RelayConfig};
 use crate::http::{self, AppState, HttpConfig};
 use crate::library::{Library, LibraryError};
 use crate::store::Store;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use axum::Router;
 use config::Database;
@@ -148,13 +149,13 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Failed(format!("cannot listen for stop signals: {e}")))?;
     let metrics = ops::metrics_handle();
 
-    let sqlite = Arc::new(open_store(&config.db).await?);
-    let store: Arc<dyn Store> = sqlite.clone();
+    let db = open_store(&config.db).await?;
+    let store = db.store();
 
     let library = match Library::open(config.scripts.clone(), &*store).await {
         Ok(l) => Arc::new(l),
         Err(e) => {
-            sqlite.close().await;
+            db.close().await;
             return Err(match e {
                 LibraryError::Invalid(text) => ServeError::Scripts {
                     dir: config.scripts.display().to_string(),
@@ -189,7 +190,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     let listener = match TcpListener::bind(config.listen).await {
         Ok(l) => l,
         Err(cause) => {
-            sqlite.close().await;
+            db.close().await;
             return Err(ServeError::Listen {
                 addr: config.listen,
                 cause,
@@ -272,23 +273,68 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             task.abort();
         }
     }
-    sqlite.close().await;
+    db.close().await;
     if outcome.is_ok() {
         tracing::info!("stopped");
     }
     outcome
 }
 
-/// Opens the database named by the config and brings its schema up to date.
-pub async fn open_store(db: &Database) -> Result<SqliteStore, ServeError> {
+/// An open store of either kind: used as `dyn Store`, closed as what it is.
+#[derive(Debug, Clone)]
+pub enum OpenStore {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+impl OpenStore {
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            OpenStore::Sqlite(s) => s.clone(),
+            OpenStore::Postgres(s) => s.clone(),
+        }
+    }
+
+    /// Closes the connections, waiting for them to finish.
+    pub async fn close(&self) {
+        match self {
+            OpenStore::Sqlite(s) => s.close().await,
+            OpenStore::Postgres(s) => s.close().await,
+        }
+    }
+}
+
+impl std::ops::Deref for OpenStore {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &(dyn Store + 'static) {
+        match self {
+            OpenStore::Sqlite(s) => &**s,
+            OpenStore::Postgres(s) => &**s,
+        }
+    }
+}
+
+/// Opens the database named by the config and brings its schema up to date
+/// (on PostgreSQL under an advisory lock, so instances starting together
+/// migrate one after the other).
+pub async fn open_store(db: &Database) -> Result<OpenStore, ServeError> {
     let fail = |cause: String| ServeError::Database {
         db: db.to_string(),
         cause,
     };
-    let Database::Sqlite { url, .. } = db;
-    let store = SqliteStore::open(url)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
+    let store = match db {
+        Database::Sqlite { url, .. } => OpenStore::Sqlite(Arc::new(
+            SqliteStore::open(url)
+                .await
+                .map_err(|e| fail(e.to_string()))?,
+        )),
+        Database::Postgres { url, pool } => OpenStore::Postgres(Arc::new(
+            PgStore::open(url, *pool)
+                .await
+                .map_err(|e| fail(e.to_string()))?,
+        )),
+    };
     if let Err(e) = store.migrate().await {
         store.close().await;
         return Err(fail(e.to_string()));

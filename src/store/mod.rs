@@ -8,6 +8,7 @@
 //! a time. Every change to an escalation writes its outbox message in the
 //! same transaction, so no event is lost between the two.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::engine::{Pin, Session, TrailEntry};
@@ -285,4 +286,59 @@ pub fn event_payload(event_type: &str, now: OffsetDateTime, data: &impl Serializ
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     serde_json::json!({ "type": event_type, "timestamp": ts, "data": data }).to_string()
+}
+
+/// The rules of [`Store::change_escalation`], one copy for every backend:
+/// `current` after `change`, or `None` when the change is refused (the
+/// caller stamps `updated_at`).
+///
+/// A claim needs an open escalation; resolving needs one not yet resolved
+/// (open or claimed, by anyone: who may is the caller's call); escalating
+/// further needs one not resolved and a tier above the current one, at most
+/// 4, and opens it again for that tier. Notes are taken in every state, a
+/// resolved escalation included (a follow-up after the fact belongs with the
+/// ticket), and leave the status as it is.
+pub(crate) fn apply_change(current: &Escalation, change: &EscalationChange) -> Option<Escalation> {
+    let was = current.status;
+    let mut next = current.clone();
+    match change {
+        EscalationChange::Claim { by } => {
+            if was != EscalationStatus::Open {
+                return None;
+            }
+            next.status = EscalationStatus::Claimed;
+            next.claimed_by = Some(by.clone());
+        }
+        EscalationChange::Note(n) => next.record.notes.push(n.clone()),
+        EscalationChange::Resolve(n) => {
+            if was == EscalationStatus::Resolved {
+                return None;
+            }
+            next.status = EscalationStatus::Resolved;
+            next.record.notes.push(n.clone());
+        }
+        EscalationChange::EscalateFurther { tier, queue, note } => {
+            if was == EscalationStatus::Resolved || *tier <= current.record.tier || *tier > 4 {
+                return None;
+            }
+            next.record.tier = *tier;
+            if let Some(q) = queue {
+                next.record.queue = Some(q.clone());
+            }
+            next.status = EscalationStatus::Open;
+            next.claimed_by = None;
+            next.record.notes.push(note.clone());
+        }
+    }
+    Some(next)
+}
+
+/// The webhook event a change announces.
+pub(crate) fn change_event(change: &EscalationChange) -> &'static str {
+    match change {
+        EscalationChange::Claim { .. } => "escalation.claimed",
+        EscalationChange::Note(_) => "escalation.note_added",
+        EscalationChange::Resolve(_) => "escalation.resolved",
+        EscalationChange::EscalateFurther { .. } => "escalation.escalated",
+    }
 }

@@ -207,7 +207,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-fn ms(t: OffsetDateTime) -> i64 {
+pub(super) fn ms(t: OffsetDateTime) -> i64 {
     // Within OffsetDateTime's range (±9999 years) this fits an i64.
     t.unix_timestamp_nanos().div_euclid(1_000_000) as i64
 }
@@ -217,20 +217,20 @@ fn from_ms(v: i64, what: &str) -> Result<OffsetDateTime> {
         .map_err(|_| StoreError::Corrupt(format!("{what}: {v} is not a time")))
 }
 
-fn encode(what: &str, v: &impl Serialize) -> Result<String> {
+pub(super) fn encode(what: &str, v: &impl Serialize) -> Result<String> {
     serde_json::to_string(v)
         .map_err(|e| StoreError::Database(format!("could not encode {what}: {e}")))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+pub(super) fn decode<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-fn small_int<T: TryFrom<i64>>(what: &str, v: i64) -> Result<T> {
+pub(super) fn small_int<T: TryFrom<i64>>(what: &str, v: i64) -> Result<T> {
     T::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what}: {v} is out of range")))
 }
 
-fn status_str(s: Status) -> &'static str {
+pub(super) fn status_str(s: Status) -> &'static str {
     match s {
         Status::Active => "active",
         Status::Resolved => "resolved",
@@ -239,7 +239,7 @@ fn status_str(s: Status) -> &'static str {
 }
 
 /// A fresh `webhook-id`: `msg_` and 16 random bytes in hex.
-fn message_id() -> Result<String> {
+pub(super) fn message_id() -> Result<String> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b)
         .map_err(|e| StoreError::Database(format!("no randomness for a message id: {e}")))?;
@@ -251,7 +251,7 @@ fn message_id() -> Result<String> {
     Ok(s)
 }
 
-fn clamp_limit(limit: u32) -> u32 {
+pub(super) fn clamp_limit(limit: u32) -> u32 {
     if limit == 0 {
         DEFAULT_LIMIT
     } else {
@@ -283,7 +283,7 @@ struct StateHead<'a> {
     started_at: OffsetDateTime,
 }
 
-fn state_json(s: &Session) -> Result<String> {
+pub(super) fn state_json(s: &Session) -> Result<String> {
     // No `..`: a field added to Session fails to compile here until the
     // stored state knows about it.
     let Session {
@@ -328,13 +328,13 @@ fn state_json(s: &Session) -> Result<String> {
 /// An escalation as sent in webhooks: the record flattened, with its working
 /// state; serializes exactly like [`Escalation`] without cloning the record.
 #[derive(Serialize)]
-struct EscalationView<'a> {
+pub(super) struct EscalationView<'a> {
     #[serde(flatten)]
-    record: &'a Record,
-    status: EscalationStatus,
-    claimed_by: Option<&'a str>,
+    pub(super) record: &'a Record,
+    pub(super) status: EscalationStatus,
+    pub(super) claimed_by: Option<&'a str>,
     #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
+    pub(super) updated_at: OffsetDateTime,
 }
 
 // ---------------------------------------------------------------- reading rows
@@ -1045,12 +1045,7 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    /// The rules: a claim needs an open escalation; resolving needs one not
-    /// yet resolved (open or claimed, by anyone: who may is the caller's
-    /// call); escalating further needs one not resolved and a tier above the
-    /// current one, at most 4, and opens it again for that tier. Notes are
-    /// taken in every state, a resolved escalation included (a follow-up
-    /// after the fact belongs with the ticket), and leave the status as it is.
+    /// The rules are [`super::apply_change`]'s.
     async fn change_escalation(
         &self,
         id: &str,
@@ -1070,49 +1065,10 @@ impl Store for SqliteStore {
         };
         let current = escalation_from_row(row)?;
         let was = current.status;
-        let mut next = current.clone();
-        let refused = match change {
-            EscalationChange::Claim { by } => {
-                if was == EscalationStatus::Open {
-                    next.status = EscalationStatus::Claimed;
-                    next.claimed_by = Some(by.clone());
-                    false
-                } else {
-                    true
-                }
-            }
-            EscalationChange::Note(n) => {
-                next.record.notes.push(n.clone());
-                false
-            }
-            EscalationChange::Resolve(n) => {
-                if was == EscalationStatus::Resolved {
-                    true
-                } else {
-                    next.status = EscalationStatus::Resolved;
-                    next.record.notes.push(n.clone());
-                    false
-                }
-            }
-            EscalationChange::EscalateFurther { tier, queue, note } => {
-                if was == EscalationStatus::Resolved || *tier <= current.record.tier || *tier > 4 {
-                    true
-                } else {
-                    next.record.tier = *tier;
-                    if let Some(q) = queue {
-                        next.record.queue = Some(q.clone());
-                    }
-                    next.status = EscalationStatus::Open;
-                    next.claimed_by = None;
-                    next.record.notes.push(note.clone());
-                    false
-                }
-            }
-        };
-        if refused {
+        let Some(mut next) = super::apply_change(&current, change) else {
             tx.rollback().await.map_err(db)?;
             return Ok(Changed::Refused(current));
-        }
+        };
         next.updated_at = now;
         // Conditional on the status read: under IMMEDIATE nothing can change
         // it in between, but the statement stays right on its own.
@@ -1136,12 +1092,7 @@ impl Store for SqliteStore {
             tx.rollback().await.map_err(db)?;
             return Ok(Changed::Refused(current));
         }
-        let event = match change {
-            EscalationChange::Claim { .. } => "escalation.claimed",
-            EscalationChange::Note(_) => "escalation.note_added",
-            EscalationChange::Resolve(_) => "escalation.resolved",
-            EscalationChange::EscalateFurther { .. } => "escalation.escalated",
-        };
+        let event = super::change_event(change);
         let view = EscalationView {
             record: &next.record,
             status: next.status,

@@ -1,7 +1,10 @@
 //! Test helpers for the HTTP API: a real server on an ephemeral port
 //! (127.0.0.1:0) over a fresh SQLite file and a scripts folder written for
 //! the test, users created straight through the store, and a small client.
+//! [`pg`] gives a test a PostgreSQL database of its own.
 #![allow(dead_code)]
+
+pub mod pg;
 
 use fixpath::http::auth::{STAFF_PREFIX, mint_token};
 use fixpath::http::{AppState, HttpConfig, router};
