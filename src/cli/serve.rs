@@ -11,7 +11,8 @@ use std::path::PathBuf;
 #[command(after_help = "\
 Settings come from flags, then environment variables, then the --config file, \
 then the defaults. The file is TOML with the keys scripts, db, db_pool, listen, webhooks \
-(a list), webhook_secret, body_limit (bytes, or e.g. \"1MiB\") and log_format; \
+(a list), webhook_secret, body_limit (bytes, or e.g. \"1MiB\"), session_idle (minutes), \
+secure_cookies and log_format; \
 relative paths in it are read from its folder. Logs go to stderr; FIXPATH_LOG \
 or RUST_LOG sets the filter (default: info).")]
 pub struct Args {
@@ -47,6 +48,20 @@ pub struct Args {
     /// A TOML file with the same settings, under the flags and variables
     #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Minutes a customer's wizard session may sit idle before it no longer opens, 1 to 1440
+    /// [default: 30]
+    #[arg(long, env = "FIXPATH_SESSION_IDLE", value_name = "MINUTES")]
+    pub session_idle: Option<u32>,
+    /// Mark cookies Secure even when no proxy says `X-Forwarded-Proto: https` (set it when TLS
+    /// ends in front of fixpath) [default: false]
+    #[arg(
+        long,
+        env = "FIXPATH_SECURE_COOKIES",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub secure_cookies: Option<bool>,
     /// How to write the logs [default: text]
     #[arg(long, value_enum, env = "FIXPATH_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -72,6 +87,8 @@ impl Args {
             webhooks: (!webhooks.is_empty()).then_some(webhooks),
             webhook_secret: set(&self.webhook_secret),
             body_limit: None,
+            session_idle: self.session_idle,
+            secure_cookies: self.secure_cookies,
             log_format: self.log_format,
         }
     }

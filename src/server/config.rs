@@ -25,6 +25,8 @@ pub const DEFAULT_DB_POOL: u32 = crate::store::postgres::DEFAULT_POOL;
 /// The largest pool accepted: PostgreSQL's own default `max_connections` is
 /// 100, shared by every instance and the operators' tools.
 pub const MAX_DB_POOL: u32 = 500;
+/// How long a customer's wizard session may sit idle by default.
+pub const DEFAULT_SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// The default largest request body.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
@@ -38,6 +40,9 @@ pub struct ServerConfig {
     pub webhooks: Vec<reqwest::Url>,
     pub webhook_secret: Option<WebhookSecret>,
     pub body_limit: usize,
+    /// How long a customer's wizard session may sit idle.
+    pub session_idle: std::time::Duration,
+    pub secure_cookies: bool,
     pub log_format: LogFormat,
 }
 
@@ -263,6 +268,9 @@ pub struct Settings {
     pub webhooks: Option<Vec<String>>,
     pub webhook_secret: Option<String>,
     pub body_limit: Option<ByteSize>,
+    /// Minutes a customer's wizard session may sit idle.
+    pub session_idle: Option<u32>,
+    pub secure_cookies: Option<bool>,
     pub log_format: Option<LogFormat>,
 }
 
@@ -293,7 +301,7 @@ impl ConfigFile {
             ))
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
-                 body_limit and log_format",
+                 body_limit, session_idle, secure_cookies and log_format",
             )
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
@@ -506,6 +514,35 @@ impl ServerConfig {
             }
         }
 
+        let idle_minutes = match (args.session_idle, under.session_idle, file) {
+            (Some(n), _, _) => Some((
+                n,
+                Origin::Flag {
+                    flag: "--session-idle",
+                    env: "FIXPATH_SESSION_IDLE",
+                },
+            )),
+            (None, Some(n), Some(f)) => Some((
+                n,
+                Origin::File {
+                    key: "session_idle",
+                    path: &f.path,
+                },
+            )),
+            _ => None,
+        };
+        let session_idle = match idle_minutes {
+            None => DEFAULT_SESSION_IDLE,
+            Some((n @ 1..=1440, _)) => std::time::Duration::from_secs(u64::from(n) * 60),
+            Some((n, origin)) => {
+                return Err(Problem::new(format!(
+                    "{n} minutes is not a usable idle time for a customer's session"
+                ))
+                .hint("give 1 to 1440 minutes (a day)")
+                .from(&origin));
+            }
+        };
+
         Ok(ServerConfig {
             scripts: args
                 .scripts
@@ -519,6 +556,11 @@ impl ServerConfig {
                 .body_limit
                 .or(under.body_limit)
                 .map_or(DEFAULT_BODY_LIMIT, |b| b.0),
+            session_idle,
+            secure_cookies: args
+                .secure_cookies
+                .or(under.secure_cookies)
+                .unwrap_or(false),
             log_format: args.log_format.or(under.log_format).unwrap_or_default(),
         })
     }
@@ -670,6 +712,36 @@ mod tests {
         let e = ServerConfig::resolve(args, None).unwrap_err();
         assert!(e.to_string().contains("whsec_"), "{e}");
         assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn the_customers_idle_time_and_secure_cookies_are_settings() {
+        let c = ServerConfig::resolve(Settings::default(), None).unwrap();
+        assert_eq!(c.session_idle, DEFAULT_SESSION_IDLE);
+        assert!(!c.secure_cookies);
+        let f = file("session_idle = 10\nsecure_cookies = true");
+        let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+        assert_eq!(c.session_idle, std::time::Duration::from_secs(600));
+        assert!(c.secure_cookies);
+        let args = Settings {
+            session_idle: Some(5),
+            secure_cookies: Some(false),
+            ..Settings::default()
+        };
+        let c = ServerConfig::resolve(args, Some(&f)).unwrap();
+        assert_eq!(c.session_idle, std::time::Duration::from_secs(300));
+        assert!(!c.secure_cookies, "the flag wins");
+        for bad in [0, 1441] {
+            let args = Settings {
+                session_idle: Some(bad),
+                ..Settings::default()
+            };
+            let e = ServerConfig::resolve(args, None).unwrap_err();
+            assert!(
+                e.message.starts_with("--session-idle (or FIXPATH_SESSION_IDLE)"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

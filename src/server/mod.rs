@@ -181,7 +181,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         library: library.clone(),
         config: Arc::new(HttpConfig {
             body_limit: config.body_limit,
-            ..HttpConfig::default()
+            wizard_idle: config.session_idle,
+            secure_cookies: config.secure_cookies,
         }),
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
