@@ -587,10 +587,7 @@ async fn post(
     body: &serde_json::Value,
     want: u16,
 ) -> Result<SessionBody, Failure> {
-    let mut req = shared
-        .client
-        .post(format!("{base}{path}"))
-        .json(body);
+    let mut req = shared.client.post(format!("{base}{path}")).json(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -1311,7 +1308,10 @@ impl Report {
             "| all requests, warm-up included | {} starts (201), {} answers (200) |",
             s.all_starts, s.all_answers
         );
-        println!("| server CPU (all instances) | {} |", cores(self.server_cpu));
+        println!(
+            "| server CPU (all instances) | {} |",
+            cores(self.server_cpu)
+        );
         println!("| load generator CPU | {} |", cores(self.client_cpu));
         println!(
             "| target: >= {target_rate:.0} answers/s, p99 < {target_p99:.0} ms, no errors | {} |",
