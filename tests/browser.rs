@@ -684,3 +684,53 @@ async fn a_customer_a_specialist_and_an_agent_use_the_pages_in_a_real_browser() 
     drop(driver);
     Ok(())
 }
+
+/// The expiry warning is the page's script at work: with less than five
+/// minutes of idle time left it shows at once; with the default 30 it does
+/// not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wizard_warns_before_a_session_expires() -> Result<()> {
+    if !browser_available() {
+        return Ok(());
+    }
+    let mut scripts: Vec<_> = SCRIPTS.to_vec();
+    scripts.push(PRINTER);
+    let short = HttpConfig {
+        wizard_idle: std::time::Duration::from_secs(4 * 60),
+        ..HttpConfig::default()
+    };
+    let soon = TestApp::start_with_scripts(short, &scripts, |r, _| r).await;
+    let later = TestApp::start_with_scripts(HttpConfig::default(), &scripts, |r, _| r).await;
+    let mut driver = Driver::start().await?;
+    let b = driver.session().await?;
+    let start = "//li[contains(@class,'card')][.//h2[normalize-space()='Printer does not print']]\
+                 //button[@type='submit']";
+
+    b.goto(&format!("{}/", later.base)).await?;
+    b.click(&b.xpath(start).await?).await?;
+    b.wait_for("css selector", "legend h1", "Is there paper in the tray?")
+        .await?;
+    assert!(
+        b.find_all("css selector", ".expiry-warning")
+            .await?
+            .is_empty(),
+        "no warning with 30 minutes left"
+    );
+
+    b.goto(&format!("{}/", soon.base)).await?;
+    b.click(&b.xpath(start).await?).await?;
+    b.wait_for("css selector", "legend h1", "Is there paper in the tray?")
+        .await?;
+    let warning = b
+        .wait_for(
+            "css selector",
+            ".expiry-warning",
+            "will end in a few minutes",
+        )
+        .await?;
+    let role = b
+        .get(&format!("/element/{}/attribute/role", warning.0))
+        .await?;
+    assert_eq!(role, "alert");
+    Ok(())
+}
