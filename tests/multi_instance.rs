@@ -127,6 +127,7 @@ impl Instance {
             config: Arc::new(HttpConfig::default()),
             metrics: None,
             outbox_notify: notify.clone(),
+            recent: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

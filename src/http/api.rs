@@ -586,7 +586,7 @@ async fn step_session(
     let stepped = ops::step_session(state, caller, id, seq, mv).await?;
     Ok(axum::Json(session_body(
         id,
-        &stepped.state,
+        &stepped.session.state,
         stepped.step,
         None,
         false,

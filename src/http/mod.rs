@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod ops;
+pub mod recent;
 pub mod web;
 
 use crate::library::Library;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Wakes the webhook relay when a new message is in the outbox.
     pub outbox_notify: Arc<tokio::sync::Notify>,
+    /// The sessions this instance stepped last (see [`recent`]).
+    pub recent: Arc<recent::Recent>,
 }
 
 /// The application's router; the serve command adds the listener, the test

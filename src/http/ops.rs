@@ -92,6 +92,13 @@ pub async fn open_session(
     let Some(stored) = state.store.session(id).await? else {
         return Err(no_session(id));
     };
+    let reader = reader_for(caller, &stored)?;
+    Ok((stored, reader))
+}
+
+/// Who the caller is to this session, if they may open it at all.
+fn reader_for(caller: &Caller, stored: &StoredSession) -> ApiResult<Reader> {
+    let id = stored.id.as_str();
     let reader = match caller {
         Caller::Staff(u) => Reader {
             actor: u.name.clone(),
@@ -105,7 +112,7 @@ pub async fn open_session(
         }
         _ => return Err(no_session(id)),
     };
-    Ok((stored, reader))
+    Ok(reader)
 }
 
 /// The session's current step as this reader may see it: `help` is for
@@ -215,6 +222,7 @@ pub async fn start_session(
         count_escalation(record.tier, "session");
         state.outbox_notify.notify_one();
     }
+    state.recent.put(Arc::new(stored.clone()));
     let step = step_for(&program, &stored.state, staff.is_some())?;
     Ok(Started {
         id,
@@ -237,9 +245,15 @@ pub enum Move {
 
 /// A session after a move.
 pub struct Stepped {
-    pub state: Session,
+    pub session: Arc<StoredSession>,
     pub step: Option<Step>,
     pub reader: Reader,
+}
+
+impl Stepped {
+    pub fn state(&self) -> &Session {
+        &self.session.state
+    }
 }
 
 pub fn stale(given: u32, current: u32) -> ApiError {
@@ -262,7 +276,18 @@ pub async fn step_session(
     seq: u32,
     mv: Move,
 ) -> ApiResult<Stepped> {
-    let (stored, reader) = open_session(state, caller, id).await?;
+    // The session as this instance last saved it, when that is the step
+    // the caller answers (see `recent`); else the database's.
+    let (stored, reader) = match state.recent.get(id, seq) {
+        Some(s) if !matches!(caller, Caller::Anonymous) => {
+            let reader = reader_for(caller, &s)?;
+            (s, reader)
+        }
+        _ => {
+            let (s, reader) = open_session(state, caller, id).await?;
+            (Arc::new(s), reader)
+        }
+    };
     let before = &stored.state;
     if seq != before.seq {
         return Err(stale(seq, before.seq));
@@ -320,6 +345,9 @@ pub async fn step_session(
             now,
         })
         .await?;
+    if saved != Saved::Ok {
+        state.recent.forget(id);
+    }
     match saved {
         Saved::Ok => {}
         Saved::NotFound => return Err(no_session(id)),
@@ -341,8 +369,18 @@ pub async fn step_session(
         state.outbox_notify.notify_one();
     }
     let step = step_for(&program, &after, reader.staff)?;
-    Ok(Stepped {
+    let session = Arc::new(StoredSession {
+        id: stored.id.clone(),
+        token_hash: stored.token_hash.clone(),
+        owner: stored.owner.clone(),
+        reference: stored.reference.clone(),
         state: after,
+        created_at: stored.created_at,
+        updated_at: now,
+    });
+    state.recent.put(session.clone());
+    Ok(Stepped {
+        session,
         step,
         reader,
     })
