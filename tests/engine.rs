@@ -453,6 +453,34 @@ fn a_stored_session_replays_to_the_same_state() {
 }
 
 #[test]
+fn steps_and_trails_share_the_programs_texts_instead_of_copying_them() {
+    let p = router();
+    let mut s = start(&p, "router", Channel::Agent);
+    say(&p, &mut s, "Yes");
+    let a = engine::view(&p, &s).unwrap().expect("a step");
+    let b = engine::view(&p, &s).unwrap().expect("a step");
+    assert_eq!(a.text, "Which light is blinking?");
+    // The same string, not two equal copies: a literal text, node name and
+    // answer id are handed out by reference count.
+    assert!(engine::Text::ptr_eq(&a.text, &b.text));
+    assert!(engine::Text::ptr_eq(&a.node, &b.node));
+    assert!(engine::Text::ptr_eq(&a.answers[0].id, &b.answers[0].id));
+    say(&p, &mut s, "Red");
+    let e = &s.trail[1];
+    assert_eq!(
+        (e.node.as_str(), e.text.as_str()),
+        ("lights", "Which light is blinking?")
+    );
+    assert!(engine::Text::ptr_eq(&e.text, &a.text));
+    assert!(
+        engine::Text::ptr_eq(&e.actor, &s.trail[0].actor),
+        "one actor string per session"
+    );
+    assert_eq!(e.set["light"], json!("red"));
+    assert_eq!(e.set["attempts"], json!(1));
+}
+
+#[test]
 fn a_session_refuses_a_program_that_changed_its_pinned_script() {
     let p = router();
     let mut s = start(&p, "router", Channel::Agent);

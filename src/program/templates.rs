@@ -6,7 +6,7 @@
 //! are kept together in a self-referential cell and addressed by index: a
 //! step renders through an index, never a name lookup or a re-parse.
 
-use super::{ExprId, TextId};
+use super::{ExprId, Text, TextId};
 use minijinja::{Environment, Expression, Template, Value};
 use self_cell::self_cell;
 use std::borrow::Cow;
@@ -18,7 +18,8 @@ const FUEL: u64 = 50_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextPiece {
-    Literal(Box<str>),
+    /// Shared, so that showing it is a reference-count increment, not a copy.
+    Literal(Text),
     Template(u32),
 }
 
@@ -178,7 +179,7 @@ impl Templates {
     ) -> Result<Cow<'_, str>, minijinja::Error> {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
-            Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s)),
+            Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s.as_str())),
             Some(TextPiece::Template(i)) => self.cell.borrow_dependent().templates[*i as usize]
                 .render(ctx)
                 .map(Cow::Owned),
@@ -202,7 +203,7 @@ impl Templates {
     pub fn source(&self, text: TextId, lang: usize) -> Cow<'_, str> {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
-            Some(TextPiece::Literal(s)) => Cow::Borrowed(s),
+            Some(TextPiece::Literal(s)) => Cow::Borrowed(s.as_str()),
             Some(TextPiece::Template(i)) => {
                 let t = &self.cell.borrow_dependent().templates[*i as usize];
                 Cow::Borrowed(t.source())
