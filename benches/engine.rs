@@ -443,7 +443,7 @@ impl<'p> Walker<'p> {
         black_box(&view);
         // The API takes the answer as an owned `String`, as a caller parsing
         // a request has it; that copy is the caller's, before the count.
-        let reply = Reply::Answer(pick.to_string());
+        let reply = Reply::Answer(pick.as_str().to_owned());
         let b = allocs();
         engine::answer(self.program, s, reply, actor, self.now).expect("answers");
         self.alloc_answer += allocs() - b;

@@ -7,6 +7,7 @@ use super::{
     Advance, AnswerRef, Channel, Ending, Frame, InputSpec, Pin, Reply, Session, StartOptions,
     Status, Step, TrailEntry, VarSet,
 };
+use crate::program::templates::Reads;
 use crate::program::{
     Literal, Node, NodeKind, Outcome, Program, Script, ScriptIdx, SetValue, Text, TextId, TextPiece,
 };
@@ -311,8 +312,8 @@ fn replay_without(
             continue;
         }
         let reply = match (&e.answer, &e.value) {
-            (Some(a), _) => Reply::Answer(a.id.to_string()),
-            (None, Some(v)) => Reply::Value(v.to_string()),
+            (Some(a), _) => Reply::Answer(a.id.as_str().to_owned()),
+            (None, Some(v)) => Reply::Value(v.as_str().to_owned()),
             (None, None) => continue,
         };
         let mut m = Machine {
@@ -323,7 +324,7 @@ fn replay_without(
             record: false,
         };
         if is_escalate(&reply) {
-            m.escalate_by_person(e.note.as_ref().map(|n| n.to_string()), &e.actor)?;
+            m.escalate_by_person(e.note.as_ref().map(|n| n.as_str().to_owned()), &e.actor)?;
         } else {
             m.reply(reply, &e.actor)?;
         }
@@ -430,8 +431,9 @@ pub(crate) fn literal_json(l: &Literal) -> Json {
     }
 }
 
-/// Renders texts for one step; the template context is built only when a
-/// text actually needs it (most texts are literals).
+/// Renders texts for one step. Literals need no context at all; a template
+/// or expression gets a context of just the names it reads (see
+/// [`Reads`]), so a step never converts every variable and parameter.
 struct Renderer<'a> {
     program: &'a Program,
     s: &'a Session,
@@ -467,10 +469,10 @@ impl<'a> Renderer<'a> {
         if let Some(TextPiece::Literal(l)) = pieces.get(self.lang).or_else(|| pieces.first()) {
             return Ok(l.clone());
         }
-        let ctx = self.ctx();
+        let ctx = self.scope(self.program.templates.text_reads(id, self.lang));
         self.program
             .templates
-            .render(id, self.lang, ctx)
+            .render(id, self.lang, &ctx)
             .map(|c| Text::from(&*c))
     }
 
@@ -482,10 +484,46 @@ impl<'a> Renderer<'a> {
         if let Some(TextPiece::Literal(l)) = pieces.get(self.lang).or_else(|| pieces.first()) {
             return Ok(Cow::Borrowed(l.as_str()));
         }
-        program.templates.render(id, self.lang, self.ctx())
+        let ctx = self.scope(program.templates.text_reads(id, self.lang));
+        program.templates.render(id, self.lang, &ctx)
     }
 
-    /// The template context: the variables and the built-ins, built once per step.
+    /// The context for one render: the names it reads, or everything.
+    fn scope(&self, reads: Reads<'_>) -> minijinja::Value {
+        match reads {
+            Reads::All => self.ctx().clone(),
+            Reads::Names(names) => minijinja::Value::from_iter(names.iter().filter_map(|k| {
+                let v = self.lookup(k.as_str()?)?;
+                Some((k.clone(), v))
+            })),
+        }
+    }
+
+    /// One name of the context, as the whole context would have it: the
+    /// built-ins win over variables of the same name.
+    fn lookup(&self, name: &str) -> Option<minijinja::Value> {
+        use minijinja::Value;
+        Some(match name {
+            "channel" => Value::from(self.s.channel.as_str()),
+            "language" => Value::from(self.s.language.as_str()),
+            "tier" => Value::from(self.s.tier),
+            "params" => Value::from_serialize(&self.s.params),
+            _ => match self.s.vars.get(name)? {
+                Json::Null => Value::from(()),
+                Json::Bool(b) => Value::from(*b),
+                Json::String(s) => Value::from(s.as_str()),
+                Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+                    (Some(i), _) => Value::from(i),
+                    (None, Some(u)) => Value::from(u),
+                    _ => Value::from(n.as_f64().unwrap_or(f64::NAN)),
+                },
+                other => Value::from_serialize(other),
+            },
+        })
+    }
+
+    /// The whole template context: the variables and the built-ins (for
+    /// templates with statements), built at most once per step.
     fn ctx(&self) -> &minijinja::Value {
         self.ctx.get_or_init(|| {
             minijinja::Value::from_serialize(Ctx {
@@ -508,8 +546,8 @@ impl<'a> Renderer<'a> {
     }
 
     fn eval(&self, e: crate::program::ExprId) -> Result<bool, minijinja::Error> {
-        let ctx = self.ctx();
-        self.program.templates.eval(e, ctx)
+        let ctx = self.scope(self.program.templates.expr_reads(e));
+        self.program.templates.eval(e, &ctx)
     }
 }
 
@@ -765,7 +803,7 @@ impl<'a> Machine<'a> {
     ) {
         let reason = match e.reason {
             Some(t) => match Renderer::new(self.program, self.s, script).text(t) {
-                Ok(r) => r.to_string(),
+                Ok(r) => r.as_str().to_owned(),
                 Err(err) => format!("runtime failure at `{node}`: {err}"),
             },
             None => format!("escalated at `{node}`"),
@@ -777,8 +815,8 @@ impl<'a> Machine<'a> {
 
     fn end_resolved(&mut self, node: Text, text: Text) {
         self.s.ending = Some(Ending::Resolved {
-            node: node.to_string(),
-            text: text.to_string(),
+            node: node.as_str().to_owned(),
+            text: text.as_str().to_owned(),
         });
         let e = self.entry(node, labels::KIND_RESOLVE, text, "system");
         self.push_trail(e);
@@ -814,7 +852,7 @@ impl<'a> Machine<'a> {
         self.push_trail(e);
         self.s.status = Status::Escalated;
         self.s.ending = Some(Ending::Escalated {
-            node: node.to_string(),
+            node: node.as_str().to_owned(),
             reason,
             tier,
             queue,
@@ -950,7 +988,7 @@ impl<'a> Machine<'a> {
                         match self.s.vars.get_mut(var.as_str()) {
                             Some(slot) => *slot = value.clone(),
                             None => {
-                                self.s.vars.insert(var.to_string(), value.clone());
+                                self.s.vars.insert(var.as_str().to_owned(), value.clone());
                             }
                         }
                     }
@@ -1049,7 +1087,7 @@ impl<'a> Machine<'a> {
                 match self.s.vars.get_mut(into.as_str()) {
                     Some(slot) => *slot = stored,
                     None => {
-                        self.s.vars.insert(into.to_string(), stored);
+                        self.s.vars.insert(into.as_str().to_owned(), stored);
                     }
                 }
                 self.goto(*next);

@@ -233,10 +233,45 @@ impl Script {
     }
 }
 
+/// The hasher of [`Program::by_id`]: every engine call checks each pinned
+/// script by id, and SipHash was a tenth of a step. Script ids come from the
+/// library's authors, not from the network, so a fast non-keyed hash (FxHash's
+/// multiply-rotate, a word at a time) is safe here.
+pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The compiled library.
 pub struct Program {
     pub scripts: Vec<Script>,
-    pub by_id: HashMap<String, ScriptIdx>,
+    pub by_id: HashMap<String, ScriptIdx, IdHash>,
     pub templates: Templates,
     /// A hash over every script's id and version: equal programs, equal hash.
     pub hash: String,
