@@ -755,7 +755,9 @@ criterion_group!(benches, bench_library, bench_generated);
 /// `criterion_main!`, plus a mode for profilers: with
 /// `FIXPATH_ENGINE_PROFILE=library|gen-100k[:STEPS]` the binary only runs
 /// that walk for STEPS steps (default 20,000) and exits, e.g.
-/// `valgrind --tool=callgrind --toggle-collect='*Walker*run*' target/release/deps/engine-* --bench`.
+/// `valgrind --tool=callgrind --toggle-collect='engine::Walker::walk' target/release/deps/engine-* --bench`
+/// (`Walker::run` is inlined). The walk runs twice (timed, then counting
+/// allocations, same seed), so a profile holds 2 x STEPS steps.
 fn main() {
     if let Ok(spec) = std::env::var("FIXPATH_ENGINE_PROFILE") {
         let (what, steps) = spec.split_once(':').unwrap_or((spec.as_str(), "20000"));
