@@ -512,9 +512,10 @@ impl<'a> Renderer<'a> {
                 Json::Null => Value::from(()),
                 Json::Bool(b) => Value::from(*b),
                 Json::String(s) => Value::from(s.as_str()),
-                Json::Number(n) => match (n.as_i64(), n.as_u64()) {
-                    (Some(i), _) => Value::from(i),
-                    (None, Some(u)) => Value::from(u),
+                // As serde would hand the number over: unsigned first.
+                Json::Number(n) => match (n.as_u64(), n.as_i64()) {
+                    (Some(u), _) => Value::from(u),
+                    (None, Some(i)) => Value::from(i),
                     _ => Value::from(n.as_f64().unwrap_or(f64::NAN)),
                 },
                 other => Value::from_serialize(other),
