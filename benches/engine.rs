@@ -27,7 +27,7 @@ mod common;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use fixpath::compiler::{self, Compilation};
-use fixpath::engine::{self, Channel, Reply, Session, StartOptions, Status, TrailEntry};
+use fixpath::engine::{self, Channel, Reply, Session, StartOptions, Status, Text, TrailEntry};
 use fixpath::program::{NodeKind, Outcome, Program};
 use petgraph::stable_graph::NodeIndex;
 use rand::rngs::SmallRng;
@@ -309,7 +309,7 @@ struct Walker<'p> {
     now: OffsetDateTime,
     /// (script index, node index) -> index into [`VALUES`].
     values: HashMap<(u32, u32), usize>,
-    ids: Vec<String>,
+    ids: Vec<Text>,
     steps: u64,
     sessions: u64,
     resolved: u64,
@@ -441,8 +441,11 @@ impl<'p> Walker<'p> {
         );
         let pick = self.ids.swap_remove(self.rng.gen_range(0..self.ids.len()));
         black_box(&view);
+        // The API takes the answer as an owned `String`, as a caller parsing
+        // a request has it; that copy is the caller's, before the count.
+        let reply = Reply::Answer(pick.as_str().to_owned());
         let b = allocs();
-        engine::answer(self.program, s, Reply::Answer(pick), actor, self.now).expect("answers");
+        engine::answer(self.program, s, reply, actor, self.now).expect("answers");
         self.alloc_answer += allocs() - b;
     }
 }
@@ -604,6 +607,24 @@ fn opt_cap(s: &Option<String>) -> usize {
     s.as_ref().map_or(0, String::capacity)
 }
 
+/// A [`Text`] of a trail entry: (bytes outside the text, text bytes).
+/// Constants cost nothing; a string only this entry holds (a rendered
+/// template, a typed value) costs its allocation header plus its text;
+/// one shared with the program or other entries (node names, literal
+/// texts, answer ids, the actor) is counted as text only (an upper bound:
+/// the program holds it whether or not the session exists).
+fn text_heap(t: &Text) -> (usize, usize) {
+    match t.strong_count() {
+        None => (0, 0),
+        Some(1) => (Text::HEADER, t.len()),
+        Some(_) => (0, t.len()),
+    }
+}
+
+fn opt_text_heap(t: &Option<Text>) -> (usize, usize) {
+    t.as_ref().map_or((0, 0), text_heap)
+}
+
 /// The in-memory size of a session, in parts.
 #[derive(Debug, Default)]
 struct Heap {
@@ -614,7 +635,8 @@ struct Heap {
     state: usize,
     /// The trail's buffer: `capacity * size_of::<TrailEntry>()`.
     trail_buffer: usize,
-    /// The nodes of the entries' `set` maps and their keys and values.
+    /// The entries' `set` slices and their values' heap, and the headers
+    /// of strings the entries alone hold.
     trail_sets: usize,
     /// The entries' strings: node, kind, text, say, answer id and label,
     /// value, actor, note (the "trail text", excluded from the target).
@@ -656,17 +678,25 @@ fn heap(s: &Session) -> Heap {
     }
     h.trail_buffer = s.trail.capacity() * size_of::<TrailEntry>();
     for e in &s.trail {
-        h.trail_sets += map_heap(&e.set);
-        h.trail_text += e.node.capacity()
-            + e.kind.capacity()
-            + e.text.capacity()
-            + opt_cap(&e.say)
-            + e.answer
-                .as_ref()
-                .map_or(0, |a| a.id.capacity() + a.label.capacity())
-            + opt_cap(&e.value)
-            + e.actor.capacity()
-            + opt_cap(&e.note);
+        h.trail_sets += e.set.len() * size_of::<(Text, Json)>()
+            + e.set.iter().map(|(_, v)| json_heap(v)).sum::<usize>();
+        let mut parts = vec![
+            text_heap(&e.node),
+            text_heap(&e.kind),
+            text_heap(&e.text),
+            opt_text_heap(&e.say),
+            opt_text_heap(&e.value),
+            text_heap(&e.actor),
+            opt_text_heap(&e.note),
+        ];
+        if let Some(a) = &e.answer {
+            parts.push(text_heap(&a.id));
+            parts.push(text_heap(&a.label));
+        }
+        for (header, text) in parts {
+            h.trail_sets += header;
+            h.trail_text += text;
+        }
     }
     h
 }
@@ -685,16 +715,17 @@ fn bench_session(c: &mut Criterion, program: &Program) {
         s.pins.len()
     );
     eprintln!(
-        "[session] size_of: Session {} B, TrailEntry {} B, Json {} B, Pin {} B; BTreeMap<String, Json> leaf {} B",
+        "[session] size_of: Session {} B, TrailEntry {} B, Json {} B, Pin {} B, OffsetDateTime {} B; BTreeMap<String, Json> leaf {} B",
         size_of::<Session>(),
         size_of::<TrailEntry>(),
         size_of::<Json>(),
         size_of::<engine::Pin>(),
+        size_of::<OffsetDateTime>(),
         btree_nodes::<String, Json>(1)
     );
     eprintln!("[session] serde_json::to_vec: {} B", json.len());
     eprintln!(
-        "[session] heap estimate: inline {} + state {} + trail buffer {} (cap {}) + trail set maps {} = {} B excluding trail text; trail text {} B; total {} B",
+        "[session] heap estimate: inline {} + state {} + trail buffer {} (cap {}) + trail sets and string headers {} = {} B excluding trail text; trail text {} B; total {} B",
         h.inline,
         h.state,
         h.trail_buffer,
@@ -724,7 +755,9 @@ criterion_group!(benches, bench_library, bench_generated);
 /// `criterion_main!`, plus a mode for profilers: with
 /// `FIXPATH_ENGINE_PROFILE=library|gen-100k[:STEPS]` the binary only runs
 /// that walk for STEPS steps (default 20,000) and exits, e.g.
-/// `valgrind --tool=callgrind --toggle-collect='*Walker*run*' target/release/deps/engine-* --bench`.
+/// `valgrind --tool=callgrind --toggle-collect='engine::Walker::walk' target/release/deps/engine-* --bench`
+/// (`Walker::run` is inlined). The walk runs twice (timed, then counting
+/// allocations, same seed), so a profile holds 2 x STEPS steps.
 fn main() {
     if let Ok(spec) = std::env::var("FIXPATH_ENGINE_PROFILE") {
         let (what, steps) = spec.split_once(':').unwrap_or((spec.as_str(), "20000"));

@@ -453,6 +453,79 @@ fn a_stored_session_replays_to_the_same_state() {
 }
 
 #[test]
+fn steps_and_trails_share_the_programs_texts_instead_of_copying_them() {
+    let p = router();
+    let mut s = start(&p, "router", Channel::Agent);
+    say(&p, &mut s, "Yes");
+    let a = engine::view(&p, &s).unwrap().expect("a step");
+    let b = engine::view(&p, &s).unwrap().expect("a step");
+    assert_eq!(a.text, "Which light is blinking?");
+    // The same string, not two equal copies: a literal text, node name and
+    // answer id are handed out by reference count.
+    assert!(engine::Text::ptr_eq(&a.text, &b.text));
+    assert!(engine::Text::ptr_eq(&a.node, &b.node));
+    assert!(engine::Text::ptr_eq(&a.answers[0].id, &b.answers[0].id));
+    say(&p, &mut s, "Red");
+    let e = &s.trail[1];
+    assert_eq!(
+        (e.node.as_str(), e.text.as_str()),
+        ("lights", "Which light is blinking?")
+    );
+    assert!(engine::Text::ptr_eq(&e.text, &a.text));
+    assert!(
+        engine::Text::ptr_eq(&e.actor, &s.trail[0].actor),
+        "one actor string per session"
+    );
+    assert_eq!(e.set["light"], json!("red"));
+    assert_eq!(e.set["attempts"], json!(1));
+}
+
+#[test]
+fn each_template_sees_the_names_it_reads_as_the_whole_context_has_them() {
+    // Every render gets a context of only the names it reads; what it sees
+    // must be what the whole context shows: variables, `params`, the
+    // built-ins, a variable not set yet as empty, and a statement template
+    // (given everything).
+    let p = program(&[(
+        "ctx.yaml",
+        r#"
+id: ctx
+title: Context
+vars: { device: router, count: 2, ratio: 0.5, ok: true, nothing: null }
+nodes:
+  show:
+    ask: "{{ device }}/{{ count + 1 }}/{{ ratio }}/{{ ok }}/{{ nothing }}/{{ params.customer }}/{{ channel }}/{{ language }}/{{ tier }}/[{{ later }}]"
+    answers:
+      - label: "{% for k in ['a', 'b'] %}{{ k }}{{ count }}{% endfor %} {% if ok %}{{ device }}{% endif %}"
+        id: go
+        set: { count: "{{ count * 10 }}", later: x }
+        goto: check
+  check:
+    branch:
+      - if: count == 20 and channel == "agent" and params.customer == "Ann"
+        goto: done
+      - else: wrong
+  done:
+    resolve: "{{ count }}"
+  wrong:
+    escalate: wrong branch
+"#,
+    )]);
+    let mut opts = StartOptions::new("ctx", Channel::Agent);
+    opts.params.insert("customer".into(), json!("Ann"));
+    let (mut s, _) = engine::start(&p, opts, t0()).unwrap();
+    let step = engine::view(&p, &s).unwrap().expect("a step");
+    assert_eq!(step.text, "router/3/0.5/True/None/Ann/agent/en/1/[]");
+    assert_eq!(step.answers[0].label, "a2b2 router");
+    say(&p, &mut s, "go");
+    assert_eq!(s.vars["count"], json!(20));
+    match &s.ending {
+        Some(Ending::Resolved { text, .. }) => assert_eq!(text, "20"),
+        other => panic!("expected the resolve, got {other:?}"),
+    }
+}
+
+#[test]
 fn a_session_refuses_a_program_that_changed_its_pinned_script() {
     let p = router();
     let mut s = start(&p, "router", Channel::Agent);

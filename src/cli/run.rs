@@ -171,7 +171,7 @@ pub fn run(
                 } else {
                     match given.parse::<usize>() {
                         Ok(n) if n >= 1 && n <= numbered.len() => {
-                            Reply::Answer(numbered[n - 1].id.clone())
+                            Reply::Answer(numbered[n - 1].id.to_string())
                         }
                         _ => Reply::Answer(given.to_owned()),
                     }

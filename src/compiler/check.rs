@@ -90,7 +90,7 @@ pub fn check(
                                 .iter()
                                 .map(|(name, v)| {
                                     writes.insert(name.value.clone());
-                                    (name.value.clone(), c.set_value(&v.value, v.span))
+                                    (name.value.as_str().into(), c.set_value(&v.value, v.span))
                                 })
                                 .collect();
                             let outcome = match &a.outcome {
@@ -111,6 +111,7 @@ pub fn check(
                                 label,
                                 set,
                                 outcome,
+                                shared_id: Default::default(),
                             }
                         })
                         .collect();
@@ -134,7 +135,10 @@ pub fn check(
                     let pattern = pattern.as_ref().and_then(|p| c.pattern(p));
                     program::NodeKind::Input {
                         text: c.text(input, "`input`"),
-                        into: into.as_ref().map(|i| i.value.clone()).unwrap_or_default(),
+                        into: into
+                            .as_ref()
+                            .map(|i| i.value.as_str().into())
+                            .unwrap_or_default(),
                         next: ix(next),
                         kind: *kind,
                         pattern,
@@ -175,6 +179,7 @@ pub fn check(
                 id: n.id.value.clone(),
                 kind,
                 help,
+                names: Default::default(),
             });
         }
         let reads = std::mem::take(&mut c.reads);

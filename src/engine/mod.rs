@@ -10,10 +10,11 @@
 mod labels;
 mod step;
 
+pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use step::{StepError, answer, back, escalate_now, replay, start, view};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -104,38 +105,112 @@ pub struct Frame {
 }
 
 /// An answer as shown: its id and its label in the session's language.
+///
+/// The strings are [`Text`]s shared with the program (or the engine's own
+/// constants): showing and recording an answer copies no text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerRef {
-    pub id: String,
-    pub label: String,
+    pub id: Text,
+    pub label: Text,
 }
 
 /// One entry of the answer trail (contract section 4).
+///
+/// Its strings are [`Text`]s (one pointer each, read like `&str`): node
+/// names, literal texts and answer ids are shared with the program rather
+/// than copied into every entry; see `benches/RESULTS-engine.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrailEntry {
     pub seq: u32,
     /// `NODE`, or `SCRIPT/NODE` inside a sub-flow.
-    pub node: String,
-    pub kind: String,
+    pub node: Text,
+    pub kind: Text,
     /// The text exactly as shown (for `say` before a question: both, the
     /// instruction in `say`).
-    pub text: String,
+    pub text: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub say: Option<String>,
+    pub say: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<AnswerRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub set: BTreeMap<String, Json>,
+    pub value: Option<Text>,
+    #[serde(default, skip_serializing_if = "VarSet::is_empty")]
+    pub set: VarSet,
     /// `customer`, an agent's name, or `system`.
-    pub actor: String,
+    pub actor: Text,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retracted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
+    pub note: Option<Text>,
+}
+
+/// The variables one answer set, sorted by name: a boxed slice (16 bytes,
+/// no allocation when empty) instead of a `BTreeMap` (a 632-byte node for
+/// even one variable). Serialized as the JSON object the map was.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VarSet(Box<[(Text, Json)]>);
+
+impl VarSet {
+    /// From pairs in any order; for a name given twice the last value wins
+    /// (as inserting into a map would).
+    pub fn new(mut pairs: Vec<(Text, Json)>) -> VarSet {
+        if pairs.len() > 1 {
+            // Stable: equal names keep their order, so the last is last.
+            pairs.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+            let mut out: Vec<(Text, Json)> = Vec::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                match out.last_mut() {
+                    Some(last) if last.0 == k => last.1 = v,
+                    _ => out.push((k, v)),
+                }
+            }
+            pairs = out;
+        }
+        VarSet(pairs.into_boxed_slice())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The value set for `name`.
+    pub fn get(&self, name: &str) -> Option<&Json> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    /// The pairs, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&Text, &Json)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::ops::Index<&str> for VarSet {
+    type Output = Json;
+    fn index(&self, name: &str) -> &Json {
+        self.get(name).unwrap_or(&Json::Null)
+    }
+}
+
+impl Serialize for VarSet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for VarSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<VarSet, D::Error> {
+        let map = BTreeMap::<Text, Json>::deserialize(d)?;
+        Ok(VarSet::new(map.into_iter().collect()))
+    }
 }
 
 /// How a session ended.
@@ -187,13 +262,13 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub seq: u32,
-    pub node: String,
-    pub kind: String,
-    pub text: String,
+    pub node: Text,
+    pub kind: Text,
+    pub text: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub say: Option<String>,
+    pub say: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub help: Option<String>,
+    pub help: Option<Text>,
     pub answers: Vec<AnswerRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputSpec>,
@@ -204,7 +279,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     pub required: bool,
@@ -224,5 +299,36 @@ pub enum Reply {
 /// sub-flows), for path tests and analytics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Advance {
-    pub entered: Vec<String>,
+    pub entered: Vec<Text>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_var_set_is_the_json_object_the_map_was() {
+        // Out of order, with a repeated name: the map sorted by key and kept
+        // the last value; the slice must serialize to the same bytes.
+        let pairs = vec![
+            (Text::from("light"), json!("red")),
+            (Text::from("attempts"), json!(1)),
+            (Text::from("light"), json!("off")),
+            (Text::from("Zeta"), json!(true)),
+        ];
+        let map: BTreeMap<String, Json> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let set = VarSet::new(pairs);
+        assert_eq!(set.len(), 3);
+        assert_eq!(set["light"], json!("off"));
+        assert_eq!(set.get("nothing"), None);
+        let json = serde_json::to_string(&set).expect("serializes");
+        assert_eq!(json, serde_json::to_string(&map).expect("serializes"));
+        let back: VarSet = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, set);
+        assert!(VarSet::default().is_empty());
+    }
 }

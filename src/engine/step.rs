@@ -2,17 +2,19 @@
 //! (branch, use, return, resolve, escalate) run until the next shown node or
 //! an end; every unresolved ending escalates (contract section 3).
 
-use super::labels;
+use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE};
 use super::{
     Advance, AnswerRef, Channel, Ending, Frame, InputSpec, Pin, Reply, Session, StartOptions,
-    Status, Step, TrailEntry,
+    Status, Step, TrailEntry, VarSet,
 };
+use crate::program::templates::Reads;
 use crate::program::{
-    Literal, NodeKind, Outcome, Program, Script, ScriptIdx, SetValue, TextId, TextPiece,
+    Literal, Node, NodeKind, Outcome, Program, Script, ScriptIdx, SetValue, Text, TextId, TextPiece,
 };
 use crate::script::ast::InputType;
 use petgraph::stable_graph::NodeIndex;
 use serde_json::Value as Json;
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -117,7 +119,10 @@ pub fn start(
         started_at: now,
     };
     let mut adv = Advance::default();
-    let pins = seen.iter().map(|&ix| program.script(ix)).collect();
+    let mut pins = Pinned::default();
+    for &ix in &seen {
+        pins.push(program.script(ix));
+    }
     let mut m = Machine {
         program,
         pins,
@@ -138,41 +143,43 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     let Some(&frame) = s.frames.last() else {
         return Ok(None);
     };
-    let script = pins[frame.pin as usize];
+    let script = pins.get(frame.pin);
     let node = script.node(NodeIndex::new(frame.node as usize));
     let r = Renderer::new(program, s, script);
-    let lang = s.language.as_str();
-    let mut answers = Vec::new();
-    let (text, say, input) = match &node.kind {
+    let lang = labels::index(&s.language);
+    let (text, say, input, answers) = match &node.kind {
         NodeKind::Ask {
             text,
             say,
             answers: list,
         } => {
+            let mut answers = Vec::with_capacity(list.len() + 2);
             for a in list {
                 answers.push(AnswerRef {
-                    id: a.id.clone(),
+                    id: a.id_text().clone(),
                     label: r.text(a.label).unwrap_or_default(),
                 });
             }
             if script.offer_none {
                 answers.push(AnswerRef {
-                    id: "_none".into(),
-                    label: labels::none_of_these(lang).into(),
+                    id: ID_NONE,
+                    label: labels::none_of_these(lang),
                 });
             }
             (
                 r.text(*text),
                 say.map(|t| r.text(t).unwrap_or_default()),
                 None,
+                answers,
             )
         }
         NodeKind::Say { text, .. } => {
+            let mut answers = Vec::with_capacity(2);
             answers.push(AnswerRef {
-                id: "done".into(),
-                label: labels::done(lang).into(),
+                id: ID_DONE,
+                label: labels::done(lang),
             });
-            (r.text(*text), None, None)
+            (r.text(*text), None, None, answers)
         }
         NodeKind::Input {
             text,
@@ -184,10 +191,11 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
             r.text(*text),
             None,
             Some(InputSpec {
-                kind: kind.as_str().into(),
+                kind: input_kind(*kind),
                 pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
                 required: *required,
             }),
+            Vec::with_capacity(1),
         ),
         _ => return Ok(None),
     };
@@ -196,9 +204,10 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     } else {
         labels::escalate_now(lang)
     };
+    let mut answers = answers;
     answers.push(AnswerRef {
-        id: "_escalate".into(),
-        label: escalate_label.into(),
+        id: ID_ESCALATE,
+        label: escalate_label,
     });
     let help = if s.channel.is_staff() {
         node.help.map(|h| r.text(h).unwrap_or_default())
@@ -207,16 +216,21 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     };
     Ok(Some(Step {
         seq: s.seq,
-        node: node_name(&pins, s, frame),
-        kind: node.kind.name().into(),
-        // A text that fails to render is shown as its source rather than
-        // hiding the step; answering escalates with the failure (see below).
-        text: text.unwrap_or_else(|_| String::new()),
+        node: node_name(script, node, s.frames.len()),
+        kind: shown_kind(&node.kind),
+        // A text that fails to render is shown empty rather than hiding the
+        // step; answering escalates with the failure (see `enter`).
+        text: text.unwrap_or_default(),
         say,
         help,
         answers,
         input,
-        can_go_back: s.trail.iter().any(|e| !e.retracted && e.actor != "system"),
+        // From the end: the last entry is almost always the person's own.
+        can_go_back: s
+            .trail
+            .iter()
+            .rev()
+            .any(|e| !e.retracted && e.actor != "system"),
     }))
 }
 
@@ -298,8 +312,8 @@ fn replay_without(
             continue;
         }
         let reply = match (&e.answer, &e.value) {
-            (Some(a), _) => Reply::Answer(a.id.clone()),
-            (None, Some(v)) => Reply::Value(v.clone()),
+            (Some(a), _) => Reply::Answer(a.id.as_str().to_owned()),
+            (None, Some(v)) => Reply::Value(v.as_str().to_owned()),
             (None, None) => continue,
         };
         let mut m = Machine {
@@ -309,8 +323,8 @@ fn replay_without(
             now: e.at,
             record: false,
         };
-        if reply == Reply::Answer("_escalate".into()) {
-            m.escalate_by_person(e.note.clone(), &e.actor)?;
+        if is_escalate(&reply) {
+            m.escalate_by_person(e.note.as_ref().map(|n| n.as_str().to_owned()), &e.actor)?;
         } else {
             m.reply(reply, &e.actor)?;
         }
@@ -329,8 +343,8 @@ fn ensure_active(s: &Session) -> Result<(), StepError> {
 
 /// The session's pinned scripts, by pin index, checked against `program`:
 /// one lookup per pin per call, and plain indexing from then on.
-fn check_pins<'p>(program: &'p Program, s: &Session) -> Result<Vec<&'p Script>, StepError> {
-    let mut out = Vec::with_capacity(s.pins.len());
+fn check_pins<'p>(program: &'p Program, s: &Session) -> Result<Pinned<'p>, StepError> {
+    let mut out = Pinned::default();
     for p in &s.pins {
         match program.get(&p.id) {
             Some((_, sc)) if sc.version == p.version => out.push(sc),
@@ -347,15 +361,62 @@ fn check_pins<'p>(program: &'p Program, s: &Session) -> Result<Vec<&'p Script>, 
     Ok(out)
 }
 
-/// `NODE` at the top level, `SCRIPT/NODE` inside a sub-flow.
-fn node_name(pins: &[&Script], s: &Session, f: Frame) -> String {
-    let script = pins[f.pin as usize];
-    let id = &script.node(NodeIndex::new(f.node as usize)).id;
-    if s.frames.len() <= 1 {
-        id.clone()
-    } else {
-        format!("{}/{}", script.id, id)
+/// The scripts a session pinned, by pin index. Most sessions pin one to
+/// three, so the first few live inline: looking them up allocates nothing.
+#[derive(Clone, Default)]
+struct Pinned<'p> {
+    few: [Option<&'p Script>; 4],
+    more: Vec<&'p Script>,
+}
+
+impl<'p> Pinned<'p> {
+    fn push(&mut self, script: &'p Script) {
+        match self.few.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => *slot = Some(script),
+            None => self.more.push(script),
+        }
     }
+
+    /// The script of pin `pin`; every frame's pin is one the session made.
+    fn get(&self, pin: u16) -> &'p Script {
+        let i = pin as usize;
+        match self.few.get(i) {
+            Some(s) => s.expect("a frame's pin is one of the session's pins"),
+            None => self.more[i - self.few.len()],
+        }
+    }
+}
+
+/// `NODE` at the top level, `SCRIPT/NODE` inside a sub-flow (`depth`: the
+/// number of frames); both shared with the program, not formatted per step.
+fn node_name(script: &Script, node: &Node, depth: usize) -> Text {
+    if depth <= 1 {
+        node.name().clone()
+    } else {
+        node.qualified_name(&script.id).clone()
+    }
+}
+
+/// The kind of a shown node, as written in steps and trails.
+fn shown_kind(k: &NodeKind) -> Text {
+    match k {
+        NodeKind::Say { .. } => labels::KIND_SAY,
+        NodeKind::Input { .. } => labels::KIND_INPUT,
+        _ => labels::KIND_ASK,
+    }
+}
+
+fn input_kind(k: InputType) -> Text {
+    match k {
+        InputType::Text => labels::INPUT_TEXT,
+        InputType::Number => labels::INPUT_NUMBER,
+        InputType::Email => labels::INPUT_EMAIL,
+        InputType::Phone => labels::INPUT_PHONE,
+    }
+}
+
+fn is_escalate(reply: &Reply) -> bool {
+    matches!(reply, Reply::Answer(a) if a == "_escalate")
 }
 
 pub(crate) fn literal_json(l: &Literal) -> Json {
@@ -370,8 +431,9 @@ pub(crate) fn literal_json(l: &Literal) -> Json {
     }
 }
 
-/// Renders texts for one step; the template context is built only when a
-/// text actually needs it (most texts are literals).
+/// Renders texts for one step. Literals need no context at all; a template
+/// or expression gets a context of just the names it reads (see
+/// [`Reads`]), so a step never converts every variable and parameter.
 struct Renderer<'a> {
     program: &'a Program,
     s: &'a Session,
@@ -400,19 +462,69 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn text(&self, id: TextId) -> Result<String, minijinja::Error> {
+    /// The text in the session's language: a literal is shared with the
+    /// program (no copy); a template is rendered.
+    fn text(&self, id: TextId) -> Result<Text, minijinja::Error> {
         let pieces = self.program.templates.pieces(id);
         if let Some(TextPiece::Literal(l)) = pieces.get(self.lang).or_else(|| pieces.first()) {
-            return Ok(l.to_string());
+            return Ok(l.clone());
         }
-        let ctx = self.ctx();
+        let ctx = self.scope(self.program.templates.text_reads(id, self.lang));
         self.program
             .templates
-            .render(id, self.lang, ctx)
-            .map(|c| c.into_owned())
+            .render(id, self.lang, &ctx)
+            .map(|c| Text::from(&*c))
     }
 
-    /// The template context: the variables and the built-ins, built once per step.
+    /// The text in the session's language, borrowed where it is a literal
+    /// (for values that are parsed, not kept).
+    fn render(&self, id: TextId) -> Result<Cow<'a, str>, minijinja::Error> {
+        let program: &'a Program = self.program;
+        let pieces = program.templates.pieces(id);
+        if let Some(TextPiece::Literal(l)) = pieces.get(self.lang).or_else(|| pieces.first()) {
+            return Ok(Cow::Borrowed(l.as_str()));
+        }
+        let ctx = self.scope(program.templates.text_reads(id, self.lang));
+        program.templates.render(id, self.lang, &ctx)
+    }
+
+    /// The context for one render: the names it reads, or everything.
+    fn scope(&self, reads: Reads<'_>) -> minijinja::Value {
+        match reads {
+            Reads::All => self.ctx().clone(),
+            Reads::Names(names) => minijinja::Value::from_iter(names.iter().filter_map(|k| {
+                let v = self.lookup(k.as_str()?)?;
+                Some((k.clone(), v))
+            })),
+        }
+    }
+
+    /// One name of the context, as the whole context would have it: the
+    /// built-ins win over variables of the same name.
+    fn lookup(&self, name: &str) -> Option<minijinja::Value> {
+        use minijinja::Value;
+        Some(match name {
+            "channel" => Value::from(self.s.channel.as_str()),
+            "language" => Value::from(self.s.language.as_str()),
+            "tier" => Value::from(self.s.tier),
+            "params" => Value::from_serialize(&self.s.params),
+            _ => match self.s.vars.get(name)? {
+                Json::Null => Value::from(()),
+                Json::Bool(b) => Value::from(*b),
+                Json::String(s) => Value::from(s.as_str()),
+                // As serde would hand the number over: unsigned first.
+                Json::Number(n) => match (n.as_u64(), n.as_i64()) {
+                    (Some(u), _) => Value::from(u),
+                    (None, Some(i)) => Value::from(i),
+                    _ => Value::from(n.as_f64().unwrap_or(f64::NAN)),
+                },
+                other => Value::from_serialize(other),
+            },
+        })
+    }
+
+    /// The whole template context: the variables and the built-ins (for
+    /// templates with statements), built at most once per step.
     fn ctx(&self) -> &minijinja::Value {
         self.ctx.get_or_init(|| {
             minijinja::Value::from_serialize(Ctx {
@@ -429,21 +541,21 @@ impl<'a> Renderer<'a> {
     fn check(&self, id: TextId) -> Result<(), minijinja::Error> {
         let pieces = self.program.templates.pieces(id);
         match pieces.get(self.lang).or_else(|| pieces.first()) {
-            Some(TextPiece::Template(_)) => self.text(id).map(drop),
+            Some(TextPiece::Template(_)) => self.render(id).map(drop),
             _ => Ok(()),
         }
     }
 
     fn eval(&self, e: crate::program::ExprId) -> Result<bool, minijinja::Error> {
-        let ctx = self.ctx();
-        self.program.templates.eval(e, ctx)
+        let ctx = self.scope(self.program.templates.expr_reads(e));
+        self.program.templates.eval(e, &ctx)
     }
 }
 
 struct Machine<'a> {
     program: &'a Program,
     /// The session's pinned scripts, by pin index.
-    pins: Vec<&'a Script>,
+    pins: Pinned<'a>,
     s: &'a mut Session,
     now: OffsetDateTime,
     /// Write trail entries (false while replaying).
@@ -473,11 +585,28 @@ impl<'a> Machine<'a> {
     }
 
     fn script(&self, pin: u16) -> &'a Script {
-        self.pins[pin as usize]
+        self.pins.get(pin)
     }
 
-    fn name(&self, f: Frame) -> String {
-        node_name(&self.pins, self.s, f)
+    fn name(&self, f: Frame) -> Text {
+        let script = self.script(f.pin);
+        node_name(
+            script,
+            script.node(NodeIndex::new(f.node as usize)),
+            self.s.frames.len(),
+        )
+    }
+
+    /// `actor` as a [`Text`]: the previous entry's when it is the same
+    /// person (nearly always), so recording an answer does not copy it.
+    fn actor(&self, actor: &str) -> Text {
+        if actor == "system" {
+            return ACTOR_SYSTEM;
+        }
+        match self.s.trail.iter().rev().find(|e| e.actor != "system") {
+            Some(e) if e.actor == actor => e.actor.clone(),
+            _ => Text::from(actor),
+        }
     }
 
     fn push_trail(&mut self, mut e: TrailEntry) {
@@ -487,17 +616,17 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn entry(&self, node: String, kind: &str, text: String, actor: &str) -> TrailEntry {
+    fn entry(&self, node: Text, kind: Text, text: Text, actor: &str) -> TrailEntry {
         TrailEntry {
             seq: 0,
             node,
-            kind: kind.into(),
+            kind,
             text,
             say: None,
             answer: None,
             value: None,
-            set: BTreeMap::new(),
-            actor: actor.into(),
+            set: VarSet::default(),
+            actor: self.actor(actor),
             at: self.now,
             retracted: false,
             note: None,
@@ -535,7 +664,7 @@ impl<'a> Machine<'a> {
                 return;
             }
             let program = self.program;
-            let script = self.pins[f.pin as usize];
+            let script = self.pins.get(f.pin);
             let node = script.node(NodeIndex::new(f.node as usize));
             match &node.kind {
                 NodeKind::Ask { .. } | NodeKind::Say { .. } | NodeKind::Input { .. } => {
@@ -661,21 +790,21 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn fail(&mut self, node: String, err: &minijinja::Error) {
+    fn fail(&mut self, node: Text, err: &minijinja::Error) {
         let reason = format!("runtime failure at `{node}`: {err}");
         self.end_escalated(node, reason, None, None, Vec::new());
     }
 
     fn escalate_with(
         &mut self,
-        node: String,
+        node: Text,
         e: &crate::program::Escalation,
         script: &Script,
         notes: Vec<String>,
     ) {
         let reason = match e.reason {
             Some(t) => match Renderer::new(self.program, self.s, script).text(t) {
-                Ok(r) => r,
+                Ok(r) => r.as_str().to_owned(),
                 Err(err) => format!("runtime failure at `{node}`: {err}"),
             },
             None => format!("escalated at `{node}`"),
@@ -685,11 +814,14 @@ impl<'a> Machine<'a> {
         self.end_escalated(node, reason, tier, queue, notes);
     }
 
-    fn end_resolved(&mut self, node: String, text: String) {
-        let e = self.entry(node.clone(), "resolve", text.clone(), "system");
+    fn end_resolved(&mut self, node: Text, text: Text) {
+        self.s.ending = Some(Ending::Resolved {
+            node: node.as_str().to_owned(),
+            text: text.as_str().to_owned(),
+        });
+        let e = self.entry(node, labels::KIND_RESOLVE, text, "system");
         self.push_trail(e);
         self.s.status = Status::Resolved;
-        self.s.ending = Some(Ending::Resolved { node, text });
         self.s.frames.clear();
     }
 
@@ -697,7 +829,7 @@ impl<'a> Machine<'a> {
     /// tier; otherwise the session's tier plus one; capped at 4.
     fn end_escalated(
         &mut self,
-        node: String,
+        node: Text,
         reason: String,
         tier: Option<u8>,
         queue: Option<String>,
@@ -707,16 +839,21 @@ impl<'a> Machine<'a> {
         // without its own defaults escalates to its caller's queue.
         let (mut tier, mut queue) = (tier, queue);
         for f in self.s.frames.iter().rev() {
-            let sc = self.pins[f.pin as usize];
+            let sc = self.pins.get(f.pin);
             tier = tier.or(sc.escalation_tier);
             queue = queue.or_else(|| sc.escalation_queue.clone());
         }
         let tier = tier.unwrap_or(self.s.tier.saturating_add(1)).clamp(1, 4);
-        let e = self.entry(node.clone(), "escalate", reason.clone(), "system");
+        let e = self.entry(
+            node.clone(),
+            labels::KIND_ESCALATE,
+            Text::from(&reason),
+            "system",
+        );
         self.push_trail(e);
         self.s.status = Status::Escalated;
         self.s.ending = Some(Ending::Escalated {
-            node,
+            node: node.as_str().to_owned(),
             reason,
             tier,
             queue,
@@ -732,21 +869,24 @@ impl<'a> Machine<'a> {
     ) -> Result<Advance, StepError> {
         let f = self.frame();
         let name = self.name(f);
-        let lang = self.s.language.clone();
+        let lang = labels::index(&self.s.language);
         let label = if self.s.channel == Channel::Customer {
-            labels::talk_to_person(&lang)
+            labels::talk_to_person(lang)
         } else {
-            labels::escalate_now(&lang)
+            labels::escalate_now(lang)
         };
         let shown = view(self.program, self.s)?
             .map(|v| (v.kind, v.text))
             .unwrap_or_default();
-        let mut e = self.entry(name.clone(), &shown.0, shown.1, actor);
+        let mut e = self.entry(name.clone(), shown.0, shown.1, actor);
         e.answer = Some(AnswerRef {
-            id: "_escalate".into(),
-            label: label.into(),
+            id: ID_ESCALATE,
+            label,
         });
-        e.note = note.clone().filter(|n| !n.trim().is_empty());
+        e.note = note
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(Text::from);
         self.push_trail(e);
         self.s.seq += 1;
         let who = if self.s.channel == Channel::Customer {
@@ -761,13 +901,13 @@ impl<'a> Machine<'a> {
     }
 
     fn reply(&mut self, reply: Reply, actor: &str) -> Result<Advance, StepError> {
-        if reply == Reply::Answer("_escalate".into()) {
+        if is_escalate(&reply) {
             return self.escalate_by_person(None, actor);
         }
         let f = self.frame();
         let name = self.name(f);
         let program = self.program;
-        let script = self.pins[f.pin as usize];
+        let script = self.pins.get(f.pin);
         let node = script.node(NodeIndex::new(f.node as usize));
         let r = Renderer::new(program, self.s, script);
         let mut adv = Advance::default();
@@ -776,15 +916,15 @@ impl<'a> Machine<'a> {
                 let Reply::Answer(given) = reply else {
                     return Err(StepError::ExpectedAnswer);
                 };
-                let lang = self.s.language.clone();
+                let lang = labels::index(&self.s.language);
                 let text = r.text(*text).unwrap_or_default();
                 let say = say.map(|t| r.text(t).unwrap_or_default());
                 if given == "_none" && script.offer_none {
-                    let mut e = self.entry(name.clone(), "ask", text, actor);
+                    let mut e = self.entry(name.clone(), labels::KIND_ASK, text, actor);
                     e.say = say;
                     e.answer = Some(AnswerRef {
-                        id: "_none".into(),
-                        label: labels::none_of_these(&lang).into(),
+                        id: ID_NONE,
+                        label: labels::none_of_these(lang),
                     });
                     self.push_trail(e);
                     self.s.seq += 1;
@@ -826,12 +966,12 @@ impl<'a> Machine<'a> {
                 let label = r.text(a.label).unwrap_or_default();
                 // `set`: literals as written; templates rendered against the
                 // variables as they were before this answer.
-                let mut set = BTreeMap::new();
+                let mut set = Vec::new();
                 let mut failure = None;
                 for (var, v) in &a.set {
                     let value = match v {
                         SetValue::Literal(l) => literal_json(l),
-                        SetValue::Template(t) => match r.text(*t) {
+                        SetValue::Template(t) => match r.render(*t) {
                             Ok(s) => coerce(&s),
                             Err(e) => {
                                 failure = Some(e);
@@ -839,23 +979,34 @@ impl<'a> Machine<'a> {
                             }
                         },
                     };
-                    set.insert(var.clone(), value);
+                    set.push((var.clone(), value));
                 }
                 drop(r);
-                let mut e = self.entry(name.clone(), "ask", text, actor);
+                let set = VarSet::new(set);
+                if failure.is_none() {
+                    // Updates in place: no new key unless the variable is new.
+                    for (var, value) in set.iter() {
+                        match self.s.vars.get_mut(var.as_str()) {
+                            Some(slot) => *slot = value.clone(),
+                            None => {
+                                self.s.vars.insert(var.as_str().to_owned(), value.clone());
+                            }
+                        }
+                    }
+                }
+                let mut e = self.entry(name.clone(), labels::KIND_ASK, text, actor);
                 e.say = say;
                 e.answer = Some(AnswerRef {
-                    id: a.id.clone(),
+                    id: a.id_text().clone(),
                     label,
                 });
-                e.set = set.clone();
+                e.set = set;
                 self.push_trail(e);
                 self.s.seq += 1;
                 if let Some(err) = failure {
                     self.fail(name, &err);
                     return Ok(adv);
                 }
-                self.s.vars.extend(set);
                 let r = Renderer::new(program, self.s, script);
                 match &a.outcome {
                     Outcome::Goto(t) => {
@@ -895,9 +1046,9 @@ impl<'a> Machine<'a> {
                 let Reply::Answer(given) = &reply else {
                     return Err(StepError::ExpectedAnswer);
                 };
-                let lang = self.s.language.clone();
+                let lang = labels::index(&self.s.language);
                 let ok = ["done", ""].contains(&given.trim())
-                    || given.trim().eq_ignore_ascii_case(labels::done(&lang));
+                    || given.trim().eq_ignore_ascii_case(&labels::done(lang));
                 if !ok {
                     return Err(StepError::UnknownAnswer {
                         given: given.clone(),
@@ -905,10 +1056,10 @@ impl<'a> Machine<'a> {
                     });
                 }
                 let text = r.text(*text).unwrap_or_default();
-                let mut e = self.entry(name, "say", text, actor);
+                let mut e = self.entry(name, labels::KIND_SAY, text, actor);
                 e.answer = Some(AnswerRef {
-                    id: "done".into(),
-                    label: labels::done(&lang).into(),
+                    id: ID_DONE,
+                    label: labels::done(lang),
                 });
                 self.push_trail(e);
                 self.s.seq += 1;
@@ -929,12 +1080,17 @@ impl<'a> Machine<'a> {
                 let value = raw.trim().to_owned();
                 let stored = validate(&value, *kind, pattern.as_ref(), *required)?;
                 let text = r.text(*text).unwrap_or_default();
-                let mut e = self.entry(name, "input", text, actor);
-                e.value = Some(value);
-                e.set.insert(into.clone(), stored.clone());
+                let mut e = self.entry(name, labels::KIND_INPUT, text, actor);
+                e.value = Some(Text::from(value));
+                e.set = VarSet::new(vec![(into.clone(), stored.clone())]);
                 self.push_trail(e);
                 self.s.seq += 1;
-                self.s.vars.insert(into.clone(), stored);
+                match self.s.vars.get_mut(into.as_str()) {
+                    Some(slot) => *slot = stored,
+                    None => {
+                        self.s.vars.insert(into.as_str().to_owned(), stored);
+                    }
+                }
                 self.goto(*next);
                 self.enter(&mut adv);
             }

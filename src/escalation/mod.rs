@@ -87,7 +87,7 @@ impl Record {
             .iter()
             .rev()
             .find(|e| e.note.is_some())
-            .map(|e| e.actor.clone())
+            .map(|e| e.actor.to_string())
             .unwrap_or_default();
         let notes = notes
             .iter()

@@ -7,12 +7,15 @@
 
 pub mod export;
 pub mod templates;
+pub mod text;
 
 pub use templates::{Templates, TextPiece};
+pub use text::Text;
 
 use crate::script::ast::InputType;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Index of a script in [`Program::scripts`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,8 +66,18 @@ pub enum Outcome {
 pub struct Answer {
     pub id: String,
     pub label: TextId,
-    pub set: Vec<(String, SetValue)>,
+    pub set: Vec<(Text, SetValue)>,
     pub outcome: Outcome,
+    /// `id` as a shared [`Text`], made on first use: the engine hands it to
+    /// every step and trail entry without copying it.
+    pub shared_id: OnceLock<Text>,
+}
+
+impl Answer {
+    /// The id as a shared [`Text`] (allocated once, on first use).
+    pub fn id_text(&self) -> &Text {
+        self.shared_id.get_or_init(|| Text::from(&self.id))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -80,7 +93,7 @@ pub enum NodeKind {
     },
     Input {
         text: TextId,
-        into: String,
+        into: Text,
         next: NodeIndex,
         kind: InputType,
         pattern: Option<regex::Regex>,
@@ -132,6 +145,31 @@ pub struct Node {
     pub id: String,
     pub kind: NodeKind,
     pub help: Option<TextId>,
+    /// The names the engine shows and writes in trails, made on first use
+    /// (most nodes of a large script are never visited).
+    pub names: NodeNames,
+}
+
+/// A node's name as a shared [`Text`]: plain (`NODE`, at the top level) and
+/// qualified (`SCRIPT/NODE`, inside a sub-flow).
+#[derive(Debug, Clone, Default)]
+pub struct NodeNames {
+    plain: OnceLock<Text>,
+    qualified: OnceLock<Text>,
+}
+
+impl Node {
+    /// `NODE`, allocated once.
+    pub fn name(&self) -> &Text {
+        self.names.plain.get_or_init(|| Text::from(&self.id))
+    }
+
+    /// `SCRIPT/NODE`, allocated once.
+    pub fn qualified_name(&self, script: &str) -> &Text {
+        self.names
+            .qualified
+            .get_or_init(|| Text::from(format!("{script}/{}", self.id)))
+    }
 }
 
 /// Why an edge exists; the graph's edges mirror the node's references.
@@ -195,10 +233,45 @@ impl Script {
     }
 }
 
+/// The hasher of [`Program::by_id`]: every engine call checks each pinned
+/// script by id, and SipHash was a tenth of a step. Script ids come from the
+/// library's authors, not from the network, so a fast non-keyed hash (FxHash's
+/// multiply-rotate, a word at a time) is safe here.
+pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The compiled library.
 pub struct Program {
     pub scripts: Vec<Script>,
-    pub by_id: HashMap<String, ScriptIdx>,
+    pub by_id: HashMap<String, ScriptIdx, IdHash>,
     pub templates: Templates,
     /// A hash over every script's id and version: equal programs, equal hash.
     pub hash: String,

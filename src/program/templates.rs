@@ -6,7 +6,7 @@
 //! are kept together in a self-referential cell and addressed by index: a
 //! step renders through an index, never a name lookup or a re-parse.
 
-use super::{ExprId, TextId};
+use super::{ExprId, Text, TextId};
 use minijinja::{Environment, Expression, Template, Value};
 use self_cell::self_cell;
 use std::borrow::Cow;
@@ -18,7 +18,8 @@ const FUEL: u64 = 50_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextPiece {
-    Literal(Box<str>),
+    /// Shared, so that showing it is a reference-count increment, not a copy.
+    Literal(Text),
     Template(u32),
 }
 
@@ -39,8 +40,25 @@ pub struct Templates {
     cell: Cell,
     /// Per text, one piece per language of its script (in the script's order).
     texts: Vec<Box<[TextPiece]>>,
+    /// Per template, the names it reads (see [`Reads`]).
+    template_reads: Vec<Option<Box<[Value]>>>,
+    /// Per expression, the names it reads.
+    expr_reads: Vec<Box<[Value]>>,
     /// The source of every expression, for graph labels and messages.
     expr_sources: Vec<Box<str>>,
+}
+
+/// What a template or expression reads from its context: the engine builds
+/// a context of just these names for a render (a variable or two) instead of
+/// converting every variable and parameter of the session each time.
+#[derive(Debug, Clone, Copy)]
+pub enum Reads<'a> {
+    /// The top-level names (`params`, not `params.customer`), as minijinja
+    /// strings made once at compile time.
+    Names(&'a [Value]),
+    /// Anything: a template with statements (`{% ... %}`) gets the whole
+    /// context, since statements can reach names no list can promise.
+    All,
 }
 
 /// Does this text need the template engine at all?
@@ -61,6 +79,7 @@ pub struct TemplatesBuilder {
     env: Environment<'static>,
     n_templates: u32,
     texts: Vec<Box<[TextPiece]>>,
+    template_reads: Vec<Option<Box<[Value]>>>,
     exprs: Vec<String>,
     cache: std::collections::HashMap<String, (u32, HashSet<String>)>,
     pub patterns: std::collections::HashMap<String, regex::Regex>,
@@ -72,6 +91,7 @@ impl Default for TemplatesBuilder {
             env: environment(),
             n_templates: 0,
             texts: Vec::new(),
+            template_reads: Vec::new(),
             exprs: Vec::new(),
             cache: Default::default(),
             patterns: Default::default(),
@@ -100,6 +120,9 @@ impl TemplatesBuilder {
             .get_template(&name)
             .map(|t| t.undeclared_variables(false))
             .unwrap_or_default();
+        self.template_reads.push(
+            (!src.contains("{%")).then(|| vars.iter().map(|v| Value::from(v.as_str())).collect()),
+        );
         self.cache.insert(src.to_owned(), (n, vars.clone()));
         Ok((TextPiece::Template(n), vars))
     }
@@ -122,6 +145,7 @@ impl TemplatesBuilder {
         let sources = self.exprs;
         let expr_sources: Vec<Box<str>> = sources.iter().map(|s| s.as_str().into()).collect();
         let mut results = Vec::with_capacity(sources.len());
+        let mut expr_reads = Vec::with_capacity(sources.len());
         let cell = Cell::new(self.env, |env| {
             let templates = (0..n)
                 .map(|i| {
@@ -133,11 +157,14 @@ impl TemplatesBuilder {
             for src in sources {
                 match env.compile_expression_owned(src) {
                     Ok(e) => {
-                        results.push(Ok(e.undeclared_variables(false)));
+                        let names = e.undeclared_variables(false);
+                        expr_reads.push(names.iter().map(|v| Value::from(v.as_str())).collect());
+                        results.push(Ok(names));
                         exprs.push(e);
                     }
                     Err(err) => {
                         results.push(Err(err));
+                        expr_reads.push(Box::default());
                         // Keep indices aligned; a program with FP008 is never run.
                         exprs.push(
                             env.compile_expression_owned("false")
@@ -152,6 +179,8 @@ impl TemplatesBuilder {
             Templates {
                 cell,
                 texts: self.texts,
+                template_reads: self.template_reads,
+                expr_reads,
                 expr_sources,
             },
             results,
@@ -178,12 +207,29 @@ impl Templates {
     ) -> Result<Cow<'_, str>, minijinja::Error> {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
-            Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s)),
+            Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s.as_str())),
             Some(TextPiece::Template(i)) => self.cell.borrow_dependent().templates[*i as usize]
                 .render(ctx)
                 .map(Cow::Owned),
             None => Ok(Cow::Borrowed("")),
         }
+    }
+
+    /// What the text in the language at `lang` reads (nothing for a literal).
+    pub fn text_reads(&self, text: TextId, lang: usize) -> Reads<'_> {
+        let pieces = &self.texts[text.0 as usize];
+        match pieces.get(lang).or_else(|| pieces.first()) {
+            Some(TextPiece::Template(i)) => match &self.template_reads[*i as usize] {
+                Some(names) => Reads::Names(names),
+                None => Reads::All,
+            },
+            _ => Reads::Names(&[]),
+        }
+    }
+
+    /// What an `if:` expression reads.
+    pub fn expr_reads(&self, expr: ExprId) -> Reads<'_> {
+        Reads::Names(&self.expr_reads[expr.0 as usize])
     }
 
     /// Evaluates an `if:` expression to true or false.
@@ -202,7 +248,7 @@ impl Templates {
     pub fn source(&self, text: TextId, lang: usize) -> Cow<'_, str> {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
-            Some(TextPiece::Literal(s)) => Cow::Borrowed(s),
+            Some(TextPiece::Literal(s)) => Cow::Borrowed(s.as_str()),
             Some(TextPiece::Template(i)) => {
                 let t = &self.cell.borrow_dependent().templates[*i as usize];
                 Cow::Borrowed(t.source())
