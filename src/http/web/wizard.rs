@@ -17,7 +17,7 @@ use super::csrf::Form;
 use super::{
     Chrome, PageError, PageResult, cookies, i18n, render, render_status, respond, see_other,
 };
-use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, TrailEntry};
+use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, Text, TrailEntry};
 use crate::http::AppState;
 use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
 use crate::http::error::ApiError;
@@ -277,17 +277,17 @@ fn session_view(
 #[derive(Serialize)]
 pub struct TrailView {
     pub seq: u32,
-    pub node: String,
-    pub kind: String,
+    pub node: Text,
+    pub kind: Text,
     /// How the session ended (`resolve` / `escalate`, by `system`): the
     /// customer's pages show it as the outcome, not as a question.
     pub outcome: bool,
-    pub text: String,
-    pub say: Option<String>,
-    pub answer: Option<String>,
-    pub value: Option<String>,
-    pub note: Option<String>,
-    pub actor: String,
+    pub text: Text,
+    pub say: Option<Text>,
+    pub answer: Option<Text>,
+    pub value: Option<Text>,
+    pub note: Option<Text>,
+    pub actor: Text,
     pub at: String,
     pub at_short: String,
     pub retracted: bool,
@@ -319,7 +319,7 @@ pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
                         serde_json::Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    (k.clone(), v)
+                    (k.to_string(), v)
                 })
                 .collect(),
         })
@@ -424,7 +424,7 @@ async fn step_page(
     let (answers, none, talk) = split_answers(step);
     let talk = talk.unwrap_or(AnswerRef {
         id: "_escalate".into(),
-        label: i18n::text(&chrome.lang, "talk_to_person"),
+        label: i18n::text(&chrome.lang, "talk_to_person").into(),
     });
     let (input_type, input_hint) = input_kind(step, &chrome.lang);
     let status = if errors.is_empty() {
