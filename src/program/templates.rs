@@ -1,10 +1,12 @@
 //! Every text and `if:` of the library, compiled once.
 //!
 //! A text without template syntax stays a literal and costs nothing to show.
-//! The rest live in one minijinja [`Environment`]; the compiled [`Template`]
+//! The rest live in a minijinja [`Environment`]; the compiled [`Template`]
 //! and [`Expression`] handles borrow it, so the environment and the handles
 //! are kept together in a self-referential cell and addressed by index: a
-//! step renders through an index, never a name lookup or a re-parse.
+//! step renders through an index, never a name lookup or a re-parse. The
+//! compiler builds parts of a library in parallel, one environment each, and
+//! merges them; an index then names a part and a position in it.
 
 use super::{ExprId, TextId};
 use minijinja::{Environment, Expression, Template, Value};
@@ -36,7 +38,14 @@ self_cell!(
 );
 
 pub struct Templates {
-    cell: Cell,
+    /// One environment per part: the compiler checks parts of a library in
+    /// parallel, each with its own environment, and [`merge`](Self::merge)s them.
+    parts: Vec<Cell>,
+    /// Per template number (the `n` of [`TextPiece::Template`]): its part and
+    /// its position there.
+    template_at: Vec<(u32, u32)>,
+    /// Per expression: its part and its position there.
+    expr_at: Vec<(u32, u32)>,
     /// Per text, one piece per language of its script (in the script's order).
     texts: Vec<Box<[TextPiece]>>,
     /// The source of every expression, for graph labels and messages.
@@ -148,9 +157,12 @@ impl TemplatesBuilder {
             }
             Compiled { templates, exprs }
         });
+        let n_exprs = expr_sources.len() as u32;
         (
             Templates {
-                cell,
+                parts: vec![cell],
+                template_at: (0..n).map(|i| (0, i)).collect(),
+                expr_at: (0..n_exprs).map(|i| (0, i)).collect(),
                 texts: self.texts,
                 expr_sources,
             },
@@ -162,6 +174,44 @@ impl TemplatesBuilder {
 impl Templates {
     pub fn builder() -> TemplatesBuilder {
         TemplatesBuilder::default()
+    }
+
+    /// Joins separately built parts into one. Returns, per part, the offsets
+    /// to add to the [`TextId`]s and [`ExprId`]s it handed out.
+    pub fn merge(parts: Vec<Templates>) -> (Templates, Vec<(u32, u32)>) {
+        let mut out = Templates {
+            parts: Vec::with_capacity(parts.len()),
+            template_at: Vec::new(),
+            expr_at: Vec::new(),
+            texts: Vec::with_capacity(parts.iter().map(|p| p.texts.len()).sum()),
+            expr_sources: Vec::new(),
+        };
+        let mut offsets = Vec::with_capacity(parts.len());
+        for part in parts {
+            let base = out.parts.len() as u32;
+            let tmpl_off = out.template_at.len() as u32;
+            offsets.push((out.texts.len() as u32, out.expr_sources.len() as u32));
+            out.template_at
+                .extend(part.template_at.iter().map(|&(p, i)| (p + base, i)));
+            out.expr_at
+                .extend(part.expr_at.iter().map(|&(p, i)| (p + base, i)));
+            out.expr_sources.extend(part.expr_sources);
+            out.texts.extend(part.texts.into_iter().map(|mut pieces| {
+                for piece in pieces.iter_mut() {
+                    if let TextPiece::Template(n) = piece {
+                        *n += tmpl_off;
+                    }
+                }
+                pieces
+            }));
+            out.parts.extend(part.parts);
+        }
+        (out, offsets)
+    }
+
+    fn template(&self, n: u32) -> &Template<'_, '_> {
+        let (p, i) = self.template_at[n as usize];
+        &self.parts[p as usize].borrow_dependent().templates[i as usize]
     }
 
     pub fn pieces(&self, text: TextId) -> &[TextPiece] {
@@ -179,16 +229,15 @@ impl Templates {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
             Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s)),
-            Some(TextPiece::Template(i)) => self.cell.borrow_dependent().templates[*i as usize]
-                .render(ctx)
-                .map(Cow::Owned),
+            Some(TextPiece::Template(i)) => self.template(*i).render(ctx).map(Cow::Owned),
             None => Ok(Cow::Borrowed("")),
         }
     }
 
     /// Evaluates an `if:` expression to true or false.
     pub fn eval(&self, expr: ExprId, ctx: &Value) -> Result<bool, minijinja::Error> {
-        self.cell.borrow_dependent().exprs[expr.0 as usize]
+        let (p, i) = self.expr_at[expr.0 as usize];
+        self.parts[p as usize].borrow_dependent().exprs[i as usize]
             .eval(ctx)
             .map(|v| v.is_true())
     }
@@ -203,10 +252,7 @@ impl Templates {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
             Some(TextPiece::Literal(s)) => Cow::Borrowed(s),
-            Some(TextPiece::Template(i)) => {
-                let t = &self.cell.borrow_dependent().templates[*i as usize];
-                Cow::Borrowed(t.source())
-            }
+            Some(TextPiece::Template(i)) => Cow::Borrowed(self.template(*i).source()),
             None => Cow::Borrowed(""),
         }
     }
@@ -244,6 +290,50 @@ mod tests {
             "Hello Ann, is the router on?"
         );
         assert!(templates.eval(e, &ctx).expect("evaluates"));
+    }
+
+    #[test]
+    fn merged_parts_keep_every_text_and_expression_apart() {
+        let part = |greeting: &str, expr: &str| {
+            let mut b = Templates::builder();
+            let lit = b.push_text(vec![TextPiece::Literal("plain".into())]);
+            let (p, _) = b.compile_piece(greeting).expect("compiles");
+            let t = b.push_text(vec![p]);
+            let e = b.push_expr(expr);
+            let (templates, results) = b.finish();
+            assert!(results.iter().all(Result::is_ok));
+            (templates, lit, t, e)
+        };
+        let (a, a_lit, a_t, a_e) = part("Hello {{ name }}", "n > 1");
+        let (b, b_lit, b_t, b_e) = part("Goodbye {{ name }}", "n > 5");
+        let (merged, offsets) = Templates::merge(vec![a, b]);
+        assert_eq!(offsets, vec![(0, 0), (2, 1)]);
+        let at = |t: TextId, k: usize| TextId(t.0 + offsets[k].0);
+        let ex = |e: ExprId, k: usize| ExprId(e.0 + offsets[k].1);
+        let ctx = Value::from_serialize(context! { name => "Ann", n => 3 });
+        assert_eq!(
+            merged.render(at(a_lit, 0), 0, &ctx).expect("renders"),
+            "plain"
+        );
+        assert_eq!(
+            merged.render(at(b_lit, 1), 0, &ctx).expect("renders"),
+            "plain"
+        );
+        assert_eq!(
+            merged.render(at(a_t, 0), 0, &ctx).expect("renders"),
+            "Hello Ann"
+        );
+        assert_eq!(
+            merged.render(at(b_t, 1), 0, &ctx).expect("renders"),
+            "Goodbye Ann"
+        );
+        assert_eq!(merged.source(at(b_t, 1), 0), "Goodbye {{ name }}");
+        assert!(merged.eval(ex(a_e, 0), &ctx).expect("evaluates"));
+        assert!(!merged.eval(ex(b_e, 1), &ctx).expect("evaluates"));
+        assert_eq!(merged.expr_source(ex(b_e, 1)), "n > 5");
+        // Template numbers are global after the merge: the second part's
+        // first template follows the first part's.
+        assert_eq!(merged.pieces(at(b_t, 1)), &[TextPiece::Template(1)]);
     }
 
     #[test]
