@@ -70,7 +70,12 @@ pub struct TemplatesBuilder {
     env: Environment<'static>,
     n_templates: u32,
     texts: Vec<Box<[TextPiece]>>,
+    /// Distinct expression sources, in the order first seen: `attempts > 2`
+    /// is compiled once however many branches test it.
     exprs: Vec<String>,
+    /// Per [`ExprId`]: its position in `exprs`.
+    expr_ids: Vec<u32>,
+    expr_cache: std::collections::HashMap<String, u32>,
     cache: std::collections::HashMap<String, (u32, HashSet<String>)>,
     pub patterns: std::collections::HashMap<String, regex::Regex>,
 }
@@ -82,6 +87,8 @@ impl Default for TemplatesBuilder {
             n_templates: 0,
             texts: Vec::new(),
             exprs: Vec::new(),
+            expr_ids: Vec::new(),
+            expr_cache: Default::default(),
             cache: Default::default(),
             patterns: Default::default(),
         }
@@ -120,8 +127,17 @@ impl TemplatesBuilder {
 
     /// Queues an expression; it is compiled once, by [`finish`](Self::finish).
     pub fn push_expr(&mut self, src: &str) -> ExprId {
-        self.exprs.push(src.to_owned());
-        ExprId((self.exprs.len() - 1) as u32)
+        let distinct = match self.expr_cache.get(src) {
+            Some(&i) => i,
+            None => {
+                let i = self.exprs.len() as u32;
+                self.exprs.push(src.to_owned());
+                self.expr_cache.insert(src.to_owned(), i);
+                i
+            }
+        };
+        self.expr_ids.push(distinct);
+        ExprId((self.expr_ids.len() - 1) as u32)
     }
 
     /// Freezes the environment and compiles the expressions against it.
@@ -129,7 +145,11 @@ impl TemplatesBuilder {
     pub fn finish(self) -> (Templates, Vec<Result<HashSet<String>, minijinja::Error>>) {
         let n = self.n_templates;
         let sources = self.exprs;
-        let expr_sources: Vec<Box<str>> = sources.iter().map(|s| s.as_str().into()).collect();
+        let expr_ids = self.expr_ids;
+        let expr_sources: Vec<Box<str>> = expr_ids
+            .iter()
+            .map(|&i| sources[i as usize].as_str().into())
+            .collect();
         let mut results = Vec::with_capacity(sources.len());
         let cell = Cell::new(self.env, |env| {
             let templates = (0..n)
@@ -157,17 +177,34 @@ impl TemplatesBuilder {
             }
             Compiled { templates, exprs }
         });
-        let n_exprs = expr_sources.len() as u32;
+        // Back to one entry per expression as pushed.
+        let results = expr_ids
+            .iter()
+            .map(|&i| match &results[i as usize] {
+                Ok(vars) => Ok(vars.clone()),
+                Err(e) => Err(copy_error(e)),
+            })
+            .collect();
         (
             Templates {
                 parts: vec![cell],
                 template_at: (0..n).map(|i| (0, i)).collect(),
-                expr_at: (0..n_exprs).map(|i| (0, i)).collect(),
+                expr_at: expr_ids.iter().map(|&i| (0, i)).collect(),
                 texts: self.texts,
                 expr_sources,
             },
             results,
         )
+    }
+}
+
+/// A copy of a compile error for each use of a repeated expression
+/// (`minijinja::Error` is not `Clone`): its kind and detail, which is all a
+/// diagnostic shows of it.
+fn copy_error(e: &minijinja::Error) -> minijinja::Error {
+    match e.detail() {
+        Some(d) => minijinja::Error::new(e.kind(), d.to_string()),
+        None => minijinja::Error::from(e.kind()),
     }
 }
 
@@ -279,8 +316,10 @@ mod tests {
         );
         let t = b.push_text(vec![lit, tpl]);
         let e = b.push_expr("attempts > 2");
+        let again = b.push_expr("attempts > 2");
+        let other = b.push_expr("attempts > 5");
         let (templates, results) = b.finish();
-        assert_eq!(results.len(), 1);
+        assert_eq!(results.len(), 3);
         let ctx = Value::from_serialize(
             context! { device => "router", params => context!{ customer => "Ann" }, attempts => 3 },
         );
@@ -290,6 +329,11 @@ mod tests {
             "Hello Ann, is the router on?"
         );
         assert!(templates.eval(e, &ctx).expect("evaluates"));
+        // A repeated expression shares the compiled one; its id still works.
+        assert!(templates.eval(again, &ctx).expect("evaluates"));
+        assert!(!templates.eval(other, &ctx).expect("evaluates"));
+        assert_eq!(templates.expr_source(again), "attempts > 2");
+        assert_eq!(templates.expr_source(other), "attempts > 5");
     }
 
     #[test]
@@ -341,8 +385,13 @@ mod tests {
         let mut b = Templates::builder();
         assert!(b.compile_piece("Is the {{ device light on?").is_err());
         b.push_expr("attempts >");
+        b.push_expr("attempts > 1");
+        b.push_expr("attempts >");
         let (_, results) = b.finish();
         assert!(results[0].is_err());
+        assert!(results[1].is_ok());
+        // Each use of a broken expression is reported where it stands.
+        assert!(results[2].is_err());
     }
 
     #[test]
