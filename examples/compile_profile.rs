@@ -9,7 +9,8 @@
 //! valgrind --tool=callgrind target/release/examples/compile_profile parse gen-10k
 //! ```
 //!
-//! Inputs: `gen-1k`, `gen-10k`, `gen-100k`, `corpus` (1,000 files x 100 nodes).
+//! Inputs: `gen-1k`, `gen-10k`, `gen-100k`, `corpus` (1,000 files x 100 nodes),
+//! `library` (the example scripts, compiled `REPEAT` times, default 1).
 //! The instruction count of `compile` over that of `parse` is the load-independent
 //! compile/parse ratio quoted in `benches/RESULTS.md` (generation and the
 //! process's start-up are in both runs; `gen` alone measures them).
@@ -31,6 +32,30 @@ fn inputs(case: &str) -> Vec<(String, String)> {
         "gen-10k" => single(10_000),
         "gen-100k" => single(100_000),
         "corpus" => scriptgen::corpus(1_000, 100, 7),
+        "library" => {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+            let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| {
+                    let name = p.to_string_lossy();
+                    name.ends_with(".yaml") && !name.ends_with(".test.yaml")
+                })
+                .filter_map(|p| {
+                    Some((
+                        p.to_string_lossy().into_owned(),
+                        std::fs::read_to_string(&p).ok()?,
+                    ))
+                })
+                .collect();
+            files.sort();
+            files
+        }
         other => {
             eprintln!("unknown input `{other}`: gen-1k, gen-10k, gen-100k or corpus");
             std::process::exit(2)
@@ -61,6 +86,15 @@ fn main() {
             eprintln!("{events} events");
         }
         "compile" => {
+            let repeat: usize = std::env::var("REPEAT")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(1);
+            for _ in 1..repeat {
+                drop(compiler::compile_texts(
+                    files.iter().map(|(p, t)| (p.as_str(), t.as_str())),
+                ));
+            }
             let c = compiler::compile_texts(files.iter().map(|(p, t)| (p.as_str(), t.as_str())));
             eprintln!(
                 "{} scripts, {} errors, {} warnings",
