@@ -21,13 +21,16 @@ pub struct Origin {
     pub node_spans: Vec<Span>,
 }
 
+/// `versions` holds, per file id, the file's content hash ([`version`]).
 pub fn lower(
     resolved: Resolved,
     checked: Vec<Checked>,
     templates: Templates,
     sources: &Sources,
+    versions: &[String],
     broken_files: &HashSet<FileId>,
 ) -> (Program, Vec<Origin>) {
+    use rayon::prelude::*;
     let n = resolved.scripts.len();
     let mut good: Vec<bool> = resolved
         .scripts
@@ -56,86 +59,20 @@ pub fn lower(
         }
     }
 
-    let mut scripts = Vec::with_capacity(next as usize);
-    let mut origins = Vec::with_capacity(next as usize);
-    let mut node_maps = resolved.node_maps;
-    for (i, (ast, c)) in resolved.scripts.into_iter().zip(checked).enumerate() {
-        if !good[i] {
-            continue;
-        }
-        let mut graph: StableDiGraph<crate::program::Node, Edge> =
-            StableDiGraph::with_capacity(c.nodes.len(), c.nodes.len() + c.nodes.len() / 2);
-        let node_index: HashMap<String, NodeIndex> = std::mem::take(&mut node_maps[i])
-            .into_iter()
-            .map(|(k, v)| (k, NodeIndex::new(v)))
-            .collect();
-        for mut node in c.nodes {
-            if let NodeKind::Use { script, .. } = &mut node.kind {
-                *script = ScriptIdx(remap[script.0 as usize]);
-            }
-            graph.add_node(node);
-        }
-        let indices: Vec<NodeIndex> = graph.node_indices().collect();
-        for from in indices {
-            let mut edges: Vec<(NodeIndex, Edge)> = Vec::new();
-            match &graph[from].kind {
-                NodeKind::Ask { answers, .. } => {
-                    for (k, a) in answers.iter().enumerate() {
-                        if let Outcome::Goto(t) = a.outcome {
-                            edges.push((t, Edge::Answer(k as u16)));
-                        }
-                    }
-                }
-                NodeKind::Say { next, .. }
-                | NodeKind::Input { next, .. }
-                | NodeKind::Use { next, .. } => edges.push((*next, Edge::Next)),
-                NodeKind::Branch { arms, otherwise } => {
-                    for (k, (_, t)) in arms.iter().enumerate() {
-                        edges.push((*t, Edge::Branch(k as u16)));
-                    }
-                    edges.push((*otherwise, Edge::Else));
-                }
-                _ => {}
-            }
-            for (to, e) in edges {
-                graph.add_edge(from, to, e);
-            }
-        }
-        let text = sources.get(ast.file).map(|f| f.text.as_ref()).unwrap_or("");
-        let version = hex16(&Sha256::digest(text.as_bytes()));
-        origins.push(Origin {
-            file: ast.file,
-            id_span: ast.id.span,
-            node_spans: ast.nodes.iter().map(|n| n.id.span).collect(),
-        });
-        let start = NodeIndex::new(resolved.starts[i]);
-        let mut uses: Vec<ScriptIdx> = Vec::new();
-        for n in graph.node_weights() {
-            if let NodeKind::Use { script, .. } = n.kind
-                && !uses.contains(&script)
-            {
-                uses.push(script);
-            }
-        }
-        scripts.push(Script {
-            id: ast.id.value.clone(),
-            path: sources.path(ast.file).to_owned(),
-            version,
-            title: c.title,
-            languages: ast.languages.iter().map(|l| l.value.clone()).collect(),
-            tier: ast.tier,
-            offer_none: ast.offer_none,
-            escalation_tier: ast.escalation.tier,
-            escalation_queue: ast.escalation.queue.clone(),
-            max_visits: ast.max_visits,
-            tags: ast.tags.clone(),
-            vars: c.vars,
-            start,
-            graph,
-            node_index,
-            uses,
-        });
-    }
+    // Each script is lowered on its own: in parallel, collected in order.
+    let lowered: Vec<(Script, Origin)> = resolved
+        .scripts
+        .into_par_iter()
+        .zip(checked)
+        .zip(resolved.node_maps)
+        .zip(resolved.starts)
+        .enumerate()
+        .filter(|(i, _)| good[*i])
+        .map(|(_, (((ast, c), node_map), start))| {
+            lower_script(ast, c, node_map, start, &remap, sources, versions)
+        })
+        .collect();
+    let (scripts, origins): (Vec<Script>, Vec<Origin>) = lowered.into_iter().unzip();
     let by_id = scripts
         .iter()
         .enumerate()
@@ -163,6 +100,98 @@ pub fn lower(
         },
         origins,
     )
+}
+
+fn lower_script(
+    ast: crate::script::ast::Script,
+    c: Checked,
+    node_map: HashMap<String, usize>,
+    start: usize,
+    remap: &[u32],
+    sources: &Sources,
+    versions: &[String],
+) -> (Script, Origin) {
+    let mut graph: StableDiGraph<crate::program::Node, Edge> =
+        StableDiGraph::with_capacity(c.nodes.len(), c.nodes.len() + c.nodes.len() / 2);
+    let node_index: HashMap<String, NodeIndex> = node_map
+        .into_iter()
+        .map(|(k, v)| (k, NodeIndex::new(v)))
+        .collect();
+    for mut node in c.nodes {
+        if let NodeKind::Use { script, .. } = &mut node.kind {
+            *script = ScriptIdx(remap[script.0 as usize]);
+        }
+        graph.add_node(node);
+    }
+    let indices: Vec<NodeIndex> = graph.node_indices().collect();
+    let mut edges: Vec<(NodeIndex, Edge)> = Vec::new();
+    for from in indices {
+        edges.clear();
+        match &graph[from].kind {
+            NodeKind::Ask { answers, .. } => {
+                for (k, a) in answers.iter().enumerate() {
+                    if let Outcome::Goto(t) = a.outcome {
+                        edges.push((t, Edge::Answer(k as u16)));
+                    }
+                }
+            }
+            NodeKind::Say { next, .. }
+            | NodeKind::Input { next, .. }
+            | NodeKind::Use { next, .. } => edges.push((*next, Edge::Next)),
+            NodeKind::Branch { arms, otherwise } => {
+                for (k, (_, t)) in arms.iter().enumerate() {
+                    edges.push((*t, Edge::Branch(k as u16)));
+                }
+                edges.push((*otherwise, Edge::Else));
+            }
+            _ => {}
+        }
+        for &(to, e) in &edges {
+            graph.add_edge(from, to, e);
+        }
+    }
+    let version = match versions.get(ast.file.0 as usize) {
+        Some(v) if !v.is_empty() => v.clone(),
+        _ => version(sources.get(ast.file).map(|f| f.text.as_ref()).unwrap_or("")),
+    };
+    let origin = Origin {
+        file: ast.file,
+        id_span: ast.id.span,
+        node_spans: ast.nodes.iter().map(|n| n.id.span).collect(),
+    };
+    let mut uses: Vec<ScriptIdx> = Vec::new();
+    for n in graph.node_weights() {
+        if let NodeKind::Use { script, .. } = n.kind
+            && !uses.contains(&script)
+        {
+            uses.push(script);
+        }
+    }
+    let script = Script {
+        id: ast.id.value,
+        path: sources.path(ast.file).to_owned(),
+        version,
+        title: c.title,
+        languages: ast.languages.into_iter().map(|l| l.value).collect(),
+        tier: ast.tier,
+        offer_none: ast.offer_none,
+        escalation_tier: ast.escalation.tier,
+        escalation_queue: ast.escalation.queue,
+        max_visits: ast.max_visits,
+        tags: ast.tags,
+        vars: c.vars,
+        start: NodeIndex::new(start),
+        graph,
+        node_index,
+        uses,
+    };
+    (script, origin)
+}
+
+/// A script's content hash, its `version`: 16 hex digits of the SHA-256 of
+/// its file's text.
+pub fn version(text: &str) -> String {
+    hex16(&Sha256::digest(text.as_bytes()))
 }
 
 fn hex16(bytes: &[u8]) -> String {

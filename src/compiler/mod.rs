@@ -89,19 +89,24 @@ fn compile_loaded(
     test_files: Vec<FileId>,
     mut diags: Vec<Diagnostic>,
 ) -> Compilation {
-    let parsed: Vec<(Option<crate::script::ast::Script>, Vec<Diagnostic>)> = scripts
+    // Each file is parsed, and its content hash taken, on its own: in
+    // parallel, collected in order.
+    let parsed: Vec<(Option<crate::script::ast::Script>, Vec<Diagnostic>, String)> = scripts
         .par_iter()
         .map(|&id| {
             let mut d = Vec::new();
             let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
-            let s = parse::parse(id, &text, &mut d);
-            (s, d)
+            let (s, version) =
+                rayon::join(|| parse::parse(id, &text, &mut d), || lower::version(&text));
+            (s, d, version)
         })
         .collect();
     let mut asts = Vec::with_capacity(parsed.len());
-    for (s, d) in parsed {
+    let mut versions = vec![String::new(); sources.len()];
+    for (&id, (s, d, version)) in scripts.iter().zip(parsed) {
         diags.extend(d);
         asts.extend(s);
+        versions[id.0 as usize] = version;
     }
     let resolved = resolve::resolve(asts, &mut diags);
     let (templates, checked) = check::check(&resolved, &sources, &mut diags);
@@ -110,7 +115,8 @@ fn compile_loaded(
         .filter(|d| d.is_error())
         .map(|d| d.file)
         .collect();
-    let (program, origins) = lower::lower(resolved, checked, templates, &sources, &broken);
+    let (program, origins) =
+        lower::lower(resolved, checked, templates, &sources, &versions, &broken);
     lints::run(&program, &origins, &mut diags);
     diagnostics::sort(&mut diags, &sources);
     Compilation {
@@ -118,5 +124,119 @@ fn compile_loaded(
         diagnostics: diags,
         program,
         test_files,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::Value;
+
+    /// Script `i` of a library big enough to be checked in several chunks:
+    /// templated texts, `set` templates and `if:` expressions that name `i`,
+    /// and, in some scripts, a broken template, a broken expression, an
+    /// unknown variable or an unread one.
+    fn script(i: usize, nodes: usize) -> String {
+        let mut s = format!(
+            "id: s{i}\ntitle: \"Script {i} for {{{{ who }}}}\"\nvars: {{ who: x, count: 0{} }}\nstart: n0\nnodes:\n",
+            if i % 6 == 2 { ", unread: 1" } else { "" }
+        );
+        for k in 0..nodes - 1 {
+            let next = k + 1;
+            if k % 2 == 0 {
+                let text = match (i % 7, k) {
+                    (3, 30) => "Broken {{ who ".to_string(),
+                    (4, 20) => format!("Who is {{{{ nobody{i} }}}}?"),
+                    _ => format!("Q{i}-{k} for {{{{ who }}}}?"),
+                };
+                s.push_str(&format!(
+                    "  n{k}:\n    ask: \"{text}\"\n    answers:\n      - label: Next\n        set: {{ count: \"{{{{ count + {i} }}}}\" }}\n        goto: n{next}\n      - No: {{ escalate: \"Stuck at {i}-{k}\" }}\n"
+                ));
+            } else {
+                let cond = if i % 9 == 5 && k == 41 {
+                    "count >".to_string()
+                } else {
+                    format!("count > {i}")
+                };
+                s.push_str(&format!(
+                    "  n{k}:\n    branch:\n      - if: \"{cond}\"\n        goto: n{next}\n      - else: n{next}\n"
+                ));
+            }
+        }
+        s.push_str(&format!("  n{}:\n    resolve: \"Done {i}\"\n", nodes - 1));
+        s
+    }
+
+    /// What a diagnostic says, without the file id (which depends on the run).
+    fn said(c: &Compilation, d: &Diagnostic) -> String {
+        format!(
+            "{} {:?} {:?} {} {:?} {:?} {:?}",
+            c.sources.path(d.file),
+            d.code,
+            d.span,
+            d.message,
+            d.label,
+            d.hints,
+            d.related.iter().map(|(_, s, m)| (s, m)).collect::<Vec<_>>()
+        )
+    }
+
+    #[test]
+    fn a_library_checked_in_parallel_chunks_says_what_each_file_alone_says() {
+        let (files, nodes) = (30, 60);
+        let texts: Vec<(String, String)> = (0..files)
+            .map(|i| (format!("lib/s{i:02}.yaml"), script(i, nodes)))
+            .collect();
+        let whole = compile_texts(texts.iter().map(|(p, t)| (p.as_str(), t.as_str())));
+        // 30 x 60 nodes is several chunks of at least 512 nodes each, so
+        // texts, expressions and diagnostics cross chunk boundaries.
+        assert!(files * nodes > 3 * 512);
+        let mut alone: Vec<String> = Vec::new();
+        for (p, t) in &texts {
+            let c = compile_texts([(p.as_str(), t.as_str())]);
+            alone.extend(c.diagnostics.iter().map(|d| said(&c, d)));
+        }
+        let together: Vec<String> = whole.diagnostics.iter().map(|d| said(&whole, d)).collect();
+        assert_eq!(together, alone);
+        for code in ["Fp008", "Fp009", "Fp104"] {
+            assert!(
+                together.iter().any(|d| d.contains(code)),
+                "no {code} in {together:#?}"
+            );
+        }
+
+        // Every lowered script renders its own texts and evaluates its own
+        // expressions, whichever chunk compiled them.
+        let p = &whole.program;
+        let lowered: Vec<&str> = p.scripts.iter().map(|s| s.id.as_str()).collect();
+        assert!(lowered.len() > files / 2, "{lowered:?}");
+        for s in &p.scripts {
+            let i: usize = s.id[1..].parse().expect("ids are s<number>");
+            let ctx = Value::from_serialize(minijinja::context! { who => "Ann", count => 10 });
+            let title = p.templates.render(s.title, 0, &ctx).expect("renders");
+            assert_eq!(title, format!("Script {i} for Ann"));
+            for (_, node) in s.nodes() {
+                match &node.kind {
+                    crate::program::NodeKind::Ask { text, answers, .. } => {
+                        let k = &node.id[1..];
+                        let q = p.templates.render(*text, 0, &ctx).expect("renders");
+                        assert_eq!(q, format!("Q{i}-{k} for Ann?"));
+                        let crate::program::SetValue::Template(t) = answers[0].set[0].1 else {
+                            panic!("a templated set value");
+                        };
+                        let v = p.templates.render(t, 0, &ctx).expect("renders");
+                        assert_eq!(v, (10 + i).to_string());
+                    }
+                    crate::program::NodeKind::Branch { arms, .. } => {
+                        assert_eq!(p.templates.expr_source(arms[0].0), format!("count > {i}"));
+                        assert_eq!(
+                            p.templates.eval(arms[0].0, &ctx).expect("evaluates"),
+                            10 > i
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 }

@@ -80,7 +80,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Sc
         return None;
     };
     let mut p = Parser { file, diags };
-    p.script(&root)
+    p.script(root)
 }
 
 struct Parser<'d> {
@@ -278,7 +278,10 @@ impl Parser<'_> {
         }
     }
 
-    fn script(&mut self, root: &Yaml) -> Option<Script> {
+    /// Takes the tree by value: each node's subtree is freed as soon as the
+    /// node is converted, so the tree and the typed mirror of a big script
+    /// are never both held whole, and the mirror reuses the tree's memory.
+    fn script(&mut self, mut root: Yaml) -> Option<Script> {
         let Value::Map(entries) = &root.value else {
             self.err(
                 Code::Fp003,
@@ -301,7 +304,7 @@ impl Parser<'_> {
         let mut vars = Vec::new();
         let mut start = None;
         let mut nodes_y = None;
-        for (k, v) in entries {
+        for (i, (k, v)) in entries.iter().enumerate() {
             match k.as_str() {
                 Some("id") => id = self.id(v, "the script id"),
                 Some("title") => title = self.text(v, "`title`"),
@@ -380,7 +383,7 @@ impl Parser<'_> {
                     }
                 }
                 Some("start") => start = self.reference(v, "`start`"),
-                Some("nodes") => nodes_y = Some(v),
+                Some("nodes") => nodes_y = Some(i),
                 _ => self.unknown_key(k, "the script", SCRIPT_KEYS),
             }
         }
@@ -411,12 +414,26 @@ impl Parser<'_> {
         }
         let mut nodes = Vec::new();
         let mut nodes_span = root.span;
+        let nodes_y = match (&mut root.value, nodes_y) {
+            (Value::Map(entries), Some(i)) => entries.get_mut(i).map(|(_, v)| {
+                let span = v.span;
+                std::mem::replace(
+                    v,
+                    Yaml {
+                        value: Value::Null,
+                        span,
+                    },
+                )
+            }),
+            _ => None,
+        };
         if let Some(ny) = nodes_y {
             nodes_span = ny.span;
-            match &ny.value {
+            match ny.value {
                 Value::Map(entries) if !entries.is_empty() => {
+                    nodes.reserve_exact(entries.len());
                     for (nk, nv) in entries {
-                        if let Some(node) = self.node(nk, nv) {
+                        if let Some(node) = self.node(&nk, &nv) {
                             nodes.push(node);
                         }
                     }
@@ -428,7 +445,14 @@ impl Parser<'_> {
                         "`nodes` is empty; a script needs at least one node",
                     );
                 }
-                _ => self.wrong_type("`nodes`", "a mapping of node id to node", ny),
+                value => self.wrong_type(
+                    "`nodes`",
+                    "a mapping of node id to node",
+                    &Yaml {
+                        value,
+                        span: ny.span,
+                    },
+                ),
             }
         }
         let id = id?;

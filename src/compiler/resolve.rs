@@ -56,24 +56,29 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
             .map(|(i, n)| (n.id.value.clone(), i))
             .collect();
         let file = s.file;
-        let check = |r: &Spanned<String>, what: &str, diags: &mut Vec<Diagnostic>| {
-            if !map.contains_key(&r.value) {
-                let hint = did_you_mean(&r.value, map.keys().map(String::as_str));
-                diags.push(
-                    Diagnostic::new(
-                        Code::Fp005,
-                        file,
-                        r.span,
-                        format!("{what} names a node that does not exist"),
-                    )
-                    .with_label("no such node")
-                    .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?"))),
-                );
-            }
-        };
+        // `what` is only called for a reference that is wrong: naming every
+        // reference of a 100k-node script in words would cost more than the
+        // lookups themselves.
+        let check =
+            |r: &Spanned<String>, what: &dyn Fn() -> String, diags: &mut Vec<Diagnostic>| {
+                if !map.contains_key(&r.value) {
+                    let what = what();
+                    let hint = did_you_mean(&r.value, map.keys().map(String::as_str));
+                    diags.push(
+                        Diagnostic::new(
+                            Code::Fp005,
+                            file,
+                            r.span,
+                            format!("{what} names a node that does not exist"),
+                        )
+                        .with_label("no such node")
+                        .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?"))),
+                    );
+                }
+            };
         let start = match &s.start {
             Some(st) => {
-                check(st, &format!("`start: {}`", st.value), diags);
+                check(st, &|| format!("`start: {}`", st.value), diags);
                 map.get(&st.value).copied().unwrap_or(0)
             }
             None => 0,
@@ -117,7 +122,7 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                             seen.insert(a.id.value.clone(), a.id.clone());
                         }
                         if let Some(Outcome::Goto(t)) = &a.outcome {
-                            let what = match (&a.label, a.short) {
+                            let what = || match (&a.label, a.short) {
                                 (Text::Plain(l), true) => {
                                     format!("the answer `{}: {}`", l.value, t.value)
                                 }
@@ -128,11 +133,11 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                     }
                 }
                 NodeKind::Say { next: Some(n), .. } | NodeKind::Input { next: Some(n), .. } => {
-                    check(n, &format!("`next: {}`", n.value), diags)
+                    check(n, &|| format!("`next: {}`", n.value), diags)
                 }
                 NodeKind::Use { script, next } => {
                     if let Some(n) = next {
-                        check(n, &format!("`next: {}`", n.value), diags);
+                        check(n, &|| format!("`next: {}`", n.value), diags);
                     }
                     if !script_map.contains_key(&script.value) {
                         let hint =
@@ -157,10 +162,10 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
                 }
                 NodeKind::Branch { arms, otherwise } => {
                     for arm in arms.iter() {
-                        check(&arm.goto, &format!("`goto: {}`", arm.goto.value), diags);
+                        check(&arm.goto, &|| format!("`goto: {}`", arm.goto.value), diags);
                     }
                     if let Some(o) = otherwise {
-                        check(o, &format!("`else: {}`", o.value), diags);
+                        check(o, &|| format!("`else: {}`", o.value), diags);
                     }
                 }
                 _ => {}

@@ -1,7 +1,7 @@
 //! The source map: every file the compiler read, kept whole so diagnostics can
 //! show an excerpt long after parsing.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a file in [`Sources`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -12,31 +12,39 @@ pub struct FileId(pub u32);
 pub struct SourceFile {
     pub path: String,
     pub text: Arc<str>,
-    line_starts: Vec<usize>,
+    /// Where each line starts; built on first use, as only a file with a
+    /// diagnostic to show needs it.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        let text: Arc<str> = text.into();
-        // Lines end at `\n`, `\r\n` or a lone `\r`, as the YAML parser counts them.
-        let mut line_starts = vec![0];
-        let b = text.as_bytes();
-        for (i, &c) in b.iter().enumerate() {
-            if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
-                line_starts.push(i + 1);
-            }
-        }
         SourceFile {
             path: path.into(),
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: OnceLock::new(),
         }
+    }
+
+    fn line_start(&self, line: u32) -> Option<usize> {
+        let starts = self.line_starts.get_or_init(|| {
+            // Lines end at `\n`, `\r\n` or a lone `\r`, as the YAML parser counts them.
+            let mut starts = vec![0];
+            let b = self.text.as_bytes();
+            for (i, &c) in b.iter().enumerate() {
+                if c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n')) {
+                    starts.push(i + 1);
+                }
+            }
+            starts
+        });
+        starts.get(line.saturating_sub(1) as usize).copied()
     }
 
     /// The byte offset of a 1-based line and 1-based character column,
     /// clamped to the text (diagnostics may point just past the end).
     pub fn byte_offset(&self, line: u32, column: u32) -> usize {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1) as usize) else {
+        let Some(start) = self.line_start(line) else {
             return self.text.len();
         };
         let line_text = self.text[start..].split(['\n', '\r']).next().unwrap_or("");
@@ -49,7 +57,7 @@ impl SourceFile {
 
     /// The text of a 1-based line, without its line break.
     pub fn line(&self, line: u32) -> &str {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1) as usize) else {
+        let Some(start) = self.line_start(line) else {
             return "";
         };
         self.text[start..].split(['\n', '\r']).next().unwrap_or("")

@@ -1,10 +1,12 @@
 //! Every text and `if:` of the library, compiled once.
 //!
 //! A text without template syntax stays a literal and costs nothing to show.
-//! The rest live in one minijinja [`Environment`]; the compiled [`Template`]
+//! The rest live in a minijinja [`Environment`]; the compiled [`Template`]
 //! and [`Expression`] handles borrow it, so the environment and the handles
 //! are kept together in a self-referential cell and addressed by index: a
-//! step renders through an index, never a name lookup or a re-parse.
+//! step renders through an index, never a name lookup or a re-parse. The
+//! compiler builds parts of a library in parallel, one environment each, and
+//! merges them; an index then names a part and a position in it.
 
 use super::{ExprId, Text, TextId};
 use minijinja::{Environment, Expression, Template, Value};
@@ -37,7 +39,14 @@ self_cell!(
 );
 
 pub struct Templates {
-    cell: Cell,
+    /// One environment per part: the compiler checks parts of a library in
+    /// parallel, each with its own environment, and [`merge`](Self::merge)s them.
+    parts: Vec<Cell>,
+    /// Per template number (the `n` of [`TextPiece::Template`]): its part and
+    /// its position there.
+    template_at: Vec<(u32, u32)>,
+    /// Per expression: its part and its position there.
+    expr_at: Vec<(u32, u32)>,
     /// Per text, one piece per language of its script (in the script's order).
     texts: Vec<Box<[TextPiece]>>,
     /// Per template, the names it reads (see [`Reads`]).
@@ -80,7 +89,12 @@ pub struct TemplatesBuilder {
     n_templates: u32,
     texts: Vec<Box<[TextPiece]>>,
     template_reads: Vec<Option<Box<[Value]>>>,
+    /// Distinct expression sources, in the order first seen: `attempts > 2`
+    /// is compiled once however many branches test it.
     exprs: Vec<String>,
+    /// Per [`ExprId`]: its position in `exprs`.
+    expr_ids: Vec<u32>,
+    expr_cache: std::collections::HashMap<String, u32>,
     cache: std::collections::HashMap<String, (u32, HashSet<String>)>,
     pub patterns: std::collections::HashMap<String, regex::Regex>,
 }
@@ -93,6 +107,8 @@ impl Default for TemplatesBuilder {
             texts: Vec::new(),
             template_reads: Vec::new(),
             exprs: Vec::new(),
+            expr_ids: Vec::new(),
+            expr_cache: Default::default(),
             cache: Default::default(),
             patterns: Default::default(),
         }
@@ -134,8 +150,17 @@ impl TemplatesBuilder {
 
     /// Queues an expression; it is compiled once, by [`finish`](Self::finish).
     pub fn push_expr(&mut self, src: &str) -> ExprId {
-        self.exprs.push(src.to_owned());
-        ExprId((self.exprs.len() - 1) as u32)
+        let distinct = match self.expr_cache.get(src) {
+            Some(&i) => i,
+            None => {
+                let i = self.exprs.len() as u32;
+                self.exprs.push(src.to_owned());
+                self.expr_cache.insert(src.to_owned(), i);
+                i
+            }
+        };
+        self.expr_ids.push(distinct);
+        ExprId((self.expr_ids.len() - 1) as u32)
     }
 
     /// Freezes the environment and compiles the expressions against it.
@@ -143,9 +168,13 @@ impl TemplatesBuilder {
     pub fn finish(self) -> (Templates, Vec<Result<HashSet<String>, minijinja::Error>>) {
         let n = self.n_templates;
         let sources = self.exprs;
-        let expr_sources: Vec<Box<str>> = sources.iter().map(|s| s.as_str().into()).collect();
+        let expr_ids = self.expr_ids;
+        let expr_sources: Vec<Box<str>> = expr_ids
+            .iter()
+            .map(|&i| sources[i as usize].as_str().into())
+            .collect();
         let mut results = Vec::with_capacity(sources.len());
-        let mut expr_reads = Vec::with_capacity(sources.len());
+        let mut reads_by_source: Vec<Box<[Value]>> = Vec::with_capacity(sources.len());
         let cell = Cell::new(self.env, |env| {
             let templates = (0..n)
                 .map(|i| {
@@ -158,13 +187,14 @@ impl TemplatesBuilder {
                 match env.compile_expression_owned(src) {
                     Ok(e) => {
                         let names = e.undeclared_variables(false);
-                        expr_reads.push(names.iter().map(|v| Value::from(v.as_str())).collect());
+                        reads_by_source
+                            .push(names.iter().map(|v| Value::from(v.as_str())).collect());
                         results.push(Ok(names));
                         exprs.push(e);
                     }
                     Err(err) => {
                         results.push(Err(err));
-                        expr_reads.push(Box::default());
+                        reads_by_source.push(Box::default());
                         // Keep indices aligned; a program with FP008 is never run.
                         exprs.push(
                             env.compile_expression_owned("false")
@@ -175,9 +205,23 @@ impl TemplatesBuilder {
             }
             Compiled { templates, exprs }
         });
+        // Back to one entry per expression as pushed.
+        let expr_reads = expr_ids
+            .iter()
+            .map(|&i| reads_by_source[i as usize].clone())
+            .collect();
+        let results = expr_ids
+            .iter()
+            .map(|&i| match &results[i as usize] {
+                Ok(vars) => Ok(vars.clone()),
+                Err(e) => Err(copy_error(e)),
+            })
+            .collect();
         (
             Templates {
-                cell,
+                parts: vec![cell],
+                template_at: (0..n).map(|i| (0, i)).collect(),
+                expr_at: expr_ids.iter().map(|&i| (0, i)).collect(),
                 texts: self.texts,
                 template_reads: self.template_reads,
                 expr_reads,
@@ -188,9 +232,62 @@ impl TemplatesBuilder {
     }
 }
 
+/// A copy of a compile error for each use of a repeated expression
+/// (`minijinja::Error` is not `Clone`): its kind and detail, which is all a
+/// diagnostic shows of it.
+fn copy_error(e: &minijinja::Error) -> minijinja::Error {
+    match e.detail() {
+        Some(d) => minijinja::Error::new(e.kind(), d.to_string()),
+        None => minijinja::Error::from(e.kind()),
+    }
+}
+
 impl Templates {
     pub fn builder() -> TemplatesBuilder {
         TemplatesBuilder::default()
+    }
+
+    /// Joins separately built parts into one. Returns, per part, the offsets
+    /// to add to the [`TextId`]s and [`ExprId`]s it handed out.
+    pub fn merge(parts: Vec<Templates>) -> (Templates, Vec<(u32, u32)>) {
+        let mut out = Templates {
+            parts: Vec::with_capacity(parts.len()),
+            template_at: Vec::new(),
+            expr_at: Vec::new(),
+            texts: Vec::with_capacity(parts.iter().map(|p| p.texts.len()).sum()),
+            template_reads: Vec::new(),
+            expr_reads: Vec::new(),
+            expr_sources: Vec::new(),
+        };
+        let mut offsets = Vec::with_capacity(parts.len());
+        for part in parts {
+            let base = out.parts.len() as u32;
+            let tmpl_off = out.template_at.len() as u32;
+            offsets.push((out.texts.len() as u32, out.expr_sources.len() as u32));
+            out.template_at
+                .extend(part.template_at.iter().map(|&(p, i)| (p + base, i)));
+            out.expr_at
+                .extend(part.expr_at.iter().map(|&(p, i)| (p + base, i)));
+            out.expr_sources.extend(part.expr_sources);
+            // Both indexed like `template_at` and `expr_at`: appended in order.
+            out.template_reads.extend(part.template_reads);
+            out.expr_reads.extend(part.expr_reads);
+            out.texts.extend(part.texts.into_iter().map(|mut pieces| {
+                for piece in pieces.iter_mut() {
+                    if let TextPiece::Template(n) = piece {
+                        *n += tmpl_off;
+                    }
+                }
+                pieces
+            }));
+            out.parts.extend(part.parts);
+        }
+        (out, offsets)
+    }
+
+    fn template(&self, n: u32) -> &Template<'_, '_> {
+        let (p, i) = self.template_at[n as usize];
+        &self.parts[p as usize].borrow_dependent().templates[i as usize]
     }
 
     pub fn pieces(&self, text: TextId) -> &[TextPiece] {
@@ -208,9 +305,7 @@ impl Templates {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
             Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s.as_str())),
-            Some(TextPiece::Template(i)) => self.cell.borrow_dependent().templates[*i as usize]
-                .render(ctx)
-                .map(Cow::Owned),
+            Some(TextPiece::Template(i)) => self.template(*i).render(ctx).map(Cow::Owned),
             None => Ok(Cow::Borrowed("")),
         }
     }
@@ -234,7 +329,8 @@ impl Templates {
 
     /// Evaluates an `if:` expression to true or false.
     pub fn eval(&self, expr: ExprId, ctx: &Value) -> Result<bool, minijinja::Error> {
-        self.cell.borrow_dependent().exprs[expr.0 as usize]
+        let (p, i) = self.expr_at[expr.0 as usize];
+        self.parts[p as usize].borrow_dependent().exprs[i as usize]
             .eval(ctx)
             .map(|v| v.is_true())
     }
@@ -249,10 +345,7 @@ impl Templates {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
             Some(TextPiece::Literal(s)) => Cow::Borrowed(s.as_str()),
-            Some(TextPiece::Template(i)) => {
-                let t = &self.cell.borrow_dependent().templates[*i as usize];
-                Cow::Borrowed(t.source())
-            }
+            Some(TextPiece::Template(i)) => Cow::Borrowed(self.template(*i).source()),
             None => Cow::Borrowed(""),
         }
     }
@@ -279,8 +372,10 @@ mod tests {
         );
         let t = b.push_text(vec![lit, tpl]);
         let e = b.push_expr("attempts > 2");
+        let again = b.push_expr("attempts > 2");
+        let other = b.push_expr("attempts > 5");
         let (templates, results) = b.finish();
-        assert_eq!(results.len(), 1);
+        assert_eq!(results.len(), 3);
         let ctx = Value::from_serialize(
             context! { device => "router", params => context!{ customer => "Ann" }, attempts => 3 },
         );
@@ -290,6 +385,55 @@ mod tests {
             "Hello Ann, is the router on?"
         );
         assert!(templates.eval(e, &ctx).expect("evaluates"));
+        // A repeated expression shares the compiled one; its id still works.
+        assert!(templates.eval(again, &ctx).expect("evaluates"));
+        assert!(!templates.eval(other, &ctx).expect("evaluates"));
+        assert_eq!(templates.expr_source(again), "attempts > 2");
+        assert_eq!(templates.expr_source(other), "attempts > 5");
+    }
+
+    #[test]
+    fn merged_parts_keep_every_text_and_expression_apart() {
+        let part = |greeting: &str, expr: &str| {
+            let mut b = Templates::builder();
+            let lit = b.push_text(vec![TextPiece::Literal("plain".into())]);
+            let (p, _) = b.compile_piece(greeting).expect("compiles");
+            let t = b.push_text(vec![p]);
+            let e = b.push_expr(expr);
+            let (templates, results) = b.finish();
+            assert!(results.iter().all(Result::is_ok));
+            (templates, lit, t, e)
+        };
+        let (a, a_lit, a_t, a_e) = part("Hello {{ name }}", "n > 1");
+        let (b, b_lit, b_t, b_e) = part("Goodbye {{ name }}", "n > 5");
+        let (merged, offsets) = Templates::merge(vec![a, b]);
+        assert_eq!(offsets, vec![(0, 0), (2, 1)]);
+        let at = |t: TextId, k: usize| TextId(t.0 + offsets[k].0);
+        let ex = |e: ExprId, k: usize| ExprId(e.0 + offsets[k].1);
+        let ctx = Value::from_serialize(context! { name => "Ann", n => 3 });
+        assert_eq!(
+            merged.render(at(a_lit, 0), 0, &ctx).expect("renders"),
+            "plain"
+        );
+        assert_eq!(
+            merged.render(at(b_lit, 1), 0, &ctx).expect("renders"),
+            "plain"
+        );
+        assert_eq!(
+            merged.render(at(a_t, 0), 0, &ctx).expect("renders"),
+            "Hello Ann"
+        );
+        assert_eq!(
+            merged.render(at(b_t, 1), 0, &ctx).expect("renders"),
+            "Goodbye Ann"
+        );
+        assert_eq!(merged.source(at(b_t, 1), 0), "Goodbye {{ name }}");
+        assert!(merged.eval(ex(a_e, 0), &ctx).expect("evaluates"));
+        assert!(!merged.eval(ex(b_e, 1), &ctx).expect("evaluates"));
+        assert_eq!(merged.expr_source(ex(b_e, 1)), "n > 5");
+        // Template numbers are global after the merge: the second part's
+        // first template follows the first part's.
+        assert_eq!(merged.pieces(at(b_t, 1)), &[TextPiece::Template(1)]);
     }
 
     #[test]
@@ -297,8 +441,13 @@ mod tests {
         let mut b = Templates::builder();
         assert!(b.compile_piece("Is the {{ device light on?").is_err());
         b.push_expr("attempts >");
+        b.push_expr("attempts > 1");
+        b.push_expr("attempts >");
         let (_, results) = b.finish();
         assert!(results[0].is_err());
+        assert!(results[1].is_ok());
+        // Each use of a broken expression is reported where it stands.
+        assert!(results[2].is_err());
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! Why: dead text is usually a forgotten `goto` or a wrong `start`. How: a
 //! depth-first walk from `start`; every node it misses is reported.
 
-use super::{LintCtx, reachable};
+use super::LintCtx;
 use crate::diagnostics::{Code, Diagnostic};
 
 pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
-    let seen = reachable(s);
+    let seen = &ctx.analyses[ctx.script.0 as usize].reachable;
     for n in s.graph.node_indices() {
         if !seen[n.index()] {
             diags.push(

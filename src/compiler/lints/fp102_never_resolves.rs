@@ -4,7 +4,7 @@
 //! (scripts that end in `return`) are exempt: their caller decides. A
 //! `resolve` inside a sub-flow the script runs counts.
 
-use super::{LintCtx, reachable};
+use super::{Analysis, LintCtx};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::program::{NodeKind, Outcome, Program, ScriptIdx};
 
@@ -14,7 +14,7 @@ pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
         return;
     }
     let mut visiting = vec![false; ctx.program.scripts.len()];
-    if !can_resolve(ctx.program, ctx.script, &mut visiting) {
+    if !can_resolve(ctx.program, ctx.analyses, ctx.script, &mut visiting) {
         diags.push(
             ctx.diag(
                 Code::Fp102,
@@ -27,12 +27,12 @@ pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn can_resolve(p: &Program, ix: ScriptIdx, visiting: &mut [bool]) -> bool {
+fn can_resolve(p: &Program, a: &[Analysis], ix: ScriptIdx, visiting: &mut [bool]) -> bool {
     if std::mem::replace(&mut visiting[ix.0 as usize], true) {
         return false;
     }
     let s = p.script(ix);
-    let seen = reachable(s);
+    let seen = &a[ix.0 as usize].reachable;
     s.graph
         .node_indices()
         .filter(|n| seen[n.index()])
@@ -41,7 +41,7 @@ fn can_resolve(p: &Program, ix: ScriptIdx, visiting: &mut [bool]) -> bool {
             NodeKind::Ask { answers, .. } => answers
                 .iter()
                 .any(|a| matches!(a.outcome, Outcome::Resolve(_))),
-            NodeKind::Use { script, .. } => can_resolve(p, *script, visiting),
+            NodeKind::Use { script, .. } => can_resolve(p, a, *script, visiting),
             _ => false,
         })
 }

@@ -6,7 +6,7 @@
 //! heaviest path through that DAG is the longest path, counting each node of
 //! a loop once.
 
-use super::LintCtx;
+use super::{Analysis, LintCtx};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::program::{NodeKind, Program, ScriptIdx};
 use petgraph::stable_graph::NodeIndex;
@@ -15,7 +15,7 @@ pub const MAX_QUESTIONS: u32 = 15;
 
 pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let mut memo = vec![None; ctx.program.scripts.len()];
-    let (count, path) = longest(ctx.program, ctx.script, &mut memo);
+    let (count, path) = longest(ctx.program, ctx.analyses, ctx.script, &mut memo);
     if count > MAX_QUESTIONS {
         let s = ctx.script();
         let shown: Vec<&str> = path.iter().map(|n| s.graph[*n].id.as_str()).collect();
@@ -29,19 +29,17 @@ pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
 }
 
 /// The most questions a path through script `ix` asks, and that path.
-fn longest(p: &Program, ix: ScriptIdx, memo: &mut [Option<u32>]) -> (u32, Vec<NodeIndex>) {
+fn longest(
+    p: &Program,
+    a: &[Analysis],
+    ix: ScriptIdx,
+    memo: &mut [Option<u32>],
+) -> (u32, Vec<NodeIndex>) {
     // Mark as in progress (0) so recursive `use` cycles terminate.
     memo[ix.0 as usize] = Some(0);
     let s = p.script(ix);
     let g = &s.graph;
-    // kosaraju_scc does not recurse: a 100k-node chain must not overflow the stack.
-    let sccs = petgraph::algo::kosaraju_scc(g);
-    let mut comp = vec![0usize; g.node_count()];
-    for (c, nodes) in sccs.iter().enumerate() {
-        for n in nodes {
-            comp[n.index()] = c;
-        }
-    }
+    let sccs = &a[ix.0 as usize].sccs;
     // kosaraju_scc yields components in reverse topological order: successors first.
     let mut best = vec![0u32; sccs.len()];
     let mut next_comp: Vec<Option<usize>> = vec![None; sccs.len()];
@@ -53,7 +51,7 @@ fn longest(p: &Program, ix: ScriptIdx, memo: &mut [Option<u32>]) -> (u32, Vec<No
                 NodeKind::Use { script, .. } => {
                     let w = match memo[script.0 as usize] {
                         Some(w) => w,
-                        None => longest(p, *script, memo).0,
+                        None => longest(p, a, *script, memo).0,
                     };
                     weight = weight.saturating_add(w);
                 }
@@ -63,7 +61,7 @@ fn longest(p: &Program, ix: ScriptIdx, memo: &mut [Option<u32>]) -> (u32, Vec<No
         let mut tail = 0;
         for &n in nodes {
             for m in g.neighbors(n) {
-                let mc = comp[m.index()];
+                let mc = sccs.of_node(m);
                 if mc != c && best[mc] >= tail {
                     if best[mc] > tail || next_comp[c].is_none() {
                         next_comp[c] = Some(mc);
@@ -74,13 +72,13 @@ fn longest(p: &Program, ix: ScriptIdx, memo: &mut [Option<u32>]) -> (u32, Vec<No
         }
         best[c] = weight.saturating_add(tail);
     }
-    let start = comp[s.start.index()];
+    let start = sccs.of_node(s.start);
     let total = best[start];
     memo[ix.0 as usize] = Some(total);
     let mut path = Vec::new();
     let mut c = Some(start);
     while let Some(ci) = c {
-        let mut nodes = sccs[ci].clone();
+        let mut nodes = sccs.get(ci).to_vec();
         nodes.sort();
         path.extend(nodes);
         c = next_comp[ci];

@@ -20,6 +20,99 @@ pub struct LintCtx<'a> {
     pub program: &'a Program,
     pub script: ScriptIdx,
     pub origin: &'a Origin,
+    /// Per script of the program: the graph facts several lints need.
+    pub analyses: &'a [Analysis],
+}
+
+/// What several lints need of a script's graph, computed once per script.
+pub struct Analysis {
+    /// Nodes reachable from `start`, as a bitmap by node index (FP101, FP102).
+    pub reachable: Vec<bool>,
+    /// The strongly connected components (FP103, FP105).
+    pub sccs: Sccs,
+}
+
+impl Analysis {
+    pub fn of(script: &crate::program::Script) -> Self {
+        Analysis {
+            reachable: reachable(script),
+            sccs: Sccs::of(&script.graph),
+        }
+    }
+}
+
+/// Strongly connected components, as `petgraph::algo::kosaraju_scc` finds
+/// them and in the same order (successors first; within a component, in the
+/// order of the second depth-first pass), but stored flat: a 100k-node DAG
+/// has 100k components, and a `Vec` for each would cost more than the search.
+pub struct Sccs {
+    nodes: Vec<NodeIndex>,
+    /// Where each component starts in `nodes`; one more entry, the end.
+    starts: Vec<u32>,
+    /// Per node index: its component.
+    comp: Vec<u32>,
+}
+
+impl Sccs {
+    pub fn of<N, E>(g: &petgraph::stable_graph::StableDiGraph<N, E>) -> Self {
+        use petgraph::visit::{Dfs, DfsPostOrder, NodeIndexable, Reversed, VisitMap};
+        let mut dfs = DfsPostOrder::empty(g);
+        // First pass, on the reversed graph: finishing order.
+        let mut finish_order = Vec::with_capacity(g.node_count());
+        for i in g.node_indices() {
+            if dfs.discovered.is_visited(&i) {
+                continue;
+            }
+            dfs.move_to(i);
+            while let Some(nx) = dfs.next(Reversed(g)) {
+                finish_order.push(nx);
+            }
+        }
+        // Second pass, in decreasing finishing time: one component per tree.
+        let mut dfs = Dfs::from_parts(dfs.stack, dfs.discovered);
+        dfs.reset(g);
+        let mut out = Sccs {
+            nodes: Vec::with_capacity(g.node_count()),
+            starts: vec![0],
+            comp: vec![0; g.node_bound()],
+        };
+        for i in finish_order.into_iter().rev() {
+            if dfs.discovered.is_visited(&i) {
+                continue;
+            }
+            dfs.move_to(i);
+            let c = (out.starts.len() - 1) as u32;
+            while let Some(nx) = dfs.next(g) {
+                out.comp[nx.index()] = c;
+                out.nodes.push(nx);
+            }
+            out.starts.push(out.nodes.len() as u32);
+        }
+        out
+    }
+
+    /// How many components.
+    pub fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The nodes of component `c`.
+    pub fn get(&self, c: usize) -> &[NodeIndex] {
+        &self.nodes[self.starts[c] as usize..self.starts[c + 1] as usize]
+    }
+
+    /// The component of node `n`.
+    pub fn of_node(&self, n: NodeIndex) -> usize {
+        self.comp[n.index()] as usize
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[NodeIndex]> {
+        (0..self.len()).map(|c| self.get(c))
+    }
 }
 
 impl LintCtx<'_> {
@@ -67,6 +160,9 @@ pub const LINTS: &[(Code, Lint)] = &[
 
 pub fn run(program: &Program, origins: &[Origin], diags: &mut Vec<Diagnostic>) {
     use rayon::prelude::*;
+    // Lints look into the sub-flows a script runs, so every script's
+    // analysis is ready before any lint starts.
+    let analyses: Vec<Analysis> = program.scripts.par_iter().map(Analysis::of).collect();
     // Scripts are linted independently: in parallel, collected in order.
     let per_script: Vec<Vec<Diagnostic>> = origins
         .par_iter()
@@ -76,6 +172,7 @@ pub fn run(program: &Program, origins: &[Origin], diags: &mut Vec<Diagnostic>) {
                 program,
                 script: ScriptIdx(i as u32),
                 origin,
+                analyses: &analyses,
             };
             let mut out = Vec::new();
             for (_, lint) in LINTS {
