@@ -738,7 +738,8 @@ mod tests {
             };
             let e = ServerConfig::resolve(args, None).unwrap_err();
             assert!(
-                e.message.starts_with("--session-idle (or FIXPATH_SESSION_IDLE)"),
+                e.message
+                    .starts_with("--session-idle (or FIXPATH_SESSION_IDLE)"),
                 "{e}"
             );
         }
