@@ -584,9 +584,12 @@ impl Store for PgStore {
         if escalation.is_some() {
             sql.push_str(&escalation_ctes("up", next, "$6"));
         }
+        // Whether the session exists matters only when the update missed
+        // (NotFound against Conflict): CASE does not look otherwise.
         sql.push_str(&format!(
             " SELECT (SELECT count(*) FROM up), {marked}, \
-                 EXISTS (SELECT 1 FROM sessions WHERE id = $1)"
+                 CASE WHEN EXISTS (SELECT 1 FROM up) THEN true \
+                      ELSE EXISTS (SELECT 1 FROM sessions WHERE id = $1) END"
         ));
         let mut q = sqlx::query(&sql)
             .bind(w.session_id)
