@@ -13,9 +13,9 @@ mod common;
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
-use common::{SCRIPTS, TestApp};
+use common::{PRINTER, SCRIPTS, TestApp, staff};
 use fixpath::http::HttpConfig;
-use fixpath::store::{NewUser, Role, Store, User};
+use fixpath::store::Role;
 use regex::Regex;
 use serde_json::{Value as Json, json};
 use std::io::{Read as _, Write as _};
@@ -31,49 +31,6 @@ const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-/// The multilingual printer script of `tests/web.rs`.
-const PRINTER: (&str, &str) = (
-    "printer.yaml",
-    r#"id: printer
-title:
-  en: Printer does not print
-  nl: Printer print niet
-  de: Drucker druckt nicht
-languages: [en, nl, de]
-escalation: { tier: 2, queue: print }
-nodes:
-  paper:
-    ask:
-      en: Is there paper in the tray?
-      nl: Zit er papier in de lade?
-      de: Ist Papier im Fach?
-    help:
-      en: "Agent-only: most calls end here."
-      nl: "Alleen voor medewerkers: de meeste gesprekken eindigen hier."
-      de: "Nur für Mitarbeiter: die meisten Anrufe enden hier."
-    answers:
-      - id: "yes"
-        label: { en: "Yes", nl: "Ja", de: "Ja" }
-        goto: model
-      - id: "no"
-        label: { en: "No", nl: "Nee", de: "Nein" }
-        resolve: { en: Paper was added, nl: Er is papier bijgedaan, de: Papier wurde eingelegt }
-  model:
-    input: { en: What is the model name?, nl: Wat is de modelnaam?, de: Wie heißt das Modell? }
-    into: model
-    next: light
-  light:
-    ask: { en: "Does the {{ model }} show a red light?", nl: "Toont de {{ model }} een rood lampje?", de: "Zeigt der {{ model }} ein rotes Licht?" }
-    answers:
-      - id: "red"
-        label: { en: Red light, nl: Rood lampje, de: Rotes Licht }
-        escalate: { reason: { en: "Red light on {{ model }}", nl: "Rood lampje op {{ model }}", de: "Rotes Licht am {{ model }}" }, tier: 2 }
-      - id: "none"
-        label: { en: No light, nl: Geen lampje, de: Kein Licht }
-        resolve: { en: The printer works again, nl: De printer werkt weer, de: Der Drucker geht wieder }
-"#,
-);
 
 /// A fresh folder under the system's temp dir.
 fn temp_dir(what: &str) -> PathBuf {
@@ -429,28 +386,6 @@ impl Session {
 // ---------------------------------------------------------------------------
 // The test.
 // ---------------------------------------------------------------------------
-
-/// A staff user who signs in with a password (as in `tests/web.rs`).
-async fn staff(app: &TestApp, name: &str, role: Role, password: &str) {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let salt = SaltString::encode_b64(b"a-fixed-test-salt").unwrap();
-    let hash = argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .unwrap()
-        .to_string();
-    app.store
-        .create_user(&NewUser {
-            user: User {
-                name: name.into(),
-                role,
-                tier: 2,
-            },
-            password_hash: Some(hash),
-            token_hash: fixpath::http::auth::hash_token(&format!("fps_{name}-api")),
-        })
-        .await
-        .unwrap();
-}
 
 /// Whether the browser is here; `false` (after a visible notice) to skip.
 fn browser_available() -> bool {

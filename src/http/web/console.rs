@@ -10,7 +10,10 @@
 use super::csrf::Form;
 use super::signin::require;
 use super::wizard::{FieldError, split_answers, trail_view};
-use super::{Chrome, PageError, PageResult, i18n, render_status, respond, see_other};
+use super::{
+    AnswerForm, Chrome, EscalateForm, PageError, PageResult, SeqForm, i18n, json_text,
+    render_status, respond, see_other,
+};
 use crate::engine::{Channel, Ending, Reply, Status, Step};
 use crate::http::AppState;
 use crate::http::auth::Caller;
@@ -299,13 +302,6 @@ async fn session_page(
     ))
 }
 
-fn json_text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 async fn show(
     State(state): State<AppState>,
     mut chrome: Chrome,
@@ -317,27 +313,6 @@ async fn show(
     };
     let r = session_page(&state, &mut chrome, &user, &id, Vec::new(), String::new()).await;
     respond(&chrome, r)
-}
-
-#[derive(Deserialize)]
-struct AnswerForm {
-    seq: u32,
-    #[serde(default)]
-    answer: Option<String>,
-    #[serde(default)]
-    value: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SeqForm {
-    seq: u32,
-}
-
-#[derive(Deserialize)]
-struct EscalateForm {
-    seq: u32,
-    #[serde(default)]
-    note: String,
 }
 
 /// Runs a move as the signed-in agent and goes back to the session's page;

@@ -219,3 +219,61 @@ impl From<crate::store::StoreError> for PageError {
         PageError::from(ApiError::from(e))
     }
 }
+
+/// A value of `params` or `vars` as a person reads it: a string as it is,
+/// anything else as JSON.
+pub fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A step's form: an answer (a radio or a button), "None of these" (its own
+/// button name, so it wins over a radio picked before it was pressed), or an
+/// input's value.
+#[derive(serde::Deserialize)]
+pub struct AnswerForm {
+    pub seq: u32,
+    #[serde(default)]
+    pub answer: Option<String>,
+    #[serde(default)]
+    pub builtin: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+impl AnswerForm {
+    pub fn reply(self) -> crate::engine::Reply {
+        use crate::engine::Reply;
+        match (self.builtin, self.answer, self.value) {
+            (Some(b), _, _) if b == "_none" => Reply::Answer(b),
+            (_, Some(a), _) if !a.is_empty() => Reply::Answer(a),
+            (_, _, Some(v)) => Reply::Value(v),
+            // Nothing picked: the engine refuses it, and the page says so.
+            _ => Reply::Answer(String::new()),
+        }
+    }
+}
+
+/// A form that only names the step it acts on (back, language).
+#[derive(serde::Deserialize)]
+pub struct SeqForm {
+    pub seq: u32,
+}
+
+/// "Talk to a person" / "Escalate now", with an optional note.
+#[derive(serde::Deserialize)]
+pub struct EscalateForm {
+    pub seq: u32,
+    #[serde(default)]
+    pub note: String,
+}
+
+impl EscalateForm {
+    /// The note, trimmed and bounded; none when blank.
+    pub fn note(&self) -> Option<String> {
+        let note: String = self.note.trim().chars().take(4000).collect();
+        (!note.is_empty()).then_some(note)
+    }
+}

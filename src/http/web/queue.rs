@@ -8,7 +8,7 @@
 use super::csrf::Form;
 use super::signin::require;
 use super::wizard::{FieldError, trail_view};
-use super::{Chrome, PageError, PageResult, i18n, render_status, respond, see_other};
+use super::{Chrome, PageError, PageResult, i18n, json_text, render_status, respond, see_other};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::ops;
@@ -159,13 +159,6 @@ async fn list(
     }
     .await;
     respond(&chrome, r)
-}
-
-fn json_text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 async fn item_page(

@@ -15,7 +15,8 @@
 
 use super::csrf::Form;
 use super::{
-    Chrome, PageError, PageResult, cookies, i18n, render, render_status, respond, see_other,
+    AnswerForm, Chrome, EscalateForm, PageError, PageResult, SeqForm, cookies, i18n, render,
+    render_status, respond, see_other,
 };
 use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, Text, TrailEntry};
 use crate::http::AppState;
@@ -314,13 +315,7 @@ pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
             set: e
                 .set
                 .iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.to_string(), v)
-                })
+                .map(|(k, v)| (k.to_string(), super::json_text(v)))
                 .collect(),
         })
         .collect()
@@ -524,31 +519,6 @@ async fn show(
 }
 
 #[derive(Deserialize)]
-struct AnswerForm {
-    seq: u32,
-    #[serde(default)]
-    answer: Option<String>,
-    /// "None of these": a button of its own name, so it wins over a radio
-    /// picked before it was pressed.
-    #[serde(default)]
-    builtin: Option<String>,
-    #[serde(default)]
-    value: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SeqForm {
-    seq: u32,
-}
-
-#[derive(Deserialize)]
-struct EscalateForm {
-    seq: u32,
-    #[serde(default)]
-    note: String,
-}
-
-#[derive(Deserialize)]
 struct LanguageForm {
     seq: u32,
     lang: String,
@@ -586,18 +556,14 @@ async fn answer(
 ) -> Response {
     let r = async {
         let Form(form) = form?;
-        let reply = match (form.builtin, form.answer, form.value) {
-            (Some(b), _, _) if b == "_none" => Reply::Answer(b),
-            (_, Some(a), _) if !a.is_empty() => Reply::Answer(a),
-            (_, _, Some(v)) => Reply::Value(v),
-            _ => Reply::Answer(String::new()),
-        };
+        let seq = form.seq;
+        let reply = form.reply();
         let stored = open(&state, &headers, &id).await?;
         if expired(&state, &stored, OffsetDateTime::now_utc()) {
             return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
         }
         let caller = customer(&headers);
-        match ops::step_session(&state, &caller, &id, form.seq, Move::Reply(reply.clone())).await {
+        match ops::step_session(&state, &caller, &id, seq, Move::Reply(reply.clone())).await {
             Ok(_) | Err(ApiError::Conflict { .. }) => move_done(&state, &chrome, &headers, &id),
             Err(ApiError::Unprocessable { .. }) if stored.state.status == Status::Active => {
                 // Shown again with what was wrong; nothing changed.
