@@ -778,3 +778,50 @@ async fn authors_see_the_library_and_each_scripts_graph() {
         .await
         .assert_has("Sign in");
 }
+
+#[tokio::test]
+async fn too_many_wrong_passwords_lock_the_name_for_a_while() {
+    let app = app().await;
+    staff(&app, "sam", Role::Specialist, "correct horse battery").await;
+    let mut guesser = Browser::new(&app);
+    guesser.get("/signin").await;
+    for i in 0..fixpath::http::web::throttle::MAX_FAILURES {
+        let wrong = format!("guess-{i}");
+        guesser
+            .post(
+                "/signin",
+                &[("name", "sam"), ("password", &wrong), ("next", "")],
+            )
+            .await
+            .assert_status(401);
+    }
+    // Now even the right password is refused, for this name only.
+    let locked = guesser
+        .post(
+            "/signin",
+            &[
+                ("name", "SAM"),
+                ("password", "correct horse battery"),
+                ("next", ""),
+            ],
+        )
+        .await;
+    locked
+        .assert_status(429)
+        .assert_has("Too many wrong passwords");
+    assert!(!guesser.jar.contains_key("fp_staff"));
+    staff(&app, "kim", Role::Specialist, "kim-password-1").await;
+    let mut kim = Browser::new(&app);
+    kim.get("/signin").await;
+    kim.post(
+        "/signin",
+        &[
+            ("name", "kim"),
+            ("password", "kim-password-1"),
+            ("next", ""),
+        ],
+    )
+    .await
+    .assert_status(200)
+    .assert_has("Escalations");
+}

@@ -23,6 +23,7 @@ pub mod csrf;
 pub mod i18n;
 pub mod queue;
 pub mod signin;
+pub mod throttle;
 pub mod wizard;
 
 pub use chrome::Chrome;

@@ -6,7 +6,7 @@
 //! too.
 
 use super::csrf::Form;
-use super::{Chrome, PageError, cookies, render_status, respond, see_other};
+use super::{Chrome, PageError, cookies, i18n, render_status, respond, see_other};
 use crate::http::AppState;
 use crate::http::auth::{self, STAFF_PREFIX};
 use crate::http::error::ApiError;
@@ -55,12 +55,19 @@ fn home_of(user: &User) -> &'static str {
     }
 }
 
-fn page(chrome: &Chrome, status: StatusCode, next: &str, name: &str, failed: bool) -> Response {
+/// The sign-in page; `problem` is what went wrong with the last try.
+fn page(
+    chrome: &Chrome,
+    status: StatusCode,
+    next: &str,
+    name: &str,
+    problem: Option<String>,
+) -> Response {
     render_status(
         chrome,
         status,
         "signin.html.j2",
-        minijinja::context! { next => next, name => name, failed => failed },
+        minijinja::context! { next => next, name => name, problem => problem },
     )
 }
 
@@ -69,7 +76,7 @@ async fn form(
     q: Result<Query<NextQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let next = q.map(|Query(q)| q.next).unwrap_or_default();
-    page(&chrome, StatusCode::OK, safe_next(&next), "", false)
+    page(&chrome, StatusCode::OK, safe_next(&next), "", None)
 }
 
 #[derive(Deserialize)]
@@ -94,6 +101,20 @@ async fn sign_in(
         let Form(form) = form?;
         let name = form.name.trim().to_owned();
         let next = safe_next(&form.next).to_owned();
+        let now = std::time::Instant::now();
+        if let Err(wait) = state.sign_ins.check(&name, now) {
+            tracing::warn!(name = %name, "a web sign-in was refused: too many wrong passwords");
+            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let detail = i18n::text(&chrome.lang, "signin_locked")
+                .replace("{minutes}", &minutes.to_string());
+            return Ok(page(
+                &chrome,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                &name,
+                Some(detail),
+            ));
+        }
         let found = if name.is_empty() || name.len() > 200 {
             None
         } else {
@@ -109,8 +130,17 @@ async fn sign_in(
             .unwrap_or(false);
         let Some(user) = user.filter(|_| ok) else {
             tracing::info!(name = %name, "a web sign-in failed");
-            return Ok(page(&chrome, StatusCode::UNAUTHORIZED, &next, &name, true));
+            state.sign_ins.fail(&name, now);
+            let detail = i18n::text(&chrome.lang, "signin_failed");
+            return Ok(page(
+                &chrome,
+                StatusCode::UNAUTHORIZED,
+                &next,
+                &name,
+                Some(detail),
+            ));
         };
+        state.sign_ins.succeed(&name);
         let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
         state.store.add_token(&user.name, &token.hash).await?;
         chrome.set_cookie(cookies::set(
