@@ -273,6 +273,24 @@ pub async fn story(store: &dyn Store) {
     assert_eq!(store.user_by_token("h-sam-2").await.unwrap(), None);
     assert!(store.user_by_token("h-sam").await.unwrap().is_some());
     store.revoke_token("h-never-was").await.unwrap();
+    // A web sign-in's token opens nothing once it has expired.
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .add_expiring_token("sam", "h-sam-web", now + time::Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(store.user_by_token("h-sam-web").await.unwrap().is_some());
+    store
+        .add_expiring_token("sam", "h-sam-old", now - time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(store.user_by_token("h-sam-old").await.unwrap(), None);
+    assert!(
+        store
+            .add_expiring_token("nobody", "h-y", now + time::Duration::hours(1))
+            .await
+            .is_err()
+    );
     assert!(matches!(
         store.add_token("kim", "h-sam").await,
         Err(StoreError::Duplicate(_))
@@ -1359,7 +1377,8 @@ async fn postgres_instances_starting_together_migrate_once() {
         .map(|r| r.expect("every instance starts"))
         .collect();
     db.execute(
-        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 1 THEN \
+        // One row per embedded migration (`migrations/postgres/`), each once.
+        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 2 THEN \
          RAISE EXCEPTION 'migrated more than once'; END IF; END $$",
     )
     .await;

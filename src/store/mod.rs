@@ -250,10 +250,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Changed>;
 
     async fn create_user(&self, u: &NewUser) -> Result<()>;
+    /// The user a token belongs to, unless the token has expired.
     async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>>;
     /// The user and their password hash, for signing in to the web pages.
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>>;
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
+    /// Adds a token that stops opening anything at `expires_at` (a web
+    /// sign-in); expired ones are deleted on the way.
+    async fn add_expiring_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
     /// Forgets a token (a web sign-out); an unknown token is not an error.
     async fn revoke_token(&self, token_hash: &str) -> Result<()>;
 

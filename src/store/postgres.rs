@@ -54,11 +54,18 @@ use time::OffsetDateTime;
 /// The migrations, embedded like SQLite's (no `sqlx::migrate!`: the crate
 /// does not enable sqlx's macros). A unit test below fails when a file in
 /// `migrations/postgres/` is missing from this list.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "token expiry",
+        include_str!("../../migrations/postgres/0002_token_expiry.sql"),
+    ),
+];
 
 /// The default pool size: enough connections for two cores to keep the
 /// database busy while some wait for their commit's WAL flush, few enough
@@ -786,9 +793,10 @@ impl Store for PgStore {
     async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
         sqlx::query_as::<_, (String, String, i16)>(
             "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
-             WHERE t.token_hash = $1",
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash)
+        .bind(OffsetDateTime::now_utc())
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?
@@ -815,6 +823,34 @@ impl Store for PgStore {
             "INSERT INTO tokens (token_hash, user_name) SELECT $1, name FROM users WHERE name = $2",
         )
         .bind(token_hash)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| duplicate_or_db(e, || "token".into()))?
+        .rows_affected();
+        if added == 0 {
+            return Err(StoreError::Database(format!("no user `{name}`")));
+        }
+        Ok(())
+    }
+
+    async fn add_expiring_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
+            .bind(OffsetDateTime::now_utc())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        let added = sqlx::query(
+            "INSERT INTO tokens (token_hash, user_name, expires_at) \
+             SELECT $1, name, $2 FROM users WHERE name = $3",
+        )
+        .bind(token_hash)
+        .bind(to_ms(expires_at))
         .bind(name)
         .execute(&self.pool)
         .await

@@ -50,11 +50,18 @@ use tokio::sync::{mpsc, oneshot};
 /// which the crate does not enable; this list does the same job (the same
 /// versions and checksums), and a unit test below fails when a file in
 /// `migrations/sqlite/` is missing from it.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "token expiry",
+        include_str!("../../migrations/sqlite/0002_token_expiry.sql"),
+    ),
+];
 
 /// Readers in the pool; reads run in parallel in WAL mode.
 const READERS: u32 = 8;
@@ -1123,9 +1130,10 @@ impl Store for SqliteStore {
     async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>> {
         sqlx::query_as::<_, (String, String, i64)>(
             "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
-             WHERE t.token_hash = ?",
+             WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
         )
         .bind(token_hash)
+        .bind(ms(OffsetDateTime::now_utc()))
         .fetch_optional(&self.reader)
         .await
         .map_err(db)?
@@ -1158,6 +1166,36 @@ impl Store for SqliteStore {
             return Err(StoreError::Database(format!("no user `{name}`")));
         }
         insert_token(&mut tx, name, token_hash).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn add_expiring_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ?")
+            .bind(ms(OffsetDateTime::now_utc()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let added = sqlx::query(
+            "INSERT INTO tokens (token_hash, user_name, expires_at) \
+             SELECT ?, name, ? FROM users WHERE name = ?",
+        )
+        .bind(token_hash)
+        .bind(ms(expires_at))
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| duplicate_or_db(e, || "token".into()))?
+        .rows_affected();
+        if added == 0 {
+            tx.rollback().await.map_err(db)?;
+            return Err(StoreError::Database(format!("no user `{name}`")));
+        }
         tx.commit().await.map_err(db)
     }
 

@@ -1,9 +1,9 @@
 //! Staff sign-in for the web pages. A name and password (Argon2id, set with
 //! `fixpath user add … --password-stdin`) are exchanged for a fresh staff
 //! token that lives only in an `HttpOnly` cookie; every page reads the
-//! signed-in user from it exactly as the API reads a bearer token. Signing
-//! out revokes that token in the store, so a copied cookie stops working
-//! too.
+//! signed-in user from it exactly as the API reads a bearer token. The token
+//! expires in the store after [`SIGN_IN_SECONDS`], and signing out revokes
+//! it at once, so a copied cookie stops working too.
 
 use super::csrf::Form;
 use super::{Chrome, PageError, cookies, i18n, render_status, respond, see_other};
@@ -142,7 +142,11 @@ async fn sign_in(
         };
         state.sign_ins.succeed(&name);
         let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
-        state.store.add_token(&user.name, &token.hash).await?;
+        let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(SIGN_IN_SECONDS);
+        state
+            .store
+            .add_expiring_token(&user.name, &token.hash, expires)
+            .await?;
         chrome.set_cookie(cookies::set(
             cookies::STAFF,
             &token.plain,
