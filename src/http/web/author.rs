@@ -3,19 +3,16 @@
 //! as `fixpath lint` prints it), every script with its tier, languages and
 //! version, and its graph drawn by our own SVG exporter, per language.
 
-use super::signin::require;
-use super::{Chrome, PageError, render};
+use super::signin::{Authors, Staff};
+use super::{PageError, render};
 use crate::http::AppState;
 use crate::program::export::{GraphFormat, export};
-use crate::store::Role;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-
-const ROLES: &[Role] = &[Role::Author, Role::Admin];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,10 +34,7 @@ struct Row {
     customer: bool,
 }
 
-async fn home(State(state): State<AppState>, chrome: Chrome) -> Response {
-    if let Err(res) = require(&chrome, ROLES) {
-        return *res;
-    }
+async fn home(State(state): State<AppState>, Staff { chrome, .. }: Staff<Authors>) -> Response {
     let program = state.library.current();
     let report = state.library.report();
     let mut rows: Vec<Row> = program
@@ -93,13 +87,10 @@ struct LangQuery {
 
 async fn script(
     State(state): State<AppState>,
-    mut chrome: Chrome,
+    Staff { mut chrome, .. }: Staff<Authors>,
     Path(id): Path<String>,
     q: Result<Query<LangQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(res) = require(&chrome, ROLES) {
-        return *res;
-    }
     let program = state.library.current();
     let Some((_, s)) = program.get(&id) else {
         return PageError::not_found().page(&chrome);
@@ -135,13 +126,10 @@ async fn script(
 /// run; the pages' CSP forbids scripts in it anyway).
 async fn graph(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, .. }: Staff<Authors>,
     Path(id): Path<String>,
     q: Result<Query<LangQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(res) = require(&chrome, ROLES) {
-        return *res;
-    }
     let program = state.library.current();
     let Some((ix, s)) = program.get(&id) else {
         return PageError::not_found().page(&chrome);

@@ -8,7 +8,7 @@
 //! them).
 
 use super::csrf::Form;
-use super::signin::require;
+use super::signin::{Console, Staff};
 use super::wizard::{FieldError, split_answers, trail_view};
 use super::{
     AnswerForm, Chrome, EscalateForm, PageError, PageResult, SeqForm, i18n, json_text,
@@ -19,7 +19,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::ops::{self, Move, NewSession};
-use crate::store::{Role, StoredSession, User};
+use crate::store::{StoredSession, User};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -28,9 +28,6 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-
-/// Who may use the console.
-const ROLES: &[Role] = &[Role::Agent, Role::Admin];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -91,10 +88,7 @@ fn home_page(
     )
 }
 
-async fn home(State(state): State<AppState>, chrome: Chrome) -> Response {
-    if let Err(res) = require(&chrome, ROLES) {
-        return *res;
-    }
+async fn home(State(state): State<AppState>, Staff { chrome, .. }: Staff<Console>) -> Response {
     home_page(&state, &chrome, StatusCode::OK, Vec::new(), Vec::new())
 }
 
@@ -115,13 +109,9 @@ fn staff(user: &User) -> Caller {
 
 async fn start(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, user, .. }: Staff<Console>,
     form: Result<Form<StartForm>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(form) = form?;
         let clean = |s: &str| s.trim().chars().take(200).collect::<String>();
@@ -163,12 +153,9 @@ struct TakeoverForm {
 
 async fn takeover(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, .. }: Staff<Console>,
     form: Result<Form<TakeoverForm>, PageError>,
 ) -> Response {
-    if let Err(res) = require(&chrome, ROLES) {
-        return *res;
-    }
     let r = async {
         let Form(form) = form?;
         let given = form.reference.trim().chars().take(200).collect::<String>();
@@ -304,13 +291,11 @@ async fn session_page(
 
 async fn show(
     State(state): State<AppState>,
-    mut chrome: Chrome,
+    Staff {
+        mut chrome, user, ..
+    }: Staff<Console>,
     Path(id): Path<String>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = session_page(&state, &mut chrome, &user, &id, Vec::new(), String::new()).await;
     respond(&chrome, r)
 }
@@ -353,30 +338,17 @@ async fn run(
 
 async fn answer(
     State(state): State<AppState>,
-    mut chrome: Chrome,
+    Staff {
+        mut chrome, user, ..
+    }: Staff<Console>,
     Path(id): Path<String>,
     form: Result<Form<AnswerForm>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(form) = form?;
-        let reply = match (form.answer, form.value) {
-            (Some(a), _) if !a.is_empty() => Reply::Answer(a),
-            (_, Some(v)) => Reply::Value(v),
-            _ => Reply::Answer(String::new()),
-        };
-        run(
-            &state,
-            &mut chrome,
-            &user,
-            &id,
-            form.seq,
-            Move::Reply(reply),
-        )
-        .await
+        let seq = form.seq;
+        let reply = form.reply();
+        run(&state, &mut chrome, &user, &id, seq, Move::Reply(reply)).await
     }
     .await;
     respond(&chrome, r)
@@ -384,14 +356,12 @@ async fn answer(
 
 async fn back(
     State(state): State<AppState>,
-    mut chrome: Chrome,
+    Staff {
+        mut chrome, user, ..
+    }: Staff<Console>,
     Path(id): Path<String>,
     form: Result<Form<SeqForm>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(form) = form?;
         run(&state, &mut chrome, &user, &id, form.seq, Move::Back).await
@@ -402,18 +372,15 @@ async fn back(
 
 async fn escalate(
     State(state): State<AppState>,
-    mut chrome: Chrome,
+    Staff {
+        mut chrome, user, ..
+    }: Staff<Console>,
     Path(id): Path<String>,
     form: Result<Form<EscalateForm>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(form) = form?;
-        let note: String = form.note.trim().chars().take(4000).collect();
-        let note = (!note.is_empty()).then_some(note);
+        let note = form.note();
         run(
             &state,
             &mut chrome,

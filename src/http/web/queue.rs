@@ -6,13 +6,13 @@
 //! tier 3 or 4 with the same trail.
 
 use super::csrf::Form;
-use super::signin::require;
+use super::signin::{Queue, Staff};
 use super::wizard::{FieldError, trail_view};
 use super::{Chrome, PageError, PageResult, i18n, json_text, render_status, respond, see_other};
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::ops;
-use crate::store::{Escalation, EscalationChange, EscalationFilter, EscalationStatus, Role, User};
+use crate::store::{Escalation, EscalationChange, EscalationFilter, EscalationStatus, User};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -21,8 +21,6 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use time::OffsetDateTime;
-
-const ROLES: &[Role] = &[Role::Specialist, Role::Admin];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -76,12 +74,9 @@ fn age(lang: &str, since: OffsetDateTime, now: OffsetDateTime) -> (String, i64) 
 
 async fn list(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, .. }: Staff<Queue>,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Err(res) = require(&chrome, ROLES) {
-        return *res;
-    }
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let r = async {
         let tier = q
@@ -221,11 +216,11 @@ async fn item_page(
     ))
 }
 
-async fn show(State(state): State<AppState>, chrome: Chrome, Path(id): Path<String>) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
+async fn show(
+    State(state): State<AppState>,
+    Staff { chrome, user, .. }: Staff<Queue>,
+    Path(id): Path<String>,
+) -> Response {
     let r = item_page(&state, &chrome, &user, &id, StatusCode::OK, Vec::new()).await;
     respond(&chrome, r)
 }
@@ -302,14 +297,10 @@ fn required_text(chrome: &Chrome, field: &'static str, text: &str) -> Result<Str
 
 async fn claim(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, user, .. }: Staff<Queue>,
     Path(id): Path<String>,
     form: Result<Form<Empty>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(Empty {}) = form?;
         let change = EscalationChange::Claim {
@@ -323,14 +314,10 @@ async fn claim(
 
 async fn note(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, user, .. }: Staff<Queue>,
     Path(id): Path<String>,
     form: Result<Form<NoteForm>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(form) = form?;
         let change = required_text(&chrome, "note-text", &form.text)
@@ -343,14 +330,10 @@ async fn note(
 
 async fn resolve(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, user, .. }: Staff<Queue>,
     Path(id): Path<String>,
     form: Result<Form<NoteForm>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(form) = form?;
         let change = required_text(&chrome, "resolve-text", &form.text)
@@ -363,14 +346,10 @@ async fn resolve(
 
 async fn escalate(
     State(state): State<AppState>,
-    chrome: Chrome,
+    Staff { chrome, user, .. }: Staff<Queue>,
     Path(id): Path<String>,
     form: Result<Form<EscalateForm>, PageError>,
 ) -> Response {
-    let user = match require(&chrome, ROLES) {
-        Ok(u) => u.clone(),
-        Err(res) => return *res,
-    };
     let r = async {
         let Form(form) = form?;
         let tier = form.tier.trim().parse::<u8>().ok();

@@ -12,11 +12,14 @@ use crate::http::auth::{self, STAFF_PREFIX};
 use crate::http::error::ApiError;
 use crate::store::{Role, User};
 use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::{Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
+use std::marker::PhantomData;
 
 /// How long a web sign-in lasts in the browser (a working day and then some).
 pub const SIGN_IN_SECONDS: i64 = 12 * 3600;
@@ -196,18 +199,63 @@ async fn sign_out(
     respond(&chrome, r)
 }
 
-/// The signed-in user with one of `roles`, or the way to sign in (a
-/// redirect for someone not signed in; a 403 page for the wrong role).
-pub fn require<'a>(chrome: &'a Chrome, roles: &[Role]) -> Result<&'a User, Box<Response>> {
-    match &chrome.user {
-        Some(u) if roles.contains(&u.role) => Ok(u),
-        Some(_) => Err(Box::new(
-            PageError::new(StatusCode::FORBIDDEN, "error_forbidden_role").page(chrome),
-        )),
-        None => Err(Box::new(see_other(
+/// A staff surface and the roles that may use it.
+pub trait Surface: Send + Sync + 'static {
+    const ROLES: &'static [Role];
+}
+
+/// The agent console: agents and admins.
+pub struct Console;
+impl Surface for Console {
+    const ROLES: &'static [Role] = &[Role::Agent, Role::Admin];
+}
+
+/// The escalation queue: specialists and admins.
+pub struct Queue;
+impl Surface for Queue {
+    const ROLES: &'static [Role] = &[Role::Specialist, Role::Admin];
+}
+
+/// The authors' pages: authors and admins.
+pub struct Authors;
+impl Surface for Authors {
+    const ROLES: &'static [Role] = &[Role::Author, Role::Admin];
+}
+
+/// A page's chrome with a signed-in user who may use surface `S`. Anyone
+/// else never reaches the handler: someone not signed in is sent to sign in
+/// (and back), a user of another role gets a 403 page.
+pub struct Staff<S> {
+    pub chrome: Chrome,
+    pub user: User,
+    surface: PhantomData<S>,
+}
+
+impl<S: Surface> FromRequestParts<AppState> for Staff<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let chrome = match Chrome::from_request_parts(parts, state).await {
+            Ok(c) => c,
+            Err(never) => match never {},
+        };
+        let user = match &chrome.user {
+            Some(u) if S::ROLES.contains(&u.role) => u.clone(),
+            Some(_) => {
+                return Err(
+                    PageError::new(StatusCode::FORBIDDEN, "error_forbidden_role").page(&chrome),
+                );
+            }
+            None => {
+                let to = format!("/signin?next={}", chrome.path);
+                return Err(see_other(&chrome, &to));
+            }
+        };
+        Ok(Staff {
             chrome,
-            &format!("/signin?next={}", chrome.path),
-        ))),
+            user,
+            surface: PhantomData,
+        })
     }
 }
 

@@ -694,8 +694,7 @@ async fn escalate(
 ) -> Response {
     let r = async {
         let Form(form) = form?;
-        let note: String = form.note.trim().chars().take(4000).collect();
-        let note = (!note.is_empty()).then_some(note);
+        let note = form.note();
         move_and_show(
             &state,
             &chrome,
