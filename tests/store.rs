@@ -14,10 +14,12 @@ use fixpath::escalation::{Note, Record};
 use fixpath::program::Program;
 use fixpath::server::config::Database;
 use fixpath::server::{OpenStore, open_store};
+use fixpath::store::postgres::PgStore;
 use fixpath::store::sqlite::SqliteStore;
 use fixpath::store::{
     Changed, Escalation, EscalationChange, EscalationFilter, EscalationStatus, NewUser,
-    OutboxMessage, Role, Saved, ScriptVersion, StepWrite, Store, StoreError, StoredSession, User,
+    OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, StepWrite, Store, StoreError,
+    StoredSession, User,
 };
 use serde_json::Value as Json;
 use sqlx::Connection;
@@ -1452,6 +1454,335 @@ async fn postgres_two_instances_race_on_one_database() {
     assert_eq!(loaded.state, s1);
     a.close().await;
     b.close().await;
+}
+
+// ---------------------------------------------------------------- PostgreSQL's writer
+
+/// A PostgreSQL store whose writer is held up: a session row (`gate`) is
+/// locked by a transaction of the test's own and a step of `gate` is
+/// saved, so the writer waits in that statement and every write handed to
+/// it meanwhile queues. [`HeldWriter::release`] lets it go on: the queued
+/// writes are then batched together, deterministically.
+struct HeldWriter {
+    store: Arc<PgStore>,
+    lock: PgConnection,
+    gate: tokio::task::JoinHandle<Saved>,
+    /// Writes the writer had taken before the test's own.
+    before: u64,
+}
+
+impl HeldWriter {
+    async fn new(db: &Backend, open: &OpenStore) -> HeldWriter {
+        let OpenStore::Postgres(store) = open else {
+            panic!("a PostgreSQL store");
+        };
+        let store = store.clone();
+        let (p, _) = program();
+        let s0 = start(&p, "printer", Channel::Agent, t(0));
+        store
+            .create_session(&stored("gate", &s0, None, t(0)), None)
+            .await
+            .unwrap();
+        let Backend::Postgres(pg) = db else {
+            panic!("a PostgreSQL database");
+        };
+        let mut lock = PgConnection::connect(&pg.url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+        sqlx::query("SELECT 1 FROM sessions WHERE id = 'gate' FOR UPDATE")
+            .execute(&mut lock)
+            .await
+            .unwrap();
+        let mut s1 = s0.clone();
+        engine::answer(&p, &mut s1, Reply::Answer("Yes".into()), "al", t(1)).unwrap();
+        let (new, _) = diff(&s0, &s1);
+        let gate = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .save_step(&StepWrite {
+                        session_id: "gate",
+                        expected_seq: s0.seq,
+                        state: &s1,
+                        new_entries: &new,
+                        retracted: &[],
+                        escalation: None,
+                        now: t(1),
+                    })
+                    .await
+                    .unwrap()
+            })
+        };
+        // The writer is in the gate's statement once PostgreSQL has it
+        // waiting for the row lock.
+        let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
+        for _ in 0..500 {
+            let n: i64 = sqlx::query_scalar(waiting)
+                .fetch_one(&mut lock)
+                .await
+                .unwrap();
+            if n > 0 {
+                let before = store.writer_stats().submitted;
+                return HeldWriter {
+                    store,
+                    lock,
+                    gate,
+                    before,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the gate's step never waited for the lock");
+    }
+
+    /// Waits until `n` writes of the test's own are queued, then lets the
+    /// writer go on.
+    async fn release(mut self, n: u64) {
+        for _ in 0..500 {
+            if self.store.writer_stats().submitted >= self.before + n {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(self.store.writer_stats().submitted, self.before + n);
+        sqlx::query("COMMIT").execute(&mut self.lock).await.unwrap();
+        assert_eq!(self.gate.await.unwrap(), Saved::Ok);
+        self.lock.close().await.unwrap();
+    }
+}
+
+/// One step of `id` from `from` (an answer to the printer's first
+/// question), as a task; the state it saves comes back with the result.
+fn spawn_step(
+    store: &Arc<PgStore>,
+    p: &Program,
+    id: &str,
+    from: &Session,
+    answer: &str,
+) -> tokio::task::JoinHandle<(StoreResult<Saved>, Session, Option<Record>)> {
+    let mut after = from.clone();
+    engine::answer(p, &mut after, Reply::Answer(answer.into()), "al", t(1)).unwrap();
+    let record = (after.status == Status::Escalated)
+        .then(|| Record::from_session(p, &after, &format!("esc-{id}"), id, t(1)))
+        .flatten();
+    spawn_write(store, id, from, after, record)
+}
+
+/// Saves `after` over `from` (its new trail entries, its escalation) as a
+/// task.
+fn spawn_write(
+    store: &Arc<PgStore>,
+    id: &str,
+    from: &Session,
+    after: Session,
+    record: Option<Record>,
+) -> tokio::task::JoinHandle<(StoreResult<Saved>, Session, Option<Record>)> {
+    let (new, _) = diff(from, &after);
+    let (store, id, expected) = (store.clone(), id.to_owned(), from.seq);
+    tokio::spawn(async move {
+        let r = store
+            .save_step(&StepWrite {
+                session_id: &id,
+                expected_seq: expected,
+                state: &after,
+                new_entries: &new,
+                retracted: &[],
+                escalation: record.as_ref(),
+                now: t(1),
+            })
+            .await;
+        (r, after, record)
+    })
+}
+
+/// Steps and starts of different sessions that queue up together are
+/// saved by one statement, every one of them, with their trail rows and
+/// escalations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_queued_together_are_saved_in_one_batch() {
+    let Some(db) = Backend::postgres("batch_together").await else {
+        return;
+    };
+    let open = db.open().await;
+    let (p, _) = program();
+    let s0 = start(&p, "printer", Channel::Agent, t(0));
+    for i in 0..12 {
+        open.create_session(&stored(&format!("b{i}"), &s0, None, t(0)), None)
+            .await
+            .unwrap();
+    }
+    let held = HeldWriter::new(&db, &open).await;
+    let store = held.store.clone();
+    let steps: Vec<_> = (0..12)
+        .map(|i| {
+            // "No" escalates: every third step carries an escalation.
+            let answer = if i % 3 == 0 { "No" } else { "Yes" };
+            spawn_step(&store, &p, &format!("b{i}"), &s0, answer)
+        })
+        .collect();
+    let h = start(&p, "handover", Channel::Api, t(0));
+    let starts: Vec<_> = (0..3)
+        .map(|i| {
+            let (store, h) = (store.clone(), h.clone());
+            let id = format!("new{i}");
+            let record = (i == 0)
+                .then(|| Record::from_session(&p, &h, &format!("esc-{id}"), &id, t(0)))
+                .flatten();
+            tokio::spawn(async move {
+                store
+                    .create_session(&stored(&id, &h, Some("T-1"), t(0)), record.as_ref())
+                    .await
+            })
+        })
+        .collect();
+    held.release(15).await;
+
+    for (i, task) in steps.into_iter().enumerate() {
+        let (r, after, record) = task.await.unwrap();
+        assert_eq!(r.unwrap(), Saved::Ok, "b{i}");
+        let loaded = store.session(&format!("b{i}")).await.unwrap().unwrap();
+        assert_eq!(loaded.state, after, "b{i}: state and trail");
+        assert_eq!(loaded.updated_at, t(1));
+        let esc = store.escalation(&format!("esc-b{i}")).await.unwrap();
+        assert_eq!(esc.map(|e| e.record), record, "b{i}: its escalation");
+    }
+    for (i, task) in starts.into_iter().enumerate() {
+        task.await.unwrap().unwrap();
+        let loaded = store.session(&format!("new{i}")).await.unwrap().unwrap();
+        assert_eq!(loaded.state, h, "new{i}");
+        assert_eq!(loaded.reference.as_deref(), Some("T-1"));
+    }
+    assert!(store.escalation("esc-new0").await.unwrap().is_some());
+    // Four step escalations and one at a start, each with its message.
+    assert_eq!(store.outbox_pending().await.unwrap(), 5);
+    let stats = store.writer_stats();
+    assert_eq!(stats.largest, 15, "{stats:?}");
+    assert_eq!(stats.retried, 0, "{stats:?}");
+    open.close().await;
+}
+
+/// Two writes of one session from the same `seq`, queued together: never
+/// in one statement, so the first wins and the second is a conflict, and
+/// the state stored is the winner's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_writes_of_one_session_in_a_queue_one_wins() {
+    let Some(db) = Backend::postgres("batch_same_session").await else {
+        return;
+    };
+    let open = db.open().await;
+    let (p, _) = program();
+    let s0 = start(&p, "printer", Channel::Agent, t(0));
+    for id in ["twice", "other1", "other2"] {
+        open.create_session(&stored(id, &s0, None, t(0)), None)
+            .await
+            .unwrap();
+    }
+    let held = HeldWriter::new(&db, &open).await;
+    let store = held.store.clone();
+    // An answer (a trail entry) and, from the same seq, a change of
+    // language (no trail entry: nothing but the compare-and-set can tell
+    // the two apart).
+    let answer = spawn_step(&store, &p, "twice", &s0, "Yes");
+    let o1 = spawn_step(&store, &p, "other1", &s0, "Yes");
+    let mut spoken = s0.clone();
+    spoken.language = "nl".into();
+    spoken.seq += 1;
+    let language = spawn_write(&store, "twice", &s0, spoken, None);
+    let o2 = spawn_step(&store, &p, "other2", &s0, "Yes");
+    held.release(4).await;
+
+    for o in [o1, o2] {
+        assert_eq!(o.await.unwrap().0.unwrap(), Saved::Ok);
+    }
+    let (a, a_state, _) = answer.await.unwrap();
+    let (l, l_state, _) = language.await.unwrap();
+    let (a, l) = (a.unwrap(), l.unwrap());
+    let mut results = [a, l];
+    results.sort_by_key(|s| *s == Saved::Conflict);
+    assert_eq!(results, [Saved::Ok, Saved::Conflict], "one wins");
+    let loaded = store.session("twice").await.unwrap().unwrap();
+    assert_eq!(loaded.state, if a == Saved::Ok { a_state } else { l_state });
+    let stats = store.writer_stats();
+    assert!(stats.largest >= 2, "the writes were batched: {stats:?}");
+    open.close().await;
+}
+
+/// A write the database refuses, queued with others: the batch is retried
+/// write by write, so the others are saved and only it fails, with its own
+/// error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_refused_write_in_a_batch_fails_alone() {
+    let Some(db) = Backend::postgres("batch_refused").await else {
+        return;
+    };
+    let open = db.open().await;
+    let (p, _) = program();
+    let s0 = start(&p, "printer", Channel::Agent, t(0));
+    for i in 0..9 {
+        open.create_session(&stored(&format!("r{i}"), &s0, None, t(0)), None)
+            .await
+            .unwrap();
+    }
+    let held = HeldWriter::new(&db, &open).await;
+    let store = held.store.clone();
+    let mut s1 = s0.clone();
+    engine::answer(&p, &mut s1, Reply::Answer("Yes".into()), "al", t(1)).unwrap();
+    let (new, _) = diff(&s0, &s1);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, s1) = (store.clone(), s1.clone());
+            let mut new = new.clone();
+            if i == 5 {
+                // One trail seq twice: the primary key refuses the write.
+                new.push(new[0].clone());
+            }
+            tokio::spawn(async move {
+                store
+                    .save_step(&StepWrite {
+                        session_id: &format!("r{i}"),
+                        expected_seq: s0_seq(),
+                        state: &s1,
+                        new_entries: &new,
+                        retracted: &[],
+                        escalation: None,
+                        now: t(1),
+                    })
+                    .await
+            })
+        })
+        .collect();
+    // A start of a session that exists (and has no other write queued):
+    // refused too, as a duplicate.
+    let dup = {
+        let store = store.clone();
+        let s0 = s0.clone();
+        tokio::spawn(async move {
+            store
+                .create_session(&stored("r8", &s0, None, t(0)), None)
+                .await
+        })
+    };
+    held.release(9).await;
+
+    for (i, task) in tasks.into_iter().enumerate() {
+        let r = task.await.unwrap();
+        let loaded = store.session(&format!("r{i}")).await.unwrap().unwrap();
+        if i == 5 {
+            assert!(matches!(r, Err(StoreError::Database(_))), "r5: {r:?}");
+            assert_eq!(loaded.state, s0, "r5 is as it was");
+        } else {
+            assert_eq!(r.unwrap(), Saved::Ok, "r{i}");
+            assert_eq!(loaded.state, s1, "r{i}");
+        }
+    }
+    let dup = dup.await.unwrap();
+    assert!(matches!(dup, Err(StoreError::Duplicate(_))), "{dup:?}");
+    let stats = store.writer_stats();
+    assert!(
+        stats.retried >= 1,
+        "the batch was refused and retried: {stats:?}"
+    );
+    assert_eq!(stats.largest, 9, "{stats:?}");
+    open.close().await;
 }
 
 /// The `seq` the printer script starts at (what every racer read).

@@ -13,14 +13,19 @@
 //!   `BEGIN`/`COMMIT`. Only a step that retracts entries runs in an explicit
 //!   transaction: it must fail whole when an entry is missing, which the
 //!   statement can only report, not undo.
+//! - Under load, steps and starts are group-committed by a writer task: the
+//!   ones that arrive while a statement runs are saved by the next, one
+//!   statement over arrays, each write still all-or-nothing and each caller
+//!   told its own result (see [`write_batches`]).
 //! - A claim locks the escalation row (`SELECT … FOR UPDATE`) before it
 //!   decides, and writes conditionally on the status it read.
 //! - The outbox is leased with `FOR UPDATE SKIP LOCKED`: relays of several
 //!   instances lease at once and never get the same message.
 //!
 //! Commits are durable (`synchronous_commit` is left as the server has it,
-//! `on` by default): PostgreSQL groups concurrent commits into one WAL flush
-//! by itself, so there is no group-commit queue here as in SQLite.
+//! `on` by default). PostgreSQL groups concurrent commits into one WAL flush
+//! by itself; the writer's batches save what that cannot: the per-statement
+//! cost of parsing, executing, committing and waking each backend.
 //!
 //! Times are `timestamptz` truncated to whole milliseconds, exactly what the
 //! SQLite store keeps, so both read back the same values. The JSON documents
@@ -47,9 +52,13 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow
 use sqlx::query::Query;
 use sqlx::{ConnectOptions, Postgres, Row};
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
 /// The migrations, embedded like SQLite's (no `sqlx::migrate!`: the crate
 /// does not enable sqlx's macros). A unit test below fails when a file in
@@ -80,12 +89,18 @@ pub struct PgStore {
     pool: PgPool,
     /// To open the migrations' own connection.
     options: PgConnectOptions,
+    /// Starts and steps to the task that saves them (see [`write_batches`]).
+    writes: mpsc::Sender<(Job, Reply)>,
+    counters: Arc<Counters>,
 }
 
 impl PgStore {
     /// Connects to `postgres://…` (or `postgresql://…`) with a pool of at
     /// most `pool_size` connections (at least 1). Call [`Store::migrate`]
     /// before use.
+    ///
+    /// Starts the writer task on the current tokio runtime; it stops when
+    /// the last clone of the store is dropped.
     pub async fn open(url: &str, pool_size: u32) -> Result<PgStore> {
         // sqlx's message may quote the URL, password included: not passed on.
         let options = PgConnectOptions::from_str(url)
@@ -106,7 +121,40 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(db)?;
-        Ok(PgStore { pool, options })
+        let (writes, rx) = mpsc::channel(WRITE_QUEUE);
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(write_batches(pool.clone(), rx, counters.clone()));
+        Ok(PgStore {
+            pool,
+            options,
+            writes,
+            counters,
+        })
+    }
+
+    /// Hands a write to the writer task and waits for its commit.
+    async fn write(&self, job: Job) -> Result<Saved> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send((job, reply))
+            .await
+            .map_err(|_| StoreError::Database("the writer has stopped".into()))?;
+        self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+        answer
+            .await
+            .map_err(|_| StoreError::Database("the writer has stopped".into()))?
+    }
+
+    /// What the writer has done since the store was opened.
+    pub fn writer_stats(&self) -> WriterStats {
+        let c = &self.counters;
+        WriterStats {
+            submitted: c.submitted.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+            batched: c.batched.load(Ordering::Relaxed),
+            largest: c.largest.load(Ordering::Relaxed),
+            retried: c.retried.load(Ordering::Relaxed),
+        }
     }
 
     /// Closes the pool, waiting for its connections to finish.
@@ -374,6 +422,579 @@ fn bind_escalation<'q>(q: PgQuery<'q>, e: &'q NewEscalation) -> PgQuery<'q> {
         .bind(e.message.payload.as_str())
 }
 
+// ---------------------------------------------------------------- the writer
+
+/// Writes waiting for the writer at most; more wait in their callers.
+const WRITE_QUEUE: usize = 1024;
+/// Writes saved by one statement at most.
+const MAX_BATCH: usize = 128;
+
+/// A session start, encoded (off the writer, in the caller's task).
+struct StartJob {
+    id: String,
+    token_hash: String,
+    owner: Option<String>,
+    reference: Option<String>,
+    script: String,
+    status: &'static str,
+    seq: i64,
+    state: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    entries: Entries,
+    escalation: Option<NewEscalation>,
+}
+
+impl StartJob {
+    fn new(s: &StoredSession, escalation: Option<&Record>) -> Result<StartJob> {
+        Ok(StartJob {
+            id: s.id.clone(),
+            token_hash: s.token_hash.clone(),
+            owner: s.owner.clone(),
+            reference: s.reference.clone(),
+            script: s.state.script.clone(),
+            status: status_str(s.state.status),
+            seq: i64::from(s.state.seq),
+            state: state_json(&s.state)?,
+            created_at: to_ms(s.created_at),
+            updated_at: to_ms(s.updated_at),
+            entries: Entries::new(&s.state.trail)?,
+            escalation: escalation
+                .map(|r| NewEscalation::new(r, s.updated_at))
+                .transpose()?,
+        })
+    }
+}
+
+/// A step, encoded.
+struct StepJob {
+    session_id: String,
+    expected_seq: i64,
+    state: String,
+    seq: i64,
+    status: &'static str,
+    now: OffsetDateTime,
+    entries: Entries,
+    /// Sorted, no duplicates.
+    retracted: Vec<i64>,
+    escalation: Option<NewEscalation>,
+}
+
+impl StepJob {
+    fn new(w: &StepWrite<'_>) -> Result<StepJob> {
+        let mut retracted: Vec<i64> = w.retracted.iter().map(|&s| i64::from(s)).collect();
+        retracted.sort_unstable();
+        retracted.dedup();
+        Ok(StepJob {
+            session_id: w.session_id.to_owned(),
+            expected_seq: i64::from(w.expected_seq),
+            state: state_json(w.state)?,
+            seq: i64::from(w.state.seq),
+            status: status_str(w.state.status),
+            now: to_ms(w.now),
+            entries: Entries::new(w.new_entries)?,
+            retracted,
+            escalation: w
+                .escalation
+                .map(|r| NewEscalation::new(r, w.now))
+                .transpose()?,
+        })
+    }
+}
+
+/// One write for the writer task.
+enum Job {
+    Start(StartJob),
+    Step(StepJob),
+}
+
+impl Job {
+    fn session_id(&self) -> &str {
+        match self {
+            Job::Start(s) => &s.id,
+            Job::Step(s) => &s.session_id,
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Saved>>;
+
+/// What the writer did, for tests and for tuning (counts since the store
+/// was opened).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Writes handed to the writer (counted once in its queue).
+    pub submitted: u64,
+    /// Statements that saved more than one write.
+    pub batches: u64,
+    /// Writes those statements carried.
+    pub batched: u64,
+    /// The most writes one statement carried.
+    pub largest: u64,
+    /// Batches the database refused, whose writes were then saved one by one.
+    pub retried: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    submitted: AtomicU64,
+    batches: AtomicU64,
+    batched: AtomicU64,
+    largest: AtomicU64,
+    retried: AtomicU64,
+}
+
+/// Group commit in the application: the writes (starts and steps) that
+/// arrive while a statement is in flight are saved by the next one, a
+/// single statement over arrays (see [`BATCH_SQL`]). PostgreSQL groups the
+/// WAL flushes of concurrent commits by itself, but every statement still
+/// costs a round trip, a parse/bind/execute, its own commit record and a
+/// backend wake-up on each side: under load those dominate a step's cost,
+/// and here they are paid once per batch.
+///
+/// A batch never holds two writes of one session: the second waits for the
+/// next batch, so each is still a compare-and-set against the state the
+/// one before it left, and "exactly one wins" holds as for single writes
+/// (and across instances, by the row lock and READ COMMITTED's re-check).
+///
+/// A batch of one runs the single-write statement. A batch the database
+/// refuses (a write breaking a constraint, a deadlock against another
+/// instance's batch) is retried write by write, so every caller gets its
+/// own result and no write fails for another's fault. Any other failure
+/// (the connection, the pool) is the same for every write in the batch and
+/// is handed to each.
+async fn write_batches(
+    pool: PgPool,
+    mut rx: mpsc::Receiver<(Job, Reply)>,
+    counters: Arc<Counters>,
+) {
+    let mut held: Vec<(Job, Reply)> = Vec::new();
+    loop {
+        let mut batch: Vec<(Job, Reply)> = Vec::with_capacity(MAX_BATCH);
+        let mut ids: HashSet<String> = HashSet::new();
+        let mut later: Vec<(Job, Reply)> = Vec::new();
+        let mut take = |job: (Job, Reply), batch: &mut Vec<(Job, Reply)>| {
+            if batch.len() < MAX_BATCH && ids.insert(job.0.session_id().to_owned()) {
+                batch.push(job);
+            } else {
+                later.push(job);
+            }
+        };
+        // Writes held back from the last batch go first, in their order.
+        for job in held.drain(..) {
+            take(job, &mut batch);
+        }
+        if batch.is_empty() {
+            match rx.recv().await {
+                Some(job) => take(job, &mut batch),
+                None => break,
+            }
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => take(job, &mut batch),
+                Err(_) => break,
+            }
+        }
+        held = later;
+        run_batch(&pool, batch, &counters).await;
+    }
+}
+
+async fn run_batch(pool: &PgPool, mut batch: Vec<(Job, Reply)>, counters: &Counters) {
+    if batch.len() == 1 {
+        if let Some((job, reply)) = batch.pop() {
+            let _ = reply.send(save_alone(pool, &job).await);
+        }
+        return;
+    }
+    let n = batch.len() as u64;
+    counters.batches.fetch_add(1, Ordering::Relaxed);
+    counters.batched.fetch_add(n, Ordering::Relaxed);
+    counters.largest.fetch_max(n, Ordering::Relaxed);
+    let jobs: Vec<&Job> = batch.iter().map(|(j, _)| j).collect();
+    match save_batch(pool, &jobs).await {
+        Ok(saved) => {
+            for ((_, reply), s) in batch.into_iter().zip(saved) {
+                let _ = reply.send(Ok(s));
+            }
+        }
+        Err(sqlx::Error::Database(e)) => {
+            // Some write broke a rule, or the batch lost a deadlock: nothing
+            // of it was saved. Each write again on its own, at once.
+            tracing::debug!(error = %e, writes = n, "a batch of writes was refused; saving them one by one");
+            counters.retried.fetch_add(1, Ordering::Relaxed);
+            let mut alone = tokio::task::JoinSet::new();
+            for (job, reply) in batch {
+                let pool = pool.clone();
+                alone.spawn(async move {
+                    let _ = reply.send(save_alone(&pool, &job).await);
+                });
+            }
+            while alone.join_next().await.is_some() {}
+        }
+        Err(e) => {
+            let e = db(e);
+            for (_, reply) in batch {
+                let _ = reply.send(Err(copy_error(&e)));
+            }
+        }
+    }
+}
+
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Database(m) => StoreError::Database(m.clone()),
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        StoreError::Duplicate(m) => StoreError::Duplicate(m.clone()),
+    }
+}
+
+/// Saves many writes (each of a different session) as one statement: the
+/// steps' compare-and-sets (`UPDATE … FROM unnest(…)`), the new sessions,
+/// and the trail rows, escalations and outbox messages of those that were
+/// saved. The last SELECT reports each step: updated, or why not.
+const BATCH_SQL: &str = "\
+WITH st AS (
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
+        AS st(id, expected, state, seq, status, now)),
+up AS (
+    UPDATE sessions s SET state = st.state, seq = st.seq, status = st.status, updated_at = st.now
+    FROM st WHERE s.id = st.id AND s.seq = st.expected
+    RETURNING s.id),
+new AS (
+    INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at)
+    SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                         $13::bigint[], $14::text[], $15::timestamptz[], $16::timestamptz[])
+    RETURNING id),
+saved AS (SELECT id FROM up UNION ALL SELECT id FROM new),
+ins AS (
+    INSERT INTO trail_entries (session_id, seq, entry, retracted)
+    SELECT t.session_id, t.seq, t.entry, t.retracted
+    FROM unnest($17::text[], $18::bigint[], $19::text[], $20::boolean[]) AS t(session_id, seq, entry, retracted)
+    WHERE t.session_id IN (SELECT id FROM saved)
+    RETURNING 1),
+ev AS (
+    SELECT * FROM unnest($21::text[], $22::text[], $23::text[], $24::smallint[], $25::text[], $26::text[],
+                         $27::timestamptz[], $28::timestamptz[], $29::text[], $30::text[], $31::text[])
+        AS ev(gate, id, session_id, tier, queue, record, created_at, now, message, event_type, payload)
+    WHERE ev.gate IN (SELECT id FROM saved)),
+esc AS (
+    INSERT INTO escalations (id, session_id, tier, queue, status, claimed_by, record, created_at, updated_at)
+    SELECT id, session_id, tier, queue, 'open', NULL, record, created_at, now FROM ev
+    RETURNING 1),
+msg AS (
+    INSERT INTO outbox (id, event_type, payload, next_attempt_at, created_at)
+    SELECT message, event_type, payload, now, now FROM ev
+    RETURNING 1)
+SELECT st.id, up.id IS NOT NULL,
+       up.id IS NOT NULL OR EXISTS (SELECT 1 FROM sessions x WHERE x.id = st.id)
+FROM st LEFT JOIN up ON up.id = st.id";
+
+/// The batch's columns, one array per parameter of [`BATCH_SQL`].
+#[derive(Default)]
+struct Columns<'a> {
+    st_id: Vec<&'a str>,
+    st_expected: Vec<i64>,
+    st_state: Vec<&'a str>,
+    st_seq: Vec<i64>,
+    st_status: Vec<&'a str>,
+    st_now: Vec<OffsetDateTime>,
+    new_id: Vec<&'a str>,
+    new_token: Vec<&'a str>,
+    new_owner: Vec<Option<&'a str>>,
+    new_reference: Vec<Option<&'a str>>,
+    new_script: Vec<&'a str>,
+    new_status: Vec<&'a str>,
+    new_seq: Vec<i64>,
+    new_state: Vec<&'a str>,
+    new_created: Vec<OffsetDateTime>,
+    new_updated: Vec<OffsetDateTime>,
+    t_session: Vec<&'a str>,
+    t_seq: Vec<i64>,
+    t_entry: Vec<&'a str>,
+    t_retracted: Vec<bool>,
+    ev_gate: Vec<&'a str>,
+    ev_id: Vec<&'a str>,
+    ev_session: Vec<&'a str>,
+    ev_tier: Vec<i16>,
+    ev_queue: Vec<Option<&'a str>>,
+    ev_record: Vec<&'a str>,
+    ev_created: Vec<OffsetDateTime>,
+    ev_now: Vec<OffsetDateTime>,
+    ev_message: Vec<&'a str>,
+    ev_type: Vec<&'a str>,
+    ev_payload: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn trail(&mut self, session: &'a str, e: &'a Entries) {
+        for i in 0..e.seqs.len() {
+            self.t_session.push(session);
+            self.t_seq.push(e.seqs[i]);
+            self.t_entry.push(&e.json[i]);
+            self.t_retracted.push(e.retracted[i]);
+        }
+    }
+
+    fn escalation(&mut self, gate: &'a str, e: &'a NewEscalation, now: OffsetDateTime) {
+        self.ev_gate.push(gate);
+        self.ev_id.push(&e.id);
+        self.ev_session.push(&e.session);
+        self.ev_tier.push(e.tier);
+        self.ev_queue.push(e.queue.as_deref());
+        self.ev_record.push(&e.record);
+        self.ev_created.push(e.created_at);
+        self.ev_now.push(now);
+        self.ev_message.push(&e.message.id);
+        self.ev_type.push(e.message.event_type);
+        self.ev_payload.push(&e.message.payload);
+    }
+}
+
+/// One statement for `jobs` (each of a different session, none with
+/// retractions): what each was, in their order.
+async fn save_batch(pool: &PgPool, jobs: &[&Job]) -> std::result::Result<Vec<Saved>, sqlx::Error> {
+    let mut c = Columns::default();
+    // Steps in the order of their session ids: two instances' batches then
+    // lock the sessions they share in the same order, and do not deadlock.
+    let mut steps: Vec<&StepJob> = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Start(s) => {
+                c.new_id.push(&s.id);
+                c.new_token.push(&s.token_hash);
+                c.new_owner.push(s.owner.as_deref());
+                c.new_reference.push(s.reference.as_deref());
+                c.new_script.push(&s.script);
+                c.new_status.push(s.status);
+                c.new_seq.push(s.seq);
+                c.new_state.push(&s.state);
+                c.new_created.push(s.created_at);
+                c.new_updated.push(s.updated_at);
+                c.trail(&s.id, &s.entries);
+                if let Some(e) = &s.escalation {
+                    c.escalation(&s.id, e, s.updated_at);
+                }
+            }
+            Job::Step(s) => steps.push(s),
+        }
+    }
+    steps.sort_unstable_by(|a, b| a.session_id.cmp(&b.session_id));
+    for s in &steps {
+        c.st_id.push(&s.session_id);
+        c.st_expected.push(s.expected_seq);
+        c.st_state.push(&s.state);
+        c.st_seq.push(s.seq);
+        c.st_status.push(s.status);
+        c.st_now.push(s.now);
+        c.trail(&s.session_id, &s.entries);
+        if let Some(e) = &s.escalation {
+            c.escalation(&s.session_id, e, s.now);
+        }
+    }
+    let rows = sqlx::query_as::<_, (String, bool, bool)>(BATCH_SQL)
+        .bind(&c.st_id)
+        .bind(&c.st_expected)
+        .bind(&c.st_state)
+        .bind(&c.st_seq)
+        .bind(&c.st_status)
+        .bind(&c.st_now)
+        .bind(&c.new_id)
+        .bind(&c.new_token)
+        .bind(&c.new_owner)
+        .bind(&c.new_reference)
+        .bind(&c.new_script)
+        .bind(&c.new_status)
+        .bind(&c.new_seq)
+        .bind(&c.new_state)
+        .bind(&c.new_created)
+        .bind(&c.new_updated)
+        .bind(&c.t_session)
+        .bind(&c.t_seq)
+        .bind(&c.t_entry)
+        .bind(&c.t_retracted)
+        .bind(&c.ev_gate)
+        .bind(&c.ev_id)
+        .bind(&c.ev_session)
+        .bind(&c.ev_tier)
+        .bind(&c.ev_queue)
+        .bind(&c.ev_record)
+        .bind(&c.ev_created)
+        .bind(&c.ev_now)
+        .bind(&c.ev_message)
+        .bind(&c.ev_type)
+        .bind(&c.ev_payload)
+        .fetch_all(pool)
+        .await?;
+    let mut by_id: HashMap<String, Saved> = HashMap::with_capacity(rows.len());
+    for (id, updated, exists) in rows {
+        let saved = match (updated, exists) {
+            (true, _) => Saved::Ok,
+            (false, true) => Saved::Conflict,
+            (false, false) => Saved::NotFound,
+        };
+        by_id.insert(id, saved);
+    }
+    jobs.iter()
+        .map(|job| match job {
+            // The statement succeeded: every new session is in.
+            Job::Start(_) => Ok(Saved::Ok),
+            Job::Step(s) => by_id.get(&s.session_id).copied().ok_or_else(|| {
+                sqlx::Error::Protocol(format!(
+                    "the batch did not report the step of session {}",
+                    s.session_id
+                ))
+            }),
+        })
+        .collect()
+}
+
+/// One write, one statement (the path of a lone write, of a step that
+/// retracts entries, and of a refused batch's writes).
+async fn save_alone(pool: &PgPool, job: &Job) -> Result<Saved> {
+    match job {
+        Job::Start(s) => create_alone(pool, s).await.map(|()| Saved::Ok),
+        Job::Step(s) => step_alone(pool, s).await,
+    }
+}
+
+/// A session start alone: the session, its trail and its escalation in one
+/// statement, committed together or not at all.
+async fn create_alone(pool: &PgPool, s: &StartJob) -> Result<()> {
+    let mut sql = String::from(
+        "WITH s AS (INSERT INTO sessions \
+             (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id), \
+         ins AS (INSERT INTO trail_entries (session_id, seq, entry, retracted) \
+             SELECT s.id, x.seq, x.entry, x.retracted FROM s, \
+             unnest($11::bigint[], $12::text[], $13::boolean[]) AS x(seq, entry, retracted) \
+             RETURNING 1)",
+    );
+    if s.escalation.is_some() {
+        sql.push_str(&escalation_ctes("s", 14, "$10"));
+    }
+    sql.push_str(" SELECT count(*) FROM s");
+    let mut q = sqlx::query(&sql)
+        .bind(&s.id)
+        .bind(&s.token_hash)
+        .bind(&s.owner)
+        .bind(&s.reference)
+        .bind(&s.script)
+        .bind(s.status)
+        .bind(s.seq)
+        .bind(s.state.as_str())
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .bind(&s.entries.seqs)
+        .bind(&s.entries.json)
+        .bind(&s.entries.retracted);
+    if let Some(e) = &s.escalation {
+        q = bind_escalation(q, e);
+    }
+    q.fetch_one(pool)
+        .await
+        .map_err(|e| write_error(e, &s.id, s.escalation.as_ref()))?;
+    Ok(())
+}
+
+/// A step alone: one statement, or a transaction when it retracts entries.
+async fn step_alone(pool: &PgPool, w: &StepJob) -> Result<Saved> {
+    // The compare-and-set gates everything else: every other CTE writes
+    // only if `up` returned the row. The last SELECT says what happened:
+    // rows updated, entries marked retracted, and whether the session
+    // exists at all (for NotFound against Conflict).
+    let mut sql = String::from(
+        "WITH up AS (UPDATE sessions SET state = $3, seq = $4, status = $5, updated_at = $6 \
+             WHERE id = $1 AND seq = $2 RETURNING id), \
+         ins AS (INSERT INTO trail_entries (session_id, seq, entry, retracted) \
+             SELECT up.id, x.seq, x.entry, x.retracted FROM up, \
+             unnest($7::bigint[], $8::text[], $9::boolean[]) AS x(seq, entry, retracted) \
+             RETURNING 1)",
+    );
+    // Parameters from $10 on are there only when their CTE is.
+    let mut next = 10;
+    let marked = if w.retracted.is_empty() {
+        "0::bigint"
+    } else {
+        sql.push_str(&format!(
+            ", ret AS (UPDATE trail_entries SET retracted = true \
+                 WHERE session_id = $1 AND seq = ANY(${next}::bigint[]) \
+                   AND EXISTS (SELECT 1 FROM up) RETURNING 1)"
+        ));
+        next += 1;
+        "(SELECT count(*) FROM ret)"
+    };
+    if w.escalation.is_some() {
+        sql.push_str(&escalation_ctes("up", next, "$6"));
+    }
+    // Whether the session exists matters only when the update missed
+    // (NotFound against Conflict): CASE does not look otherwise.
+    sql.push_str(&format!(
+        " SELECT (SELECT count(*) FROM up), {marked}, \
+             CASE WHEN EXISTS (SELECT 1 FROM up) THEN true \
+                  ELSE EXISTS (SELECT 1 FROM sessions WHERE id = $1) END"
+    ));
+    let mut q = sqlx::query(&sql)
+        .bind(w.session_id.as_str())
+        .bind(w.expected_seq)
+        .bind(w.state.as_str())
+        .bind(w.seq)
+        .bind(w.status)
+        .bind(w.now)
+        .bind(&w.entries.seqs)
+        .bind(&w.entries.json)
+        .bind(&w.entries.retracted);
+    if !w.retracted.is_empty() {
+        q = q.bind(&w.retracted);
+    }
+    if let Some(e) = &w.escalation {
+        q = bind_escalation(q, e);
+    }
+    let err = |e| write_error(e, &w.session_id, w.escalation.as_ref());
+
+    let counts = |row: PgRow| -> Result<(i64, i64, bool)> {
+        Ok((
+            row.try_get(0).map_err(db)?,
+            row.try_get(1).map_err(db)?,
+            row.try_get(2).map_err(db)?,
+        ))
+    };
+    let (updated, exists) = if w.retracted.is_empty() {
+        // The usual step: one statement, atomic by itself.
+        let (updated, _, exists) = counts(q.fetch_one(pool).await.map_err(err)?)?;
+        (updated, exists)
+    } else {
+        // Retractions must all hit entries the trail has, or the step
+        // fails whole: only a transaction can take the statement back.
+        let mut tx = pool.begin().await.map_err(db)?;
+        let (updated, marked, exists) = counts(q.fetch_one(&mut *tx).await.map_err(err)?)?;
+        if updated == 1 && marked != w.retracted.len() as i64 {
+            tx.rollback().await.map_err(db)?;
+            // A caller's bug: the step fails whole rather than save a
+            // trail that does not match the state.
+            return Err(StoreError::Database(format!(
+                "session {}: retracted entries {:?} are not all in the trail",
+                w.session_id, w.retracted
+            )));
+        }
+        tx.commit().await.map_err(db)?;
+        (updated, exists)
+    };
+    Ok(match (updated, exists) {
+        (1, _) => Saved::Ok,
+        (0, true) => Saved::Conflict,
+        (0, false) => Saved::NotFound,
+        (n, _) => {
+            // The primary key makes this impossible; said, not assumed.
+            return Err(StoreError::Database(format!(
+                "session {}: saving a step changed {n} sessions",
+                w.session_id
+            )));
+        }
+    })
+}
+
 // ---------------------------------------------------------------- migrations
 
 #[derive(Debug)]
@@ -477,47 +1098,14 @@ impl Store for PgStore {
     }
 
     async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {
-        let state = state_json(&s.state)?;
-        let entries = Entries::new(&s.state.trail)?;
-        let escalation = escalation
-            .map(|r| NewEscalation::new(r, s.updated_at))
-            .transpose()?;
-        // One statement: the session, its trail and its escalation commit
-        // together or not at all.
-        let mut sql = String::from(
-            "WITH s AS (INSERT INTO sessions \
-                 (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id), \
-             ins AS (INSERT INTO trail_entries (session_id, seq, entry, retracted) \
-                 SELECT s.id, x.seq, x.entry, x.retracted FROM s, \
-                 unnest($11::bigint[], $12::text[], $13::boolean[]) AS x(seq, entry, retracted) \
-                 RETURNING 1)",
-        );
-        if escalation.is_some() {
-            sql.push_str(&escalation_ctes("s", 14, "$10"));
+        let job = StartJob::new(s, escalation)?;
+        match self.write(Job::Start(job)).await? {
+            Saved::Ok => Ok(()),
+            other => Err(StoreError::Database(format!(
+                "session {}: a start came back as {other:?}",
+                s.id
+            ))),
         }
-        sql.push_str(" SELECT count(*) FROM s");
-        let mut q = sqlx::query(&sql)
-            .bind(&s.id)
-            .bind(&s.token_hash)
-            .bind(&s.owner)
-            .bind(&s.reference)
-            .bind(&s.state.script)
-            .bind(status_str(s.state.status))
-            .bind(i64::from(s.state.seq))
-            .bind(state.as_str())
-            .bind(to_ms(s.created_at))
-            .bind(to_ms(s.updated_at))
-            .bind(&entries.seqs)
-            .bind(&entries.json)
-            .bind(&entries.retracted);
-        if let Some(e) = &escalation {
-            q = bind_escalation(q, e);
-        }
-        q.fetch_one(&self.pool)
-            .await
-            .map_err(|e| write_error(e, &s.id, escalation.as_ref()))?;
-        Ok(())
     }
 
     async fn session(&self, id: &str) -> Result<Option<StoredSession>> {
@@ -553,109 +1141,12 @@ impl Store for PgStore {
     }
 
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
-        let state = state_json(w.state)?;
-        let entries = Entries::new(w.new_entries)?;
-        let mut retracted: Vec<i64> = w.retracted.iter().map(|&s| i64::from(s)).collect();
-        retracted.sort_unstable();
-        retracted.dedup();
-        let escalation = w
-            .escalation
-            .map(|r| NewEscalation::new(r, w.now))
-            .transpose()?;
-
-        // The compare-and-set gates everything else: every other CTE writes
-        // only if `up` returned the row. The last SELECT says what happened:
-        // rows updated, entries marked retracted, and whether the session
-        // exists at all (for NotFound against Conflict).
-        let mut sql = String::from(
-            "WITH up AS (UPDATE sessions SET state = $3, seq = $4, status = $5, updated_at = $6 \
-                 WHERE id = $1 AND seq = $2 RETURNING id), \
-             ins AS (INSERT INTO trail_entries (session_id, seq, entry, retracted) \
-                 SELECT up.id, x.seq, x.entry, x.retracted FROM up, \
-                 unnest($7::bigint[], $8::text[], $9::boolean[]) AS x(seq, entry, retracted) \
-                 RETURNING 1)",
-        );
-        // Parameters from $10 on are there only when their CTE is.
-        let mut next = 10;
-        let marked = if retracted.is_empty() {
-            "0::bigint"
-        } else {
-            sql.push_str(&format!(
-                ", ret AS (UPDATE trail_entries SET retracted = true \
-                     WHERE session_id = $1 AND seq = ANY(${next}::bigint[]) \
-                       AND EXISTS (SELECT 1 FROM up) RETURNING 1)"
-            ));
-            next += 1;
-            "(SELECT count(*) FROM ret)"
-        };
-        if escalation.is_some() {
-            sql.push_str(&escalation_ctes("up", next, "$6"));
+        let job = StepJob::new(w)?;
+        if !job.retracted.is_empty() {
+            // Rare (a step back), and it needs a transaction of its own.
+            return step_alone(&self.pool, &job).await;
         }
-        // Whether the session exists matters only when the update missed
-        // (NotFound against Conflict): CASE does not look otherwise.
-        sql.push_str(&format!(
-            " SELECT (SELECT count(*) FROM up), {marked}, \
-                 CASE WHEN EXISTS (SELECT 1 FROM up) THEN true \
-                      ELSE EXISTS (SELECT 1 FROM sessions WHERE id = $1) END"
-        ));
-        let mut q = sqlx::query(&sql)
-            .bind(w.session_id)
-            .bind(i64::from(w.expected_seq))
-            .bind(state.as_str())
-            .bind(i64::from(w.state.seq))
-            .bind(status_str(w.state.status))
-            .bind(to_ms(w.now))
-            .bind(&entries.seqs)
-            .bind(&entries.json)
-            .bind(&entries.retracted);
-        if !retracted.is_empty() {
-            q = q.bind(&retracted);
-        }
-        if let Some(e) = &escalation {
-            q = bind_escalation(q, e);
-        }
-        let err = |e| write_error(e, w.session_id, escalation.as_ref());
-
-        let counts = |row: PgRow| -> Result<(i64, i64, bool)> {
-            Ok((
-                row.try_get(0).map_err(db)?,
-                row.try_get(1).map_err(db)?,
-                row.try_get(2).map_err(db)?,
-            ))
-        };
-        let (updated, exists) = if retracted.is_empty() {
-            // The usual step: one statement, atomic by itself.
-            let (updated, _, exists) = counts(q.fetch_one(&self.pool).await.map_err(err)?)?;
-            (updated, exists)
-        } else {
-            // Retractions must all hit entries the trail has, or the step
-            // fails whole: only a transaction can take the statement back.
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let (updated, marked, exists) = counts(q.fetch_one(&mut *tx).await.map_err(err)?)?;
-            if updated == 1 && marked != retracted.len() as i64 {
-                tx.rollback().await.map_err(db)?;
-                // A caller's bug: the step fails whole rather than save a
-                // trail that does not match the state.
-                return Err(StoreError::Database(format!(
-                    "session {}: retracted entries {:?} are not all in the trail",
-                    w.session_id, retracted
-                )));
-            }
-            tx.commit().await.map_err(db)?;
-            (updated, exists)
-        };
-        Ok(match (updated, exists) {
-            (1, _) => Saved::Ok,
-            (0, true) => Saved::Conflict,
-            (0, false) => Saved::NotFound,
-            (n, _) => {
-                // The primary key makes this impossible; said, not assumed.
-                return Err(StoreError::Database(format!(
-                    "session {}: saving a step changed {n} sessions",
-                    w.session_id
-                )));
-            }
-        })
+        self.write(Job::Step(job)).await
     }
 
     async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<Escalation>> {
