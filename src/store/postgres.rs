@@ -793,7 +793,14 @@ async fn save_batch(pool: &PgPool, jobs: &[&Job]) -> std::result::Result<Vec<Sav
             c.escalation(&s.session_id, e, s.now);
         }
     }
+    // Planned afresh for every batch (an unnamed statement), never from a
+    // cached generic plan: a generic plan cannot see how long the arrays are,
+    // and one made while `sessions` was still small (a new database) joins
+    // by hashing a sequential scan of the whole table, and keeps doing so as
+    // it grows (measured: every batch read the whole table). Planning costs
+    // a round trip and some CPU per batch, not per write.
     let rows = sqlx::query_as::<_, (String, bool, bool)>(BATCH_SQL)
+        .persistent(false)
         .bind(&c.st_id)
         .bind(&c.st_expected)
         .bind(&c.st_state)
