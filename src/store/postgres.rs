@@ -87,6 +87,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The writer's own connection, for its batches.
+    batches: PgPool,
     /// To open the migrations' own connection.
     options: PgConnectOptions,
     /// Starts and steps to the task that saves them (see [`write_batches`]).
@@ -95,8 +97,8 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connects to `postgres://…` (or `postgresql://…`) with a pool of at
-    /// most `pool_size` connections (at least 1). Call [`Store::migrate`]
+    /// Connects to `postgres://…` (or `postgresql://…`) with at most
+    /// `pool_size` connections (at least 2: one is the writer's). Call [`Store::migrate`]
     /// before use.
     ///
     /// Starts the writer task on the current tokio runtime; it stops when
@@ -110,8 +112,9 @@ impl PgStore {
             // server's own log; slow ones still show.
             .log_statements(tracing::log::LevelFilter::Debug)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
+        // One of the connections is the writer's own (see `batches`).
         let pool = PgPoolOptions::new()
-            .max_connections(pool_size.max(1))
+            .max_connections(pool_size.max(2) - 1)
             .min_connections(1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // A ping before every use would double the round trips of the
@@ -121,11 +124,37 @@ impl PgStore {
             .connect_with(options.clone())
             .await
             .map_err(db)?;
+        // The writer's batches are planned for their own arrays every time
+        // (`force_custom_plan`), never from a cached generic plan: a generic
+        // plan cannot see how long the arrays are, and one made while
+        // `sessions` was still small (a new database) hash-joins a
+        // sequential scan of the whole table, and keeps doing so as it grows
+        // (measured: every batch read all of it). The setting is for this
+        // connection only: the other statements look rows up by key, and
+        // their generic plans are right and cheaper.
+        let batches = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(
+                options
+                    .clone()
+                    .options([("plan_cache_mode", "force_custom_plan")]),
+            )
+            .await
+            .map_err(db)?;
         let (writes, rx) = mpsc::channel(WRITE_QUEUE);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(write_batches(pool.clone(), rx, counters.clone()));
+        tokio::spawn(write_batches(
+            pool.clone(),
+            batches.clone(),
+            rx,
+            counters.clone(),
+        ));
         Ok(PgStore {
             pool,
+            batches,
             options,
             writes,
             counters,
@@ -159,6 +188,7 @@ impl PgStore {
 
     /// Closes the pool, waiting for its connections to finish.
     pub async fn close(&self) {
+        self.batches.close().await;
         self.pool.close().await;
     }
 }
@@ -565,6 +595,7 @@ struct Counters {
 /// is handed to each.
 async fn write_batches(
     pool: PgPool,
+    batches: PgPool,
     mut rx: mpsc::Receiver<(Job, Reply)>,
     counters: Arc<Counters>,
 ) {
@@ -597,11 +628,16 @@ async fn write_batches(
             }
         }
         held = later;
-        run_batch(&pool, batch, &counters).await;
+        run_batch(&pool, &batches, batch, &counters).await;
     }
 }
 
-async fn run_batch(pool: &PgPool, mut batch: Vec<(Job, Reply)>, counters: &Counters) {
+async fn run_batch(
+    pool: &PgPool,
+    batches: &PgPool,
+    mut batch: Vec<(Job, Reply)>,
+    counters: &Counters,
+) {
     if batch.len() == 1 {
         if let Some((job, reply)) = batch.pop() {
             let _ = reply.send(save_alone(pool, &job).await);
@@ -613,7 +649,7 @@ async fn run_batch(pool: &PgPool, mut batch: Vec<(Job, Reply)>, counters: &Count
     counters.batched.fetch_add(n, Ordering::Relaxed);
     counters.largest.fetch_max(n, Ordering::Relaxed);
     let jobs: Vec<&Job> = batch.iter().map(|(j, _)| j).collect();
-    match save_batch(pool, &jobs).await {
+    match save_batch(batches, &jobs).await {
         Ok(saved) => {
             for ((_, reply), s) in batch.into_iter().zip(saved) {
                 let _ = reply.send(Ok(s));
@@ -793,14 +829,8 @@ async fn save_batch(pool: &PgPool, jobs: &[&Job]) -> std::result::Result<Vec<Sav
             c.escalation(&s.session_id, e, s.now);
         }
     }
-    // Planned afresh for every batch (an unnamed statement), never from a
-    // cached generic plan: a generic plan cannot see how long the arrays are,
-    // and one made while `sessions` was still small (a new database) joins
-    // by hashing a sequential scan of the whole table, and keeps doing so as
-    // it grows (measured: every batch read the whole table). Planning costs
-    // a round trip and some CPU per batch, not per write.
+    // On the writer's connection, which plans it afresh every time.
     let rows = sqlx::query_as::<_, (String, bool, bool)>(BATCH_SQL)
-        .persistent(false)
         .bind(&c.st_id)
         .bind(&c.st_expected)
         .bind(&c.st_state)
