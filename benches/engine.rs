@@ -34,11 +34,11 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -52,6 +52,8 @@ struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated minus bytes freed while counting.
+static LIVE: AtomicI64 = AtomicI64::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged.
 unsafe impl GlobalAlloc for Counting {
@@ -59,11 +61,15 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
             ALLOC_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
         }
         // SAFETY: the caller's contract is the system allocator's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        }
         // SAFETY: as above.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -71,6 +77,7 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
             ALLOC_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+            LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         }
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -505,6 +512,31 @@ fn bench_walks(c: &mut Criterion, name: &str, program: &Program) {
     });
     g.finish();
 
+    // Both cores: one walker per core on the one shared program, as the
+    // server steps different sessions at once. Throughput is all steps of
+    // both threads over the wall time until both are done.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(2));
+    let mut g = c.benchmark_group(format!("steps-{threads}-threads"));
+    g.throughput(Throughput::Elements(BATCH * threads as u64));
+    g.sample_size(30);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(5));
+    let mut walkers: Vec<Walker> = (0..threads)
+        .map(|i| Walker::new(program, SEED ^ (0x100 + i as u64)))
+        .collect();
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            std::thread::scope(|scope| {
+                for w in walkers.iter_mut() {
+                    scope.spawn(move || w.run(iters * BATCH));
+                }
+            });
+            t.elapsed()
+        })
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("start");
     g.sample_size(30);
     g.warm_up_time(Duration::from_secs(1));
@@ -596,8 +628,8 @@ fn btree_nodes<K, V>(len: usize) -> usize {
     }
 }
 
-fn map_heap(m: &BTreeMap<String, Json>) -> usize {
-    btree_nodes::<String, Json>(m.len())
+fn vars_heap(m: &engine::Vars) -> usize {
+    m.buffer_bytes()
         + m.iter()
             .map(|(k, v)| k.capacity() + json_heap(v))
             .sum::<usize>()
@@ -621,8 +653,8 @@ fn text_heap(t: &Text) -> (usize, usize) {
     }
 }
 
-fn opt_text_heap(t: &Option<Text>) -> (usize, usize) {
-    t.as_ref().map_or((0, 0), text_heap)
+fn opt_text_heap(t: Option<&Text>) -> (usize, usize) {
+    t.map_or((0, 0), text_heap)
 }
 
 /// The in-memory size of a session, in parts.
@@ -635,9 +667,13 @@ struct Heap {
     state: usize,
     /// The trail's buffer: `capacity * size_of::<TrailEntry>()`.
     trail_buffer: usize,
-    /// The entries' `set` slices and their values' heap, and the headers
-    /// of strings the entries alone hold.
-    trail_sets: usize,
+    /// The heads only this session's entries hold (an `Arc` block each:
+    /// two counts and the `Head`), their `set` slices, and the headers of
+    /// strings the entries alone hold. A head the program shares (the
+    /// usual answer) is the program's, like its texts.
+    trail_heads: usize,
+    /// Entries whose head is shared with the program.
+    shared_heads: usize,
     /// The entries' strings: node, kind, text, say, answer id and label,
     /// value, actor, note (the "trail text", excluded from the target).
     trail_text: usize,
@@ -655,7 +691,7 @@ fn heap(s: &Session) -> Heap {
         .iter()
         .map(|p| p.id.capacity() + p.version.capacity())
         .sum::<usize>();
-    h.state += map_heap(&s.params) + map_heap(&s.initial_vars) + map_heap(&s.vars);
+    h.state += vars_heap(&s.params) + vars_heap(&s.initial_vars) + vars_heap(&s.vars);
     h.state += s.frames.capacity() * size_of::<engine::Frame>();
     h.state += s.visits.capacity() * size_of::<(u16, u32, u16)>();
     if let Some(e) = &s.ending {
@@ -678,35 +714,60 @@ fn heap(s: &Session) -> Heap {
     }
     h.trail_buffer = s.trail.capacity() * size_of::<TrailEntry>();
     for e in &s.trail {
-        h.trail_sets += e.set.len() * size_of::<(Text, Json)>()
-            + e.set.iter().map(|(_, v)| json_heap(v)).sum::<usize>();
+        let own = std::sync::Arc::strong_count(e.head()) == 1;
+        if own {
+            h.trail_heads += 2 * size_of::<usize>() + size_of::<engine::Head>();
+            if !e.set().is_shared() {
+                h.trail_heads += e.set().len() * size_of::<(Text, Json)>()
+                    + e.set().iter().map(|(_, v)| json_heap(v)).sum::<usize>();
+            }
+        } else {
+            h.shared_heads += 1;
+        }
         let mut parts = vec![
-            text_heap(&e.node),
-            text_heap(&e.kind),
-            text_heap(&e.text),
-            opt_text_heap(&e.say),
-            opt_text_heap(&e.value),
-            text_heap(&e.actor),
-            opt_text_heap(&e.note),
+            text_heap(e.node()),
+            text_heap(e.kind()),
+            text_heap(e.text()),
+            opt_text_heap(e.say()),
+            opt_text_heap(e.value()),
+            text_heap(e.actor()),
+            opt_text_heap(e.note()),
         ];
-        if let Some(a) = &e.answer {
+        if let Some(a) = e.answer() {
             parts.push(text_heap(&a.id));
             parts.push(text_heap(&a.label));
         }
         for (header, text) in parts {
-            h.trail_sets += header;
             h.trail_text += text;
+            // A shared head's strings are the program's.
+            if own {
+                h.trail_heads += header;
+            }
         }
     }
     h
+}
+
+/// Bytes the allocator holds for a session built on a program whose shared
+/// heads already exist (the second of two equal sessions): everything the
+/// session owns, trail text included.
+fn live_bytes(program: &Program, entries: usize) -> i64 {
+    drop(long_session(program, entries));
+    COUNTING.store(true, Ordering::Relaxed);
+    let before = LIVE.load(Ordering::Relaxed);
+    let s = long_session(program, entries);
+    let after = LIVE.load(Ordering::Relaxed);
+    COUNTING.store(false, Ordering::Relaxed);
+    drop(s);
+    after - before
 }
 
 fn bench_session(c: &mut Criterion, program: &Program) {
     let s = long_session(program, 50);
     let json = serde_json::to_vec(&s).expect("serializes");
     let h = heap(&s);
-    let excl_text = h.inline + h.state + h.trail_buffer + h.trail_sets;
-    let with_sets = s.trail.iter().filter(|e| !e.set.is_empty()).count();
+    let excl_text = h.inline + h.state + h.trail_buffer + h.trail_heads;
+    let with_sets = s.trail.iter().filter(|e| !e.set().is_empty()).count();
     eprintln!(
         "[session] {} trail entries ({with_sets} with `set`), {} vars, {} visits, {} pins",
         s.trail.len(),
@@ -715,25 +776,38 @@ fn bench_session(c: &mut Criterion, program: &Program) {
         s.pins.len()
     );
     eprintln!(
-        "[session] size_of: Session {} B, TrailEntry {} B, Json {} B, Pin {} B, OffsetDateTime {} B; BTreeMap<String, Json> leaf {} B",
+        "[session] size_of: Session {} B, TrailEntry {} B, Head {} B, Json {} B, Pin {} B, Ending {} B",
         size_of::<Session>(),
         size_of::<TrailEntry>(),
+        size_of::<engine::Head>(),
         size_of::<Json>(),
         size_of::<engine::Pin>(),
-        size_of::<OffsetDateTime>(),
-        btree_nodes::<String, Json>(1)
+        size_of::<Option<engine::Ending>>(),
     );
     eprintln!("[session] serde_json::to_vec: {} B", json.len());
     eprintln!(
-        "[session] heap estimate: inline {} + state {} + trail buffer {} (cap {}) + trail sets and string headers {} = {} B excluding trail text; trail text {} B; total {} B",
+        "[session] heap estimate: inline {} + state {} + trail buffer {} (cap {}) + own heads, sets and string headers {} ({} of {} heads shared with the program) = {} B excluding trail text; trail text {} B; total {} B",
         h.inline,
         h.state,
         h.trail_buffer,
         s.trail.capacity(),
-        h.trail_sets,
+        h.trail_heads,
+        h.shared_heads,
+        s.trail.len(),
         excl_text,
         h.trail_text,
         excl_text + h.trail_text
+    );
+    eprintln!(
+        "[session] allocator: {} B live on the heap for the session's own data (trail text it alone holds included; add {} B inline)",
+        live_bytes(program, 50),
+        size_of::<Session>()
+    );
+    let back: Session = serde_json::from_slice(&json).expect("deserializes");
+    let hb = heap(&back);
+    eprintln!(
+        "[session] read back from JSON (no shared heads): {} B excluding trail text",
+        hb.inline + hb.state + hb.trail_buffer + hb.trail_heads
     );
 
     let mut g = c.benchmark_group("session");

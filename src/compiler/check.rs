@@ -350,6 +350,7 @@ fn check_unit(
             kind,
             help,
             names: Default::default(),
+            heads: Default::default(),
         });
     }
     UnitOut {

@@ -184,6 +184,7 @@ fn lower_script(
         graph,
         node_index,
         uses,
+        guarded: Default::default(),
     };
     (script, origin)
 }

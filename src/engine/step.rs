@@ -3,9 +3,10 @@
 //! an end; every unresolved ending escalates (contract section 3).
 
 use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE};
+use super::trail::{self, Head};
 use super::{
     Advance, AnswerRef, Channel, Ending, Frame, InputSpec, Pin, Reply, Session, StartOptions,
-    Status, Step, TrailEntry, VarSet,
+    Status, Step, TrailEntry, VarSet, Vars,
 };
 use crate::program::templates::Reads;
 use crate::program::{
@@ -17,6 +18,7 @@ use serde_json::Value as Json;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// A move the engine refused; the session is unchanged.
@@ -98,14 +100,15 @@ pub fn start(
         .map(|(k, v)| (k.clone(), literal_json(v)))
         .collect();
     vars.extend(opts.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let vars = Vars::from(vars);
     let mut s = Session {
         script: root.id.clone(),
         pins,
         channel: opts.channel,
         language,
         tier: opts.tier.unwrap_or(root.tier).clamp(1, 4),
-        params: opts.params,
-        initial_vars: opts.vars,
+        params: Vars::from(opts.params),
+        initial_vars: Vars::from(opts.vars),
         vars,
         frames: vec![Frame {
             pin: 0,
@@ -230,7 +233,7 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
             .trail
             .iter()
             .rev()
-            .any(|e| !e.retracted && e.actor != "system"),
+            .any(|e| !e.retracted() && e.actor() != "system"),
     }))
 }
 
@@ -269,13 +272,13 @@ pub fn back(
     let Some(i) = s
         .trail
         .iter()
-        .rposition(|e| !e.retracted && e.actor != "system")
+        .rposition(|e| !e.retracted() && e.actor() != "system")
     else {
         return Err(StepError::NothingToGoBack);
     };
     let mut replayed = replay_without(program, s, Some(i))?;
     replayed.trail = std::mem::take(&mut s.trail);
-    replayed.trail[i].retracted = true;
+    replayed.trail[i].set_retracted(true);
     replayed.seq = s.seq + 1;
     let _ = (actor, now);
     *s = replayed;
@@ -300,18 +303,18 @@ fn replay_without(
         script: s.script.clone(),
         channel: s.channel,
         language: Some(s.language.clone()),
-        params: s.params.clone(),
-        vars: s.initial_vars.clone(),
+        params: s.params.to_map(),
+        vars: s.initial_vars.to_map(),
         tier: Some(s.tier),
     };
     let (mut r, _) = start(program, opts, s.started_at)?;
     r.trail.clear();
     let pins = check_pins(program, &r)?;
     for (i, e) in s.trail.iter().enumerate() {
-        if e.retracted || e.actor == "system" || Some(i) == skip {
+        if e.retracted() || e.actor() == "system" || Some(i) == skip {
             continue;
         }
-        let reply = match (&e.answer, &e.value) {
+        let reply = match (e.answer(), e.value()) {
             (Some(a), _) => Reply::Answer(a.id.as_str().to_owned()),
             (None, Some(v)) => Reply::Value(v.as_str().to_owned()),
             (None, None) => continue,
@@ -320,13 +323,13 @@ fn replay_without(
             program,
             pins: pins.clone(),
             s: &mut r,
-            now: e.at,
+            now: e.at(),
             record: false,
         };
         if is_escalate(&reply) {
-            m.escalate_by_person(e.note.as_ref().map(|n| n.as_str().to_owned()), &e.actor)?;
+            m.escalate_by_person(e.note().map(|n| n.as_str().to_owned()), e.actor())?;
         } else {
-            m.reply(reply, &e.actor)?;
+            m.reply(reply, e.actor())?;
         }
     }
     r.trail.clear();
@@ -444,11 +447,11 @@ struct Renderer<'a> {
 #[derive(serde::Serialize)]
 struct Ctx<'a> {
     #[serde(flatten)]
-    vars: &'a BTreeMap<String, Json>,
+    vars: &'a Vars,
     channel: &'a str,
     language: &'a str,
     tier: u8,
-    params: &'a BTreeMap<String, Json>,
+    params: &'a Vars,
 }
 
 impl<'a> Renderer<'a> {
@@ -474,6 +477,16 @@ impl<'a> Renderer<'a> {
             .templates
             .render(id, self.lang, &ctx)
             .map(|c| Text::from(&*c))
+    }
+
+    /// The text in the session's language if it is a literal (shared with
+    /// the program); `None` for a template.
+    fn literal(&self, id: TextId) -> Option<Text> {
+        let pieces = self.program.templates.pieces(id);
+        match pieces.get(self.lang).or_else(|| pieces.first()) {
+            Some(TextPiece::Literal(l)) => Some(l.clone()),
+            _ => None,
+        }
     }
 
     /// The text in the session's language, borrowed where it is a literal
@@ -603,34 +616,44 @@ impl<'a> Machine<'a> {
         if actor == "system" {
             return ACTOR_SYSTEM;
         }
-        match self.s.trail.iter().rev().find(|e| e.actor != "system") {
-            Some(e) if e.actor == actor => e.actor.clone(),
+        match self.s.trail.iter().rev().find(|e| e.actor() != "system") {
+            Some(e) if e.actor() == actor => e.actor().clone(),
             _ => Text::from(actor),
         }
     }
 
-    fn push_trail(&mut self, mut e: TrailEntry) {
+    /// Appends an entry with this head (nothing while replaying).
+    fn push_trail(&mut self, head: impl Into<Arc<Head>>, actor: &str) {
         if self.record {
-            e.seq = self.s.trail.len() as u32 + 1;
-            self.s.trail.push(e);
+            let seq = self.s.trail.len() as u32 + 1;
+            let e = TrailEntry::new(head.into(), seq, self.actor(actor), self.now);
+            trail::push(&mut self.s.trail, e);
         }
     }
 
-    fn entry(&self, node: Text, kind: Text, text: Text, actor: &str) -> TrailEntry {
-        TrailEntry {
-            seq: 0,
-            node,
-            kind,
-            text,
-            say: None,
-            answer: None,
-            value: None,
-            set: VarSet::default(),
-            actor: self.actor(actor),
-            at: self.now,
-            retracted: false,
-            note: None,
-        }
+    /// The program's shared head for `slot` of the current node (an answer
+    /// by position; 0 for an instruction's `done`), when the step has
+    /// nothing of its own: `make` returns `None` for a step that renders a
+    /// template, and then the caller makes a head of its own.
+    fn shared_head(
+        &self,
+        f: Frame,
+        slots: usize,
+        slot: usize,
+        make: impl FnOnce() -> Option<Head>,
+    ) -> Option<Arc<Head>> {
+        let script = self.script(f.pin);
+        // A sub-flow that does not speak the session's language shows its
+        // first; the engine's own words would still differ, so not shared.
+        let lang = script.language_index(&self.s.language)?;
+        let qualified = usize::from(self.s.frames.len() > 1);
+        let langs = script.languages.len();
+        let node = script.node(NodeIndex::new(f.node as usize));
+        node.heads.get_or_make(
+            2 * langs * slots,
+            (qualified * langs + lang) * slots + slot,
+            make,
+        )
     }
 
     /// Enters the current frame's node and runs automatic nodes until a
@@ -643,19 +666,26 @@ impl<'a> Machine<'a> {
             let name = self.name(f);
             adv.entered.push(name.clone());
             let max = self.script(f.pin).max_visits;
-            let count = match self
-                .s
-                .visits
-                .iter_mut()
-                .find(|(p, n, _)| *p == f.pin && *n == f.node)
-            {
-                Some(v) => {
-                    v.2 = v.2.saturating_add(1);
-                    v.2
-                }
-                None => {
-                    self.s.visits.push((f.pin, f.node, 1));
-                    1
+            let guarded = self
+                .script(f.pin)
+                .loop_guarded(NodeIndex::new(f.node as usize));
+            let count = if !guarded {
+                1
+            } else {
+                match self
+                    .s
+                    .visits
+                    .iter_mut()
+                    .find(|(p, n, _)| *p == f.pin && *n == f.node)
+                {
+                    Some(v) => {
+                        v.2 = v.2.saturating_add(1);
+                        v.2
+                    }
+                    None => {
+                        self.s.visits.push((f.pin, f.node, 1));
+                        1
+                    }
                 }
             };
             if u32::from(count) > max {
@@ -707,10 +737,7 @@ impl<'a> Machine<'a> {
                     };
                     let sub_script = program.script(*sub);
                     for (k, v) in &sub_script.vars {
-                        self.s
-                            .vars
-                            .entry(k.clone())
-                            .or_insert_with(|| literal_json(v));
+                        self.s.vars.insert_default(k, || literal_json(v));
                     }
                     self.s.frames.push(Frame {
                         pin,
@@ -819,8 +846,7 @@ impl<'a> Machine<'a> {
             node: node.as_str().to_owned(),
             text: text.as_str().to_owned(),
         });
-        let e = self.entry(node, labels::KIND_RESOLVE, text, "system");
-        self.push_trail(e);
+        self.push_trail(Head::new(node, labels::KIND_RESOLVE, text), "system");
         self.s.status = Status::Resolved;
         self.s.frames.clear();
     }
@@ -844,13 +870,8 @@ impl<'a> Machine<'a> {
             queue = queue.or_else(|| sc.escalation_queue.clone());
         }
         let tier = tier.unwrap_or(self.s.tier.saturating_add(1)).clamp(1, 4);
-        let e = self.entry(
-            node.clone(),
-            labels::KIND_ESCALATE,
-            Text::from(&reason),
-            "system",
-        );
-        self.push_trail(e);
+        let head = Head::new(node.clone(), labels::KIND_ESCALATE, Text::from(&reason));
+        self.push_trail(head, "system");
         self.s.status = Status::Escalated;
         self.s.ending = Some(Ending::Escalated {
             node: node.as_str().to_owned(),
@@ -878,16 +899,16 @@ impl<'a> Machine<'a> {
         let shown = view(self.program, self.s)?
             .map(|v| (v.kind, v.text))
             .unwrap_or_default();
-        let mut e = self.entry(name.clone(), shown.0, shown.1, actor);
-        e.answer = Some(AnswerRef {
+        let mut head = Head::new(name.clone(), shown.0, shown.1);
+        head.answer = Some(AnswerRef {
             id: ID_ESCALATE,
             label,
         });
-        e.note = note
+        head.note = note
             .as_deref()
             .filter(|n| !n.trim().is_empty())
             .map(Text::from);
-        self.push_trail(e);
+        self.push_trail(head, actor);
         self.s.seq += 1;
         let who = if self.s.channel == Channel::Customer {
             "the customer"
@@ -917,16 +938,19 @@ impl<'a> Machine<'a> {
                     return Err(StepError::ExpectedAnswer);
                 };
                 let lang = labels::index(&self.s.language);
-                let text = r.text(*text).unwrap_or_default();
-                let say = say.map(|t| r.text(t).unwrap_or_default());
                 if given == "_none" && script.offer_none {
-                    let mut e = self.entry(name.clone(), labels::KIND_ASK, text, actor);
-                    e.say = say;
-                    e.answer = Some(AnswerRef {
+                    let mut head = Head::new(
+                        name.clone(),
+                        labels::KIND_ASK,
+                        r.text(*text).unwrap_or_default(),
+                    );
+                    head.say = say.map(|t| r.text(t).unwrap_or_default());
+                    head.answer = Some(AnswerRef {
                         id: ID_NONE,
                         label: labels::none_of_these(lang),
                     });
-                    self.push_trail(e);
+                    drop(r);
+                    self.push_trail(head, actor);
                     self.s.seq += 1;
                     let reason = format!("none of the answers fit at `{name}`");
                     self.end_escalated(name, reason, None, None, Vec::new());
@@ -963,45 +987,76 @@ impl<'a> Machine<'a> {
                     });
                 };
                 let a = &answers[k];
-                let label = r.text(a.label).unwrap_or_default();
-                // `set`: literals as written; templates rendered against the
-                // variables as they were before this answer.
-                let mut set = Vec::new();
-                let mut failure = None;
-                for (var, v) in &a.set {
-                    let value = match v {
-                        SetValue::Literal(l) => literal_json(l),
-                        SetValue::Template(t) => match r.render(*t) {
-                            Ok(s) => coerce(&s),
-                            Err(e) => {
-                                failure = Some(e);
-                                break;
-                            }
-                        },
+                // The usual answer shows only literals and sets only
+                // literals: its head is the program's, made once.
+                let shared = self.shared_head(f, answers.len(), k, || {
+                    let mut set = Vec::with_capacity(a.set.len());
+                    for (var, v) in &a.set {
+                        match v {
+                            SetValue::Literal(l) => set.push((var.clone(), literal_json(l))),
+                            SetValue::Template(_) => return None,
+                        }
+                    }
+                    let mut head = Head::new(name.clone(), labels::KIND_ASK, r.literal(*text)?);
+                    head.say = match say {
+                        Some(t) => Some(r.literal(*t)?),
+                        None => None,
                     };
-                    set.push((var.clone(), value));
-                }
+                    head.answer = Some(AnswerRef {
+                        id: a.id_text().clone(),
+                        label: r.literal(a.label)?,
+                    });
+                    head.set = VarSet::new(set);
+                    Some(head)
+                });
+                let mut failure = None;
+                let head = match shared {
+                    Some(h) => h,
+                    None => {
+                        // `set`: literals as written; templates rendered
+                        // against the variables as they were before this
+                        // answer.
+                        let mut set = Vec::new();
+                        for (var, v) in &a.set {
+                            let value = match v {
+                                SetValue::Literal(l) => literal_json(l),
+                                SetValue::Template(t) => match r.render(*t) {
+                                    Ok(s) => coerce(&s),
+                                    Err(e) => {
+                                        failure = Some(e);
+                                        break;
+                                    }
+                                },
+                            };
+                            set.push((var.clone(), value));
+                        }
+                        let mut head = Head::new(
+                            name.clone(),
+                            labels::KIND_ASK,
+                            r.text(*text).unwrap_or_default(),
+                        );
+                        head.say = say.map(|t| r.text(t).unwrap_or_default());
+                        head.answer = Some(AnswerRef {
+                            id: a.id_text().clone(),
+                            label: r.text(a.label).unwrap_or_default(),
+                        });
+                        head.set = VarSet::new(set);
+                        Arc::new(head)
+                    }
+                };
                 drop(r);
-                let set = VarSet::new(set);
                 if failure.is_none() {
                     // Updates in place: no new key unless the variable is new.
-                    for (var, value) in set.iter() {
+                    for (var, value) in head.set.iter() {
                         match self.s.vars.get_mut(var.as_str()) {
                             Some(slot) => *slot = value.clone(),
                             None => {
-                                self.s.vars.insert(var.as_str().to_owned(), value.clone());
+                                self.s.vars.insert(var.as_str(), value.clone());
                             }
                         }
                     }
                 }
-                let mut e = self.entry(name.clone(), labels::KIND_ASK, text, actor);
-                e.say = say;
-                e.answer = Some(AnswerRef {
-                    id: a.id_text().clone(),
-                    label,
-                });
-                e.set = set;
-                self.push_trail(e);
+                self.push_trail(head, actor);
                 self.s.seq += 1;
                 if let Some(err) = failure {
                     self.fail(name, &err);
@@ -1055,13 +1110,20 @@ impl<'a> Machine<'a> {
                         answers: "done, _escalate".into(),
                     });
                 }
-                let text = r.text(*text).unwrap_or_default();
-                let mut e = self.entry(name, labels::KIND_SAY, text, actor);
-                e.answer = Some(AnswerRef {
-                    id: ID_DONE,
-                    label: labels::done(lang),
-                });
-                self.push_trail(e);
+                let make = |text: Text| {
+                    let mut head = Head::new(name.clone(), labels::KIND_SAY, text);
+                    head.answer = Some(AnswerRef {
+                        id: ID_DONE,
+                        label: labels::done(lang),
+                    });
+                    head
+                };
+                let head = match self.shared_head(f, 1, 0, || r.literal(*text).map(make)) {
+                    Some(h) => h,
+                    None => Arc::new(make(r.text(*text).unwrap_or_default())),
+                };
+                drop(r);
+                self.push_trail(head, actor);
                 self.s.seq += 1;
                 self.goto(*next);
                 self.enter(&mut adv);
@@ -1079,16 +1141,16 @@ impl<'a> Machine<'a> {
                 };
                 let value = raw.trim().to_owned();
                 let stored = validate(&value, *kind, pattern.as_ref(), *required)?;
-                let text = r.text(*text).unwrap_or_default();
-                let mut e = self.entry(name, labels::KIND_INPUT, text, actor);
-                e.value = Some(Text::from(value));
-                e.set = VarSet::new(vec![(into.clone(), stored.clone())]);
-                self.push_trail(e);
+                let mut head = Head::new(name, labels::KIND_INPUT, r.text(*text).unwrap_or_default());
+                drop(r);
+                head.value = Some(Text::from(value));
+                head.set = VarSet::new(vec![(into.clone(), stored.clone())]);
+                self.push_trail(head, actor);
                 self.s.seq += 1;
                 match self.s.vars.get_mut(into.as_str()) {
                     Some(slot) => *slot = stored,
                     None => {
-                        self.s.vars.insert(into.as_str().to_owned(), stored);
+                        self.s.vars.insert(into.as_str(), stored);
                     }
                 }
                 self.goto(*next);

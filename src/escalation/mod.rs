@@ -86,8 +86,8 @@ impl Record {
             .trail
             .iter()
             .rev()
-            .find(|e| e.note.is_some())
-            .map(|e| e.actor.to_string())
+            .find(|e| e.note().is_some())
+            .map(|e| e.actor().to_string())
             .unwrap_or_default();
         let notes = notes
             .iter()
@@ -111,8 +111,8 @@ impl Record {
             node: node.clone(),
             channel: s.channel,
             language: s.language.clone(),
-            params: s.params.clone(),
-            vars: s.vars.clone(),
+            params: s.params.to_map(),
+            vars: s.vars.to_map(),
             trail: s.trail.clone(),
             notes,
             created_at: now,

@@ -148,6 +148,9 @@ pub struct Node {
     /// The names the engine shows and writes in trails, made on first use
     /// (most nodes of a large script are never visited).
     pub names: NodeNames,
+    /// The trail heads this node's answers share across sessions, made on
+    /// first use (see `engine::HeadSlots`).
+    pub heads: crate::engine::HeadSlots,
 }
 
 /// A node's name as a shared [`Text`]: plain (`NODE`, at the top level) and
@@ -207,6 +210,9 @@ pub struct Script {
     pub node_index: HashMap<String, NodeIndex>,
     /// The sub-flows this script runs through `use`, each once.
     pub uses: Vec<ScriptIdx>,
+    /// The nodes the loop guard counts, one bit per node index, made on
+    /// first use (see [`Script::loop_guarded`]).
+    pub guarded: OnceLock<Box<[u64]>>,
 }
 
 impl Script {
@@ -222,6 +228,39 @@ impl Script {
     /// Nodes in the order the author wrote them.
     pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, &Node)> {
         self.graph.node_indices().map(move |i| (i, &self.graph[i]))
+    }
+
+    /// Does the loop guard count entries into this node? Only a node that
+    /// can be entered twice in one session is counted: one on a cycle of
+    /// this script's graph, a `use` node (a chain of sub-flows can lead
+    /// back to it), and every node of a sub-flow (it runs once per `use`).
+    /// Any endless run of nodes passes one of these endlessly, so the guard
+    /// still ends it; and a session on an acyclic script counts nothing.
+    pub fn loop_guarded(&self, ix: NodeIndex) -> bool {
+        let bits = self.guarded.get_or_init(|| self.guarded_nodes());
+        let i = ix.index();
+        bits.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
+    }
+
+    fn guarded_nodes(&self) -> Box<[u64]> {
+        use petgraph::visit::NodeIndexable;
+        let n = self.graph.node_bound();
+        if self.is_subflow() {
+            return vec![u64::MAX; n.div_ceil(64)].into_boxed_slice();
+        }
+        let mut bits = vec![0u64; n.div_ceil(64)];
+        let mut set = |i: NodeIndex| bits[i.index() / 64] |= 1 << (i.index() % 64);
+        for scc in petgraph::algo::tarjan_scc(&self.graph) {
+            if scc.len() > 1 || self.graph.contains_edge(scc[0], scc[0]) {
+                scc.into_iter().for_each(&mut set);
+            }
+        }
+        for (ix, node) in self.nodes() {
+            if matches!(node.kind, NodeKind::Use { .. }) {
+                set(ix);
+            }
+        }
+        bits.into_boxed_slice()
     }
 
     /// Is this a sub-flow (a script that ends in `return`)?

@@ -96,13 +96,13 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
         }
         // Record the authored answer chosen, for coverage.
         if let Some(e) = s.trail.get(before)
-            && let Some(a) = &e.answer
-            && e.kind == "ask"
+            && let Some(a) = e.answer()
+            && e.kind() == "ask"
             && !a.id.starts_with('_')
         {
-            let (sid, nid) = match e.node.split_once('/') {
+            let (sid, nid) = match e.node().split_once('/') {
                 Some((sc, n)) => (sc.to_owned(), n.to_owned()),
-                None => (script.to_owned(), e.node.to_string()),
+                None => (script.to_owned(), e.node().to_string()),
             };
             res.chosen.push((sid, nid, a.id.to_string()));
         }

@@ -29,18 +29,16 @@ use super::{
     OutboxMessage, Result, Role, Saved, ScriptVersion, StepWrite, Store, StoreError, StoredSession,
     User, event_payload,
 };
-use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry};
+use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry, Vars};
 use crate::escalation::Record;
 use async_trait::async_trait;
 use serde::Serialize;
-use serde_json::Value as Json;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -276,9 +274,9 @@ struct StateHead<'a> {
     channel: Channel,
     language: &'a str,
     tier: u8,
-    params: &'a BTreeMap<String, Json>,
-    initial_vars: &'a BTreeMap<String, Json>,
-    vars: &'a BTreeMap<String, Json>,
+    params: &'a Vars,
+    initial_vars: &'a Vars,
+    vars: &'a Vars,
     frames: &'a [Frame],
     visits: &'a [(u16, u32, u16)],
     seq: u32,
@@ -372,10 +370,11 @@ fn session_from_row(row: SessionRow) -> Result<StoredSession> {
         state.trail = entries
             .into_iter()
             .map(|(retracted, mut e)| {
-                e.retracted = retracted != 0;
+                e.set_retracted(retracted != 0);
                 e
             })
             .collect();
+        state.trail.shrink_to_fit();
     }
     Ok(StoredSession {
         created_at: from_ms(created_at, &format!("created_at of session {id}"))?,
@@ -433,9 +432,9 @@ fn entry_rows(entries: &[TrailEntry]) -> Result<Vec<EntryRow>> {
         .iter()
         .map(|e| {
             Ok(EntryRow {
-                seq: i64::from(e.seq),
+                seq: i64::from(e.seq()),
                 json: encode("trail entry", e)?,
-                retracted: e.retracted,
+                retracted: e.retracted(),
             })
         })
         .collect()
