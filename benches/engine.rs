@@ -372,6 +372,14 @@ impl<'p> Walker<'p> {
         self.walk(n, None);
     }
 
+    /// [`run`](Self::run), under another name for profilers: the counting
+    /// run repeats the timed run's walk, so `--toggle-collect` on this
+    /// function sees steps on nodes already visited (shared heads made).
+    #[inline(never)]
+    fn run_again(&mut self, n: u64) {
+        self.walk(n, None);
+    }
+
     /// Like [`run`](Self::run); returns the time spent in the steps alone:
     /// starting a session and dropping an ended one are not timed.
     fn run_steps_only(&mut self, n: u64) -> Duration {
@@ -470,11 +478,12 @@ fn walk_stats(what: &str, program: &Program, steps: u64) {
         100.0 * w.resolved as f64 / w.sessions.max(1) as f64,
         w.steps as f64 / el.as_secs_f64()
     );
-    // Once more, counting allocations (same seed: the same walk).
+    // Once more, counting allocations (same seed: the same walk, now on
+    // nodes the first run visited: the steady state).
     let mut w = Walker::new(program, SEED ^ 1);
     let bytes = ALLOC_BYTES.load(Ordering::Relaxed);
     COUNTING.store(true, Ordering::Relaxed);
-    w.run(steps);
+    w.run_again(steps);
     COUNTING.store(false, Ordering::Relaxed);
     let bytes = ALLOC_BYTES.load(Ordering::Relaxed) - bytes;
     let n = w.steps as f64;
@@ -631,7 +640,11 @@ fn btree_nodes<K, V>(len: usize) -> usize {
 fn vars_heap(m: &engine::Vars) -> usize {
     m.buffer_bytes()
         + m.iter()
-            .map(|(k, v)| k.capacity() + json_heap(v))
+            .map(|(k, v)| {
+                // A name the program wrote is shared with it.
+                let own = k.strong_count() == Some(1);
+                usize::from(own) * (Text::HEADER + k.len()) + json_heap(v)
+            })
             .sum::<usize>()
 }
 
@@ -694,7 +707,8 @@ fn heap(s: &Session) -> Heap {
     h.state += vars_heap(&s.params) + vars_heap(&s.initial_vars) + vars_heap(&s.vars);
     h.state += s.frames.capacity() * size_of::<engine::Frame>();
     h.state += s.visits.capacity() * size_of::<(u16, u32, u16)>();
-    if let Some(e) = &s.ending {
+    if let Some(e) = s.ending.as_deref() {
+        h.state += size_of::<engine::Ending>();
         h.state += match e {
             engine::Ending::Resolved { node, text } => node.capacity() + text.capacity(),
             engine::Ending::Escalated {
@@ -829,9 +843,11 @@ criterion_group!(benches, bench_library, bench_generated);
 /// `criterion_main!`, plus a mode for profilers: with
 /// `FIXPATH_ENGINE_PROFILE=library|gen-100k[:STEPS]` the binary only runs
 /// that walk for STEPS steps (default 20,000) and exits, e.g.
-/// `valgrind --tool=callgrind --toggle-collect='engine::Walker::walk' target/release/deps/engine-* --bench`
-/// (`Walker::run` is inlined). The walk runs twice (timed, then counting
-/// allocations, same seed), so a profile holds 2 x STEPS steps.
+/// `valgrind --tool=callgrind --toggle-collect='engine::Walker::run_again' target/release/deps/engine-* --bench`.
+/// The walk runs twice (timed, then counting allocations, same seed);
+/// toggling on `run_again` collects the second: STEPS steps on nodes the
+/// first run visited. (`engine::Walker::walk` collects both, 2 x STEPS,
+/// the first on cold nodes.)
 fn main() {
     if let Ok(spec) = std::env::var("FIXPATH_ENGINE_PROFILE") {
         let (what, steps) = spec.split_once(':').unwrap_or((spec.as_str(), "20000"));

@@ -157,7 +157,7 @@ pub struct Session {
     pub seq: u32,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ending: Option<Ending>,
+    pub ending: Option<Box<Ending>>,
     #[serde(deserialize_with = "trail::deserialize_exact")]
     pub trail: Vec<TrailEntry>,
     #[serde(with = "time::serde::rfc3339")]
@@ -207,4 +207,3 @@ pub enum Reply {
 pub struct Advance {
     pub entered: Vec<Text>,
 }
-

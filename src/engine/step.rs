@@ -842,10 +842,10 @@ impl<'a> Machine<'a> {
     }
 
     fn end_resolved(&mut self, node: Text, text: Text) {
-        self.s.ending = Some(Ending::Resolved {
+        self.s.ending = Some(Box::new(Ending::Resolved {
             node: node.as_str().to_owned(),
             text: text.as_str().to_owned(),
-        });
+        }));
         self.push_trail(Head::new(node, labels::KIND_RESOLVE, text), "system");
         self.s.status = Status::Resolved;
         self.s.frames.clear();
@@ -873,13 +873,13 @@ impl<'a> Machine<'a> {
         let head = Head::new(node.clone(), labels::KIND_ESCALATE, Text::from(&reason));
         self.push_trail(head, "system");
         self.s.status = Status::Escalated;
-        self.s.ending = Some(Ending::Escalated {
+        self.s.ending = Some(Box::new(Ending::Escalated {
             node: node.as_str().to_owned(),
             reason,
             tier,
             queue,
             notes,
-        });
+        }));
         self.s.frames.clear();
     }
 
@@ -904,10 +904,11 @@ impl<'a> Machine<'a> {
             id: ID_ESCALATE,
             label,
         });
-        head.note = note
-            .as_deref()
-            .filter(|n| !n.trim().is_empty())
-            .map(Text::from);
+        head.set_note(
+            note.as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .map(Text::from),
+        );
         self.push_trail(head, actor);
         self.s.seq += 1;
         let who = if self.s.channel == Channel::Customer {
@@ -944,7 +945,7 @@ impl<'a> Machine<'a> {
                         labels::KIND_ASK,
                         r.text(*text).unwrap_or_default(),
                     );
-                    head.say = say.map(|t| r.text(t).unwrap_or_default());
+                    head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
                     head.answer = Some(AnswerRef {
                         id: ID_NONE,
                         label: labels::none_of_these(lang),
@@ -998,10 +999,10 @@ impl<'a> Machine<'a> {
                         }
                     }
                     let mut head = Head::new(name.clone(), labels::KIND_ASK, r.literal(*text)?);
-                    head.say = match say {
+                    head.set_say(match say {
                         Some(t) => Some(r.literal(*t)?),
                         None => None,
-                    };
+                    });
                     head.answer = Some(AnswerRef {
                         id: a.id_text().clone(),
                         label: r.literal(a.label)?,
@@ -1035,7 +1036,7 @@ impl<'a> Machine<'a> {
                             labels::KIND_ASK,
                             r.text(*text).unwrap_or_default(),
                         );
-                        head.say = say.map(|t| r.text(t).unwrap_or_default());
+                        head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
                         head.answer = Some(AnswerRef {
                             id: a.id_text().clone(),
                             label: r.text(a.label).unwrap_or_default(),
@@ -1051,7 +1052,7 @@ impl<'a> Machine<'a> {
                         match self.s.vars.get_mut(var.as_str()) {
                             Some(slot) => *slot = value.clone(),
                             None => {
-                                self.s.vars.insert(var.as_str(), value.clone());
+                                self.s.vars.insert(var.clone(), value.clone());
                             }
                         }
                     }
@@ -1141,16 +1142,17 @@ impl<'a> Machine<'a> {
                 };
                 let value = raw.trim().to_owned();
                 let stored = validate(&value, *kind, pattern.as_ref(), *required)?;
-                let mut head = Head::new(name, labels::KIND_INPUT, r.text(*text).unwrap_or_default());
+                let mut head =
+                    Head::new(name, labels::KIND_INPUT, r.text(*text).unwrap_or_default());
                 drop(r);
-                head.value = Some(Text::from(value));
+                head.set_value(Some(Text::from(value)));
                 head.set = VarSet::new(vec![(into.clone(), stored.clone())]);
                 self.push_trail(head, actor);
                 self.s.seq += 1;
                 match self.s.vars.get_mut(into.as_str()) {
                     Some(slot) => *slot = stored,
                     None => {
-                        self.s.vars.insert(into.as_str(), stored);
+                        self.s.vars.insert(into.clone(), stored);
                     }
                 }
                 self.goto(*next);

@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
 
 /// What an entry records of its step, apart from who and when.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Head {
     /// `NODE`, or `SCRIPT/NODE` inside a sub-flow.
     pub node: Text,
@@ -26,16 +26,17 @@ pub struct Head {
     /// The text exactly as shown (for `say` before a question: both, the
     /// instruction in `say`).
     pub text: Text,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub say: Option<Text>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<AnswerRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Text>,
-    #[serde(default, skip_serializing_if = "VarSet::is_empty")]
     pub set: VarSet,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<Text>,
+    /// What few entries have: boxed, so a head is 64 bytes.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Rare {
+    say: Option<Text>,
+    value: Option<Text>,
+    note: Option<Text>,
 }
 
 impl Head {
@@ -44,11 +45,41 @@ impl Head {
             node,
             kind,
             text,
-            say: None,
             answer: None,
-            value: None,
             set: VarSet::default(),
-            note: None,
+            rare: None,
+        }
+    }
+
+    /// The instruction shown before the question, if any.
+    pub fn say(&self) -> Option<&Text> {
+        self.rare.as_ref()?.say.as_ref()
+    }
+    /// The value typed at an input.
+    pub fn value(&self) -> Option<&Text> {
+        self.rare.as_ref()?.value.as_ref()
+    }
+    /// The note given when asking for a person.
+    pub fn note(&self) -> Option<&Text> {
+        self.rare.as_ref()?.note.as_ref()
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+    pub fn set_say(&mut self, say: Option<Text>) {
+        if say.is_some() || self.rare.is_some() {
+            self.rare_mut().say = say;
+        }
+    }
+    pub fn set_value(&mut self, value: Option<Text>) {
+        if value.is_some() || self.rare.is_some() {
+            self.rare_mut().value = value;
+        }
+    }
+    pub fn set_note(&mut self, note: Option<Text>) {
+        if note.is_some() || self.rare.is_some() {
+            self.rare_mut().note = note;
         }
     }
 }
@@ -91,19 +122,19 @@ impl TrailEntry {
         &self.head.text
     }
     pub fn say(&self) -> Option<&Text> {
-        self.head.say.as_ref()
+        self.head.say()
     }
     pub fn answer(&self) -> Option<&AnswerRef> {
         self.head.answer.as_ref()
     }
     pub fn value(&self) -> Option<&Text> {
-        self.head.value.as_ref()
+        self.head.value()
     }
     pub fn set(&self) -> &VarSet {
         &self.head.set
     }
     pub fn note(&self) -> Option<&Text> {
-        self.head.note.as_ref()
+        self.head.note()
     }
     pub fn actor(&self) -> &Text {
         &self.actor
@@ -135,8 +166,7 @@ fn to_nanos(t: OffsetDateTime) -> i64 {
 }
 
 fn from_nanos(n: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 impl Serialize for TrailEntry {
@@ -171,14 +201,14 @@ impl Serialize for TrailEntry {
             node: &h.node,
             kind: &h.kind,
             text: &h.text,
-            say: h.say.as_ref(),
+            say: h.say(),
             answer: h.answer.as_ref(),
-            value: h.value.as_ref(),
+            value: h.value(),
             set: &h.set,
             actor: &self.actor,
             at: self.at(),
             retracted: self.retracted,
-            note: h.note.as_ref(),
+            note: h.note(),
         }
         .serialize(s)
     }
@@ -189,16 +219,33 @@ impl<'de> Deserialize<'de> for TrailEntry {
         #[derive(Deserialize)]
         struct In {
             seq: u32,
-            #[serde(flatten)]
-            head: Head,
+            node: Text,
+            kind: Text,
+            text: Text,
+            #[serde(default)]
+            say: Option<Text>,
+            #[serde(default)]
+            answer: Option<AnswerRef>,
+            #[serde(default)]
+            value: Option<Text>,
+            #[serde(default)]
+            set: VarSet,
             actor: Text,
             #[serde(with = "time::serde::rfc3339")]
             at: OffsetDateTime,
             #[serde(default)]
             retracted: bool,
+            #[serde(default)]
+            note: Option<Text>,
         }
         let e = In::deserialize(d)?;
-        let mut out = TrailEntry::new(Arc::new(e.head), e.seq, e.actor, e.at);
+        let mut head = Head::new(e.node, e.kind, e.text);
+        head.answer = e.answer;
+        head.set = e.set;
+        head.set_say(e.say);
+        head.set_value(e.value);
+        head.set_note(e.note);
+        let mut out = TrailEntry::new(Arc::new(head), e.seq, e.actor, e.at);
         out.retracted = e.retracted;
         Ok(out)
     }
@@ -267,6 +314,7 @@ mod tests {
     #[test]
     fn an_entry_is_small() {
         assert_eq!(std::mem::size_of::<TrailEntry>(), 32);
+        assert_eq!(std::mem::size_of::<Head>(), 64);
     }
 
     #[test]
@@ -277,9 +325,9 @@ mod tests {
             label: "Yes".into(),
         });
         head.set = VarSet::new(vec![("light".into(), json!("red"))]);
-        head.note = Some("called twice".into());
-        let at = OffsetDateTime::from_unix_timestamp_nanos(1_764_500_000_123_456_789)
-            .expect("a time");
+        head.set_note(Some("called twice".into()));
+        let at =
+            OffsetDateTime::from_unix_timestamp_nanos(1_764_500_000_123_456_789).expect("a time");
         let mut e = TrailEntry::new(Arc::new(head), 3, "agent-ann".into(), at);
         e.set_retracted(true);
         let json = serde_json::to_value(&e).expect("serializes");

@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Variables or parameters by name, sorted, at most one value per name.
+/// Names are [`Text`]s: a name the program wrote (a `set` or `into`
+/// target) is shared with it, not copied into every session.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Vars(Vec<(String, Json)>);
+pub struct Vars(Vec<(Text, Json)>);
 
 impl Vars {
     pub fn new() -> Vars {
@@ -39,7 +41,7 @@ impl Vars {
 
     /// Sets `name`, returning the value it replaced. A new name grows the
     /// buffer by one slot only: sessions are many and their maps small.
-    pub fn insert(&mut self, name: impl Into<String> + AsRef<str>, value: Json) -> Option<Json> {
+    pub fn insert(&mut self, name: impl Into<Text> + AsRef<str>, value: Json) -> Option<Json> {
         match self.find(name.as_ref()) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
@@ -54,7 +56,7 @@ impl Vars {
     pub fn insert_default(&mut self, name: &str, value: impl FnOnce() -> Json) {
         if let Err(i) = self.find(name) {
             self.0.reserve_exact(1);
-            self.0.insert(i, (name.to_owned(), value()));
+            self.0.insert(i, (Text::from(name), value()));
         }
     }
 
@@ -67,31 +69,34 @@ impl Vars {
     }
 
     /// The pairs, sorted by name.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Json)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Text, &Json)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub fn keys(&self) -> impl Iterator<Item = &Text> {
         self.0.iter().map(|(k, _)| k)
     }
 
     /// The same pairs as a map (for records and the API, which own one).
     pub fn to_map(&self) -> BTreeMap<String, Json> {
-        self.0.iter().cloned().collect()
+        self.0
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect()
     }
 
     /// Heap bytes of the buffer (not of the names and values): for the
     /// session-size benchmark.
     pub fn buffer_bytes(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<(String, Json)>()
+        self.0.capacity() * std::mem::size_of::<(Text, Json)>()
     }
 }
 
 impl From<BTreeMap<String, Json>> for Vars {
     fn from(m: BTreeMap<String, Json>) -> Vars {
         // Already sorted and unique.
-        let mut v: Vec<(String, Json)> = Vec::with_capacity(m.len());
-        v.extend(m);
+        let mut v: Vec<(Text, Json)> = Vec::with_capacity(m.len());
+        v.extend(m.into_iter().map(|(k, v)| (Text::from(k), v)));
         Vars(v)
     }
 }

@@ -61,7 +61,7 @@ impl Record {
             tier,
             queue,
             notes,
-        }) = &s.ending
+        }) = s.ending.as_deref()
         else {
             return None;
         };

@@ -237,12 +237,33 @@ impl Script {
     /// Any endless run of nodes passes one of these endlessly, so the guard
     /// still ends it; and a session on an acyclic script counts nothing.
     pub fn loop_guarded(&self, ix: NodeIndex) -> bool {
-        let bits = self.guarded.get_or_init(|| self.guarded_nodes());
+        let bits = self.guarded.get_or_init(|| {
+            let sccs = petgraph::algo::tarjan_scc(&self.graph);
+            self.guard_bits(sccs.into_iter().flat_map(|c| self.cycle_nodes(c)))
+        });
         let i = ix.index();
         bits.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
     }
 
-    fn guarded_nodes(&self) -> Box<[u64]> {
+    /// The nodes of a strongly connected component that lie on a cycle:
+    /// all of them, or none for a single node without a self-loop.
+    pub fn cycle_nodes(&self, scc: Vec<NodeIndex>) -> Vec<NodeIndex> {
+        match scc.as_slice() {
+            [one] if !self.graph.contains_edge(*one, *one) => Vec::new(),
+            _ => scc,
+        }
+    }
+
+    /// Sets which nodes the loop guard counts from the nodes on a cycle, as
+    /// the compiler's lints found them, so no session has to search the
+    /// graph. Does nothing if already known.
+    pub fn set_cycle_nodes(&self, on_cycle: impl IntoIterator<Item = NodeIndex>) {
+        if self.guarded.get().is_none() {
+            let _ = self.guarded.set(self.guard_bits(on_cycle));
+        }
+    }
+
+    fn guard_bits(&self, on_cycle: impl IntoIterator<Item = NodeIndex>) -> Box<[u64]> {
         use petgraph::visit::NodeIndexable;
         let n = self.graph.node_bound();
         if self.is_subflow() {
@@ -250,11 +271,7 @@ impl Script {
         }
         let mut bits = vec![0u64; n.div_ceil(64)];
         let mut set = |i: NodeIndex| bits[i.index() / 64] |= 1 << (i.index() % 64);
-        for scc in petgraph::algo::tarjan_scc(&self.graph) {
-            if scc.len() > 1 || self.graph.contains_edge(scc[0], scc[0]) {
-                scc.into_iter().for_each(&mut set);
-            }
-        }
+        on_cycle.into_iter().for_each(&mut set);
         for (ix, node) in self.nodes() {
             if matches!(node.kind, NodeKind::Use { .. }) {
                 set(ix);

@@ -109,7 +109,7 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
     }
     let left = answers.count();
     let exp = &case.expect;
-    let (outcome, node, tier, queue) = match &s.ending {
+    let (outcome, node, tier, queue) = match s.ending.as_deref() {
         Some(Ending::Resolved { node, .. }) => {
             (ExpectedOutcome::Resolved, node.clone(), None, None)
         }
@@ -126,7 +126,7 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
             return res;
         }
     };
-    let seen = match (&s.ending, tier, &queue) {
+    let seen = match (s.ending.as_deref(), tier, &queue) {
         (Some(Ending::Escalated { reason, .. }), Some(t), q) => format!(
             "escalated at `{node}` (tier {t}{}): {reason}",
             q.as_ref()

@@ -323,7 +323,7 @@ pub(super) fn state_json(s: &Session) -> Result<String> {
             visits,
             seq: *seq,
             status: *status,
-            ending: ending.as_ref(),
+            ending: ending.as_deref(),
             trail: [],
             started_at: *started_at,
         },

@@ -459,7 +459,7 @@ async fn end_page(
     chrome.speak(&s.language, Vec::new(), None);
     let title = title_of(state, s).await;
     let session = session_view(state, headers, chrome, stored, title);
-    let resolved = match &s.ending {
+    let resolved = match s.ending.as_deref() {
         Some(Ending::Resolved { text, .. }) => Some(text.clone()),
         _ => None,
     };
