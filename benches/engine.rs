@@ -316,7 +316,6 @@ struct Walker<'p> {
     now: OffsetDateTime,
     /// (script index, node index) -> index into [`VALUES`].
     values: HashMap<(u32, u32), usize>,
-    ids: Vec<Text>,
     steps: u64,
     sessions: u64,
     resolved: u64,
@@ -341,7 +340,6 @@ impl<'p> Walker<'p> {
             session: None,
             now: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
             values: HashMap::new(),
-            ids: Vec::with_capacity(8),
             steps: 0,
             sessions: 0,
             resolved: 0,
@@ -447,18 +445,15 @@ impl<'p> Walker<'p> {
             }
             panic!("no candidate value passes the input at {}", view.node);
         }
-        self.ids.clear();
-        self.ids.extend(
-            view.answers
-                .iter()
-                .filter(|a| !a.id.starts_with('_'))
-                .map(|a| a.id.clone()),
-        );
-        let pick = self.ids.swap_remove(self.rng.gen_range(0..self.ids.len()));
-        black_box(&view);
+        // A random own answer (`_none`/`_escalate` are never picked), read
+        // in place: the walker clones no `Text` of the step.
+        let own = view.answers.iter().filter(|a| !a.id.starts_with('_'));
+        let k = self.rng.gen_range(0..own.clone().count());
+        let pick = own.clone().nth(k).map(|a| a.id.as_str()).unwrap_or("done");
         // The API takes the answer as an owned `String`, as a caller parsing
         // a request has it; that copy is the caller's, before the count.
-        let reply = Reply::Answer(pick.as_str().to_owned());
+        let reply = Reply::Answer(pick.to_owned());
+        black_box(&view);
         let b = allocs();
         engine::answer(self.program, s, reply, actor, self.now).expect("answers");
         self.alloc_answer += allocs() - b;

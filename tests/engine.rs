@@ -282,13 +282,13 @@ fn sub_flows_share_variables_fill_defaults_and_return_to_next() {
     say(&p, &mut s, "Yes");
     say(&p, &mut s, "Red");
     let adv = engine::answer(&p, &mut s, Reply::Value("AB12CD34".into()), "ann", t0()).unwrap();
-    assert_eq!(adv.entered, vec!["cycle", "power-cycle/unplug"]);
+    assert_eq!(adv.entered(&p, &s), vec!["cycle", "power-cycle/unplug"]);
     let step = engine::view(&p, &s).unwrap().unwrap();
     assert_eq!(step.node, "power-cycle/unplug");
     // The sub-flow sees the caller's `device` and its own default `cycles`.
     assert_eq!(step.text, "Unplug the router for 30 seconds (cycle 0).");
     let adv = engine::answer(&p, &mut s, Reply::Answer("done".into()), "ann", t0()).unwrap();
-    assert_eq!(adv.entered, vec!["power-cycle/done", "lights"]);
+    assert_eq!(adv.entered(&p, &s), vec!["power-cycle/done", "lights"]);
     assert_eq!(engine::view(&p, &s).unwrap().unwrap().node, "lights");
     assert_eq!(s.vars["serial"], json!("AB12CD34"));
 }

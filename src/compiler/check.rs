@@ -351,6 +351,8 @@ fn check_unit(
             help,
             names: Default::default(),
             heads: Default::default(),
+            literal: Default::default(),
+            views: Default::default(),
         });
     }
     UnitOut {

@@ -13,9 +13,10 @@ mod trail;
 mod vars;
 
 pub use crate::program::Text;
+use crate::program::Program;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use step::{StepError, answer, back, escalate_now, replay, start, view};
-pub use trail::{Head, HeadSlots, TrailEntry};
+pub use trail::{Head, HeadSlots, Shown, Slots, TrailEntry};
 pub use vars::{VarSet, Vars};
 
 use serde::{Deserialize, Serialize};
@@ -175,7 +176,9 @@ pub struct Step {
     pub say: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<Text>,
-    pub answers: Vec<AnswerRef>,
+    /// Shared with the program where every label is literal: showing a
+    /// step copies no list.
+    pub answers: std::sync::Arc<[AnswerRef]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputSpec>,
     /// Can the person go back from here?
@@ -201,9 +204,49 @@ pub enum Reply {
     Value(String),
 }
 
-/// The result of one move: the nodes entered on the way (`SCRIPT/NODE` inside
-/// sub-flows), for path tests and analytics.
+/// The result of one move: the nodes entered on the way, for path tests
+/// and analytics. Kept as indices (a step writes no names); ask for the
+/// names with [`Advance::entered`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Advance {
-    pub entered: Vec<Text>,
+    path: Vec<Entered>,
+}
+
+/// A node entered: its pin, its index, and whether it ran inside a sub-flow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Entered {
+    pin: u16,
+    node: u32,
+    nested: bool,
+}
+
+impl Advance {
+    /// The nodes entered, as `NODE` or `SCRIPT/NODE` inside sub-flows:
+    /// `s` is the session the move was made on.
+    pub fn entered(&self, program: &Program, s: &Session) -> Vec<Text> {
+        self.path
+            .iter()
+            .filter_map(|e| {
+                let pin = s.pins.get(usize::from(e.pin))?;
+                let (_, script) = program.get(&pin.id)?;
+                let node = script
+                    .graph
+                    .node_weight(petgraph::stable_graph::NodeIndex::new(e.node as usize))?;
+                Some(if e.nested {
+                    node.qualified_name(&script.id).clone()
+                } else {
+                    node.name().clone()
+                })
+            })
+            .collect()
+    }
+
+    /// How many nodes were entered.
+    pub fn len(&self) -> usize {
+        self.path.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.path.is_empty()
+    }
 }

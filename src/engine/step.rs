@@ -3,9 +3,9 @@
 //! an end; every unresolved ending escalates (contract section 3).
 
 use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE};
-use super::trail::{self, Head};
+use super::trail::{self, Head, Shown};
 use super::{
-    Advance, AnswerRef, Channel, Ending, Frame, InputSpec, Pin, Reply, Session, StartOptions,
+    Advance, AnswerRef, Entered, Channel, Ending, Frame, InputSpec, Pin, Reply, Session, StartOptions,
     Status, Step, TrailEntry, VarSet, Vars,
 };
 use crate::program::templates::Reads;
@@ -148,15 +148,67 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     };
     let script = pins.get(frame.pin);
     let node = script.node(NodeIndex::new(frame.node as usize));
+    let input = match &node.kind {
+        NodeKind::Ask { .. } | NodeKind::Say { .. } => None,
+        NodeKind::Input {
+            kind,
+            pattern,
+            required,
+            ..
+        } => Some(InputSpec {
+            kind: input_kind(*kind),
+            pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
+            required: *required,
+        }),
+        _ => return Ok(None),
+    };
+    let customer = s.channel == Channel::Customer;
+    let shown = || shown(program, s, script, node, customer);
+    // A node that shows only literals shows the same to every session in
+    // this language and channel: the program keeps one copy.
+    let shown = match script.language_index(&s.language) {
+        Some(l) if node.shows_only_literals(&program.templates) => {
+            let langs = script.languages.len();
+            let slot = 2 * l + usize::from(customer);
+            node.views
+                .get_or_make(2 * langs, slot, || Some(Arc::new(shown())))
+                .unwrap_or_else(|| Arc::new(shown()))
+        }
+        _ => Arc::new(shown()),
+    };
+    Ok(Some(Step {
+        seq: s.seq,
+        node: node_name(script, node, s.frames.len()),
+        kind: shown_kind(&node.kind),
+        // A text that fails to render is shown empty rather than hiding the
+        // step; answering escalates with the failure (see `enter`).
+        text: shown.text.clone(),
+        say: shown.say.clone(),
+        help: shown.help.clone(),
+        answers: shown.answers.clone(),
+        input,
+        // From the end: the last entry is almost always the person's own.
+        can_go_back: s
+            .trail
+            .iter()
+            .rev()
+            .any(|e| !e.retracted() && e.actor() != "system"),
+    }))
+}
+
+/// What a shown node shows, rendered for this session: the texts and the
+/// answers (the built-in ones included).
+fn shown(program: &Program, s: &Session, script: &Script, node: &Node, customer: bool) -> Shown {
     let r = Renderer::new(program, s, script);
     let lang = labels::index(&s.language);
-    let (text, say, input, answers) = match &node.kind {
+    let mut answers = Vec::new();
+    let (text, say) = match &node.kind {
         NodeKind::Ask {
             text,
             say,
             answers: list,
         } => {
-            let mut answers = Vec::with_capacity(list.len() + 2);
+            answers.reserve_exact(list.len() + 2);
             for a in list {
                 answers.push(AnswerRef {
                     id: a.id_text().clone(),
@@ -169,72 +221,36 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
                     label: labels::none_of_these(lang),
                 });
             }
-            (
-                r.text(*text),
-                say.map(|t| r.text(t).unwrap_or_default()),
-                None,
-                answers,
-            )
+            (r.text(*text), say.map(|t| r.text(t).unwrap_or_default()))
         }
         NodeKind::Say { text, .. } => {
-            let mut answers = Vec::with_capacity(2);
             answers.push(AnswerRef {
                 id: ID_DONE,
                 label: labels::done(lang),
             });
-            (r.text(*text), None, None, answers)
+            (r.text(*text), None)
         }
-        NodeKind::Input {
-            text,
-            kind,
-            pattern,
-            required,
-            ..
-        } => (
-            r.text(*text),
-            None,
-            Some(InputSpec {
-                kind: input_kind(*kind),
-                pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
-                required: *required,
-            }),
-            Vec::with_capacity(1),
-        ),
-        _ => return Ok(None),
+        NodeKind::Input { text, .. } => (r.text(*text), None),
+        _ => (Ok(Text::default()), None),
     };
-    let escalate_label = if s.channel == Channel::Customer {
-        labels::talk_to_person(lang)
-    } else {
-        labels::escalate_now(lang)
-    };
-    let mut answers = answers;
     answers.push(AnswerRef {
         id: ID_ESCALATE,
-        label: escalate_label,
+        label: if customer {
+            labels::talk_to_person(lang)
+        } else {
+            labels::escalate_now(lang)
+        },
     });
-    let help = if s.channel.is_staff() {
-        node.help.map(|h| r.text(h).unwrap_or_default())
-    } else {
-        None
-    };
-    Ok(Some(Step {
-        seq: s.seq,
-        node: node_name(script, node, s.frames.len()),
-        kind: shown_kind(&node.kind),
-        // A text that fails to render is shown empty rather than hiding the
-        // step; answering escalates with the failure (see `enter`).
+    Shown {
         text: text.unwrap_or_default(),
         say,
-        help,
-        answers,
-        input,
-        // From the end: the last entry is almost always the person's own.
-        can_go_back: s
-            .trail
-            .iter()
-            .rev()
-            .any(|e| !e.retracted() && e.actor() != "system"),
-    }))
+        help: if customer {
+            None
+        } else {
+            node.help.map(|h| r.text(h).unwrap_or_default())
+        },
+        answers: answers.into(),
+    }
 }
 
 /// Applies the person's reply to the current step.
@@ -652,7 +668,7 @@ impl<'a> Machine<'a> {
         node.heads.get_or_make(
             2 * langs * slots,
             (qualified * langs + lang) * slots + slot,
-            make,
+            || make().map(Arc::new),
         )
     }
 
@@ -663,8 +679,11 @@ impl<'a> Machine<'a> {
         // the loop guard ends the session, so this loop terminates.
         loop {
             let f = self.frame();
-            let name = self.name(f);
-            adv.entered.push(name.clone());
+            adv.path.push(Entered {
+                pin: f.pin,
+                node: f.node,
+                nested: self.s.frames.len() > 1,
+            });
             let max = self.script(f.pin).max_visits;
             let guarded = self
                 .script(f.pin)
@@ -689,6 +708,8 @@ impl<'a> Machine<'a> {
                 }
             };
             if u32::from(count) > max {
+                // The name is written only where something ends or fails.
+                let name = self.name(f);
                 let reason = format!("loop guard: `{name}` was entered more than {max} times");
                 self.end_escalated(name, reason, None, None, Vec::new());
                 return;
@@ -701,7 +722,7 @@ impl<'a> Machine<'a> {
                     // A shown node whose text cannot render would strand the
                     // person: escalate instead.
                     if let Err(e) = self.render_check(f) {
-                        self.fail(name, &e);
+                        self.fail(self.name(f), &e);
                     }
                     return;
                 }
@@ -723,13 +744,14 @@ impl<'a> Machine<'a> {
                         }
                     }
                     if let Some(err) = failure {
-                        self.fail(name, &err);
+                        self.fail(self.name(f), &err);
                         return;
                     }
                     self.goto(target);
                 }
                 NodeKind::Use { script: sub, .. } => {
                     let Some(pin) = self.pin_of(*sub) else {
+                        let name = self.name(f);
                         let reason =
                             format!("runtime failure: the sub-flow of `{name}` is not loaded");
                         self.end_escalated(name, reason, None, None, Vec::new());
@@ -746,6 +768,7 @@ impl<'a> Machine<'a> {
                 }
                 NodeKind::Return(summary) => {
                     if self.s.frames.len() <= 1 {
+                        let name = self.name(f);
                         let text = Renderer::new(program, self.s, script)
                             .text(*summary)
                             .unwrap_or_default();
@@ -769,13 +792,13 @@ impl<'a> Machine<'a> {
                 }
                 NodeKind::Resolve(text) => {
                     match Renderer::new(program, self.s, script).text(*text) {
-                        Ok(t) => self.end_resolved(name, t),
-                        Err(e) => self.fail(name, &e),
+                        Ok(t) => self.end_resolved(self.name(f), t),
+                        Err(e) => self.fail(self.name(f), &e),
                     }
                     return;
                 }
                 NodeKind::Escalate(e) => {
-                    self.escalate_with(name, e, script, Vec::new());
+                    self.escalate_with(self.name(f), e, script, Vec::new());
                     return;
                 }
             }
@@ -785,6 +808,9 @@ impl<'a> Machine<'a> {
     fn render_check(&self, f: Frame) -> Result<(), minijinja::Error> {
         let script = self.script(f.pin);
         let node = script.node(NodeIndex::new(f.node as usize));
+        if node.shows_only_literals(&self.program.templates) {
+            return Ok(());
+        }
         let r = Renderer::new(self.program, self.s, script);
         match &node.kind {
             NodeKind::Ask { text, say, answers } => {
@@ -927,10 +953,13 @@ impl<'a> Machine<'a> {
             return self.escalate_by_person(None, actor);
         }
         let f = self.frame();
-        let name = self.name(f);
         let program = self.program;
         let script = self.pins.get(f.pin);
         let node = script.node(NodeIndex::new(f.node as usize));
+        // The node's name, only where a head or a reason is written: the
+        // usual answer shares a head and needs none.
+        let depth = self.s.frames.len();
+        let name = || node_name(script, node, depth);
         let r = Renderer::new(program, self.s, script);
         let mut adv = Advance::default();
         match &node.kind {
@@ -941,7 +970,7 @@ impl<'a> Machine<'a> {
                 let lang = labels::index(&self.s.language);
                 if given == "_none" && script.offer_none {
                     let mut head = Head::new(
-                        name.clone(),
+                        name(),
                         labels::KIND_ASK,
                         r.text(*text).unwrap_or_default(),
                     );
@@ -953,8 +982,8 @@ impl<'a> Machine<'a> {
                     drop(r);
                     self.push_trail(head, actor);
                     self.s.seq += 1;
-                    let reason = format!("none of the answers fit at `{name}`");
-                    self.end_escalated(name, reason, None, None, Vec::new());
+                    let reason = format!("none of the answers fit at `{}`", name());
+                    self.end_escalated(name(), reason, None, None, Vec::new());
                     return Ok(adv);
                 }
                 let want = given.trim();
@@ -998,7 +1027,7 @@ impl<'a> Machine<'a> {
                             SetValue::Template(_) => return None,
                         }
                     }
-                    let mut head = Head::new(name.clone(), labels::KIND_ASK, r.literal(*text)?);
+                    let mut head = Head::new(name(), labels::KIND_ASK, r.literal(*text)?);
                     head.set_say(match say {
                         Some(t) => Some(r.literal(*t)?),
                         None => None,
@@ -1032,7 +1061,7 @@ impl<'a> Machine<'a> {
                             set.push((var.clone(), value));
                         }
                         let mut head = Head::new(
-                            name.clone(),
+                            name(),
                             labels::KIND_ASK,
                             r.text(*text).unwrap_or_default(),
                         );
@@ -1060,7 +1089,7 @@ impl<'a> Machine<'a> {
                 self.push_trail(head, actor);
                 self.s.seq += 1;
                 if let Some(err) = failure {
-                    self.fail(name, &err);
+                    self.fail(name(), &err);
                     return Ok(adv);
                 }
                 let r = Renderer::new(program, self.s, script);
@@ -1070,10 +1099,10 @@ impl<'a> Machine<'a> {
                         self.enter(&mut adv);
                     }
                     Outcome::Resolve(t) => match r.text(*t) {
-                        Ok(text) => self.end_resolved(name, text),
-                        Err(e) => self.fail(name, &e),
+                        Ok(text) => self.end_resolved(name(), text),
+                        Err(e) => self.fail(name(), &e),
                     },
-                    Outcome::Escalate(e) => self.escalate_with(name, e, script, Vec::new()),
+                    Outcome::Escalate(e) => self.escalate_with(name(), e, script, Vec::new()),
                     Outcome::Return(_) => {
                         // Like a `return` node: back to the caller's `next`.
                         if self.s.frames.len() <= 1 {
@@ -1081,7 +1110,7 @@ impl<'a> Machine<'a> {
                                 "the sub-flow `{}` returned with no script to return to",
                                 script.id
                             );
-                            self.end_escalated(name, reason, None, None, Vec::new());
+                            self.end_escalated(name(), reason, None, None, Vec::new());
                         } else {
                             self.s.frames.pop();
                             let caller = self.frame();
@@ -1112,7 +1141,7 @@ impl<'a> Machine<'a> {
                     });
                 }
                 let make = |text: Text| {
-                    let mut head = Head::new(name.clone(), labels::KIND_SAY, text);
+                    let mut head = Head::new(name(), labels::KIND_SAY, text);
                     head.answer = Some(AnswerRef {
                         id: ID_DONE,
                         label: labels::done(lang),
@@ -1143,7 +1172,7 @@ impl<'a> Machine<'a> {
                 let value = raw.trim().to_owned();
                 let stored = validate(&value, *kind, pattern.as_ref(), *required)?;
                 let mut head =
-                    Head::new(name, labels::KIND_INPUT, r.text(*text).unwrap_or_default());
+                    Head::new(name(), labels::KIND_INPUT, r.text(*text).unwrap_or_default());
                 drop(r);
                 head.set_value(Some(Text::from(value)));
                 head.set = VarSet::new(vec![(into.clone(), stored.clone())]);

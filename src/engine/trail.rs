@@ -271,38 +271,53 @@ pub(crate) fn push(trail: &mut Vec<TrailEntry>, e: TrailEntry) {
     trail.push(e);
 }
 
-/// The program's shared heads for one node: one slot per (plain or
-/// qualified name, language, answer), filled on first use. Empty until the
-/// node is first answered.
-#[derive(Debug, Default)]
-pub struct HeadSlots(OnceLock<Box<[OnceLock<Arc<Head>>]>>);
+/// Values the program shares across sessions for one node, one slot per
+/// key (say: plain or qualified name, language, answer), filled on first
+/// use. Empty until the node is first stepped.
+#[derive(Debug)]
+pub struct Slots<T>(OnceLock<Box<[OnceLock<T>]>>);
 
-impl Clone for HeadSlots {
-    /// A copy of the program starts with no shared heads.
-    fn clone(&self) -> HeadSlots {
-        HeadSlots::default()
+/// The trail heads of a node's answers.
+pub type HeadSlots = Slots<Arc<Head>>;
+
+/// What a step of a node shows in one language to one kind of reader
+/// (customer or staff), kept by the program when it is all literal.
+#[derive(Debug)]
+pub struct Shown {
+    pub text: Text,
+    pub say: Option<Text>,
+    /// Staff only.
+    pub help: Option<Text>,
+    pub answers: Arc<[AnswerRef]>,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots(OnceLock::new())
     }
 }
 
-impl HeadSlots {
-    /// The shared head at `slot` of `len` slots, made by `make` the first
-    /// time. `make` returns `None` when the head is not shareable (then
+impl<T> Clone for Slots<T> {
+    /// A copy of the program starts with nothing shared.
+    fn clone(&self) -> Self {
+        Slots::default()
+    }
+}
+
+impl<T: Clone> Slots<T> {
+    /// The shared value at `slot` of `len` slots, made by `make` the first
+    /// time. `make` returns `None` when the value is not shareable (then
     /// nothing is kept and the caller makes its own).
-    pub fn get_or_make(
-        &self,
-        len: usize,
-        slot: usize,
-        make: impl FnOnce() -> Option<Head>,
-    ) -> Option<Arc<Head>> {
+    pub fn get_or_make(&self, len: usize, slot: usize, make: impl FnOnce() -> Option<T>) -> Option<T> {
         let slots = self
             .0
             .get_or_init(|| (0..len).map(|_| OnceLock::new()).collect());
         let cell = slots.get(slot)?;
-        if let Some(h) = cell.get() {
-            return Some(h.clone());
+        if let Some(v) = cell.get() {
+            return Some(v.clone());
         }
-        let head = Arc::new(make()?);
-        Some(cell.get_or_init(|| head).clone())
+        let v = make()?;
+        Some(cell.get_or_init(|| v).clone())
     }
 }
 
@@ -359,7 +374,7 @@ mod tests {
         for _ in 0..3 {
             let h = slots.get_or_make(4, 1, || {
                 made += 1;
-                Some(Head::new("n".into(), "say".into(), "t".into()))
+                Some(Arc::new(Head::new("n".into(), "say".into(), "t".into())))
             });
             assert!(h.is_some());
         }

@@ -151,6 +151,13 @@ pub struct Node {
     /// The trail heads this node's answers share across sessions, made on
     /// first use (see `engine::HeadSlots`).
     pub heads: crate::engine::HeadSlots,
+    /// What its steps show, shared across sessions (by language and
+    /// channel) when all literal, made on first use.
+    pub views: crate::engine::Slots<std::sync::Arc<crate::engine::Shown>>,
+    /// Does the node show only literal texts, in every language? Found on
+    /// first use: then entering it needs no trial render, and the engine
+    /// never looks at its texts' pieces again.
+    pub literal: OnceLock<bool>,
 }
 
 /// A node's name as a shared [`Text`]: plain (`NODE`, at the top level) and
@@ -165,6 +172,28 @@ impl Node {
     /// `NODE`, allocated once.
     pub fn name(&self) -> &Text {
         self.names.plain.get_or_init(|| Text::from(&self.id))
+    }
+
+    /// Are the texts this node shows (text, say, labels) literals in every
+    /// language, so nothing about them can fail at run time?
+    pub fn shows_only_literals(&self, templates: &Templates) -> bool {
+        *self.literal.get_or_init(|| {
+            let literal = |id: TextId| {
+                templates
+                    .pieces(id)
+                    .iter()
+                    .all(|p| matches!(p, TextPiece::Literal(_)))
+            };
+            match &self.kind {
+                NodeKind::Ask { text, say, answers } => {
+                    literal(*text)
+                        && say.is_none_or(literal)
+                        && answers.iter().all(|a| literal(a.label))
+                }
+                NodeKind::Say { text, .. } | NodeKind::Input { text, .. } => literal(*text),
+                _ => false,
+            }
+        })
     }
 
     /// `SCRIPT/NODE`, allocated once.

@@ -362,7 +362,7 @@ async fn languages_of(state: &AppState, s: &Session) -> Vec<String> {
 pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<AnswerRef>) {
     let mut own = Vec::new();
     let (mut none, mut talk) = (None, None);
-    for a in &step.answers {
+    for a in step.answers.iter() {
         match a.id.as_str() {
             "_none" => none = Some(a.clone()),
             "_escalate" => talk = Some(a.clone()),
