@@ -661,6 +661,14 @@ fn text_heap(t: &Text) -> (usize, usize) {
     }
 }
 
+/// Header and bytes of a string only this session holds; 0 when shared.
+fn own_text(t: &Text) -> usize {
+    match text_heap(t) {
+        (0, _) => 0,
+        (h, n) => h + n,
+    }
+}
+
 fn opt_text_heap(t: Option<&Text>) -> (usize, usize) {
     t.map_or((0, 0), text_heap)
 }
@@ -685,6 +693,9 @@ struct Heap {
     /// The entries' strings: node, kind, text, say, answer id and label,
     /// value, actor, note (the "trail text", excluded from the target).
     trail_text: usize,
+    /// The part of `trail_text` in strings only this session holds (a
+    /// rendered text, a typed value): what the allocator counts of it.
+    own_text: usize,
 }
 
 fn heap(s: &Session) -> Heap {
@@ -697,7 +708,8 @@ fn heap(s: &Session) -> Heap {
     h.state += s
         .pins
         .iter()
-        .map(|p| p.id.capacity() + p.version.capacity())
+        // Shared with the program's script unless read back from JSON.
+        .map(|p| own_text(&p.id) + own_text(&p.version))
         .sum::<usize>();
     h.state += vars_heap(&s.params) + vars_heap(&s.initial_vars) + vars_heap(&s.vars);
     h.state += s.frames.capacity() * size_of::<engine::Frame>();
@@ -738,7 +750,9 @@ fn heap(s: &Session) -> Heap {
             text_heap(e.kind()),
             text_heap(e.text()),
             opt_text_heap(e.say()),
-            opt_text_heap(e.value()),
+            // A typed value is the `set`'s string (counted with the sets
+            // above) or, for a number, a string of its own: text only here.
+            (0, e.value().map_or(0, str::len)),
             text_heap(e.actor()),
             opt_text_heap(e.note()),
         ];
@@ -748,6 +762,9 @@ fn heap(s: &Session) -> Heap {
         }
         for (header, text) in parts {
             h.trail_text += text;
+            if header > 0 {
+                h.own_text += text;
+            }
             // A shared head's strings are the program's.
             if own {
                 h.trail_heads += header;
@@ -807,10 +824,12 @@ fn bench_session(c: &mut Criterion, program: &Program) {
         h.trail_text,
         excl_text + h.trail_text
     );
+    let live = live_bytes(program, 50);
     eprintln!(
-        "[session] allocator: {} B live on the heap for the session's own data (trail text it alone holds included; add {} B inline)",
-        live_bytes(program, 50),
-        size_of::<Session>()
+        "[session] allocator: {live} B live on the heap for the session's own data, of which {} B trail text it alone holds; with {} B inline: {} B excluding trail text",
+        h.own_text,
+        size_of::<Session>(),
+        live - h.own_text as i64 + size_of::<Session>() as i64
     );
     let back: Session = serde_json::from_slice(&json).expect("deserializes");
     let hb = heap(&back);

@@ -465,6 +465,16 @@ fn steps_and_trails_share_the_programs_texts_instead_of_copying_them() {
     assert!(engine::Text::ptr_eq(&a.text, &b.text));
     assert!(engine::Text::ptr_eq(&a.node, &b.node));
     assert!(engine::Text::ptr_eq(&a.answers[0].id, &b.answers[0].id));
+    // `lights` shows only literals: every agent session shares one answer
+    // list; a customer's differs (its `_escalate` is worded for them).
+    let mut c = start(&p, "router", Channel::Customer);
+    say(&p, &mut c, "Yes");
+    let cv = engine::view(&p, &c).unwrap().expect("a step");
+    assert!(std::sync::Arc::ptr_eq(&a.answers, &b.answers));
+    assert!(!std::sync::Arc::ptr_eq(&a.answers, &cv.answers));
+    assert_eq!(a.answers.last().unwrap().label, "Escalate now");
+    assert_eq!(cv.answers.last().unwrap().label, "Talk to a person");
+    assert_eq!(cv.help, None);
     say(&p, &mut s, "Red");
     let e = &s.trail[1];
     assert_eq!(

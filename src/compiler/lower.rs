@@ -185,6 +185,7 @@ fn lower_script(
         node_index,
         uses,
         guarded: Default::default(),
+        pin_texts: Default::default(),
     };
     (script, origin)
 }

@@ -12,8 +12,8 @@ mod step;
 mod trail;
 mod vars;
 
-pub use crate::program::Text;
 use crate::program::Program;
+pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use step::{StepError, answer, back, escalate_now, replay, start, view};
 pub use trail::{Head, HeadSlots, Shown, Slots, TrailEntry};
@@ -96,8 +96,9 @@ impl StartOptions {
 /// A script version a session runs (the root and every sub-flow it can reach).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pin {
-    pub id: String,
-    pub version: String,
+    /// Shared with the program's script (no copy per session).
+    pub id: Text,
+    pub version: Text,
 }
 
 /// One level of the sub-flow stack: a node of a pinned script.

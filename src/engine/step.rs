@@ -5,8 +5,8 @@
 use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE};
 use super::trail::{self, Head, Shown};
 use super::{
-    Advance, AnswerRef, Entered, Channel, Ending, Frame, InputSpec, Pin, Reply, Session, StartOptions,
-    Status, Step, TrailEntry, VarSet, Vars,
+    Advance, AnswerRef, Channel, Ending, Entered, Frame, InputSpec, Pin, Reply, Session,
+    StartOptions, Status, Step, TrailEntry, VarSet, Vars,
 };
 use crate::program::templates::Reads;
 use crate::program::{
@@ -75,10 +75,14 @@ pub fn start(
         None => root.languages[0].clone(),
     };
     // Pin the root and every sub-flow it can reach, in a stable order.
-    let mut pins = vec![Pin {
-        id: root.id.clone(),
-        version: root.version.clone(),
-    }];
+    let pin = |s: &Script| {
+        let (id, version) = s.pin_texts();
+        Pin {
+            id: id.clone(),
+            version: version.clone(),
+        }
+    };
+    let mut pins = vec![pin(root)];
     let mut todo = vec![root_ix];
     let mut seen = vec![root_ix];
     while let Some(ix) = todo.pop() {
@@ -86,11 +90,7 @@ pub fn start(
             if (script.0 as usize) < program.scripts.len() && !seen.contains(&script) {
                 seen.push(script);
                 todo.push(script);
-                let s = program.script(script);
-                pins.push(Pin {
-                    id: s.id.clone(),
-                    version: s.version.clone(),
-                });
+                pins.push(pin(program.script(script)));
             }
         }
     }
@@ -332,7 +332,7 @@ fn replay_without(
         }
         let reply = match (e.answer(), e.value()) {
             (Some(a), _) => Reply::Answer(a.id.as_str().to_owned()),
-            (None, Some(v)) => Reply::Value(v.as_str().to_owned()),
+            (None, Some(v)) => Reply::Value(v.to_owned()),
             (None, None) => continue,
         };
         let mut m = Machine {
@@ -369,12 +369,12 @@ fn check_pins<'p>(program: &'p Program, s: &Session) -> Result<Pinned<'p>, StepE
             Some((_, sc)) if sc.version == p.version => out.push(sc),
             Some((_, sc)) => {
                 return Err(StepError::VersionMismatch {
-                    script: p.id.clone(),
-                    pinned: p.version.clone(),
+                    script: p.id.to_string(),
+                    pinned: p.version.to_string(),
                     found: sc.version.clone(),
                 });
             }
-            None => return Err(StepError::UnknownScript(p.id.clone())),
+            None => return Err(StepError::UnknownScript(p.id.to_string())),
         }
     }
     Ok(out)
@@ -969,11 +969,8 @@ impl<'a> Machine<'a> {
                 };
                 let lang = labels::index(&self.s.language);
                 if given == "_none" && script.offer_none {
-                    let mut head = Head::new(
-                        name(),
-                        labels::KIND_ASK,
-                        r.text(*text).unwrap_or_default(),
-                    );
+                    let mut head =
+                        Head::new(name(), labels::KIND_ASK, r.text(*text).unwrap_or_default());
                     head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
                     head.answer = Some(AnswerRef {
                         id: ID_NONE,
@@ -1060,11 +1057,8 @@ impl<'a> Machine<'a> {
                             };
                             set.push((var.clone(), value));
                         }
-                        let mut head = Head::new(
-                            name(),
-                            labels::KIND_ASK,
-                            r.text(*text).unwrap_or_default(),
-                        );
+                        let mut head =
+                            Head::new(name(), labels::KIND_ASK, r.text(*text).unwrap_or_default());
                         head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
                         head.answer = Some(AnswerRef {
                             id: a.id_text().clone(),
@@ -1171,11 +1165,14 @@ impl<'a> Machine<'a> {
                 };
                 let value = raw.trim().to_owned();
                 let stored = validate(&value, *kind, pattern.as_ref(), *required)?;
-                let mut head =
-                    Head::new(name(), labels::KIND_INPUT, r.text(*text).unwrap_or_default());
+                let mut head = Head::new(
+                    name(),
+                    labels::KIND_INPUT,
+                    r.text(*text).unwrap_or_default(),
+                );
                 drop(r);
-                head.set_value(Some(Text::from(value)));
                 head.set = VarSet::new(vec![(into.clone(), stored.clone())]);
+                head.set_value(Some(Text::from(value)));
                 self.push_trail(head, actor);
                 self.s.seq += 1;
                 match self.s.vars.get_mut(into.as_str()) {

@@ -56,8 +56,12 @@ impl Head {
         self.rare.as_ref()?.say.as_ref()
     }
     /// The value typed at an input.
-    pub fn value(&self) -> Option<&Text> {
-        self.rare.as_ref()?.value.as_ref()
+    pub fn value(&self) -> Option<&str> {
+        match self.rare.as_ref().and_then(|r| r.value.as_ref()) {
+            Some(v) => Some(v.as_str()),
+            None if self.kind == "input" => self.set.iter().next()?.1.as_str(),
+            None => None,
+        }
     }
     /// The note given when asking for a person.
     pub fn note(&self) -> Option<&Text> {
@@ -72,7 +76,16 @@ impl Head {
             self.rare_mut().say = say;
         }
     }
+    /// The value typed at an input; call after `set`. A text value is what
+    /// `set` holds already, so it is not kept twice: only a value that was
+    /// stored as something else (a number) is kept as typed.
     pub fn set_value(&mut self, value: Option<Text>) {
+        let in_set = |v: &Text| {
+            self.kind == "input"
+                && self.set.len() == 1
+                && self.set.iter().next().and_then(|(_, j)| j.as_str()) == Some(v.as_str())
+        };
+        let value = value.filter(|v| !in_set(v));
         if value.is_some() || self.rare.is_some() {
             self.rare_mut().value = value;
         }
@@ -127,7 +140,7 @@ impl TrailEntry {
     pub fn answer(&self) -> Option<&AnswerRef> {
         self.head.answer.as_ref()
     }
-    pub fn value(&self) -> Option<&Text> {
+    pub fn value(&self) -> Option<&str> {
         self.head.value()
     }
     pub fn set(&self) -> &VarSet {
@@ -184,7 +197,7 @@ impl Serialize for TrailEntry {
             #[serde(skip_serializing_if = "Option::is_none")]
             answer: Option<&'a AnswerRef>,
             #[serde(skip_serializing_if = "Option::is_none")]
-            value: Option<&'a Text>,
+            value: Option<&'a str>,
             #[serde(skip_serializing_if = "VarSet::is_empty")]
             set: &'a VarSet,
             actor: &'a Text,
@@ -308,7 +321,12 @@ impl<T: Clone> Slots<T> {
     /// The shared value at `slot` of `len` slots, made by `make` the first
     /// time. `make` returns `None` when the value is not shareable (then
     /// nothing is kept and the caller makes its own).
-    pub fn get_or_make(&self, len: usize, slot: usize, make: impl FnOnce() -> Option<T>) -> Option<T> {
+    pub fn get_or_make(
+        &self,
+        len: usize,
+        slot: usize,
+        make: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
         let slots = self
             .0
             .get_or_init(|| (0..len).map(|_| OnceLock::new()).collect());

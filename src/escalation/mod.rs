@@ -77,7 +77,7 @@ impl Record {
                 s.script.clone(),
                 s.pins
                     .first()
-                    .map(|p| p.version.clone())
+                    .map(|p| p.version.to_string())
                     .unwrap_or_default(),
             ),
         };

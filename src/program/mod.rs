@@ -242,6 +242,9 @@ pub struct Script {
     /// The nodes the loop guard counts, one bit per node index, made on
     /// first use (see [`Script::loop_guarded`]).
     pub guarded: OnceLock<Box<[u64]>>,
+    /// `id` and `version` as shared [`Text`]s, made on first use: every
+    /// session pins them without a copy.
+    pub pin_texts: OnceLock<(Text, Text)>,
 }
 
 impl Script {
@@ -257,6 +260,12 @@ impl Script {
     /// Nodes in the order the author wrote them.
     pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, &Node)> {
         self.graph.node_indices().map(move |i| (i, &self.graph[i]))
+    }
+
+    /// `id` and `version`, shared.
+    pub fn pin_texts(&self) -> &(Text, Text) {
+        self.pin_texts
+            .get_or_init(|| (Text::from(&self.id), Text::from(&self.version)))
     }
 
     /// Does the loop guard count entries into this node? Only a node that

@@ -50,7 +50,8 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
             return res;
         }
     };
-    res.path.extend(adv.entered(program, &s).into_iter().map(String::from));
+    res.path
+        .extend(adv.entered(program, &s).into_iter().map(String::from));
     let mut answers = case.answers.iter().enumerate();
     let mut step_no = 0;
     loop {
@@ -82,7 +83,9 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
         };
         let before = s.trail.len();
         match engine::answer(program, &mut s, reply.clone(), "test", now) {
-            Ok(adv) => res.path.extend(adv.entered(program, &s).into_iter().map(String::from)),
+            Ok(adv) => res
+                .path
+                .extend(adv.entered(program, &s).into_iter().map(String::from)),
             Err(e) => {
                 let given = match &reply {
                     Reply::Answer(a) | Reply::Value(a) => a.clone(),

@@ -906,7 +906,7 @@ impl Store for SqliteStore {
             sql.push(')');
             let mut q = sqlx::query_as::<_, (String, String, String, String, i64)>(&sql);
             for p in chunk {
-                q = q.bind(&p.id).bind(&p.version);
+                q = q.bind(p.id.as_str()).bind(p.version.as_str());
             }
             for (id, version, path, source, created_at) in
                 q.fetch_all(&self.reader).await.map_err(db)?

@@ -309,7 +309,7 @@ pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
                 text: e.text().clone(),
                 say: e.say().cloned(),
                 answer: e.answer().map(|a| a.label.clone()),
-                value: e.value().cloned(),
+                value: e.value().map(Text::from),
                 note: e.note().cloned(),
                 actor: e.actor().clone(),
                 at: rfc3339(at),
