@@ -34,11 +34,11 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -52,6 +52,8 @@ struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated minus bytes freed while counting.
+static LIVE: AtomicI64 = AtomicI64::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged.
 unsafe impl GlobalAlloc for Counting {
@@ -59,11 +61,15 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
             ALLOC_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+            LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
         }
         // SAFETY: the caller's contract is the system allocator's.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        }
         // SAFETY: as above.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -71,6 +77,7 @@ unsafe impl GlobalAlloc for Counting {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
             ALLOC_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+            LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         }
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
@@ -309,7 +316,6 @@ struct Walker<'p> {
     now: OffsetDateTime,
     /// (script index, node index) -> index into [`VALUES`].
     values: HashMap<(u32, u32), usize>,
-    ids: Vec<Text>,
     steps: u64,
     sessions: u64,
     resolved: u64,
@@ -334,7 +340,6 @@ impl<'p> Walker<'p> {
             session: None,
             now: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
             values: HashMap::new(),
-            ids: Vec::with_capacity(8),
             steps: 0,
             sessions: 0,
             resolved: 0,
@@ -362,6 +367,14 @@ impl<'p> Walker<'p> {
 
     /// Runs `n` steps (view + answer), starting sessions as they end.
     fn run(&mut self, n: u64) {
+        self.walk(n, None);
+    }
+
+    /// [`run`](Self::run), under another name for profilers: the counting
+    /// run repeats the timed run's walk, so `--toggle-collect` on this
+    /// function sees steps on nodes already visited (shared heads made).
+    #[inline(never)]
+    fn run_again(&mut self, n: u64) {
         self.walk(n, None);
     }
 
@@ -432,18 +445,15 @@ impl<'p> Walker<'p> {
             }
             panic!("no candidate value passes the input at {}", view.node);
         }
-        self.ids.clear();
-        self.ids.extend(
-            view.answers
-                .iter()
-                .filter(|a| !a.id.starts_with('_'))
-                .map(|a| a.id.clone()),
-        );
-        let pick = self.ids.swap_remove(self.rng.gen_range(0..self.ids.len()));
-        black_box(&view);
+        // A random own answer (`_none`/`_escalate` are never picked), read
+        // in place: the walker clones no `Text` of the step.
+        let own = view.answers.iter().filter(|a| !a.id.starts_with('_'));
+        let k = self.rng.gen_range(0..own.clone().count());
+        let pick = own.clone().nth(k).map(|a| a.id.as_str()).unwrap_or("done");
         // The API takes the answer as an owned `String`, as a caller parsing
         // a request has it; that copy is the caller's, before the count.
-        let reply = Reply::Answer(pick.as_str().to_owned());
+        let reply = Reply::Answer(pick.to_owned());
+        black_box(&view);
         let b = allocs();
         engine::answer(self.program, s, reply, actor, self.now).expect("answers");
         self.alloc_answer += allocs() - b;
@@ -463,11 +473,12 @@ fn walk_stats(what: &str, program: &Program, steps: u64) {
         100.0 * w.resolved as f64 / w.sessions.max(1) as f64,
         w.steps as f64 / el.as_secs_f64()
     );
-    // Once more, counting allocations (same seed: the same walk).
+    // Once more, counting allocations (same seed: the same walk, now on
+    // nodes the first run visited: the steady state).
     let mut w = Walker::new(program, SEED ^ 1);
     let bytes = ALLOC_BYTES.load(Ordering::Relaxed);
     COUNTING.store(true, Ordering::Relaxed);
-    w.run(steps);
+    w.run_again(steps);
     COUNTING.store(false, Ordering::Relaxed);
     let bytes = ALLOC_BYTES.load(Ordering::Relaxed) - bytes;
     let n = w.steps as f64;
@@ -502,6 +513,31 @@ fn bench_walks(c: &mut Criterion, name: &str, program: &Program) {
     let mut w = Walker::new(program, SEED);
     g.bench_function(name, |b| {
         b.iter_custom(|iters| (0..iters).map(|_| w.run_steps_only(BATCH)).sum())
+    });
+    g.finish();
+
+    // Both cores: one walker per core on the one shared program, as the
+    // server steps different sessions at once. Throughput is all steps of
+    // both threads over the wall time until both are done.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(2));
+    let mut g = c.benchmark_group(format!("steps-{threads}-threads"));
+    g.throughput(Throughput::Elements(BATCH * threads as u64));
+    g.sample_size(30);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(5));
+    let mut walkers: Vec<Walker> = (0..threads)
+        .map(|i| Walker::new(program, SEED ^ (0x100 + i as u64)))
+        .collect();
+    g.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            std::thread::scope(|scope| {
+                for w in walkers.iter_mut() {
+                    scope.spawn(move || w.run(iters * BATCH));
+                }
+            });
+            t.elapsed()
+        })
     });
     g.finish();
 
@@ -596,10 +632,14 @@ fn btree_nodes<K, V>(len: usize) -> usize {
     }
 }
 
-fn map_heap(m: &BTreeMap<String, Json>) -> usize {
-    btree_nodes::<String, Json>(m.len())
+fn vars_heap(m: &engine::Vars) -> usize {
+    m.buffer_bytes()
         + m.iter()
-            .map(|(k, v)| k.capacity() + json_heap(v))
+            .map(|(k, v)| {
+                // A name the program wrote is shared with it.
+                let own = k.strong_count() == Some(1);
+                usize::from(own) * (Text::HEADER + k.len()) + json_heap(v)
+            })
             .sum::<usize>()
 }
 
@@ -621,8 +661,16 @@ fn text_heap(t: &Text) -> (usize, usize) {
     }
 }
 
-fn opt_text_heap(t: &Option<Text>) -> (usize, usize) {
-    t.as_ref().map_or((0, 0), text_heap)
+/// Header and bytes of a string only this session holds; 0 when shared.
+fn own_text(t: &Text) -> usize {
+    match text_heap(t) {
+        (0, _) => 0,
+        (h, n) => h + n,
+    }
+}
+
+fn opt_text_heap(t: Option<&Text>) -> (usize, usize) {
+    t.map_or((0, 0), text_heap)
 }
 
 /// The in-memory size of a session, in parts.
@@ -635,12 +683,19 @@ struct Heap {
     state: usize,
     /// The trail's buffer: `capacity * size_of::<TrailEntry>()`.
     trail_buffer: usize,
-    /// The entries' `set` slices and their values' heap, and the headers
-    /// of strings the entries alone hold.
-    trail_sets: usize,
+    /// The heads only this session's entries hold (an `Arc` block each:
+    /// two counts and the `Head`), their `set` slices, and the headers of
+    /// strings the entries alone hold. A head the program shares (the
+    /// usual answer) is the program's, like its texts.
+    trail_heads: usize,
+    /// Entries whose head is shared with the program.
+    shared_heads: usize,
     /// The entries' strings: node, kind, text, say, answer id and label,
     /// value, actor, note (the "trail text", excluded from the target).
     trail_text: usize,
+    /// The part of `trail_text` in strings only this session holds (a
+    /// rendered text, a typed value): what the allocator counts of it.
+    own_text: usize,
 }
 
 fn heap(s: &Session) -> Heap {
@@ -653,12 +708,14 @@ fn heap(s: &Session) -> Heap {
     h.state += s
         .pins
         .iter()
-        .map(|p| p.id.capacity() + p.version.capacity())
+        // Shared with the program's script unless read back from JSON.
+        .map(|p| own_text(&p.id) + own_text(&p.version))
         .sum::<usize>();
-    h.state += map_heap(&s.params) + map_heap(&s.initial_vars) + map_heap(&s.vars);
+    h.state += vars_heap(&s.params) + vars_heap(&s.initial_vars) + vars_heap(&s.vars);
     h.state += s.frames.capacity() * size_of::<engine::Frame>();
     h.state += s.visits.capacity() * size_of::<(u16, u32, u16)>();
-    if let Some(e) = &s.ending {
+    if let Some(e) = s.ending.as_deref() {
+        h.state += size_of::<engine::Ending>();
         h.state += match e {
             engine::Ending::Resolved { node, text } => node.capacity() + text.capacity(),
             engine::Ending::Escalated {
@@ -678,35 +735,65 @@ fn heap(s: &Session) -> Heap {
     }
     h.trail_buffer = s.trail.capacity() * size_of::<TrailEntry>();
     for e in &s.trail {
-        h.trail_sets += e.set.len() * size_of::<(Text, Json)>()
-            + e.set.iter().map(|(_, v)| json_heap(v)).sum::<usize>();
+        let own = std::sync::Arc::strong_count(e.head()) == 1;
+        if own {
+            h.trail_heads += 2 * size_of::<usize>() + size_of::<engine::Head>();
+            if !e.set().is_shared() {
+                h.trail_heads += e.set().len() * size_of::<(Text, Json)>()
+                    + e.set().iter().map(|(_, v)| json_heap(v)).sum::<usize>();
+            }
+        } else {
+            h.shared_heads += 1;
+        }
         let mut parts = vec![
-            text_heap(&e.node),
-            text_heap(&e.kind),
-            text_heap(&e.text),
-            opt_text_heap(&e.say),
-            opt_text_heap(&e.value),
-            text_heap(&e.actor),
-            opt_text_heap(&e.note),
+            text_heap(e.node()),
+            text_heap(e.kind()),
+            text_heap(e.text()),
+            opt_text_heap(e.say()),
+            // A typed value is the `set`'s string (counted with the sets
+            // above) or, for a number, a string of its own: text only here.
+            (0, e.value().map_or(0, str::len)),
+            text_heap(e.actor()),
+            opt_text_heap(e.note()),
         ];
-        if let Some(a) = &e.answer {
+        if let Some(a) = e.answer() {
             parts.push(text_heap(&a.id));
             parts.push(text_heap(&a.label));
         }
         for (header, text) in parts {
-            h.trail_sets += header;
             h.trail_text += text;
+            if header > 0 {
+                h.own_text += text;
+            }
+            // A shared head's strings are the program's.
+            if own {
+                h.trail_heads += header;
+            }
         }
     }
     h
+}
+
+/// Bytes the allocator holds for a session built on a program whose shared
+/// heads already exist (the second of two equal sessions): everything the
+/// session owns, trail text included.
+fn live_bytes(program: &Program, entries: usize) -> i64 {
+    drop(long_session(program, entries));
+    COUNTING.store(true, Ordering::Relaxed);
+    let before = LIVE.load(Ordering::Relaxed);
+    let s = long_session(program, entries);
+    let after = LIVE.load(Ordering::Relaxed);
+    COUNTING.store(false, Ordering::Relaxed);
+    drop(s);
+    after - before
 }
 
 fn bench_session(c: &mut Criterion, program: &Program) {
     let s = long_session(program, 50);
     let json = serde_json::to_vec(&s).expect("serializes");
     let h = heap(&s);
-    let excl_text = h.inline + h.state + h.trail_buffer + h.trail_sets;
-    let with_sets = s.trail.iter().filter(|e| !e.set.is_empty()).count();
+    let excl_text = h.inline + h.state + h.trail_buffer + h.trail_heads;
+    let with_sets = s.trail.iter().filter(|e| !e.set().is_empty()).count();
     eprintln!(
         "[session] {} trail entries ({with_sets} with `set`), {} vars, {} visits, {} pins",
         s.trail.len(),
@@ -715,25 +802,40 @@ fn bench_session(c: &mut Criterion, program: &Program) {
         s.pins.len()
     );
     eprintln!(
-        "[session] size_of: Session {} B, TrailEntry {} B, Json {} B, Pin {} B, OffsetDateTime {} B; BTreeMap<String, Json> leaf {} B",
+        "[session] size_of: Session {} B, TrailEntry {} B, Head {} B, Json {} B, Pin {} B, Ending {} B",
         size_of::<Session>(),
         size_of::<TrailEntry>(),
+        size_of::<engine::Head>(),
         size_of::<Json>(),
         size_of::<engine::Pin>(),
-        size_of::<OffsetDateTime>(),
-        btree_nodes::<String, Json>(1)
+        size_of::<Option<engine::Ending>>(),
     );
     eprintln!("[session] serde_json::to_vec: {} B", json.len());
     eprintln!(
-        "[session] heap estimate: inline {} + state {} + trail buffer {} (cap {}) + trail sets and string headers {} = {} B excluding trail text; trail text {} B; total {} B",
+        "[session] heap estimate: inline {} + state {} + trail buffer {} (cap {}) + own heads, sets and string headers {} ({} of {} heads shared with the program) = {} B excluding trail text; trail text {} B; total {} B",
         h.inline,
         h.state,
         h.trail_buffer,
         s.trail.capacity(),
-        h.trail_sets,
+        h.trail_heads,
+        h.shared_heads,
+        s.trail.len(),
         excl_text,
         h.trail_text,
         excl_text + h.trail_text
+    );
+    let live = live_bytes(program, 50);
+    eprintln!(
+        "[session] allocator: {live} B live on the heap for the session's own data, of which {} B trail text it alone holds; with {} B inline: {} B excluding trail text",
+        h.own_text,
+        size_of::<Session>(),
+        live - h.own_text as i64 + size_of::<Session>() as i64
+    );
+    let back: Session = serde_json::from_slice(&json).expect("deserializes");
+    let hb = heap(&back);
+    eprintln!(
+        "[session] read back from JSON (no shared heads): {} B excluding trail text",
+        hb.inline + hb.state + hb.trail_buffer + hb.trail_heads
     );
 
     let mut g = c.benchmark_group("session");
@@ -755,9 +857,11 @@ criterion_group!(benches, bench_library, bench_generated);
 /// `criterion_main!`, plus a mode for profilers: with
 /// `FIXPATH_ENGINE_PROFILE=library|gen-100k[:STEPS]` the binary only runs
 /// that walk for STEPS steps (default 20,000) and exits, e.g.
-/// `valgrind --tool=callgrind --toggle-collect='engine::Walker::walk' target/release/deps/engine-* --bench`
-/// (`Walker::run` is inlined). The walk runs twice (timed, then counting
-/// allocations, same seed), so a profile holds 2 x STEPS steps.
+/// `valgrind --tool=callgrind --toggle-collect='engine::Walker::run_again' target/release/deps/engine-* --bench`.
+/// The walk runs twice (timed, then counting allocations, same seed);
+/// toggling on `run_again` collects the second: STEPS steps on nodes the
+/// first run visited. (`engine::Walker::walk` collects both, 2 x STEPS,
+/// the first on cold nodes.)
 fn main() {
     if let Ok(spec) = std::env::var("FIXPATH_ENGINE_PROFILE") {
         let (what, steps) = spec.split_once(':').unwrap_or((spec.as_str(), "20000"));

@@ -30,7 +30,7 @@ fn say(p: &Program, s: &mut Session, a: &str) {
 }
 
 fn escalation(s: &Session) -> (String, String, u8, Option<String>) {
-    match &s.ending {
+    match s.ending.as_deref() {
         Some(Ending::Escalated {
             node,
             reason,
@@ -104,8 +104,8 @@ fn a_resolve_is_the_only_way_to_end_resolved() {
     say(&p, &mut s, "no-light");
     assert_eq!(s.status, Status::Resolved);
     assert_eq!(
-        s.ending,
-        Some(Ending::Resolved {
+        s.ending.as_deref(),
+        Some(&Ending::Resolved {
             node: "lights".into(),
             text: "Connection restored".into()
         })
@@ -190,7 +190,7 @@ fn asking_for_a_person_escalates_with_the_note_at_any_step() {
     .unwrap();
     let Some(Ending::Escalated {
         node, tier, notes, ..
-    }) = &s.ending
+    }) = s.ending.as_deref()
     else {
         panic!()
     };
@@ -282,13 +282,13 @@ fn sub_flows_share_variables_fill_defaults_and_return_to_next() {
     say(&p, &mut s, "Yes");
     say(&p, &mut s, "Red");
     let adv = engine::answer(&p, &mut s, Reply::Value("AB12CD34".into()), "ann", t0()).unwrap();
-    assert_eq!(adv.entered, vec!["cycle", "power-cycle/unplug"]);
+    assert_eq!(adv.entered(&p, &s), vec!["cycle", "power-cycle/unplug"]);
     let step = engine::view(&p, &s).unwrap().unwrap();
     assert_eq!(step.node, "power-cycle/unplug");
     // The sub-flow sees the caller's `device` and its own default `cycles`.
     assert_eq!(step.text, "Unplug the router for 30 seconds (cycle 0).");
     let adv = engine::answer(&p, &mut s, Reply::Answer("done".into()), "ann", t0()).unwrap();
-    assert_eq!(adv.entered, vec!["power-cycle/done", "lights"]);
+    assert_eq!(adv.entered(&p, &s), vec!["power-cycle/done", "lights"]);
     assert_eq!(engine::view(&p, &s).unwrap().unwrap().node, "lights");
     assert_eq!(s.vars["serial"], json!("AB12CD34"));
 }
@@ -330,8 +330,8 @@ fn input_types_are_checked_and_numbers_stored_as_numbers() {
     assert!(v(&mut s, "call me").is_err());
     v(&mut s, "").unwrap();
     assert_eq!(
-        s.ending,
-        Some(Ending::Resolved {
+        s.ending.as_deref(),
+        Some(&Ending::Resolved {
             node: "end".into(),
             text: "6 ann@example.com".into()
         })
@@ -407,7 +407,7 @@ fn going_back_keeps_the_retracted_answer_and_restores_the_variables() {
     assert!(s.seq > seq);
     assert_eq!(engine::view(&p, &s).unwrap().unwrap().node, "lights");
     assert_eq!(s.trail.len(), 2);
-    assert!(s.trail[1].retracted);
+    assert!(s.trail[1].retracted());
     say(&p, &mut s, "no-light");
     assert_eq!(s.status, Status::Resolved);
     let kept: Vec<_> = s
@@ -415,9 +415,9 @@ fn going_back_keeps_the_retracted_answer_and_restores_the_variables() {
         .iter()
         .map(|e| {
             (
-                e.node.as_str(),
-                e.answer.as_ref().map(|a| a.id.as_str()),
-                e.retracted,
+                e.node().as_str(),
+                e.answer().map(|a| a.id.as_str()),
+                e.retracted(),
             )
         })
         .collect();
@@ -465,19 +465,129 @@ fn steps_and_trails_share_the_programs_texts_instead_of_copying_them() {
     assert!(engine::Text::ptr_eq(&a.text, &b.text));
     assert!(engine::Text::ptr_eq(&a.node, &b.node));
     assert!(engine::Text::ptr_eq(&a.answers[0].id, &b.answers[0].id));
+    // `lights` shows only literals: every agent session shares one answer
+    // list; a customer's differs (its `_escalate` is worded for them).
+    let mut c = start(&p, "router", Channel::Customer);
+    say(&p, &mut c, "Yes");
+    let cv = engine::view(&p, &c).unwrap().expect("a step");
+    assert!(std::sync::Arc::ptr_eq(&a.answers, &b.answers));
+    assert!(!std::sync::Arc::ptr_eq(&a.answers, &cv.answers));
+    assert_eq!(a.answers.last().unwrap().label, "Escalate now");
+    assert_eq!(cv.answers.last().unwrap().label, "Talk to a person");
+    assert_eq!(cv.help, None);
     say(&p, &mut s, "Red");
     let e = &s.trail[1];
     assert_eq!(
-        (e.node.as_str(), e.text.as_str()),
+        (e.node().as_str(), e.text().as_str()),
         ("lights", "Which light is blinking?")
     );
-    assert!(engine::Text::ptr_eq(&e.text, &a.text));
+    assert!(engine::Text::ptr_eq(e.text(), &a.text));
     assert!(
-        engine::Text::ptr_eq(&e.actor, &s.trail[0].actor),
+        engine::Text::ptr_eq(e.actor(), s.trail[0].actor()),
         "one actor string per session"
     );
-    assert_eq!(e.set["light"], json!("red"));
-    assert_eq!(e.set["attempts"], json!(1));
+    assert_eq!(e.set()["light"], json!("red"));
+    assert_eq!(e.set()["attempts"], json!(1));
+}
+
+#[test]
+fn the_usual_answer_shares_one_trail_head_across_sessions() {
+    let p = router();
+    let mut a = start(&p, "router", Channel::Agent);
+    let mut b = start(&p, "router", Channel::Customer);
+    for s in [&mut a, &mut b] {
+        say(&p, s, "Yes");
+        say(&p, s, "Red");
+    }
+    // `power` renders `{{ device }}`: each session has its own head, and
+    // the text is the one shown.
+    assert_eq!(
+        a.trail[0].text(),
+        "Is the power light on the front of the router lit?"
+    );
+    assert!(!std::sync::Arc::ptr_eq(
+        a.trail[0].head(),
+        b.trail[0].head()
+    ));
+    // `lights` is all literal but Red sets `{{ attempts + 1 }}`: its own too.
+    assert!(!std::sync::Arc::ptr_eq(
+        a.trail[1].head(),
+        b.trail[1].head()
+    ));
+    assert_eq!(a.trail[1].set()["attempts"], json!(1));
+
+    let p = program(&[(
+        "lit.yaml",
+        "id: lit\ntitle: L\nnodes:\n  q:\n    ask: Plugged in?\n    answers:\n      - label: Yes\n        set: { plugged: true }\n        goto: s\n      - No: { resolve: done }\n  s:\n    say: Wait a minute.\n    next: r\n  r:\n    ask: Better?\n    answers:\n      - Yes: { resolve: fixed }\n      - No: { escalate: still broken }\n",
+    )]);
+    let walk = |who: &str| {
+        let mut s = start(&p, "lit", Channel::Customer);
+        for a in ["Yes", "done", "No"] {
+            engine::answer(&p, &mut s, Reply::Answer(a.into()), who, t0()).expect("accepted");
+        }
+        s
+    };
+    let (a, b) = (walk("customer"), walk("someone else"));
+    for i in 0..3 {
+        // One head in the program for this answer, however many sessions.
+        assert!(
+            std::sync::Arc::ptr_eq(a.trail[i].head(), b.trail[i].head()),
+            "entry {i}"
+        );
+    }
+    assert_eq!(a.trail[0].set()["plugged"], json!(true));
+    assert_eq!(a.vars["plugged"], json!(true));
+    assert_eq!(b.trail[0].actor(), "someone else");
+    // The ending is the session's own.
+    assert_eq!(a.trail[3].kind(), "escalate");
+    assert!(!std::sync::Arc::ptr_eq(
+        a.trail[3].head(),
+        b.trail[3].head()
+    ));
+    // Shared or not, the trail reads back from JSON to the same entries.
+    let json = serde_json::to_string(&a).unwrap();
+    let back: Session = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, a);
+    assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    assert_eq!(engine::replay(&p, &back).unwrap(), a);
+}
+
+#[test]
+fn only_nodes_that_can_come_round_again_are_counted() {
+    // An acyclic script: no node can be entered twice, nothing is counted.
+    let p = program(&[(
+        "dag.yaml",
+        "id: dag\ntitle: D\nnodes:\n  a:\n    ask: A?\n    answers:\n      - Yes: b\n      - No: b\n  b:\n    say: B.\n    next: c\n  c:\n    resolve: done\n",
+    )]);
+    let mut s = start(&p, "dag", Channel::Agent);
+    say(&p, &mut s, "Yes");
+    say(&p, &mut s, "done");
+    assert_eq!(s.status, Status::Resolved);
+    assert!(s.visits.is_empty(), "{:?}", s.visits);
+
+    // Two scripts that `use` each other without returning: no node is on a
+    // cycle of its own script, yet the run would never end. The `use`
+    // nodes are counted, so the guard ends it.
+    let p = program(&[
+        (
+            "ping.yaml",
+            "id: ping\ntitle: P\nmax_visits: 2\nnodes:\n  go:\n    say: Ping.\n    next: over\n  over:\n    use: pong\n    next: done\n  done:\n    resolve: done\n",
+        ),
+        (
+            "pong.yaml",
+            "id: pong\ntitle: Q\nmax_visits: 2\nnodes:\n  back:\n    use: ping\n    next: end\n  end:\n    resolve: done\n",
+        ),
+    ]);
+    let mut s = start(&p, "ping", Channel::Agent);
+    for round in 0..10 {
+        if s.status != Status::Active {
+            break;
+        }
+        assert!(round < 5, "the guard never fired");
+        say(&p, &mut s, "done");
+    }
+    let (_, reason, _, _) = escalation(&s);
+    assert!(reason.contains("loop guard"), "{reason}");
 }
 
 #[test]
@@ -519,7 +629,7 @@ nodes:
     assert_eq!(step.answers[0].label, "a2b2 router");
     say(&p, &mut s, "go");
     assert_eq!(s.vars["count"], json!(20));
-    match &s.ending {
+    match s.ending.as_deref() {
         Some(Ending::Resolved { text, .. }) => assert_eq!(text, "20"),
         other => panic!("expected the resolve, got {other:?}"),
     }

@@ -398,15 +398,15 @@ async fn two_instances_share_one_database() {
     // a 200, each once (the duplicate too), in order, seqs without gaps.
     for r in &runs {
         let s = b.store.session(&r.id).await.unwrap().expect("stored");
-        let seqs: Vec<u32> = s.state.trail.iter().map(|e| e.seq).collect();
+        let seqs: Vec<u32> = s.state.trail.iter().map(|e| e.seq()).collect();
         let want: Vec<u32> = (1..=seqs.len() as u32).collect();
         assert_eq!(seqs, want, "session {}", r.id);
         let answered: Vec<&str> = s
             .state
             .trail
             .iter()
-            .filter(|e| e.actor == "customer")
-            .map(|e| e.node.as_str())
+            .filter(|e| e.actor() == "customer")
+            .map(|e| e.node().as_str())
             .collect();
         assert_eq!(
             answered,
@@ -415,7 +415,7 @@ async fn two_instances_share_one_database() {
             r.id
         );
         assert_eq!(answered.len(), r.answers, "session {}", r.id);
-        assert!(s.state.trail.iter().all(|e| !e.retracted));
+        assert!(s.state.trail.iter().all(|e| !e.retracted()));
         let want = if r.escalation.is_some() {
             "escalated"
         } else {

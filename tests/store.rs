@@ -110,8 +110,8 @@ fn diff(before: &Session, after: &Session) -> (Vec<TrailEntry>, Vec<u32>) {
     let retracted = after.trail[..n]
         .iter()
         .zip(&before.trail)
-        .filter(|(a, b)| a.retracted && !b.retracted)
-        .map(|(a, _)| a.seq)
+        .filter(|(a, b)| a.retracted() && !b.retracted())
+        .map(|(a, _)| a.seq())
         .collect();
     (new, retracted)
 }
@@ -391,7 +391,7 @@ pub async fn story(store: &dyn Store) {
         .0,
         Saved::Ok
     );
-    assert!(s.trail.iter().any(|e| e.retracted), "back retracts");
+    assert!(s.trail.iter().any(|e| e.retracted()), "back retracts");
     assert_eq!(
         store.session("s1").await.unwrap().unwrap().state,
         s,
@@ -1065,7 +1065,7 @@ pub async fn throughput(store: Arc<dyn Store>, load: Load) -> (f64, f64) {
                     }
                     let expected = s.seq;
                     let mut e = template.clone();
-                    e.seq = s.trail.len() as u32 + 1;
+                    e.set_seq(s.trail.len() as u32 + 1);
                     s.trail.push(e);
                     s.seq += 1;
                     let saved = store

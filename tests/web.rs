@@ -518,7 +518,7 @@ async fn an_agent_runs_a_call_and_takes_over_a_customers_session() {
         .state
         .trail
         .iter()
-        .map(|e| e.actor.as_str())
+        .map(|e| e.actor().as_str())
         .collect();
     assert_eq!(actors, vec!["customer", "ann"], "nothing asked twice");
 

@@ -184,7 +184,7 @@ pub fn run(
         }
     }
     writeln!(out)?;
-    match &s.ending {
+    match s.ending.as_deref() {
         Some(Ending::Resolved { text, .. }) => writeln!(out, "RESOLVED: {text}")?,
         Some(Ending::Escalated { .. }) => {
             let now = now();

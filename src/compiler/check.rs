@@ -350,6 +350,9 @@ fn check_unit(
             kind,
             help,
             names: Default::default(),
+            heads: Default::default(),
+            literal: Default::default(),
+            views: Default::default(),
         });
     }
     UnitOut {

@@ -184,6 +184,8 @@ fn lower_script(
         graph,
         node_index,
         uses,
+        guarded: Default::default(),
+        pin_texts: Default::default(),
     };
     (script, origin)
 }

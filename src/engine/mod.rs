@@ -9,12 +9,17 @@
 
 mod labels;
 mod step;
+mod trail;
+mod vars;
 
+use crate::program::Program;
 pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use step::{StepError, answer, back, escalate_now, replay, start, view};
+pub use trail::{Head, HeadSlots, Shown, Slots, TrailEntry};
+pub use vars::{VarSet, Vars};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -91,8 +96,9 @@ impl StartOptions {
 /// A script version a session runs (the root and every sub-flow it can reach).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pin {
-    pub id: String,
-    pub version: String,
+    /// Shared with the program's script (no copy per session).
+    pub id: Text,
+    pub version: Text,
 }
 
 /// One level of the sub-flow stack: a node of a pinned script.
@@ -112,105 +118,6 @@ pub struct Frame {
 pub struct AnswerRef {
     pub id: Text,
     pub label: Text,
-}
-
-/// One entry of the answer trail (contract section 4).
-///
-/// Its strings are [`Text`]s (one pointer each, read like `&str`): node
-/// names, literal texts and answer ids are shared with the program rather
-/// than copied into every entry; see `benches/RESULTS-engine.md`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrailEntry {
-    pub seq: u32,
-    /// `NODE`, or `SCRIPT/NODE` inside a sub-flow.
-    pub node: Text,
-    pub kind: Text,
-    /// The text exactly as shown (for `say` before a question: both, the
-    /// instruction in `say`).
-    pub text: Text,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub say: Option<Text>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub answer: Option<AnswerRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Text>,
-    #[serde(default, skip_serializing_if = "VarSet::is_empty")]
-    pub set: VarSet,
-    /// `customer`, an agent's name, or `system`.
-    pub actor: Text,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub retracted: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<Text>,
-}
-
-/// The variables one answer set, sorted by name: a boxed slice (16 bytes,
-/// no allocation when empty) instead of a `BTreeMap` (a 632-byte node for
-/// even one variable). Serialized as the JSON object the map was.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct VarSet(Box<[(Text, Json)]>);
-
-impl VarSet {
-    /// From pairs in any order; for a name given twice the last value wins
-    /// (as inserting into a map would).
-    pub fn new(mut pairs: Vec<(Text, Json)>) -> VarSet {
-        if pairs.len() > 1 {
-            // Stable: equal names keep their order, so the last is last.
-            pairs.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-            let mut out: Vec<(Text, Json)> = Vec::with_capacity(pairs.len());
-            for (k, v) in pairs {
-                match out.last_mut() {
-                    Some(last) if last.0 == k => last.1 = v,
-                    _ => out.push((k, v)),
-                }
-            }
-            pairs = out;
-        }
-        VarSet(pairs.into_boxed_slice())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// The value set for `name`.
-    pub fn get(&self, name: &str) -> Option<&Json> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
-            .ok()
-            .map(|i| &self.0[i].1)
-    }
-
-    /// The pairs, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&Text, &Json)> {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl std::ops::Index<&str> for VarSet {
-    type Output = Json;
-    fn index(&self, name: &str) -> &Json {
-        self.get(name).unwrap_or(&Json::Null)
-    }
-}
-
-impl Serialize for VarSet {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-    }
-}
-
-impl<'de> Deserialize<'de> for VarSet {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<VarSet, D::Error> {
-        let map = BTreeMap::<Text, Json>::deserialize(d)?;
-        Ok(VarSet::new(map.into_iter().collect()))
-    }
 }
 
 /// How a session ended.
@@ -240,10 +147,10 @@ pub struct Session {
     pub channel: Channel,
     pub language: String,
     pub tier: u8,
-    pub params: BTreeMap<String, Json>,
+    pub params: Vars,
     /// The overrides given at start (kept so the session can be replayed).
-    pub initial_vars: BTreeMap<String, Json>,
-    pub vars: BTreeMap<String, Json>,
+    pub initial_vars: Vars,
+    pub vars: Vars,
     /// The sub-flow stack; the last frame is the current node. Empty once ended.
     pub frames: Vec<Frame>,
     /// How often each node was entered: (pin, node, count).
@@ -252,7 +159,8 @@ pub struct Session {
     pub seq: u32,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ending: Option<Ending>,
+    pub ending: Option<Box<Ending>>,
+    #[serde(deserialize_with = "trail::deserialize_exact")]
     pub trail: Vec<TrailEntry>,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
@@ -269,7 +177,9 @@ pub struct Step {
     pub say: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<Text>,
-    pub answers: Vec<AnswerRef>,
+    /// Shared with the program where every label is literal: showing a
+    /// step copies no list.
+    pub answers: std::sync::Arc<[AnswerRef]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputSpec>,
     /// Can the person go back from here?
@@ -295,40 +205,49 @@ pub enum Reply {
     Value(String),
 }
 
-/// The result of one move: the nodes entered on the way (`SCRIPT/NODE` inside
-/// sub-flows), for path tests and analytics.
+/// The result of one move: the nodes entered on the way, for path tests
+/// and analytics. Kept as indices (a step writes no names); ask for the
+/// names with [`Advance::entered`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Advance {
-    pub entered: Vec<Text>,
+    path: Vec<Entered>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+/// A node entered: its pin, its index, and whether it ran inside a sub-flow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Entered {
+    pin: u16,
+    node: u32,
+    nested: bool,
+}
 
-    #[test]
-    fn a_var_set_is_the_json_object_the_map_was() {
-        // Out of order, with a repeated name: the map sorted by key and kept
-        // the last value; the slice must serialize to the same bytes.
-        let pairs = vec![
-            (Text::from("light"), json!("red")),
-            (Text::from("attempts"), json!(1)),
-            (Text::from("light"), json!("off")),
-            (Text::from("Zeta"), json!(true)),
-        ];
-        let map: BTreeMap<String, Json> = pairs
+impl Advance {
+    /// The nodes entered, as `NODE` or `SCRIPT/NODE` inside sub-flows:
+    /// `s` is the session the move was made on.
+    pub fn entered(&self, program: &Program, s: &Session) -> Vec<Text> {
+        self.path
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        let set = VarSet::new(pairs);
-        assert_eq!(set.len(), 3);
-        assert_eq!(set["light"], json!("off"));
-        assert_eq!(set.get("nothing"), None);
-        let json = serde_json::to_string(&set).expect("serializes");
-        assert_eq!(json, serde_json::to_string(&map).expect("serializes"));
-        let back: VarSet = serde_json::from_str(&json).expect("deserializes");
-        assert_eq!(back, set);
-        assert!(VarSet::default().is_empty());
+            .filter_map(|e| {
+                let pin = s.pins.get(usize::from(e.pin))?;
+                let (_, script) = program.get(&pin.id)?;
+                let node = script
+                    .graph
+                    .node_weight(petgraph::stable_graph::NodeIndex::new(e.node as usize))?;
+                Some(if e.nested {
+                    node.qualified_name(&script.id).clone()
+                } else {
+                    node.name().clone()
+                })
+            })
+            .collect()
+    }
+
+    /// How many nodes were entered.
+    pub fn len(&self) -> usize {
+        self.path.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.path.is_empty()
     }
 }

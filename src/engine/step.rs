@@ -3,9 +3,10 @@
 //! an end; every unresolved ending escalates (contract section 3).
 
 use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE};
+use super::trail::{self, Head, Shown};
 use super::{
-    Advance, AnswerRef, Channel, Ending, Frame, InputSpec, Pin, Reply, Session, StartOptions,
-    Status, Step, TrailEntry, VarSet,
+    Advance, AnswerRef, Channel, Ending, Entered, Frame, InputSpec, Pin, Reply, Session,
+    StartOptions, Status, Step, TrailEntry, VarSet, Vars,
 };
 use crate::program::templates::Reads;
 use crate::program::{
@@ -17,6 +18,7 @@ use serde_json::Value as Json;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// A move the engine refused; the session is unchanged.
@@ -73,10 +75,14 @@ pub fn start(
         None => root.languages[0].clone(),
     };
     // Pin the root and every sub-flow it can reach, in a stable order.
-    let mut pins = vec![Pin {
-        id: root.id.clone(),
-        version: root.version.clone(),
-    }];
+    let pin = |s: &Script| {
+        let (id, version) = s.pin_texts();
+        Pin {
+            id: id.clone(),
+            version: version.clone(),
+        }
+    };
+    let mut pins = vec![pin(root)];
     let mut todo = vec![root_ix];
     let mut seen = vec![root_ix];
     while let Some(ix) = todo.pop() {
@@ -84,11 +90,7 @@ pub fn start(
             if (script.0 as usize) < program.scripts.len() && !seen.contains(&script) {
                 seen.push(script);
                 todo.push(script);
-                let s = program.script(script);
-                pins.push(Pin {
-                    id: s.id.clone(),
-                    version: s.version.clone(),
-                });
+                pins.push(pin(program.script(script)));
             }
         }
     }
@@ -98,14 +100,15 @@ pub fn start(
         .map(|(k, v)| (k.clone(), literal_json(v)))
         .collect();
     vars.extend(opts.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let vars = Vars::from(vars);
     let mut s = Session {
         script: root.id.clone(),
         pins,
         channel: opts.channel,
         language,
         tier: opts.tier.unwrap_or(root.tier).clamp(1, 4),
-        params: opts.params,
-        initial_vars: opts.vars,
+        params: Vars::from(opts.params),
+        initial_vars: Vars::from(opts.vars),
         vars,
         frames: vec![Frame {
             pin: 0,
@@ -145,15 +148,67 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     };
     let script = pins.get(frame.pin);
     let node = script.node(NodeIndex::new(frame.node as usize));
+    let input = match &node.kind {
+        NodeKind::Ask { .. } | NodeKind::Say { .. } => None,
+        NodeKind::Input {
+            kind,
+            pattern,
+            required,
+            ..
+        } => Some(InputSpec {
+            kind: input_kind(*kind),
+            pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
+            required: *required,
+        }),
+        _ => return Ok(None),
+    };
+    let customer = s.channel == Channel::Customer;
+    let shown = || shown(program, s, script, node, customer);
+    // A node that shows only literals shows the same to every session in
+    // this language and channel: the program keeps one copy.
+    let shown = match script.language_index(&s.language) {
+        Some(l) if node.shows_only_literals(&program.templates) => {
+            let langs = script.languages.len();
+            let slot = 2 * l + usize::from(customer);
+            node.views
+                .get_or_make(2 * langs, slot, || Some(Arc::new(shown())))
+                .unwrap_or_else(|| Arc::new(shown()))
+        }
+        _ => Arc::new(shown()),
+    };
+    Ok(Some(Step {
+        seq: s.seq,
+        node: node_name(script, node, s.frames.len()),
+        kind: shown_kind(&node.kind),
+        // A text that fails to render is shown empty rather than hiding the
+        // step; answering escalates with the failure (see `enter`).
+        text: shown.text.clone(),
+        say: shown.say.clone(),
+        help: shown.help.clone(),
+        answers: shown.answers.clone(),
+        input,
+        // From the end: the last entry is almost always the person's own.
+        can_go_back: s
+            .trail
+            .iter()
+            .rev()
+            .any(|e| !e.retracted() && e.actor() != "system"),
+    }))
+}
+
+/// What a shown node shows, rendered for this session: the texts and the
+/// answers (the built-in ones included).
+fn shown(program: &Program, s: &Session, script: &Script, node: &Node, customer: bool) -> Shown {
     let r = Renderer::new(program, s, script);
     let lang = labels::index(&s.language);
-    let (text, say, input, answers) = match &node.kind {
+    let mut answers = Vec::new();
+    let (text, say) = match &node.kind {
         NodeKind::Ask {
             text,
             say,
             answers: list,
         } => {
-            let mut answers = Vec::with_capacity(list.len() + 2);
+            answers.reserve_exact(list.len() + 2);
             for a in list {
                 answers.push(AnswerRef {
                     id: a.id_text().clone(),
@@ -166,72 +221,36 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
                     label: labels::none_of_these(lang),
                 });
             }
-            (
-                r.text(*text),
-                say.map(|t| r.text(t).unwrap_or_default()),
-                None,
-                answers,
-            )
+            (r.text(*text), say.map(|t| r.text(t).unwrap_or_default()))
         }
         NodeKind::Say { text, .. } => {
-            let mut answers = Vec::with_capacity(2);
             answers.push(AnswerRef {
                 id: ID_DONE,
                 label: labels::done(lang),
             });
-            (r.text(*text), None, None, answers)
+            (r.text(*text), None)
         }
-        NodeKind::Input {
-            text,
-            kind,
-            pattern,
-            required,
-            ..
-        } => (
-            r.text(*text),
-            None,
-            Some(InputSpec {
-                kind: input_kind(*kind),
-                pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
-                required: *required,
-            }),
-            Vec::with_capacity(1),
-        ),
-        _ => return Ok(None),
+        NodeKind::Input { text, .. } => (r.text(*text), None),
+        _ => (Ok(Text::default()), None),
     };
-    let escalate_label = if s.channel == Channel::Customer {
-        labels::talk_to_person(lang)
-    } else {
-        labels::escalate_now(lang)
-    };
-    let mut answers = answers;
     answers.push(AnswerRef {
         id: ID_ESCALATE,
-        label: escalate_label,
+        label: if customer {
+            labels::talk_to_person(lang)
+        } else {
+            labels::escalate_now(lang)
+        },
     });
-    let help = if s.channel.is_staff() {
-        node.help.map(|h| r.text(h).unwrap_or_default())
-    } else {
-        None
-    };
-    Ok(Some(Step {
-        seq: s.seq,
-        node: node_name(script, node, s.frames.len()),
-        kind: shown_kind(&node.kind),
-        // A text that fails to render is shown empty rather than hiding the
-        // step; answering escalates with the failure (see `enter`).
+    Shown {
         text: text.unwrap_or_default(),
         say,
-        help,
-        answers,
-        input,
-        // From the end: the last entry is almost always the person's own.
-        can_go_back: s
-            .trail
-            .iter()
-            .rev()
-            .any(|e| !e.retracted && e.actor != "system"),
-    }))
+        help: if customer {
+            None
+        } else {
+            node.help.map(|h| r.text(h).unwrap_or_default())
+        },
+        answers: answers.into(),
+    }
 }
 
 /// Applies the person's reply to the current step.
@@ -269,13 +288,13 @@ pub fn back(
     let Some(i) = s
         .trail
         .iter()
-        .rposition(|e| !e.retracted && e.actor != "system")
+        .rposition(|e| !e.retracted() && e.actor() != "system")
     else {
         return Err(StepError::NothingToGoBack);
     };
     let mut replayed = replay_without(program, s, Some(i))?;
     replayed.trail = std::mem::take(&mut s.trail);
-    replayed.trail[i].retracted = true;
+    replayed.trail[i].set_retracted(true);
     replayed.seq = s.seq + 1;
     let _ = (actor, now);
     *s = replayed;
@@ -300,33 +319,33 @@ fn replay_without(
         script: s.script.clone(),
         channel: s.channel,
         language: Some(s.language.clone()),
-        params: s.params.clone(),
-        vars: s.initial_vars.clone(),
+        params: s.params.to_map(),
+        vars: s.initial_vars.to_map(),
         tier: Some(s.tier),
     };
     let (mut r, _) = start(program, opts, s.started_at)?;
     r.trail.clear();
     let pins = check_pins(program, &r)?;
     for (i, e) in s.trail.iter().enumerate() {
-        if e.retracted || e.actor == "system" || Some(i) == skip {
+        if e.retracted() || e.actor() == "system" || Some(i) == skip {
             continue;
         }
-        let reply = match (&e.answer, &e.value) {
+        let reply = match (e.answer(), e.value()) {
             (Some(a), _) => Reply::Answer(a.id.as_str().to_owned()),
-            (None, Some(v)) => Reply::Value(v.as_str().to_owned()),
+            (None, Some(v)) => Reply::Value(v.to_owned()),
             (None, None) => continue,
         };
         let mut m = Machine {
             program,
             pins: pins.clone(),
             s: &mut r,
-            now: e.at,
+            now: e.at(),
             record: false,
         };
         if is_escalate(&reply) {
-            m.escalate_by_person(e.note.as_ref().map(|n| n.as_str().to_owned()), &e.actor)?;
+            m.escalate_by_person(e.note().map(|n| n.as_str().to_owned()), e.actor())?;
         } else {
-            m.reply(reply, &e.actor)?;
+            m.reply(reply, e.actor())?;
         }
     }
     r.trail.clear();
@@ -350,12 +369,12 @@ fn check_pins<'p>(program: &'p Program, s: &Session) -> Result<Pinned<'p>, StepE
             Some((_, sc)) if sc.version == p.version => out.push(sc),
             Some((_, sc)) => {
                 return Err(StepError::VersionMismatch {
-                    script: p.id.clone(),
-                    pinned: p.version.clone(),
+                    script: p.id.to_string(),
+                    pinned: p.version.to_string(),
                     found: sc.version.clone(),
                 });
             }
-            None => return Err(StepError::UnknownScript(p.id.clone())),
+            None => return Err(StepError::UnknownScript(p.id.to_string())),
         }
     }
     Ok(out)
@@ -444,11 +463,11 @@ struct Renderer<'a> {
 #[derive(serde::Serialize)]
 struct Ctx<'a> {
     #[serde(flatten)]
-    vars: &'a BTreeMap<String, Json>,
+    vars: &'a Vars,
     channel: &'a str,
     language: &'a str,
     tier: u8,
-    params: &'a BTreeMap<String, Json>,
+    params: &'a Vars,
 }
 
 impl<'a> Renderer<'a> {
@@ -474,6 +493,16 @@ impl<'a> Renderer<'a> {
             .templates
             .render(id, self.lang, &ctx)
             .map(|c| Text::from(&*c))
+    }
+
+    /// The text in the session's language if it is a literal (shared with
+    /// the program); `None` for a template.
+    fn literal(&self, id: TextId) -> Option<Text> {
+        let pieces = self.program.templates.pieces(id);
+        match pieces.get(self.lang).or_else(|| pieces.first()) {
+            Some(TextPiece::Literal(l)) => Some(l.clone()),
+            _ => None,
+        }
     }
 
     /// The text in the session's language, borrowed where it is a literal
@@ -603,34 +632,44 @@ impl<'a> Machine<'a> {
         if actor == "system" {
             return ACTOR_SYSTEM;
         }
-        match self.s.trail.iter().rev().find(|e| e.actor != "system") {
-            Some(e) if e.actor == actor => e.actor.clone(),
+        match self.s.trail.iter().rev().find(|e| e.actor() != "system") {
+            Some(e) if e.actor() == actor => e.actor().clone(),
             _ => Text::from(actor),
         }
     }
 
-    fn push_trail(&mut self, mut e: TrailEntry) {
+    /// Appends an entry with this head (nothing while replaying).
+    fn push_trail(&mut self, head: impl Into<Arc<Head>>, actor: &str) {
         if self.record {
-            e.seq = self.s.trail.len() as u32 + 1;
-            self.s.trail.push(e);
+            let seq = self.s.trail.len() as u32 + 1;
+            let e = TrailEntry::new(head.into(), seq, self.actor(actor), self.now);
+            trail::push(&mut self.s.trail, e);
         }
     }
 
-    fn entry(&self, node: Text, kind: Text, text: Text, actor: &str) -> TrailEntry {
-        TrailEntry {
-            seq: 0,
-            node,
-            kind,
-            text,
-            say: None,
-            answer: None,
-            value: None,
-            set: VarSet::default(),
-            actor: self.actor(actor),
-            at: self.now,
-            retracted: false,
-            note: None,
-        }
+    /// The program's shared head for `slot` of the current node (an answer
+    /// by position; 0 for an instruction's `done`), when the step has
+    /// nothing of its own: `make` returns `None` for a step that renders a
+    /// template, and then the caller makes a head of its own.
+    fn shared_head(
+        &self,
+        f: Frame,
+        slots: usize,
+        slot: usize,
+        make: impl FnOnce() -> Option<Head>,
+    ) -> Option<Arc<Head>> {
+        let script = self.script(f.pin);
+        // A sub-flow that does not speak the session's language shows its
+        // first; the engine's own words would still differ, so not shared.
+        let lang = script.language_index(&self.s.language)?;
+        let qualified = usize::from(self.s.frames.len() > 1);
+        let langs = script.languages.len();
+        let node = script.node(NodeIndex::new(f.node as usize));
+        node.heads.get_or_make(
+            2 * langs * slots,
+            (qualified * langs + lang) * slots + slot,
+            || make().map(Arc::new),
+        )
     }
 
     /// Enters the current frame's node and runs automatic nodes until a
@@ -640,25 +679,37 @@ impl<'a> Machine<'a> {
         // the loop guard ends the session, so this loop terminates.
         loop {
             let f = self.frame();
-            let name = self.name(f);
-            adv.entered.push(name.clone());
+            adv.path.push(Entered {
+                pin: f.pin,
+                node: f.node,
+                nested: self.s.frames.len() > 1,
+            });
             let max = self.script(f.pin).max_visits;
-            let count = match self
-                .s
-                .visits
-                .iter_mut()
-                .find(|(p, n, _)| *p == f.pin && *n == f.node)
-            {
-                Some(v) => {
-                    v.2 = v.2.saturating_add(1);
-                    v.2
-                }
-                None => {
-                    self.s.visits.push((f.pin, f.node, 1));
-                    1
+            let guarded = self
+                .script(f.pin)
+                .loop_guarded(NodeIndex::new(f.node as usize));
+            let count = if !guarded {
+                1
+            } else {
+                match self
+                    .s
+                    .visits
+                    .iter_mut()
+                    .find(|(p, n, _)| *p == f.pin && *n == f.node)
+                {
+                    Some(v) => {
+                        v.2 = v.2.saturating_add(1);
+                        v.2
+                    }
+                    None => {
+                        self.s.visits.push((f.pin, f.node, 1));
+                        1
+                    }
                 }
             };
             if u32::from(count) > max {
+                // The name is written only where something ends or fails.
+                let name = self.name(f);
                 let reason = format!("loop guard: `{name}` was entered more than {max} times");
                 self.end_escalated(name, reason, None, None, Vec::new());
                 return;
@@ -671,7 +722,7 @@ impl<'a> Machine<'a> {
                     // A shown node whose text cannot render would strand the
                     // person: escalate instead.
                     if let Err(e) = self.render_check(f) {
-                        self.fail(name, &e);
+                        self.fail(self.name(f), &e);
                     }
                     return;
                 }
@@ -693,13 +744,14 @@ impl<'a> Machine<'a> {
                         }
                     }
                     if let Some(err) = failure {
-                        self.fail(name, &err);
+                        self.fail(self.name(f), &err);
                         return;
                     }
                     self.goto(target);
                 }
                 NodeKind::Use { script: sub, .. } => {
                     let Some(pin) = self.pin_of(*sub) else {
+                        let name = self.name(f);
                         let reason =
                             format!("runtime failure: the sub-flow of `{name}` is not loaded");
                         self.end_escalated(name, reason, None, None, Vec::new());
@@ -707,10 +759,7 @@ impl<'a> Machine<'a> {
                     };
                     let sub_script = program.script(*sub);
                     for (k, v) in &sub_script.vars {
-                        self.s
-                            .vars
-                            .entry(k.clone())
-                            .or_insert_with(|| literal_json(v));
+                        self.s.vars.insert_default(k, || literal_json(v));
                     }
                     self.s.frames.push(Frame {
                         pin,
@@ -719,6 +768,7 @@ impl<'a> Machine<'a> {
                 }
                 NodeKind::Return(summary) => {
                     if self.s.frames.len() <= 1 {
+                        let name = self.name(f);
                         let text = Renderer::new(program, self.s, script)
                             .text(*summary)
                             .unwrap_or_default();
@@ -742,13 +792,13 @@ impl<'a> Machine<'a> {
                 }
                 NodeKind::Resolve(text) => {
                     match Renderer::new(program, self.s, script).text(*text) {
-                        Ok(t) => self.end_resolved(name, t),
-                        Err(e) => self.fail(name, &e),
+                        Ok(t) => self.end_resolved(self.name(f), t),
+                        Err(e) => self.fail(self.name(f), &e),
                     }
                     return;
                 }
                 NodeKind::Escalate(e) => {
-                    self.escalate_with(name, e, script, Vec::new());
+                    self.escalate_with(self.name(f), e, script, Vec::new());
                     return;
                 }
             }
@@ -758,6 +808,9 @@ impl<'a> Machine<'a> {
     fn render_check(&self, f: Frame) -> Result<(), minijinja::Error> {
         let script = self.script(f.pin);
         let node = script.node(NodeIndex::new(f.node as usize));
+        if node.shows_only_literals(&self.program.templates) {
+            return Ok(());
+        }
         let r = Renderer::new(self.program, self.s, script);
         match &node.kind {
             NodeKind::Ask { text, say, answers } => {
@@ -815,12 +868,11 @@ impl<'a> Machine<'a> {
     }
 
     fn end_resolved(&mut self, node: Text, text: Text) {
-        self.s.ending = Some(Ending::Resolved {
+        self.s.ending = Some(Box::new(Ending::Resolved {
             node: node.as_str().to_owned(),
             text: text.as_str().to_owned(),
-        });
-        let e = self.entry(node, labels::KIND_RESOLVE, text, "system");
-        self.push_trail(e);
+        }));
+        self.push_trail(Head::new(node, labels::KIND_RESOLVE, text), "system");
         self.s.status = Status::Resolved;
         self.s.frames.clear();
     }
@@ -844,21 +896,16 @@ impl<'a> Machine<'a> {
             queue = queue.or_else(|| sc.escalation_queue.clone());
         }
         let tier = tier.unwrap_or(self.s.tier.saturating_add(1)).clamp(1, 4);
-        let e = self.entry(
-            node.clone(),
-            labels::KIND_ESCALATE,
-            Text::from(&reason),
-            "system",
-        );
-        self.push_trail(e);
+        let head = Head::new(node.clone(), labels::KIND_ESCALATE, Text::from(&reason));
+        self.push_trail(head, "system");
         self.s.status = Status::Escalated;
-        self.s.ending = Some(Ending::Escalated {
+        self.s.ending = Some(Box::new(Ending::Escalated {
             node: node.as_str().to_owned(),
             reason,
             tier,
             queue,
             notes,
-        });
+        }));
         self.s.frames.clear();
     }
 
@@ -878,16 +925,17 @@ impl<'a> Machine<'a> {
         let shown = view(self.program, self.s)?
             .map(|v| (v.kind, v.text))
             .unwrap_or_default();
-        let mut e = self.entry(name.clone(), shown.0, shown.1, actor);
-        e.answer = Some(AnswerRef {
+        let mut head = Head::new(name.clone(), shown.0, shown.1);
+        head.answer = Some(AnswerRef {
             id: ID_ESCALATE,
             label,
         });
-        e.note = note
-            .as_deref()
-            .filter(|n| !n.trim().is_empty())
-            .map(Text::from);
-        self.push_trail(e);
+        head.set_note(
+            note.as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .map(Text::from),
+        );
+        self.push_trail(head, actor);
         self.s.seq += 1;
         let who = if self.s.channel == Channel::Customer {
             "the customer"
@@ -905,10 +953,13 @@ impl<'a> Machine<'a> {
             return self.escalate_by_person(None, actor);
         }
         let f = self.frame();
-        let name = self.name(f);
         let program = self.program;
         let script = self.pins.get(f.pin);
         let node = script.node(NodeIndex::new(f.node as usize));
+        // The node's name, only where a head or a reason is written: the
+        // usual answer shares a head and needs none.
+        let depth = self.s.frames.len();
+        let name = || node_name(script, node, depth);
         let r = Renderer::new(program, self.s, script);
         let mut adv = Advance::default();
         match &node.kind {
@@ -917,19 +968,19 @@ impl<'a> Machine<'a> {
                     return Err(StepError::ExpectedAnswer);
                 };
                 let lang = labels::index(&self.s.language);
-                let text = r.text(*text).unwrap_or_default();
-                let say = say.map(|t| r.text(t).unwrap_or_default());
                 if given == "_none" && script.offer_none {
-                    let mut e = self.entry(name.clone(), labels::KIND_ASK, text, actor);
-                    e.say = say;
-                    e.answer = Some(AnswerRef {
+                    let mut head =
+                        Head::new(name(), labels::KIND_ASK, r.text(*text).unwrap_or_default());
+                    head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
+                    head.answer = Some(AnswerRef {
                         id: ID_NONE,
                         label: labels::none_of_these(lang),
                     });
-                    self.push_trail(e);
+                    drop(r);
+                    self.push_trail(head, actor);
                     self.s.seq += 1;
-                    let reason = format!("none of the answers fit at `{name}`");
-                    self.end_escalated(name, reason, None, None, Vec::new());
+                    let reason = format!("none of the answers fit at `{}`", name());
+                    self.end_escalated(name(), reason, None, None, Vec::new());
                     return Ok(adv);
                 }
                 let want = given.trim();
@@ -963,48 +1014,76 @@ impl<'a> Machine<'a> {
                     });
                 };
                 let a = &answers[k];
-                let label = r.text(a.label).unwrap_or_default();
-                // `set`: literals as written; templates rendered against the
-                // variables as they were before this answer.
-                let mut set = Vec::new();
+                // The usual answer shows only literals and sets only
+                // literals: its head is the program's, made once.
+                let shared = self.shared_head(f, answers.len(), k, || {
+                    let mut set = Vec::with_capacity(a.set.len());
+                    for (var, v) in &a.set {
+                        match v {
+                            SetValue::Literal(l) => set.push((var.clone(), literal_json(l))),
+                            SetValue::Template(_) => return None,
+                        }
+                    }
+                    let mut head = Head::new(name(), labels::KIND_ASK, r.literal(*text)?);
+                    head.set_say(match say {
+                        Some(t) => Some(r.literal(*t)?),
+                        None => None,
+                    });
+                    head.answer = Some(AnswerRef {
+                        id: a.id_text().clone(),
+                        label: r.literal(a.label)?,
+                    });
+                    head.set = VarSet::new(set);
+                    Some(head)
+                });
                 let mut failure = None;
-                for (var, v) in &a.set {
-                    let value = match v {
-                        SetValue::Literal(l) => literal_json(l),
-                        SetValue::Template(t) => match r.render(*t) {
-                            Ok(s) => coerce(&s),
-                            Err(e) => {
-                                failure = Some(e);
-                                break;
-                            }
-                        },
-                    };
-                    set.push((var.clone(), value));
-                }
+                let head = match shared {
+                    Some(h) => h,
+                    None => {
+                        // `set`: literals as written; templates rendered
+                        // against the variables as they were before this
+                        // answer.
+                        let mut set = Vec::new();
+                        for (var, v) in &a.set {
+                            let value = match v {
+                                SetValue::Literal(l) => literal_json(l),
+                                SetValue::Template(t) => match r.render(*t) {
+                                    Ok(s) => coerce(&s),
+                                    Err(e) => {
+                                        failure = Some(e);
+                                        break;
+                                    }
+                                },
+                            };
+                            set.push((var.clone(), value));
+                        }
+                        let mut head =
+                            Head::new(name(), labels::KIND_ASK, r.text(*text).unwrap_or_default());
+                        head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
+                        head.answer = Some(AnswerRef {
+                            id: a.id_text().clone(),
+                            label: r.text(a.label).unwrap_or_default(),
+                        });
+                        head.set = VarSet::new(set);
+                        Arc::new(head)
+                    }
+                };
                 drop(r);
-                let set = VarSet::new(set);
                 if failure.is_none() {
                     // Updates in place: no new key unless the variable is new.
-                    for (var, value) in set.iter() {
+                    for (var, value) in head.set.iter() {
                         match self.s.vars.get_mut(var.as_str()) {
                             Some(slot) => *slot = value.clone(),
                             None => {
-                                self.s.vars.insert(var.as_str().to_owned(), value.clone());
+                                self.s.vars.insert(var.clone(), value.clone());
                             }
                         }
                     }
                 }
-                let mut e = self.entry(name.clone(), labels::KIND_ASK, text, actor);
-                e.say = say;
-                e.answer = Some(AnswerRef {
-                    id: a.id_text().clone(),
-                    label,
-                });
-                e.set = set;
-                self.push_trail(e);
+                self.push_trail(head, actor);
                 self.s.seq += 1;
                 if let Some(err) = failure {
-                    self.fail(name, &err);
+                    self.fail(name(), &err);
                     return Ok(adv);
                 }
                 let r = Renderer::new(program, self.s, script);
@@ -1014,10 +1093,10 @@ impl<'a> Machine<'a> {
                         self.enter(&mut adv);
                     }
                     Outcome::Resolve(t) => match r.text(*t) {
-                        Ok(text) => self.end_resolved(name, text),
-                        Err(e) => self.fail(name, &e),
+                        Ok(text) => self.end_resolved(name(), text),
+                        Err(e) => self.fail(name(), &e),
                     },
-                    Outcome::Escalate(e) => self.escalate_with(name, e, script, Vec::new()),
+                    Outcome::Escalate(e) => self.escalate_with(name(), e, script, Vec::new()),
                     Outcome::Return(_) => {
                         // Like a `return` node: back to the caller's `next`.
                         if self.s.frames.len() <= 1 {
@@ -1025,7 +1104,7 @@ impl<'a> Machine<'a> {
                                 "the sub-flow `{}` returned with no script to return to",
                                 script.id
                             );
-                            self.end_escalated(name, reason, None, None, Vec::new());
+                            self.end_escalated(name(), reason, None, None, Vec::new());
                         } else {
                             self.s.frames.pop();
                             let caller = self.frame();
@@ -1055,13 +1134,20 @@ impl<'a> Machine<'a> {
                         answers: "done, _escalate".into(),
                     });
                 }
-                let text = r.text(*text).unwrap_or_default();
-                let mut e = self.entry(name, labels::KIND_SAY, text, actor);
-                e.answer = Some(AnswerRef {
-                    id: ID_DONE,
-                    label: labels::done(lang),
-                });
-                self.push_trail(e);
+                let make = |text: Text| {
+                    let mut head = Head::new(name(), labels::KIND_SAY, text);
+                    head.answer = Some(AnswerRef {
+                        id: ID_DONE,
+                        label: labels::done(lang),
+                    });
+                    head
+                };
+                let head = match self.shared_head(f, 1, 0, || r.literal(*text).map(make)) {
+                    Some(h) => h,
+                    None => Arc::new(make(r.text(*text).unwrap_or_default())),
+                };
+                drop(r);
+                self.push_trail(head, actor);
                 self.s.seq += 1;
                 self.goto(*next);
                 self.enter(&mut adv);
@@ -1079,16 +1165,20 @@ impl<'a> Machine<'a> {
                 };
                 let value = raw.trim().to_owned();
                 let stored = validate(&value, *kind, pattern.as_ref(), *required)?;
-                let text = r.text(*text).unwrap_or_default();
-                let mut e = self.entry(name, labels::KIND_INPUT, text, actor);
-                e.value = Some(Text::from(value));
-                e.set = VarSet::new(vec![(into.clone(), stored.clone())]);
-                self.push_trail(e);
+                let mut head = Head::new(
+                    name(),
+                    labels::KIND_INPUT,
+                    r.text(*text).unwrap_or_default(),
+                );
+                drop(r);
+                head.set = VarSet::new(vec![(into.clone(), stored.clone())]);
+                head.set_value(Some(Text::from(value)));
+                self.push_trail(head, actor);
                 self.s.seq += 1;
                 match self.s.vars.get_mut(into.as_str()) {
                     Some(slot) => *slot = stored,
                     None => {
-                        self.s.vars.insert(into.as_str().to_owned(), stored);
+                        self.s.vars.insert(into.clone(), stored);
                     }
                 }
                 self.goto(*next);

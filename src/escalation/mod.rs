@@ -61,7 +61,7 @@ impl Record {
             tier,
             queue,
             notes,
-        }) = &s.ending
+        }) = s.ending.as_deref()
         else {
             return None;
         };
@@ -77,7 +77,7 @@ impl Record {
                 s.script.clone(),
                 s.pins
                     .first()
-                    .map(|p| p.version.clone())
+                    .map(|p| p.version.to_string())
                     .unwrap_or_default(),
             ),
         };
@@ -86,8 +86,8 @@ impl Record {
             .trail
             .iter()
             .rev()
-            .find(|e| e.note.is_some())
-            .map(|e| e.actor.to_string())
+            .find(|e| e.note().is_some())
+            .map(|e| e.actor().to_string())
             .unwrap_or_default();
         let notes = notes
             .iter()
@@ -111,8 +111,8 @@ impl Record {
             node: node.clone(),
             channel: s.channel,
             language: s.language.clone(),
-            params: s.params.clone(),
-            vars: s.vars.clone(),
+            params: s.params.to_map(),
+            vars: s.vars.to_map(),
             trail: s.trail.clone(),
             notes,
             created_at: now,

@@ -494,7 +494,7 @@ fn session_body(
     token: Option<String>,
     with_trail: bool,
 ) -> SessionBody {
-    let (escalation, resolution) = match &s.ending {
+    let (escalation, resolution) = match s.ending.as_deref() {
         Some(Ending::Escalated {
             node,
             reason,

@@ -325,8 +325,8 @@ pub async fn step_session(
     let retracted: Vec<u32> = after.trail[..kept]
         .iter()
         .zip(&before.trail)
-        .filter(|(now, was)| now.retracted && !was.retracted)
-        .map(|(now, _)| now.seq)
+        .filter(|(now, was)| now.retracted() && !was.retracted())
+        .map(|(now, _)| now.seq())
         .collect();
     let escalation = if before.status == Status::Active && after.status == Status::Escalated {
         Record::from_session(&program, &after, &escalation_id_for(id), id, now)

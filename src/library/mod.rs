@@ -140,8 +140,8 @@ impl Library {
                 .any(|v| v.id == p.id && v.version == p.version)
             {
                 return Err(LibraryError::MissingVersion(
-                    p.id.clone(),
-                    p.version.clone(),
+                    p.id.to_string(),
+                    p.version.to_string(),
                 ));
             }
         }

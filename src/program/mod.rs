@@ -148,6 +148,16 @@ pub struct Node {
     /// The names the engine shows and writes in trails, made on first use
     /// (most nodes of a large script are never visited).
     pub names: NodeNames,
+    /// The trail heads this node's answers share across sessions, made on
+    /// first use (see `engine::HeadSlots`).
+    pub heads: crate::engine::HeadSlots,
+    /// What its steps show, shared across sessions (by language and
+    /// channel) when all literal, made on first use.
+    pub views: crate::engine::Slots<std::sync::Arc<crate::engine::Shown>>,
+    /// Does the node show only literal texts, in every language? Found on
+    /// first use: then entering it needs no trial render, and the engine
+    /// never looks at its texts' pieces again.
+    pub literal: OnceLock<bool>,
 }
 
 /// A node's name as a shared [`Text`]: plain (`NODE`, at the top level) and
@@ -162,6 +172,28 @@ impl Node {
     /// `NODE`, allocated once.
     pub fn name(&self) -> &Text {
         self.names.plain.get_or_init(|| Text::from(&self.id))
+    }
+
+    /// Are the texts this node shows (text, say, labels) literals in every
+    /// language, so nothing about them can fail at run time?
+    pub fn shows_only_literals(&self, templates: &Templates) -> bool {
+        *self.literal.get_or_init(|| {
+            let literal = |id: TextId| {
+                templates
+                    .pieces(id)
+                    .iter()
+                    .all(|p| matches!(p, TextPiece::Literal(_)))
+            };
+            match &self.kind {
+                NodeKind::Ask { text, say, answers } => {
+                    literal(*text)
+                        && say.is_none_or(literal)
+                        && answers.iter().all(|a| literal(a.label))
+                }
+                NodeKind::Say { text, .. } | NodeKind::Input { text, .. } => literal(*text),
+                _ => false,
+            }
+        })
     }
 
     /// `SCRIPT/NODE`, allocated once.
@@ -207,6 +239,12 @@ pub struct Script {
     pub node_index: HashMap<String, NodeIndex>,
     /// The sub-flows this script runs through `use`, each once.
     pub uses: Vec<ScriptIdx>,
+    /// The nodes the loop guard counts, one bit per node index, made on
+    /// first use (see [`Script::loop_guarded`]).
+    pub guarded: OnceLock<Box<[u64]>>,
+    /// `id` and `version` as shared [`Text`]s, made on first use: every
+    /// session pins them without a copy.
+    pub pin_texts: OnceLock<(Text, Text)>,
 }
 
 impl Script {
@@ -222,6 +260,62 @@ impl Script {
     /// Nodes in the order the author wrote them.
     pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, &Node)> {
         self.graph.node_indices().map(move |i| (i, &self.graph[i]))
+    }
+
+    /// `id` and `version`, shared.
+    pub fn pin_texts(&self) -> &(Text, Text) {
+        self.pin_texts
+            .get_or_init(|| (Text::from(&self.id), Text::from(&self.version)))
+    }
+
+    /// Does the loop guard count entries into this node? Only a node that
+    /// can be entered twice in one session is counted: one on a cycle of
+    /// this script's graph, a `use` node (a chain of sub-flows can lead
+    /// back to it), and every node of a sub-flow (it runs once per `use`).
+    /// Any endless run of nodes passes one of these endlessly, so the guard
+    /// still ends it; and a session on an acyclic script counts nothing.
+    pub fn loop_guarded(&self, ix: NodeIndex) -> bool {
+        let bits = self.guarded.get_or_init(|| {
+            let sccs = petgraph::algo::tarjan_scc(&self.graph);
+            self.guard_bits(sccs.into_iter().flat_map(|c| self.cycle_nodes(c)))
+        });
+        let i = ix.index();
+        bits.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
+    }
+
+    /// The nodes of a strongly connected component that lie on a cycle:
+    /// all of them, or none for a single node without a self-loop.
+    pub fn cycle_nodes(&self, scc: Vec<NodeIndex>) -> Vec<NodeIndex> {
+        match scc.as_slice() {
+            [one] if !self.graph.contains_edge(*one, *one) => Vec::new(),
+            _ => scc,
+        }
+    }
+
+    /// Sets which nodes the loop guard counts from the nodes on a cycle, as
+    /// the compiler's lints found them, so no session has to search the
+    /// graph. Does nothing if already known.
+    pub fn set_cycle_nodes(&self, on_cycle: impl IntoIterator<Item = NodeIndex>) {
+        if self.guarded.get().is_none() {
+            let _ = self.guarded.set(self.guard_bits(on_cycle));
+        }
+    }
+
+    fn guard_bits(&self, on_cycle: impl IntoIterator<Item = NodeIndex>) -> Box<[u64]> {
+        use petgraph::visit::NodeIndexable;
+        let n = self.graph.node_bound();
+        if self.is_subflow() {
+            return vec![u64::MAX; n.div_ceil(64)].into_boxed_slice();
+        }
+        let mut bits = vec![0u64; n.div_ceil(64)];
+        let mut set = |i: NodeIndex| bits[i.index() / 64] |= 1 << (i.index() % 64);
+        on_cycle.into_iter().for_each(&mut set);
+        for (ix, node) in self.nodes() {
+            if matches!(node.kind, NodeKind::Use { .. }) {
+                set(ix);
+            }
+        }
+        bits.into_boxed_slice()
     }
 
     /// Is this a sub-flow (a script that ends in `return`)?

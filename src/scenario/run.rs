@@ -50,7 +50,8 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
             return res;
         }
     };
-    res.path.extend(adv.entered.into_iter().map(String::from));
+    res.path
+        .extend(adv.entered(program, &s).into_iter().map(String::from));
     let mut answers = case.answers.iter().enumerate();
     let mut step_no = 0;
     loop {
@@ -82,7 +83,9 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
         };
         let before = s.trail.len();
         match engine::answer(program, &mut s, reply.clone(), "test", now) {
-            Ok(adv) => res.path.extend(adv.entered.into_iter().map(String::from)),
+            Ok(adv) => res
+                .path
+                .extend(adv.entered(program, &s).into_iter().map(String::from)),
             Err(e) => {
                 let given = match &reply {
                     Reply::Answer(a) | Reply::Value(a) => a.clone(),
@@ -96,20 +99,20 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
         }
         // Record the authored answer chosen, for coverage.
         if let Some(e) = s.trail.get(before)
-            && let Some(a) = &e.answer
-            && e.kind == "ask"
+            && let Some(a) = e.answer()
+            && e.kind() == "ask"
             && !a.id.starts_with('_')
         {
-            let (sid, nid) = match e.node.split_once('/') {
+            let (sid, nid) = match e.node().split_once('/') {
                 Some((sc, n)) => (sc.to_owned(), n.to_owned()),
-                None => (script.to_owned(), e.node.to_string()),
+                None => (script.to_owned(), e.node().to_string()),
             };
             res.chosen.push((sid, nid, a.id.to_string()));
         }
     }
     let left = answers.count();
     let exp = &case.expect;
-    let (outcome, node, tier, queue) = match &s.ending {
+    let (outcome, node, tier, queue) = match s.ending.as_deref() {
         Some(Ending::Resolved { node, .. }) => {
             (ExpectedOutcome::Resolved, node.clone(), None, None)
         }
@@ -126,7 +129,7 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
             return res;
         }
     };
-    let seen = match (&s.ending, tier, &queue) {
+    let seen = match (s.ending.as_deref(), tier, &queue) {
         (Some(Ending::Escalated { reason, .. }), Some(t), q) => format!(
             "escalated at `{node}` (tier {t}{}): {reason}",
             q.as_ref()

@@ -282,10 +282,11 @@ fn session_from_row(row: SessionRow) -> Result<StoredSession> {
         state.trail = entries
             .into_iter()
             .map(|(retracted, mut e)| {
-                e.retracted = retracted != 0;
+                e.set_retracted(retracted != 0);
                 e
             })
             .collect();
+        state.trail.shrink_to_fit();
     }
     Ok(StoredSession {
         id,
@@ -354,9 +355,9 @@ impl Entries {
             retracted: Vec::with_capacity(entries.len()),
         };
         for e in entries {
-            out.seqs.push(i64::from(e.seq));
+            out.seqs.push(i64::from(e.seq()));
             out.json.push(encode("trail entry", e)?);
-            out.retracted.push(e.retracted);
+            out.retracted.push(e.retracted());
         }
         Ok(out)
     }

@@ -29,18 +29,16 @@ use super::{
     OutboxMessage, Result, Role, Saved, ScriptVersion, StepWrite, Store, StoreError, StoredSession,
     User, event_payload,
 };
-use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry};
+use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry, Vars};
 use crate::escalation::Record;
 use async_trait::async_trait;
 use serde::Serialize;
-use serde_json::Value as Json;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -276,9 +274,9 @@ struct StateHead<'a> {
     channel: Channel,
     language: &'a str,
     tier: u8,
-    params: &'a BTreeMap<String, Json>,
-    initial_vars: &'a BTreeMap<String, Json>,
-    vars: &'a BTreeMap<String, Json>,
+    params: &'a Vars,
+    initial_vars: &'a Vars,
+    vars: &'a Vars,
     frames: &'a [Frame],
     visits: &'a [(u16, u32, u16)],
     seq: u32,
@@ -325,7 +323,7 @@ pub(super) fn state_json(s: &Session) -> Result<String> {
             visits,
             seq: *seq,
             status: *status,
-            ending: ending.as_ref(),
+            ending: ending.as_deref(),
             trail: [],
             started_at: *started_at,
         },
@@ -372,10 +370,11 @@ fn session_from_row(row: SessionRow) -> Result<StoredSession> {
         state.trail = entries
             .into_iter()
             .map(|(retracted, mut e)| {
-                e.retracted = retracted != 0;
+                e.set_retracted(retracted != 0);
                 e
             })
             .collect();
+        state.trail.shrink_to_fit();
     }
     Ok(StoredSession {
         created_at: from_ms(created_at, &format!("created_at of session {id}"))?,
@@ -433,9 +432,9 @@ fn entry_rows(entries: &[TrailEntry]) -> Result<Vec<EntryRow>> {
         .iter()
         .map(|e| {
             Ok(EntryRow {
-                seq: i64::from(e.seq),
+                seq: i64::from(e.seq()),
                 json: encode("trail entry", e)?,
-                retracted: e.retracted,
+                retracted: e.retracted(),
             })
         })
         .collect()
@@ -907,7 +906,7 @@ impl Store for SqliteStore {
             sql.push(')');
             let mut q = sqlx::query_as::<_, (String, String, String, String, i64)>(&sql);
             for p in chunk {
-                q = q.bind(&p.id).bind(&p.version);
+                q = q.bind(p.id.as_str()).bind(p.version.as_str());
             }
             for (id, version, path, source, created_at) in
                 q.fetch_all(&self.reader).await.map_err(db)?

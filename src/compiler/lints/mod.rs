@@ -162,7 +162,23 @@ pub fn run(program: &Program, origins: &[Origin], diags: &mut Vec<Diagnostic>) {
     use rayon::prelude::*;
     // Lints look into the sub-flows a script runs, so every script's
     // analysis is ready before any lint starts.
-    let analyses: Vec<Analysis> = program.scripts.par_iter().map(Analysis::of).collect();
+    // The components also tell the engine's loop guard which nodes can be
+    // entered twice, so sessions never search the graph for cycles.
+    let analyses: Vec<Analysis> = program
+        .scripts
+        .par_iter()
+        .map(|script| {
+            let a = Analysis::of(script);
+            script.set_cycle_nodes(
+                a.sccs
+                    .iter()
+                    .filter(|c| c.len() > 1 || script.graph.contains_edge(c[0], c[0]))
+                    .flatten()
+                    .copied(),
+            );
+            a
+        })
+        .collect();
     // Scripts are linted independently: in parallel, collected in order.
     let per_script: Vec<Vec<Diagnostic>> = origins
         .par_iter()

@@ -236,7 +236,7 @@ async fn session_page(
             program.templates.source(sc.title, lang).into_owned()
         })
         .unwrap_or_else(|| s.script.clone());
-    let (resolved, escalated) = match &s.ending {
+    let (resolved, escalated) = match s.ending.as_deref() {
         Some(Ending::Resolved { text, .. }) => (Some(text.clone()), None),
         Some(Ending::Escalated {
             reason,
@@ -262,7 +262,7 @@ async fn session_page(
     let params: Vec<(String, String)> = s
         .params
         .iter()
-        .map(|(k, v)| (k.clone(), json_text(v)))
+        .map(|(k, v)| (k.to_string(), json_text(v)))
         .collect();
     Ok(render_status(
         chrome,

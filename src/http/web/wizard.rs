@@ -298,25 +298,29 @@ pub struct TrailView {
 pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
     trail
         .iter()
-        .map(|e| TrailView {
-            seq: e.seq,
-            node: e.node.clone(),
-            kind: e.kind.clone(),
-            outcome: e.actor == "system" && matches!(e.kind.as_str(), "resolve" | "escalate"),
-            text: e.text.clone(),
-            say: e.say.clone(),
-            answer: e.answer.as_ref().map(|a| a.label.clone()),
-            value: e.value.clone(),
-            note: e.note.clone(),
-            actor: e.actor.clone(),
-            at: rfc3339(e.at),
-            at_short: format!("{:02}:{:02}", e.at.hour(), e.at.minute()),
-            retracted: e.retracted,
-            set: e
-                .set
-                .iter()
-                .map(|(k, v)| (k.to_string(), super::json_text(v)))
-                .collect(),
+        .map(|e| {
+            let at = e.at();
+            TrailView {
+                seq: e.seq(),
+                node: e.node().clone(),
+                kind: e.kind().clone(),
+                outcome: e.actor() == "system"
+                    && matches!(e.kind().as_str(), "resolve" | "escalate"),
+                text: e.text().clone(),
+                say: e.say().cloned(),
+                answer: e.answer().map(|a| a.label.clone()),
+                value: e.value().map(Text::from),
+                note: e.note().cloned(),
+                actor: e.actor().clone(),
+                at: rfc3339(at),
+                at_short: format!("{:02}:{:02}", at.hour(), at.minute()),
+                retracted: e.retracted(),
+                set: e
+                    .set()
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), super::json_text(v)))
+                    .collect(),
+            }
         })
         .collect()
 }
@@ -358,7 +362,7 @@ async fn languages_of(state: &AppState, s: &Session) -> Vec<String> {
 pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<AnswerRef>) {
     let mut own = Vec::new();
     let (mut none, mut talk) = (None, None);
-    for a in &step.answers {
+    for a in step.answers.iter() {
         match a.id.as_str() {
             "_none" => none = Some(a.clone()),
             "_escalate" => talk = Some(a.clone()),
@@ -455,7 +459,7 @@ async fn end_page(
     chrome.speak(&s.language, Vec::new(), None);
     let title = title_of(state, s).await;
     let session = session_view(state, headers, chrome, stored, title);
-    let resolved = match &s.ending {
+    let resolved = match s.ending.as_deref() {
         Some(Ending::Resolved { text, .. }) => Some(text.clone()),
         _ => None,
     };
@@ -670,7 +674,7 @@ async fn check(
         chrome.speak(&s.language, Vec::new(), None);
         let title = title_of(&state, s).await;
         let session = session_view(&state, &headers, &chrome, &stored, title);
-        let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted).cloned().collect();
+        let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted()).cloned().collect();
         Ok(render(
             &chrome,
             "wizard/check.html.j2",

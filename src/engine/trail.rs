@@ -1,0 +1,416 @@
+//! One entry of the answer trail (contract section 4), kept small.
+//!
+//! What an entry records of the step it answers (node, kind, the texts as
+//! shown, the answer, what it set) is a [`Head`]. For the usual step
+//! (literal texts, an answer with literal `set` values) that head is the
+//! same for every session that gives this answer in this language, so the
+//! program keeps one per node, language and answer ([`HeadSlots`]) and every
+//! entry shares it: an entry is then 32 bytes and allocates nothing. Steps
+//! with something of their own (a rendered template, a typed value, a note,
+//! an ending) get a head of their own. Either way the entry serializes to
+//! the same JSON as before, and a trail read back from JSON holds its own
+//! heads (no program needed to read or write a trail).
+
+use super::{AnswerRef, VarSet};
+use crate::program::Text;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::{Arc, OnceLock};
+use time::OffsetDateTime;
+
+/// What an entry records of its step, apart from who and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    /// `NODE`, or `SCRIPT/NODE` inside a sub-flow.
+    pub node: Text,
+    pub kind: Text,
+    /// The text exactly as shown (for `say` before a question: both, the
+    /// instruction in `say`).
+    pub text: Text,
+    pub answer: Option<AnswerRef>,
+    pub set: VarSet,
+    /// What few entries have: boxed, so a head is 64 bytes.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Rare {
+    say: Option<Text>,
+    value: Option<Text>,
+    note: Option<Text>,
+}
+
+impl Head {
+    pub fn new(node: Text, kind: Text, text: Text) -> Head {
+        Head {
+            node,
+            kind,
+            text,
+            answer: None,
+            set: VarSet::default(),
+            rare: None,
+        }
+    }
+
+    /// The instruction shown before the question, if any.
+    pub fn say(&self) -> Option<&Text> {
+        self.rare.as_ref()?.say.as_ref()
+    }
+    /// The value typed at an input.
+    pub fn value(&self) -> Option<&str> {
+        match self.rare.as_ref().and_then(|r| r.value.as_ref()) {
+            Some(v) => Some(v.as_str()),
+            None if self.kind == "input" => self.set.iter().next()?.1.as_str(),
+            None => None,
+        }
+    }
+    /// The note given when asking for a person.
+    pub fn note(&self) -> Option<&Text> {
+        self.rare.as_ref()?.note.as_ref()
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+    pub fn set_say(&mut self, say: Option<Text>) {
+        if say.is_some() || self.rare.is_some() {
+            self.rare_mut().say = say;
+        }
+    }
+    /// The value typed at an input; call after `set`. A text value is what
+    /// `set` holds already, so it is not kept twice: only a value that was
+    /// stored as something else (a number) is kept as typed.
+    pub fn set_value(&mut self, value: Option<Text>) {
+        let in_set = |v: &Text| {
+            self.kind == "input"
+                && self.set.len() == 1
+                && self.set.iter().next().and_then(|(_, j)| j.as_str()) == Some(v.as_str())
+        };
+        let value = value.filter(|v| !in_set(v));
+        if value.is_some() || self.rare.is_some() {
+            self.rare_mut().value = value;
+        }
+    }
+    pub fn set_note(&mut self, note: Option<Text>) {
+        if note.is_some() || self.rare.is_some() {
+            self.rare_mut().note = note;
+        }
+    }
+}
+
+/// One entry of the answer trail: its [`Head`] (often shared), its place,
+/// who gave it and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailEntry {
+    head: Arc<Head>,
+    /// Nanoseconds since 1970 (UTC): 8 bytes instead of an
+    /// `OffsetDateTime`'s 16; covers the years 1677 to 2262.
+    at: i64,
+    seq: u32,
+    retracted: bool,
+    /// `customer`, an agent's name, or `system`.
+    actor: Text,
+}
+
+impl TrailEntry {
+    pub fn new(head: Arc<Head>, seq: u32, actor: Text, at: OffsetDateTime) -> TrailEntry {
+        TrailEntry {
+            head,
+            at: to_nanos(at),
+            seq,
+            retracted: false,
+            actor,
+        }
+    }
+
+    pub fn seq(&self) -> u32 {
+        self.seq
+    }
+    pub fn node(&self) -> &Text {
+        &self.head.node
+    }
+    pub fn kind(&self) -> &Text {
+        &self.head.kind
+    }
+    pub fn text(&self) -> &Text {
+        &self.head.text
+    }
+    pub fn say(&self) -> Option<&Text> {
+        self.head.say()
+    }
+    pub fn answer(&self) -> Option<&AnswerRef> {
+        self.head.answer.as_ref()
+    }
+    pub fn value(&self) -> Option<&str> {
+        self.head.value()
+    }
+    pub fn set(&self) -> &VarSet {
+        &self.head.set
+    }
+    pub fn note(&self) -> Option<&Text> {
+        self.head.note()
+    }
+    pub fn actor(&self) -> &Text {
+        &self.actor
+    }
+    pub fn at(&self) -> OffsetDateTime {
+        from_nanos(self.at)
+    }
+    pub fn retracted(&self) -> bool {
+        self.retracted
+    }
+    pub fn set_retracted(&mut self, retracted: bool) {
+        self.retracted = retracted;
+    }
+    /// Gives the entry another place in a trail (for tools that copy
+    /// entries between sessions, such as load tests).
+    pub fn set_seq(&mut self, seq: u32) {
+        self.seq = seq;
+    }
+    /// The head, to see whether it is shared (the session-size benchmark).
+    pub fn head(&self) -> &Arc<Head> {
+        &self.head
+    }
+}
+
+fn to_nanos(t: OffsetDateTime) -> i64 {
+    // Saturates outside 1677–2262 rather than wrap.
+    t.unix_timestamp_nanos()
+        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn from_nanos(n: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl Serialize for TrailEntry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Field order as before the head was split out: node … set, then
+        // actor, at, retracted, note.
+        #[derive(Serialize)]
+        struct Out<'a> {
+            seq: u32,
+            node: &'a Text,
+            kind: &'a Text,
+            text: &'a Text,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            say: Option<&'a Text>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            answer: Option<&'a AnswerRef>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            value: Option<&'a str>,
+            #[serde(skip_serializing_if = "VarSet::is_empty")]
+            set: &'a VarSet,
+            actor: &'a Text,
+            #[serde(with = "time::serde::rfc3339")]
+            at: OffsetDateTime,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            retracted: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            note: Option<&'a Text>,
+        }
+        let h = &*self.head;
+        Out {
+            seq: self.seq,
+            node: &h.node,
+            kind: &h.kind,
+            text: &h.text,
+            say: h.say(),
+            answer: h.answer.as_ref(),
+            value: h.value(),
+            set: &h.set,
+            actor: &self.actor,
+            at: self.at(),
+            retracted: self.retracted,
+            note: h.note(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for TrailEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TrailEntry, D::Error> {
+        #[derive(Deserialize)]
+        struct In {
+            seq: u32,
+            node: Text,
+            kind: Text,
+            text: Text,
+            #[serde(default)]
+            say: Option<Text>,
+            #[serde(default)]
+            answer: Option<AnswerRef>,
+            #[serde(default)]
+            value: Option<Text>,
+            #[serde(default)]
+            set: VarSet,
+            actor: Text,
+            #[serde(with = "time::serde::rfc3339")]
+            at: OffsetDateTime,
+            #[serde(default)]
+            retracted: bool,
+            #[serde(default)]
+            note: Option<Text>,
+        }
+        let e = In::deserialize(d)?;
+        let mut head = Head::new(e.node, e.kind, e.text);
+        head.answer = e.answer;
+        head.set = e.set;
+        head.set_say(e.say);
+        head.set_value(e.value);
+        head.set_note(e.note);
+        let mut out = TrailEntry::new(Arc::new(head), e.seq, e.actor, e.at);
+        out.retracted = e.retracted;
+        Ok(out)
+    }
+}
+
+/// A trail read from JSON, with no spare capacity (serde grows a `Vec` by
+/// doubling; a stored session may be held in memory for a while).
+pub(crate) fn deserialize_exact<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<TrailEntry>, D::Error> {
+    let mut v = Vec::<TrailEntry>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
+
+/// Appends to a trail, growing its buffer by a quarter rather than double:
+/// a session's trail grows one entry per answer, and a 50-entry trail then
+/// holds at most 51 slots instead of 64.
+pub(crate) fn push(trail: &mut Vec<TrailEntry>, e: TrailEntry) {
+    if trail.len() == trail.capacity() {
+        trail.reserve_exact((trail.capacity() / 4).max(8));
+    }
+    trail.push(e);
+}
+
+/// Values the program shares across sessions for one node, one slot per
+/// key (say: plain or qualified name, language, answer), filled on first
+/// use. Empty until the node is first stepped.
+#[derive(Debug)]
+pub struct Slots<T>(OnceLock<Box<[OnceLock<T>]>>);
+
+/// The trail heads of a node's answers.
+pub type HeadSlots = Slots<Arc<Head>>;
+
+/// What a step of a node shows in one language to one kind of reader
+/// (customer or staff), kept by the program when it is all literal.
+#[derive(Debug)]
+pub struct Shown {
+    pub text: Text,
+    pub say: Option<Text>,
+    /// Staff only.
+    pub help: Option<Text>,
+    pub answers: Arc<[AnswerRef]>,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots(OnceLock::new())
+    }
+}
+
+impl<T> Clone for Slots<T> {
+    /// A copy of the program starts with nothing shared.
+    fn clone(&self) -> Self {
+        Slots::default()
+    }
+}
+
+impl<T: Clone> Slots<T> {
+    /// The shared value at `slot` of `len` slots, made by `make` the first
+    /// time. `make` returns `None` when the value is not shareable (then
+    /// nothing is kept and the caller makes its own).
+    pub fn get_or_make(
+        &self,
+        len: usize,
+        slot: usize,
+        make: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
+        let slots = self
+            .0
+            .get_or_init(|| (0..len).map(|_| OnceLock::new()).collect());
+        let cell = slots.get(slot)?;
+        if let Some(v) = cell.get() {
+            return Some(v.clone());
+        }
+        let v = make()?;
+        Some(cell.get_or_init(|| v).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_entry_is_small() {
+        assert_eq!(std::mem::size_of::<TrailEntry>(), 32);
+        assert_eq!(std::mem::size_of::<Head>(), 64);
+    }
+
+    #[test]
+    fn an_entry_reads_back_to_the_same_json() {
+        let mut head = Head::new("light".into(), "ask".into(), "Is it red?".into());
+        head.answer = Some(AnswerRef {
+            id: "yes".into(),
+            label: "Yes".into(),
+        });
+        head.set = VarSet::new(vec![("light".into(), json!("red"))]);
+        head.set_note(Some("called twice".into()));
+        let at =
+            OffsetDateTime::from_unix_timestamp_nanos(1_764_500_000_123_456_789).expect("a time");
+        let mut e = TrailEntry::new(Arc::new(head), 3, "agent-ann".into(), at);
+        e.set_retracted(true);
+        let json = serde_json::to_value(&e).expect("serializes");
+        assert_eq!(
+            json,
+            json!({
+                "seq": 3, "node": "light", "kind": "ask", "text": "Is it red?",
+                "answer": {"id": "yes", "label": "Yes"}, "set": {"light": "red"},
+                "actor": "agent-ann", "at": "2025-11-30T10:53:20.123456789Z",
+                "retracted": true, "note": "called twice"
+            })
+        );
+        // Keys in the order the contract's example shows them.
+        let text = serde_json::to_string(&e).expect("serializes");
+        let keys: Vec<usize> = ["\"seq\"", "\"node\"", "\"set\"", "\"actor\"", "\"note\""]
+            .iter()
+            .map(|k| text.find(k).expect("present"))
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{text}");
+        let back: TrailEntry = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(back, e);
+        assert_eq!(back.at(), at);
+    }
+
+    #[test]
+    fn shared_heads_are_made_once_and_only_when_shareable() {
+        let slots = HeadSlots::default();
+        let mut made = 0;
+        for _ in 0..3 {
+            let h = slots.get_or_make(4, 1, || {
+                made += 1;
+                Some(Arc::new(Head::new("n".into(), "say".into(), "t".into())))
+            });
+            assert!(h.is_some());
+        }
+        assert_eq!(made, 1);
+        assert!(slots.get_or_make(4, 2, || None).is_none());
+        assert!(slots.get_or_make(4, 9, || unreachable!()).is_none());
+    }
+
+    #[test]
+    fn the_trail_grows_by_a_quarter() {
+        let head = Arc::new(Head::new("n".into(), "say".into(), "t".into()));
+        let mut trail = Vec::new();
+        for i in 0..50 {
+            push(
+                &mut trail,
+                TrailEntry::new(head.clone(), i, "x".into(), OffsetDateTime::UNIX_EPOCH),
+            );
+        }
+        assert!(trail.capacity() <= 56, "{}", trail.capacity());
+    }
+}
