@@ -350,7 +350,6 @@ fn check_unit(
             kind,
             help,
             names: Default::default(),
-            heads: Default::default(),
             literal: Default::default(),
             views: Default::default(),
         });

@@ -16,7 +16,7 @@ use crate::program::Program;
 pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use step::{StepError, answer, back, escalate_now, replay, start, view};
-pub use trail::{Head, HeadSlots, Shown, Slots, TrailEntry};
+pub use trail::{Head, Shown, Slots, TrailEntry};
 pub use vars::{VarSet, Vars};
 
 use serde::{Deserialize, Serialize};

@@ -163,22 +163,12 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
         _ => return Ok(None),
     };
     let customer = s.channel == Channel::Customer;
-    let shown = || shown(program, s, script, node, customer);
-    // A node that shows only literals shows the same to every session in
-    // this language and channel: the program keeps one copy.
-    let shown = match script.language_index(&s.language) {
-        Some(l) if node.shows_only_literals(&program.templates) => {
-            let langs = script.languages.len();
-            let slot = 2 * l + usize::from(customer);
-            node.views
-                .get_or_make(2 * langs, slot, || Some(Arc::new(shown())))
-                .unwrap_or_else(|| Arc::new(shown()))
-        }
-        _ => Arc::new(shown()),
-    };
+    let depth = s.frames.len();
+    let shown = shared_shown(program, s, script, node, depth)
+        .unwrap_or_else(|| Arc::new(shown(program, s, script, node, customer, depth)));
     Ok(Some(Step {
         seq: s.seq,
-        node: node_name(script, node, s.frames.len()),
+        node: shown.name.clone(),
         kind: shown_kind(&node.kind),
         // A text that fails to render is shown empty rather than hiding the
         // step; answering escalates with the failure (see `enter`).
@@ -196,9 +186,40 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     }))
 }
 
+/// What the program keeps of a node that shows only literals: the same for
+/// every session in this language, channel (customer or staff) and depth
+/// (plain or qualified name). `None` for a node with a template, or a
+/// sub-flow that does not speak the session's language (it shows its first
+/// while the engine's own words follow the session).
+fn shared_shown(
+    program: &Program,
+    s: &Session,
+    script: &Script,
+    node: &Node,
+    depth: usize,
+) -> Option<Arc<Shown>> {
+    let l = script.language_index(&s.language)?;
+    if !node.shows_only_literals(&program.templates) {
+        return None;
+    }
+    let customer = s.channel == Channel::Customer;
+    let langs = script.languages.len();
+    let slot = (2 * l + usize::from(customer)) * 2 + usize::from(depth > 1);
+    node.views.get_or_make(4 * langs, slot, || {
+        Some(Arc::new(shown(program, s, script, node, customer, depth)))
+    })
+}
+
 /// What a shown node shows, rendered for this session: the texts and the
 /// answers (the built-in ones included).
-fn shown(program: &Program, s: &Session, script: &Script, node: &Node, customer: bool) -> Shown {
+fn shown(
+    program: &Program,
+    s: &Session,
+    script: &Script,
+    node: &Node,
+    customer: bool,
+    depth: usize,
+) -> Shown {
     let r = Renderer::new(program, s, script);
     let lang = labels::index(&s.language);
     let mut answers = Vec::new();
@@ -241,7 +262,13 @@ fn shown(program: &Program, s: &Session, script: &Script, node: &Node, customer:
             labels::escalate_now(lang)
         },
     });
+    let own = match &node.kind {
+        NodeKind::Ask { answers: list, .. } => list.len(),
+        _ => 1,
+    };
     Shown {
+        name: node_name(script, node, depth),
+        heads: (0..own).map(|_| std::sync::OnceLock::new()).collect(),
         text: text.unwrap_or_default(),
         say,
         help: if customer {
@@ -647,29 +674,22 @@ impl<'a> Machine<'a> {
         }
     }
 
-    /// The program's shared head for `slot` of the current node (an answer
-    /// by position; 0 for an instruction's `done`), when the step has
-    /// nothing of its own: `make` returns `None` for a step that renders a
-    /// template, and then the caller makes a head of its own.
+    /// The program's shared head for answer `slot` of the current node (0
+    /// for an instruction's `done`), when the step has nothing of its own:
+    /// `make` returns `None` for a step that renders a template, and then
+    /// the caller makes a head of its own.
     fn shared_head(
         &self,
-        f: Frame,
-        slots: usize,
+        shown: Option<&Shown>,
         slot: usize,
         make: impl FnOnce() -> Option<Head>,
     ) -> Option<Arc<Head>> {
-        let script = self.script(f.pin);
-        // A sub-flow that does not speak the session's language shows its
-        // first; the engine's own words would still differ, so not shared.
-        let lang = script.language_index(&self.s.language)?;
-        let qualified = usize::from(self.s.frames.len() > 1);
-        let langs = script.languages.len();
-        let node = script.node(NodeIndex::new(f.node as usize));
-        node.heads.get_or_make(
-            2 * langs * slots,
-            (qualified * langs + lang) * slots + slot,
-            || make().map(Arc::new),
-        )
+        let cell = shown?.heads.get(slot)?;
+        if let Some(h) = cell.get() {
+            return Some(h.clone());
+        }
+        let head = Arc::new(make()?);
+        Some(cell.get_or_init(|| head).clone())
     }
 
     /// Enters the current frame's node and runs automatic nodes until a
@@ -960,6 +980,10 @@ impl<'a> Machine<'a> {
         // usual answer shares a head and needs none.
         let depth = self.s.frames.len();
         let name = || node_name(script, node, depth);
+        // What the person was shown, if the program keeps it: its answer
+        // ids were just read, so matching against them touches no cold
+        // memory, and it holds the answers' shared heads.
+        let shown = shared_shown(program, self.s, script, node, depth);
         let r = Renderer::new(program, self.s, script);
         let mut adv = Advance::default();
         match &node.kind {
@@ -984,7 +1008,12 @@ impl<'a> Machine<'a> {
                     return Ok(adv);
                 }
                 let want = given.trim();
-                let mut found = answers.iter().position(|a| a.id == want);
+                let mut found = match &shown {
+                    Some(sh) => sh.answers[..answers.len().min(sh.answers.len())]
+                        .iter()
+                        .position(|a| a.id == want),
+                    None => answers.iter().position(|a| a.id == want),
+                };
                 if found.is_none() {
                     let default_lang = 0;
                     found = answers.iter().position(|a| {
@@ -1016,7 +1045,7 @@ impl<'a> Machine<'a> {
                 let a = &answers[k];
                 // The usual answer shows only literals and sets only
                 // literals: its head is the program's, made once.
-                let shared = self.shared_head(f, answers.len(), k, || {
+                let shared = self.shared_head(shown.as_deref(), k, || {
                     let mut set = Vec::with_capacity(a.set.len());
                     for (var, v) in &a.set {
                         match v {
@@ -1142,7 +1171,7 @@ impl<'a> Machine<'a> {
                     });
                     head
                 };
-                let head = match self.shared_head(f, 1, 0, || r.literal(*text).map(make)) {
+                let head = match self.shared_head(shown.as_deref(), 0, || r.literal(*text).map(make)) {
                     Some(h) => h,
                     None => Arc::new(make(r.text(*text).unwrap_or_default())),
                 };

@@ -4,7 +4,7 @@
 //! shown, the answer, what it set) is a [`Head`]. For the usual step
 //! (literal texts, an answer with literal `set` values) that head is the
 //! same for every session that gives this answer in this language, so the
-//! program keeps one per node, language and answer ([`HeadSlots`]) and every
+//! program keeps one per node, language and answer (in [`Shown`]) and every
 //! entry shares it: an entry is then 32 bytes and allocates nothing. Steps
 //! with something of their own (a rendered template, a typed value, a note,
 //! an ending) get a head of their own. Either way the entry serializes to
@@ -290,18 +290,20 @@ pub(crate) fn push(trail: &mut Vec<TrailEntry>, e: TrailEntry) {
 #[derive(Debug)]
 pub struct Slots<T>(OnceLock<Box<[OnceLock<T>]>>);
 
-/// The trail heads of a node's answers.
-pub type HeadSlots = Slots<Arc<Head>>;
-
 /// What a step of a node shows in one language to one kind of reader
 /// (customer or staff), kept by the program when it is all literal.
 #[derive(Debug)]
 pub struct Shown {
+    /// `NODE`, or `SCRIPT/NODE` inside a sub-flow.
+    pub name: Text,
     pub text: Text,
     pub say: Option<Text>,
     /// Staff only.
     pub help: Option<Text>,
     pub answers: Arc<[AnswerRef]>,
+    /// The trail head of each authored answer (of `done` for an
+    /// instruction), made when first given.
+    pub heads: Box<[OnceLock<Arc<Head>>]>,
 }
 
 impl<T> Default for Slots<T> {
@@ -387,7 +389,7 @@ mod tests {
 
     #[test]
     fn shared_heads_are_made_once_and_only_when_shareable() {
-        let slots = HeadSlots::default();
+        let slots: Slots<Arc<Head>> = Slots::default();
         let mut made = 0;
         for _ in 0..3 {
             let h = slots.get_or_make(4, 1, || {

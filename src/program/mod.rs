@@ -148,9 +148,6 @@ pub struct Node {
     /// The names the engine shows and writes in trails, made on first use
     /// (most nodes of a large script are never visited).
     pub names: NodeNames,
-    /// The trail heads this node's answers share across sessions, made on
-    /// first use (see `engine::HeadSlots`).
-    pub heads: crate::engine::HeadSlots,
     /// What its steps show, shared across sessions (by language and
     /// channel) when all literal, made on first use.
     pub views: crate::engine::Slots<std::sync::Arc<crate::engine::Shown>>,
