@@ -6,13 +6,15 @@
 
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::script::ast::{self, NodeKind, Outcome, Script, Spanned, Text};
+use petgraph::stable_graph::NodeIndex;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
 pub struct Resolved {
     pub scripts: Vec<Script>,
-    /// Per script: node id -> position in `nodes`.
-    pub node_maps: Vec<HashMap<String, usize>>,
+    /// Per script: node id -> position in `nodes`, as the graph index the
+    /// node gets in lowering (so the map moves into the program as it is).
+    pub node_maps: Vec<HashMap<String, NodeIndex>>,
     /// Script id -> position in `scripts` (the first file to define it).
     pub script_map: HashMap<String, usize>,
     /// Per script: its start node's position.
@@ -48,7 +50,7 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
     let script_ids: Vec<String> = scripts.iter().map(|s| s.id.value.clone()).collect();
     // Each script's nodes and references are its own; only the script ids
     // are shared. In parallel, diagnostics collected in order.
-    let per_script: Vec<(HashMap<String, usize>, usize, Vec<Diagnostic>)> = scripts
+    let per_script: Vec<(HashMap<String, NodeIndex>, usize, Vec<Diagnostic>)> = scripts
         .par_iter_mut()
         .map(|s| {
             let mut d = Vec::new();
@@ -77,14 +79,12 @@ fn resolve_script(
     script_map: &HashMap<String, usize>,
     script_ids: &[String],
     diags: &mut Vec<Diagnostic>,
-) -> (HashMap<String, usize>, usize) {
+) -> (HashMap<String, NodeIndex>, usize) {
     let default_lang = s.default_language().to_owned();
-    let map: HashMap<String, usize> = s
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.id.value.clone(), i))
-        .collect();
+    let mut map: HashMap<String, NodeIndex> = HashMap::with_capacity(s.nodes.len());
+    for (i, n) in s.nodes.iter().enumerate() {
+        map.insert(n.id.value.clone(), NodeIndex::new(i));
+    }
     let file = s.file;
     // `what` is only called for a reference that is wrong: naming every
     // reference of a 100k-node script in words would cost more than the
@@ -108,7 +108,7 @@ fn resolve_script(
     let start = match &s.start {
         Some(st) => {
             check(st, &|| format!("`start: {}`", st.value), diags);
-            map.get(&st.value).copied().unwrap_or(0)
+            map.get(&st.value).map_or(0, |i| i.index())
         }
         None => 0,
     };

@@ -21,6 +21,7 @@
 use crate::diagnostics::{Pos, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// Deepest nesting of sequences and mappings accepted.
 pub const MAX_DEPTH: usize = 128;
@@ -575,22 +576,17 @@ impl<S: Sink> Reader<'_, S> {
         }
         frame.count += 1;
         frame.kept += 1;
-        if frame.streamed || frame.count >= 16 {
-            if frame.count == 16 && !frame.streamed {
-                // The mapping just grew past a linear scan: index its keys.
-                let entries = Entries {
-                    evs: &self.tape,
-                    first: frame.at + 1,
-                    n: 15,
-                };
-                for (ek, _) in entries.iter() {
-                    if let Some(t) = ek.key_text() {
-                        frame.seen.entry(t).or_insert(ek.span());
-                    }
+        if frame.count == 16 && !frame.streamed {
+            // The mapping just grew past a linear scan: index its keys.
+            let entries = Entries {
+                evs: &self.tape,
+                first: frame.at + 1,
+                n: 16,
+            };
+            for (ek, _) in entries.iter() {
+                if let Some(t) = ek.key_text() {
+                    frame.seen.entry(t).or_insert(ek.span());
                 }
-            }
-            if let Some(t) = key_text(&self.tape[k].kind) {
-                frame.seen.entry(t).or_insert(self.tape[k].span);
             }
         }
         if frame.streamed {
@@ -615,18 +611,25 @@ impl<S: Sink> Reader<'_, S> {
 }
 
 /// The first definition of the key at `key` in the mapping `frame`, if the
-/// key is a duplicate.
-fn duplicate_of(tape: &[Ev], frame: &Frame, key: usize) -> Option<Span> {
+/// key is a duplicate. A new key of an indexed mapping is indexed now (its
+/// entry is kept unless reading stops).
+fn duplicate_of(tape: &[Ev], frame: &mut Frame, key: usize) -> Option<Span> {
     let kind = &tape[key].kind;
     if matches!(kind, Kind::Seq(_) | Kind::Map(_)) {
         return None;
     }
     if frame.streamed || frame.count >= 16 {
         let t = match kind {
-            Kind::Str(s) => return frame.seen.get(s.as_str()).copied(),
+            Kind::Str(s) => s.clone(),
             other => key_text(other)?,
         };
-        return frame.seen.get(&t).copied();
+        return match frame.seen.entry(t) {
+            Entry::Occupied(first) => Some(*first.get()),
+            Entry::Vacant(slot) => {
+                slot.insert(tape[key].span);
+                None
+            }
+        };
     }
     let entries = Entries {
         evs: tape,
