@@ -1000,7 +1000,7 @@ impl Parser {
         Some(match key {
             "goto" => Outcome::Goto(self.reference(v, "`goto`")?),
             "resolve" => Outcome::Resolve(self.text(v, "`resolve`")?),
-            "escalate" => Outcome::Escalate(self.escalation(v)?),
+            "escalate" => Outcome::Escalate(Box::new(self.escalation(v)?)),
             _ => Outcome::Return(self.text(v, "`return`")?),
         })
     }
