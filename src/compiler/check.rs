@@ -218,15 +218,13 @@ fn check_unit(
     };
     let map = &resolved.node_maps[si];
     let ix = |r: &Option<ast::Spanned<String>>| -> NodeIndex {
-        NodeIndex::new(
-            r.as_ref()
-                .and_then(|r| map.get(&r.value))
-                .copied()
-                .unwrap_or(0),
-        )
+        r.as_ref()
+            .and_then(|r| map.get(&r.value))
+            .copied()
+            .unwrap_or(NodeIndex::new(0))
     };
     let ix1 = |r: &ast::Spanned<String>| -> NodeIndex {
-        NodeIndex::new(map.get(&r.value).copied().unwrap_or(0))
+        map.get(&r.value).copied().unwrap_or(NodeIndex::new(0))
     };
     let mut writes: HashSet<String> = HashSet::new();
     let head = unit.head.then(|| {
@@ -277,7 +275,8 @@ fn check_unit(
                             None => program::Outcome::Goto(NodeIndex::new(0)),
                         };
                         program::Answer {
-                            id: a.id.value.clone(),
+                            // Moved in from the AST by lower, not copied.
+                            id: String::new(),
                             label,
                             set,
                             outcome,
@@ -346,7 +345,8 @@ fn check_unit(
             NodeKind::Invalid => program::NodeKind::Resolve(c.empty()),
         };
         nodes.push(program::Node {
-            id: n.id.value.clone(),
+            // Moved in from the AST by lower, not copied.
+            id: String::new(),
             kind,
             help,
             names: Default::default(),

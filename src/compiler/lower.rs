@@ -9,6 +9,7 @@ use super::check::Checked;
 use super::resolve::Resolved;
 use crate::diagnostics::{FileId, Sources, Span};
 use crate::program::{Edge, NodeKind, Outcome, Program, Script, ScriptIdx, Templates};
+use crate::script::ast;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -68,8 +69,8 @@ pub fn lower(
         .zip(resolved.starts)
         .enumerate()
         .filter(|(i, _)| good[*i])
-        .map(|(_, (((ast, c), node_map), start))| {
-            lower_script(ast, c, node_map, start, &remap, sources, versions)
+        .map(|(_, (((ast, c), node_index), start))| {
+            lower_script(ast, c, node_index, start, &remap, sources, versions)
         })
         .collect();
     let (scripts, origins): (Vec<Script>, Vec<Origin>) = lowered.into_iter().unzip();
@@ -103,21 +104,37 @@ pub fn lower(
 }
 
 fn lower_script(
-    ast: crate::script::ast::Script,
+    mut ast: crate::script::ast::Script,
     c: Checked,
-    node_map: HashMap<String, usize>,
+    node_index: HashMap<String, NodeIndex>,
     start: usize,
     remap: &[u32],
     sources: &Sources,
     versions: &[String],
 ) -> (Script, Origin) {
+    let origin = Origin {
+        file: ast.file,
+        id_span: ast.id.span,
+        node_spans: ast.nodes.iter().map(|n| n.id.span).collect(),
+    };
+    let mut nodes = c.nodes;
+    // check compiled the nodes but left their ids (and their answers' ids)
+    // empty: they move here from the AST, which is freed before the graph
+    // is built, so the graph can reuse its memory.
+    for (node, a) in nodes.iter_mut().zip(ast.nodes.iter_mut()) {
+        node.id = std::mem::take(&mut a.id.value);
+        if let (NodeKind::Ask { answers, .. }, ast::NodeKind::Ask { answers: from, .. }) =
+            (&mut node.kind, &mut a.kind)
+        {
+            for (to, from) in answers.iter_mut().zip(from.iter_mut()) {
+                to.id = std::mem::take(&mut from.id.value);
+            }
+        }
+    }
+    ast.nodes = Vec::new();
     let mut graph: StableDiGraph<crate::program::Node, Edge> =
-        StableDiGraph::with_capacity(c.nodes.len(), c.nodes.len() + c.nodes.len() / 2);
-    let node_index: HashMap<String, NodeIndex> = node_map
-        .into_iter()
-        .map(|(k, v)| (k, NodeIndex::new(v)))
-        .collect();
-    for mut node in c.nodes {
+        StableDiGraph::with_capacity(nodes.len(), nodes.len() + nodes.len() / 2);
+    for mut node in nodes {
         if let NodeKind::Use { script, .. } = &mut node.kind {
             *script = ScriptIdx(remap[script.0 as usize]);
         }
@@ -153,11 +170,6 @@ fn lower_script(
     let version = match versions.get(ast.file.0 as usize) {
         Some(v) if !v.is_empty() => v.clone(),
         _ => version(sources.get(ast.file).map(|f| f.text.as_ref()).unwrap_or("")),
-    };
-    let origin = Origin {
-        file: ast.file,
-        id_span: ast.id.span,
-        node_spans: ast.nodes.iter().map(|n| n.id.span).collect(),
     };
     let mut uses: Vec<ScriptIdx> = Vec::new();
     for n in graph.node_weights() {

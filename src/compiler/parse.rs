@@ -1,15 +1,21 @@
-//! Pass 1, parse: the spanned YAML tree becomes an [`ast::Script`].
+//! Pass 1, parse: the YAML reader's values become an [`ast::Script`].
 //!
 //! Every problem becomes a diagnostic at the offending key or value, and the
 //! pass keeps going: a wrong value is dropped (or the node marked invalid) so
 //! the rest of the file is still checked.
+//!
+//! The file is converted while it is read ([`yaml::read`] streams the root
+//! mapping and its `nodes`): each node becomes a [`Node`] as soon as its YAML
+//! is complete, so no tree of the whole file is ever built. Diagnostics are
+//! kept in three lists and joined in the order a reader of the file expects:
+//! YAML problems, then the top-level keys, then the nodes.
 
 use crate::diagnostics::{Code, Diagnostic, FileId, Span, did_you_mean};
 use crate::script::ast::{
     self, Answer, Arm, Escalation, EscalationDefaults, InputType, Node, NodeKind, Outcome, Scalar,
     Script, Spanned, Text,
 };
-use crate::script::yaml::{self, BuildProblem, Value, Yaml};
+use crate::script::yaml::{self, BuildProblem, Entries, Level, Value, Yaml};
 
 pub const SCRIPT_KEYS: &[&str] = &[
     "id",
@@ -52,8 +58,9 @@ pub const NODE_BUDGET: usize = 100_000;
 /// Parses a file's text. Returns `None` when the file holds no usable script
 /// (the reasons are in `diags`).
 pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Script> {
-    let built = yaml::build(text, NODE_BUDGET + text.len());
-    for p in built.problems {
+    let mut sink = ScriptSink::new(file);
+    let read = yaml::read(text, NODE_BUDGET + text.len(), &mut sink);
+    for p in read.problems {
         diags.push(match p {
             BuildProblem::Syntax { span, message } => {
                 Diagnostic::new(Code::Fp001, file, span, message)
@@ -65,7 +72,7 @@ pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Sc
             }
         });
     }
-    let Some(root) = built.root else {
+    if read.aborted || sink.root.is_none() {
         if !diags
             .iter()
             .any(|d| d.file == file && d.code == Code::Fp001)
@@ -78,36 +85,321 @@ pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Sc
             ));
         }
         return None;
-    };
-    let mut p = Parser { file, diags };
-    p.script(root)
+    }
+    sink.finish(diags)
 }
 
-struct Parser<'d> {
+/// The root of the document as far as the script needs it.
+struct Root {
+    span: Span,
+    is_map: bool,
+}
+
+/// Builds the script from what the reader hands over: top-level entries one
+/// by one, and each entry of `nodes` as soon as it is complete.
+struct ScriptSink {
+    /// Diagnostics of the top-level keys.
+    top: Parser,
+    /// Diagnostics of `nodes` and its entries, reported after the top level.
+    body: Parser,
+    root: Option<Root>,
+    id: Option<Spanned<String>>,
+    has_id: bool,
+    title: Option<Text>,
+    has_title: bool,
+    languages: Vec<Spanned<String>>,
+    tier: u8,
+    offer_none: bool,
+    escalation: EscalationDefaults,
+    max_visits: u32,
+    tags: Vec<String>,
+    vars: Vec<(Spanned<String>, Scalar)>,
+    start: Option<Spanned<String>>,
+    /// The span of `nodes`' value, once its entry is complete.
+    nodes_span: Option<Span>,
+    /// `nodes` is a mapping whose entries come one by one.
+    nodes_streamed: bool,
+    /// Entries of a streamed `nodes` (converted or not).
+    node_entries: usize,
+    nodes: Vec<Node>,
+}
+
+impl ScriptSink {
+    fn new(file: FileId) -> Self {
+        ScriptSink {
+            top: Parser::new(file),
+            body: Parser::new(file),
+            root: None,
+            id: None,
+            has_id: false,
+            title: None,
+            has_title: false,
+            languages: Vec::new(),
+            tier: 1,
+            offer_none: true,
+            escalation: EscalationDefaults::default(),
+            max_visits: 3,
+            tags: Vec::new(),
+            vars: Vec::new(),
+            start: None,
+            nodes_span: None,
+            nodes_streamed: false,
+            node_entries: 0,
+            nodes: Vec::new(),
+        }
+    }
+
+    /// The value of `nodes`, when it did not come entry by entry.
+    fn nodes_whole(&mut self, v: Yaml<'_>) {
+        match v.value() {
+            Value::Map(entries) if !entries.is_empty() => {
+                self.nodes.reserve_exact(entries.len());
+                for (nk, nv) in entries.iter() {
+                    if let Some(node) = self.body.node(nk, nv) {
+                        self.nodes.push(node);
+                    }
+                }
+            }
+            Value::Map(_) => self.nodes_empty(v.span()),
+            _ => self
+                .body
+                .wrong_type("`nodes`", "a mapping of node id to node", v),
+        }
+    }
+
+    fn nodes_empty(&mut self, span: Span) {
+        self.body.err(
+            Code::Fp003,
+            span,
+            "`nodes` is empty; a script needs at least one node",
+        );
+    }
+
+    fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Option<Script> {
+        let root = self.root?;
+        if !root.is_map {
+            diags.append(&mut self.top.diags);
+            return None;
+        }
+        let mut missing = Vec::new();
+        if self.id.is_none() && !self.has_id {
+            missing.push("id");
+        }
+        if self.title.is_none() && !self.has_title {
+            missing.push("title");
+        }
+        if self.nodes_span.is_none() {
+            missing.push("nodes");
+        }
+        for m in missing {
+            self.top
+                .err(
+                    Code::Fp003,
+                    Span {
+                        start: root.span.start,
+                        end: root.span.start,
+                    },
+                    format!("the script has no `{m}`"),
+                )
+                .hints
+                .push(format!("add `{m}:` at the top level"));
+        }
+        if self.languages.is_empty() {
+            self.languages.push(Spanned::new("en".into(), Span::FILE));
+        }
+        diags.append(&mut self.top.diags);
+        diags.append(&mut self.body.diags);
+        let id = self.id?;
+        self.nodes.shrink_to_fit();
+        Some(Script {
+            file: self.top.file,
+            id,
+            title: self.title,
+            languages: self.languages,
+            tier: self.tier,
+            offer_none: self.offer_none,
+            escalation: self.escalation,
+            max_visits: self.max_visits,
+            tags: self.tags,
+            vars: self.vars,
+            start: self.start,
+            nodes: self.nodes,
+            nodes_span: self.nodes_span.unwrap_or(root.span),
+        })
+    }
+
+    /// One top-level entry other than `nodes`.
+    fn top_entry(&mut self, k: Yaml<'_>, v: Yaml<'_>) {
+        let p = &mut self.top;
+        match k.as_str() {
+            Some("id") => {
+                self.has_id = true;
+                self.id = p.id(v, "the script id");
+            }
+            Some("title") => {
+                self.has_title = true;
+                self.title = p.text(v, "`title`");
+            }
+            Some("languages") => match v.value() {
+                Value::Seq(items) => {
+                    if items.is_empty() {
+                        p.err(
+                            Code::Fp003,
+                            v.span(),
+                            "`languages` must list at least one language",
+                        );
+                    }
+                    for item in items.iter() {
+                        if let Some(l) = p.string(item, "a language code") {
+                            if self.languages.iter().any(|x| x.value == l.value) {
+                                p.err(
+                                    Code::Fp004,
+                                    l.span,
+                                    format!("language `{}` is listed twice", l.value),
+                                );
+                            } else {
+                                self.languages.push(l);
+                            }
+                        }
+                    }
+                }
+                _ => p.wrong_type("`languages`", "a list such as `[en, nl]`", v),
+            },
+            Some("tier") => self.tier = p.int_in(v, "`tier`", 1, 4).map(|t| t as u8).unwrap_or(1),
+            Some("offer_none") => self.offer_none = p.bool(v, "`offer_none`").unwrap_or(true),
+            Some("escalation") => {
+                if let Some(m) = p.map(v, "`escalation`") {
+                    for (ek, ev) in m.iter() {
+                        match ek.as_str() {
+                            Some("tier") => {
+                                self.escalation.tier = p.int_in(ev, "`tier`", 1, 4).map(|t| t as u8)
+                            }
+                            Some("queue") => {
+                                self.escalation.queue = p.string(ev, "`queue`").map(|s| s.value)
+                            }
+                            _ => p.unknown_key(ek, "`escalation`", &["tier", "queue"]),
+                        }
+                    }
+                }
+            }
+            Some("max_visits") => {
+                self.max_visits = p
+                    .int_in(v, "`max_visits`", 1, u32::MAX as i64)
+                    .map(|n| n as u32)
+                    .unwrap_or(3)
+            }
+            Some("tags") => match v.value() {
+                Value::Seq(items) => {
+                    for item in items.iter() {
+                        if let Some(t) = p.text_leaf(item, "a tag") {
+                            self.tags.push(t.value);
+                        }
+                    }
+                }
+                _ => p.wrong_type("`tags`", "a list", v),
+            },
+            Some("vars") => {
+                if let Some(m) = p.map(v, "`vars`") {
+                    for (vk, vv) in m.iter() {
+                        let Some(name) = p.var_name(vk) else {
+                            continue;
+                        };
+                        if let Some(val) = p.scalar(vv, "a variable's default") {
+                            self.vars.push((name, val));
+                        }
+                    }
+                }
+            }
+            Some("start") => self.start = p.reference(v, "`start`"),
+            _ => p.unknown_key(k, "the script", SCRIPT_KEYS),
+        }
+    }
+}
+
+impl yaml::Sink for ScriptSink {
+    fn stream(&mut self, key: Option<Yaml<'_>>) -> bool {
+        match key {
+            None => true,
+            Some(k) if k.as_str() == Some("nodes") => {
+                self.nodes_streamed = true;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    fn entry(&mut self, level: Level, key: Yaml<'_>, value: Yaml<'_>) {
+        match level {
+            Level::Child => {
+                self.node_entries += 1;
+                if let Some(node) = self.body.node(key, value) {
+                    self.nodes.push(node);
+                }
+            }
+            Level::Root if key.as_str() == Some("nodes") => {
+                self.nodes_span = Some(value.span());
+                if !self.nodes_streamed {
+                    self.nodes_whole(value);
+                } else if self.node_entries == 0 {
+                    self.nodes_empty(value.span());
+                }
+            }
+            Level::Root => self.top_entry(key, value),
+        }
+    }
+
+    fn root(&mut self, root: Yaml<'_>) {
+        let is_map = matches!(root.value(), Value::Map(_));
+        if !is_map {
+            self.top.err(
+                Code::Fp003,
+                root.span(),
+                format!(
+                    "a script must be a mapping with `id`, `title` and `nodes`, found {}",
+                    root.type_name()
+                ),
+            );
+        }
+        self.root = Some(Root {
+            span: root.span(),
+            is_map,
+        });
+    }
+}
+
+/// Converts values to the typed mirror, collecting diagnostics.
+struct Parser {
     file: FileId,
-    diags: &'d mut Vec<Diagnostic>,
+    diags: Vec<Diagnostic>,
 }
 
-impl Parser<'_> {
+impl Parser {
+    fn new(file: FileId) -> Self {
+        Parser {
+            file,
+            diags: Vec::new(),
+        }
+    }
+
     fn err(&mut self, code: Code, span: Span, message: impl Into<String>) -> &mut Diagnostic {
         self.diags
             .push(Diagnostic::new(code, self.file, span, message));
         self.diags.last_mut().expect("just pushed")
     }
 
-    fn wrong_type(&mut self, what: &str, expected: &str, y: &Yaml) {
+    fn wrong_type(&mut self, what: &str, expected: &str, y: Yaml<'_>) {
         self.err(
             Code::Fp003,
-            y.span,
+            y.span(),
             format!("{what} must be {expected}, found {}", y.type_name()),
         );
     }
 
-    fn unknown_key(&mut self, key: &Yaml, where_: &str, known: &[&str]) {
+    fn unknown_key(&mut self, key: Yaml<'_>, where_: &str, known: &[&str]) {
         if key.key_text().is_none() {
             self.err(
                 Code::Fp003,
-                key.span,
+                key.span(),
                 format!(
                     "a key in {where_} must be a plain name, found {}",
                     key.type_name()
@@ -122,7 +414,7 @@ impl Parser<'_> {
             did_you_mean(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`?"));
         let d = self.err(
             Code::Fp002,
-            key.span,
+            key.span(),
             format!("unknown key `{name}` in {where_}"),
         );
         d.label = Some("unknown key".into());
@@ -132,8 +424,8 @@ impl Parser<'_> {
         }
     }
 
-    fn map<'y>(&mut self, y: &'y Yaml, what: &str) -> Option<&'y [(Yaml, Yaml)]> {
-        match &y.value {
+    fn map<'t>(&mut self, y: Yaml<'t>, what: &str) -> Option<Entries<'t>> {
+        match y.value() {
             Value::Map(entries) => Some(entries),
             _ => {
                 self.wrong_type(what, "a mapping", y);
@@ -142,9 +434,9 @@ impl Parser<'_> {
         }
     }
 
-    fn string(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
-        match &y.value {
-            Value::Str(s) => Some(Spanned::new(s.clone(), y.span)),
+    fn string(&mut self, y: Yaml<'_>, what: &str) -> Option<Spanned<String>> {
+        match y.value() {
+            Value::Str(s) => Some(Spanned::new(s.to_owned(), y.span())),
             _ => {
                 self.wrong_type(what, "a string", y);
                 None
@@ -152,7 +444,7 @@ impl Parser<'_> {
         }
     }
 
-    fn id(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
+    fn id(&mut self, y: Yaml<'_>, what: &str) -> Option<Spanned<String>> {
         let s = self.string(y, what)?;
         if !ast::is_valid_id(&s.value) {
             let suggestion = ast::slug(&s.value);
@@ -172,10 +464,10 @@ impl Parser<'_> {
     }
 
     /// A reference to a node: a string; validity is checked by resolve.
-    fn reference(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
-        match &y.value {
-            Value::Str(s) => Some(Spanned::new(s.clone(), y.span)),
-            Value::Int(i) => Some(Spanned::new(i.to_string(), y.span)),
+    fn reference(&mut self, y: Yaml<'_>, what: &str) -> Option<Spanned<String>> {
+        match y.value() {
+            Value::Str(s) => Some(Spanned::new(s.to_owned(), y.span())),
+            Value::Int(i) => Some(Spanned::new(i.to_string(), y.span())),
             _ => {
                 self.wrong_type(what, "a node id", y);
                 None
@@ -183,9 +475,9 @@ impl Parser<'_> {
         }
     }
 
-    fn int_in(&mut self, y: &Yaml, what: &str, lo: i64, hi: i64) -> Option<i64> {
-        match &y.value {
-            Value::Int(i) if (lo..=hi).contains(i) => Some(*i),
+    fn int_in(&mut self, y: Yaml<'_>, what: &str, lo: i64, hi: i64) -> Option<i64> {
+        match y.value() {
+            Value::Int(i) if (lo..=hi).contains(&i) => Some(i),
             Value::Int(i) => {
                 let hi_s = if hi == i64::MAX {
                     "".to_string()
@@ -194,7 +486,7 @@ impl Parser<'_> {
                 };
                 self.err(
                     Code::Fp003,
-                    y.span,
+                    y.span(),
                     format!("{what} must be {lo}{hi_s}, found {i}"),
                 );
                 None
@@ -206,9 +498,9 @@ impl Parser<'_> {
         }
     }
 
-    fn bool(&mut self, y: &Yaml, what: &str) -> Option<bool> {
-        match &y.value {
-            Value::Bool(b) => Some(*b),
+    fn bool(&mut self, y: Yaml<'_>, what: &str) -> Option<bool> {
+        match y.value() {
+            Value::Bool(b) => Some(b),
             _ => {
                 self.wrong_type(what, "`true` or `false`", y);
                 None
@@ -216,13 +508,13 @@ impl Parser<'_> {
         }
     }
 
-    fn scalar(&mut self, y: &Yaml, what: &str) -> Option<Scalar> {
-        Some(match &y.value {
+    fn scalar(&mut self, y: Yaml<'_>, what: &str) -> Option<Scalar> {
+        Some(match y.value() {
             Value::Null => Scalar::Null,
-            Value::Bool(b) => Scalar::Bool(*b),
-            Value::Int(i) => Scalar::Int(*i),
-            Value::Float(f) => Scalar::Float(*f),
-            Value::Str(s) => Scalar::Str(s.clone()),
+            Value::Bool(b) => Scalar::Bool(b),
+            Value::Int(i) => Scalar::Int(i),
+            Value::Float(f) => Scalar::Float(f),
+            Value::Str(s) => Scalar::Str(s.to_owned()),
             _ => {
                 self.wrong_type(what, "a plain value (text, number or boolean)", y);
                 return None;
@@ -230,17 +522,17 @@ impl Parser<'_> {
         })
     }
 
-    fn text(&mut self, y: &Yaml, what: &str) -> Option<Text> {
-        match &y.value {
-            Value::Str(s) => Some(Text::Plain(Spanned::new(s.clone(), y.span))),
+    fn text(&mut self, y: Yaml<'_>, what: &str) -> Option<Text> {
+        match y.value() {
+            Value::Str(s) => Some(Text::Plain(Spanned::new(s.to_owned(), y.span()))),
             // Numbers and booleans are texts too (`- 1: first`), as written.
             Value::Int(_) | Value::Float(_) | Value::Bool(_) => Some(Text::Plain(Spanned::new(
                 y.key_text().unwrap_or_default(),
-                y.span,
+                y.span(),
             ))),
             Value::Map(entries) => {
                 let mut out = Vec::new();
-                for (k, v) in entries {
+                for (k, v) in entries.iter() {
                     let Some(lang) = self.string(k, "a language code") else {
                         continue;
                     };
@@ -251,7 +543,7 @@ impl Parser<'_> {
                 }
                 Some(Text::ByLanguage {
                     entries: out,
-                    span: y.span,
+                    span: y.span(),
                 })
             }
             _ => {
@@ -265,11 +557,11 @@ impl Parser<'_> {
         }
     }
 
-    fn text_leaf(&mut self, y: &Yaml, what: &str) -> Option<Spanned<String>> {
-        match &y.value {
-            Value::Str(s) => Some(Spanned::new(s.clone(), y.span)),
+    fn text_leaf(&mut self, y: Yaml<'_>, what: &str) -> Option<Spanned<String>> {
+        match y.value() {
+            Value::Str(s) => Some(Spanned::new(s.to_owned(), y.span())),
             Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
-                Some(Spanned::new(y.key_text().unwrap_or_default(), y.span))
+                Some(Spanned::new(y.key_text().unwrap_or_default(), y.span()))
             }
             _ => {
                 self.wrong_type(what, "a string", y);
@@ -278,202 +570,7 @@ impl Parser<'_> {
         }
     }
 
-    /// Takes the tree by value: each node's subtree is freed as soon as the
-    /// node is converted, so the tree and the typed mirror of a big script
-    /// are never both held whole, and the mirror reuses the tree's memory.
-    fn script(&mut self, mut root: Yaml) -> Option<Script> {
-        let Value::Map(entries) = &root.value else {
-            self.err(
-                Code::Fp003,
-                root.span,
-                format!(
-                    "a script must be a mapping with `id`, `title` and `nodes`, found {}",
-                    root.type_name()
-                ),
-            );
-            return None;
-        };
-        let mut id = None;
-        let mut title = None;
-        let mut languages: Vec<Spanned<String>> = Vec::new();
-        let mut tier = 1u8;
-        let mut offer_none = true;
-        let mut escalation = EscalationDefaults::default();
-        let mut max_visits = 3u32;
-        let mut tags = Vec::new();
-        let mut vars = Vec::new();
-        let mut start = None;
-        let mut nodes_y = None;
-        for (i, (k, v)) in entries.iter().enumerate() {
-            match k.as_str() {
-                Some("id") => id = self.id(v, "the script id"),
-                Some("title") => title = self.text(v, "`title`"),
-                Some("languages") => match &v.value {
-                    Value::Seq(items) => {
-                        if items.is_empty() {
-                            self.err(
-                                Code::Fp003,
-                                v.span,
-                                "`languages` must list at least one language",
-                            );
-                        }
-                        for item in items {
-                            if let Some(l) = self.string(item, "a language code") {
-                                if languages
-                                    .iter()
-                                    .any(|x: &Spanned<String>| x.value == l.value)
-                                {
-                                    self.err(
-                                        Code::Fp004,
-                                        l.span,
-                                        format!("language `{}` is listed twice", l.value),
-                                    );
-                                } else {
-                                    languages.push(l);
-                                }
-                            }
-                        }
-                    }
-                    _ => self.wrong_type("`languages`", "a list such as `[en, nl]`", v),
-                },
-                Some("tier") => tier = self.int_in(v, "`tier`", 1, 4).map(|t| t as u8).unwrap_or(1),
-                Some("offer_none") => offer_none = self.bool(v, "`offer_none`").unwrap_or(true),
-                Some("escalation") => {
-                    if let Some(m) = self.map(v, "`escalation`") {
-                        for (ek, ev) in m {
-                            match ek.as_str() {
-                                Some("tier") => {
-                                    escalation.tier =
-                                        self.int_in(ev, "`tier`", 1, 4).map(|t| t as u8)
-                                }
-                                Some("queue") => {
-                                    escalation.queue = self.string(ev, "`queue`").map(|s| s.value)
-                                }
-                                _ => self.unknown_key(ek, "`escalation`", &["tier", "queue"]),
-                            }
-                        }
-                    }
-                }
-                Some("max_visits") => {
-                    max_visits = self
-                        .int_in(v, "`max_visits`", 1, u32::MAX as i64)
-                        .map(|n| n as u32)
-                        .unwrap_or(3)
-                }
-                Some("tags") => match &v.value {
-                    Value::Seq(items) => {
-                        for item in items {
-                            if let Some(t) = self.text_leaf(item, "a tag") {
-                                tags.push(t.value);
-                            }
-                        }
-                    }
-                    _ => self.wrong_type("`tags`", "a list", v),
-                },
-                Some("vars") => {
-                    if let Some(m) = self.map(v, "`vars`") {
-                        for (vk, vv) in m {
-                            let Some(name) = self.var_name(vk) else {
-                                continue;
-                            };
-                            if let Some(val) = self.scalar(vv, "a variable's default") {
-                                vars.push((name, val));
-                            }
-                        }
-                    }
-                }
-                Some("start") => start = self.reference(v, "`start`"),
-                Some("nodes") => nodes_y = Some(i),
-                _ => self.unknown_key(k, "the script", SCRIPT_KEYS),
-            }
-        }
-        let mut missing = Vec::new();
-        if id.is_none() && root.get("id").is_none() {
-            missing.push("id");
-        }
-        if title.is_none() && root.get("title").is_none() {
-            missing.push("title");
-        }
-        if nodes_y.is_none() {
-            missing.push("nodes");
-        }
-        for m in missing {
-            self.err(
-                Code::Fp003,
-                Span {
-                    start: root.span.start,
-                    end: root.span.start,
-                },
-                format!("the script has no `{m}`"),
-            )
-            .hints
-            .push(format!("add `{m}:` at the top level"));
-        }
-        if languages.is_empty() {
-            languages.push(Spanned::new("en".into(), Span::FILE));
-        }
-        let mut nodes = Vec::new();
-        let mut nodes_span = root.span;
-        let nodes_y = match (&mut root.value, nodes_y) {
-            (Value::Map(entries), Some(i)) => entries.get_mut(i).map(|(_, v)| {
-                let span = v.span;
-                std::mem::replace(
-                    v,
-                    Yaml {
-                        value: Value::Null,
-                        span,
-                    },
-                )
-            }),
-            _ => None,
-        };
-        if let Some(ny) = nodes_y {
-            nodes_span = ny.span;
-            match ny.value {
-                Value::Map(entries) if !entries.is_empty() => {
-                    nodes.reserve_exact(entries.len());
-                    for (nk, nv) in entries {
-                        if let Some(node) = self.node(&nk, &nv) {
-                            nodes.push(node);
-                        }
-                    }
-                }
-                Value::Map(_) => {
-                    self.err(
-                        Code::Fp003,
-                        ny.span,
-                        "`nodes` is empty; a script needs at least one node",
-                    );
-                }
-                value => self.wrong_type(
-                    "`nodes`",
-                    "a mapping of node id to node",
-                    &Yaml {
-                        value,
-                        span: ny.span,
-                    },
-                ),
-            }
-        }
-        let id = id?;
-        Some(Script {
-            file: self.file,
-            id,
-            title,
-            languages,
-            tier,
-            offer_none,
-            escalation,
-            max_visits,
-            tags,
-            vars,
-            start,
-            nodes,
-            nodes_span,
-        })
-    }
-
-    fn var_name(&mut self, k: &Yaml) -> Option<Spanned<String>> {
+    fn var_name(&mut self, k: Yaml<'_>) -> Option<Spanned<String>> {
         let name = self.string(k, "a variable name")?;
         let ok = name
             .value
@@ -512,39 +609,47 @@ impl Parser<'_> {
         Some(name)
     }
 
-    fn node(&mut self, key: &Yaml, body: &Yaml) -> Option<Node> {
+    fn node(&mut self, key: Yaml<'_>, body: Yaml<'_>) -> Option<Node> {
         let id = self.id(key, "the node id")?;
-        let Some(entries) = self.map(body, &format!("node `{}`", id.value)) else {
-            return Some(Node {
-                id,
-                kind: NodeKind::Invalid,
-                help: None,
-                span: body.span,
-            });
+        let entries = match body.value() {
+            Value::Map(entries) => entries,
+            _ => {
+                self.wrong_type(&format!("node `{}`", id.value), "a mapping", body);
+                return Some(Node {
+                    id,
+                    kind: NodeKind::Invalid,
+                    help: None,
+                    span: body.span(),
+                });
+            }
         };
-        let present: Vec<&Yaml> = entries
-            .iter()
-            .map(|(k, _)| k)
-            .filter(|k| k.as_str().is_some_and(|s| KIND_KEYS.contains(&s)))
-            .collect();
-        let has = |name: &str| present.iter().any(|k| k.as_str() == Some(name));
         // `say` beside `ask` is the question's preamble, not a second kind.
-        let kinds: Vec<&Yaml> = present
-            .iter()
-            .copied()
-            .filter(|k| !(k.as_str() == Some("say") && has("ask")))
-            .collect();
+        // Keys are unique, so a node has at most one of each kind key.
+        let has_ask = entries.iter().any(|(k, _)| k.as_str() == Some("ask"));
+        let mut kinds_buf: [Option<Yaml<'_>>; KIND_KEYS.len()] = [None; KIND_KEYS.len()];
+        let mut n_kinds = 0;
+        for (k, _) in entries.iter() {
+            if let Some(s) = k.as_str()
+                && KIND_KEYS.contains(&s)
+                && !(s == "say" && has_ask)
+                && n_kinds < kinds_buf.len()
+            {
+                kinds_buf[n_kinds] = Some(k);
+                n_kinds += 1;
+            }
+        }
+        let kinds: &[Option<Yaml<'_>>] = &kinds_buf[..n_kinds];
         if kinds.len() != 1 {
-            let span = if kinds.is_empty() {
-                key.span
-            } else {
-                kinds[1].span
+            let span = match kinds.get(1) {
+                Some(Some(k)) => k.span(),
+                _ => key.span(),
             };
             let msg = if kinds.is_empty() {
                 format!("node `{}` has no kind key", id.value)
             } else {
                 let names: Vec<String> = kinds
                     .iter()
+                    .flatten()
                     .map(|k| format!("`{}`", k.as_str().unwrap_or("")))
                     .collect();
                 format!(
@@ -557,7 +662,7 @@ impl Parser<'_> {
             d.hints.push("a node has exactly one of `ask`, `say`, `input`, `branch`, `resolve`, `escalate`, `use`, `return`".into());
             if kinds.is_empty() {
                 // A misspelled kind key is the likeliest cause: suggest it.
-                for (k, _) in entries {
+                for (k, _) in entries.iter() {
                     if let Some(s) = k.as_str()
                         && let Some(kk) = did_you_mean(s, KIND_KEYS.iter().copied())
                     {
@@ -570,10 +675,10 @@ impl Parser<'_> {
                 id,
                 kind: NodeKind::Invalid,
                 help: None,
-                span: body.span,
+                span: body.span(),
             });
         }
-        let kind_name = kinds[0].as_str().unwrap_or("");
+        let kind_name = kinds[0].and_then(|k| k.as_str()).unwrap_or("");
         let allowed = match kind_name {
             "ask" => ASK_KEYS,
             "say" => SAY_KEYS,
@@ -585,7 +690,7 @@ impl Parser<'_> {
             _ => RETURN_KEYS,
         };
         let mut help = None;
-        for (k, v) in entries {
+        for (k, v) in entries.iter() {
             let name = k.as_str().unwrap_or("");
             if !allowed.contains(&name) {
                 if k.as_str().is_some_and(|s| {
@@ -593,7 +698,7 @@ impl Parser<'_> {
                 }) {
                     self.err(
                         Code::Fp002,
-                        k.span,
+                        k.span(),
                         format!(
                             "`{name}` does not belong in {} `{kind_name}` node",
                             article(kind_name)
@@ -617,7 +722,7 @@ impl Parser<'_> {
             }
         }
         let get = |name: &str| body.get(name);
-        let nid = id.value.clone();
+        let nid: &str = &id.value;
         let kind = match kind_name {
             "ask" => {
                 let ask = get("ask").and_then(|v| self.text(v, "`ask`"));
@@ -625,15 +730,15 @@ impl Parser<'_> {
                 let mut answers = Vec::new();
                 match get("answers") {
                     None => {
-                        self.err(Code::Fp007, key.span, format!("question `{nid}` has no answers"))
+                        self.err(Code::Fp007, key.span(), format!("question `{nid}` has no answers"))
                             .hints
                             .push("add `answers:` with at least one answer, or make it a `say` with `next`".into());
                     }
-                    Some(a) => match &a.value {
+                    Some(a) => match a.value() {
                         Value::Seq(items) if items.is_empty() => {
                             self.err(
                                 Code::Fp007,
-                                a.span,
+                                a.span(),
                                 format!("question `{nid}` has no answers"),
                             );
                         }
@@ -647,7 +752,7 @@ impl Parser<'_> {
                         Value::Null => {
                             self.err(
                                 Code::Fp007,
-                                a.span,
+                                a.span(),
                                 format!("question `{nid}` has no answers"),
                             );
                         }
@@ -661,7 +766,7 @@ impl Parser<'_> {
             }
             "say" => {
                 let say = get("say").and_then(|v| self.text(v, "`say`"));
-                let next = self.required_ref(body, key, "next", "a `say` node", &nid);
+                let next = self.required_next(body, key, "a `say` node", nid);
                 match say {
                     Some(say) => NodeKind::Say { say, next },
                     None => NodeKind::Invalid,
@@ -674,7 +779,7 @@ impl Parser<'_> {
                     None => {
                         self.err(
                             Code::Fp003,
-                            key.span,
+                            key.span(),
                             format!("input `{nid}` has no `into`"),
                         )
                         .hints
@@ -682,7 +787,7 @@ impl Parser<'_> {
                         None
                     }
                 };
-                let next = self.required_ref(body, key, "next", "an `input` node", &nid);
+                let next = self.required_next(body, key, "an `input` node", nid);
                 let kind = match get("type") {
                     None => InputType::Text,
                     Some(v) => match v.as_str().and_then(InputType::parse) {
@@ -690,7 +795,7 @@ impl Parser<'_> {
                         None => {
                             let found = v.key_text().unwrap_or_default();
                             let hint = did_you_mean(&found, InputType::NAMES.iter().copied());
-                            self.err(Code::Fp003, v.span, format!("`type` must be one of text, number, email, phone, found `{found}`"))
+                            self.err(Code::Fp003, v.span(), format!("`type` must be one of text, number, email, phone, found `{found}`"))
                                 .hints
                                 .extend(hint.map(|h| format!("did you mean `{h}`?")));
                             InputType::Text
@@ -713,7 +818,7 @@ impl Parser<'_> {
                     None => NodeKind::Invalid,
                 }
             }
-            "branch" => self.branch(get("branch").expect("kind key present"), &nid),
+            "branch" => self.branch(get("branch").expect("kind key present"), nid),
             "resolve" => match self.text(get("resolve").expect("kind key present"), "`resolve`") {
                 Some(t) => NodeKind::Resolve(t),
                 None => NodeKind::Invalid,
@@ -727,7 +832,7 @@ impl Parser<'_> {
                     get("use").expect("kind key present"),
                     "the script id in `use`",
                 );
-                let next = self.required_ref(body, key, "next", "a `use` node", &nid);
+                let next = self.required_next(body, key, "a `use` node", nid);
                 match script {
                     Some(script) => NodeKind::Use { script, next },
                     None => NodeKind::Invalid,
@@ -742,37 +847,35 @@ impl Parser<'_> {
             id,
             kind,
             help,
-            span: body.span,
+            span: body.span(),
         })
     }
 
-    fn required_ref(
+    /// The `next` of a `say`, `input` or `use` node.
+    fn required_next(
         &mut self,
-        body: &Yaml,
-        key: &Yaml,
-        name: &str,
+        body: Yaml<'_>,
+        key: Yaml<'_>,
         what: &str,
         nid: &str,
     ) -> Option<Spanned<String>> {
-        match body.get(name) {
-            Some(v) => self.reference(v, &format!("`{name}`")),
+        match body.get("next") {
+            Some(v) => self.reference(v, "`next`"),
             None => {
                 self.err(
                     Code::Fp003,
-                    key.span,
-                    format!("{what} needs `{name}`; `{nid}` has none"),
+                    key.span(),
+                    format!("{what} needs `next`; `{nid}` has none"),
                 )
                 .hints
-                .push(format!(
-                    "add `{name}: NODE-ID` naming the node that comes after it"
-                ));
+                .push("add `next: NODE-ID` naming the node that comes after it".into());
                 None
             }
         }
     }
 
-    fn branch(&mut self, y: &Yaml, nid: &str) -> NodeKind {
-        let Value::Seq(items) = &y.value else {
+    fn branch(&mut self, y: Yaml<'_>, nid: &str) -> NodeKind {
+        let Value::Seq(items) = y.value() else {
             self.wrong_type(
                 "`branch`",
                 "a list of `{if: EXPR, goto: NODE}` ending with `{else: NODE}`",
@@ -788,7 +891,7 @@ impl Parser<'_> {
             };
             let is_last = i + 1 == items.len();
             if let Some(e) = item.get("else") {
-                for (k, _) in entries {
+                for (k, _) in entries.iter() {
                     if k.as_str() != Some("else") {
                         self.unknown_key(k, "an `else` item", &["else"]);
                     }
@@ -796,27 +899,27 @@ impl Parser<'_> {
                 if !is_last {
                     self.err(
                         Code::Fp010,
-                        e.span,
+                        e.span(),
                         "`else` must be the last item of a `branch`",
                     )
                     .hints
                     .push("move it to the end; the items after it would never be tried".into());
                 }
                 if otherwise.is_some() {
-                    self.err(Code::Fp010, e.span, "a `branch` has only one `else`");
+                    self.err(Code::Fp010, e.span(), "a `branch` has only one `else`");
                 }
                 otherwise = self.reference(e, "`else`");
                 continue;
             }
-            for (k, _) in entries {
+            for (k, _) in entries.iter() {
                 if !matches!(k.as_str(), Some("if" | "goto")) {
                     self.unknown_key(k, "a branch item", &["if", "goto", "else"]);
                 }
             }
             let cond = match item.get("if") {
-                Some(c) => match &c.value {
-                    Value::Str(s) => Some(Spanned::new(s.clone(), c.span)),
-                    Value::Bool(b) => Some(Spanned::new(b.to_string(), c.span)),
+                Some(c) => match c.value() {
+                    Value::Str(s) => Some(Spanned::new(s.to_owned(), c.span())),
+                    Value::Bool(b) => Some(Spanned::new(b.to_string(), c.span())),
                     _ => {
                         self.wrong_type("`if`", "an expression", c);
                         None
@@ -825,7 +928,7 @@ impl Parser<'_> {
                 None => {
                     self.err(
                         Code::Fp003,
-                        item.span,
+                        item.span(),
                         "a branch item needs `if` and `goto`, or `else`",
                     );
                     None
@@ -837,7 +940,7 @@ impl Parser<'_> {
                     if cond.is_some() {
                         self.err(
                             Code::Fp003,
-                            item.span,
+                            item.span(),
                             "this branch item has `if` but no `goto`",
                         );
                     }
@@ -851,7 +954,7 @@ impl Parser<'_> {
         if otherwise.is_none() {
             let d = self.err(
                 Code::Fp010,
-                y.span,
+                y.span(),
                 format!("branch `{nid}` has no final `else`"),
             );
             d.label = Some("this list needs an `else` at its end".into());
@@ -863,18 +966,18 @@ impl Parser<'_> {
         NodeKind::Branch { arms, otherwise }
     }
 
-    fn escalation(&mut self, y: &Yaml) -> Option<Escalation> {
-        if let Value::Map(entries) = &y.value {
+    fn escalation(&mut self, y: Yaml<'_>) -> Option<Escalation> {
+        if let Value::Map(entries) = y.value() {
             let structured = !entries.is_empty()
                 && entries
                     .iter()
                     .all(|(k, _)| k.as_str().is_some_and(|s| ESCALATION_KEYS.contains(&s)));
             if structured {
                 let mut e = Escalation {
-                    span: y.span,
+                    span: y.span(),
                     ..Escalation::default()
                 };
-                for (k, v) in entries {
+                for (k, v) in entries.iter() {
                     match k.as_str() {
                         Some("reason") => e.reason = self.text(v, "`reason`"),
                         Some("tier") => e.tier = self.int_in(v, "`tier`", 1, 4).map(|t| t as u8),
@@ -889,26 +992,26 @@ impl Parser<'_> {
             reason: Some(reason),
             tier: None,
             queue: None,
-            span: y.span,
+            span: y.span(),
         })
     }
 
-    fn outcome(&mut self, key: &str, v: &Yaml) -> Option<Outcome> {
+    fn outcome(&mut self, key: &str, v: Yaml<'_>) -> Option<Outcome> {
         Some(match key {
             "goto" => Outcome::Goto(self.reference(v, "`goto`")?),
             "resolve" => Outcome::Resolve(self.text(v, "`resolve`")?),
-            "escalate" => Outcome::Escalate(self.escalation(v)?),
+            "escalate" => Outcome::Escalate(Box::new(self.escalation(v)?)),
             _ => Outcome::Return(self.text(v, "`return`")?),
         })
     }
 
-    fn answer(&mut self, y: &Yaml, index: usize) -> Option<Answer> {
-        let entries = match &y.value {
+    fn answer(&mut self, y: Yaml<'_>, index: usize) -> Option<Answer> {
+        let entries = match y.value() {
             Value::Map(e) => e,
             Value::Str(_) | Value::Int(_) => {
                 self.err(
                     Code::Fp003,
-                    y.span,
+                    y.span(),
                     "an answer needs a target: write `- LABEL: NODE-ID` or give `label` and `goto`",
                 )
                 .hints
@@ -930,21 +1033,21 @@ impl Parser<'_> {
                 .any(|(k, _)| k.as_str().is_some_and(|s| ANSWER_KEYS.contains(&s)));
         if !long {
             // Short form: `LABEL: NODE-ID` or `LABEL: { escalate: ..., set: ..., id: ... }`.
-            let (k, v) = &entries[0];
+            let (k, v) = entries.first()?;
             let Some(label_text) = k.key_text() else {
                 self.wrong_type("an answer label", "a string", k);
                 return None;
             };
-            let label = Text::Plain(Spanned::new(label_text, k.span));
-            return match &v.value {
+            let label = Text::Plain(Spanned::new(label_text, k.span()));
+            return match v.value() {
                 Value::Map(body) => {
-                    let mut ans = self.answer_body(label, y, body, k.span, index, false);
-                    ans.span = y.span;
+                    let mut ans = self.answer_body(label, y, body, k.span(), index, false);
+                    ans.span = y.span();
                     Some(ans)
                 }
                 Value::Str(_) | Value::Int(_) => {
                     let target = self.reference(v, "the answer's target")?;
-                    let id = self.default_answer_id(&label, k.span, index);
+                    let id = self.default_answer_id(&label, k.span(), index);
                     Some(Answer {
                         label,
                         id,
@@ -952,13 +1055,13 @@ impl Parser<'_> {
                         short: true,
                         set: Vec::new(),
                         outcome: Some(Outcome::Goto(target)),
-                        span: y.span,
+                        span: y.span(),
                     })
                 }
                 Value::Null => {
                     self.err(
                         Code::Fp003,
-                        v.span,
+                        v.span(),
                         "this answer leads nowhere: give the node id after the colon",
                     )
                     .hints
@@ -978,11 +1081,11 @@ impl Parser<'_> {
         let label = match y.get("label") {
             Some(l) => self.text(l, "`label`")?,
             None => {
-                self.err(Code::Fp003, y.span, "this answer has no `label`");
+                self.err(Code::Fp003, y.span(), "this answer has no `label`");
                 return None;
             }
         };
-        let label_span = y.get("label").map(|l| l.span).unwrap_or(y.span);
+        let label_span = y.get("label").map(|l| l.span()).unwrap_or(y.span());
         Some(self.answer_body(label, y, entries, label_span, index, true))
     }
 
@@ -990,8 +1093,8 @@ impl Parser<'_> {
     fn answer_body(
         &mut self,
         label: Text,
-        y: &Yaml,
-        body: &[(Yaml, Yaml)],
+        y: Yaml<'_>,
+        body: Entries<'_>,
         label_span: Span,
         index: usize,
         long: bool,
@@ -999,7 +1102,7 @@ impl Parser<'_> {
         let mut id = None;
         let mut set = Vec::new();
         let mut outcomes: Vec<(Span, Outcome)> = Vec::new();
-        for (k, v) in body {
+        for (k, v) in body.iter() {
             match k.as_str() {
                 Some("label") if long => {}
                 Some("id") => {
@@ -1026,19 +1129,19 @@ impl Parser<'_> {
                 }
                 Some("set") => {
                     if let Some(m) = self.map(v, "`set`") {
-                        for (sk, sv) in m {
+                        for (sk, sv) in m.iter() {
                             let Some(name) = self.var_name(sk) else {
                                 continue;
                             };
                             if let Some(val) = self.scalar(sv, "a value in `set`") {
-                                set.push((name, Spanned::new(val, sv.span)));
+                                set.push((name, Spanned::new(val, sv.span())));
                             }
                         }
                     }
                 }
                 Some(o) if OUTCOME_KEYS.contains(&o) => {
                     if let Some(out) = self.outcome(o, v) {
-                        outcomes.push((k.span, out));
+                        outcomes.push((k.span(), out));
                     }
                 }
                 _ => {
@@ -1058,7 +1161,7 @@ impl Parser<'_> {
                 .iter()
                 .all(|(k, _)| k.as_str().is_none_or(|s| !OUTCOME_KEYS.contains(&s)))
         {
-            self.err(Code::Fp003, y.span, "this answer has no outcome")
+            self.err(Code::Fp003, y.span(), "this answer has no outcome")
                 .hints
                 .push("give it one of `goto: NODE-ID`, `resolve: TEXT`, `escalate: REASON`, `return: SUMMARY`".into());
         }
@@ -1071,19 +1174,19 @@ impl Parser<'_> {
             short: !long,
             set,
             outcome: outcomes.into_iter().next().map(|(_, o)| o),
-            span: y.span,
+            span: y.span(),
         }
     }
 
     fn default_answer_id(&mut self, label: &Text, span: Span, index: usize) -> Spanned<String> {
         let text = match label {
-            Text::Plain(s) => s.value.clone(),
+            Text::Plain(s) => s.value.as_str(),
             Text::ByLanguage { entries, .. } => entries
                 .first()
-                .map(|(_, t)| t.value.clone())
+                .map(|(_, t)| t.value.as_str())
                 .unwrap_or_default(),
         };
-        let mut s = ast::slug(&text);
+        let mut s = ast::slug(text);
         if s.is_empty() {
             s = format!("answer-{}", index + 1);
         }

@@ -6,12 +6,15 @@
 
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::script::ast::{self, NodeKind, Outcome, Script, Spanned, Text};
+use petgraph::stable_graph::NodeIndex;
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 pub struct Resolved {
     pub scripts: Vec<Script>,
-    /// Per script: node id -> position in `nodes`.
-    pub node_maps: Vec<HashMap<String, usize>>,
+    /// Per script: node id -> position in `nodes`, as the graph index the
+    /// node gets in lowering (so the map moves into the program as it is).
+    pub node_maps: Vec<HashMap<String, NodeIndex>>,
     /// Script id -> position in `scripts` (the first file to define it).
     pub script_map: HashMap<String, usize>,
     /// Per script: its start node's position.
@@ -45,133 +48,22 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
     // `use` and the program see only the first file with the id.
 
     let script_ids: Vec<String> = scripts.iter().map(|s| s.id.value.clone()).collect();
+    // Each script's nodes and references are its own; only the script ids
+    // are shared. In parallel, diagnostics collected in order.
+    let per_script: Vec<(HashMap<String, NodeIndex>, usize, Vec<Diagnostic>)> = scripts
+        .par_iter_mut()
+        .map(|s| {
+            let mut d = Vec::new();
+            let (map, start) = resolve_script(s, &script_map, &script_ids, &mut d);
+            (map, start, d)
+        })
+        .collect();
     let mut node_maps = Vec::with_capacity(scripts.len());
     let mut starts = Vec::with_capacity(scripts.len());
-    for s in &mut scripts {
-        let default_lang = s.default_language().to_owned();
-        let map: HashMap<String, usize> = s
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.value.clone(), i))
-            .collect();
-        let file = s.file;
-        // `what` is only called for a reference that is wrong: naming every
-        // reference of a 100k-node script in words would cost more than the
-        // lookups themselves.
-        let check =
-            |r: &Spanned<String>, what: &dyn Fn() -> String, diags: &mut Vec<Diagnostic>| {
-                if !map.contains_key(&r.value) {
-                    let what = what();
-                    let hint = did_you_mean(&r.value, map.keys().map(String::as_str));
-                    diags.push(
-                        Diagnostic::new(
-                            Code::Fp005,
-                            file,
-                            r.span,
-                            format!("{what} names a node that does not exist"),
-                        )
-                        .with_label("no such node")
-                        .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?"))),
-                    );
-                }
-            };
-        let start = match &s.start {
-            Some(st) => {
-                check(st, &|| format!("`start: {}`", st.value), diags);
-                map.get(&st.value).copied().unwrap_or(0)
-            }
-            None => 0,
-        };
-        starts.push(start);
-        for node in &mut s.nodes {
-            match &mut node.kind {
-                NodeKind::Ask { answers, .. } => {
-                    let mut seen: HashMap<String, Spanned<String>> = HashMap::new();
-                    for a in answers.iter_mut() {
-                        if !a.explicit_id
-                            && let Text::ByLanguage { .. } = &a.label
-                            && let Some(t) = a.label.get(&default_lang)
-                        {
-                            let slug = ast::slug(&t.value);
-                            if !slug.is_empty() {
-                                a.id.value = slug;
-                            }
-                        }
-                        if let Some(first) = seen.get(&a.id.value) {
-                            let how = if a.explicit_id {
-                                String::new()
-                            } else {
-                                " (an answer's id defaults to the slug of its label)".into()
-                            };
-                            diags.push(
-                                Diagnostic::new(
-                                    Code::Fp004,
-                                    file,
-                                    a.id.span,
-                                    format!(
-                                        "two answers of `{}` have the id `{}`{how}",
-                                        node.id.value, a.id.value
-                                    ),
-                                )
-                                .with_label("duplicate answer id")
-                                .with_related(first.span, "first used here")
-                                .with_hint("give one of them a distinct `id:`"),
-                            );
-                        } else {
-                            seen.insert(a.id.value.clone(), a.id.clone());
-                        }
-                        if let Some(Outcome::Goto(t)) = &a.outcome {
-                            let what = || match (&a.label, a.short) {
-                                (Text::Plain(l), true) => {
-                                    format!("the answer `{}: {}`", l.value, t.value)
-                                }
-                                _ => format!("`goto: {}`", t.value),
-                            };
-                            check(t, &what, diags);
-                        }
-                    }
-                }
-                NodeKind::Say { next: Some(n), .. } | NodeKind::Input { next: Some(n), .. } => {
-                    check(n, &|| format!("`next: {}`", n.value), diags)
-                }
-                NodeKind::Use { script, next } => {
-                    if let Some(n) = next {
-                        check(n, &|| format!("`next: {}`", n.value), diags);
-                    }
-                    if !script_map.contains_key(&script.value) {
-                        let hint =
-                            did_you_mean(&script.value, script_ids.iter().map(String::as_str));
-                        diags.push(
-                            Diagnostic::new(
-                                Code::Fp011,
-                                file,
-                                script.span,
-                                format!(
-                                    "`use` names script `{}`, which is not loaded",
-                                    script.value
-                                ),
-                            )
-                            .with_label("no such script")
-                            .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?")))
-                            .with_hint(
-                                "lint the folder that holds the sub-flow together with this script",
-                            ),
-                        );
-                    }
-                }
-                NodeKind::Branch { arms, otherwise } => {
-                    for arm in arms.iter() {
-                        check(&arm.goto, &|| format!("`goto: {}`", arm.goto.value), diags);
-                    }
-                    if let Some(o) = otherwise {
-                        check(o, &|| format!("`else: {}`", o.value), diags);
-                    }
-                }
-                _ => {}
-            }
-        }
+    for (map, start, d) in per_script {
         node_maps.push(map);
+        starts.push(start);
+        diags.extend(d);
     }
     Resolved {
         scripts,
@@ -179,4 +71,129 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
         script_map,
         starts,
     }
+}
+
+/// Resolves one script's references; returns its node map and start node.
+fn resolve_script(
+    s: &mut Script,
+    script_map: &HashMap<String, usize>,
+    script_ids: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> (HashMap<String, NodeIndex>, usize) {
+    let default_lang = s.default_language().to_owned();
+    let mut map: HashMap<String, NodeIndex> = HashMap::with_capacity(s.nodes.len());
+    for (i, n) in s.nodes.iter().enumerate() {
+        map.insert(n.id.value.clone(), NodeIndex::new(i));
+    }
+    let file = s.file;
+    // `what` is only called for a reference that is wrong: naming every
+    // reference of a 100k-node script in words would cost more than the
+    // lookups themselves.
+    let check = |r: &Spanned<String>, what: &dyn Fn() -> String, diags: &mut Vec<Diagnostic>| {
+        if !map.contains_key(&r.value) {
+            let what = what();
+            let hint = did_you_mean(&r.value, map.keys().map(String::as_str));
+            diags.push(
+                Diagnostic::new(
+                    Code::Fp005,
+                    file,
+                    r.span,
+                    format!("{what} names a node that does not exist"),
+                )
+                .with_label("no such node")
+                .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?"))),
+            );
+        }
+    };
+    let start = match &s.start {
+        Some(st) => {
+            check(st, &|| format!("`start: {}`", st.value), diags);
+            map.get(&st.value).map_or(0, |i| i.index())
+        }
+        None => 0,
+    };
+    for node in &mut s.nodes {
+        match &mut node.kind {
+            NodeKind::Ask { answers, .. } => {
+                let mut seen: HashMap<String, Spanned<String>> = HashMap::new();
+                for a in answers.iter_mut() {
+                    if !a.explicit_id
+                        && let Text::ByLanguage { .. } = &a.label
+                        && let Some(t) = a.label.get(&default_lang)
+                    {
+                        let slug = ast::slug(&t.value);
+                        if !slug.is_empty() {
+                            a.id.value = slug;
+                        }
+                    }
+                    if let Some(first) = seen.get(&a.id.value) {
+                        let how = if a.explicit_id {
+                            String::new()
+                        } else {
+                            " (an answer's id defaults to the slug of its label)".into()
+                        };
+                        diags.push(
+                            Diagnostic::new(
+                                Code::Fp004,
+                                file,
+                                a.id.span,
+                                format!(
+                                    "two answers of `{}` have the id `{}`{how}",
+                                    node.id.value, a.id.value
+                                ),
+                            )
+                            .with_label("duplicate answer id")
+                            .with_related(first.span, "first used here")
+                            .with_hint("give one of them a distinct `id:`"),
+                        );
+                    } else {
+                        seen.insert(a.id.value.clone(), a.id.clone());
+                    }
+                    if let Some(Outcome::Goto(t)) = &a.outcome {
+                        let what = || match (&a.label, a.short) {
+                            (Text::Plain(l), true) => {
+                                format!("the answer `{}: {}`", l.value, t.value)
+                            }
+                            _ => format!("`goto: {}`", t.value),
+                        };
+                        check(t, &what, diags);
+                    }
+                }
+            }
+            NodeKind::Say { next: Some(n), .. } | NodeKind::Input { next: Some(n), .. } => {
+                check(n, &|| format!("`next: {}`", n.value), diags)
+            }
+            NodeKind::Use { script, next } => {
+                if let Some(n) = next {
+                    check(n, &|| format!("`next: {}`", n.value), diags);
+                }
+                if !script_map.contains_key(&script.value) {
+                    let hint = did_you_mean(&script.value, script_ids.iter().map(String::as_str));
+                    diags.push(
+                        Diagnostic::new(
+                            Code::Fp011,
+                            file,
+                            script.span,
+                            format!("`use` names script `{}`, which is not loaded", script.value),
+                        )
+                        .with_label("no such script")
+                        .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?")))
+                        .with_hint(
+                            "lint the folder that holds the sub-flow together with this script",
+                        ),
+                    );
+                }
+            }
+            NodeKind::Branch { arms, otherwise } => {
+                for arm in arms.iter() {
+                    check(&arm.goto, &|| format!("`goto: {}`", arm.goto.value), diags);
+                }
+                if let Some(o) = otherwise {
+                    check(o, &|| format!("`else: {}`", o.value), diags);
+                }
+            }
+            _ => {}
+        }
+    }
+    (map, start)
 }

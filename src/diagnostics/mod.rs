@@ -2,7 +2,7 @@
 //!
 //! A [`Diagnostic`] carries a stable [`Code`] (contract section 5), a message,
 //! and the exact place in the file: the compiler builds diagnostics from the
-//! spanned YAML tree, so every key and value has its own line and column. The
+//! spanned YAML reader, so every key and value has its own line and column. The
 //! renderers in [`render`] turn a list of diagnostics into the human
 //! (rustc-style), JSON, SARIF and GitHub-annotation outputs.
 

@@ -97,7 +97,9 @@ pub struct Escalation {
 pub enum Outcome {
     Goto(Spanned<String>),
     Resolve(Text),
-    Escalate(Escalation),
+    /// Boxed: an escalation is twice the size of the other outcomes, and
+    /// every answer holds an outcome.
+    Escalate(Box<Escalation>),
     Return(Text),
 }
 

@@ -1,5 +1,6 @@
 //! The YAML surface of scripts: file discovery and loading ([`load`]), the
-//! spanned YAML tree ([`yaml`]) and the typed mirror of a script ([`ast`]).
+//! streaming, spanned YAML reader ([`yaml`]) and the typed mirror of a script
+//! ([`ast`]).
 
 pub mod ast;
 pub mod load;
