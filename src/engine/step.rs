@@ -1171,10 +1171,11 @@ impl<'a> Machine<'a> {
                     });
                     head
                 };
-                let head = match self.shared_head(shown.as_deref(), 0, || r.literal(*text).map(make)) {
-                    Some(h) => h,
-                    None => Arc::new(make(r.text(*text).unwrap_or_default())),
-                };
+                let head =
+                    match self.shared_head(shown.as_deref(), 0, || r.literal(*text).map(make)) {
+                        Some(h) => h,
+                        None => Arc::new(make(r.text(*text).unwrap_or_default())),
+                    };
                 drop(r);
                 self.push_trail(head, actor);
                 self.s.seq += 1;
