@@ -164,8 +164,14 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
     };
     let customer = s.channel == Channel::Customer;
     let depth = s.frames.len();
-    let shown = shared_shown(program, s, script, node, depth)
-        .unwrap_or_else(|| Arc::new(shown(program, s, script, node, customer, depth)));
+    let own;
+    let shown = match shared_shown(program, s, script, node, depth) {
+        Some(shared) => shared,
+        None => {
+            own = shown(program, s, script, node, customer, depth);
+            &own
+        }
+    };
     Ok(Some(Step {
         seq: s.seq,
         node: shown.name.clone(),
@@ -191,13 +197,13 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
 /// (plain or qualified name). `None` for a node with a template, or a
 /// sub-flow that does not speak the session's language (it shows its first
 /// while the engine's own words follow the session).
-fn shared_shown(
+fn shared_shown<'p>(
     program: &Program,
     s: &Session,
     script: &Script,
-    node: &Node,
+    node: &'p Node,
     depth: usize,
-) -> Option<Arc<Shown>> {
+) -> Option<&'p Shown> {
     let l = script.language_index(&s.language)?;
     if !node.shows_only_literals(&program.templates) {
         return None;
@@ -205,9 +211,11 @@ fn shared_shown(
     let customer = s.channel == Channel::Customer;
     let langs = script.languages.len();
     let slot = (2 * l + usize::from(customer)) * 2 + usize::from(depth > 1);
-    node.views.get_or_make(4 * langs, slot, || {
-        Some(Arc::new(shown(program, s, script, node, customer, depth)))
-    })
+    node.views
+        .get_or_make_ref(4 * langs, slot, || {
+            Some(Arc::new(shown(program, s, script, node, customer, depth)))
+        })
+        .map(|a| &**a)
 }
 
 /// What a shown node shows, rendered for this session: the texts and the
@@ -1045,7 +1053,7 @@ impl<'a> Machine<'a> {
                 let a = &answers[k];
                 // The usual answer shows only literals and sets only
                 // literals: its head is the program's, made once.
-                let shared = self.shared_head(shown.as_deref(), k, || {
+                let shared = self.shared_head(shown, k, || {
                     let mut set = Vec::with_capacity(a.set.len());
                     for (var, v) in &a.set {
                         match v {
@@ -1171,11 +1179,10 @@ impl<'a> Machine<'a> {
                     });
                     head
                 };
-                let head =
-                    match self.shared_head(shown.as_deref(), 0, || r.literal(*text).map(make)) {
-                        Some(h) => h,
-                        None => Arc::new(make(r.text(*text).unwrap_or_default())),
-                    };
+                let head = match self.shared_head(shown, 0, || r.literal(*text).map(make)) {
+                    Some(h) => h,
+                    None => Arc::new(make(r.text(*text).unwrap_or_default())),
+                };
                 drop(r);
                 self.push_trail(head, actor);
                 self.s.seq += 1;

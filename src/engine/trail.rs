@@ -329,15 +329,27 @@ impl<T: Clone> Slots<T> {
         slot: usize,
         make: impl FnOnce() -> Option<T>,
     ) -> Option<T> {
+        self.get_or_make_ref(len, slot, make).cloned()
+    }
+
+    /// Like [`get_or_make`](Self::get_or_make), borrowed: no reference
+    /// count is touched, so threads reading one shared value do not
+    /// contend for its cache line.
+    pub fn get_or_make_ref(
+        &self,
+        len: usize,
+        slot: usize,
+        make: impl FnOnce() -> Option<T>,
+    ) -> Option<&T> {
         let slots = self
             .0
             .get_or_init(|| (0..len).map(|_| OnceLock::new()).collect());
         let cell = slots.get(slot)?;
         if let Some(v) = cell.get() {
-            return Some(v.clone());
+            return Some(v);
         }
         let v = make()?;
-        Some(cell.get_or_init(|| v).clone())
+        Some(cell.get_or_init(|| v))
     }
 }
 
