@@ -8,6 +8,7 @@
 //! people (answer ids and labels) and in the trail they write.
 
 mod labels;
+mod shared;
 mod step;
 mod trail;
 mod vars;
@@ -15,8 +16,9 @@ mod vars;
 use crate::program::Program;
 pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
+pub use shared::{Shown, Slots};
 pub use step::{StepError, answer, back, escalate_now, replay, start, view};
-pub use trail::{Head, Shown, Slots, TrailEntry};
+pub use trail::{Head, TrailEntry};
 pub use vars::{VarSet, Vars};
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,8 @@
 //! an end; every unresolved ending escalates (contract section 3).
 
 use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE};
-use super::trail::{self, Head, Shown};
+use super::shared::Shown;
+use super::trail::{self, Head};
 use super::{
     Advance, AnswerRef, Channel, Ending, Entered, Frame, InputSpec, Pin, Reply, Session,
     StartOptions, Status, Step, TrailEntry, VarSet, Vars,

@@ -1,0 +1,99 @@
+//! What the program keeps for the engine, shared by every session: per
+//! node, what its steps show and the trail heads of its answers, made on
+//! first use. A step of a node that shows only literals then copies no
+//! text and writes no reference count on data other threads read.
+
+use super::AnswerRef;
+use super::trail::Head;
+use crate::program::Text;
+use std::sync::{Arc, OnceLock};
+
+/// Values the program shares across sessions for one node, one slot per
+/// key (say: plain or qualified name, language, answer), filled on first
+/// use. Empty until the node is first stepped.
+#[derive(Debug)]
+pub struct Slots<T>(OnceLock<Box<[OnceLock<T>]>>);
+
+/// What a step of a node shows in one language to one kind of reader
+/// (customer or staff), kept by the program when it is all literal.
+#[derive(Debug)]
+pub struct Shown {
+    /// `NODE`, or `SCRIPT/NODE` inside a sub-flow.
+    pub name: Text,
+    pub text: Text,
+    pub say: Option<Text>,
+    /// Staff only.
+    pub help: Option<Text>,
+    pub answers: Arc<[AnswerRef]>,
+    /// The trail head of each authored answer (of `done` for an
+    /// instruction), made when first given.
+    pub heads: Box<[OnceLock<Arc<Head>>]>,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots(OnceLock::new())
+    }
+}
+
+impl<T> Clone for Slots<T> {
+    /// A copy of the program starts with nothing shared.
+    fn clone(&self) -> Self {
+        Slots::default()
+    }
+}
+
+impl<T: Clone> Slots<T> {
+    /// The shared value at `slot` of `len` slots, made by `make` the first
+    /// time. `make` returns `None` when the value is not shareable (then
+    /// nothing is kept and the caller makes its own).
+    pub fn get_or_make(
+        &self,
+        len: usize,
+        slot: usize,
+        make: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
+        self.get_or_make_ref(len, slot, make).cloned()
+    }
+
+    /// Like [`get_or_make`](Self::get_or_make), borrowed: no reference
+    /// count is touched, so threads reading one shared value do not
+    /// contend for its cache line.
+    pub fn get_or_make_ref(
+        &self,
+        len: usize,
+        slot: usize,
+        make: impl FnOnce() -> Option<T>,
+    ) -> Option<&T> {
+        let slots = self
+            .0
+            .get_or_init(|| (0..len).map(|_| OnceLock::new()).collect());
+        let cell = slots.get(slot)?;
+        if let Some(v) = cell.get() {
+            return Some(v);
+        }
+        let v = make()?;
+        Some(cell.get_or_init(|| v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_made_once_and_only_when_shareable() {
+        let slots: Slots<Arc<Head>> = Slots::default();
+        let mut made = 0;
+        for _ in 0..3 {
+            let h = slots.get_or_make(4, 1, || {
+                made += 1;
+                Some(Arc::new(Head::new("n".into(), "say".into(), "t".into())))
+            });
+            assert!(h.is_some());
+        }
+        assert_eq!(made, 1);
+        assert!(slots.get_or_make(4, 2, || None).is_none());
+        assert!(slots.get_or_make(4, 9, || unreachable!()).is_none());
+    }
+}
