@@ -1594,24 +1594,59 @@ fn spawn_write(
     })
 }
 
-/// Steps and starts of different sessions that queue up together are
-/// saved by one statement, every one of them, with their trail rows and
-/// escalations.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_writes_queued_together_are_saved_in_one_batch() {
-    let Some(db) = Backend::postgres("batch_together").await else {
-        return;
-    };
+/// A PostgreSQL database with sessions `ids` started on the printer
+/// script, and its writer held (see [`HeldWriter`]); `None` where
+/// PostgreSQL is not reachable (the test skips).
+struct Held {
+    /// Held, not read: dropping it drops the test's database.
+    _db: Backend,
+    open: OpenStore,
+    p: Program,
+    s0: Session,
+    held: HeldWriter,
+    store: Arc<PgStore>,
+}
+
+async fn held_with_sessions(name: &str, ids: &[String]) -> Option<Held> {
+    let db = Backend::postgres(name).await?;
     let open = db.open().await;
     let (p, _) = program();
     let s0 = start(&p, "printer", Channel::Agent, t(0));
-    for i in 0..12 {
-        open.create_session(&stored(&format!("b{i}"), &s0, None, t(0)), None)
+    for id in ids {
+        open.create_session(&stored(id, &s0, None, t(0)), None)
             .await
             .unwrap();
     }
     let held = HeldWriter::new(&db, &open).await;
     let store = held.store.clone();
+    Some(Held {
+        _db: db,
+        open,
+        p,
+        s0,
+        held,
+        store,
+    })
+}
+
+/// Steps and starts of different sessions that queue up together are
+/// saved by one statement, every one of them, with their trail rows and
+/// escalations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_writes_queued_together_are_saved_in_one_batch() {
+    let ids: Vec<String> = (0..12).map(|i| format!("b{i}")).collect();
+    let Some(h) = held_with_sessions("batch_together", &ids).await else {
+        return;
+    };
+    // The database (`h._db`) lives to the end of the test.
+    let Held {
+        open,
+        p,
+        s0,
+        held,
+        store,
+        ..
+    } = h;
     let steps: Vec<_> = (0..12)
         .map(|i| {
             // "No" escalates: every third step carries an escalation.
@@ -1665,19 +1700,19 @@ async fn postgres_writes_queued_together_are_saved_in_one_batch() {
 /// the state stored is the winner's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_writes_of_one_session_in_a_queue_one_wins() {
-    let Some(db) = Backend::postgres("batch_same_session").await else {
+    let ids = ["twice", "other1", "other2"].map(String::from);
+    let Some(h) = held_with_sessions("batch_same_session", &ids).await else {
         return;
     };
-    let open = db.open().await;
-    let (p, _) = program();
-    let s0 = start(&p, "printer", Channel::Agent, t(0));
-    for id in ["twice", "other1", "other2"] {
-        open.create_session(&stored(id, &s0, None, t(0)), None)
-            .await
-            .unwrap();
-    }
-    let held = HeldWriter::new(&db, &open).await;
-    let store = held.store.clone();
+    // The database (`h._db`) lives to the end of the test.
+    let Held {
+        open,
+        p,
+        s0,
+        held,
+        store,
+        ..
+    } = h;
     // An answer (a trail entry) and, from the same seq, a change of
     // language (no trail entry: nothing but the compare-and-set can tell
     // the two apart).
@@ -1711,19 +1746,19 @@ async fn postgres_two_writes_of_one_session_in_a_queue_one_wins() {
 /// error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_refused_write_in_a_batch_fails_alone() {
-    let Some(db) = Backend::postgres("batch_refused").await else {
+    let ids: Vec<String> = (0..9).map(|i| format!("r{i}")).collect();
+    let Some(h) = held_with_sessions("batch_refused", &ids).await else {
         return;
     };
-    let open = db.open().await;
-    let (p, _) = program();
-    let s0 = start(&p, "printer", Channel::Agent, t(0));
-    for i in 0..9 {
-        open.create_session(&stored(&format!("r{i}"), &s0, None, t(0)), None)
-            .await
-            .unwrap();
-    }
-    let held = HeldWriter::new(&db, &open).await;
-    let store = held.store.clone();
+    // The database (`h._db`) lives to the end of the test.
+    let Held {
+        open,
+        p,
+        s0,
+        held,
+        store,
+        ..
+    } = h;
     let mut s1 = s0.clone();
     engine::answer(&p, &mut s1, Reply::Answer("Yes".into()), "al", t(1)).unwrap();
     let (new, _) = diff(&s0, &s1);
