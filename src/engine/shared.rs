@@ -43,22 +43,15 @@ impl<T> Clone for Slots<T> {
     }
 }
 
-impl<T: Clone> Slots<T> {
+impl<T> Slots<T> {
     /// The shared value at `slot` of `len` slots, made by `make` the first
     /// time. `make` returns `None` when the value is not shareable (then
     /// nothing is kept and the caller makes its own).
-    pub fn get_or_make(
-        &self,
-        len: usize,
-        slot: usize,
-        make: impl FnOnce() -> Option<T>,
-    ) -> Option<T> {
-        self.get_or_make_ref(len, slot, make).cloned()
-    }
-
-    /// Like [`get_or_make`](Self::get_or_make), borrowed: no reference
-    /// count is touched, so threads reading one shared value do not
-    /// contend for its cache line.
+    /// The shared value at `slot` of `len` slots, made by `make` the first
+    /// time; `make` returns `None` when the value is not shareable (then
+    /// nothing is kept and the caller makes its own). Borrowed: no
+    /// reference count is touched, so threads reading one shared value do
+    /// not contend for its cache line.
     pub fn get_or_make_ref(
         &self,
         len: usize,
@@ -86,14 +79,14 @@ mod tests {
         let slots: Slots<Arc<Head>> = Slots::default();
         let mut made = 0;
         for _ in 0..3 {
-            let h = slots.get_or_make(4, 1, || {
+            let h = slots.get_or_make_ref(4, 1, || {
                 made += 1;
                 Some(Arc::new(Head::new("n".into(), "say".into(), "t".into())))
             });
             assert!(h.is_some());
         }
         assert_eq!(made, 1);
-        assert!(slots.get_or_make(4, 2, || None).is_none());
-        assert!(slots.get_or_make(4, 9, || unreachable!()).is_none());
+        assert!(slots.get_or_make_ref(4, 2, || None).is_none());
+        assert!(slots.get_or_make_ref(4, 9, || unreachable!()).is_none());
     }
 }

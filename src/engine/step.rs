@@ -214,7 +214,14 @@ fn shared_shown<'p>(
     let slot = (2 * l + usize::from(customer)) * 2 + usize::from(depth > 1);
     node.views
         .get_or_make_ref(4 * langs, slot, || {
-            Some(Arc::new(shown(program, s, script, node, customer, depth)))
+            let mut shared = shown(program, s, script, node, customer, depth);
+            // One head per authored answer (per `done` of an instruction).
+            let answers = match &node.kind {
+                NodeKind::Ask { answers, .. } => answers.len(),
+                _ => 1,
+            };
+            shared.heads = (0..answers).map(|_| std::sync::OnceLock::new()).collect();
+            Some(Arc::new(shared))
         })
         .map(|a| &**a)
 }
@@ -271,13 +278,9 @@ fn shown(
             labels::escalate_now(lang)
         },
     });
-    let own = match &node.kind {
-        NodeKind::Ask { answers: list, .. } => list.len(),
-        _ => 1,
-    };
     Shown {
         name: node_name(script, node, depth),
-        heads: (0..own).map(|_| std::sync::OnceLock::new()).collect(),
+        heads: Box::default(),
         text: text.unwrap_or_default(),
         say,
         help: if customer {
@@ -1210,7 +1213,7 @@ impl<'a> Machine<'a> {
                 );
                 drop(r);
                 head.set = VarSet::new(vec![(into.clone(), stored.clone())]);
-                head.set_value(Some(Text::from(value)));
+                head.set_value(Some(value));
                 self.push_trail(head, actor);
                 self.s.seq += 1;
                 match self.s.vars.get_mut(into.as_str()) {

@@ -79,13 +79,14 @@ impl Head {
     /// The value typed at an input; call after `set`. A text value is what
     /// `set` holds already, so it is not kept twice: only a value that was
     /// stored as something else (a number) is kept as typed.
-    pub fn set_value(&mut self, value: Option<Text>) {
-        let in_set = |v: &Text| {
+    pub fn set_value<V: AsRef<str> + Into<Text>>(&mut self, value: Option<V>) {
+        let in_set = |v: &str| {
             self.kind == "input"
                 && self.set.len() == 1
-                && self.set.iter().next().and_then(|(_, j)| j.as_str()) == Some(v.as_str())
+                && self.set.iter().next().and_then(|(_, j)| j.as_str()) == Some(v)
         };
-        let value = value.filter(|v| !in_set(v));
+        // Made into a `Text` only when kept.
+        let value = value.filter(|v| !in_set(v.as_ref())).map(Into::into);
         if value.is_some() || self.rare.is_some() {
             self.rare_mut().value = value;
         }
