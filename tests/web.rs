@@ -622,8 +622,26 @@ async fn an_idle_session_expires_and_a_resume_link_reopens_a_live_one() {
     .await;
     let mut b = Browser::new(&idle);
     b.get("/").await;
-    let expired = b.post("/start", &[("script", "printer")]).await;
+    let csrf = b.jar.get("fp_csrf").cloned().unwrap_or_default();
+    let req = b
+        .client
+        .post(format!("{}/start", b.base))
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    let started = b.send(req).await;
+    let to = started.location().expect("a redirect to the session");
+    let expired = b.follow(started).await;
     expired.assert_status(410).assert_has("expired");
+    // An answer to it is refused the same way, and changes nothing.
+    let id = session_of(&to);
+    let answered = b
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", "1"), ("answer", "yes")],
+        )
+        .await;
+    answered.assert_status(410).assert_has("expired");
+    let stored = idle.store.session(&id).await.unwrap().expect("stored");
+    assert_eq!((stored.state.seq, stored.state.trail.len()), (1, 0));
 
     let app = app().await;
     let mut b = Browser::new(&app);

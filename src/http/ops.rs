@@ -276,6 +276,34 @@ pub async fn step_session(
     seq: u32,
     mv: Move,
 ) -> ApiResult<Stepped> {
+    match step_unless_idle(state, caller, id, seq, mv, None).await? {
+        Moved::Stepped(s) => Ok(s),
+        // Only a limit makes a session idle; none was given.
+        Moved::Idle => Err(ApiError::Internal(
+            "a move without an idle limit was idle".into(),
+        )),
+    }
+}
+
+/// What [`step_unless_idle`] did.
+pub enum Moved {
+    Stepped(Stepped),
+    /// The session was active but untouched for longer than the limit:
+    /// nothing was changed.
+    Idle,
+}
+
+/// [`step_session`] for a surface whose sessions end after `idle` without
+/// a move (the wizard): the limit is checked on the session the move reads
+/// anyway, so the check costs no read of its own.
+pub async fn step_unless_idle(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    seq: u32,
+    mv: Move,
+    idle: Option<std::time::Duration>,
+) -> ApiResult<Moved> {
     // The session as this instance last saved it, when that is the step
     // the caller answers (see `recent`); else the database's.
     let (stored, reader) = match state.recent.get(id, seq) {
@@ -288,12 +316,18 @@ pub async fn step_session(
             (Arc::new(s), reader)
         }
     };
+    let now = OffsetDateTime::now_utc();
+    if let Some(limit) = idle
+        && stored.state.status == Status::Active
+        && now - stored.updated_at > limit
+    {
+        return Ok(Moved::Idle);
+    }
     let before = &stored.state;
     if seq != before.seq {
         return Err(stale(seq, before.seq));
     }
     let program = program_of(state, before).await?;
-    let now = OffsetDateTime::now_utc();
     let mut after = before.clone();
     let answered = matches!(mv, Move::Reply(_));
     match mv {
@@ -379,11 +413,11 @@ pub async fn step_session(
         updated_at: now,
     });
     state.recent.put(session.clone());
-    Ok(Stepped {
+    Ok(Moved::Stepped(Stepped {
         session,
         step,
         reader,
-    })
+    }))
 }
 
 /// A specialist's note, stamped now.

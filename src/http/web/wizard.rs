@@ -539,16 +539,47 @@ async fn move_and_show(
     seq: u32,
     mv: Move,
 ) -> PageResult {
-    let stored = open(state, headers, id).await?;
-    if expired(state, &stored, OffsetDateTime::now_utc()) {
-        return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
+    match wizard_move(state, headers, id, seq, mv).await {
+        Ok(Some(_)) | Err(ApiError::Conflict { .. }) => move_done(state, chrome, headers, id),
+        Ok(None) => Err(expired_page()),
+        Err(e) => Err(page_error(e)),
     }
-    match ops::step_session(state, &customer(headers), id, seq, mv).await {
-        Ok(_) => {}
-        Err(ApiError::Conflict { .. }) => {}
-        Err(e) => return Err(e.into()),
+}
+
+/// A customer's move; `None` (nothing changed) once the session has idled
+/// too long. The idle check is made on the session the move reads anyway,
+/// so it costs no read of its own.
+async fn wizard_move(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    seq: u32,
+    mv: Move,
+) -> Result<Option<ops::Stepped>, ApiError> {
+    let caller = customer(headers);
+    if let Caller::Anonymous = caller {
+        return Err(ApiError::NotFound(String::new()));
     }
-    move_done(state, chrome, headers, id)
+    let idle = Some(state.config.wizard_idle);
+    Ok(
+        match ops::step_unless_idle(state, &caller, id, seq, mv, idle).await? {
+            ops::Moved::Stepped(s) => Some(s),
+            ops::Moved::Idle => None,
+        },
+    )
+}
+
+fn expired_page() -> PageError {
+    PageError::new(StatusCode::GONE, "error_session_expired")
+}
+
+/// A move's refusal as the wizard shows it: an unknown session (or one this
+/// browser may not open) is "not found", as when the page is opened.
+fn page_error(e: ApiError) -> PageError {
+    match e {
+        ApiError::NotFound(_) => PageError::new(StatusCode::NOT_FOUND, "error_session_not_found"),
+        e => e.into(),
+    }
 }
 
 async fn answer(
@@ -562,15 +593,18 @@ async fn answer(
         let Form(form) = form?;
         let seq = form.seq;
         let reply = form.reply();
-        let stored = open(&state, &headers, &id).await?;
-        if expired(&state, &stored, OffsetDateTime::now_utc()) {
-            return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
-        }
-        let caller = customer(&headers);
-        match ops::step_session(&state, &caller, &id, seq, Move::Reply(reply.clone())).await {
-            Ok(_) | Err(ApiError::Conflict { .. }) => move_done(&state, &chrome, &headers, &id),
-            Err(ApiError::Unprocessable { .. }) if stored.state.status == Status::Active => {
-                // Shown again with what was wrong; nothing changed.
+        match wizard_move(&state, &headers, &id, seq, Move::Reply(reply.clone())).await {
+            Ok(Some(_)) | Err(ApiError::Conflict { .. }) => {
+                move_done(&state, &chrome, &headers, &id)
+            }
+            Ok(None) => Err(expired_page()),
+            Err(e @ ApiError::Unprocessable { .. }) => {
+                // Shown again with what was wrong; nothing changed. (A
+                // refusal is rare: only then is the session read again.)
+                let stored = open(&state, &headers, &id).await?;
+                if stored.state.status != Status::Active {
+                    return Err(e.into());
+                }
                 let step = ops::current_step(&state, &stored.state, false)
                     .await?
                     .ok_or_else(|| {
@@ -597,7 +631,7 @@ async fn answer(
                 };
                 Ok(step_page(&state, &headers, &mut chrome, &stored, &step, errors, value).await)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(page_error(e)),
         }
     }
     .await;
