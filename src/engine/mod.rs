@@ -6,6 +6,12 @@
 //! replays against the program it pinned (every script's content hash) to the
 //! same state. Stepping addresses nodes by index; names are only read from
 //! people (answer ids and labels) and in the trail they write.
+//!
+//! What every session of a node shows and records alike (its texts, its
+//! answer list, the trail head of each answer) the program keeps once
+//! ([`Shown`], module `shared`): a step of such a node copies no text, and a
+//! trail entry is 32 bytes ([`TrailEntry`]). The session's own maps are small
+//! sorted slices ([`Vars`]).
 
 mod labels;
 mod shared;
@@ -155,7 +161,9 @@ pub struct Session {
     pub vars: Vars,
     /// The sub-flow stack; the last frame is the current node. Empty once ended.
     pub frames: Vec<Frame>,
-    /// How often each node was entered: (pin, node, count).
+    /// How often each node the loop guard counts was entered: (pin, node,
+    /// count). Only nodes that can be entered twice are counted (see
+    /// `Script::loop_guarded`); on an acyclic script this stays empty.
     pub visits: Vec<(u16, u32, u16)>,
     /// The `seq` of the current step; an answer must carry it.
     pub seq: u32,

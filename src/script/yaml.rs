@@ -11,7 +11,7 @@
 //! Why streaming, and why a tape: a script is one mapping whose `nodes` may
 //! hold 100,000 entries. Building the whole document as a tree of owned values
 //! first cost as much as the parse itself and held most of the compiler's peak
-//! memory. Instead, values are appended to one flat, reused [`Tape`] of
+//! memory. Instead, values are appended to one flat, reused `Tape` of
 //! events (a container records how many events its subtree spans, so it can be
 //! skipped). The [`Sink`] may ask for a mapping to be *streamed*: each of its
 //! entries is handed over as soon as it is complete, as a [`Yaml`] view into

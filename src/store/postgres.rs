@@ -16,7 +16,7 @@
 //! - Under load, steps and starts are group-committed by a writer task: the
 //!   ones that arrive while a statement runs are saved by the next, one
 //!   statement over arrays, each write still all-or-nothing and each caller
-//!   told its own result (see [`write_batches`]).
+//!   told its own result (see `write_batches`).
 //! - A claim locks the escalation row (`SELECT … FOR UPDATE`) before it
 //!   decides, and writes conditionally on the status it read.
 //! - The outbox is leased with `FOR UPDATE SKIP LOCKED`: relays of several
