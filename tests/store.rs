@@ -1234,6 +1234,37 @@ on_both_backends! {
         store.close().await;
     }
 
+    sign_in_failures_are_counted_across_instances(db) {
+        // Two stores on one database, as two instances behind a balancer.
+        let (a, b) = (db.open().await, db.open().await);
+        let window = time::Duration::minutes(15);
+        assert_eq!(a.signin_failures("ann").await.unwrap(), None);
+        for n in 1..=3 {
+            let (count, since) = a.count_signin_failure("ann", t(n), window).await.unwrap();
+            assert_eq!((count, since), (n as u32, t(1)), "on the first instance");
+        }
+        for n in 4..=5 {
+            let (count, _) = b.count_signin_failure("ann", t(n), window).await.unwrap();
+            assert_eq!(count, n as u32, "the second instance counts on");
+        }
+        assert_eq!(a.signin_failures("ann").await.unwrap(), Some((5, t(1))));
+        assert_eq!(b.signin_failures("bob").await.unwrap(), None, "per name");
+        // A failure a window after the count began starts a new count, and
+        // counts that ran out are forgotten on the way.
+        b.count_signin_failure("bob", t(1), window).await.unwrap();
+        let later = t(1) + window;
+        assert_eq!(
+            a.count_signin_failure("ann", later, window).await.unwrap(),
+            (1, later)
+        );
+        assert_eq!(a.signin_failures("bob").await.unwrap(), None);
+        // A good sign-in clears the count everywhere.
+        b.clear_signin_failures("ann").await.unwrap();
+        assert_eq!(a.signin_failures("ann").await.unwrap(), None);
+        a.close().await;
+        b.close().await;
+    }
+
     everything_survives_reopening(db) {
         let (p, _) = program();
         let mut s = start(&p, "printer", Channel::Agent, t(0));
@@ -1380,7 +1411,7 @@ async fn postgres_instances_starting_together_migrate_once() {
         .collect();
     db.execute(
         // One row per embedded migration (`migrations/postgres/`), each once.
-        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 2 THEN \
+        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 3 THEN \
          RAISE EXCEPTION 'migrated more than once'; END IF; END $$",
     )
     .await;

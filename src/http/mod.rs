@@ -50,8 +50,6 @@ pub struct AppState {
     pub outbox_notify: Arc<tokio::sync::Notify>,
     /// The sessions this instance stepped last (see [`recent`]).
     pub recent: Arc<recent::Recent>,
-    /// Wrong passwords per user name (see [`web::throttle`]).
-    pub sign_ins: Arc<web::throttle::Throttle>,
 }
 
 /// The application's router; the serve command adds the listener, the test

@@ -187,7 +187,6 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),
-        sign_ins: Default::default(),
     };
 
     let listener = match TcpListener::bind(config.listen).await {

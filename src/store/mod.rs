@@ -266,6 +266,21 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets a token (a web sign-out); an unknown token is not an error.
     async fn revoke_token(&self, token_hash: &str) -> Result<()>;
 
+    /// Counts a wrong password for the sign-in name `key` at `now`; returns
+    /// the count and when it began. A failure `window` or more after the
+    /// count began starts a new one. Every instance on the database shares
+    /// the count, so a guesser gains nothing by spreading tries over them.
+    async fn count_signin_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(u32, OffsetDateTime)>;
+    /// The count of wrong passwords for `key` and when it began, if any.
+    async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>>;
+    /// Clears the count (a good sign-in).
+    async fn clear_signin_failures(&self, key: &str) -> Result<()>;
+
     /// Leases up to `limit` due messages to `owner` until `until`; a message
     /// leased to someone else is skipped until its lease runs out.
     async fn lease_outbox(

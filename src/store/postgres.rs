@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "token expiry",
         include_str!("../../migrations/postgres/0002_token_expiry.sql"),
     ),
+    (
+        3,
+        "signin failures",
+        include_str!("../../migrations/postgres/0003_signin_failures.sql"),
+    ),
 ];
 
 /// The default pool size: enough connections for two cores to keep the
@@ -1394,6 +1399,51 @@ impl Store for PgStore {
     async fn revoke_token(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
             .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn count_signin_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(u32, OffsetDateTime)> {
+        let stale = to_ms(now - window);
+        // One statement: the upsert is atomic, so two instances counting
+        // the same name at once both count. Counts that ran out go too.
+        let (failures, since): (i32, OffsetDateTime) = sqlx::query_as(
+            "WITH gone AS (DELETE FROM signin_failures WHERE since <= $3 AND name <> $1) \
+             INSERT INTO signin_failures AS f (name, failures, since) VALUES ($1, 1, $2) \
+             ON CONFLICT (name) DO UPDATE SET \
+               failures = CASE WHEN f.since <= $3 THEN 1 ELSE f.failures + 1 END, \
+               since = CASE WHEN f.since <= $3 THEN $2 ELSE f.since END \
+             RETURNING failures, since",
+        )
+        .bind(key)
+        .bind(to_ms(now))
+        .bind(stale)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((u32::try_from(failures).unwrap_or(u32::MAX), since))
+    }
+
+    async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>> {
+        let row: Option<(i32, OffsetDateTime)> =
+            sqlx::query_as("SELECT failures, since FROM signin_failures WHERE name = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.map(|(n, since)| (u32::try_from(n).unwrap_or(u32::MAX), since)))
+    }
+
+    async fn clear_signin_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM signin_failures WHERE name = $1")
+            .bind(key)
             .execute(&self.pool)
             .await
             .map_err(db)?;

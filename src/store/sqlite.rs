@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "token expiry",
         include_str!("../../migrations/sqlite/0002_token_expiry.sql"),
     ),
+    (
+        3,
+        "signin failures",
+        include_str!("../../migrations/sqlite/0003_signin_failures.sql"),
+    ),
 ];
 
 /// Readers in the pool; reads run in parallel in WAL mode.
@@ -1202,6 +1207,68 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
             .bind(token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn count_signin_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(u32, OffsetDateTime)> {
+        let stale = ms(now - window);
+        let mut tx = self.begin_write().await?;
+        // Counts that ran out are forgotten: the table holds at most the
+        // names that failed within one window.
+        sqlx::query("DELETE FROM signin_failures WHERE since <= ? AND name <> ?")
+            .bind(stale)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (failures, since): (i64, i64) = sqlx::query_as(
+            "INSERT INTO signin_failures (name, failures, since) VALUES (?1, 1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET \
+               failures = CASE WHEN since <= ?3 THEN 1 ELSE failures + 1 END, \
+               since = CASE WHEN since <= ?3 THEN ?2 ELSE since END \
+             RETURNING failures, since",
+        )
+        .bind(key)
+        .bind(ms(now))
+        .bind(stale)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok((
+            u32::try_from(failures).unwrap_or(u32::MAX),
+            from_ms(since, "sign-in failures")?,
+        ))
+    }
+
+    async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT failures, since FROM signin_failures WHERE name = ?")
+                .bind(key)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
+        row.map(|(n, since)| {
+            Ok((
+                u32::try_from(n).unwrap_or(u32::MAX),
+                from_ms(since, "sign-in failures")?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn clear_signin_failures(&self, key: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM signin_failures WHERE name = ?")
+            .bind(key)
             .execute(&mut *tx)
             .await
             .map_err(db)?;

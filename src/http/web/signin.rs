@@ -6,6 +6,7 @@
 //! it at once, so a copied cookie stops working too.
 
 use super::csrf::Form;
+use super::throttle;
 use super::{Chrome, PageError, cookies, i18n, render_status, respond, see_other};
 use crate::http::AppState;
 use crate::http::auth::{self, STAFF_PREFIX};
@@ -104,10 +105,10 @@ async fn sign_in(
         let Form(form) = form?;
         let name = form.name.trim().to_owned();
         let next = safe_next(&form.next).to_owned();
-        let now = std::time::Instant::now();
-        if let Err(wait) = state.sign_ins.check(&name, now) {
+        let now = time::OffsetDateTime::now_utc();
+        if let Err(wait) = throttle::check(state.store.as_ref(), &name, now).await? {
             tracing::warn!(name = %name, "a web sign-in was refused: too many wrong passwords");
-            let minutes = wait.as_secs().div_ceil(60).max(1);
+            let minutes = (wait.whole_seconds().max(0) as u64).div_ceil(60).max(1);
             let detail = i18n::text(&chrome.lang, "signin_locked")
                 .replace("{minutes}", &minutes.to_string());
             return Ok(page(
@@ -133,7 +134,7 @@ async fn sign_in(
             .unwrap_or(false);
         let Some(user) = user.filter(|_| ok) else {
             tracing::info!(name = %name, "a web sign-in failed");
-            state.sign_ins.fail(&name, now);
+            throttle::fail(state.store.as_ref(), &name, now).await?;
             let detail = i18n::text(&chrome.lang, "signin_failed");
             return Ok(page(
                 &chrome,
@@ -143,7 +144,7 @@ async fn sign_in(
                 Some(detail),
             ));
         };
-        state.sign_ins.succeed(&name);
+        throttle::succeed(state.store.as_ref(), &name).await?;
         let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
         let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(SIGN_IN_SECONDS);
         state

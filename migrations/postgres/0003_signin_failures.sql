@@ -1,0 +1,9 @@
+-- Wrong passwords per sign-in name, shared by every instance on the database
+-- (the web sign-in's lockout). `since` is when the count began; rows older
+-- than the window are deleted as new failures come in.
+CREATE TABLE signin_failures (
+    name     text        PRIMARY KEY,
+    failures integer     NOT NULL,
+    since    timestamptz NOT NULL
+);
+CREATE INDEX signin_failures_since ON signin_failures (since);
