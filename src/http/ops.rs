@@ -293,6 +293,16 @@ pub enum Moved {
     Idle,
 }
 
+/// Has an active session gone untouched for longer than `limit`? (The
+/// wizard's rule: such a session is over for the customer.)
+pub fn idle_too_long(
+    stored: &StoredSession,
+    now: OffsetDateTime,
+    limit: std::time::Duration,
+) -> bool {
+    stored.state.status == Status::Active && now - stored.updated_at > limit
+}
+
 /// [`step_session`] for a surface whose sessions end after `idle` without
 /// a move (the wizard): the limit is checked on the session the move reads
 /// anyway, so the check costs no read of its own.
@@ -317,10 +327,7 @@ pub async fn step_unless_idle(
         }
     };
     let now = OffsetDateTime::now_utc();
-    if let Some(limit) = idle
-        && stored.state.status == Status::Active
-        && now - stored.updated_at > limit
-    {
+    if idle.is_some_and(|limit| idle_too_long(&stored, now, limit)) {
         return Ok(Moved::Idle);
     }
     let before = &stored.state;

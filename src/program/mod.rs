@@ -274,18 +274,18 @@ impl Script {
     pub fn loop_guarded(&self, ix: NodeIndex) -> bool {
         let bits = self.guarded.get_or_init(|| {
             let sccs = petgraph::algo::tarjan_scc(&self.graph);
-            self.guard_bits(sccs.into_iter().flat_map(|c| self.cycle_nodes(c)))
+            self.guard_bits(sccs.into_iter().filter(|c| self.is_cycle(c)).flatten())
         });
         let i = ix.index();
         bits.get(i / 64).is_some_and(|w| (w >> (i % 64)) & 1 == 1)
     }
 
-    /// The nodes of a strongly connected component that lie on a cycle:
-    /// all of them, or none for a single node without a self-loop.
-    pub fn cycle_nodes(&self, scc: Vec<NodeIndex>) -> Vec<NodeIndex> {
-        match scc.as_slice() {
-            [one] if !self.graph.contains_edge(*one, *one) => Vec::new(),
-            _ => scc,
+    /// Is this strongly connected component a cycle: more than one node,
+    /// or one node that leads to itself?
+    pub fn is_cycle(&self, scc: &[NodeIndex]) -> bool {
+        match scc {
+            [one] => self.graph.contains_edge(*one, *one),
+            _ => !scc.is_empty(),
         }
     }
 

@@ -11,11 +11,10 @@ use crate::diagnostics::{Code, Diagnostic};
 
 pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
-    let g = &s.graph;
     let mut cycles: Vec<Vec<_>> = ctx.analyses[ctx.script.0 as usize]
         .sccs
         .iter()
-        .filter(|c| c.len() > 1 || g.contains_edge(c[0], c[0]))
+        .filter(|c| s.is_cycle(c))
         .map(|c| {
             let mut c = c.to_vec();
             c.sort();

@@ -172,7 +172,7 @@ pub fn run(program: &Program, origins: &[Origin], diags: &mut Vec<Diagnostic>) {
             script.set_cycle_nodes(
                 a.sccs
                     .iter()
-                    .filter(|c| c.len() > 1 || script.graph.contains_edge(c[0], c[0]))
+                    .filter(|c| script.is_cycle(c))
                     .flatten()
                     .copied(),
             );

@@ -232,7 +232,7 @@ async fn open(state: &AppState, headers: &HeaderMap, id: &str) -> Result<StoredS
 
 /// An active session idle for longer than the limit is over for the wizard.
 fn expired(state: &AppState, stored: &StoredSession, now: OffsetDateTime) -> bool {
-    stored.state.status == Status::Active && now - stored.updated_at > state.config.wizard_idle
+    ops::idle_too_long(stored, now, state.config.wizard_idle)
 }
 
 /// The session's part of every page: reference, expiry, resume link.
