@@ -1544,8 +1544,12 @@ impl HeldWriter {
             })
         };
         // The writer is in the gate's statement once PostgreSQL has it
-        // waiting for the row lock.
-        let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
+        // waiting for the row lock. Other tests wait for locks in their own
+        // databases meanwhile (a row lock's wait in `pg_locks` names no
+        // database): only a session of this test's database that waits for
+        // a lock is the gate's.
+        let waiting = "SELECT count(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
         for _ in 0..500 {
             let n: i64 = sqlx::query_scalar(waiting)
                 .fetch_one(&mut lock)
