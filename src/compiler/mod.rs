@@ -2,7 +2,8 @@
 //! diagnostic out. The passes, in order:
 //!
 //! 1. [`load`](crate::script::load): files become sources (text kept for excerpts);
-//! 2. [`parse`]: YAML into the typed mirror, every file in parallel;
+//! 2. [`parse`]: YAML into the typed mirror, every file in parallel, and a
+//!    big file in parts (where [`split`] finds it can be cut);
 //! 3. [`resolve`]: ids become indices; duplicates and unknown targets reported;
 //! 4. [`check`]: texts, expressions, patterns and variables, compiled once;
 //! 5. [`lower`]: one petgraph per script, content-hashed, into a [`Program`];
@@ -16,6 +17,7 @@ pub mod lints;
 pub mod lower;
 pub mod parse;
 pub mod resolve;
+pub mod split;
 
 use crate::diagnostics::{self, Diagnostic, FileId, SourceFile, Sources};
 use crate::program::Program;

@@ -10,12 +10,15 @@
 //! kept in three lists and joined in the order a reader of the file expects:
 //! YAML problems, then the top-level keys, then the nodes.
 
+use super::split;
 use crate::diagnostics::{Code, Diagnostic, FileId, Span, did_you_mean};
+use crate::program::IdHash;
 use crate::script::ast::{
     self, Answer, Arm, Escalation, EscalationDefaults, InputType, Node, NodeKind, Outcome, Scalar,
     Script, Spanned, Text,
 };
 use crate::script::yaml::{self, BuildProblem, Entries, Level, Value, Yaml};
+use std::collections::HashSet;
 
 pub const SCRIPT_KEYS: &[&str] = &[
     "id",
@@ -57,7 +60,115 @@ pub const NODE_BUDGET: usize = 100_000;
 
 /// Parses a file's text. Returns `None` when the file holds no usable script
 /// (the reasons are in `diags`).
+///
+/// A big file is read in parts on all threads (see [`split`]) when it has the
+/// usual shape; what comes out is what reading it whole gives.
 pub fn parse(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Script> {
+    parse_with(file, text, diags, split::MIN_PART)
+}
+
+/// [`parse`], with files of `min_part` bytes or more read in parts (the
+/// tests cut small files too).
+fn parse_with(
+    file: FileId,
+    text: &str,
+    diags: &mut Vec<Diagnostic>,
+    min_part: usize,
+) -> Option<Script> {
+    let threads = rayon::current_num_threads();
+    if let Some(parts) = split::plan(text, threads * 2, min_part)
+        && let Some(sink) = read_parts(file, text, &parts)
+    {
+        return sink.finish(diags);
+    }
+    parse_whole(file, text, diags)
+}
+
+/// Reads the parts of a file in parallel and joins them into one sink, or
+/// `None` if any part is not exactly what reading the whole file would
+/// have seen there (the caller then reads it whole).
+fn read_parts(file: FileId, text: &str, parts: &[split::Part]) -> Option<ScriptSink> {
+    use rayon::prelude::*;
+    let budget = NODE_BUDGET + text.len();
+    let mut outs: Vec<(Result<ScriptSink, BodySink>, yaml::Read)> = parts
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let part = &text[p.bytes.clone()];
+            if i == 0 {
+                let mut sink = ScriptSink::new(file);
+                let read = yaml::read_at(part, p.base, budget, &mut sink);
+                (Ok(sink), read)
+            } else {
+                let mut sink = BodySink::new(file);
+                let read = yaml::read_at(part, p.base, budget, &mut sink);
+                (Err(sink), read)
+            }
+        })
+        .collect();
+    let mut values = 0usize;
+    for (_, read) in &outs {
+        if read.aborted || !read.problems.is_empty() || read.anchors {
+            return None;
+        }
+        values = values.saturating_add(read.values);
+    }
+    if values > budget {
+        return None;
+    }
+    let mut bodies = outs.split_off(1).into_iter();
+    let (Ok(mut head), _) = outs.pop()? else {
+        return None;
+    };
+    // The first part must be a script whose `nodes` mapping holds its first
+    // entries; every other part a mapping of more entries.
+    // Every entry must have become a node, so that the node ids are all
+    // the keys (for the duplicate check below).
+    let head_ok = head.root.as_ref().is_some_and(|r| r.is_map)
+        && head.nodes_streamed
+        && head.nodes_span.is_some()
+        && head.node_entries > 0
+        && head.node_entries == head.nodes.len();
+    if !head_ok {
+        return None;
+    }
+    let mut end = None;
+    for (body, _) in bodies.by_ref() {
+        let Err(mut body) = body else {
+            return None;
+        };
+        let span = body
+            .root
+            .filter(|&(_, is_map)| is_map && body.entries > 0)?;
+        if body.entries != body.nodes.len() {
+            return None;
+        }
+        end = Some(span.0.end);
+        head.node_entries += body.entries;
+        head.nodes.append(&mut body.nodes);
+        head.body.diags.append(&mut body.body.diags);
+    }
+    // Each part's reader reported the duplicate keys within it; a key
+    // defined again in a later part is only seen here.
+    let mut ids: HashSet<&str, IdHash> =
+        HashSet::with_capacity_and_hasher(head.nodes.len(), IdHash::default());
+    if !head.nodes.iter().all(|n| ids.insert(&n.id.value)) {
+        return None;
+    }
+    drop(ids);
+    // Read whole, `nodes` and the root end where the last part ends.
+    let end = end?;
+    if let Some(r) = head.root.as_mut() {
+        r.span.end = end;
+    }
+    if let Some(s) = head.nodes_span.as_mut() {
+        s.end = end;
+    }
+    Some(head)
+}
+
+/// Reads a file's text in one piece.
+fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Script> {
     let mut sink = ScriptSink::new(file);
     let read = yaml::read(text, NODE_BUDGET + text.len(), &mut sink);
     for p in read.problems {
@@ -364,6 +475,45 @@ impl yaml::Sink for ScriptSink {
             span: root.span(),
             is_map,
         });
+    }
+}
+
+/// Receives a later part of a big file: a mapping of more `nodes` entries.
+struct BodySink {
+    body: Parser,
+    nodes: Vec<Node>,
+    /// Entries read (converted or not).
+    entries: usize,
+    /// The part's root value: its span, and whether it is a mapping.
+    root: Option<(Span, bool)>,
+}
+
+impl BodySink {
+    fn new(file: FileId) -> Self {
+        BodySink {
+            body: Parser::new(file),
+            nodes: Vec::new(),
+            entries: 0,
+            root: None,
+        }
+    }
+}
+
+impl yaml::Sink for BodySink {
+    fn stream(&mut self, key: Option<Yaml<'_>>) -> bool {
+        // The part's root is (a piece of) `nodes`; a node is taken whole.
+        key.is_none()
+    }
+
+    fn entry(&mut self, _level: Level, key: Yaml<'_>, value: Yaml<'_>) {
+        self.entries += 1;
+        if let Some(node) = self.body.node(key, value) {
+            self.nodes.push(node);
+        }
+    }
+
+    fn root(&mut self, root: Yaml<'_>) {
+        self.root = Some((root.span(), matches!(root.value(), Value::Map(_))));
     }
 }
 
@@ -1200,5 +1350,219 @@ fn article(kind: &str) -> &'static str {
         "an"
     } else {
         "a"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (splitmix64).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// A script whose nodes use most of YAML's ways of writing a value:
+    /// plain, quoted and multi-line strings, block scalars, flow
+    /// collections over several lines, comments, non-ASCII text.
+    fn varied_script(rng: &mut Rng, nodes: usize) -> String {
+        let mut s = String::from(
+            "# A generated script\nid: varied\ntitle: { en: \"Varied\", nl: Gevarieerd }\nlanguages: [en, nl]\nvars:\n  attempts: 0\nstart: n0\nnodes:\n",
+        );
+        for i in 0..nodes {
+            let next = if i + 1 < nodes {
+                format!("n{}", i + 1)
+            } else {
+                "done".into()
+            };
+            if rng.below(5) == 0 {
+                s.push_str("# a comment at column 0\n");
+            }
+            match rng.below(7) {
+                0 => s.push_str(&format!(
+                    "  n{i}:\n    ask: \"Is the light\n      on at step {i}?\"\n    answers:\n      - Yes: {next}\n      - No: {{ escalate: \"Stuck at {i}\" }}\n"
+                )),
+                1 => s.push_str(&format!(
+                    "  n{i}:\n    say: |\n      Unplug it.\n\n      Wait {i} seconds — ждите.\n    help: >-\n      Folded\n      help {i}\n    next: {next}\n"
+                )),
+                2 => s.push_str(&format!(
+                    "  n{i}:   # trailing comment\n    ask: {{ en: 'Is it ''on''? {i}',\n           nl: 'Staat het aan? {i}' }}\n    answers: [ {{ label: {{ en: Yes, nl: Ja }}, goto: {next} }},\n               {{ label: {{ en: No, nl: Nee }}, resolve: Fine }} ]\n"
+                )),
+                3 => s.push_str(&format!(
+                    "  n{i}:\n    input: Serial {i}\n    into: serial\n    pattern: '^[A-Z]{{2}}\\d+$'\n    next: {next}\n"
+                )),
+                4 => s.push_str(&format!(
+                    "  n{i}:\n    branch:\n      - if: attempts > {i}\n        goto: {next}\n      - else: {next}\n"
+                )),
+                5 => s.push_str(&format!(
+                    "  n{i}:\n    say: a plain text\n      that goes on {i}\n    next: {next}\n\n"
+                )),
+                _ => s.push_str(&format!(
+                    "  n{i}:\n    ask: Keep going? {i}\n    answers:\n      - label: Yes\n        set: {{ attempts: \"{{{{ attempts + 1 }}}}\" }}\n        goto: {next}\n      - No: done\n"
+                )),
+            }
+        }
+        s.push_str("  done:\n    resolve: |+\n      Solved.\n\n");
+        s
+    }
+
+    /// Small edits with YAML's significant characters.
+    fn mutate(rng: &mut Rng, text: &str) -> String {
+        const BITS: &[&str] = &[
+            "\"",
+            "'",
+            "[",
+            "]",
+            "{",
+            "}",
+            "|",
+            ">",
+            "#",
+            ":",
+            ": ",
+            "-",
+            " ",
+            "  ",
+            "\n",
+            "\n  ",
+            "&a ",
+            "*a",
+            "\t",
+            "?",
+            "\r",
+            "\r\n",
+            "---\n",
+            "\u{feff}",
+            "é",
+            ",",
+            "\nnodes:\n",
+            "\n  n1:\n",
+            "\nx: 1\n",
+        ];
+        let mut bytes = text.as_bytes().to_vec();
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(bytes.len() + 1);
+            match rng.below(3) {
+                0 => {
+                    let bit = BITS[rng.below(BITS.len())].as_bytes();
+                    bytes.splice(at..at, bit.iter().copied());
+                }
+                1 if at < bytes.len() => {
+                    let to = (at + 1 + rng.below(8)).min(bytes.len());
+                    bytes.drain(at..to);
+                }
+                _ if at < bytes.len() => {
+                    let bit = BITS[rng.below(BITS.len())].as_bytes();
+                    let to = (at + bit.len()).min(bytes.len());
+                    bytes.splice(at..to, bit.iter().copied());
+                }
+                _ => {}
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// What reading `text` gives: the script and the diagnostics.
+    fn reading(text: &str, min_part: Option<usize>) -> (Option<Script>, Vec<String>) {
+        let mut diags = Vec::new();
+        let s = match min_part {
+            Some(m) => parse_with(FileId(0), text, &mut diags, m),
+            None => parse_whole(FileId(0), text, &mut diags),
+        };
+        (s, diags.iter().map(|d| format!("{d:?}")).collect())
+    }
+
+    const MIN_PART: usize = 512;
+
+    /// Fails with where two readings first differ (they are long).
+    fn assert_same(
+        parts: &(Option<Script>, Vec<String>),
+        whole: &(Option<Script>, Vec<String>),
+        text: &str,
+    ) {
+        if parts == whole {
+            return;
+        }
+        let (a, b) = (format!("{parts:?}"), format!("{whole:?}"));
+        let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        let from = a[..at].char_indices().rev().nth(300).map_or(0, |(i, _)| i);
+        let window = |s: &str| s[from..].chars().take(600).collect::<String>();
+        panic!(
+            "read in parts:\n{}\n\nread whole:\n{}\n\nthe file:\n{text}",
+            window(&a),
+            window(&b)
+        );
+    }
+
+    #[test]
+    fn a_file_read_in_parts_gives_what_reading_it_whole_gives() {
+        let mut rng = Rng(7);
+        let mut split = 0;
+        for round in 0..60 {
+            let n = 20 + rng.below(60);
+            let text = varied_script(&mut rng, n);
+            let text = if round % 5 == 4 {
+                text.replace('\n', "\r\n")
+            } else {
+                text
+            };
+            let threads = rayon::current_num_threads();
+            let parts = split::plan(&text, threads * 2, MIN_PART);
+            split += usize::from(parts.as_ref().is_some_and(|p| {
+                let sink = read_parts(FileId(0), &text, p);
+                sink.is_some()
+            }));
+            let whole = reading(&text, None);
+            assert!(whole.0.is_some(), "{:#?}\n{text}", whole.1);
+            assert_same(&reading(&text, Some(MIN_PART)), &whole, &text);
+        }
+        // Nearly every clean file is read in parts (with one thread, none).
+        if rayon::current_num_threads() > 1 {
+            assert!(split >= 50, "only {split} of 60 were read in parts");
+        }
+    }
+
+    #[test]
+    fn a_mutated_file_read_in_parts_gives_what_reading_it_whole_gives() {
+        let rounds: usize = std::env::var("FIXPATH_SPLIT_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(1000);
+        let mut rng = Rng(11);
+        let base: Vec<String> = (0..8)
+            .map(|_| {
+                let n = 30 + rng.below(40);
+                varied_script(&mut rng, n)
+            })
+            .collect();
+        let (mut split, mut broken) = (0, 0);
+        for _ in 0..rounds {
+            let pick = rng.below(base.len());
+            let text = mutate(&mut rng, &base[pick]);
+            let whole = reading(&text, None);
+            let parts = split::plan(&text, 4, MIN_PART);
+            if parts.is_some_and(|p| read_parts(FileId(0), &text, &p).is_some()) {
+                split += 1;
+                broken += usize::from(!whole.1.is_empty());
+            }
+            assert_same(&reading(&text, Some(MIN_PART)), &whole, &text);
+        }
+        // The comparison means something only if many mutated files were
+        // read in parts, some of them with diagnostics. (Most edits break
+        // the YAML or the plan, and those files are read whole.)
+        assert!(split > rounds / 6, "{split} of {rounds} read in parts");
+        assert!(broken > 0, "no mutated file read in parts had a diagnostic");
     }
 }

@@ -263,20 +263,51 @@ pub struct Read {
     /// Reading stopped at a syntax error or a guard: what the sink received
     /// is not the whole document and must be dropped.
     pub aborted: bool,
+    /// Values read, aliases expanded (what the node budget counts).
+    pub values: usize,
+    /// The document has an anchor or an alias.
+    pub anchors: bool,
 }
 
-fn pos(m: &saphyr_parser::Marker) -> Pos {
-    Pos {
-        line: m.line().min(u32::MAX as usize) as u32,
-        column: (m.col() + 1).min(u32::MAX as usize) as u32,
-        index: m.index().min(u32::MAX as usize) as u32,
+/// Where the text being read starts in its file, when it is a part of it
+/// that begins at the start of a line: positions are reported in the
+/// file's terms, not the part's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Base {
+    /// Lines before the part.
+    pub lines: u32,
+    /// Characters before the part.
+    pub chars: u32,
+    /// Where the key that starts the next part stands, if one does. Read
+    /// whole, what is still open at this part's end (sequences, mappings, a
+    /// block scalar) is closed by that key, and its span ends there, not at
+    /// the line start where this part's text ends.
+    pub next_key: Option<Pos>,
+}
+
+impl Base {
+    fn pos(self, m: &saphyr_parser::Marker) -> Pos {
+        let clamp = |n: usize| n.min(u32::MAX as usize) as u32;
+        let p = Pos {
+            line: clamp(m.line()).saturating_add(self.lines),
+            column: clamp(m.col() + 1),
+            index: clamp(m.index()).saturating_add(self.chars),
+        };
+        match self.next_key {
+            // The part's text ends at the start of the next key's line, so
+            // nothing of the part is on that line but where it ends: what
+            // ends there (open collections, a block scalar, an empty value)
+            // ends at the key when the file is read whole.
+            Some(key) if p.line == key.line => key,
+            _ => p,
+        }
     }
-}
 
-fn span(s: &saphyr_parser::Span) -> Span {
-    Span {
-        start: pos(&s.start),
-        end: pos(&s.end),
+    fn span(self, s: &saphyr_parser::Span) -> Span {
+        Span {
+            start: self.pos(&s.start),
+            end: self.pos(&s.end),
+        }
     }
 }
 
@@ -343,6 +374,7 @@ struct Frame {
 }
 
 struct Reader<'s, S: Sink> {
+    base: Base,
     sink: &'s mut S,
     tape: Vec<Ev>,
     stack: Vec<Frame>,
@@ -351,25 +383,37 @@ struct Reader<'s, S: Sink> {
     problems: Vec<BuildProblem>,
     /// Values read so far, aliases expanded.
     nodes: usize,
+    /// An anchor or an alias was read.
+    anchored: bool,
     budget: usize,
 }
 
 /// Reads the first document in `text` into `sink`. `node_budget` bounds the
 /// number of values the document may hold after alias expansion.
 pub fn read(text: &str, node_budget: usize, sink: &mut impl Sink) -> Read {
+    read_at(text, Base::default(), node_budget, sink)
+}
+
+/// Reads the first document in `text`, a part of a file that starts at
+/// `base`, into `sink`.
+pub fn read_at(text: &str, base: Base, node_budget: usize, sink: &mut impl Sink) -> Read {
     let mut r = Reader {
+        base,
         sink,
         tape: Vec::new(),
         stack: Vec::new(),
         anchors: HashMap::new(),
         problems: Vec::new(),
         nodes: 0,
+        anchored: false,
         budget: node_budget,
     };
     let aborted = r.run(text).is_err();
     Read {
         problems: r.problems,
         aborted,
+        values: r.nodes,
+        anchors: r.anchored,
     }
 }
 
@@ -390,7 +434,7 @@ impl<S: Sink> Reader<'_, S> {
                 None => break,
                 Some(Ok(e)) => e,
                 Some(Err(err)) => {
-                    let p = pos(err.marker());
+                    let p = self.base.pos(err.marker());
                     // The scanner has its own nesting guard; say it in our words.
                     let message = if err.info().contains("recursion limit") {
                         format!("nesting deeper than {MAX_DEPTH} levels")
@@ -400,7 +444,7 @@ impl<S: Sink> Reader<'_, S> {
                     return Err(self.syntax(Span { start: p, end: p }, message));
                 }
             };
-            let sp = span(&sp);
+            let sp = self.base.span(&sp);
             // The place on the tape of a value completed by this event, and
             // its anchor.
             let finished: Option<(usize, usize)> = match event {
@@ -419,6 +463,7 @@ impl<S: Sink> Reader<'_, S> {
                     None
                 }
                 Event::Alias(id) => {
+                    self.anchored = true;
                     let Some(stored) = self.anchors.get(&id) else {
                         return Err(self.syntax(sp, "alias to an unknown anchor".into()));
                     };
@@ -529,6 +574,7 @@ impl<S: Sink> Reader<'_, S> {
     /// Places a complete value (at `at` on the tape) in its parent.
     fn finish(&mut self, at: usize, anchor: usize) -> Result<(), Abort> {
         if anchor != 0 {
+            self.anchored = true;
             // The copy kept for aliases costs memory like any other values:
             // nested anchors would otherwise copy their subtrees once per level.
             let len = self.tape[at].len as usize;
