@@ -12,7 +12,7 @@ use crate::program::{Edge, NodeKind, Outcome, Program, Script, ScriptIdx, Templa
 use crate::script::ast;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Where each lowered script and node came from, for the lints' diagnostics.
 pub struct Origin {
@@ -106,7 +106,7 @@ pub fn lower(
 fn lower_script(
     mut ast: crate::script::ast::Script,
     c: Checked,
-    node_index: HashMap<String, NodeIndex>,
+    node_index: super::resolve::NodeMap,
     start: usize,
     remap: &[u32],
     sources: &Sources,

@@ -233,7 +233,7 @@ pub struct Script {
     pub graph: StableDiGraph<Node, Edge>,
     /// Node id -> index; for the few places that take ids from people
     /// (tests, the API). Stepping never looks anything up by name.
-    pub node_index: HashMap<String, NodeIndex>,
+    pub node_index: HashMap<String, NodeIndex, IdHash>,
     /// The sub-flows this script runs through `use`, each once.
     pub uses: Vec<ScriptIdx>,
     /// The nodes the loop guard counts, one bit per node index, made on
