@@ -29,11 +29,12 @@ use criterion::{Criterion, Throughput, criterion_group};
 use fixpath::compiler::{self, Compilation};
 use fixpath::engine::{self, Channel, Reply, Session, StartOptions, Status, Text, TrailEntry};
 use fixpath::program::{NodeKind, Outcome, Program};
+use mimalloc::MiMalloc;
 use petgraph::stable_graph::NodeIndex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value as Json;
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::hint::black_box;
@@ -55,7 +56,7 @@ static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
 /// Bytes allocated minus bytes freed while counting.
 static LIVE: AtomicI64 = AtomicI64::new(0);
 
-// SAFETY: forwards every call to the system allocator unchanged.
+// SAFETY: forwards every call to mimalloc (the binary's allocator) unchanged.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
@@ -63,15 +64,15 @@ unsafe impl GlobalAlloc for Counting {
             ALLOC_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
             LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
         }
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
+        // SAFETY: the caller's contract is the allocator's.
+        unsafe { MiMalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if COUNTING.load(Ordering::Relaxed) {
             LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
         }
         // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
@@ -80,7 +81,7 @@ unsafe impl GlobalAlloc for Counting {
             LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         }
         // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 

@@ -19,6 +19,10 @@
 mod scriptgen;
 
 use fixpath::compiler;
+
+// The binary's allocator (src/main.rs).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use saphyr_parser::Parser;
 use std::hint::black_box;
 

@@ -2,6 +2,12 @@
 
 use std::process::ExitCode;
 
+// mimalloc, not the system's malloc: the compiler allocates per node and
+// per id, and glibc's malloc was a fifth of a big compile; compiles and
+// engine steps are measured with it (benches/RESULTS*.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Unlocked handles: the server logs from other threads while `run` lasts.
     let code = fixpath::cli::run(
