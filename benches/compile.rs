@@ -18,8 +18,7 @@ mod common;
 mod scriptgen;
 
 use criterion::{
-    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-    measurement::WallTime,
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, measurement::WallTime,
 };
 use fixpath::compiler::{self, Compilation};
 use rayon::prelude::*;
@@ -195,4 +194,10 @@ fn library(c: &mut Criterion) {
 }
 
 criterion_group!(benches, single_files, corpus, library);
-criterion_main!(benches);
+
+fn main() {
+    // As `fixpath lint` runs (src/cli/mod.rs).
+    fixpath::memory::no_huge_pages();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -68,6 +68,8 @@ fn inputs(case: &str) -> Vec<(String, String)> {
 }
 
 fn main() {
+    // As `fixpath lint` runs (src/cli/mod.rs).
+    fixpath::memory::no_huge_pages();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (mode, case) = match args.as_slice() {
         [m, c] => (m.as_str(), c.as_str()),

@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-// mimalloc, not the system's malloc: the compiler allocates per node and
-// per id, and glibc's malloc was a fifth of a big compile; compiles and
+// mimalloc, not the system's malloc (see `fixpath::memory`); compiles and
 // engine steps are measured with it (benches/RESULTS*.md).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;

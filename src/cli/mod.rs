@@ -70,6 +70,11 @@ where
             return code;
         }
     };
+    // A one-shot command compiles and exits: without huge pages its time is
+    // predictable. The server keeps them (see `crate::memory`).
+    if !matches!(cli.command, Command::Serve(_)) {
+        crate::memory::no_huge_pages();
+    }
     let res = match cli.command {
         Command::Lint(a) => lint::run(a, out, err),
         Command::Graph(a) => graph::run(a, out, err),
