@@ -120,14 +120,14 @@ fn read_parts(file: FileId, text: &str, parts: &[split::Part]) -> Option<ScriptS
     if values > budget {
         return None;
     }
-    let mut bodies = outs.split_off(1).into_iter();
+    let bodies = outs.split_off(1);
     let (Ok(mut head), _) = outs.pop()? else {
         return None;
     };
     // The first part must be a script whose `nodes` mapping holds its first
-    // entries; every other part a mapping of more entries.
-    // Every entry must have become a node, so that the node ids are all
-    // the keys (for the duplicate check below).
+    // entries, every other part a mapping of more entries; and every entry
+    // must have become a node, so that the node ids are all the keys (for
+    // the duplicate check below).
     let head_ok = head.root.as_ref().is_some_and(|r| r.is_map)
         && head.nodes_streamed
         && head.nodes_span.is_some()
@@ -137,7 +137,7 @@ fn read_parts(file: FileId, text: &str, parts: &[split::Part]) -> Option<ScriptS
         return None;
     }
     let mut end = None;
-    for (body, _) in bodies.by_ref() {
+    for (body, _) in bodies {
         let Err(mut body) = body else {
             return None;
         };
@@ -159,7 +159,6 @@ fn read_parts(file: FileId, text: &str, parts: &[split::Part]) -> Option<ScriptS
     if !head.nodes.iter().all(|n| ids.insert(&n.id.value)) {
         return None;
     }
-    drop(ids);
     // Read whole, `nodes` and the root end where the last part ends.
     let end = end?;
     if let Some(r) = head.root.as_mut() {
