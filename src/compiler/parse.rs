@@ -1535,6 +1535,29 @@ mod tests {
     }
 
     #[test]
+    fn nesting_in_a_later_part_meets_the_depth_limit_where_it_does_whole() {
+        let mut rng = Rng(3);
+        let text = varied_script(&mut rng, 60);
+        let at = text.find("  done:").expect("the last node");
+        // The file's root, `nodes` and the node enclose `say`'s lists: 125
+        // of them are the deepest allowed, 126 are one too many.
+        for depth in [124, 125, 126, 127] {
+            let deep = format!(
+                "  deep:\n    say: {}{}\n    next: done\n",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let text = format!("{}{deep}{}", &text[..at], &text[at..]);
+            let parts = split::plan(&text, 4, MIN_PART).expect("a plan");
+            assert!(parts.last().is_some_and(|p| p.bytes.start < at));
+            let whole = reading(&text, None);
+            let too_deep = whole.1.iter().any(|d| d.contains("nesting deeper"));
+            assert_eq!(too_deep, depth > 125, "{:#?}", whole.1);
+            assert_same(&reading(&text, Some(MIN_PART)), &whole, &text);
+        }
+    }
+
+    #[test]
     fn a_mutated_file_read_in_parts_gives_what_reading_it_whole_gives() {
         let rounds: usize = std::env::var("FIXPATH_SPLIT_ROUNDS")
             .ok()

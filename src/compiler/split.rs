@@ -87,6 +87,10 @@ pub fn plan(text: &str, parts: usize, min_part: usize) -> Option<Vec<Part>> {
     let mut base = Base::default();
     for (r, c) in ranges.into_iter().zip(counts) {
         let (lines, chars) = c?;
+        if !out.is_empty() {
+            // The part's root is a piece of `nodes`, itself in the root.
+            base.depth = 1;
+        }
         if let Some(before) = out.last_mut() {
             // Every part but the first starts with a key at `indent`.
             let indent = u32::try_from(indent).ok()?;

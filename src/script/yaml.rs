@@ -278,6 +278,10 @@ pub struct Base {
     pub lines: u32,
     /// Characters before the part.
     pub chars: u32,
+    /// How many collections enclose, in the file, the collection that is
+    /// the part's root (1 for a piece of `nodes`: the file's root mapping),
+    /// so the depth limit counts as it does when the file is read whole.
+    pub depth: u32,
     /// Where the key that starts the next part stands, if one does. Read
     /// whole, what is still open at this part's end (sequences, mappings, a
     /// block scalar) is closed by that key, and its span ends there, not at
@@ -500,7 +504,7 @@ impl<S: Sink> Reader<'_, S> {
                 }
                 Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                     self.nodes += 1;
-                    if self.stack.len() >= MAX_DEPTH {
+                    if self.stack.len() + self.base.depth as usize >= MAX_DEPTH {
                         return Err(
                             self.syntax(sp, format!("nesting deeper than {MAX_DEPTH} levels"))
                         );
