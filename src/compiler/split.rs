@@ -14,10 +14,11 @@
 //! left open at the end of the part before it, which is a YAML error there;
 //! block scalars and plain multi-line strings end at a line indented this
 //! little. The caller reads the file again in one piece whenever any part
-//! has any YAML problem, uses an anchor or an alias, or is not the mapping
-//! the plan expects, so a cut that is not a real entry boundary only costs
-//! time: the diagnostics are always those of reading the whole file.
-//! (A differential test in `parse` holds both readings side by side.)
+//! has any YAML problem, uses an anchor or an alias, repeats a node id of
+//! an earlier part, or is not the mapping the plan expects, so a cut that
+//! is not a real entry boundary only costs time: the diagnostics are always
+//! those of reading the whole file. (Differential tests in `parse` hold
+//! both readings side by side.)
 
 use crate::diagnostics::Pos;
 use crate::script::yaml::Base;
@@ -34,9 +35,10 @@ pub struct Part {
     pub base: Base,
 }
 
-/// Cuts `text` into at most `parts` parts of at least `min_part` bytes, or
-/// `None` when it should be read in one piece. The first part holds the
-/// top level and at least the first node.
+/// Cuts `text` into at most `parts` parts of about equal size, or `None`
+/// when it should be read in one piece (among other reasons, when it is
+/// shorter than two `min_part`s). The first part holds the top level and
+/// at least the first node.
 pub fn plan(text: &str, parts: usize, min_part: usize) -> Option<Vec<Part>> {
     let parts = parts.min(text.len() / min_part.max(1));
     if parts < 2 {
