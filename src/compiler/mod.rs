@@ -1,7 +1,7 @@
 //! The compiler: script files in, an immutable [`Program`] and every
 //! diagnostic out. The passes, in order:
 //!
-//! 1. [`load`](crate::script::load): files become sources (text kept for excerpts);
+//! 1. [`load`]: files become sources (text kept for excerpts);
 //! 2. [`parse`]: YAML into the typed mirror, every file in parallel, and a
 //!    big file in parts (where [`split`] finds it can be cut);
 //! 3. [`resolve`]: ids become indices; duplicates and unknown targets reported;

@@ -1240,7 +1240,7 @@ impl Store for PgStore {
             .transpose()
     }
 
-    /// The rules are [`super::apply_change`]'s. The row is locked while they
+    /// The rules are `store::apply_change`'s. The row is locked while they
     /// are applied, so of two instances claiming at once the second reads
     /// the first one's claim and is refused.
     async fn change_escalation(

@@ -9,10 +9,10 @@
 //! Answers are the hot path, so `save_step` is group-committed: a writer task
 //! saves the steps that queued up while the previous transaction ran in one
 //! transaction, each step still all-or-nothing and answered only once
-//! committed (see [`write_steps`]). The usual step is one statement in that
+//! committed (see `write_steps`). The usual step is one statement in that
 //! transaction (the compare-and-set and its trail rows together). WAL
 //! checkpoints, the only moments that wait for the disk, run from a
-//! background task, off the writer's path (see [`checkpoints`]).
+//! background task, off the writer's path (see `checkpoints`).
 //!
 //! Writes that read before they write run in `BEGIN IMMEDIATE` transactions:
 //! a deferred transaction that later upgrades to a write can fail with
@@ -1056,7 +1056,7 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    /// The rules are [`super::apply_change`]'s.
+    /// The rules are `store::apply_change`'s.
     async fn change_escalation(
         &self,
         id: &str,
