@@ -24,7 +24,7 @@ impl Vars {
     }
 
     fn find(&self, name: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
+        find(&self.0, name)
     }
 
     pub fn get(&self, name: &str) -> Option<&Json> {
@@ -118,7 +118,7 @@ impl std::ops::Index<&str> for Vars {
 
 impl Serialize for Vars {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+        serialize(&self.0, s)
     }
 }
 
@@ -172,9 +172,7 @@ impl VarSet {
     /// The value set for `name`.
     pub fn get(&self, name: &str) -> Option<&Json> {
         let p = self.pairs();
-        p.binary_search_by(|(k, _)| k.as_str().cmp(name))
-            .ok()
-            .map(|i| &p[i].1)
+        find(p, name).ok().map(|i| &p[i].1)
     }
 
     /// The pairs, sorted by name.
@@ -197,8 +195,18 @@ impl std::ops::Index<&str> for VarSet {
 
 impl Serialize for VarSet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.pairs().iter().map(|(k, v)| (k, v)))
+        serialize(self.pairs(), s)
     }
+}
+
+/// Where `name` is in sorted pairs, or where it would go.
+fn find(pairs: &[(Text, Json)], name: &str) -> Result<usize, usize> {
+    pairs.binary_search_by(|(k, _)| k.as_str().cmp(name))
+}
+
+/// Sorted pairs as the JSON object the maps were.
+fn serialize<S: Serializer>(pairs: &[(Text, Json)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 impl<'de> Deserialize<'de> for VarSet {
