@@ -106,7 +106,7 @@ pub fn lower(
 fn lower_script(
     mut ast: crate::script::ast::Script,
     c: Checked,
-    node_index: super::resolve::NodeMap,
+    node_index: crate::program::NodeMap,
     start: usize,
     remap: &[u32],
     sources: &Sources,

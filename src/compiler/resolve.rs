@@ -5,7 +5,7 @@
 //! with "did you mean" for typos; answer ids are checked within each question.
 
 use crate::diagnostics::{Code, Diagnostic, FileId, Span, did_you_mean};
-use crate::program::IdHash;
+use crate::program::{IdHash, NodeMap};
 use crate::script::ast::{self, NodeKind, Outcome, Script, Spanned, Text};
 use petgraph::stable_graph::NodeIndex;
 use rayon::prelude::*;
@@ -73,9 +73,6 @@ pub fn resolve(mut scripts: Vec<Script>, diags: &mut Vec<Diagnostic>) -> Resolve
         starts,
     }
 }
-
-/// Node id -> graph index, as the program keeps it.
-pub type NodeMap = HashMap<String, NodeIndex, IdHash>;
 
 /// Resolves one script's references; returns its node map and start node.
 fn resolve_script(

@@ -233,7 +233,7 @@ pub struct Script {
     pub graph: StableDiGraph<Node, Edge>,
     /// Node id -> index; for the few places that take ids from people
     /// (tests, the API). Stepping never looks anything up by name.
-    pub node_index: HashMap<String, NodeIndex, IdHash>,
+    pub node_index: NodeMap,
     /// The sub-flows this script runs through `use`, each once.
     pub uses: Vec<ScriptIdx>,
     /// The nodes the loop guard counts, one bit per node index, made on
@@ -329,6 +329,9 @@ impl Script {
 /// library's authors, not from the network, so a fast non-keyed hash (FxHash's
 /// multiply-rotate, a word at a time) is safe here.
 pub type IdHash = std::hash::BuildHasherDefault<IdHasher>;
+
+/// Node id -> graph index, as a script keeps it (built by resolve).
+pub type NodeMap = HashMap<String, NodeIndex, IdHash>;
 
 #[derive(Default, Clone, Copy)]
 pub struct IdHasher(u64);
