@@ -17,16 +17,16 @@ pub fn index(lang: &str) -> usize {
 const NONE_OF_THESE: [Text; 5] = [
     static_text!("None of these"),
     static_text!("Geen van deze"),
-    static_text!("Nichts davon"),
-    static_text!("Mitte ükski neist"),
-    static_text!("Ничего из этого"),
+    static_text!("Nichts davon trifft zu"),
+    static_text!("Ükski neist ei sobi"),
+    static_text!("Ничего не подходит"),
 ];
 
 const TALK_TO_PERSON: [Text; 5] = [
     static_text!("Talk to a person"),
     static_text!("Met een medewerker praten"),
-    static_text!("Mit einer Person sprechen"),
-    static_text!("Räägi inimesega"),
+    static_text!("Mit einer Ansprechperson sprechen"),
+    static_text!("Räägi teenindajaga"),
     static_text!("Связаться с сотрудником"),
 ];
 
@@ -40,7 +40,7 @@ const ESCALATE_NOW: [Text; 5] = [
 
 const DONE: [Text; 5] = [
     static_text!("Done"),
-    static_text!("Gedaan"),
+    static_text!("Klaar"),
     static_text!("Erledigt"),
     static_text!("Tehtud"),
     static_text!("Готово"),
@@ -66,6 +66,119 @@ pub fn done(lang: usize) -> Text {
     DONE[lang].clone()
 }
 
+/// A reason the engine writes itself when it escalates, worded in the
+/// session's language. `at` is the question (or instruction) as the person
+/// last saw it; `None` when nothing was shown yet. Node ids stay out of the
+/// sentence: the record keeps them in its `node` field.
+#[derive(Debug, Clone, Copy)]
+pub enum Reason<'a> {
+    /// "None of these" at a question.
+    NoneFits,
+    /// The customer's "Talk to a person".
+    CustomerAsked,
+    /// An agent's "Escalate now" (the agent's name).
+    AgentEscalated(&'a str),
+    /// The loop guard: a node entered more than `max` times.
+    Loop { max: u32 },
+    /// A text or condition that could not be worked out; `detail` is the
+    /// template engine's own (technical, English) message.
+    Failure { detail: &'a str },
+    /// An `escalate` without a reason of its own.
+    Escalated,
+    /// A sub-flow's `return` with no caller (the sub-flow was started on
+    /// its own); `summary` is its return text.
+    ReturnedAlone { summary: &'a str },
+}
+
+/// Where nothing was shown yet, in place of the question.
+const BEFORE_FIRST: [&str; 5] = [
+    "(before the first step)",
+    "(vóór de eerste stap)",
+    "(vor dem ersten Schritt)",
+    "(enne esimest sammu)",
+    "(до первого шага)",
+];
+
+impl Reason<'_> {
+    /// The sentence in language `lang` (an [`index`]).
+    pub fn text(self, lang: usize, at: Option<&str>) -> String {
+        let lang = lang.min(LANGUAGES.len() - 1);
+        let q = at
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .unwrap_or(BEFORE_FIRST[lang]);
+        match self {
+            Reason::NoneFits => match lang {
+                1 => format!("Geen van de antwoorden paste bij: {q}"),
+                2 => format!("Keine der Antworten passte zu: {q}"),
+                3 => format!("Ükski vastus ei sobinud küsimusele: {q}"),
+                4 => format!("Ни один ответ не подошёл к вопросу: {q}"),
+                _ => format!("None of the answers fit: {q}"),
+            },
+            Reason::CustomerAsked => match lang {
+                1 => format!("Wilde een medewerker spreken bij: {q}"),
+                2 => format!("Hat um eine Ansprechperson gebeten bei: {q}"),
+                3 => format!("Soovis teenindajaga rääkida sammul: {q}"),
+                4 => format!("Клиент попросил связаться с сотрудником на шаге: {q}"),
+                _ => format!("Asked for a person at: {q}"),
+            },
+            Reason::AgentEscalated(who) => match lang {
+                1 => format!("{who} heeft doorgezet bij: {q}"),
+                2 => format!("{who} hat weitergeleitet bei: {q}"),
+                3 => format!("{who} andis edasi sammul: {q}"),
+                4 => format!("Эскалация от {who} на шаге: {q}"),
+                _ => format!("{who} escalated at: {q}"),
+            },
+            Reason::Loop { max } => {
+                let one = super::plural::plural(LANGUAGES[lang], u64::from(max))
+                    == super::plural::Plural::One;
+                match lang {
+                    1 => format!("Bleef rondgaan (vaker dan {max} keer) bij: {q}"),
+                    2 => format!("Drehte sich im Kreis (öfter als {max}-mal) bei: {q}"),
+                    3 => {
+                        let times = if one { "kord" } else { "korda" };
+                        format!("Jäi ringiratast käima (rohkem kui {max} {times}) sammul: {q}")
+                    }
+                    4 => {
+                        // After «более» the genitive: 1 раза, 2 раз, 5 раз, 21 раза.
+                        let times = if one { "раза" } else { "раз" };
+                        format!("Сценарий зациклился (более {max} {times}) на шаге: {q}")
+                    }
+                    _ => {
+                        let times = if one { "time" } else { "times" };
+                        format!("Went round in a loop (more than {max} {times}) at: {q}")
+                    }
+                }
+            }
+            Reason::Failure { detail } => match lang {
+                1 => format!("Het script liep vast bij: {q} ({detail})"),
+                2 => format!("Das Skript ist abgebrochen bei: {q} ({detail})"),
+                3 => format!("Skript katkes sammul: {q} ({detail})"),
+                4 => format!("Сбой сценария на шаге: {q} ({detail})"),
+                _ => format!("The script failed at: {q} ({detail})"),
+            },
+            Reason::Escalated => match lang {
+                1 => format!("Door het script doorgezet na: {q}"),
+                2 => format!("Vom Skript weitergeleitet nach: {q}"),
+                3 => format!("Skript andis edasi pärast sammu: {q}"),
+                4 => format!("Сценарий передал обращение после шага: {q}"),
+                _ => format!("Handed over by the script after: {q}"),
+            },
+            Reason::ReturnedAlone { summary } => match lang {
+                1 => format!(
+                    "Een deelscript eindigde ({summary}) zonder script om naar terug te keren, na: {q}"
+                ),
+                2 => format!(
+                    "Ein Teilablauf endete ({summary}) ohne aufrufendes Skript, nach: {q}"
+                ),
+                3 => format!("Alamskript lõppes ({summary}), kuid pole kuhu naasta; pärast: {q}"),
+                4 => format!("Подсценарий завершился ({summary}), но вернуться некуда; после: {q}"),
+                _ => format!("A sub-flow ended ({summary}) with no script to return to, after: {q}"),
+            },
+        }
+    }
+}
+
 /// Ids and kinds the engine writes, as constants.
 pub const ID_NONE: Text = static_text!("_none");
 pub const ID_ESCALATE: Text = static_text!("_escalate");
@@ -76,6 +189,8 @@ pub const KIND_SAY: Text = static_text!("say");
 pub const KIND_INPUT: Text = static_text!("input");
 pub const KIND_RESOLVE: Text = static_text!("resolve");
 pub const KIND_ESCALATE: Text = static_text!("escalate");
+/// The entry that closes a sub-flow: its `return` summary.
+pub const KIND_RETURN: Text = static_text!("return");
 pub const INPUT_TEXT: Text = static_text!("text");
 pub const INPUT_NUMBER: Text = static_text!("number");
 pub const INPUT_EMAIL: Text = static_text!("email");

@@ -14,6 +14,7 @@
 //! sorted slices ([`Vars`]).
 
 mod labels;
+pub mod plural;
 mod shared;
 mod step;
 mod trail;
@@ -23,7 +24,7 @@ use crate::program::Program;
 pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use shared::{Shown, Slots};
-pub use step::{StepError, answer, back, escalate_now, replay, start, view};
+pub use step::{StepError, answer, back, escalate_now, none_fits, replay, start, view};
 pub use trail::{Head, TrailEntry};
 pub use vars::{VarSet, Vars};
 

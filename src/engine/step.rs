@@ -2,7 +2,7 @@
 //! (branch, use, return, resolve, escalate) run until the next shown node or
 //! an end; every unresolved ending escalates (contract section 3).
 
-use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE};
+use super::labels::{self, ACTOR_SYSTEM, ID_DONE, ID_ESCALATE, ID_NONE, Reason};
 use super::shared::Shown;
 use super::trail::{self, Head};
 use super::{
@@ -314,6 +314,18 @@ pub fn escalate_now(
     Machine::for_step(program, s, now)?.escalate_by_person(note, actor)
 }
 
+/// "None of these" at the current question, with an optional note (the
+/// wizard asks for one on its check-your-answers page first).
+pub fn none_fits(
+    program: &Program,
+    s: &mut Session,
+    note: Option<String>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Advance, StepError> {
+    Machine::for_step(program, s, now)?.none_fits(note, actor)
+}
+
 /// Goes back one answer: the last answer given is marked retracted (it stays
 /// in the trail) and the session is rebuilt from the answers that remain.
 pub fn back(
@@ -381,8 +393,11 @@ fn replay_without(
             now: e.at(),
             record: false,
         };
+        let note = e.note().map(|n| n.as_str().to_owned());
         if is_escalate(&reply) {
-            m.escalate_by_person(e.note().map(|n| n.as_str().to_owned()), e.actor())?;
+            m.escalate_by_person(note, e.actor())?;
+        } else if matches!(&reply, Reply::Answer(a) if a == "_none") && note.is_some() {
+            m.none_fits(note, e.actor())?;
         } else {
             m.reply(reply, e.actor())?;
         }
@@ -742,7 +757,7 @@ impl<'a> Machine<'a> {
             if u32::from(count) > max {
                 // The name is written only where something ends or fails.
                 let name = self.name(f);
-                let reason = format!("loop guard: `{name}` was entered more than {max} times");
+                let reason = self.reason(Reason::Loop { max: u32::from(max) });
                 self.end_escalated(name, reason, None, None, Vec::new());
                 return;
             }
@@ -784,8 +799,9 @@ impl<'a> Machine<'a> {
                 NodeKind::Use { script: sub, .. } => {
                     let Some(pin) = self.pin_of(*sub) else {
                         let name = self.name(f);
-                        let reason =
-                            format!("runtime failure: the sub-flow of `{name}` is not loaded");
+                        let reason = self.reason(Reason::Failure {
+                            detail: "the sub-flow is not loaded",
+                        });
                         self.end_escalated(name, reason, None, None, Vec::new());
                         return;
                     };
@@ -804,13 +820,11 @@ impl<'a> Machine<'a> {
                         let text = Renderer::new(program, self.s, script)
                             .text(*summary)
                             .unwrap_or_default();
-                        let reason = format!(
-                            "the sub-flow `{}` returned ({text}) with no script to return to",
-                            script.id
-                        );
+                        let reason = self.reason(Reason::ReturnedAlone { summary: &text });
                         self.end_escalated(name, reason, None, None, Vec::new());
                         return;
                     }
+                    self.returned(f, script, *summary);
                     self.s.frames.pop();
                     let caller = self.frame();
                     let cs = self.script(caller.pin);
@@ -876,8 +890,41 @@ impl<'a> Machine<'a> {
     }
 
     fn fail(&mut self, node: Text, err: &minijinja::Error) {
-        let reason = format!("runtime failure at `{node}`: {err}");
+        let detail = err.to_string();
+        let reason = self.reason(Reason::Failure { detail: &detail });
         self.end_escalated(node, reason, None, None, Vec::new());
+    }
+
+    /// The question (or instruction) the person saw last, as shown: what
+    /// a reason quotes. `None` before the first step.
+    fn last_shown(&self) -> Option<&Text> {
+        self.s
+            .trail
+            .iter()
+            .rev()
+            .find(|e| !e.retracted() && matches!(e.kind().as_str(), "ask" | "say" | "input"))
+            .map(|e| e.text())
+    }
+
+    /// A reason of the engine's own, quoting what the person saw last.
+    fn reason(&self, r: Reason<'_>) -> String {
+        let lang = labels::index(&self.s.language);
+        r.text(lang, self.last_shown().map(Text::as_str))
+    }
+
+    /// Records a sub-flow's `return` summary as the entry that closes it
+    /// (so it reaches the ticket text), before its frame is left. A
+    /// summary that fails to render is recorded empty: the person has
+    /// moved on, and the sub-flow did finish.
+    fn returned(&mut self, f: Frame, script: &Script, summary: TextId) {
+        if !self.record {
+            return;
+        }
+        let text = Renderer::new(self.program, self.s, script)
+            .text(summary)
+            .unwrap_or_default();
+        let name = self.name(f);
+        self.push_trail(Head::new(name, labels::KIND_RETURN, text), "system");
     }
 
     fn escalate_with(
@@ -890,9 +937,12 @@ impl<'a> Machine<'a> {
         let reason = match e.reason {
             Some(t) => match Renderer::new(self.program, self.s, script).text(t) {
                 Ok(r) => r.as_str().to_owned(),
-                Err(err) => format!("runtime failure at `{node}`: {err}"),
+                Err(err) => {
+                    let detail = err.to_string();
+                    self.reason(Reason::Failure { detail: &detail })
+                }
             },
-            None => format!("escalated at `{node}`"),
+            None => self.reason(Reason::Escalated),
         };
         let tier = e.tier.or(script.escalation_tier);
         let queue = e.queue.clone().or_else(|| script.escalation_queue.clone());
@@ -941,6 +991,42 @@ impl<'a> Machine<'a> {
         self.s.frames.clear();
     }
 
+    /// "None of these" at the current question: recorded as the answer
+    /// (with the person's note, if any), then escalated with a reason that
+    /// quotes the question.
+    fn none_fits(&mut self, note: Option<String>, actor: &str) -> Result<Advance, StepError> {
+        let f = self.frame();
+        let script = self.script(f.pin);
+        let node = script.node(NodeIndex::new(f.node as usize));
+        let (NodeKind::Ask { text, say, .. }, true) = (&node.kind, script.offer_none) else {
+            return Err(StepError::UnknownAnswer {
+                given: "_none".into(),
+                answers: "those on the page (this step does not offer \"None of these\")".into(),
+            });
+        };
+        let lang = labels::index(&self.s.language);
+        let r = Renderer::new(self.program, self.s, script);
+        let mut head = Head::new(
+            self.name(f),
+            labels::KIND_ASK,
+            r.text(*text).unwrap_or_default(),
+        );
+        head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
+        drop(r);
+        head.answer = Some(AnswerRef {
+            id: ID_NONE,
+            label: labels::none_of_these(lang),
+        });
+        let note = note.filter(|n| !n.trim().is_empty());
+        head.set_note(note.as_deref().map(Text::from));
+        let reason = Reason::NoneFits.text(lang, Some(head.text.as_str()));
+        self.push_trail(head, actor);
+        self.s.seq += 1;
+        let notes = note.into_iter().collect();
+        self.end_escalated(self.name(f), reason, None, None, notes);
+        Ok(Advance::default())
+    }
+
     fn escalate_by_person(
         &mut self,
         note: Option<String>,
@@ -957,6 +1043,12 @@ impl<'a> Machine<'a> {
         let shown = view(self.program, self.s)?
             .map(|v| (v.kind, v.text))
             .unwrap_or_default();
+        let reason = if self.s.channel == Channel::Customer {
+            Reason::CustomerAsked
+        } else {
+            Reason::AgentEscalated(actor)
+        }
+        .text(lang, Some(shown.1.as_str()));
         let mut head = Head::new(name.clone(), shown.0, shown.1);
         head.answer = Some(AnswerRef {
             id: ID_ESCALATE,
@@ -969,12 +1061,6 @@ impl<'a> Machine<'a> {
         );
         self.push_trail(head, actor);
         self.s.seq += 1;
-        let who = if self.s.channel == Channel::Customer {
-            "the customer"
-        } else {
-            actor
-        };
-        let reason = format!("{who} asked for a person at `{name}`");
         let notes = note.filter(|n| !n.trim().is_empty()).into_iter().collect();
         self.end_escalated(name, reason, None, None, notes);
         Ok(Advance::default())
@@ -1003,21 +1089,9 @@ impl<'a> Machine<'a> {
                 let Reply::Answer(given) = reply else {
                     return Err(StepError::ExpectedAnswer);
                 };
-                let lang = labels::index(&self.s.language);
                 if given == "_none" && script.offer_none {
-                    let mut head =
-                        Head::new(name(), labels::KIND_ASK, r.text(*text).unwrap_or_default());
-                    head.set_say(say.map(|t| r.text(t).unwrap_or_default()));
-                    head.answer = Some(AnswerRef {
-                        id: ID_NONE,
-                        label: labels::none_of_these(lang),
-                    });
                     drop(r);
-                    self.push_trail(head, actor);
-                    self.s.seq += 1;
-                    let reason = format!("none of the answers fit at `{}`", name());
-                    self.end_escalated(name(), reason, None, None, Vec::new());
-                    return Ok(adv);
+                    return self.none_fits(None, actor);
                 }
                 let want = given.trim();
                 let mut found = match &shown {
@@ -1138,15 +1212,16 @@ impl<'a> Machine<'a> {
                         Err(e) => self.fail(name(), &e),
                     },
                     Outcome::Escalate(e) => self.escalate_with(name(), e, script, Vec::new()),
-                    Outcome::Return(_) => {
+                    Outcome::Return(summary) => {
                         // Like a `return` node: back to the caller's `next`.
                         if self.s.frames.len() <= 1 {
-                            let reason = format!(
-                                "the sub-flow `{}` returned with no script to return to",
-                                script.id
-                            );
+                            let text = r.text(*summary).unwrap_or_default();
+                            let reason =
+                                self.reason(Reason::ReturnedAlone { summary: &text });
                             self.end_escalated(name(), reason, None, None, Vec::new());
                         } else {
+                            drop(r);
+                            self.returned(f, script, *summary);
                             self.s.frames.pop();
                             let caller = self.frame();
                             if let NodeKind::Use { next, .. } = &self
