@@ -843,3 +843,173 @@ async fn too_many_wrong_passwords_lock_the_name_for_a_while() {
     .assert_status(200)
     .assert_has("Escalations");
 }
+
+/// Starts a wizard session of `script`; its address.
+async fn start_wizard(b: &mut Browser, script: &str) -> (String, Page) {
+    b.get("/").await;
+    let csrf = b.jar["fp_csrf"].clone();
+    let page = b
+        .post_raw("/start", &[("csrf", &csrf), ("script", script)])
+        .await;
+    (session_of(&page.body), page)
+}
+
+#[tokio::test]
+async fn none_of_these_leads_to_the_check_page_and_sends_the_note() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    b.language = Some("de".into());
+    let (id, step) = start_wizard(&mut b, "printer").await;
+    step.assert_has("Ist Papier im Fach?")
+        .assert_has("Nichts davon trifft zu")
+        .assert_has("Mit einer Ansprechperson sprechen");
+    let seq = step.field("seq");
+    // "None of these" first shows what will be sent, like "Talk to a person".
+    let check = b
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("builtin", "_none")],
+        )
+        .await;
+    check
+        .assert_status(200)
+        .assert_has("name=\"why\" value=\"none\"")
+        .assert_has("name=\"note\"");
+    let stored = app.store.session(&id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.state.status,
+        fixpath::engine::Status::Active,
+        "nothing is sent before the person confirms"
+    );
+    let seq = check.field("seq");
+    let end = b
+        .post(
+            &format!("/s/{id}/escalate"),
+            &[("seq", &seq), ("why", "none"), ("note", "Es ist ein anderes Fach")],
+        )
+        .await;
+    end.assert_status(200);
+    let stored = app.store.session(&id).await.unwrap().unwrap();
+    match stored.state.ending.as_deref() {
+        Some(fixpath::engine::Ending::Escalated { reason, notes, .. }) => {
+            assert_eq!(reason, "Keine der Antworten passte zu: Ist Papier im Fach?");
+            assert_eq!(notes, &vec!["Es ist ein anderes Fach".to_string()]);
+        }
+        other => panic!("expected an escalation, got {other:?}"),
+    }
+    let asked = &stored.state.trail[0];
+    assert_eq!(asked.answer().unwrap().id.as_str(), "_none");
+}
+
+#[tokio::test]
+async fn keeping_the_session_moves_its_idle_clock_and_the_warning_counts_in_plurals() {
+    let files = [(
+        "lamp.yaml",
+        "id: lamp\ntitle: Лампа не горит\nlanguages: [ru]\nnodes:\n  a:\n    ask: Лампа включена?\n    answers:\n      - Да: { resolve: Хорошо }\n",
+    )];
+    let config = HttpConfig {
+        wizard_idle: std::time::Duration::from_secs(60),
+        ..HttpConfig::default()
+    };
+    let short = TestApp::start_with_scripts(config, &files, |r, _| r).await;
+    let mut b = Browser::new(&short);
+    let (id, step) = start_wizard(&mut b, "lamp").await;
+    // One minute, in the plural form Russian uses for 1.
+    step.assert_has("после 1 минуты бездействия")
+        .assert_has(&format!("action=\"/s/{id}/keep\""))
+        .assert_has("data-idle-seconds=\"60\"")
+        .assert_has("data-warn-one=\"Ваш сеанс завершится через {n} минуту,")
+        .assert_has("data-warn-few=\"Ваш сеанс завершится через {n} минуты,")
+        .assert_has("data-warn-many=\"Ваш сеанс завершится через {n} минут,");
+    let before = short.store.session(&id).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let seq = step.field("seq");
+    let kept = b.post(&format!("/s/{id}/keep"), &[("seq", &seq)]).await;
+    kept.assert_status(200);
+    let after = short.store.session(&id).await.unwrap().unwrap();
+    assert!(
+        after.updated_at > before.updated_at,
+        "the idle clock starts again: {} -> {}",
+        before.updated_at,
+        after.updated_at
+    );
+    assert_eq!(after.state.seq, before.state.seq, "nothing else changed");
+    assert_eq!(after.state.trail.len(), before.state.trail.len());
+
+    // English, a longer limit: "30 minutes".
+    let en = app().await;
+    let mut b = Browser::new(&en);
+    let (_, step) = start_wizard(&mut b, "wifi").await;
+    step.assert_has("ends after 30 minutes without activity")
+        .assert_has("data-warn-one=\"Your session will end in {n} minute because");
+}
+
+#[tokio::test]
+async fn the_console_speaks_the_agents_language_and_offers_the_scripts_languages() {
+    let mut files = scripts();
+    files.push((
+        "vpn-named.yaml",
+        "id: vpn-named\ntitle: VPN keeps dropping (tier 2)\ntier: 2\nnodes:\n  a:\n    ask: Is the VPN client up to date?\n    answers:\n      - Yes: { resolve: ok }\n",
+    ));
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &files, |r, _| r).await;
+    staff(&app, "ann", Role::Agent, "pw-ann-123").await;
+    let mut ann = Browser::new(&app);
+    ann.language = Some("de".into());
+    ann.get("/agent").await;
+    let home = ann
+        .post(
+            "/signin",
+            &[("name", "ann"), ("password", "pw-ann-123"), ("next", "/agent")],
+        )
+        .await;
+    home.assert_status(200)
+        .assert_has("<select id=\"language\" name=\"language\"")
+        .assert_has("<option value=\"nl\" lang=\"nl\">Nederlands (nl)</option>")
+        .assert_has("VPN deep dive (Stufe 2)");
+    assert!(
+        !home.body.contains("(tier 2) (Stufe 2)"),
+        "a title that names its tier is not told it twice"
+    );
+
+    // A language the script does not speak: the form again, nothing lost.
+    let refused = ann
+        .post(
+            "/agent/start",
+            &[
+                ("script", "wifi"),
+                ("customer", "Jan de Vries"),
+                ("ticket", "T-77"),
+                ("language", "nl"),
+            ],
+        )
+        .await;
+    refused
+        .assert_status(422)
+        .assert_has("„Wi-Fi keeps dropping“ gibt es in dieser Sprache nicht")
+        .assert_has("value=\"Jan de Vries\"")
+        .assert_has("value=\"T-77\"")
+        .assert_has("<option value=\"wifi\" selected>");
+
+    // A Dutch call for a German-speaking agent: the chrome stays German,
+    // the script speaks Dutch.
+    let call = ann
+        .post(
+            "/agent/start",
+            &[
+                ("script", "printer"),
+                ("customer", "Jan"),
+                ("ticket", ""),
+                ("language", "nl"),
+            ],
+        )
+        .await;
+    call.assert_status(200)
+        .assert_has("<html lang=\"de\"")
+        .assert_has("lang=\"nl\">Zit er papier in de lade?</h1>")
+        .assert_has("Notiz für die nächste Stufe")
+        .assert_has("Jetzt eskalieren")
+        .assert_has("Geen van deze");
+    // The first step offers no `b`; the keys hint says so.
+    call.assert_has("Tasten: 1–9 wählt eine Antwort, e schreibt eine Eskalationsnotiz.");
+    assert!(!call.body.contains("data-key=\"b\""));
+}

@@ -238,6 +238,11 @@ pub enum Move {
     Reply(Reply),
     Back,
     Escalate(Option<String>),
+    /// "None of these" at the current question, with an optional note.
+    NoneFits(Option<String>),
+    /// Nothing but a sign of life: the session is saved as it is, so its
+    /// last activity (the wizard's idle clock) is now.
+    Touch,
     /// Speak another of the script's languages from the next step on (the
     /// trail keeps what was shown, as it was shown).
     Language(String),
@@ -336,7 +341,7 @@ pub async fn step_unless_idle(
     }
     let program = program_of(state, before).await?;
     let mut after = before.clone();
-    let answered = matches!(mv, Move::Reply(_));
+    let answered = matches!(mv, Move::Reply(_) | Move::NoneFits(_));
     match mv {
         Move::Reply(reply) => {
             engine::answer(&program, &mut after, reply, &reader.actor, now)?;
@@ -344,6 +349,14 @@ pub async fn step_unless_idle(
         Move::Back => engine::back(&program, &mut after, &reader.actor, now)?,
         Move::Escalate(note) => {
             engine::escalate_now(&program, &mut after, note, &reader.actor, now)?;
+        }
+        Move::NoneFits(note) => {
+            engine::none_fits(&program, &mut after, note, &reader.actor, now)?;
+        }
+        Move::Touch => {
+            if before.status != Status::Active {
+                return Err(StepError::Ended("there is nothing left to keep open").into());
+            }
         }
         Move::Language(language) => {
             if before.status != Status::Active {

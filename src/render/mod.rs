@@ -47,6 +47,16 @@ fn env() -> &'static minijinja::Environment<'static> {
                 minijinja::AutoEscape::None
             }
         });
+        // `plural("key", n)`: a catalogue entry with plural forms, in the
+        // page's chrome language (`chrome.lang`), `{n}` filled in.
+        env.add_function("plural", |state: &minijinja::State, key: &str, n: u64| {
+            let lang = state
+                .lookup("chrome")
+                .and_then(|c| c.get_attr("lang").ok())
+                .and_then(|l| l.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "en".into());
+            crate::http::web::i18n::count(&lang, key, n)
+        });
         for (name, src) in TEMPLATES {
             env.add_template(name, src)
                 .expect("embedded templates compile (checked by tests)");

@@ -6,8 +6,6 @@
 (function () {
   "use strict";
 
-  var WARN_BEFORE_MS = 5 * 60 * 1000;
-
   /* Focus the error summary (or whatever asks for it) on load. */
   function focusRequested() {
     var el = document.querySelector("[data-focus]");
@@ -42,7 +40,12 @@
     document.addEventListener("keydown", function (event) {
       if (event.defaultPrevented || event.repeat) return;
       if (event.ctrlKey || event.altKey || event.metaKey) return;
-      if (isTyping(event.target)) return;
+      // In a field the keys type (the hint says so); Esc leaves the field,
+      // and the keys work again.
+      if (isTyping(event.target)) {
+        if (event.key === "Escape" && event.target.blur) event.target.blur();
+        return;
+      }
 
       var key = shortcutKey(event);
       if (!key) return;
@@ -114,30 +117,68 @@
     return Date.parse(m[1] + "T" + m[2] + "." + ms + zone);
   }
 
+  // The warning shows for the last part of the idle limit only: at most two
+  // minutes, and at most a fifth of a short limit, so it never greets a
+  // page that was just loaded.
+  var WARN_MAX_MS = 2 * 60 * 1000;
+
   function expiryWarning() {
     var expiry = document.querySelector(".expiry[data-expires]");
-    var main = document.querySelector("main");
-    if (!expiry || !main) return;
-    var text = expiry.getAttribute("data-warn");
+    var box = document.querySelector("form.expiry-warning");
+    if (!expiry || !box) return;
     var at = parseRfc3339(expiry.getAttribute("data-expires"));
-    if (!text || isNaN(at)) return;
-
-    function show() {
-      if (main.querySelector(".expiry-warning")) return;
-      var box = document.createElement("div");
-      box.className = "expiry-warning";
-      box.setAttribute("role", "alert");
-      box.textContent = text;
-      main.insertBefore(box, main.firstChild);
+    var idleMs = Number(expiry.getAttribute("data-idle-seconds")) * 1000;
+    if (isNaN(at) || !(idleMs > 0)) return;
+    var text = box.querySelector(".expiry-warning-text");
+    var lang = expiry.getAttribute("data-lang") || "en";
+    var rules = null;
+    try {
+      rules = new Intl.PluralRules(lang);
+    } catch (e) {
+      rules = null;
     }
 
-    var wait = at - WARN_BEFORE_MS - Date.now();
-    if (wait <= 0) {
-      show();
-    } else {
-      // Timers are clamped to 2^31-1 ms; sessions are much shorter than that.
-      window.setTimeout(show, Math.min(wait, 2147483647));
+    // The warning in the right plural form for `n` minutes (CLDR rules,
+    // as the server uses them).
+    function warning(n) {
+      var form = rules ? rules.select(n) : n === 1 ? "one" : "other";
+      var t = expiry.getAttribute("data-warn-" + form) || expiry.getAttribute("data-warn-other") || "";
+      return t.replace("{n}", String(n));
     }
+
+    var warnMs = Math.min(WARN_MAX_MS, idleMs / 5);
+    var main = document.querySelector("main");
+
+    function reveal() {
+      // At the top of the page, where it is seen.
+      if (main && box.parentNode !== main) main.insertBefore(box, main.firstChild);
+      box.hidden = false;
+    }
+    var timer = null;
+
+    function tick() {
+      var left = at - Date.now();
+      if (left <= 0) {
+        // Over: keeping it is no longer possible; say so instead.
+        text.textContent = expiry.getAttribute("data-ended") || "";
+        var button = box.querySelector("button");
+        if (button) button.hidden = true;
+        reveal();
+        return;
+      }
+      if (left <= warnMs) {
+        text.textContent = warning(Math.ceil(left / 60000));
+        reveal();
+        // Count down: the next whole minute, or the end.
+        timer = window.setTimeout(tick, Math.min(left, ((left - 1) % 60000) + 1));
+      } else {
+        timer = window.setTimeout(tick, Math.min(left - warnMs, 2147483647));
+      }
+    }
+    tick();
+    box.addEventListener("submit", function () {
+      if (timer) window.clearTimeout(timer);
+    });
   }
 
   /* ---------- Resume link: select on click ---------- */
@@ -173,6 +214,8 @@
       }
     }
     if (!panels.length) return;
+    // The newest entry is what the agent needs: keep it in view.
+    for (var i = 0; i < panels.length; i++) panels[i].scrollTop = panels[i].scrollHeight;
     update();
     window.addEventListener("resize", update);
   }

@@ -45,7 +45,27 @@ struct ScriptOption {
     id: String,
     title: String,
     tier: u8,
+    /// Add "(Tier N)" to the title: not for tier 1, nor where the title
+    /// already says so ("VPN (tier 2)").
+    show_tier: bool,
     languages: Vec<String>,
+}
+
+/// A language the caller may be served in, for the language field.
+#[derive(Serialize)]
+struct LanguageOption {
+    code: String,
+    name: String,
+}
+
+/// What the agent typed into the start form, shown again when it is
+/// refused (nothing typed is lost).
+#[derive(Serialize, Default)]
+struct StartValues {
+    script: String,
+    customer: String,
+    ticket: String,
+    language: String,
 }
 
 #[derive(Serialize, Default)]
@@ -57,12 +77,47 @@ struct Found {
     updated: String,
 }
 
+/// Does the title already name the tier ("… (tier 2)", "… (Stufe 2)")?
+fn title_names_tier(title: &str, tier: u8, lang: &str) -> bool {
+    let title = title.to_lowercase();
+    let word = i18n::text(lang, "tier").to_lowercase();
+    ["tier".to_owned(), word]
+        .iter()
+        .any(|w| title.contains(&format!("{w} {tier}")))
+}
+
+/// The languages the scripts speak, the chrome's own first, each by its
+/// own name (or its code, for one the product has no name for).
+fn language_options(program: &crate::program::Program) -> Vec<LanguageOption> {
+    let mut codes: Vec<&str> = Vec::new();
+    for s in program.scripts.iter().filter(|s| !s.is_subflow()) {
+        for l in &s.languages {
+            if !codes.contains(&l.as_str()) {
+                codes.push(l);
+            }
+        }
+    }
+    let rank = |c: &str| i18n::LANGUAGES.iter().position(|l| *l == c).unwrap_or(usize::MAX);
+    codes.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
+    codes
+        .into_iter()
+        .map(|code| {
+            let name = i18n::native_name(code);
+            LanguageOption {
+                code: code.to_owned(),
+                name: if name.is_empty() { code.to_owned() } else { name.to_owned() },
+            }
+        })
+        .collect()
+}
+
 fn home_page(
     state: &AppState,
     chrome: &Chrome,
     status: StatusCode,
     errors: Vec<FieldError>,
     found: Vec<Found>,
+    form: StartValues,
 ) -> Response {
     let program = state.library.current();
     let mut scripts: Vec<ScriptOption> = program
@@ -71,9 +126,11 @@ fn home_page(
         .filter(|s| !s.is_subflow())
         .map(|s| {
             let lang = s.language_index(&chrome.lang).unwrap_or(0);
+            let title = program.templates.source(s.title, lang).into_owned();
             ScriptOption {
                 id: s.id.clone(),
-                title: program.templates.source(s.title, lang).into_owned(),
+                show_tier: s.tier > 1 && !title_names_tier(&title, s.tier, &chrome.lang),
+                title,
                 tier: s.tier,
                 languages: s.languages.clone(),
             }
@@ -84,12 +141,25 @@ fn home_page(
         chrome,
         status,
         "console/home.html.j2",
-        minijinja::context! { scripts => scripts, errors => errors, found => found },
+        minijinja::context! {
+            scripts => scripts,
+            languages => language_options(&program),
+            errors => errors,
+            found => found,
+            form => form,
+        },
     )
 }
 
 async fn home(State(state): State<AppState>, Staff { chrome, .. }: Staff<Console>) -> Response {
-    home_page(&state, &chrome, StatusCode::OK, Vec::new(), Vec::new())
+    home_page(
+        &state,
+        &chrome,
+        StatusCode::OK,
+        Vec::new(),
+        Vec::new(),
+        StartValues::default(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -126,6 +196,44 @@ async fn start(
             params.insert("ticket".into(), Json::String(ticket.clone()));
         }
         let language = Some(form.language.trim().to_owned()).filter(|l| !l.is_empty());
+        // A language the script does not speak: the form again, with what
+        // was typed, and the languages it does speak.
+        if let Some(l) = &language {
+            let program = state.library.current();
+            if let Some((_, script)) = program.get(&form.script)
+                && script.language_index(l).is_none()
+            {
+                let lang = script.language_index(&chrome.lang).unwrap_or(0);
+                let title = program.templates.source(script.title, lang).into_owned();
+                let names: Vec<&str> = script
+                    .languages
+                    .iter()
+                    .map(|c| match i18n::native_name(c) {
+                        "" => c.as_str(),
+                        n => n,
+                    })
+                    .collect();
+                let text = i18n::text(&chrome.lang, "console_language_unknown")
+                    .replace("{script}", &title)
+                    .replace("{languages}", &names.join(", "));
+                return Ok(home_page(
+                    &state,
+                    &chrome,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![FieldError {
+                        field: "language",
+                        text,
+                    }],
+                    Vec::new(),
+                    StartValues {
+                        script: form.script,
+                        customer,
+                        ticket,
+                        language: l.clone(),
+                    },
+                ));
+            }
+        }
         let reference = if ticket.is_empty() { customer } else { ticket };
         let started = ops::start_session(
             &state,
@@ -191,6 +299,7 @@ async fn takeover(
                         text,
                     }],
                     Vec::new(),
+                    StartValues::default(),
                 ))
             }
             1 => Ok(see_other(&chrome, &format!("/agent/s/{}", found[0].id))),
@@ -205,7 +314,14 @@ async fn takeover(
                         updated: s.updated_at.to_string(),
                     })
                     .collect();
-                Ok(home_page(&state, &chrome, StatusCode::OK, Vec::new(), list))
+                Ok(home_page(
+                    &state,
+                    &chrome,
+                    StatusCode::OK,
+                    Vec::new(),
+                    list,
+                    StartValues::default(),
+                ))
             }
         }
     }
@@ -225,7 +341,8 @@ async fn session_page(
 ) -> PageResult {
     let (stored, _) = ops::open_session(state, &staff(user), id).await?;
     let s = &stored.state;
-    chrome.speak(&s.language, Vec::new(), None);
+    // The chrome stays in the agent's language; what the script says (the
+    // step, its answers, the trail) is in the caller's, marked as such.
     let step: Option<Step> = ops::current_step(state, s, true).await?;
     let (answers, none, talk) = step.as_ref().map(split_answers).unwrap_or_default();
     let program = ops::program_of(state, s).await?;
@@ -271,6 +388,7 @@ async fn session_page(
         minijinja::context! {
             id => id,
             title => title,
+            language => s.language,
             reference => stored.reference,
             channel => s.channel.as_str(),
             taken_over => s.channel == Channel::Customer,

@@ -51,6 +51,39 @@ pub fn text(lang: &str, key: &str) -> String {
     catalogue(lang).get(key).cloned().unwrap_or_default()
 }
 
+/// An entry with plural forms, for the count `n`, with `{n}` filled in:
+/// `count("ru", "minutes", 3)` reads `minutes_few`. Catalogues spell out
+/// the forms their language's CLDR rules reach (`_one`, `_few`, `_many`,
+/// `_other`; checked by a test); a missing form falls back to `_other`.
+pub fn count(lang: &str, key: &str, n: u64) -> String {
+    let cat = catalogue(lang);
+    let lang = if all().contains_key(lang) { lang } else { "en" };
+    let form = crate::engine::plural::plural(lang, n).suffix();
+    cat.get(&format!("{key}_{form}"))
+        .or_else(|| cat.get(&format!("{key}_other")))
+        .map(|t| t.replace("{n}", &n.to_string()))
+        .unwrap_or_default()
+}
+
+/// The forms of a plural entry in `lang`, by CLDR category name, for a
+/// page script that counts itself (with the browser's `Intl.PluralRules`).
+pub fn forms(lang: &str, key: &str) -> Vec<(&'static str, String)> {
+    let cat = catalogue(lang);
+    ["one", "few", "many", "other"]
+        .into_iter()
+        .filter_map(|c| Some((c, cat.get(&format!("{key}_{c}"))?.clone())))
+        .collect()
+}
+
+#[cfg(test)]
+/// The base of a key with plural forms (`minutes` of `minutes_one`).
+fn plural_base(key: &str) -> Option<(&str, &str)> {
+    let (base, form) = key.rsplit_once('_')?;
+    ["one", "few", "many", "other"]
+        .contains(&form)
+        .then_some((base, form))
+}
+
 /// `lang` as one of the chrome's languages, if it is one.
 pub fn supported(lang: &str) -> Option<&'static str> {
     LANGUAGES
@@ -83,15 +116,48 @@ pub fn native_name(code: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    /// A catalogue's keys, a plural entry's forms written as the base with
+    /// the forms its language needs (`minutes_one` … as `minutes_*`).
+    fn keys(lang: &str, cat: &Catalogue) -> Vec<String> {
+        let mut out: Vec<String> = cat
+            .keys()
+            .map(|k| match plural_base(k) {
+                Some((base, _)) => format!("{base}_*"),
+                None => k.clone(),
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        // Every plural entry has exactly the forms its language reaches.
+        for k in out.iter().filter_map(|k| k.strip_suffix("_*")) {
+            let mut have: Vec<&str> = cat
+                .keys()
+                .filter_map(|c| plural_base(c).filter(|(b, _)| *b == k).map(|(_, f)| f))
+                .collect();
+            have.sort();
+            let mut want: Vec<&str> = crate::engine::plural::categories(lang)
+                .iter()
+                .map(|c| c.suffix())
+                .collect();
+            want.sort();
+            assert_eq!(have, want, "{lang}.yaml: the plural forms of `{k}`");
+        }
+        out
+    }
+
     #[test]
     fn every_catalogue_parses_and_has_exactly_the_english_keys() {
         let en: Catalogue = serde_yaml::from_str(CATALOGUES[0].1).expect("en.yaml parses");
         assert!(en.len() > 50, "the English catalogue looks truncated");
+        let en_keys = keys("en", &en);
         for (lang, text) in CATALOGUES {
             let cat: Catalogue =
                 serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{lang}.yaml: {e}"));
-            let mut missing: Vec<&String> = en.keys().filter(|k| !cat.contains_key(*k)).collect();
-            let mut extra: Vec<&String> = cat.keys().filter(|k| !en.contains_key(*k)).collect();
+            let cat_keys = keys(lang, &cat);
+            let mut missing: Vec<&String> =
+                en_keys.iter().filter(|k| !cat_keys.contains(k)).collect();
+            let mut extra: Vec<&String> =
+                cat_keys.iter().filter(|k| !en_keys.contains(k)).collect();
             missing.sort();
             extra.sort();
             assert!(missing.is_empty(), "{lang}.yaml lacks {missing:?}");
@@ -101,13 +167,42 @@ mod tests {
             );
             for (k, v) in &cat {
                 assert!(!v.trim().is_empty(), "{lang}.yaml: `{k}` is blank");
-                // A placeholder of the English text must be kept.
-                for ph in en[k].match_indices('{').map(|(i, _)| &en[k][i..]) {
+                // A placeholder of the English text must be kept (of a
+                // plural form: of the English `_other`).
+                let en_text = match plural_base(k) {
+                    Some((base, _)) => &en[&format!("{base}_other")],
+                    None => &en[k],
+                };
+                for ph in en_text.match_indices('{').map(|(i, _)| &en_text[i..]) {
                     let name = &ph[..ph.find('}').map(|e| e + 1).unwrap_or(ph.len())];
                     assert!(v.contains(name), "{lang}.yaml: `{k}` lost {name}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn counts_use_each_languages_plural_forms() {
+        let warn = |lang, n| count(lang, "wizard_expiry_warning", n);
+        let has = |text: String, part: &str| assert!(text.contains(part), "{text:?} lacks {part:?}");
+        has(warn("en", 1), "in 1 minute because");
+        has(warn("en", 2), "in 2 minutes because");
+        has(warn("nl", 1), "over 1 minuut,");
+        has(warn("nl", 5), "over 5 minuten,");
+        has(warn("de", 1), "in 1 Minute,");
+        has(warn("de", 3), "in 3 Minuten,");
+        has(warn("et", 1), "1 minuti pärast");
+        has(warn("et", 4), "4 minuti pärast");
+        has(warn("ru", 1), "через 1 минуту,");
+        has(warn("ru", 3), "через 3 минуты,");
+        has(warn("ru", 5), "через 5 минут,");
+        has(warn("ru", 21), "через 21 минуту,");
+        has(warn("ru", 12), "через 12 минут,");
+        // A language without a catalogue counts in English.
+        has(warn("fr", 1), "in 1 minute because");
+        // The forms a page script picks from, by CLDR category.
+        let ru: Vec<&str> = forms("ru", "wizard_expiry_warning").iter().map(|f| f.0).collect();
+        assert_eq!(ru, ["one", "few", "many", "other"]);
     }
 
     #[test]

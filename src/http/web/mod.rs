@@ -269,6 +269,10 @@ pub struct EscalateForm {
     pub seq: u32,
     #[serde(default)]
     pub note: String,
+    /// `none` when the person came by "None of these" (the wizard's
+    /// check-your-answers page): the escalation then says so.
+    #[serde(default)]
+    pub why: String,
 }
 
 impl EscalateForm {

@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/s/{id}/check", get(check))
         .route("/s/{id}/escalate", post(escalate))
         .route("/s/{id}/language", post(language))
+        .route("/s/{id}/keep", post(keep))
 }
 
 // ---------------------------------------------------------------------------
@@ -241,9 +242,16 @@ struct SessionView {
     id: String,
     title: String,
     reference: String,
-    /// RFC 3339; the page's script warns a few minutes before.
+    /// RFC 3339; the page's script warns near the end (and offers to keep
+    /// the session).
     expires_at: Option<String>,
     idle_minutes: u64,
+    idle_seconds: u64,
+    /// The warning's plural forms in the chrome's language, by CLDR
+    /// category: the page script counts the minutes down itself.
+    warn_forms: Vec<(&'static str, String)>,
+    /// The step the keep form names (as every move does).
+    seq: u32,
     resume_url: String,
 }
 
@@ -268,7 +276,10 @@ fn session_view(
         title,
         reference: stored.reference.clone().unwrap_or_default(),
         expires_at: active.then(|| rfc3339(stored.updated_at + state.config.wizard_idle)),
-        idle_minutes: state.config.wizard_idle.as_secs() / 60,
+        idle_minutes: state.config.wizard_idle.as_secs().div_ceil(60),
+        idle_seconds: state.config.wizard_idle.as_secs(),
+        warn_forms: i18n::forms(&chrome.lang, "wizard_expiry_warning"),
+        seq: stored.state.seq,
         resume_url: format!("{scheme}://{host}/s/{}?t={token}", stored.id),
     }
 }
@@ -592,6 +603,12 @@ async fn answer(
     let r = async {
         let Form(form) = form?;
         let seq = form.seq;
+        // "None of these" goes to the check-your-answers page first, like
+        // "Talk to a person": the person sees what will be sent and may add
+        // a note (contract section 3).
+        if form.builtin.as_deref() == Some("_none") {
+            return Ok(see_other(&chrome, &format!("/s/{id}/check?why=none")));
+        }
         let reply = form.reply();
         match wizard_move(&state, &headers, &id, seq, Move::Reply(reply.clone())).await {
             Ok(Some(_)) | Err(ApiError::Conflict { .. }) => {
@@ -689,13 +706,23 @@ async fn language(
     respond(&chrome, r)
 }
 
+#[derive(Deserialize, Default)]
+struct CheckQuery {
+    #[serde(default)]
+    why: String,
+}
+
 /// "Check your answers": everything that will go to a person, and a note.
+/// `?why=none`: the person came by "None of these" (sent as such, if the
+/// step still offers it).
 async fn check(
     State(state): State<AppState>,
     mut chrome: Chrome,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<Query<CheckQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let why = query.map(|Query(q)| q.why).unwrap_or_default();
     let r = async {
         let stored = open(&state, &headers, &id).await?;
         if expired(&state, &stored, OffsetDateTime::now_utc()) {
@@ -708,6 +735,10 @@ async fn check(
         chrome.speak(&s.language, Vec::new(), None);
         let title = title_of(&state, s).await;
         let session = session_view(&state, &headers, &chrome, &stored, title);
+        let none = why == "none"
+            && ops::current_step(&state, s, false)
+                .await?
+                .is_some_and(|step| step.answers.iter().any(|a| a.id == "_none"));
         let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted()).cloned().collect();
         Ok(render(
             &chrome,
@@ -715,9 +746,27 @@ async fn check(
             minijinja::context! {
                 session => session,
                 seq => s.seq,
+                none => none,
                 trail => trail_view(&shown),
             },
         ))
+    }
+    .await;
+    respond(&chrome, r)
+}
+
+/// "Keep my session" (the idle warning's button): a move that changes
+/// nothing but the session's last activity, so the idle clock starts again.
+async fn keep(
+    State(state): State<AppState>,
+    chrome: Chrome,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<SeqForm>, PageError>,
+) -> Response {
+    let r = async {
+        let Form(form) = form?;
+        move_and_show(&state, &chrome, &headers, &id, form.seq, Move::Touch).await
     }
     .await;
     respond(&chrome, r)
@@ -733,15 +782,12 @@ async fn escalate(
     let r = async {
         let Form(form) = form?;
         let note = form.note();
-        move_and_show(
-            &state,
-            &chrome,
-            &headers,
-            &id,
-            form.seq,
-            Move::Escalate(note),
-        )
-        .await
+        let mv = if form.why == "none" {
+            Move::NoneFits(note)
+        } else {
+            Move::Escalate(note)
+        };
+        move_and_show(&state, &chrome, &headers, &id, form.seq, mv).await
     }
     .await;
     respond(&chrome, r)
