@@ -275,6 +275,16 @@ impl Session {
             .collect())
     }
 
+    /// Runs `script` (a function body) in the page; its return value.
+    async fn run_js(&self, script: &str) -> Result<Json> {
+        self.post("/execute/sync", json!({ "script": script, "args": [] }))
+            .await
+    }
+
+    async fn displayed(&self, el: &El) -> Result<bool> {
+        Ok(self.get(&format!("/element/{}/displayed", el.0)).await? == true)
+    }
+
     async fn text(&self, el: &El) -> Result<String> {
         let t = self.get(&format!("/element/{}/text", el.0)).await?;
         Ok(t.as_str().unwrap_or_default().to_owned())
@@ -620,9 +630,10 @@ async fn a_customer_a_specialist_and_an_agent_use_the_pages_in_a_real_browser() 
     Ok(())
 }
 
-/// The expiry warning is the page's script at work: with less than five
-/// minutes of idle time left it shows at once; with the default 30 it does
-/// not.
+/// The expiry warning is the page's script at work: it stays away while
+/// there is time (not at page load, even with a short limit), shows near
+/// the end with the real number of minutes, and its button really keeps
+/// the session: after it, the page opens again past the old limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wizard_warns_before_a_session_expires() -> Result<()> {
     if !browser_available() {
@@ -630,42 +641,124 @@ async fn the_wizard_warns_before_a_session_expires() -> Result<()> {
     }
     let mut scripts: Vec<_> = SCRIPTS.to_vec();
     scripts.push(PRINTER);
+    // Eight seconds: the warning shows for the last fifth (1.6 s).
     let short = HttpConfig {
-        wizard_idle: std::time::Duration::from_secs(4 * 60),
+        wizard_idle: std::time::Duration::from_secs(8),
         ..HttpConfig::default()
     };
     let soon = TestApp::start_with_scripts(short, &scripts, |r, _| r).await;
-    let later = TestApp::start_with_scripts(HttpConfig::default(), &scripts, |r, _| r).await;
     let mut driver = Driver::start().await?;
     let b = driver.session().await?;
     let start = "//li[contains(@class,'card')][.//h2[normalize-space()='Printer does not print']]\
                  //button[@type='submit']";
 
-    b.goto(&format!("{}/", later.base)).await?;
-    b.click(&b.xpath(start).await?).await?;
-    b.wait_for("css selector", "legend h1", "Is there paper in the tray?")
-        .await?;
-    assert!(
-        b.find_all("css selector", ".expiry-warning")
-            .await?
-            .is_empty(),
-        "no warning with 30 minutes left"
-    );
-
     b.goto(&format!("{}/", soon.base)).await?;
     b.click(&b.xpath(start).await?).await?;
     b.wait_for("css selector", "legend h1", "Is there paper in the tray?")
         .await?;
-    let warning = b
+    let loaded = Instant::now();
+    let warning = b.css("form.expiry-warning").await?;
+    assert!(
+        !b.displayed(&warning).await?,
+        "no warning at page load, even with a short limit"
+    );
+    let text = b
         .wait_for(
             "css selector",
-            ".expiry-warning",
-            "will end in a few minutes",
+            ".expiry-warning-text",
+            "Your session will end in 1 minute because",
         )
         .await?;
-    let role = b
-        .get(&format!("/element/{}/attribute/role", warning.0))
-        .await?;
+    assert!(
+        loaded.elapsed() > Duration::from_secs(4),
+        "the warning came too early: {:?}",
+        loaded.elapsed()
+    );
+    let role = b.get(&format!("/element/{}/attribute/role", text.0)).await?;
     assert_eq!(role, "alert");
+    // Keep it: the server records the activity, so past the first limit
+    // the session still opens.
+    b.click(&b.css("form.expiry-warning button").await?).await?;
+    b.wait_for("css selector", "legend h1", "Is there paper in the tray?")
+        .await?;
+    let kept = Instant::now();
+    assert!(!b.displayed(&b.css("form.expiry-warning").await?).await?);
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(loaded.elapsed()) + Duration::from_millis(500)).await;
+    assert!(kept.elapsed() < Duration::from_secs(6), "the check came too late");
+    b.goto(&b.current_url().await?).await?;
+    b.wait_for("css selector", "legend h1", "Is there paper in the tray?")
+        .await
+        .context("the session expired although it was kept")?;
+    Ok(())
+}
+
+/// The console's keys in a browser: the trail keeps its newest entry in
+/// view, `e` opens the note (as its hint says) without typing into it, and
+/// `b` is not offered on the first step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_keys_and_trail_do_what_they_say() -> Result<()> {
+    if !browser_available() {
+        return Ok(());
+    }
+    let mut scripts: Vec<_> = SCRIPTS.to_vec();
+    scripts.push(PRINTER);
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &scripts, |r, _| r).await;
+    staff(&app, "ann", Role::Agent, "pw-ann-123").await;
+    let base = app.base.clone();
+    let mut driver = Driver::start().await?;
+    let b = driver.session().await?;
+    b.set_window(1280, 640).await?;
+    sign_in(&b, &base, "/agent", "ann", "pw-ann-123").await?;
+    b.click(&b.css("select#script option[value='wifi']").await?)
+        .await?;
+    b.click(
+        &b.css("form[action='/agent/start'] button[type=submit]")
+            .await?,
+    )
+    .await?;
+    let question = "Is the power light on the router lit?";
+    b.wait_for("css selector", "h1#step-text", question).await?;
+    assert!(
+        b.find_all("css selector", "button[data-key='b']")
+            .await?
+            .is_empty(),
+        "no `b` on the first step"
+    );
+    let hint = b.text(&b.css("p.shortcuts").await?).await?;
+    assert!(!hint.contains("b goes back"), "{hint}");
+
+    // Answer and go back with the keys until the trail is longer than its
+    // panel: every answer stays in the trail (taken back ones marked).
+    for _ in 0..8 {
+        b.type_into(&b.css("body").await?, "1").await?;
+        b.wait_for("css selector", "label[for='value']", "").await?;
+        b.type_into(&b.css("body").await?, "b").await?;
+        b.wait_for("css selector", "h1#step-text", question).await?;
+    }
+    let body = b.css("body").await?;
+    let seen = b
+        .run_js(
+            "const p = document.querySelector('.trail-panel');\
+             const all = p.querySelectorAll('.trail-entry');\
+             const last = all[all.length - 1].getBoundingClientRect();\
+             const box = p.getBoundingClientRect();\
+             return { entries: all.length, overflows: p.scrollHeight > p.clientHeight + 1,\
+                      inView: last.top >= box.top - 1 && last.bottom <= box.bottom + 1 };",
+        )
+        .await?;
+    assert_eq!(seen["overflows"], true, "the trail should overflow: {seen}");
+    assert_eq!(seen["inView"], true, "the newest entry is hidden: {seen}");
+
+    // `e` opens the note, as the label's key and the hint say; the note
+    // stays empty (the key is not typed into it).
+    b.type_into(&body, "e").await?;
+    let focus = b
+        .run_js("const a = document.activeElement; return [a.id, a.value];")
+        .await?;
+    assert_eq!(focus, json!(["note", ""]));
+    let button = b
+        .text(&b.css("form.escalate-form button[type=submit]").await?)
+        .await?;
+    assert_eq!(button, "Escalate now", "the button itself has no key");
     Ok(())
 }
