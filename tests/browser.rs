@@ -630,6 +630,16 @@ async fn a_customer_a_specialist_and_an_agent_use_the_pages_in_a_real_browser() 
     Ok(())
 }
 
+/// Where screenshots go: `$FIXPATH_SCREENSHOTS`, or a temp dir.
+fn shots() -> PathBuf {
+    let dir = match std::env::var_os("FIXPATH_SCREENSHOTS") {
+        Some(dir) => PathBuf::from(dir),
+        None => temp_dir("screenshots"),
+    };
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
 /// The expiry warning is the page's script at work: it stays away while
 /// there is time (not at page load, even with a short limit), shows near
 /// the end with the real number of minutes, and its button really keeps
@@ -676,6 +686,7 @@ async fn the_wizard_warns_before_a_session_expires() -> Result<()> {
     );
     let role = b.get(&format!("/element/{}/attribute/role", text.0)).await?;
     assert_eq!(role, "alert");
+    b.screenshot(&shots(), "wizard-expiry-warning.png").await?;
     // Keep it: the server records the activity, so past the first limit
     // the session still opens.
     b.click(&b.css("form.expiry-warning button").await?).await?;
@@ -760,5 +771,23 @@ async fn the_console_keys_and_trail_do_what_they_say() -> Result<()> {
         .text(&b.css("form.escalate-form button[type=submit]").await?)
         .await?;
     assert_eq!(button, "Escalate now", "the button itself has no key");
+    b.screenshot(&shots(), "console-trail.png").await?;
+
+    // A German-speaking agent on a Dutch call: German chrome, Dutch script.
+    b.goto(&format!("{base}/agent?lang=de")).await?;
+    b.click(&b.css("select#script option[value='printer']").await?)
+        .await?;
+    b.click(&b.css("select#language option[value='nl']").await?)
+        .await?;
+    b.click(
+        &b.css("form[action='/agent/start'] button[type=submit]")
+            .await?,
+    )
+    .await?;
+    b.wait_for("css selector", "h1#step-text", "Zit er papier in de lade?")
+        .await?;
+    let page = b.body_text().await?;
+    assert!(page.contains("Jetzt eskalieren"), "{page}");
+    b.screenshot(&shots(), "console-de-nl.png").await?;
     Ok(())
 }
