@@ -684,7 +684,9 @@ async fn the_wizard_warns_before_a_session_expires() -> Result<()> {
         "the warning came too early: {:?}",
         loaded.elapsed()
     );
-    let role = b.get(&format!("/element/{}/attribute/role", text.0)).await?;
+    let role = b
+        .get(&format!("/element/{}/attribute/role", text.0))
+        .await?;
     assert_eq!(role, "alert");
     b.screenshot(&shots(), "wizard-expiry-warning.png").await?;
     // Keep it: the server records the activity, so past the first limit
@@ -694,8 +696,14 @@ async fn the_wizard_warns_before_a_session_expires() -> Result<()> {
         .await?;
     let kept = Instant::now();
     assert!(!b.displayed(&b.css("form.expiry-warning").await?).await?);
-    tokio::time::sleep(Duration::from_secs(8).saturating_sub(loaded.elapsed()) + Duration::from_millis(500)).await;
-    assert!(kept.elapsed() < Duration::from_secs(6), "the check came too late");
+    tokio::time::sleep(
+        Duration::from_secs(8).saturating_sub(loaded.elapsed()) + Duration::from_millis(500),
+    )
+    .await;
+    assert!(
+        kept.elapsed() < Duration::from_secs(6),
+        "the check came too late"
+    );
     b.goto(&b.current_url().await?).await?;
     b.wait_for("css selector", "legend h1", "Is there paper in the tray?")
         .await

@@ -256,7 +256,10 @@ fn a_template_that_fails_at_run_time_escalates_instead_of_stranding() {
     say(&p, &mut s, "Yes");
     let (node, reason, tier, _) = escalation(&s);
     assert_eq!((node.as_str(), tier), ("a", 2));
-    assert!(reason.starts_with("The script failed at: Go? ("), "{reason}");
+    assert!(
+        reason.starts_with("The script failed at: Go? ("),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -762,7 +765,10 @@ fn the_engines_reasons_are_in_the_sessions_language_and_quote_the_question() {
     let (p, mut s) = lamp("de", Channel::Customer);
     engine::escalate_now(&p, &mut s, None, "customer", t0()).unwrap();
     let (node, reason, _, _) = escalation(&s);
-    assert_eq!(node, "toggle", "the node id stays in the record's node field");
+    assert_eq!(
+        node, "toggle",
+        "the node id stays in the record's node field"
+    );
     assert_eq!(
         reason,
         "Hat um eine Ansprechperson gebeten bei: Ist die Lampe eingeschaltet?"
@@ -774,7 +780,10 @@ fn the_engines_reasons_are_in_the_sessions_language_and_quote_the_question() {
     let (p, mut s) = lamp("ru", Channel::Customer);
     say(&p, &mut s, "_none");
     let (_, reason, _, _) = escalation(&s);
-    assert_eq!(reason, "Ни один ответ не подошёл к вопросу: Лампа включена?");
+    assert_eq!(
+        reason,
+        "Ни один ответ не подошёл к вопросу: Лампа включена?"
+    );
 
     // An agent's "Escalate now", in English, names the agent.
     let (p, mut s) = lamp("en", Channel::Agent);
@@ -790,9 +799,6 @@ fn the_engines_reasons_are_in_the_sessions_language_and_quote_the_question() {
         reason,
         "Сценарий зациклился (более 1 раза) на шаге: Лампа включена?"
     );
-    for reason in [&reason] {
-        assert!(!reason.contains('`'), "{reason}");
-    }
 }
 
 #[test]
@@ -821,11 +827,19 @@ fn a_sub_flows_return_summary_closes_it_in_the_trail() {
     say(&p, &mut s, "done");
     let last = s.trail.last().unwrap();
     assert_eq!(
-        (last.node().as_str(), last.kind().as_str(), last.text().as_str()),
+        (
+            last.node().as_str(),
+            last.kind().as_str(),
+            last.text().as_str()
+        ),
         ("power-cycle/done", "return", "Power cycled")
     );
     assert_eq!(last.actor().as_str(), "system");
     // Back past it: the person's own last answer is retracted, not the summary.
     engine::back(&p, &mut s, "ann", t0()).unwrap();
-    assert!(s.trail.iter().any(|e| e.retracted() && e.kind().as_str() == "say"));
+    assert!(
+        s.trail
+            .iter()
+            .any(|e| e.retracted() && e.kind().as_str() == "say")
+    );
 }

@@ -885,7 +885,11 @@ async fn none_of_these_leads_to_the_check_page_and_sends_the_note() {
     let end = b
         .post(
             &format!("/s/{id}/escalate"),
-            &[("seq", &seq), ("why", "none"), ("note", "Es ist ein anderes Fach")],
+            &[
+                ("seq", &seq),
+                ("why", "none"),
+                ("note", "Es ist ein anderes Fach"),
+            ],
         )
         .await;
     end.assert_status(200);
@@ -959,7 +963,11 @@ async fn the_console_speaks_the_agents_language_and_offers_the_scripts_languages
     let home = ann
         .post(
             "/signin",
-            &[("name", "ann"), ("password", "pw-ann-123"), ("next", "/agent")],
+            &[
+                ("name", "ann"),
+                ("password", "pw-ann-123"),
+                ("next", "/agent"),
+            ],
         )
         .await;
     home.assert_status(200)

@@ -168,12 +168,14 @@ impl Reason<'_> {
                 1 => format!(
                     "Een deelscript eindigde ({summary}) zonder script om naar terug te keren, na: {q}"
                 ),
-                2 => format!(
-                    "Ein Teilablauf endete ({summary}) ohne aufrufendes Skript, nach: {q}"
-                ),
+                2 => {
+                    format!("Ein Teilablauf endete ({summary}) ohne aufrufendes Skript, nach: {q}")
+                }
                 3 => format!("Alamskript lõppes ({summary}), kuid pole kuhu naasta; pärast: {q}"),
                 4 => format!("Подсценарий завершился ({summary}), но вернуться некуда; после: {q}"),
-                _ => format!("A sub-flow ended ({summary}) with no script to return to, after: {q}"),
+                _ => {
+                    format!("A sub-flow ended ({summary}) with no script to return to, after: {q}")
+                }
             },
         }
     }

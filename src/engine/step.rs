@@ -757,7 +757,7 @@ impl<'a> Machine<'a> {
             if u32::from(count) > max {
                 // The name is written only where something ends or fails.
                 let name = self.name(f);
-                let reason = self.reason(Reason::Loop { max: u32::from(max) });
+                let reason = self.reason(Reason::Loop { max });
                 self.end_escalated(name, reason, None, None, Vec::new());
                 return;
             }
@@ -1216,8 +1216,7 @@ impl<'a> Machine<'a> {
                         // Like a `return` node: back to the caller's `next`.
                         if self.s.frames.len() <= 1 {
                             let text = r.text(*summary).unwrap_or_default();
-                            let reason =
-                                self.reason(Reason::ReturnedAlone { summary: &text });
+                            let reason = self.reason(Reason::ReturnedAlone { summary: &text });
                             self.end_escalated(name(), reason, None, None, Vec::new());
                         } else {
                             drop(r);

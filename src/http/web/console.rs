@@ -97,7 +97,12 @@ fn language_options(program: &crate::program::Program) -> Vec<LanguageOption> {
             }
         }
     }
-    let rank = |c: &str| i18n::LANGUAGES.iter().position(|l| *l == c).unwrap_or(usize::MAX);
+    let rank = |c: &str| {
+        i18n::LANGUAGES
+            .iter()
+            .position(|l| *l == c)
+            .unwrap_or(usize::MAX)
+    };
     codes.sort_by(|a, b| rank(a).cmp(&rank(b)).then(a.cmp(b)));
     codes
         .into_iter()
@@ -105,7 +110,11 @@ fn language_options(program: &crate::program::Program) -> Vec<LanguageOption> {
             let name = i18n::native_name(code);
             LanguageOption {
                 code: code.to_owned(),
-                name: if name.is_empty() { code.to_owned() } else { name.to_owned() },
+                name: if name.is_empty() {
+                    code.to_owned()
+                } else {
+                    name.to_owned()
+                },
             }
         })
         .collect()

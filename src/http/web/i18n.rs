@@ -184,7 +184,8 @@ mod tests {
     #[test]
     fn counts_use_each_languages_plural_forms() {
         let warn = |lang, n| count(lang, "wizard_expiry_warning", n);
-        let has = |text: String, part: &str| assert!(text.contains(part), "{text:?} lacks {part:?}");
+        let has =
+            |text: String, part: &str| assert!(text.contains(part), "{text:?} lacks {part:?}");
         has(warn("en", 1), "in 1 minute because");
         has(warn("en", 2), "in 2 minutes because");
         has(warn("nl", 1), "over 1 minuut,");
@@ -201,7 +202,10 @@ mod tests {
         // A language without a catalogue counts in English.
         has(warn("fr", 1), "in 1 minute because");
         // The forms a page script picks from, by CLDR category.
-        let ru: Vec<&str> = forms("ru", "wizard_expiry_warning").iter().map(|f| f.0).collect();
+        let ru: Vec<&str> = forms("ru", "wizard_expiry_warning")
+            .iter()
+            .map(|f| f.0)
+            .collect();
         assert_eq!(ru, ["one", "few", "many", "other"]);
     }
 
