@@ -1020,4 +1020,16 @@ async fn the_console_speaks_the_agents_language_and_offers_the_scripts_languages
     // The first step offers no `b`; the keys hint says so.
     call.assert_has("Tasten: 1–9 wählt eine Antwort, e schreibt eine Eskalationsnotiz.");
     assert!(!call.body.contains("data-key=\"b\""));
+    // On an input step the keys are off while typing; the hint says so.
+    let id = session_of(&call.body);
+    let seq = call.field("seq");
+    let input = ann
+        .post(
+            &format!("/agent/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    input
+        .assert_has("lang=\"nl\">Wat is de modelnaam?</h1>")
+        .assert_has("Solange Sie im Feld tippen, sind die Tasten aus. Mit Esc verlassen Sie das Feld; dann geht b zurück");
 }
