@@ -40,6 +40,41 @@ fn fixpath(args: &[&str]) -> Output {
     }
 }
 
+/// A folder of its own under the system's temporary folder, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("fixpath-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        TempDir(dir)
+    }
+
+    /// Copies a file of the crate into the folder, under the same name.
+    fn copy(&self, from: &str) -> &TempDir {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(from);
+        let name = from.file_name().expect("a file name");
+        std::fs::copy(&from, self.0.join(name)).expect("the fixture copies");
+        self
+    }
+
+    fn write(&self, name: &str, text: &str) -> &TempDir {
+        std::fs::write(self.0.join(name), text).expect("the file is written");
+        self
+    }
+
+    fn join(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
@@ -444,4 +479,111 @@ fn version() {
         out.stdout,
         format!("fixpath {}\n", env!("CARGO_PKG_VERSION"))
     );
+}
+
+// ------------------------------------------------- a file and the files beside it
+
+const PASS: &str = "tests/fixtures/scenario/pass";
+
+/// The scenario fixtures (a router script that `use`s power-cycle, and its
+/// tests), a script no test exercises, and a broken one.
+fn folder_with_neighbours(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    dir.copy(&format!("{PASS}/router.yaml"))
+        .copy(&format!("{PASS}/power-cycle.yaml"))
+        .copy(&format!("{PASS}/router.test.yaml"))
+        .write(
+            "untested.yaml",
+            "id: untested\ntitle: Nobody tests this\nnodes:\n  q:\n    ask: Which?\n    answers:\n      - A: { resolve: Done }\n      - B: { escalate: Not done }\n",
+        )
+        .write("broken.yaml", "id: broken\ntitle: Broken\nnodes:\n  a:\n    ask: What?\n    answers:\n      - X: nowhere\n");
+    dir
+}
+
+#[test]
+fn lint_of_one_file_loads_the_files_beside_it_and_reports_only_its_own() {
+    let dir = folder_with_neighbours("lint-one");
+    // router `use`s power-cycle, which is only beside it; broken.yaml's
+    // error is not router's.
+    let out = fixpath(&["lint", &dir.join("router.yaml")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "checked 1 file: no problems found\n");
+    // The folder itself has the broken file's error.
+    let out = fixpath(&["lint", &dir.0.display().to_string()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("broken.yaml"), "{}", out.stdout);
+    // Named on its own, the broken file is reported in every format.
+    let out = fixpath(&["lint", &dir.join("broken.yaml"), "--format", "json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let files: BTreeSet<String> = json(&out.stdout)
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| d["file"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(files, BTreeSet::from([dir.join("broken.yaml")]));
+}
+
+#[test]
+fn a_file_named_wins_over_a_sibling_with_the_same_id() {
+    // The lint fixtures share ids; FP101.yaml is checked as itself.
+    let out = fixpath(&["lint", WITH_WARNING, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let codes: Vec<String> = json(&out.stdout)
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(codes, ["FP101"]);
+}
+
+#[test]
+fn test_of_one_test_file_loads_its_script_and_runs_only_that_file() {
+    let dir = folder_with_neighbours("test-one");
+    dir.write(
+        "untested.test.yaml",
+        "script: untested\ncases:\n  - name: always fails\n    answers: [A]\n    expect: { outcome: escalated }\n",
+    );
+    let out = fixpath(&["test", &dir.join("router.test.yaml")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.ends_with("6 passed, 0 failed\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("untested"), "{}", out.stdout);
+    assert!(!out.stderr.contains("broken"), "{}", out.stderr);
+}
+
+#[test]
+fn coverage_counts_the_scripts_asked_for() {
+    let dir = folder_with_neighbours("coverage");
+    // The test file alone: its script is covered, the untested one beside it
+    // does not count.
+    let out = fixpath(&["test", "--coverage", &dir.join("router.test.yaml")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("coverage: every answer of every script tested is exercised"),
+        "{}",
+        out.stdout
+    );
+    // Named as well, its answers are missing.
+    let out = fixpath(&[
+        "test",
+        "--coverage",
+        &dir.join("router.test.yaml"),
+        &dir.join("untested.yaml"),
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("coverage: 2 answer(s) no case exercises:"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("untested > q > a"), "{}", out.stdout);
+    assert!(!out.stdout.contains("router >"), "{}", out.stdout);
 }
