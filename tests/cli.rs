@@ -587,3 +587,153 @@ fn coverage_counts_the_scripts_asked_for() {
     assert!(out.stdout.contains("untested > q > a"), "{}", out.stdout);
     assert!(!out.stdout.contains("router >"), "{}", out.stdout);
 }
+
+// ------------------------------------------------------ serve: before it starts
+
+/// `fixpath ARGS` run in `dir` with none of the server's variables set; a
+/// server that starts after all is killed after 30 s (and the test fails).
+fn fixpath_in(dir: &TempDir, args: &[&str]) -> (Output, std::time::Duration) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fixpath"));
+    cmd.args(args)
+        .current_dir(&dir.0)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "FIXPATH_SCRIPTS",
+        "FIXPATH_DB",
+        "FIXPATH_DB_POOL",
+        "FIXPATH_LISTEN",
+        "FIXPATH_WEBHOOKS",
+        "FIXPATH_WEBHOOK_SECRET",
+        "FIXPATH_CONFIG",
+        "FIXPATH_LOG_FORMAT",
+    ] {
+        cmd.env_remove(var);
+    }
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().expect("the fixpath binary runs");
+    while child
+        .try_wait()
+        .expect("the child can be waited for")
+        .is_none()
+    {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("the output is read");
+    (
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        started.elapsed(),
+    )
+}
+
+fn scripts_dir() -> String {
+    format!("{}/tests/fixtures/clean", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn serve_refuses_a_db_that_is_not_a_database_and_creates_nothing() {
+    let dir = TempDir::new("db-nonsense");
+    let scripts = scripts_dir();
+    for args in [
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scripts",
+            &scripts,
+            "--db",
+            "nonsense",
+        ],
+        vec!["user", "add", "ann", "--role", "agent", "--db", "nonsense"],
+    ] {
+        let (out, _) = fixpath_in(&dir, &args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(
+                "`nonsense` is not a database: an SQLite file path ends in .db, .sqlite or .sqlite3"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert!(!dir.0.join("nonsense").exists(), "{args:?} created a file");
+    }
+}
+
+#[test]
+fn serve_checks_the_scripts_folder_before_it_creates_a_database() {
+    let dir = TempDir::new("scripts-first");
+    dir.write("broken.yaml", "id: broken\ntitle: Broken\nnodes:\n  a:\n    ask: What?\n    answers:\n      - X: nowhere\n");
+    std::fs::create_dir_all(dir.0.join("empty")).expect("a folder");
+    let cases: [(&str, i32, &str); 3] = [
+        ("missing", 2, "no such file or folder: missing"),
+        (
+            "empty",
+            2,
+            "`empty` holds no scripts (*.yaml or *.yml files)",
+        ),
+        (
+            ".",
+            1,
+            "the scripts in `.` have errors; the server did not start",
+        ),
+    ];
+    for (scripts, code, says) in cases {
+        let (out, _) = fixpath_in(
+            &dir,
+            &["serve", "--listen", "127.0.0.1:0", "--scripts", scripts],
+        );
+        assert_eq!(out.code, code, "--scripts {scripts}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(says),
+            "--scripts {scripts}: {}",
+            out.stderr
+        );
+        assert!(
+            !dir.0.join("fixpath-data").exists(),
+            "--scripts {scripts} created the default database"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_postgresql_is_reported_at_once_as_what_it_is() {
+    let dir = TempDir::new("pg-unreachable");
+    let scripts = scripts_dir();
+    // Nothing listens on port 1.
+    let url = "postgres://fixpath@127.0.0.1:1/fixpath";
+    for args in [
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scripts",
+            &scripts,
+            "--db",
+            url,
+        ],
+        vec!["user", "add", "ann", "--role", "agent", "--db", url],
+    ] {
+        let (out, took) = fixpath_in(&dir, &args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("cannot reach PostgreSQL at 127.0.0.1:1: connection refused"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args:?} took {took:?}"
+        );
+    }
+}

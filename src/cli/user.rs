@@ -36,7 +36,7 @@ pub struct AddArgs {
     /// Read a password for the web pages from the first line of stdin
     #[arg(long)]
     pub password_stdin: bool,
-    /// The server's database: an SQLite path or URL, or a postgres:// URL
+    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
     /// [default: fixpath-data/fixpath.db]
     #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
