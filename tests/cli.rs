@@ -737,3 +737,86 @@ fn an_unreachable_postgresql_is_reported_at_once_as_what_it_is() {
         );
     }
 }
+
+// ------------------------------------------------- a password typed on a terminal
+
+/// `user add --password-stdin` on a pseudo-terminal: the prompts show, the
+/// password typed does not (the terminal's echo is off while it is read).
+#[cfg(target_os = "linux")]
+#[test]
+fn password_stdin_on_a_terminal_prompts_without_echo() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = TempDir::new("password-tty");
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the two ints.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "a pseudo-terminal opens");
+    // SAFETY: both descriptors are fresh and owned here alone.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let db = dir.join("users.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fixpath"))
+        .args([
+            "user",
+            "add",
+            "ann",
+            "--role",
+            "agent",
+            "--password-stdin",
+            "--db",
+            &db,
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .expect("the fixpath binary runs");
+    let mut writer = std::fs::File::from(master.try_clone().expect("dup"));
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut reader = std::fs::File::from(master);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the child has closed the terminal.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let wait_for = |needle: &str, seen: &mut String| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !seen.contains(needle) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("no `{needle}` on the terminal:\n{seen}"),
+            }
+        }
+    };
+    wait_for("(not shown): ", &mut seen);
+    writer.write_all(b"correct-horse\n").expect("typed");
+    wait_for("again: ", &mut seen);
+    writer.write_all(b"correct-horse\n").expect("typed");
+    wait_for("API token", &mut seen);
+    let status = child.wait().expect("fixpath ends");
+    while let Ok(bytes) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        seen.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(status.success(), "{seen}");
+    assert!(seen.contains("Password for `ann` (not shown): "), "{seen}");
+    assert!(seen.contains("with a password for the web pages"), "{seen}");
+    assert!(
+        !seen.contains("correct-horse"),
+        "the password showed:\n{seen}"
+    );
+}

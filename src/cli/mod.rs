@@ -87,7 +87,12 @@ where
             run::run(a, &mut stdin.lock(), echo, out, err)
         }
         Command::Serve(a) => serve::run(a, err),
-        Command::User(a) => user::run(a, &mut std::io::stdin().lock(), out, err),
+        Command::User(a) => {
+            use std::io::IsTerminal;
+            let stdin = std::io::stdin();
+            let terminal = stdin.is_terminal();
+            user::run(a, &mut stdin.lock(), terminal, out, err)
+        }
     };
     match res {
         Ok(code) => code,
