@@ -248,11 +248,13 @@ fn read_unseen(
     prompt: &str,
     err: &mut dyn std::io::Write,
 ) -> std::io::Result<String> {
-    write!(err, "{prompt}")?;
-    err.flush()?;
     let mut line = String::new();
     {
+        // Off before the prompt shows: a terminal echoes what is typed as
+        // it arrives, before anyone reads it.
         let _quiet = NoEcho::on_stdin();
+        write!(err, "{prompt}")?;
+        err.flush()?;
         input.read_line(&mut line)?;
     }
     // The Enter that ended the line was not echoed either.
