@@ -843,3 +843,78 @@ async fn too_many_wrong_passwords_lock_the_name_for_a_while() {
     .assert_status(200)
     .assert_has("Escalations");
 }
+
+#[tokio::test]
+async fn the_signin_page_shows_the_command_as_code_in_every_language() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let page = b.get(&format!("/signin?lang={lang}")).await;
+        page.assert_status(200)
+            .assert_has(&format!("lang=\"{lang}\""))
+            .assert_has("<code>fixpath user add</code>");
+        assert!(!page.body.contains('`'), "{lang}: a literal backtick");
+        assert!(!page.body.contains("{command}"), "{lang}");
+    }
+}
+
+#[tokio::test]
+async fn the_author_page_shows_a_refused_version_as_refused_and_no_server_paths() {
+    let app = app().await;
+    staff(&app, "ada", Role::Author, "pw-ada-123").await;
+    let mut ada = Browser::new(&app);
+    ada.get("/signin").await;
+    ada.post(
+        "/signin",
+        &[("name", "ada"), ("password", "pw-ada-123"), ("next", "")],
+    )
+    .await;
+    let scripts = app.dir().join("scripts");
+    let home = ada.get("/author").await;
+    // The test scripts have one warning (FP102 on `instant`).
+    home.assert_status(200)
+        .assert_has("printer.yaml")
+        .assert_has("Problems found: 1 (as <code>fixpath lint</code> prints them):")
+        .assert_has("status status-resolved");
+    assert!(!home.body.contains("1 problems"));
+    assert!(
+        !home.body.contains(&*scripts.to_string_lossy()),
+        "the scripts folder's place on the server shows:\n{}",
+        home.body
+    );
+    let script = ada.get("/author/scripts/printer").await;
+    script.assert_status(200).assert_has("printer.yaml");
+    assert!(!script.body.contains(&*scripts.to_string_lossy()));
+
+    // A broken file: the new version is refused.
+    std::fs::write(
+        scripts.join("broken.yaml"),
+        "id: broken\ntitle: Broken\nnodes:\n  a:\n    ask: What?\n    answers:\n      - X: nowhere\n",
+    )
+    .unwrap();
+    let report = app.state.library.reload(&*app.store).await.unwrap();
+    assert!(!report.published);
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let home = ada.get(&format!("/author?lang={lang}")).await;
+        home.assert_status(200)
+            .assert_has("status status-refused")
+            .assert_has("<code>fixpath lint</code>")
+            .assert_has("broken.yaml");
+        assert!(!home.body.contains("status-open"), "{lang}");
+        // The diagnostics quote ids in backticks as `fixpath lint` does; the
+        // page's own words do not.
+        let words = home.body.split("<pre").next().unwrap_or_default();
+        assert!(!words.contains('`'), "{lang}: a literal backtick");
+        assert!(
+            !home.body.contains(&*scripts.to_string_lossy()),
+            "{lang}: the scripts folder's place on the server shows"
+        );
+    }
+    let home = ada.get("/author?lang=en").await;
+    home.assert_has("Problems found: 2 (as <code>fixpath lint</code> prints them):");
+    let start = home.body.find("<h1>").unwrap_or(0);
+    let end = home.body.find("</section>").unwrap_or(home.body.len());
+    let when = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
+    let part = when.replace_all(&home.body[start..end], "[read at]");
+    insta::assert_snapshot!("author_refused", redact(&part));
+}
