@@ -219,9 +219,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     tracing::info!("listening on http://{addr}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    if config.webhooks.is_empty() {
-        tracing::info!("no webhooks configured; escalation events stay in the database only");
-    } else if config.webhook_secret.is_none() {
+    if !config.webhooks.is_empty() && config.webhook_secret.is_none() {
         tracing::warn!(
             "webhooks are sent unsigned; set --webhook-secret so receivers can check them"
         );
