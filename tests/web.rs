@@ -362,6 +362,29 @@ async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_
         .assert_has("Printer does not print");
     assert!(sam.jar.contains_key("fp_staff"));
     insta::assert_snapshot!("queue_list", redact(&queue.body));
+    // The case's reference, as the customer was shown it, is in the list,
+    // and finds the case however it is typed.
+    let reference = Regex::new(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
+        .unwrap()
+        .find(&end.body)
+        .expect("the end page shows the reference")
+        .as_str()
+        .to_owned();
+    queue.assert_has(&format!("<span class=\"reference\">{reference}</span>"));
+    let typed = reference.replace('-', " ").to_lowercase();
+    let found = sam
+        .get(&format!(
+            "/queue?status=all&reference={}",
+            typed.replace(' ', "+")
+        ))
+        .await;
+    found
+        .assert_status(200)
+        .assert_has("Printer does not print")
+        .assert_has(&format!("value=\"{typed}\""));
+    let none = sam.get("/queue?status=all&reference=ZZZZ-ZZZZ").await;
+    none.assert_status(200).assert_has("Nothing waiting here.");
+    assert!(!none.body.contains("Printer does not print"));
 
     let esc = format!("esc_{}", id.trim_start_matches("ses_"));
     let item = sam.get(&format!("/queue/{esc}")).await;
