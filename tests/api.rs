@@ -324,6 +324,9 @@ async fn walk_to_an_escalation_and_work_it_in_the_queue() {
         .get("/api/v1/escalations?tier=&queue=&status=", Some(&sam))
         .await;
     assert_eq!(r.assert_ok(200).as_array().unwrap().len(), 1);
+    // `all` is every status, as on the queue page (contract section 10).
+    let r = app.get("/api/v1/escalations?status=all", Some(&sam)).await;
+    assert_eq!(r.assert_ok(200).as_array().unwrap().len(), 1);
 
     // The record: section 8, with the full trail, the retracted entry included.
     let r = app

@@ -33,7 +33,10 @@ fn redact(s: &str) -> String {
     let re = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z").unwrap();
     let s = re.replace_all(s, "[time]");
     let re = regex::Regex::new(r"version [0-9a-f]{16}").unwrap();
-    re.replace_all(&s, "version [version]").into_owned()
+    let s = re.replace_all(&s, "version [version]");
+    // The heading names the version in the session's language.
+    let re = regex::Regex::new(r"(?m)^(== .*, \S+) [0-9a-f]{16}\) ==$").unwrap();
+    re.replace_all(&s, "$1 [version]) ==").into_owned()
 }
 
 const DIR: &str = "tests/fixtures/scenario/pass";
@@ -98,4 +101,25 @@ fn test_reports_each_failure_with_its_step_and_what_was_expected() {
     assert_eq!(code, 1);
     insta::assert_snapshot!("test_fail", out);
     assert_eq!(out.lines().last(), Some("1 passed, 5 failed"));
+}
+
+#[test]
+fn run_speaks_the_session_language_in_its_own_words_too() {
+    // Yes, a code, Enter for the instruction: every kind of prompt the
+    // terminal writes, in each language of the product.
+    let mut all = String::new();
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let (code, out, err) = fixpath(
+            &[
+                "run",
+                "tests/fixtures/cli/terminal/kiosk.yaml",
+                "--language",
+                lang,
+            ],
+            "1\nA123\n\n",
+        );
+        assert_eq!(code, 0, "{lang}: {err}");
+        all.push_str(&format!("--- {lang}\n{}\n", redact(&out)));
+    }
+    insta::assert_snapshot!("run_languages", all);
 }

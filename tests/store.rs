@@ -490,6 +490,20 @@ pub async fn story(store: &dyn Store) {
             .is_empty()
     );
 
+    // References of many sessions at once: those without one are left out.
+    let refs = store
+        .session_references(&["s1".into(), "s2".into(), "s3".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        refs,
+        std::collections::HashMap::from([
+            ("s1".to_owned(), "T-100".to_owned()),
+            ("s2".to_owned(), "T-100".to_owned()),
+        ])
+    );
+    assert!(store.session_references(&[]).await.unwrap().is_empty());
+
     // The queue, oldest first, with filters.
     let all = store
         .escalations(&EscalationFilter::default())

@@ -362,6 +362,29 @@ async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_
         .assert_has("Printer does not print");
     assert!(sam.jar.contains_key("fp_staff"));
     insta::assert_snapshot!("queue_list", redact(&queue.body));
+    // The case's reference, as the customer was shown it, is in the list,
+    // and finds the case however it is typed.
+    let reference = Regex::new(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
+        .unwrap()
+        .find(&end.body)
+        .expect("the end page shows the reference")
+        .as_str()
+        .to_owned();
+    queue.assert_has(&format!("<span class=\"reference\">{reference}</span>"));
+    let typed = reference.replace('-', " ").to_lowercase();
+    let found = sam
+        .get(&format!(
+            "/queue?status=all&reference={}",
+            typed.replace(' ', "+")
+        ))
+        .await;
+    found
+        .assert_status(200)
+        .assert_has("Printer does not print")
+        .assert_has(&format!("value=\"{typed}\""));
+    let none = sam.get("/queue?status=all&reference=ZZZZ-ZZZZ").await;
+    none.assert_status(200).assert_has("Nothing waiting here.");
+    assert!(!none.body.contains("Printer does not print"));
 
     let esc = format!("esc_{}", id.trim_start_matches("ses_"));
     let item = sam.get(&format!("/queue/{esc}")).await;
@@ -1032,4 +1055,80 @@ async fn the_console_speaks_the_agents_language_and_offers_the_scripts_languages
     input
         .assert_has("lang=\"nl\">Wat is de modelnaam?</h1>")
         .assert_has("Solange Sie im Feld tippen, sind die Tasten aus. Mit Esc verlassen Sie das Feld; dann geht b zurück");
+#[tokio::test]
+async fn the_signin_page_shows_the_command_as_code_in_every_language() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let page = b.get(&format!("/signin?lang={lang}")).await;
+        page.assert_status(200)
+            .assert_has(&format!("lang=\"{lang}\""))
+            .assert_has("<code>fixpath user add</code>");
+        assert!(!page.body.contains('`'), "{lang}: a literal backtick");
+        assert!(!page.body.contains("{command}"), "{lang}");
+    }
+}
+
+#[tokio::test]
+async fn the_author_page_shows_a_refused_version_as_refused_and_no_server_paths() {
+    let app = app().await;
+    staff(&app, "ada", Role::Author, "pw-ada-123").await;
+    let mut ada = Browser::new(&app);
+    ada.get("/signin").await;
+    ada.post(
+        "/signin",
+        &[("name", "ada"), ("password", "pw-ada-123"), ("next", "")],
+    )
+    .await;
+    let scripts = app.dir().join("scripts");
+    // Where the server keeps the scripts, as a page would print it (HTML
+    // escaping writes `/` as `&#x2f;`).
+    let server_path = scripts.to_string_lossy().replace('/', "&#x2f;");
+    let home = ada.get("/author").await;
+    // The test scripts have one warning (FP102 on `instant`).
+    home.assert_status(200)
+        .assert_has("printer.yaml")
+        .assert_has("Problems found: 1 (as <code>fixpath lint</code> prints them):")
+        .assert_has("status status-resolved");
+    assert!(!home.body.contains("1 problems"));
+    assert!(
+        !home.body.contains(&server_path),
+        "the scripts folder's place on the server shows:\n{}",
+        home.body
+    );
+    let script = ada.get("/author/scripts/printer").await;
+    script.assert_status(200).assert_has("printer.yaml");
+    assert!(!script.body.contains(&server_path), "{}", script.body);
+
+    // A broken file: the new version is refused.
+    std::fs::write(
+        scripts.join("broken.yaml"),
+        "id: broken\ntitle: Broken\nnodes:\n  a:\n    ask: What?\n    answers:\n      - X: nowhere\n",
+    )
+    .unwrap();
+    let report = app.state.library.reload(&*app.store).await.unwrap();
+    assert!(!report.published);
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let home = ada.get(&format!("/author?lang={lang}")).await;
+        home.assert_status(200)
+            .assert_has("status status-refused")
+            .assert_has("<code>fixpath lint</code>")
+            .assert_has("broken.yaml");
+        assert!(!home.body.contains("status-open"), "{lang}");
+        // The diagnostics quote ids in backticks as `fixpath lint` does; the
+        // page's own words do not.
+        let words = home.body.split("<pre").next().unwrap_or_default();
+        assert!(!words.contains('`'), "{lang}: a literal backtick");
+        assert!(
+            !home.body.contains(&server_path),
+            "{lang}: the scripts folder's place on the server shows"
+        );
+    }
+    let home = ada.get("/author?lang=en").await;
+    home.assert_has("Problems found: 2 (as <code>fixpath lint</code> prints them):");
+    let start = home.body.find("<h1>").unwrap_or(0);
+    let end = home.body.find("</section>").unwrap_or(home.body.len());
+    let when = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
+    let part = when.replace_all(&home.body[start..end], "[read at]");
+    insta::assert_snapshot!("author_refused", redact(&part));
 }

@@ -19,8 +19,9 @@ pub struct Args {
     /// The folder of troubleshooting scripts [default: scripts]
     #[arg(long, env = "FIXPATH_SCRIPTS", value_name = "DIR")]
     pub scripts: Option<PathBuf>,
-    /// The database: an SQLite file path, an sqlite:// URL, or a postgres:// URL for several
-    /// instances sharing one database [default: fixpath-data/fixpath.db]
+    /// The database: an SQLite file path ending in .db, .sqlite or .sqlite3, an sqlite:// URL, or
+    /// a postgres:// URL for several instances sharing one database
+    /// [default: fixpath-data/fixpath.db]
     #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
     /// PostgreSQL connections this instance opens at most, 1 to 500 [default: 16]

@@ -48,12 +48,17 @@ impl Compilation {
 
 /// Loads and compiles every script under `paths`.
 pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, MissingPath> {
-    let files = load::discover(paths)?;
+    Ok(compile_files(&load::discover(paths)?))
+}
+
+/// Loads and compiles these files, in this order: where two define the same
+/// script id, the earlier one is the script and the later one the duplicate.
+pub fn compile_files(files: &[PathBuf]) -> Compilation {
     let mut sources = Sources::new();
     let mut diags = Vec::new();
     let mut scripts = Vec::new();
     let mut tests = Vec::new();
-    for path in &files {
+    for path in files {
         let (id, res) = load::read(path, &mut sources);
         match res {
             Err(d) => diags.push(d),
@@ -61,7 +66,7 @@ pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, MissingPath> {
             Ok(()) => scripts.push(id),
         }
     }
-    Ok(compile_loaded(sources, scripts, tests, diags))
+    compile_loaded(sources, scripts, tests, diags)
 }
 
 /// Compiles in-memory files: `(path, text)` pairs. Paths ending in

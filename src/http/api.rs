@@ -651,7 +651,7 @@ async fn escalate_session(
 // Escalations.
 
 /// `GET /api/v1/escalations?tier=&queue=&status=&limit=`. Empty values mean
-/// "any", so a form can send every field.
+/// "any", so a form can send every field; `status=all` does too.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EscalationQuery {
@@ -680,10 +680,12 @@ impl EscalationQuery {
             },
         };
         let status = match given(self.status) {
+            // `all` is what the queue page sends for every status.
             None => None,
+            Some(s) if s.trim() == "all" => None,
             Some(s) => Some(EscalationStatus::parse(s.trim()).ok_or_else(|| {
                 bad(format!(
-                    "`status` must be open, claimed or resolved, not `{s}`"
+                    "`status` must be open, claimed, resolved or all, not `{s}`"
                 ))
             })?),
         };

@@ -58,18 +58,18 @@ impl Library {
     /// Compiles the scripts folder; refuses to start on errors (there is no
     /// older version to fall back to yet). Stores every script version.
     pub async fn open(dir: PathBuf, store: &dyn Store) -> Result<Library, LibraryError> {
+        Library::prepare(dir)?.open(store).await
+    }
+
+    /// The first compilation of the folder, before any database is touched:
+    /// a missing folder or scripts with errors stop the start here.
+    pub fn prepare(dir: PathBuf) -> Result<Prepared, LibraryError> {
         let comp = compile_dir(&dir)?;
         let report = report(&comp, true);
         if comp.errors() > 0 {
             return Err(LibraryError::Invalid(report.text));
         }
-        store_versions(&comp, store).await?;
-        Ok(Library {
-            dir,
-            current: RwLock::new(Arc::new(comp.program)),
-            pinned: Mutex::new(HashMap::new()),
-            report: RwLock::new(report),
-        })
+        Ok(Prepared { dir, comp, report })
     }
 
     /// The program new sessions start on.
@@ -153,6 +153,31 @@ impl Library {
         }
         cache.insert(key, program.clone());
         Ok(program)
+    }
+}
+
+/// A scripts folder that compiled, not yet stored: see [`Library::prepare`].
+pub struct Prepared {
+    dir: PathBuf,
+    comp: Compilation,
+    report: LoadReport,
+}
+
+impl Prepared {
+    /// How many scripts the folder holds.
+    pub fn scripts(&self) -> usize {
+        self.comp.program.scripts.len()
+    }
+
+    /// Stores every script version and serves them.
+    pub async fn open(self, store: &dyn Store) -> Result<Library, LibraryError> {
+        store_versions(&self.comp, store).await?;
+        Ok(Library {
+            dir: self.dir,
+            current: RwLock::new(Arc::new(self.comp.program)),
+            pinned: Mutex::new(HashMap::new()),
+            report: RwLock::new(self.report),
+        })
     }
 }
 

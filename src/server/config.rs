@@ -129,6 +129,25 @@ impl Database {
             return Err(Problem::new("the database path is empty")
                 .hint("give an SQLite file path, e.g. fixpath-data/fixpath.db"));
         }
+        // A bare word is more likely a mistake (a name meant for another
+        // flag, a URL without its scheme) than a database file to create.
+        let is_sqlite_file = Path::new(s)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| {
+                ["db", "sqlite", "sqlite3"]
+                    .iter()
+                    .any(|x| e.eq_ignore_ascii_case(x))
+            });
+        if !is_sqlite_file {
+            return Err(Problem::new(format!(
+                "`{s}` is not a database: an SQLite file path ends in .db, .sqlite or .sqlite3"
+            ))
+            .hint(
+                "give e.g. fixpath-data/fixpath.db, sqlite://PATH for any other file name, \
+                 or a postgres:// URL",
+            ));
+        }
         Ok(Database::Sqlite {
             url: s.to_owned(),
             file: Some(PathBuf::from(s)),
@@ -680,6 +699,31 @@ mod tests {
                 file: Some("/var/lib/fp.db".into())
             }
         );
+    }
+
+    #[test]
+    fn a_bare_word_is_not_a_database_file() {
+        for ok in [
+            "fixpath-data/fixpath.db",
+            "/var/lib/fixpath/data.SQLITE",
+            "x.sqlite3",
+            "sqlite://anything",
+            "sqlite:anything",
+        ] {
+            assert!(
+                matches!(Database::parse(ok), Ok(Database::Sqlite { .. })),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "nonsense",
+            "fixpath-data/fixpath",
+            "db.internal:5432/fixpath",
+            "x.txt",
+        ] {
+            let e = Database::parse(bad).unwrap_err();
+            assert!(e.message.contains("is not a database"), "{bad}: {e}");
+        }
     }
 
     #[test]

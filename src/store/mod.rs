@@ -235,6 +235,12 @@ pub trait Store: Send + Sync + 'static {
         reference: &str,
         limit: u32,
     ) -> Result<Vec<StoredSession>>;
+    /// The references of these sessions (those that have one), by session
+    /// id: one query for a page of escalations.
+    async fn session_references(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>>;
     /// Saves one step atomically: state, new trail entries, retractions, and
     /// the escalation with its `escalation.created` outbox message.
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved>;

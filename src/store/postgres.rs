@@ -1183,6 +1183,23 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn session_references(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows = sqlx::query_as::<_, (String, String)>(
+            "SELECT id, reference FROM sessions WHERE reference IS NOT NULL AND id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().collect())
+    }
+
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
         let job = StepJob::new(w)?;
         if !job.retracted.is_empty() {

@@ -989,6 +989,26 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn session_references(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut found = std::collections::HashMap::new();
+        // Well under SQLite's limit of bound parameters per statement.
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT id, reference FROM sessions WHERE reference IS NOT NULL AND id IN ({marks})"
+            );
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            found.extend(q.fetch_all(&self.reader).await.map_err(db)?);
+        }
+        Ok(found)
+    }
+
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
         // Everything is encoded here, on the caller's task, in parallel; the
         // writer task only runs statements.
