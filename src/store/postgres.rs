@@ -57,6 +57,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -378,7 +379,7 @@ struct NewMessage {
 impl NewMessage {
     fn new(
         event_type: &'static str,
-        data: &EscalationView<'_>,
+        data: &impl Serialize,
         now: OffsetDateTime,
     ) -> Result<NewMessage> {
         Ok(NewMessage {
@@ -1273,7 +1274,12 @@ impl Store for PgStore {
             claimed_by: next.claimed_by.as_deref(),
             updated_at: now,
         };
-        let message = NewMessage::new(change_event(change), &view, now)?;
+        let message = match change {
+            EscalationChange::Note(n) => {
+                NewMessage::new(change_event(change), &super::NoteAdded::new(&next, n), now)?
+            }
+            _ => NewMessage::new(change_event(change), &view, now)?,
+        };
         // The update (conditional on the status read, right on its own even
         // without the lock) and its message in one statement.
         let updated = sqlx::query_scalar::<_, i64>(

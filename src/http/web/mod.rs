@@ -177,6 +177,7 @@ impl From<ApiError> for PageError {
             StatusCode::NOT_FOUND => "error_not_found",
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "error_forbidden",
             StatusCode::CONFLICT => "error_conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "error_too_large",
             s if s.is_server_error() => "error_server",
             _ => "error_refused",
         };
