@@ -529,6 +529,32 @@ async fn an_agent_runs_a_call_and_takes_over_a_customers_session() {
         .assert_status(404)
         .assert_has("No session has the reference");
 
+    // A stranger cannot plant a session under the ticket number the agent
+    // is about to type: the API takes a reference from staff only.
+    let planted = app
+        .post(
+            "/api/v1/sessions",
+            None,
+            &serde_json::json!({"script": "printer", "channel": "customer", "reference": "TICKET-4711"}),
+        )
+        .await;
+    planted.assert_error(422, "reference_not_allowed");
+    let capture = ann
+        .post("/agent/takeover", &[("reference", "TICKET-4711")])
+        .await;
+    capture
+        .assert_status(404)
+        .assert_has("No session has the reference");
+    // The console's own references are bounded too: a ticket number of 65
+    // characters is refused on a page, not stored.
+    let home = ann.get("/agent").await;
+    home.assert_status(200);
+    let long = "T".repeat(65);
+    let refused = ann
+        .post("/agent/start", &[("script", "printer"), ("ticket", &long)])
+        .await;
+    refused.assert_status(422).assert_has("at most 64");
+
     // Agents do not work the queue.
     let queue = ann.get("/queue").await;
     queue.assert_status(403);
@@ -564,6 +590,13 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused() {
         .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
     let cross = b.send(req).await;
     cross.assert_status(403);
+    // `Origin: null` (a sandboxed frame, a data: page) is no page of ours.
+    let req = b
+        .client
+        .post(format!("{}/start", b.base))
+        .header("origin", "null")
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    b.send(req).await.assert_status(403);
     // Nothing was started by any of them (a start hands out its cookie).
     assert!(!b.jar.contains_key("fp_session"));
     // And the real form works.
