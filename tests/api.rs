@@ -1528,7 +1528,10 @@ async fn a_customer_sets_only_declared_vars_and_the_record_says_which() {
         .await;
     let msg = res.assert_error(422, "unknown_vars");
     assert!(msg.contains("`admin`, `vip`"), "{msg}");
-    assert!(msg.contains("plan, attempts") || msg.contains("attempts, plan"), "{msg}");
+    assert!(
+        msg.contains("plan, attempts") || msg.contains("attempts, plan"),
+        "{msg}"
+    );
 
     let (id, token, body) = app
         .start_session(
@@ -1547,7 +1550,11 @@ async fn a_customer_sets_only_declared_vars_and_the_record_says_which() {
     .assert_ok(200);
     let specialist = app.user("sam", Role::Specialist, 2).await;
     let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
-    let record = app.get(&esc, Some(&specialist)).await.assert_ok(200).clone();
+    let record = app
+        .get(&esc, Some(&specialist))
+        .await
+        .assert_ok(200)
+        .clone();
     assert_eq!(record["vars"]["plan"], "gold");
     assert_eq!(record["customer_vars"], json!(["plan"]));
 
@@ -1568,6 +1575,10 @@ async fn a_customer_sets_only_declared_vars_and_the_record_says_which() {
     .await
     .assert_ok(200);
     let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
-    let record = app.get(&esc, Some(&specialist)).await.assert_ok(200).clone();
+    let record = app
+        .get(&esc, Some(&specialist))
+        .await
+        .assert_ok(200)
+        .clone();
     assert!(record.get("customer_vars").is_none(), "{record}");
 }

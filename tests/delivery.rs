@@ -59,7 +59,10 @@ async fn hook(
     if ty == "escalation.note_added" {
         // The change, not the record: a record grows with every note.
         let data = &event["data"];
-        assert!(data.get("trail").is_none() && data.get("notes").is_none(), "{body}");
+        assert!(
+            data.get("trail").is_none() && data.get("notes").is_none(),
+            "{body}"
+        );
         assert_eq!(data["id"], "esc_1", "{body}");
         assert_eq!(data["session"], "ses_1", "{body}");
         assert_eq!(data["note"]["text"], "called back", "{body}");
@@ -340,7 +343,11 @@ async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
         deliver(&*store, &client, &cfg, m).await;
     }
     assert_eq!(*followed.lock().unwrap(), 0, "the redirect was followed");
-    assert_eq!(store.outbox_pending().await.unwrap(), 4, "a 307 delivers nothing");
+    assert_eq!(
+        store.outbox_pending().await.unwrap(),
+        4,
+        "a 307 delivers nothing"
+    );
 
     let db = dir.join("db.sqlite");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
@@ -355,7 +362,10 @@ async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
     for (error, delivered_to, attempts) in rows {
         let error = error.unwrap_or_default();
         assert_eq!(attempts, 1);
-        assert!(error.contains("127.0.0.1:9"), "the failing endpoint is named: {error}");
+        assert!(
+            error.contains("127.0.0.1:9"),
+            "the failing endpoint is named: {error}"
+        );
         assert_no_credentials("last_error", &error);
         assert_no_credentials("delivered_to", &delivered_to);
     }
@@ -365,7 +375,9 @@ async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
 
     // The redirect's own report, from the endpoint that answers.
     let mut only_redirect = RelayConfig::new(
-        vec![format!("http://hookuser:s3cretpass@{addr}/hook?token=t0psecret")],
+        vec![format!(
+            "http://hookuser:s3cretpass@{addr}/hook?token=t0psecret"
+        )],
         None,
     );
     only_redirect.owner = "again".into();
@@ -381,7 +393,10 @@ async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert!(error.contains("307") && error.contains("redirects are not followed"), "{error}");
+    assert!(
+        error.contains("307") && error.contains("redirects are not followed"),
+        "{error}"
+    );
     assert!(error.contains("http://***@127.0.0.1"), "{error}");
     assert_no_credentials("last_error", &error);
     pool.close().await;

@@ -321,10 +321,7 @@ mod tests {
             redact_url("https://user:s3cret@hooks.example.com/in?token=abc"),
             "https://***@hooks.example.com/in?***"
         );
-        assert_eq!(
-            redact_url("http://127.0.0.1:9/x"),
-            "http://127.0.0.1:9/x"
-        );
+        assert_eq!(redact_url("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
         assert!(!redact_url("https://only-user@h.example/").contains("only-user"));
     }
 

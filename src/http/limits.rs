@@ -68,7 +68,9 @@ pub fn check_start_maps(
 
 /// Bytes of a value as compact JSON (what is stored).
 pub fn json_size(v: &Json) -> usize {
-    serde_json::to_string(v).map(|s| s.len()).unwrap_or(usize::MAX)
+    serde_json::to_string(v)
+        .map(|s| s.len())
+        .unwrap_or(usize::MAX)
 }
 
 /// A note's text: at most [`MAX_NOTE`] bytes.

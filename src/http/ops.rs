@@ -528,9 +528,7 @@ pub async fn change_escalation(
     match &change {
         EscalationChange::Note(n)
         | EscalationChange::Resolve(n)
-        | EscalationChange::EscalateFurther { note: n, .. } => {
-            limits::check_note("note", &n.text)?
-        }
+        | EscalationChange::EscalateFurther { note: n, .. } => limits::check_note("note", &n.text)?,
         EscalationChange::Claim { .. } => {}
     }
     let now = OffsetDateTime::now_utc();

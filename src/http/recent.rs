@@ -201,7 +201,10 @@ mod tests {
             assert!(r.usage().0 <= BUDGET, "over budget after {i} sessions");
         }
         let (bytes, n) = r.usage();
-        assert!(bytes > BUDGET / 2, "the budget is used, not wasted: {bytes}");
+        assert!(
+            bytes > BUDGET / 2,
+            "the budget is used, not wasted: {bytes}"
+        );
         assert!(n < 300, "{n} sessions of 60 KB kept");
         assert!(r.get("ses_2999", 1).is_some(), "the newest is kept");
         assert!(r.get("ses_0", 1).is_none(), "the oldest went");

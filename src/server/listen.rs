@@ -120,7 +120,10 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         // Whatever hyper answers (a 408 or nothing), the connection is over.
         let text = String::from_utf8_lossy(&buf);
-        assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 408"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

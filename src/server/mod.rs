@@ -246,7 +246,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
                 let _ = stop.wait_for(|s| *s).await;
             },
         );
-        tokio::spawn(async move { serve.await })
+        tokio::spawn(serve)
     };
 
     let outcome = tokio::select! {

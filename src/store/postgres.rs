@@ -47,6 +47,7 @@ use super::{
 use crate::engine::{Pin, Session, TrailEntry};
 use crate::escalation::Record;
 use async_trait::async_trait;
+use serde::Serialize;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
@@ -57,7 +58,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 

@@ -1111,7 +1111,9 @@ impl Store for SqliteStore {
             updated_at: now,
         };
         let message = match change {
-            EscalationChange::Note(n) => NewMessage::new(event, &super::NoteAdded::new(&next, n), now)?,
+            EscalationChange::Note(n) => {
+                NewMessage::new(event, &super::NoteAdded::new(&next, n), now)?
+            }
             _ => NewMessage::new(event, &view, now)?,
         };
         insert_message(&mut tx, &message).await?;

@@ -128,7 +128,11 @@ mod tests {
     fn over_tls_only_the_prefixed_cookie_counts() {
         let mut h = HeaderMap::new();
         h.insert(COOKIE, HeaderValue::from_static("fp_csrf=planted"));
-        assert_eq!(get(&h, CSRF), Some("planted"), "plain HTTP reads the bare name");
+        assert_eq!(
+            get(&h, CSRF),
+            Some("planted"),
+            "plain HTTP reads the bare name"
+        );
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         assert_eq!(get(&h, CSRF), None, "over TLS a bare cookie may be a plant");
         h.insert(

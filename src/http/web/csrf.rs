@@ -45,10 +45,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
                 "error_form",
             ));
         }
-        if let Some(origin) = headers.get(header::ORIGIN) {
-            if !same_origin(origin.to_str().ok(), cookies::host(&headers)) {
-                return Err(PageError::new(StatusCode::FORBIDDEN, "error_csrf"));
-            }
+        if let Some(origin) = headers.get(header::ORIGIN)
+            && !same_origin(origin.to_str().ok(), cookies::host(&headers))
+        {
+            return Err(PageError::new(StatusCode::FORBIDDEN, "error_csrf"));
         }
         let body = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
