@@ -876,3 +876,45 @@ async fn too_many_wrong_passwords_lock_the_name_for_a_while() {
     .assert_status(200)
     .assert_has("Escalations");
 }
+
+#[tokio::test]
+async fn a_too_long_value_or_note_in_the_wizard_is_a_friendly_413() {
+    let app = app().await;
+    let mut customer = Browser::new(&app);
+    customer.get("/").await;
+    let step = customer.post("/start", &[("script", "printer")]).await;
+    let id = session_of(&step.body);
+    let seq = step.field("seq");
+    let model = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    model.assert_has("What is the model name?");
+    let seq = model.field("seq");
+    let long = "L".repeat(1025);
+    let refused = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("value", &long)],
+        )
+        .await;
+    refused
+        .assert_status(413)
+        .assert_has("What you sent is too long.");
+    let note = "n".repeat(4097);
+    let refused = customer
+        .post(
+            &format!("/s/{id}/escalate"),
+            &[("seq", &seq), ("note", &note)],
+        )
+        .await;
+    refused
+        .assert_status(413)
+        .assert_has("What you sent is too long.");
+    // Nothing was stored by either.
+    let stored = app.store.session(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state.status, fixpath::engine::Status::Active);
+    assert_eq!(stored.state.trail.len(), 1);
+}

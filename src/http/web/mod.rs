@@ -273,9 +273,11 @@ pub struct EscalateForm {
 }
 
 impl EscalateForm {
-    /// The note, trimmed and bounded; none when blank.
+    /// The note, trimmed; none when blank. Its size is checked with every
+    /// other note's (`limits::MAX_NOTE`): one too long is refused with a
+    /// page that says so, never cut short without a word.
     pub fn note(&self) -> Option<String> {
-        let note: String = self.note.trim().chars().take(4000).collect();
-        (!note.is_empty()).then_some(note)
+        let note = self.note.trim();
+        (!note.is_empty()).then(|| note.to_owned())
     }
 }
