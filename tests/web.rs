@@ -554,6 +554,21 @@ async fn an_agent_runs_a_call_and_takes_over_a_customers_session() {
         .post("/agent/start", &[("script", "printer"), ("ticket", &long)])
         .await;
     refused.assert_status(422).assert_has("at most 64");
+    // Without a ticket the caller's name stands in, cut to what a
+    // reference may hold, and finds the call again.
+    let named = ann
+        .post(
+            "/agent/start",
+            &[("script", "printer"), ("customer", "Anne (VIP)")],
+        )
+        .await;
+    named.assert_status(200).assert_has("Anne (VIP)");
+    let again = ann
+        .post("/agent/takeover", &[("reference", "Anne VIP")])
+        .await;
+    again
+        .assert_status(200)
+        .assert_has("Is there paper in the tray?");
 
     // Agents do not work the queue.
     let queue = ann.get("/queue").await;

@@ -108,7 +108,7 @@ pub fn check_reference(reference: &str) -> ApiResult<()> {
     }
     if let Some(c) = reference
         .chars()
-        .find(|c| !(c.is_alphanumeric() || " -_.#/:'@+".contains(*c)))
+        .find(|c| !reference_char(*c))
     {
         return Err(ApiError::unprocessable(
             "invalid_reference",
@@ -119,6 +119,21 @@ pub fn check_reference(reference: &str) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+fn reference_char(c: char) -> bool {
+    c.is_alphanumeric() || " -_.#/:'@+".contains(c)
+}
+
+/// A reference made from text that was not typed as one (a caller's
+/// name): the characters a reference may hold, at most [`MAX_REFERENCE`].
+pub fn reference_from(text: &str) -> String {
+    let kept: String = text
+        .chars()
+        .filter(|c| reference_char(*c))
+        .take(MAX_REFERENCE)
+        .collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -136,6 +151,15 @@ mod tests {
         assert_eq!(long.status(), 422);
         assert!(check_reference("a<script>").is_err());
         assert!(check_reference("a\nb").is_err());
+    }
+
+    #[test]
+    fn a_name_becomes_a_valid_reference() {
+        assert_eq!(reference_from("Anne (VIP) <x>"), "Anne VIP x");
+        let long = reference_from(&"Ж".repeat(100));
+        assert_eq!(long.chars().count(), MAX_REFERENCE);
+        assert!(check_reference(&long).is_ok());
+        assert!(check_reference(&reference_from("a\tb\nc")).is_ok());
     }
 
     #[test]
