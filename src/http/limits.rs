@@ -106,10 +106,7 @@ pub fn check_reference(reference: &str) -> ApiResult<()> {
             format!("the reference is {n} characters long; at most {MAX_REFERENCE} are accepted"),
         ));
     }
-    if let Some(c) = reference
-        .chars()
-        .find(|c| !reference_char(*c))
-    {
+    if let Some(c) = reference.chars().find(|c| !reference_char(*c)) {
         return Err(ApiError::unprocessable(
             "invalid_reference",
             format!(
