@@ -47,8 +47,10 @@ pub fn routes() -> Router<AppState> {
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         // The resume link carries the session's token: never send a page's
-        // address to another site.
-        (header::REFERRER_POLICY, "no-referrer"),
+        // address to another site. `same-origin`, not `no-referrer`: under
+        // `no-referrer` a browser sends `Origin: null` with our own forms,
+        // and the CSRF check refuses a null origin.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     let mut router = Router::new()
