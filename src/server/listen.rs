@@ -21,7 +21,8 @@ use tower::ServiceExt as _;
 
 /// How long a client may take to send a request's head (request line and
 /// headers), from the moment the connection is open or the previous
-/// response went out.
+/// response went out: a kept-alive connection idle for this long is closed
+/// too (a proxy in front opens a new one).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets the open
