@@ -933,3 +933,56 @@ async fn a_too_long_value_or_note_in_the_wizard_is_a_friendly_413() {
     assert_eq!(stored.state.status, fixpath::engine::Status::Active);
     assert_eq!(stored.state.trail.len(), 1);
 }
+
+#[tokio::test]
+async fn over_tls_cookies_are_prefixed_and_a_bare_one_is_not_trusted() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    let https = |req: reqwest::RequestBuilder| req.header("x-forwarded-proto", "https");
+    let list = b.send(https(b.client.get(format!("{}/", b.base)))).await;
+    list.assert_status(200);
+    let set: Vec<String> = list
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    let csrf_cookie = set
+        .iter()
+        .find(|c| c.starts_with("__Host-fp_csrf="))
+        .unwrap_or_else(|| panic!("no __Host- CSRF cookie: {set:?}"));
+    assert!(
+        csrf_cookie.contains("Path=/;") && csrf_cookie.contains("Secure"),
+        "{csrf_cookie}"
+    );
+    let csrf = b.jar["__Host-fp_csrf"].clone();
+    // The prefixed cookie is read back: the form goes through, and the
+    // session's cookie is `__Secure-` (its path is the session's).
+    let start = https(b.client.post(format!("{}/start", b.base)))
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    let started = b.send(start).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let session_cookie = started
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Secure-fp_session="))
+        .expect("a __Secure- session cookie");
+    assert!(session_cookie.contains("Secure"), "{session_cookie}");
+    let path = started.location().unwrap();
+    let step = b
+        .send(https(b.client.get(format!("{}{path}", b.base))))
+        .await;
+    step.assert_status(200)
+        .assert_has("Is there paper in the tray?");
+
+    // Over TLS a bare `fp_csrf` (planted by a neighbouring subdomain or a
+    // plain-HTTP page) counts for nothing.
+    let planted = "p".repeat(43);
+    let req = https(b.client.post(format!("{}/start", b.base)))
+        .header("cookie", format!("fp_csrf={planted}"))
+        .form(&[("csrf", planted.as_str()), ("script", "printer")]);
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
