@@ -1392,3 +1392,196 @@ async fn a_session_keeps_its_pinned_version_after_an_edit() {
         "Is the power light on the router lit?"
     );
 }
+
+// ---------------------------------------------------------------------------
+// What a stranger may hand the server (issue 12, items 4 and 8).
+
+#[tokio::test]
+async fn only_staff_give_a_reference_and_it_is_bounded() {
+    let app = TestApp::start().await;
+    let agent = app.user("alice", Role::Agent, 1).await;
+    let planted = json!({"script": "wifi", "channel": "customer", "reference": "TICKET-4711"});
+    let res = app.post("/api/v1/sessions", None, &planted).await;
+    let msg = res.assert_error(422, "reference_not_allowed");
+    assert!(msg.contains("only staff"), "{msg}");
+    // A customer token is no staff token either.
+    let (_, token, _) = app.start_session(None, &customer_start("wifi")).await;
+    app.post("/api/v1/sessions", Some(&token), &planted)
+        .await
+        .assert_error(422, "reference_not_allowed");
+    // Staff: at most 64 characters, a plain charset.
+    let long = json!({"script": "wifi", "channel": "agent", "reference": "T".repeat(65)});
+    let msg = app
+        .post("/api/v1/sessions", Some(&agent), &long)
+        .await
+        .assert_error(422, "invalid_reference")
+        .to_owned();
+    assert!(msg.contains("at most 64"), "{msg}");
+    let markup = json!({"script": "wifi", "channel": "agent", "reference": "<b>T-1</b>"});
+    app.post("/api/v1/sessions", Some(&agent), &markup)
+        .await
+        .assert_error(422, "invalid_reference");
+    let fine = json!({"script": "wifi", "channel": "agent", "reference": "TICKET-4711"});
+    app.post("/api/v1/sessions", Some(&agent), &fine)
+        .await
+        .assert_ok(201);
+}
+
+#[tokio::test]
+async fn params_vars_notes_and_inputs_are_capped() {
+    let app = TestApp::start().await;
+    let start = |params: Json| json!({"script": "wifi", "channel": "customer", "params": params});
+    let many: serde_json::Map<String, Json> =
+        (0..33).map(|i| (format!("k{i}"), json!(i))).collect();
+    let msg = app
+        .post("/api/v1/sessions", None, &start(Json::Object(many)))
+        .await
+        .assert_error(413, "payload_too_large")
+        .to_owned();
+    assert!(msg.contains("at most 32"), "{msg}");
+    let big = start(json!({ "customer": "x".repeat(3000) }));
+    let msg = app
+        .post("/api/v1/sessions", None, &big)
+        .await
+        .assert_error(413, "payload_too_large")
+        .to_owned();
+    assert!(msg.contains("`params.customer`"), "{msg}");
+    let wide: serde_json::Map<String, Json> = (0..5)
+        .map(|i| (format!("k{i}"), json!("x".repeat(2000))))
+        .collect();
+    app.post("/api/v1/sessions", None, &start(Json::Object(wide)))
+        .await
+        .assert_error(413, "payload_too_large");
+
+    // An input value over 1 KiB, a note over 4 KiB.
+    let (id, token, body) = app.start_session(None, &customer_start("wifi")).await;
+    let seq = body["step"]["seq"].as_u64().unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{id}/answer"),
+            Some(&token),
+            &json!({"seq": seq, "answer": "y".repeat(1025)}),
+        )
+        .await;
+    res.assert_error(413, "payload_too_large");
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{id}/escalate"),
+            Some(&token),
+            &json!({"seq": seq, "note": "n".repeat(4097)}),
+        )
+        .await;
+    res.assert_error(413, "payload_too_large");
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{id}/escalate"),
+            Some(&token),
+            &json!({"seq": seq, "note": "please call me"}),
+        )
+        .await;
+    res.assert_ok(200);
+    let specialist = app.user("sam", Role::Specialist, 2).await;
+    let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
+    app.post(
+        &format!("{esc}/note"),
+        Some(&specialist),
+        &json!({"text": "n".repeat(4097)}),
+    )
+    .await
+    .assert_error(413, "payload_too_large");
+    app.post(
+        &format!("{esc}/resolve"),
+        Some(&specialist),
+        &json!({"note": "n".repeat(4097)}),
+    )
+    .await
+    .assert_error(413, "payload_too_large");
+    let record = app.get(&esc, Some(&specialist)).await;
+    assert_eq!(record.assert_ok(200)["notes"].as_array().unwrap().len(), 1);
+}
+
+const WITH_VARS: &str = r#"id: plan
+title: Which plan
+vars:
+  plan: basic
+  attempts: 0
+nodes:
+  ask:
+    ask: "Is your plan {{ plan }}?"
+    answers:
+      - label: "Yes"
+        id: "yes"
+        resolve: Fine
+      - label: "No"
+        id: "no"
+        escalate: Plan mismatch
+"#;
+
+#[tokio::test]
+async fn a_customer_sets_only_declared_vars_and_the_record_says_which() {
+    let app =
+        TestApp::start_with_scripts(HttpConfig::default(), &[("plan.yaml", WITH_VARS)], |r, _| r)
+            .await;
+    let res = app
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"script": "plan", "channel": "customer", "vars": {"plan": "gold", "vip": true, "admin": 1}}),
+        )
+        .await;
+    let msg = res.assert_error(422, "unknown_vars");
+    assert!(msg.contains("`admin`, `vip`"), "{msg}");
+    assert!(
+        msg.contains("plan, attempts") || msg.contains("attempts, plan"),
+        "{msg}"
+    );
+
+    let (id, token, body) = app
+        .start_session(
+            None,
+            &json!({"script": "plan", "channel": "customer", "vars": {"plan": "gold"}}),
+        )
+        .await;
+    assert_eq!(body["step"]["text"], "Is your plan gold?");
+    let seq = body["step"]["seq"].as_u64().unwrap();
+    app.post(
+        &format!("/api/v1/sessions/{id}/answer"),
+        Some(&token),
+        &json!({"seq": seq, "answer": "no"}),
+    )
+    .await
+    .assert_ok(200);
+    let specialist = app.user("sam", Role::Specialist, 2).await;
+    let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
+    let record = app
+        .get(&esc, Some(&specialist))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(record["vars"]["plan"], "gold");
+    assert_eq!(record["customer_vars"], json!(["plan"]));
+
+    // Staff may set any variable, and nothing is marked as the customer's.
+    let agent = app.user("alice", Role::Agent, 1).await;
+    let (id, _, body) = app
+        .start_session(
+            Some(&agent),
+            &json!({"script": "plan", "channel": "agent", "vars": {"plan": "gold", "extra": 1}}),
+        )
+        .await;
+    let seq = body["step"]["seq"].as_u64().unwrap();
+    app.post(
+        &format!("/api/v1/sessions/{id}/answer"),
+        Some(&agent),
+        &json!({"seq": seq, "answer": "no"}),
+    )
+    .await
+    .assert_ok(200);
+    let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
+    let record = app
+        .get(&esc, Some(&specialist))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert!(record.get("customer_vars").is_none(), "{record}");
+}

@@ -746,6 +746,16 @@ pub async fn story(store: &dyn Store) {
     let resolved = payload(&msgs[4]);
     assert_eq!(resolved["data"]["status"], "resolved");
     assert_eq!(resolved["data"]["claimed_by"], "kim");
+    // A note's event carries the note and the ids, not the record that
+    // grows with every note.
+    let noted = payload(&msgs[5]);
+    assert_eq!(noted["type"], "escalation.note_added");
+    assert_eq!(noted["data"]["id"], "esc-s1");
+    assert_eq!(noted["data"]["status"], "resolved");
+    assert_eq!(noted["data"]["note"]["author"], e.record.notes[3].author);
+    assert_eq!(noted["data"]["note"]["text"], e.record.notes[3].text);
+    assert!(noted["data"].get("notes").is_none(), "{noted}");
+    assert!(noted["data"].get("trail").is_none(), "{noted}");
     let ids: std::collections::HashSet<_> = msgs.iter().map(|m| m.id.clone()).collect();
     assert_eq!(ids.len(), msgs.len(), "message ids are unique");
 }

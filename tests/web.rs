@@ -552,6 +552,47 @@ async fn an_agent_runs_a_call_and_takes_over_a_customers_session() {
         .assert_status(404)
         .assert_has("No session has the reference");
 
+    // A stranger cannot plant a session under the ticket number the agent
+    // is about to type: the API takes a reference from staff only.
+    let planted = app
+        .post(
+            "/api/v1/sessions",
+            None,
+            &serde_json::json!({"script": "printer", "channel": "customer", "reference": "TICKET-4711"}),
+        )
+        .await;
+    planted.assert_error(422, "reference_not_allowed");
+    let capture = ann
+        .post("/agent/takeover", &[("reference", "TICKET-4711")])
+        .await;
+    capture
+        .assert_status(404)
+        .assert_has("No session has the reference");
+    // The console's own references are bounded too: a ticket number of 65
+    // characters is refused on a page, not stored.
+    let home = ann.get("/agent").await;
+    home.assert_status(200);
+    let long = "T".repeat(65);
+    let refused = ann
+        .post("/agent/start", &[("script", "printer"), ("ticket", &long)])
+        .await;
+    refused.assert_status(422).assert_has("at most 64");
+    // Without a ticket the caller's name stands in, cut to what a
+    // reference may hold, and finds the call again.
+    let named = ann
+        .post(
+            "/agent/start",
+            &[("script", "printer"), ("customer", "Anne (VIP)")],
+        )
+        .await;
+    named.assert_status(200).assert_has("Anne (VIP)");
+    let again = ann
+        .post("/agent/takeover", &[("reference", "Anne VIP")])
+        .await;
+    again
+        .assert_status(200)
+        .assert_has("Is there paper in the tray?");
+
     // Agents do not work the queue.
     let queue = ann.get("/queue").await;
     queue.assert_status(403);
@@ -587,6 +628,13 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused() {
         .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
     let cross = b.send(req).await;
     cross.assert_status(403);
+    // `Origin: null` (a sandboxed frame, a data: page) is no page of ours.
+    let req = b
+        .client
+        .post(format!("{}/start", b.base))
+        .header("origin", "null")
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    b.send(req).await.assert_status(403);
     // Nothing was started by any of them (a start hands out its cookie).
     assert!(!b.jar.contains_key("fp_session"));
     // And the real form works.
@@ -1131,4 +1179,97 @@ async fn the_author_page_shows_a_refused_version_as_refused_and_no_server_paths(
     let when = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
     let part = when.replace_all(&home.body[start..end], "[read at]");
     insta::assert_snapshot!("author_refused", redact(&part));
+#[tokio::test]
+async fn a_too_long_value_or_note_in_the_wizard_is_a_friendly_413() {
+    let app = app().await;
+    let mut customer = Browser::new(&app);
+    customer.get("/").await;
+    let step = customer.post("/start", &[("script", "printer")]).await;
+    let id = session_of(&step.body);
+    let seq = step.field("seq");
+    let model = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    model.assert_has("What is the model name?");
+    let seq = model.field("seq");
+    let long = "L".repeat(1025);
+    let refused = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("value", &long)],
+        )
+        .await;
+    refused
+        .assert_status(413)
+        .assert_has("What you sent is too long.");
+    let note = "n".repeat(4097);
+    let refused = customer
+        .post(
+            &format!("/s/{id}/escalate"),
+            &[("seq", &seq), ("note", &note)],
+        )
+        .await;
+    refused
+        .assert_status(413)
+        .assert_has("What you sent is too long.");
+    // Nothing was stored by either.
+    let stored = app.store.session(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state.status, fixpath::engine::Status::Active);
+    assert_eq!(stored.state.trail.len(), 1);
+}
+
+#[tokio::test]
+async fn over_tls_cookies_are_prefixed_and_a_bare_one_is_not_trusted() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    let https = |req: reqwest::RequestBuilder| req.header("x-forwarded-proto", "https");
+    let list = b.send(https(b.client.get(format!("{}/", b.base)))).await;
+    list.assert_status(200);
+    let set: Vec<String> = list
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    let csrf_cookie = set
+        .iter()
+        .find(|c| c.starts_with("__Host-fp_csrf="))
+        .unwrap_or_else(|| panic!("no __Host- CSRF cookie: {set:?}"));
+    assert!(
+        csrf_cookie.contains("Path=/;") && csrf_cookie.contains("Secure"),
+        "{csrf_cookie}"
+    );
+    let csrf = b.jar["__Host-fp_csrf"].clone();
+    // The prefixed cookie is read back: the form goes through, and the
+    // session's cookie is `__Secure-` (its path is the session's).
+    let start = https(b.client.post(format!("{}/start", b.base)))
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    let started = b.send(start).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let session_cookie = started
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Secure-fp_session="))
+        .expect("a __Secure- session cookie");
+    assert!(session_cookie.contains("Secure"), "{session_cookie}");
+    let path = started.location().unwrap();
+    let step = b
+        .send(https(b.client.get(format!("{}{path}", b.base))))
+        .await;
+    step.assert_status(200)
+        .assert_has("Is there paper in the tray?");
+
+    // Over TLS a bare `fp_csrf` (planted by a neighbouring subdomain or a
+    // plain-HTTP page) counts for nothing.
+    let planted = "p".repeat(43);
+    let req = https(b.client.post(format!("{}/start", b.base)))
+        .header("cookie", format!("fp_csrf={planted}"))
+        .form(&[("csrf", planted.as_str()), ("script", "printer")]);
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

@@ -417,7 +417,8 @@ struct StartSession {
     params: BTreeMap<String, Json>,
     #[serde(default)]
     vars: BTreeMap<String, Json>,
-    /// A ticket number or a caller's name, so an agent can find the session.
+    /// A ticket number or a caller's name, so an agent can find the session;
+    /// staff only (see [`start_session`]).
     #[serde(default)]
     reference: Option<String>,
 }
@@ -540,6 +541,15 @@ async fn start_session(
     caller: Caller,
     Body(req): Body<StartSession>,
 ) -> ApiResult<(StatusCode, axum::Json<SessionBody>)> {
+    // An agent takes a session over by its reference: a customer who chose
+    // one could plant a session under a ticket number the agent is about to
+    // type. Customers get a reference the server makes (the wizard's).
+    if caller.staff().is_none() && req.reference.is_some() {
+        return Err(ApiError::unprocessable(
+            "reference_not_allowed",
+            "only staff may give a session a `reference`; leave it out",
+        ));
+    }
     let new = NewSession {
         script: req.script,
         channel: req.channel,

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod ops;
 pub mod recent;
 pub mod web;

@@ -11,6 +11,7 @@
 use super::AppState;
 use super::auth::{self, Caller, constant_time_eq};
 use super::error::{ApiError, ApiResult};
+use super::limits;
 use crate::engine::{self, Channel, Reply, Session, StartOptions, Status, Step, StepError};
 use crate::escalation::{Note, Record};
 use crate::program::{Program, Script};
@@ -169,6 +170,11 @@ pub async fn start_session(
 ) -> ApiResult<Started> {
     let program = state.library.current();
     let staff = caller.staff().cloned();
+    limits::check_start_maps(&req.params, &req.vars)?;
+    let reference = req.reference.filter(|r| !r.trim().is_empty());
+    if let Some(r) = &reference {
+        limits::check_reference(r)?;
+    }
     if staff.is_none() {
         if req.channel != Channel::Customer {
             return Err(ApiError::Forbidden(format!(
@@ -186,6 +192,7 @@ pub async fn start_session(
                 req.script
             )));
         }
+        check_customer_vars(&program, &req.script, &req.vars)?;
     }
     let now = OffsetDateTime::now_utc();
     let opts = StartOptions {
@@ -202,12 +209,13 @@ pub async fn start_session(
     })?;
     let id = random("ses_")?;
     let token = auth::mint_token(auth::CUSTOMER_PREFIX).map_err(ApiError::internal)?;
-    let escalation = Record::from_session(&program, &session, &escalation_id_for(&id), &id, now);
+    let owner = staff.as_ref().map(|u| u.name.clone());
+    let escalation = record_of(&program, &session, &id, owner.as_deref(), now);
     let stored = StoredSession {
         id: id.clone(),
         token_hash: token.hash,
-        owner: staff.as_ref().map(|u| u.name.clone()),
-        reference: req.reference.filter(|r| !r.trim().is_empty()),
+        owner,
+        reference,
         state: session,
         created_at: now,
         updated_at: now,
@@ -230,6 +238,61 @@ pub async fn start_session(
         stored,
         step,
     })
+}
+
+/// A customer sets only the variables the script declares: anything else
+/// could steer a condition the author never meant to be set from outside.
+fn check_customer_vars(
+    program: &Program,
+    script: &str,
+    vars: &BTreeMap<String, Json>,
+) -> ApiResult<()> {
+    let Some((_, root)) = program.get(script) else {
+        return Ok(());
+    };
+    let unknown: Vec<&str> = vars
+        .keys()
+        .filter(|k| !root.vars.iter().any(|(name, _)| name == *k))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let declared: Vec<&str> = root.vars.iter().map(|(n, _)| n.as_str()).collect();
+    Err(ApiError::unprocessable(
+        "unknown_vars",
+        format!(
+            "script `{script}` does not declare {}; a customer may set only its declared variables ({})",
+            unknown
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if declared.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                declared.join(", ")
+            }
+        ),
+    ))
+}
+
+/// The escalation record of a session that just escalated (`None` if it
+/// did not). A session no staff member started had its starting `vars` from
+/// the customer: the record names them in `customer_vars`, so a specialist
+/// knows which values nobody checked.
+fn record_of(
+    program: &Program,
+    session: &Session,
+    id: &str,
+    owner: Option<&str>,
+    now: OffsetDateTime,
+) -> Option<Record> {
+    let mut record = Record::from_session(program, session, &escalation_id_for(id), id, now)?;
+    if owner.is_none() {
+        record.customer_vars = session.initial_vars.to_map().into_keys().collect();
+    }
+    Some(record)
 }
 
 /// A move on a session.
@@ -335,6 +398,11 @@ pub async fn step_unless_idle(
     if idle.is_some_and(|limit| idle_too_long(&stored, now, limit)) {
         return Ok(Moved::Idle);
     }
+    match &mv {
+        Move::Reply(Reply::Answer(text) | Reply::Value(text)) => limits::check_input(text)?,
+        Move::Escalate(Some(note)) => limits::check_note("note", note)?,
+        _ => {}
+    }
     let before = &stored.state;
     if seq != before.seq {
         return Err(stale(seq, before.seq));
@@ -383,7 +451,7 @@ pub async fn step_unless_idle(
         .map(|(now, _)| now.seq())
         .collect();
     let escalation = if before.status == Status::Active && after.status == Status::Escalated {
-        Record::from_session(&program, &after, &escalation_id_for(id), id, now)
+        record_of(&program, &after, id, stored.owner.as_deref(), now)
     } else {
         None
     };
@@ -469,6 +537,12 @@ pub async fn change_escalation(
 ) -> ApiResult<Escalation> {
     if !well_formed_id(id, "esc_") {
         return Err(no_escalation(id));
+    }
+    match &change {
+        EscalationChange::Note(n)
+        | EscalationChange::Resolve(n)
+        | EscalationChange::EscalateFurther { note: n, .. } => limits::check_note("note", &n.text)?,
+        EscalationChange::Claim { .. } => {}
     }
     let now = OffsetDateTime::now_utc();
     match state.store.change_escalation(id, &change, now).await? {

@@ -11,6 +11,7 @@
 //! database. A clean stop exits 0, so a supervisor can tell it from a crash.
 
 pub mod config;
+pub mod listen;
 pub mod ops;
 pub mod reload;
 
@@ -248,10 +249,15 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
 
     let mut server = {
         let mut stop = stop_rx.clone();
-        let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
-        tokio::spawn(async move { serve.await })
+        let serve = listen::serve(
+            listener,
+            app(state),
+            listen::HEADER_READ_TIMEOUT,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        );
+        tokio::spawn(serve)
     };
 
     let outcome = tokio::select! {

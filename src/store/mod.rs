@@ -363,6 +363,39 @@ pub(crate) fn apply_change(current: &Escalation, change: &EscalationChange) -> O
     Some(next)
 }
 
+/// The `data` of an `escalation.note_added` event: the new note and what
+/// identifies the escalation, not the record. Notes are the one change an
+/// escalation takes without end, and a record carries every note before:
+/// events that repeated it would grow with each one (80 notes, 195 MB of
+/// outbox). A receiver that wants the record reads it from the API.
+#[derive(Debug, Serialize)]
+pub(crate) struct NoteAdded<'a> {
+    id: &'a str,
+    session: &'a str,
+    status: EscalationStatus,
+    tier: u8,
+    queue: Option<&'a str>,
+    claimed_by: Option<&'a str>,
+    note: &'a crate::escalation::Note,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl<'a> NoteAdded<'a> {
+    pub(crate) fn new(after: &'a Escalation, note: &'a crate::escalation::Note) -> Self {
+        NoteAdded {
+            id: &after.record.id,
+            session: &after.record.session,
+            status: after.status,
+            tier: after.record.tier,
+            queue: after.record.queue.as_deref(),
+            claimed_by: after.claimed_by.as_deref(),
+            note,
+            updated_at: after.updated_at,
+        }
+    }
+}
+
 /// The webhook event a change announces.
 pub(crate) fn change_event(change: &EscalationChange) -> &'static str {
     match change {

@@ -47,6 +47,7 @@ use super::{
 use crate::engine::{Pin, Session, TrailEntry};
 use crate::escalation::Record;
 use async_trait::async_trait;
+use serde::Serialize;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
@@ -378,7 +379,7 @@ struct NewMessage {
 impl NewMessage {
     fn new(
         event_type: &'static str,
-        data: &EscalationView<'_>,
+        data: &impl Serialize,
         now: OffsetDateTime,
     ) -> Result<NewMessage> {
         Ok(NewMessage {
@@ -1290,7 +1291,12 @@ impl Store for PgStore {
             claimed_by: next.claimed_by.as_deref(),
             updated_at: now,
         };
-        let message = NewMessage::new(change_event(change), &view, now)?;
+        let message = match change {
+            EscalationChange::Note(n) => {
+                NewMessage::new(change_event(change), &super::NoteAdded::new(&next, n), now)?
+            }
+            _ => NewMessage::new(change_event(change), &view, now)?,
+        };
         // The update (conditional on the status read, right on its own even
         // without the lock) and its message in one statement.
         let updated = sqlx::query_scalar::<_, i64>(

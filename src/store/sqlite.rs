@@ -456,7 +456,7 @@ struct NewMessage {
 impl NewMessage {
     fn new(
         event_type: &'static str,
-        data: &EscalationView<'_>,
+        data: &impl Serialize,
         now: OffsetDateTime,
     ) -> Result<NewMessage> {
         Ok(NewMessage {
@@ -1130,7 +1130,13 @@ impl Store for SqliteStore {
             claimed_by: next.claimed_by.as_deref(),
             updated_at: now,
         };
-        insert_message(&mut tx, &NewMessage::new(event, &view, now)?).await?;
+        let message = match change {
+            EscalationChange::Note(n) => {
+                NewMessage::new(event, &super::NoteAdded::new(&next, n), now)?
+            }
+            _ => NewMessage::new(event, &view, now)?,
+        };
+        insert_message(&mut tx, &message).await?;
         tx.commit().await.map_err(db)?;
         // What a later read returns: times to the millisecond.
         next.updated_at = from_ms(ms(now), "now")?;

@@ -18,6 +18,7 @@ use crate::engine::{Channel, Ending, Reply, Status, Step};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
+use crate::http::limits;
 use crate::http::ops::{self, Move, NewSession};
 use crate::store::{StoredSession, User};
 use axum::Router;
@@ -243,7 +244,15 @@ async fn start(
                 ));
             }
         }
-        let reference = if ticket.is_empty() { customer } else { ticket };
+        // A ticket number is the reference as typed (checked like any staff
+        // reference: too long or odd characters are refused). Without one,
+        // the caller's name stands in, cut to what a reference may hold: a
+        // name is not typed to be one.
+        let reference = if ticket.is_empty() {
+            limits::reference_from(&customer)
+        } else {
+            ticket
+        };
         let started = ops::start_session(
             &state,
             &staff(&user),

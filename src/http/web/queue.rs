@@ -325,7 +325,8 @@ async fn apply(
 }
 
 fn required_text(chrome: &Chrome, field: &'static str, text: &str) -> Result<String, FieldError> {
-    let t: String = text.trim().chars().take(4000).collect();
+    // Its size is checked with every other note's (`limits::MAX_NOTE`).
+    let t = text.trim().to_owned();
     if t.is_empty() {
         Err(FieldError {
             field,
