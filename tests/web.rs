@@ -1103,6 +1103,8 @@ async fn the_console_speaks_the_agents_language_and_offers_the_scripts_languages
     input
         .assert_has("lang=\"nl\">Wat is de modelnaam?</h1>")
         .assert_has("Solange Sie im Feld tippen, sind die Tasten aus. Mit Esc verlassen Sie das Feld; dann geht b zurück");
+}
+
 #[tokio::test]
 async fn the_signin_page_shows_the_command_as_code_in_every_language() {
     let app = app().await;
@@ -1179,6 +1181,8 @@ async fn the_author_page_shows_a_refused_version_as_refused_and_no_server_paths(
     let when = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
     let part = when.replace_all(&home.body[start..end], "[read at]");
     insta::assert_snapshot!("author_refused", redact(&part));
+}
+
 #[tokio::test]
 async fn a_too_long_value_or_note_in_the_wizard_is_a_friendly_413() {
     let app = app().await;
