@@ -117,11 +117,20 @@ pub fn check(
         let file = resolved.scripts[si].file;
         match result {
             Ok(names) => vars[si].reads.extend(names.into_iter().map(|n| (n, span))),
-            Err(err) => diags.push(
-                Diagnostic::new(Code::Fp008, file, span, format!("this `if:` is not a valid expression: {}", describe(&err)))
-                    .with_label("invalid expression")
-                    .with_hint("an `if:` is a minijinja expression such as `attempts > 2 and light == \"red\"`"),
-            ),
+            Err(err) => {
+                let d = Diagnostic::new(
+                    Code::Fp008,
+                    file,
+                    span,
+                    format!("this `if:` is not a valid expression: {}", describe(&err)),
+                )
+                .with_label("invalid expression");
+                let d = match lone_equals(&resolved.scripts[si], span) {
+                    Some(fixed) => d.with_hint(format!("to compare, write `==`: `{fixed}`")),
+                    None => d.with_hint("an `if:` is a minijinja expression such as `attempts > 2 and light == \"red\"`"),
+                };
+                diags.push(d);
+            }
         }
     }
     check_variables(resolved, &checked, &vars, sources, diags);
@@ -472,6 +481,10 @@ fn check_variables(
     }
     let mut known: HashMap<usize, HashSet<&str>> = HashMap::new();
     let mut read: HashMap<usize, HashSet<&str>> = HashMap::new();
+    // The template engine's own functions (`range`, `dict`, `namespace`, …)
+    // read like variables to its analysis, but are always there.
+    let env = crate::program::templates::environment();
+    let globals: HashSet<&str> = env.globals().map(|(n, _)| n).collect();
     for (i, v) in vars.iter().enumerate() {
         let root = find(&mut parent, i);
         known
@@ -496,6 +509,7 @@ fn check_variables(
         let mut reported = HashSet::new();
         for (name, span) in &v.reads {
             if BUILTINS.contains(&name.as_str())
+                || globals.contains(name.as_str())
                 || known.contains(name.as_str())
                 || !reported.insert((name, span))
             {
@@ -533,6 +547,44 @@ fn check_variables(
             }
         }
     }
+}
+
+/// The `if:` at `span` rewritten with `==` where it compares with a lone
+/// `=` (outside strings), as people write it in plain language; `None`
+/// when it has no such `=`.
+fn lone_equals(script: &ast::Script, span: Span) -> Option<String> {
+    let src = script.nodes.iter().find_map(|n| match &n.kind {
+        NodeKind::Branch { arms, .. } => arms
+            .iter()
+            .find(|a| a.condition.span == span)
+            .map(|a| a.condition.value.as_str()),
+        _ => None,
+    })?;
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len() + 2);
+    let mut quote: Option<char> = None;
+    let mut changed = false;
+    for (i, &c) in chars.iter().enumerate() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '='
+                && chars.get(i + 1) != Some(&'=')
+                && !matches!(
+                    i.checked_sub(1).map(|j| chars[j]),
+                    Some('=' | '!' | '<' | '>')
+                ) =>
+            {
+                out.push_str("==");
+                changed = true;
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    changed.then_some(out)
 }
 
 /// FP106: in the scripts customers read, `params.X` with no fallback.
