@@ -19,6 +19,7 @@ mod params;
 pub mod parse;
 pub mod resolve;
 pub mod split;
+mod syntax;
 
 use crate::diagnostics::{self, Diagnostic, FileId, SourceFile, Sources};
 use crate::program::Program;

@@ -177,7 +177,10 @@ fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<
     for p in read.problems {
         diags.push(match p {
             BuildProblem::Syntax { span, message } => {
-                Diagnostic::new(Code::Fp001, file, span, message)
+                let e = super::syntax::explain(text, span, &message);
+                let mut d = Diagnostic::new(Code::Fp001, file, e.span, e.message);
+                d.hints = e.hints;
+                d
             }
             BuildProblem::DuplicateKey { key, span, first } => {
                 Diagnostic::new(Code::Fp004, file, span, format!("duplicate key `{key}`"))
