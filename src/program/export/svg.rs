@@ -101,46 +101,36 @@ fn units(s: &str) -> usize {
 }
 
 /// Greedy word wrap to `width` units, at most `max_lines` lines; what does not
-/// fit is cut with `…`. Words longer than a line are broken.
+/// fit is cut after the last whole word with `…`. Only a word wider than a
+/// whole line is cut inside (there is no better place); placeholders for
+/// template code are narrower than a line, so they are never split.
 fn wrap(s: &str, width: usize, max_lines: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut cur = String::new();
     let mut cur_u = 0;
     let mut cut = false;
-    'words: for word in s.split_whitespace() {
-        let wu = units(word);
+    for word in s.split_whitespace() {
+        let word = if units(word) > width {
+            cut_chars(word, width)
+        } else {
+            word.to_owned()
+        };
+        let wu = units(&word);
         if cur_u > 0 && cur_u + 1 + wu <= width {
             cur.push(' ');
-            cur.push_str(word);
+            cur.push_str(&word);
             cur_u += 1 + wu;
             continue;
         }
         if cur_u > 0 {
             lines.push(std::mem::take(&mut cur));
-            cur_u = 0;
             if lines.len() == max_lines {
                 cut = true;
                 break;
             }
         }
-        if wu <= width {
-            cur.push_str(word);
-            cur_u = wu;
-            continue;
-        }
-        for c in word.chars() {
-            let cu = char_units(c);
-            if cur_u + cu > width && cur_u > 0 {
-                lines.push(std::mem::take(&mut cur));
-                cur_u = 0;
-                if lines.len() == max_lines {
-                    cut = true;
-                    break 'words;
-                }
-            }
-            cur.push(c);
-            cur_u += cu;
-        }
+        cur = word;
+        cur_u = wu;
     }
     if !cur.is_empty() {
         if lines.len() < max_lines {
@@ -153,14 +143,39 @@ fn wrap(s: &str, width: usize, max_lines: usize) -> Vec<String> {
         && let Some(last) = lines.last_mut()
         && !last.ends_with('…')
     {
-        while !last.is_empty() && units(last) + 1 > width {
-            last.pop();
+        while units(last) + 1 > width {
+            match last.rfind(' ') {
+                Some(i) => last.truncate(i),
+                None => {
+                    *last = cut_chars(last, width);
+                    break;
+                }
+            }
         }
-        let kept = last.trim_end().len();
-        last.truncate(kept);
-        last.push('…');
+        let kept = last.trim_end_matches([' ', ',', ';', ':', '.']).len();
+        if kept > 0 {
+            last.truncate(kept);
+        }
+        if !last.ends_with('…') {
+            last.push('…');
+        }
     }
     lines
+}
+
+/// The start of `word` that fits `width` units with a `…` after it.
+fn cut_chars(word: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut u = 0;
+    for c in word.chars() {
+        if u + char_units(c) + 1 > width {
+            break;
+        }
+        u += char_units(c);
+        out.push(c);
+    }
+    out.push('…');
+    out
 }
 
 /// XML-escapes text for element content and attribute values; characters XML
@@ -1408,7 +1423,11 @@ fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], lay: &Layout
             "<g class=\"n {class}{}\">",
             if start { " start" } else { "" }
         );
-        let _ = writeln!(o, "<title>{}</title>", Esc(&g.key));
+        if g.full.is_empty() {
+            let _ = writeln!(o, "<title>{}</title>", Esc(&g.key));
+        } else {
+            let _ = writeln!(o, "<title>{}\n{}</title>", Esc(&g.key), Esc(&g.full));
+        }
         let (x0, y0, x1, y1) = (r.x, r.y, r.x + r.w, r.y + r.h);
         match g.shape {
             Shape::Question => {
@@ -1547,14 +1566,17 @@ fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], lay: &Layout
             y += LINE_H;
         }
         if start {
+            let tag_w = (units(&m.start_tag) as f64 * 6.2 + 10.0).max(38.0).ceil();
             let _ = writeln!(
                 o,
-                "<g class=\"tag\"><rect x=\"{}\" y=\"{}\" width=\"38\" height=\"15\" rx=\"7.5\"/>\
-                 <text x=\"{}\" y=\"{}\">start</text></g>",
+                "<g class=\"tag\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"15\" rx=\"7.5\"/>\
+                 <text x=\"{}\" y=\"{}\">{}</text></g>",
                 N(x0),
                 N(y0 - 19.0),
-                N(x0 + 19.0),
-                N(y0 - 8.0)
+                N(tag_w),
+                N(x0 + tag_w / 2.0),
+                N(y0 - 8.0),
+                Esc(&m.start_tag)
             );
         }
         o.push_str("</g>\n");
@@ -1574,6 +1596,8 @@ fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], lay: &Layout
             N(l.w),
             N(l.h),
         );
+        let e = &m.edges[paths[pi].edge];
+        let _ = write!(o, "<title>{}</title>", Esc(&e.full));
         for (i, t) in l.lines.iter().enumerate() {
             let _ = write!(
                 o,
@@ -1607,6 +1631,7 @@ mod tests {
             key: key.into(),
             title: key.into(),
             text: text.into(),
+            full: text.into(),
             shape,
             start: false,
         }
@@ -1617,6 +1642,7 @@ mod tests {
             from,
             to,
             label: label.into(),
+            full: label.into(),
         }
     }
 
@@ -1647,6 +1673,7 @@ mod tests {
         nodes[0].start = true;
         Model {
             title: "Router has no internet (router-no-internet)".into(),
+            start_tag: "start".into(),
             nodes,
             edges: vec![
                 edge(0, 2, "Yes"),
@@ -1680,7 +1707,7 @@ mod tests {
         let s = render(&m);
         for n in &m.nodes {
             assert!(
-                s.contains(&format!("<title>{}</title>", n.key)),
+                s.contains(&format!("<title>{}", n.key)),
                 "{} missing",
                 n.key
             );
@@ -1734,6 +1761,7 @@ mod tests {
         ];
         nodes[0].start = true;
         let m = Model {
+            start_tag: "start".into(),
             title: "loop".into(),
             nodes,
             edges: vec![
@@ -1763,6 +1791,7 @@ mod tests {
         edges.push(edge(5, 1, "retry"));
         edges.push(edge(0, 5, "skip"));
         let m = Model {
+            start_tag: "start".into(),
             title: "long".into(),
             nodes,
             edges,
@@ -1802,6 +1831,7 @@ mod tests {
         ];
         nodes[1].start = true;
         let m = Model {
+            start_tag: "start".into(),
             title: "t".into(),
             nodes,
             edges: vec![edge(0, 1, "x"), edge(2, 0, ""), edge(0, 9, "bad")],
@@ -1879,9 +1909,26 @@ mod tests {
         assert_eq!(w.len(), 3);
         assert!(w[2].ends_with('…'));
         assert!(w.iter().all(|l| units(l) <= 28));
+        // Only a word wider than a line is cut inside.
         let w = wrap(&"x".repeat(100), 28, 2);
-        assert_eq!(w.len(), 2);
-        assert!(units(&w[1]) <= 28 && w[1].ends_with('…'));
+        assert_eq!(w, vec![format!("{}…", "x".repeat(27))]);
+        // Otherwise lines end at words: no word is ever split.
+        let text = "Please restart that device and connect it to your Wi-Fi again, \
+                    then check whether ‹customer_no› can open a page";
+        for width in 12..40 {
+            for max in 1..4 {
+                let w = wrap(text, width, max);
+                for line in &w {
+                    assert!(units(line) <= width, "{line:?} is wider than {width}");
+                    for word in line.trim_end_matches('…').split(' ') {
+                        assert!(
+                            text.split(' ').any(|t| t == word || t.trim_end_matches(',') == word),
+                            "{word:?} is cut ({width}, {max}): {w:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// A 5,000-node chain with branches, back edges and a shared terminal.
@@ -1910,6 +1957,7 @@ mod tests {
         edges.push(edge(n - 1, end, ""));
         Model {
             title: "big".into(),
+            start_tag: "start".into(),
             nodes,
             edges,
         }
@@ -1920,14 +1968,14 @@ mod tests {
         let m = big(5_000);
         let s = render(&m);
         assert!(s.ends_with("</svg>\n"));
-        assert!(s.contains("<title>q4999</title>"));
-        assert!(s.contains("<title>end</title>"));
+        assert!(s.contains("<title>q4999\n"));
+        assert!(s.contains("<title>end\n"));
     }
 
     #[test]
     fn deep_graph_does_not_overflow() {
         let m = big(20_000);
         let s = render(&m);
-        assert!(s.contains("<title>q19999</title>"));
+        assert!(s.contains("<title>q19999\n"));
     }
 }
