@@ -1367,8 +1367,9 @@ fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], lay: &Layout
         let back = p.kind == Kind::Back;
         let _ = write!(
             o,
-            "<path class=\"e{}\" d=\"",
-            if back { " back" } else { "" }
+            "<path class=\"e{}\" data-e=\"{}\" d=\"",
+            if back { " back" } else { "" },
+            p.edge
         );
         let mut last: Option<P> = None;
         for &Seg(a, c1, c2, b) in &p.segs {
@@ -1589,8 +1590,9 @@ fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], lay: &Layout
         let back = paths[pi].kind == Kind::Back;
         let _ = write!(
             o,
-            "<g class=\"l{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>",
+            "<g class=\"l{}\" data-e=\"{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\"/>",
             if back { " back" } else { "" },
+            paths[pi].edge,
             N(x + dx),
             N(y),
             N(l.w),
