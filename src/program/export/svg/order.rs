@@ -16,6 +16,10 @@ const MAX_ITER: usize = 24;
 const MIN_QUIT: usize = 8;
 /// Rounds of transposition after each sweep at most.
 const TRANSPOSE_ROUNDS: usize = 8;
+/// Rounds of sifting, each followed by sweeps, at most; and the pairs of
+/// nodes sifting may compare in all (it is quadratic in a rank's length).
+const SIFT_ROUNDS: usize = 4;
+const SIFT_BUDGET: u64 = 4_000_000;
 
 /// Neighbour lists in which a bend beside a box counts as the box.
 struct Merged {
@@ -44,18 +48,32 @@ impl Merged {
 
 pub(super) fn order(g: &Graph, start: Option<usize>) -> Vec<Vec<usize>> {
     let m = Merged::new(g);
-    let mut ranks = initial(g, &m, start, false);
+    let mut ranks = initial(g, &m, start, Search::Depth);
     if g.n <= ORDER_MAX_NODES && g.total() <= ORDER_MAX_TOTAL && g.nranks > 1 {
         let mut pos = vec![0usize; g.total()];
         let mut best: Option<(u64, Vec<Vec<usize>>)> = None;
-        for breadth in [false, true] {
-            let mut r = initial(g, &m, start, breadth);
-            let c = improve(&mut r, &m, &mut pos);
+        let mut budget = SIFT_BUDGET;
+        for start_order in [Search::Depth, Search::Breadth, Search::DepthLastFirst] {
+            let mut r = initial(g, &m, start, start_order);
+            let mut c = improve(&mut r, &m, &mut pos);
+            // Sifting and sweeping again find what neither finds alone.
+            for _ in 0..SIFT_ROUNDS {
+                if c == 0 || !sift(&mut r, &m, &mut pos, &mut budget) {
+                    break;
+                }
+                let after = improve(&mut r, &m, &mut pos);
+                if after >= c {
+                    c = c.min(after);
+                    break;
+                }
+                c = after;
+            }
             if best.as_ref().is_none_or(|b| c < b.0) {
                 best = Some((c, r));
             }
         }
-        if let Some((_, r)) = best {
+        if let Some((c, r)) = best {
+            if std::env::var_os("FP_DEBUG").is_some() { eprintln!("rank-order crossings {c}"); }
             ranks = r;
         }
     }
@@ -63,10 +81,17 @@ pub(super) fn order(g: &Graph, start: Option<usize>) -> Vec<Vec<usize>> {
     ranks
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Search {
+    Depth,
+    Breadth,
+    /// Depth-first, taking the last edge of a node first.
+    DepthLastFirst,
+}
+
 /// Every node but the bends beside boxes, each rank in the order a search
-/// from the start (then from every node not reached yet) first meets them:
-/// depth-first, or breadth-first.
-fn initial(g: &Graph, m: &Merged, start: Option<usize>, breadth: bool) -> Vec<Vec<usize>> {
+/// from the start (then from every node not reached yet) first meets them.
+fn initial(g: &Graph, m: &Merged, start: Option<usize>, search: Search) -> Vec<Vec<usize>> {
     let total = g.total();
     let mut ranks: Vec<Vec<usize>> = vec![Vec::new(); g.nranks];
     let mut seen = vec![false; total];
@@ -77,7 +102,7 @@ fn initial(g: &Graph, m: &Merged, start: Option<usize>, breadth: bool) -> Vec<Ve
         }
         seen[root] = true;
         ranks[g.rank[root]].push(root);
-        if breadth {
+        if search == Search::Breadth {
             let mut queue = vec![root];
             let mut head = 0;
             while head < queue.len() {
@@ -98,7 +123,11 @@ fn initial(g: &Graph, m: &Merged, start: Option<usize>, breadth: bool) -> Vec<Ve
             let (v, i) = *top;
             if i < m.down[v].len() {
                 top.1 += 1;
-                let w = m.down[v][i];
+                let w = if search == Search::DepthLastFirst {
+                    m.down[v][m.down[v].len() - 1 - i]
+                } else {
+                    m.down[v][i]
+                };
                 if !seen[w] {
                     seen[w] = true;
                     ranks[g.rank[w]].push(w);
@@ -253,6 +282,58 @@ fn transpose(ranks: &mut [Vec<usize>], m: &Merged, pos: &mut [usize], equal: boo
             break;
         }
     }
+}
+
+/// Sifting: each node in turn tried at every place in its rank, and left
+/// where its edges cross the fewest others. Returns whether anything moved;
+/// stops when `budget` (pairs of nodes compared) runs out.
+fn sift(ranks: &mut [Vec<usize>], m: &Merged, pos: &mut [usize], budget: &mut u64) -> bool {
+    let mut moved = false;
+    for row in ranks.iter_mut() {
+        let len = row.len();
+        if len < 2 {
+            continue;
+        }
+        for v in row.clone() {
+            let cost = (len as u64) * (m.up[v].len() + m.down[v].len()) as u64;
+            if cost > *budget {
+                return moved;
+            }
+            *budget -= cost;
+            let from = pos[v];
+            // Crossings of v's edges with each other node's, v left of it
+            // and right of it.
+            let (mut best, mut best_at, mut run) = (0i64, from, 0i64);
+            for i in (0..from).rev() {
+                let u = row[i];
+                run += cross_pair(m, v, u, pos) as i64 - cross_pair(m, u, v, pos) as i64;
+                if run < best {
+                    (best, best_at) = (run, i);
+                }
+            }
+            run = 0;
+            for (i, &u) in row.iter().enumerate().skip(from + 1) {
+                run += cross_pair(m, u, v, pos) as i64 - cross_pair(m, v, u, pos) as i64;
+                if run < best {
+                    (best, best_at) = (run, i);
+                }
+            }
+            if best_at != from {
+                row.remove(from);
+                row.insert(best_at, v);
+                for (i, &u) in row.iter().enumerate() {
+                    pos[u] = i;
+                }
+                moved = true;
+            }
+        }
+    }
+    moved
+}
+
+/// Crossings between the edges of `v` and `w` when `v` stands left of `w`.
+fn cross_pair(m: &Merged, v: usize, w: usize, pos: &[usize]) -> u64 {
+    pair_crossings(&m.up[v], &m.up[w], pos) + pair_crossings(&m.down[v], &m.down[w], pos)
 }
 
 /// A back edge's bends beside a box stand right after it in its rank.

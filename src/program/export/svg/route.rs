@@ -281,10 +281,20 @@ pub(super) fn route_edges(
                     });
                 }
             } else {
+                // In a gap: straight down through its band of labels, so
+                // edges turn only between bands, never across a label; two
+                // edges then cross only where their order changes.
+                let (top, h) = (lay.band_top[rk], lay.band_h[rk]);
                 knots.push(Knot {
-                    p: P(lay.x[v], lay.band_mid(v)),
-                    dir: None,
+                    p: P(lay.x[v], top),
+                    dir: down,
                 });
+                if h > 0.0 {
+                    knots.push(Knot {
+                        p: P(lay.x[v], top + h),
+                        dir: down,
+                    });
+                }
             }
         }
         if r.kind == Kind::Forward {
