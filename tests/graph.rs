@@ -288,13 +288,14 @@ fn sixty() -> String {
 /// graphviz 2.43 (Debian 12): `fixpath graph ID --format dot | dot -v -Tplain`
 /// prints "mincross …: N crossings" (dot counts the crossings of its rank
 /// orders, edge labels included as nodes of their own, as we draw them).
-const DOT_SIXTY: usize = 0;
 const DOT_CROSSINGS: &[(&str, usize)] = &[
     ("router-no-internet", 1),
     ("laptop-no-boot", 1),
     ("slow-computer", 8),
     ("tv-no-signal", 1),
 ];
+/// The same for the 60-node script of [`sixty`] (the file it writes).
+const DOT_SIXTY: usize = 46;
 
 #[test]
 fn no_more_crossings_than_dot() {
@@ -306,6 +307,9 @@ fn no_more_crossings_than_dot() {
     let svg = graph(&[&sixty(), "--format", "svg"]);
     report.push(("sixty".into(), crossings(&picture(&svg)), DOT_SIXTY));
     for (id, ours, dot) in &report {
-        assert!(ours <= dot, "{id}: {ours} crossings, dot has {dot}; all: {report:?}");
+        assert!(
+            ours <= dot,
+            "{id}: {ours} crossings, dot has {dot}; all: {report:?}"
+        );
     }
 }

@@ -63,7 +63,13 @@ pub fn render(m: &Model) -> String {
         if e.label.is_empty() {
             let _ = writeln!(o, "  {} -> {};", q(from), q(to));
         } else {
-            let _ = writeln!(o, "  {} -> {} [label={}];", q(from), q(to), q(&shorten(&e.label)));
+            let _ = writeln!(
+                o,
+                "  {} -> {} [label={}];",
+                q(from),
+                q(to),
+                q(&shorten(&e.label))
+            );
         }
     }
     o.push_str("}\n");

@@ -124,7 +124,11 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
         (title, text)
     };
     let mut m = Model {
-        title: format!("{} ({})", readable::readable(&program.templates.source(s.title, lang)), s.id),
+        title: format!(
+            "{} ({})",
+            readable::readable(&program.templates.source(s.title, lang)),
+            s.id
+        ),
         start_tag: w.start.to_owned(),
         ..Model::default()
     };
@@ -214,9 +218,15 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
             }
             NodeKind::Branch { arms, otherwise } => {
                 for (e, g) in arms {
-                    edge(index[g.index()], Text::new(program.templates.expr_source(*e)));
+                    edge(
+                        index[g.index()],
+                        Text::new(program.templates.expr_source(*e)),
+                    );
                 }
-                edge(index[otherwise.index()], Text::plain(w.otherwise.to_owned()));
+                edge(
+                    index[otherwise.index()],
+                    Text::plain(w.otherwise.to_owned()),
+                );
             }
             _ => {}
         }

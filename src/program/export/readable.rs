@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn template_code_becomes_placeholders() {
-        assert_eq!(readable("Hello {{ params.customer }}!"), "Hello ‹params.customer›!");
+        assert_eq!(
+            readable("Hello {{ params.customer }}!"),
+            "Hello ‹params.customer›!"
+        );
         assert_eq!(readable("SIM {{msisdn | upper}} now"), "SIM ‹msisdn› now");
         assert_eq!(
             readable(
@@ -141,9 +144,7 @@ mod tests {
             let s = shorten("Wait one minute. Is the internet light steady green?", n);
             assert!(s.chars().count() <= n, "{s}");
             let kept = s.trim_end_matches('…');
-            assert!(
-                "Wait one minute. Is the internet light steady green?".starts_with(kept)
-            );
+            assert!("Wait one minute. Is the internet light steady green?".starts_with(kept));
         }
     }
 }

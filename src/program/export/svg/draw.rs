@@ -32,7 +32,12 @@ pub(super) const STYLE: &str = "\
 .l.back text{fill:#5e4380}\
 .title{font-size:16px;font-weight:700;fill:#1f2933}";
 
-pub(super) fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], lay: &Layout) -> String {
+pub(super) fn draw(
+    m: &Model,
+    boxes: &[NodeBox],
+    labels: &[Option<EdgeLabel>],
+    lay: &Layout,
+) -> String {
     let n = lay.n;
     let paths = route_edges(m, boxes, labels, lay);
     // Label boxes: (path, left, top, label).
@@ -361,4 +366,3 @@ pub(super) fn draw(m: &Model, boxes: &[NodeBox], labels: &[Option<EdgeLabel>], l
     o.push_str("</g>\n</svg>\n");
     o
 }
-

@@ -53,27 +53,37 @@ pub(super) fn order(g: &Graph, start: Option<usize>) -> Vec<Vec<usize>> {
         let mut pos = vec![0usize; g.total()];
         let mut best: Option<(u64, Vec<Vec<usize>>)> = None;
         let mut budget = SIFT_BUDGET;
-        for start_order in [Search::Depth, Search::Breadth, Search::DepthLastFirst] {
-            let mut r = initial(g, &m, start, start_order);
-            let mut c = improve(&mut r, &m, &mut pos);
-            // Sifting and sweeping again find what neither finds alone.
-            for _ in 0..SIFT_ROUNDS {
-                if c == 0 || !sift(&mut r, &m, &mut pos, &mut budget) {
-                    break;
+        for start_order in [
+            Search::Depth,
+            Search::Breadth,
+            Search::DepthLastFirst,
+            Search::Upward,
+            Search::UpwardDepth,
+        ] {
+            for up_first in [false, true] {
+                let mut r = initial(g, &m, start, start_order);
+                let mut c = improve(&mut r, &m, &mut pos, up_first);
+                // Sifting and sweeping again find what neither finds alone.
+                for _ in 0..SIFT_ROUNDS {
+                    if c == 0 || !sift(&mut r, &m, &mut pos, &mut budget) {
+                        break;
+                    }
+                    let after = improve(&mut r, &m, &mut pos, up_first);
+                    if after >= c {
+                        c = c.min(after);
+                        break;
+                    }
+                    c = after;
                 }
-                let after = improve(&mut r, &m, &mut pos);
-                if after >= c {
-                    c = c.min(after);
-                    break;
+                if best.as_ref().is_none_or(|b| c < b.0) {
+                    best = Some((c, r));
                 }
-                c = after;
-            }
-            if best.as_ref().is_none_or(|b| c < b.0) {
-                best = Some((c, r));
             }
         }
         if let Some((c, r)) = best {
-            if std::env::var_os("FP_DEBUG").is_some() { eprintln!("rank-order crossings {c}"); }
+            if std::env::var_os("FP_DEBUG").is_some() {
+                eprintln!("rank-order crossings {c}");
+            }
             ranks = r;
         }
     }
@@ -87,6 +97,10 @@ enum Search {
     Breadth,
     /// Depth-first, taking the last edge of a node first.
     DepthLastFirst,
+    /// Breadth-first up from the nodes nothing leaves (dot's second pass).
+    Upward,
+    /// Depth-first up from the nodes nothing leaves.
+    UpwardDepth,
 }
 
 /// Every node but the bends beside boxes, each rank in the order a search
@@ -96,6 +110,50 @@ fn initial(g: &Graph, m: &Merged, start: Option<usize>, search: Search) -> Vec<V
     let mut ranks: Vec<Vec<usize>> = vec![Vec::new(); g.nranks];
     let mut seen = vec![false; total];
     let mut work: Vec<(usize, usize)> = Vec::new();
+    if matches!(search, Search::Upward | Search::UpwardDepth) {
+        let sinks = (0..total).filter(|&v| m.down[v].is_empty() && g.beside_of[v].is_none());
+        let mut queue: Vec<usize> = Vec::new();
+        for root in sinks.chain(0..total) {
+            if seen[root] || g.beside_of[root].is_some() {
+                continue;
+            }
+            seen[root] = true;
+            queue.push(root);
+            if search == Search::UpwardDepth {
+                work.push((root, 0));
+                while let Some(top) = work.last_mut() {
+                    let (v, i) = *top;
+                    if i < m.up[v].len() {
+                        top.1 += 1;
+                        let w = m.up[v][i];
+                        if !seen[w] {
+                            seen[w] = true;
+                            queue.push(w);
+                            work.push((w, 0));
+                        }
+                    } else {
+                        work.pop();
+                    }
+                }
+                continue;
+            }
+            let mut head = queue.len() - 1;
+            while head < queue.len() {
+                let v = queue[head];
+                head += 1;
+                for &w in &m.up[v] {
+                    if !seen[w] {
+                        seen[w] = true;
+                        queue.push(w);
+                    }
+                }
+            }
+        }
+        for v in queue {
+            ranks[g.rank[v]].push(v);
+        }
+        return ranks;
+    }
     for root in start.into_iter().chain(0..total) {
         if seen[root] || g.beside_of[root].is_some() {
             continue;
@@ -151,7 +209,7 @@ fn set_pos(ranks: &[Vec<usize>], pos: &mut [usize]) {
 
 /// Median sweeps with transposition from `ranks`; leaves the best order
 /// found in `ranks` and returns its crossings.
-fn improve(ranks: &mut Vec<Vec<usize>>, m: &Merged, pos: &mut [usize]) -> u64 {
+fn improve(ranks: &mut Vec<Vec<usize>>, m: &Merged, pos: &mut [usize], up_first: bool) -> u64 {
     set_pos(ranks, pos);
     let mut best_c = crossings(ranks, &m.down, pos);
     let mut best = ranks.clone();
@@ -160,7 +218,7 @@ fn improve(ranks: &mut Vec<Vec<usize>>, m: &Merged, pos: &mut [usize]) -> u64 {
         if best_c == 0 || trying >= MIN_QUIT {
             break;
         }
-        let down = iter % 2 == 0;
+        let down = (iter % 2 == 0) != up_first;
         sweep(ranks, m, pos, down);
         // Swapping at equal crossings now and then leaves a plateau.
         transpose(ranks, m, pos, iter % 4 < 2);

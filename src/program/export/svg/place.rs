@@ -234,11 +234,10 @@ fn straighten(p: &Placer, x: &mut [f64]) {
 /// Let a forward edge's first and last bend sit halfway between its
 /// neighbours, so the turn spreads over two gaps.
 fn spread_turns(p: &Placer, x: &mut [f64]) {
-    for r in p
-        .g
-        .routes
-        .iter()
-        .filter(|r| r.kind == Kind::Forward && r.chain.len() >= 4)
+    for r in
+        p.g.routes
+            .iter()
+            .filter(|r| r.kind == Kind::Forward && r.chain.len() >= 4)
     {
         let c = &r.chain;
         for k in [1, c.len() - 2] {

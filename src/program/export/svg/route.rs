@@ -332,4 +332,3 @@ pub(super) fn route_edges(
     }
     paths
 }
-

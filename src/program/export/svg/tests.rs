@@ -5,8 +5,7 @@ use super::*;
 
 fn laid_out(m: &Model) -> (Vec<NodeBox>, Layout) {
     let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
-    let labels: Vec<Option<EdgeLabel>> =
-        m.edges.iter().map(|e| measure_label(&e.label)).collect();
+    let labels: Vec<Option<EdgeLabel>> = m.edges.iter().map(|e| measure_label(&e.label)).collect();
     let lay = layout(m, &boxes, &labels);
     (boxes, lay)
 }
@@ -234,8 +233,7 @@ type R4 = (f64, f64, f64, f64);
 /// Boxes and labels, as rectangles.
 fn rects(m: &Model) -> (Vec<R4>, Vec<R4>) {
     let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
-    let labels: Vec<Option<EdgeLabel>> =
-        m.edges.iter().map(|e| measure_label(&e.label)).collect();
+    let labels: Vec<Option<EdgeLabel>> = m.edges.iter().map(|e| measure_label(&e.label)).collect();
     let lay = layout(m, &boxes, &labels);
     let b = (0..m.nodes.len())
         .map(|i| {
@@ -307,7 +305,8 @@ fn wrap_cuts_with_ellipsis() {
                 assert!(units(line) <= width, "{line:?} is wider than {width}");
                 for word in line.trim_end_matches('…').split(' ') {
                     assert!(
-                        text.split(' ').any(|t| t == word || t.trim_end_matches(',') == word),
+                        text.split(' ')
+                            .any(|t| t == word || t.trim_end_matches(',') == word),
                         "{word:?} is cut ({width}, {max}): {w:?}"
                     );
                 }
