@@ -313,3 +313,98 @@ fn no_more_crossings_than_dot() {
         );
     }
 }
+
+#[test]
+fn crossings_are_counted() {
+    // Two edges that swap sides cross once; a third runs through a label.
+    let svg = "<path class=\"e\" data-e=\"0\" d=\"M0,0C0,50 100,50 100,100\"/>\n\
+               <path class=\"e\" data-e=\"1\" d=\"M100,0C100,40 0,40 0,80\"/>\n\
+               <path class=\"e\" data-e=\"2\" d=\"M200,0C200,30 200,60 200,100\"/>\n\
+               <g class=\"l\" data-e=\"0\"><rect x=\"190\" y=\"40\" width=\"30\" height=\"20\"/></g>\n\
+               <g class=\"l\" data-e=\"2\"><rect x=\"190\" y=\"70\" width=\"30\" height=\"20\"/></g>\n";
+    assert_eq!(crossings(&picture(svg)), 2);
+}
+
+#[test]
+fn labels_stand_on_their_own_edge() {
+    for &(id, _) in DOT_CROSSINGS {
+        let (_, p) = example(id);
+        assert!(!p.labels.is_empty(), "{id} has labels");
+        for &(e, r) in &p.labels {
+            let (_, line) = p
+                .edges
+                .iter()
+                .find(|(k, _)| *k == e)
+                .unwrap_or_else(|| panic!("{id}: label {e} has an edge"));
+            assert!(
+                line.windows(2).any(|s| seg_in_rect(s[0], s[1], r)),
+                "{id}: label of edge {e} is off its edge"
+            );
+        }
+    }
+}
+
+/// Edge labels that are the picture's words, not the script's answers.
+const OURS: &[&str] = &[
+    "returned",
+    "else",
+    "terug",
+    "anders",
+    "zurück",
+    "sonst",
+    "tagasi",
+    "muidu",
+    "после возврата",
+    "иначе",
+];
+
+/// The text of every `<text>` element on a line.
+fn texts(line: &str) -> Vec<&str> {
+    line.split("<text")
+        .skip(1)
+        .filter_map(|t| t.split_once('>').and_then(|(_, r)| r.split_once("</text>")))
+        .map(|(w, _)| w)
+        .collect()
+}
+
+/// The picture's own words (outcome titles, the start tag, the edge after a
+/// sub-flow, a branch's fallback) in every language the script speaks.
+#[test]
+fn own_words_in_the_pictures_language() {
+    let mut seen = String::new();
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let svg = graph(&[
+            "router-no-internet",
+            "--scripts",
+            "scripts",
+            "--format",
+            "svg",
+            "--language",
+            lang,
+        ]);
+        seen.push_str(&format!("--- {lang}\n"));
+        // The title of an outcome, its lines joined.
+        let mut outcome: Option<Vec<String>> = None;
+        for line in svg.lines() {
+            let words = texts(line).join(" ");
+            if line.starts_with("<g class=\"n ok") || line.starts_with("<g class=\"n esc") {
+                outcome = Some(Vec::new());
+            } else if line == "</g>" {
+                if let Some(title) = outcome.take() {
+                    seen.push_str(&title.join(" "));
+                    seen.push('\n');
+                }
+            } else if line.starts_with("<text class=\"t\"") {
+                if let Some(title) = outcome.as_mut() {
+                    title.push(words);
+                }
+            } else if line.starts_with("<g class=\"tag\"")
+                || (line.starts_with("<g class=\"l\"") && OURS.contains(&words.as_str()))
+            {
+                seen.push_str(&words);
+                seen.push('\n');
+            }
+        }
+    }
+    insta::assert_snapshot!("own_words", seen);
+}
