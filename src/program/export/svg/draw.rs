@@ -1,7 +1,7 @@
 //! Drawing: the SVG text of a laid-out graph.
 
 use super::super::{Model, Shape};
-use super::route::{P, Rect, Seg, route_edges};
+use super::route::{EdgePath, P, Rect, Seg, route_edges};
 use super::text::{EdgeLabel, Esc, N, NodeBox, units, wrap};
 use super::*;
 use std::fmt::Write;
@@ -38,7 +38,6 @@ pub(super) fn draw(
     labels: &[Option<EdgeLabel>],
     lay: &Layout,
 ) -> String {
-    let n = lay.n;
     let paths = route_edges(m, boxes, labels, lay);
     // Label boxes: (path, left, top, label).
     let placed: Vec<(usize, f64, f64, &EdgeLabel)> = paths
@@ -50,7 +49,30 @@ pub(super) fn draw(
             Some((pi, c.0 - l.w / 2.0, c.1 - l.h / 2.0, l))
         })
         .collect();
+    let mut o = String::with_capacity(1024 + m.nodes.len() * 420 + m.edges.len() * 200);
+    let dx = frame(&mut o, m, boxes, lay, &paths, &placed);
+    draw_edges(&mut o, m, &paths, dx);
+    o.push_str("<g class=\"nodes\">\n");
+    for i in 0..lay.n.min(m.nodes.len()) {
+        draw_node(&mut o, m, &boxes[i], lay, i, dx);
+    }
+    o.push_str("</g>\n");
+    draw_labels(&mut o, m, &paths, &placed, dx);
+    o.push_str("</svg>\n");
+    o
+}
 
+/// The size of the picture (everything shifted into the margin, narrow
+/// content centred under a wide title), its head and title. Returns the
+/// shift in x.
+fn frame(
+    o: &mut String,
+    m: &Model,
+    boxes: &[NodeBox],
+    lay: &Layout,
+    paths: &[EdgePath],
+    placed: &[(usize, f64, f64, &EdgeLabel)],
+) -> f64 {
     // Bounds of everything, to shift the picture into the margin.
     let (mut min_x, mut max_x, mut max_y) = (f64::INFINITY, f64::NEG_INFINITY, MARGIN + TITLE_H);
     for (i, b) in boxes.iter().enumerate() {
@@ -59,7 +81,7 @@ pub(super) fn draw(
         max_x = max_x.max(lay.x[i] + b.w / 2.0);
         max_y = max_y.max(top + b.h);
     }
-    for p in &paths {
+    for p in paths {
         for s in &p.segs {
             for q in [s.0, s.1, s.2, s.3] {
                 min_x = min_x.min(q.0);
@@ -68,7 +90,7 @@ pub(super) fn draw(
             }
         }
     }
-    for &(_, x, y, l) in &placed {
+    for &(_, x, y, l) in placed {
         min_x = min_x.min(x);
         max_x = max_x.max(x + l.w);
         max_y = max_y.max(y + l.h);
@@ -85,7 +107,6 @@ pub(super) fn draw(
     let dx = MARGIN - min_x + (title_w - content_w).max(0.0) / 2.0;
     let height = (max_y + MARGIN).ceil();
 
-    let mut o = String::with_capacity(1024 + m.nodes.len() * 420 + m.edges.len() * 200);
     let _ = writeln!(
         o,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
@@ -113,9 +134,12 @@ pub(super) fn draw(
         Esc(&title)
     );
 
-    // Edges.
+    dx
+}
+
+fn draw_edges(o: &mut String, m: &Model, paths: &[EdgePath], dx: f64) {
     o.push_str("<g class=\"edges\">\n");
-    for p in &paths {
+    for p in paths {
         let back = p.kind == Kind::Back;
         let _ = write!(
             o,
@@ -150,195 +174,205 @@ pub(super) fn draw(
         );
     }
     o.push_str("</g>\n");
+}
 
-    // Nodes.
-    o.push_str("<g class=\"nodes\">\n");
-    for (i, (g, b)) in m.nodes.iter().zip(boxes).enumerate().take(n) {
-        let r = Rect {
-            x: lay.x[i] - b.w / 2.0 + dx,
-            y: lay.node_top(i, b),
-            w: b.w,
-            h: b.h,
-        };
-        let class = match g.shape {
-            Shape::Question => "q",
-            Shape::Instruction => "i",
-            Shape::Input => "in",
-            Shape::Branch => "b",
-            Shape::SubFlow => "sf",
-            Shape::Resolve => "ok",
-            Shape::Escalate => "esc",
-            Shape::Return => "ret",
-        };
-        let start = lay.start == Some(i) && g.start;
+fn draw_node(o: &mut String, m: &Model, b: &NodeBox, lay: &Layout, i: usize, dx: f64) {
+    let g = &m.nodes[i];
+    let r = Rect {
+        x: lay.x[i] - b.w / 2.0 + dx,
+        y: lay.node_top(i, b),
+        w: b.w,
+        h: b.h,
+    };
+    let class = match g.shape {
+        Shape::Question => "q",
+        Shape::Instruction => "i",
+        Shape::Input => "in",
+        Shape::Branch => "b",
+        Shape::SubFlow => "sf",
+        Shape::Resolve => "ok",
+        Shape::Escalate => "esc",
+        Shape::Return => "ret",
+    };
+    let start = lay.start == Some(i) && g.start;
+    let _ = writeln!(
+        o,
+        "<g class=\"n {class}{}\">",
+        if start { " start" } else { "" }
+    );
+    if g.full.is_empty() {
+        let _ = writeln!(o, "<title>{}</title>", Esc(&g.key));
+    } else {
+        let _ = writeln!(o, "<title>{}\n{}</title>", Esc(&g.key), Esc(&g.full));
+    }
+    outline(o, g.shape, r);
+    let lines = b.title.len() + b.text.len();
+    let mut y = r.cy() - lines as f64 * LINE_H / 2.0 + 12.0;
+    for t in &b.title {
         let _ = writeln!(
             o,
-            "<g class=\"n {class}{}\">",
-            if start { " start" } else { "" }
+            "<text class=\"t\" x=\"{}\" y=\"{}\">{}</text>",
+            N(r.cx()),
+            N(y),
+            Esc(t)
         );
-        if g.full.is_empty() {
-            let _ = writeln!(o, "<title>{}</title>", Esc(&g.key));
-        } else {
-            let _ = writeln!(o, "<title>{}\n{}</title>", Esc(&g.key), Esc(&g.full));
-        }
-        let (x0, y0, x1, y1) = (r.x, r.y, r.x + r.w, r.y + r.h);
-        match g.shape {
-            Shape::Question => {
-                let _ = writeln!(
-                    o,
-                    "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"10\"/>",
-                    N(x0),
-                    N(y0),
-                    N(r.w),
-                    N(r.h)
-                );
-            }
-            Shape::Instruction => {
-                let _ = writeln!(
-                    o,
-                    "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"1.5\"/>",
-                    N(x0),
-                    N(y0),
-                    N(r.w),
-                    N(r.h)
-                );
-            }
-            Shape::SubFlow => {
-                let _ = writeln!(
-                    o,
-                    "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
-                    N(x0),
-                    N(y0),
-                    N(r.w),
-                    N(r.h)
-                );
-                let _ = writeln!(
-                    o,
-                    "<path class=\"bar\" d=\"M{a},{t}V{b}M{c},{t}V{b}\"/>",
-                    a = N(x0 + SUB_BAR),
-                    c = N(x1 - SUB_BAR),
-                    t = N(y0),
-                    b = N(y1)
-                );
-            }
-            Shape::Input => {
-                let _ = writeln!(
-                    o,
-                    "<path class=\"s\" d=\"M{},{}H{}L{},{}H{}Z\"/>",
-                    N(x0 + SKEW),
-                    N(y0),
-                    N(x1),
-                    N(x1 - SKEW),
-                    N(y1),
-                    N(x0)
-                );
-            }
-            Shape::Branch => {
-                let (cx, cy) = (r.cx(), r.cy());
-                let _ = writeln!(
-                    o,
-                    "<path class=\"s\" d=\"M{},{}L{},{}L{},{}L{},{}Z\"/>",
-                    N(cx),
-                    N(y0),
-                    N(x1),
-                    N(cy),
-                    N(cx),
-                    N(y1),
-                    N(x0),
-                    N(cy)
-                );
-            }
-            Shape::Resolve => {
-                let _ = writeln!(
-                    o,
-                    "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"10\"/>",
-                    N(x0),
-                    N(y0),
-                    N(r.w),
-                    N(r.h)
-                );
-                let _ = writeln!(
-                    o,
-                    "<rect class=\"s2\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"7\"/>",
-                    N(x0 + 3.5),
-                    N(y0 + 3.5),
-                    N(r.w - 7.0),
-                    N(r.h - 7.0)
-                );
-            }
-            Shape::Escalate => {
-                let c = OCT_CUT;
-                let _ = writeln!(
-                    o,
-                    "<path class=\"s\" d=\"M{},{}H{}L{},{}V{}L{},{}H{}L{},{}V{}Z\"/>",
-                    N(x0 + c),
-                    N(y0),
-                    N(x1 - c),
-                    N(x1),
-                    N(y0 + c),
-                    N(y1 - c),
-                    N(x1 - c),
-                    N(y1),
-                    N(x0 + c),
-                    N(x0),
-                    N(y1 - c),
-                    N(y0 + c)
-                );
-            }
-            Shape::Return => {
-                let _ = writeln!(
-                    o,
-                    "<ellipse class=\"s\" cx=\"{}\" cy=\"{}\" rx=\"{}\" ry=\"{}\"/>",
-                    N(r.cx()),
-                    N(r.cy()),
-                    N(r.w / 2.0),
-                    N(r.h / 2.0)
-                );
-            }
-        }
-        let lines = b.title.len() + b.text.len();
-        let mut y = r.cy() - lines as f64 * LINE_H / 2.0 + 12.0;
-        for t in &b.title {
-            let _ = writeln!(
-                o,
-                "<text class=\"t\" x=\"{}\" y=\"{}\">{}</text>",
-                N(r.cx()),
-                N(y),
-                Esc(t)
-            );
-            y += LINE_H;
-        }
-        for t in &b.text {
-            let _ = writeln!(
-                o,
-                "<text x=\"{}\" y=\"{}\">{}</text>",
-                N(r.cx()),
-                N(y),
-                Esc(t)
-            );
-            y += LINE_H;
-        }
-        if start {
-            let tag_w = (units(&m.start_tag) as f64 * 6.2 + 10.0).max(38.0).ceil();
-            let _ = writeln!(
-                o,
-                "<g class=\"tag\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"15\" rx=\"7.5\"/>\
-                 <text x=\"{}\" y=\"{}\">{}</text></g>",
-                N(x0),
-                N(y0 - 19.0),
-                N(tag_w),
-                N(x0 + tag_w / 2.0),
-                N(y0 - 8.0),
-                Esc(&m.start_tag)
-            );
-        }
-        o.push_str("</g>\n");
+        y += LINE_H;
+    }
+    for t in &b.text {
+        let _ = writeln!(
+            o,
+            "<text x=\"{}\" y=\"{}\">{}</text>",
+            N(r.cx()),
+            N(y),
+            Esc(t)
+        );
+        y += LINE_H;
+    }
+    if start {
+        let tag_w = (units(&m.start_tag) as f64 * 6.2 + 10.0).max(38.0).ceil();
+        let _ = writeln!(
+            o,
+            "<g class=\"tag\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"15\" rx=\"7.5\"/>\
+             <text x=\"{}\" y=\"{}\">{}</text></g>",
+            N(r.x),
+            N(r.y - 19.0),
+            N(tag_w),
+            N(r.x + tag_w / 2.0),
+            N(r.y - 8.0),
+            Esc(&m.start_tag)
+        );
     }
     o.push_str("</g>\n");
+}
 
-    // Labels, on top.
+/// The outline of a box of `shape` filling `r`.
+fn outline(o: &mut String, shape: Shape, r: Rect) {
+    let (x0, y0, x1, y1) = (r.x, r.y, r.x + r.w, r.y + r.h);
+    match shape {
+        Shape::Question => {
+            let _ = writeln!(
+                o,
+                "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"10\"/>",
+                N(x0),
+                N(y0),
+                N(r.w),
+                N(r.h)
+            );
+        }
+        Shape::Instruction => {
+            let _ = writeln!(
+                o,
+                "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"1.5\"/>",
+                N(x0),
+                N(y0),
+                N(r.w),
+                N(r.h)
+            );
+        }
+        Shape::SubFlow => {
+            let _ = writeln!(
+                o,
+                "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
+                N(x0),
+                N(y0),
+                N(r.w),
+                N(r.h)
+            );
+            let _ = writeln!(
+                o,
+                "<path class=\"bar\" d=\"M{a},{t}V{b}M{c},{t}V{b}\"/>",
+                a = N(x0 + SUB_BAR),
+                c = N(x1 - SUB_BAR),
+                t = N(y0),
+                b = N(y1)
+            );
+        }
+        Shape::Input => {
+            let _ = writeln!(
+                o,
+                "<path class=\"s\" d=\"M{},{}H{}L{},{}H{}Z\"/>",
+                N(x0 + SKEW),
+                N(y0),
+                N(x1),
+                N(x1 - SKEW),
+                N(y1),
+                N(x0)
+            );
+        }
+        Shape::Branch => {
+            let (cx, cy) = (r.cx(), r.cy());
+            let _ = writeln!(
+                o,
+                "<path class=\"s\" d=\"M{},{}L{},{}L{},{}L{},{}Z\"/>",
+                N(cx),
+                N(y0),
+                N(x1),
+                N(cy),
+                N(cx),
+                N(y1),
+                N(x0),
+                N(cy)
+            );
+        }
+        Shape::Resolve => {
+            let _ = writeln!(
+                o,
+                "<rect class=\"s\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"10\"/>",
+                N(x0),
+                N(y0),
+                N(r.w),
+                N(r.h)
+            );
+            let _ = writeln!(
+                o,
+                "<rect class=\"s2\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"7\"/>",
+                N(x0 + 3.5),
+                N(y0 + 3.5),
+                N(r.w - 7.0),
+                N(r.h - 7.0)
+            );
+        }
+        Shape::Escalate => {
+            let c = OCT_CUT;
+            let _ = writeln!(
+                o,
+                "<path class=\"s\" d=\"M{},{}H{}L{},{}V{}L{},{}H{}L{},{}V{}Z\"/>",
+                N(x0 + c),
+                N(y0),
+                N(x1 - c),
+                N(x1),
+                N(y0 + c),
+                N(y1 - c),
+                N(x1 - c),
+                N(y1),
+                N(x0 + c),
+                N(x0),
+                N(y1 - c),
+                N(y0 + c)
+            );
+        }
+        Shape::Return => {
+            let _ = writeln!(
+                o,
+                "<ellipse class=\"s\" cx=\"{}\" cy=\"{}\" rx=\"{}\" ry=\"{}\"/>",
+                N(r.cx()),
+                N(r.cy()),
+                N(r.w / 2.0),
+                N(r.h / 2.0)
+            );
+        }
+    }
+}
+
+fn draw_labels(
+    o: &mut String,
+    m: &Model,
+    paths: &[EdgePath],
+    placed: &[(usize, f64, f64, &EdgeLabel)],
+    dx: f64,
+) {
     o.push_str("<g class=\"labels\">\n");
-    for &(pi, x, y, l) in &placed {
+    for &(pi, x, y, l) in placed {
         let back = paths[pi].kind == Kind::Back;
         let _ = write!(
             o,
@@ -363,6 +397,5 @@ pub(super) fn draw(
         }
         o.push_str("</g>\n");
     }
-    o.push_str("</g>\n</svg>\n");
-    o
+    o.push_str("</g>\n");
 }
