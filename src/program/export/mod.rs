@@ -12,7 +12,7 @@ mod readable;
 mod svg;
 mod words;
 
-use super::{Escalation, NodeKind, Outcome, Program, ScriptIdx, TextId};
+use super::{Escalation, Node, NodeKind, Outcome, Program, ScriptIdx, TextId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
@@ -134,30 +134,7 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
     };
     let mut index = vec![usize::MAX; s.graph.node_count()];
     for (nix, n) in s.nodes() {
-        let (shape, title, text) = match &n.kind {
-            NodeKind::Ask { text, .. } => (Shape::Question, n.id.clone(), t(*text)),
-            NodeKind::Say { text, .. } => (Shape::Instruction, n.id.clone(), t(*text)),
-            NodeKind::Input { text, into, .. } => {
-                let tx = t(*text);
-                let text = Text {
-                    shown: format!("{} → {into}", tx.shown),
-                    full: format!("{} → {into}", tx.full),
-                };
-                (Shape::Input, n.id.clone(), text)
-            }
-            NodeKind::Branch { .. } => (Shape::Branch, n.id.clone(), Text::plain(String::new())),
-            NodeKind::Use { script, .. } => (
-                Shape::SubFlow,
-                n.id.clone(),
-                Text::plain(w.use_flow(&program.script(*script).id)),
-            ),
-            NodeKind::Resolve(r) => (Shape::Resolve, format!("{}: {}", n.id, w.resolved), t(*r)),
-            NodeKind::Escalate(e) => {
-                let (title, text) = esc(e, &n.id);
-                (Shape::Escalate, format!("{}: {title}", n.id), text)
-            }
-            NodeKind::Return(r) => (Shape::Return, format!("{}: {}", n.id, w.ret), t(*r)),
-        };
+        let (shape, title, text) = node_parts(n, &t, &esc, w, program);
         index[nix.index()] = m.nodes.len();
         m.nodes.push(GNode {
             key: n.id.clone(),
@@ -232,6 +209,40 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
         }
     }
     m
+}
+
+/// A node's shape, title and text.
+fn node_parts(
+    n: &Node,
+    t: &impl Fn(TextId) -> Text,
+    esc: &impl Fn(&Escalation, &str) -> (String, Text),
+    w: &words::Words,
+    program: &Program,
+) -> (Shape, String, Text) {
+    match &n.kind {
+        NodeKind::Ask { text, .. } => (Shape::Question, n.id.clone(), t(*text)),
+        NodeKind::Say { text, .. } => (Shape::Instruction, n.id.clone(), t(*text)),
+        NodeKind::Input { text, into, .. } => {
+            let tx = t(*text);
+            let text = Text {
+                shown: format!("{} → {into}", tx.shown),
+                full: format!("{} → {into}", tx.full),
+            };
+            (Shape::Input, n.id.clone(), text)
+        }
+        NodeKind::Branch { .. } => (Shape::Branch, n.id.clone(), Text::plain(String::new())),
+        NodeKind::Use { script, .. } => (
+            Shape::SubFlow,
+            n.id.clone(),
+            Text::plain(w.use_flow(&program.script(*script).id)),
+        ),
+        NodeKind::Resolve(r) => (Shape::Resolve, format!("{}: {}", n.id, w.resolved), t(*r)),
+        NodeKind::Escalate(e) => {
+            let (title, text) = esc(e, &n.id);
+            (Shape::Escalate, format!("{}: {title}", n.id), text)
+        }
+        NodeKind::Return(r) => (Shape::Return, format!("{}: {}", n.id, w.ret), t(*r)),
+    }
 }
 
 /// Renders script `ix` in `format`.

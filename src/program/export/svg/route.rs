@@ -164,7 +164,6 @@ pub(super) fn route_edges(
     labels: &[Option<EdgeLabel>],
     lay: &Layout,
 ) -> Vec<EdgePath> {
-    let n = lay.n;
     let rect = |i: usize| Rect {
         x: lay.x[i] - boxes[i].w / 2.0,
         y: lay.node_top(i, &boxes[i]),
@@ -172,57 +171,8 @@ pub(super) fn route_edges(
         h: boxes[i].h,
     };
     let last = |r: &Route| r.chain[r.chain.len() - 1];
-    let before_last = |r: &Route| r.chain[r.chain.len() - 2];
 
-    // Ports: forward edges leave a box's bottom and enter a box's top, spread
-    // in the order of where they head; edges on a side stack vertically.
-    let mut bottom: Vec<Vec<(f64, usize)>> = vec![Vec::new(); n];
-    let mut top: Vec<Vec<(f64, usize)>> = vec![Vec::new(); n];
-    let mut sides: Vec<Vec<(f64, usize)>> = vec![Vec::new(); 2 * n];
-    let side_ix = |node: usize, side: f64| 2 * node + usize::from(side > 0.0);
-    for (ri, r) in lay.routes.iter().enumerate() {
-        let (a, b) = (r.chain[0], last(r));
-        match r.kind {
-            Kind::Forward => {
-                bottom[a].push((lay.x[r.chain[1]], ri));
-                top[b].push((lay.x[before_last(r)], ri));
-            }
-            Kind::Back => {
-                sides[side_ix(a, 1.0)].push((lay.rank[b] as f64, ri));
-                sides[side_ix(b, 1.0)].push((lay.rank[a] as f64, ri));
-            }
-            Kind::SelfLoop => sides[side_ix(a, 1.0)].push((lay.rank[a] as f64, ri)),
-        }
-    }
-    // Offsets from the box centre: [upper end, lower end].
-    let mut port = vec![[0.0f64; 2]; lay.routes.len()];
-    let sort =
-        |v: &mut Vec<(f64, usize)>| v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    for i in 0..n {
-        for (list, end) in [(&mut bottom[i], 0usize), (&mut top[i], 1usize)] {
-            sort(list);
-            let k = list.len();
-            for (j, &(_, ri)) in list.iter().enumerate() {
-                port[ri][end] = spread(j, k, boxes[i].w);
-            }
-        }
-        for s in 0..2 {
-            let list = &mut sides[2 * i + s];
-            sort(list);
-            let k = list.len();
-            let step = (boxes[i].h * 0.6 / k.max(2) as f64).min(10.0);
-            for (j, &(_, ri)) in list.iter().enumerate() {
-                let dy = (j as f64 - (k - 1) as f64 / 2.0) * step;
-                let r = &lay.routes[ri];
-                if r.chain[0] == i {
-                    port[ri][0] = dy;
-                }
-                if last(r) == i {
-                    port[ri][1] = dy;
-                }
-            }
-        }
-    }
+    let port = ports(boxes, lay);
 
     let down = Some(P(0.0, 1.0));
     let mut paths = Vec::with_capacity(lay.routes.len());
@@ -232,21 +182,7 @@ pub(super) fn route_edges(
         let (sa, sb) = (m.nodes[a].shape, m.nodes[b].shape);
         let label = labels[r.edge].as_ref();
         if r.kind == Kind::SelfLoop {
-            let (d0, d1) = (port[ri][0] - 7.0, port[ri][0] + 7.0);
-            let s = P(side_at(sa, ra, 1.0, d0), ra.cy() + d0);
-            let e = P(side_at(sa, ra, 1.0, d1), ra.cy() + d1);
-            let out = ra.x + ra.w + SIDE_ROOM;
-            let seg = Seg(s, P(out, s.1 - 20.0), P(out, e.1 + 20.0), e);
-            let label_at = label.map(|l| {
-                let c = seg.at(0.5);
-                P(c.0 + 2.0 + l.w / 2.0, c.1)
-            });
-            paths.push(EdgePath {
-                edge: r.edge,
-                kind: r.kind,
-                segs: vec![seg],
-                label_at,
-            });
+            paths.push(self_loop(r.edge, port[ri][0], ra, sa, label));
             continue;
         }
         let mut knots: Vec<Knot> = Vec::with_capacity(2 * r.chain.len());
@@ -331,4 +267,80 @@ pub(super) fn route_edges(
         });
     }
     paths
+}
+
+/// Ports: forward edges leave a box's bottom and enter a box's top, spread
+/// in the order of where they head; edges on a side stack vertically.
+/// Returns, per route, the offsets from the box centre of its upper and
+/// lower end.
+fn ports(boxes: &[NodeBox], lay: &Layout) -> Vec<[f64; 2]> {
+    let n = lay.n;
+    let last = |r: &Route| r.chain[r.chain.len() - 1];
+    let before_last = |r: &Route| r.chain[r.chain.len() - 2];
+    let mut bottom: Vec<Vec<(f64, usize)>> = vec![Vec::new(); n];
+    let mut top: Vec<Vec<(f64, usize)>> = vec![Vec::new(); n];
+    let mut sides: Vec<Vec<(f64, usize)>> = vec![Vec::new(); 2 * n];
+    let side_ix = |node: usize, side: f64| 2 * node + usize::from(side > 0.0);
+    for (ri, r) in lay.routes.iter().enumerate() {
+        let (a, b) = (r.chain[0], last(r));
+        match r.kind {
+            Kind::Forward => {
+                bottom[a].push((lay.x[r.chain[1]], ri));
+                top[b].push((lay.x[before_last(r)], ri));
+            }
+            Kind::Back => {
+                sides[side_ix(a, 1.0)].push((lay.rank[b] as f64, ri));
+                sides[side_ix(b, 1.0)].push((lay.rank[a] as f64, ri));
+            }
+            Kind::SelfLoop => sides[side_ix(a, 1.0)].push((lay.rank[a] as f64, ri)),
+        }
+    }
+    let mut port = vec![[0.0f64; 2]; lay.routes.len()];
+    let sort =
+        |v: &mut Vec<(f64, usize)>| v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for i in 0..n {
+        for (list, end) in [(&mut bottom[i], 0usize), (&mut top[i], 1usize)] {
+            sort(list);
+            let k = list.len();
+            for (j, &(_, ri)) in list.iter().enumerate() {
+                port[ri][end] = spread(j, k, boxes[i].w);
+            }
+        }
+        for s in 0..2 {
+            let list = &mut sides[2 * i + s];
+            sort(list);
+            let k = list.len();
+            let step = (boxes[i].h * 0.6 / k.max(2) as f64).min(10.0);
+            for (j, &(_, ri)) in list.iter().enumerate() {
+                let dy = (j as f64 - (k - 1) as f64 / 2.0) * step;
+                let r = &lay.routes[ri];
+                if r.chain[0] == i {
+                    port[ri][0] = dy;
+                }
+                if last(r) == i {
+                    port[ri][1] = dy;
+                }
+            }
+        }
+    }
+    port
+}
+
+/// An edge from a box back to itself: a loop on its right side.
+fn self_loop(edge: usize, port: f64, ra: Rect, sa: Shape, label: Option<&EdgeLabel>) -> EdgePath {
+    let (d0, d1) = (port - 7.0, port + 7.0);
+    let s = P(side_at(sa, ra, 1.0, d0), ra.cy() + d0);
+    let e = P(side_at(sa, ra, 1.0, d1), ra.cy() + d1);
+    let out = ra.x + ra.w + SIDE_ROOM;
+    let seg = Seg(s, P(out, s.1 - 20.0), P(out, e.1 + 20.0), e);
+    let label_at = label.map(|l| {
+        let c = seg.at(0.5);
+        P(c.0 + 2.0 + l.w / 2.0, c.1)
+    });
+    EdgePath {
+        edge,
+        kind: Kind::SelfLoop,
+        segs: vec![seg],
+        label_at,
+    }
 }
