@@ -20,6 +20,10 @@ const TRANSPOSE_ROUNDS: usize = 8;
 /// nodes sifting may compare in all (it is quadratic in a rank's length).
 const SIFT_ROUNDS: usize = 4;
 const SIFT_BUDGET: u64 = 4_000_000;
+/// What all sweeps together may cost, in nodes and edges visited: enough for
+/// every start order on a script of a few hundred nodes, and a bound on a
+/// big one (see `big_model_renders`).
+const ORDER_WORK: u64 = 30_000_000;
 
 /// Neighbour lists in which a bend beside a box counts as the box.
 struct Merged {
@@ -53,6 +57,9 @@ pub(super) fn order(g: &Graph, start: Option<usize>) -> Vec<Vec<usize>> {
         let mut pos = vec![0usize; g.total()];
         let mut best: Option<(u64, Vec<Vec<usize>>)> = None;
         let mut budget = SIFT_BUDGET;
+        // Every start order gets its sweeps until the work runs out; the
+        // first always runs, so a big graph still gets one good order.
+        let mut work = ORDER_WORK;
         for start_order in [
             Search::Depth,
             Search::Breadth,
@@ -61,14 +68,17 @@ pub(super) fn order(g: &Graph, start: Option<usize>) -> Vec<Vec<usize>> {
             Search::UpwardDepth,
         ] {
             for up_first in [false, true] {
+                if work == 0 {
+                    break;
+                }
                 let mut r = initial(g, &m, start, start_order);
-                let mut c = improve(&mut r, &m, &mut pos, up_first);
+                let mut c = improve(&mut r, &m, &mut pos, up_first, &mut work);
                 // Sifting and sweeping again find what neither finds alone.
                 for _ in 0..SIFT_ROUNDS {
                     if c == 0 || !sift(&mut r, &m, &mut pos, &mut budget) {
                         break;
                     }
-                    let after = improve(&mut r, &m, &mut pos, up_first);
+                    let after = improve(&mut r, &m, &mut pos, up_first, &mut work);
                     if after >= c {
                         c = c.min(after);
                         break;
@@ -80,10 +90,7 @@ pub(super) fn order(g: &Graph, start: Option<usize>) -> Vec<Vec<usize>> {
                 }
             }
         }
-        if let Some((c, r)) = best {
-            if std::env::var_os("FP_DEBUG").is_some() {
-                eprintln!("rank-order crossings {c}");
-            }
+        if let Some((_, r)) = best {
             ranks = r;
         }
     }
@@ -208,16 +215,26 @@ fn set_pos(ranks: &[Vec<usize>], pos: &mut [usize]) {
 }
 
 /// Median sweeps with transposition from `ranks`; leaves the best order
-/// found in `ranks` and returns its crossings.
-fn improve(ranks: &mut Vec<Vec<usize>>, m: &Merged, pos: &mut [usize], up_first: bool) -> u64 {
+/// found in `ranks` and returns its crossings. Each sweep costs `work` the
+/// size of the graph; none starts once it has run out.
+fn improve(
+    ranks: &mut Vec<Vec<usize>>,
+    m: &Merged,
+    pos: &mut [usize],
+    up_first: bool,
+    work: &mut u64,
+) -> u64 {
+    let size = (pos.len() + m.down.iter().map(Vec::len).sum::<usize>()) as u64;
     set_pos(ranks, pos);
     let mut best_c = crossings(ranks, &m.down, pos);
     let mut best = ranks.clone();
     let mut trying = 0;
     for iter in 0..MAX_ITER {
-        if best_c == 0 || trying >= MIN_QUIT {
+        if best_c == 0 || trying >= MIN_QUIT || *work == 0 {
             break;
         }
+        // A sweep, up to TRANSPOSE_ROUNDS of transposition and a count.
+        *work = work.saturating_sub(size * (TRANSPOSE_ROUNDS as u64 + 2));
         let down = (iter % 2 == 0) != up_first;
         sweep(ranks, m, pos, down);
         // Swapping at equal crossings now and then leaves a plateau.

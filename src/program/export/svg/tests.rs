@@ -362,3 +362,38 @@ fn deep_graph_does_not_overflow() {
     let s = render(&m);
     assert!(s.contains("<title>q19999\n"));
 }
+
+
+#[test]
+fn labels_stand_beside_the_box_their_edge_leaves() {
+    // a → b → c → d, and a skip a → d across three gaps: its label stands in
+    // the gap under `a`, with a's other answer, not by `c`'s.
+    let mut nodes: Vec<GNode> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|k| node(k, Shape::Question, "step"))
+        .collect();
+    nodes[0].start = true;
+    let m = Model {
+        start_tag: "start".into(),
+        title: "skip".into(),
+        nodes,
+        edges: vec![
+            edge(0, 1, "next"),
+            edge(1, 2, "next"),
+            edge(2, 3, "next"),
+            edge(0, 3, "skip"),
+            edge(3, 1, "again"),
+        ],
+    };
+    let (_, lay) = laid_out(&m);
+    for r in &lay.routes {
+        let Some(v) = r.label else { continue };
+        let e = &m.edges[r.edge];
+        let wanted = match r.kind {
+            Kind::Back => lay.rank[e.from] - 1,
+            _ => lay.rank[e.from] + 1,
+        };
+        assert_eq!(lay.rank[v], wanted, "label of {} → {}", e.from, e.to);
+    }
+    assert!(lay.routes.iter().any(|r| r.kind == Kind::Back && r.label.is_some()));
+}
