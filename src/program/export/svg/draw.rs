@@ -53,8 +53,8 @@ pub(super) fn draw(
     let dx = frame(&mut o, m, boxes, lay, &paths, &placed);
     draw_edges(&mut o, m, &paths, dx);
     o.push_str("<g class=\"nodes\">\n");
-    for i in 0..lay.n.min(m.nodes.len()) {
-        draw_node(&mut o, m, &boxes[i], lay, i, dx);
+    for (i, b) in boxes.iter().enumerate().take(lay.n) {
+        draw_node(&mut o, m, b, lay, i, dx);
     }
     o.push_str("</g>\n");
     draw_labels(&mut o, m, &paths, &placed, dx);

@@ -217,20 +217,25 @@ pub(super) fn route_edges(
                     });
                 }
             } else {
-                // In a gap: straight down through its band of labels, so
-                // edges turn only between bands, never across a label; two
-                // edges then cross only where their order changes.
+                // In a gap with labels: straight down through their band,
+                // so edges turn only between bands, never across a label;
+                // in one without, a free bend keeps long edges smooth.
                 let (top, h) = (lay.band_top[rk], lay.band_h[rk]);
+                if h == 0.0 {
+                    knots.push(Knot {
+                        p: P(lay.x[v], top),
+                        dir: None,
+                    });
+                    continue;
+                }
                 knots.push(Knot {
                     p: P(lay.x[v], top),
                     dir: down,
                 });
-                if h > 0.0 {
-                    knots.push(Knot {
-                        p: P(lay.x[v], top + h),
-                        dir: down,
-                    });
-                }
+                knots.push(Knot {
+                    p: P(lay.x[v], top + h),
+                    dir: down,
+                });
             }
         }
         if r.kind == Kind::Forward {

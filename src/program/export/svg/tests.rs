@@ -363,7 +363,6 @@ fn deep_graph_does_not_overflow() {
     assert!(s.contains("<title>q19999\n"));
 }
 
-
 #[test]
 fn labels_stand_beside_the_box_their_edge_leaves() {
     // a → b → c → d, and a skip a → d across three gaps: its label stands in
@@ -395,5 +394,9 @@ fn labels_stand_beside_the_box_their_edge_leaves() {
         };
         assert_eq!(lay.rank[v], wanted, "label of {} → {}", e.from, e.to);
     }
-    assert!(lay.routes.iter().any(|r| r.kind == Kind::Back && r.label.is_some()));
+    assert!(
+        lay.routes
+            .iter()
+            .any(|r| r.kind == Kind::Back && r.label.is_some())
+    );
 }
