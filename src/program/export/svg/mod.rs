@@ -22,8 +22,8 @@
 //! gives byte-identical output. Big graphs are bounded: virtual nodes are
 //! capped at [`MAX_VIRTUAL`] (the shortest edges get them first; the rest are
 //! drawn as direct curves), crossing reduction is skipped above
-//! [`ORDER_MAX_NODES`] boxes, placement passes are fewer above [`BIG`], and no
-//! step recurses.
+//! [`ORDER_MAX_NODES`] boxes and stops when its work budget runs out,
+//! placement passes are fewer above [`BIG`], and no step recurses.
 
 mod acyclic;
 mod draw;
