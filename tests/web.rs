@@ -844,7 +844,9 @@ async fn authors_see_the_library_and_each_scripts_graph() {
     let svg = ada.get("/author/scripts/printer/graph.svg?lang=de").await;
     svg.assert_status(200)
         .assert_has("<svg")
-        .assert_has("Ist Papier im Fach?");
+        .assert_has("Ist Papier im Fach?")
+        // The picture's own words follow its language too.
+        .assert_has("gelöst");
     assert!(
         svg.headers["content-type"]
             .to_str()
