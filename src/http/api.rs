@@ -23,6 +23,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, error_body};
+use super::limits::ClientIp;
 use super::ops::{self, Move, NewSession};
 use super::{AppState, HttpConfig};
 use crate::engine::{self, Channel, Ending, Reply, Session, Status, Step};
@@ -537,9 +538,19 @@ fn session_body(
 /// `POST /api/v1/sessions`: 201 with the session, its token and its first step.
 async fn start_session(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     Body(req): Body<StartSession>,
 ) -> ApiResult<(StatusCode, axum::Json<SessionBody>)> {
+    // Staff are known and few; a stranger's starts are limited per address
+    // (each one is a row in the database).
+    if caller.staff().is_none() {
+        state
+            .guards
+            .session_start
+            .check(ip, std::time::Instant::now())
+            .map_err(|t| t.api_error("sessions started"))?;
+    }
     let new = NewSession {
         script: req.script,
         channel: req.channel,
@@ -583,7 +594,22 @@ async fn step_session(
     seq: u32,
     mv: Move,
 ) -> ApiResult<axum::Json<SessionBody>> {
-    let stepped = ops::step_session(state, caller, id, seq, mv).await?;
+    // A customer's session is over once it sits idle past the limit, here
+    // as in the wizard (staff may still step it, as in the console).
+    let idle = matches!(caller, Caller::Customer { .. }).then_some(state.config.wizard_idle);
+    let stepped = match ops::step_unless_idle(state, caller, id, seq, mv, idle).await? {
+        ops::Moved::Stepped(s) => s,
+        ops::Moved::Idle => {
+            return Err(ApiError::Gone {
+                code: "session_expired",
+                message: format!(
+                    "session `{id}` expired: nothing happened for more than {} minutes; \
+                     start a new session",
+                    state.config.wizard_idle.as_secs().div_ceil(60)
+                ),
+            });
+        }
+    };
     Ok(axum::Json(session_body(
         id,
         &stepped.session.state,

@@ -176,14 +176,17 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     );
 
     let outbox_notify = Arc::new(Notify::new());
+    let http_config = HttpConfig {
+        body_limit: config.body_limit,
+        wizard_idle: config.session_idle,
+        secure_cookies: config.secure_cookies,
+        limits: config.limits.clone(),
+    };
     let state = AppState {
         store: store.clone(),
         library: library.clone(),
-        config: Arc::new(HttpConfig {
-            body_limit: config.body_limit,
-            wizard_idle: config.session_idle,
-            secure_cookies: config.secure_cookies,
-        }),
+        guards: Arc::new(crate::http::limits::Guards::new(&http_config.limits)),
+        config: Arc::new(http_config),
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),
@@ -237,7 +240,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
 
     let mut server = {
         let mut stop = stop_rx.clone();
-        let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        let serve = axum::serve(
+            listener,
+            app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        ).with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         });
         tokio::spawn(async move { serve.await })

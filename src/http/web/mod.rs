@@ -177,6 +177,8 @@ impl From<ApiError> for PageError {
             StatusCode::NOT_FOUND => "error_not_found",
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "error_forbidden",
             StatusCode::CONFLICT => "error_conflict",
+            StatusCode::GONE => "error_session_expired",
+            StatusCode::TOO_MANY_REQUESTS => "error_too_many",
             s if s.is_server_error() => "error_server",
             _ => "error_refused",
         };
