@@ -127,7 +127,48 @@ pub fn layered(router: Router<AppState>, config: &HttpConfig) -> Router<AppState
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(pages_get_pages))
         .layer(middleware::from_fn(track_duration))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span every request's log lines carry: method, path and query, with
+/// the resume link's token (`/s/{id}?t=…`) blanked out (a log reader must
+/// not be able to open a customer's session) and the rest escaped and cut
+/// like every other field a stranger wrote.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %crate::logtext::shown(&loggable_uri(req.uri())),
+        version = ?req.version(),
+    )
+}
+
+/// The request's path and query as logged: the value of every `t` (the
+/// resume link's token) and `token` parameter replaced by `[redacted]`, and
+/// of any parameter whose name cannot be read.
+pub fn loggable_uri(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let raw_key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            // The key as the handler reads it (`%74` is a `t` too).
+            let key: Option<String> = serde_urlencoded::from_str::<Vec<(String, String)>>(pair)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .map(|(k, _)| k);
+            match key {
+                Some(k) if !k.eq_ignore_ascii_case("t") && !k.eq_ignore_ascii_case("token") => {
+                    pair.to_owned()
+                }
+                _ if pair.is_empty() => String::new(),
+                _ => format!("{raw_key}=[redacted]"),
+            }
+        })
+        .collect();
+    format!("{}?{}", uri.path(), pairs.join("&"))
 }
 
 // ---------------------------------------------------------------------------
@@ -263,7 +304,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
-    tracing::error!(panic = %detail, "a request handler panicked");
+    tracing::error!(panic = %crate::logtext::shown(detail), "a request handler panicked");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],

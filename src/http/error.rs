@@ -141,7 +141,7 @@ pub fn error_body(code: &str, message: &str) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
+            tracing::error!(cause = %crate::logtext::shown(cause), "request failed");
         }
         let status = self.status();
         let body = error_body(self.code(), &self.public_message());

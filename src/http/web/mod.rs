@@ -154,7 +154,8 @@ impl PageError {
     /// Shows the error page.
     pub fn page(self, chrome: &Chrome) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(detail = ?self.detail, "a page failed");
+            let detail = self.detail.as_deref().map(crate::logtext::shown);
+            tracing::error!(detail = ?detail, "a page failed");
         }
         let detail = if self.status.is_server_error() {
             None
