@@ -132,7 +132,11 @@ async fn parallel_wrong_passwords_cannot_outrun_the_lockout() {
         .collect();
     let answers = all_at_once(&app, tries).await;
     let max = MAX_FAILURES as usize;
-    assert_eq!(count(&answers, 401), max, "only the first {max} are checked");
+    assert_eq!(
+        count(&answers, 401),
+        max,
+        "only the first {max} are checked"
+    );
     assert_eq!(count(&answers, 429), 40 - max, "the rest are refused");
     for a in answers.iter().filter(|a| a.status == 429) {
         assert!(a.retry_after.is_some_and(|s| s > 60), "a wait of minutes");
@@ -190,7 +194,11 @@ async fn password_hashes_run_a_few_at_a_time_and_the_overflow_is_told_to_wait() 
         .map(|i| (format!("stranger-{i}"), "a password".to_owned()))
         .collect();
     let answers = all_at_once(&app, tries).await;
-    assert_eq!(app.state.guards.hashes.peak(), 2, "two hashes at once, at most");
+    assert_eq!(
+        app.state.guards.hashes.peak(),
+        2,
+        "two hashes at once, at most"
+    );
     let refused: Vec<&SignIn> = answers.iter().filter(|a| a.status == 429).collect();
     assert!(!refused.is_empty(), "a queue of 4 cannot hold 38");
     for a in &refused {
@@ -315,9 +323,13 @@ async fn the_idle_limit_holds_on_the_api_too() {
     app.post(&format!("{base}/back"), Some(&token), &json!({"seq": 1}))
         .await
         .assert_error(410, "session_expired");
-    app.post(&format!("{base}/escalate"), Some(&token), &json!({"seq": 1}))
-        .await
-        .assert_error(410, "session_expired");
+    app.post(
+        &format!("{base}/escalate"),
+        Some(&token),
+        &json!({"seq": 1}),
+    )
+    .await
+    .assert_error(410, "session_expired");
     let stored = app.store.session(&id).await.unwrap().expect("stored");
     assert_eq!(
         (stored.state.seq, stored.state.trail.len()),
@@ -363,7 +375,8 @@ impl std::io::Write for Sink {
 async fn a_sign_in_name_cannot_forge_a_log_line_and_a_resume_token_is_never_logged() {
     let logs = log_buffer();
     let app = app_with_limits(roomy()).await;
-    let forged = "mallory\n2026-12-07T02:00:00.000000Z  INFO fixpath: signed in name=admin1\u{1b}[2K";
+    let forged =
+        "mallory\n2026-12-07T02:00:00.000000Z  INFO fixpath: signed in name=admin1\u{1b}[2K";
     let a = sign_in(&app.base, forged, "wrong", "en").await;
     assert_eq!(a.status, 401);
     let long = format!("longname-{}", "x".repeat(60_000));
@@ -413,7 +426,13 @@ async fn a_sign_in_name_cannot_forge_a_log_line_and_a_resume_token_is_never_logg
 
     // The request spans were logged (at debug), the token never.
     let token_body = token.trim_start_matches("fpc_");
-    assert!(!text.contains(token_body), "the resume token reached the log");
-    assert!(text.contains(&format!("/s/{id}?lang=en&t=[redacted]")), "{text}");
+    assert!(
+        !text.contains(token_body),
+        "the resume token reached the log"
+    );
+    assert!(
+        text.contains(&format!("/s/{id}?lang=en&t=[redacted]")),
+        "{text}"
+    );
     assert!(text.contains(&format!("/s/{id}?%74=[redacted]")));
 }

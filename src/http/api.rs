@@ -900,6 +900,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_resume_token_is_blanked_in_logged_addresses() {
+        let logged = |u: &str| loggable_uri(&u.parse().unwrap());
+        assert_eq!(
+            logged("/s/ses_1?t=fpc_secret&lang=nl"),
+            "/s/ses_1?t=[redacted]&lang=nl"
+        );
+        assert_eq!(logged("/s/ses_1?%74=fpc_secret"), "/s/ses_1?%74=[redacted]");
+        assert_eq!(
+            logged("/x?token=abc&T=def"),
+            "/x?token=[redacted]&T=[redacted]"
+        );
+        assert_eq!(logged("/agent?next=/queue"), "/agent?next=/queue");
+        assert_eq!(logged("/queue"), "/queue");
+    }
+
+    #[test]
     fn paths_match_their_patterns() {
         assert!(path_matches(
             "/api/v1/sessions/{id}",

@@ -772,6 +772,29 @@ mod tests {
     }
 
     #[test]
+    fn the_limits_table_sets_hash_slots_and_rates() {
+        use crate::http::limits::{LimitConfig, Rate};
+        let c = ServerConfig::resolve(Settings::default(), None).unwrap();
+        assert_eq!(c.limits, LimitConfig::default());
+        let f = file("[limits]\nhash_slots = 3\nsignin_per_minute = 20\nsessions_per_minute = 100");
+        let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+        assert_eq!((c.limits.hash_slots, c.limits.hash_queue), (3, 24));
+        assert_eq!(
+            c.limits.signin,
+            Rate {
+                per_minute: 20,
+                burst: 20
+            }
+        );
+        assert_eq!(c.limits.session_start.per_minute, 100);
+        let f = file("[limits]\nhash_slots = 0");
+        let e = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap_err();
+        assert!(e.to_string().contains("limits.hash_slots"), "{e}");
+        let e = ConfigFile::parse(Path::new("x.toml"), "[limits]\nhash_slot = 2").unwrap_err();
+        assert!(e.to_string().contains("hash_slot"), "{e}");
+    }
+
+    #[test]
     fn the_customers_idle_time_and_secure_cookies_are_settings() {
         let c = ServerConfig::resolve(Settings::default(), None).unwrap();
         assert_eq!(c.session_idle, DEFAULT_SESSION_IDLE);

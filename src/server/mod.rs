@@ -243,7 +243,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         let serve = axum::serve(
             listener,
             app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        ).with_graceful_shutdown(async move {
+        )
+        .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         });
         tokio::spawn(async move { serve.await })

@@ -166,8 +166,13 @@ async fn start(
     let r = async {
         let Form(form) = form?;
         // Each start is a row in the database: limited per address.
-        if let Err(too_many) = state.guards.session_start.check(ip, std::time::Instant::now()) {
-            let page = PageError::new(StatusCode::TOO_MANY_REQUESTS, "error_too_many").page(&chrome);
+        if let Err(too_many) = state
+            .guards
+            .session_start
+            .check(ip, std::time::Instant::now())
+        {
+            let page =
+                PageError::new(StatusCode::TOO_MANY_REQUESTS, "error_too_many").page(&chrome);
             return Ok(limits::with_retry_after(page, too_many));
         }
         let program = state.library.current();
