@@ -32,6 +32,7 @@ fn roomy() -> LimitConfig {
             per_minute: 10_000,
             burst: 10_000,
         },
+        trusted_proxies: Vec::new(),
     }
 }
 

@@ -37,6 +37,9 @@ pub struct LimitConfig {
     pub signin: Rate,
     /// Anonymous session starts (API and wizard) per client address.
     pub session_start: Rate,
+    /// Reverse proxies in front of the server whose `X-Forwarded-For` is
+    /// believed; behind one, every client would otherwise share its address.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// About two hashes per core: enough to keep the cores busy while a
@@ -61,6 +64,7 @@ impl Default for LimitConfig {
                 per_minute: 60,
                 burst: 30,
             },
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -305,25 +309,49 @@ impl RateLimiter {
 /// of refusing).
 const UNKNOWN_PEER: IpAddr = OVERFLOW;
 
-/// The client's address, as the listener saw it. A proxy's
-/// `X-Forwarded-For` is not read: anyone can write it.
+/// The client's address: the listener's peer, or, when the peer is one of
+/// [`LimitConfig::trusted_proxies`], the last address in
+/// `X-Forwarded-For` that is not a trusted proxy itself (the one the
+/// nearest trusted proxy saw). Anyone can write that header, so it is read
+/// only from a proxy the operator named.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+impl axum::extract::FromRequestParts<super::AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map_or(UNKNOWN_PEER, |c| c.0.ip()),
-        ))
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map_or(UNKNOWN_PEER, |c| c.0.ip());
+        Ok(ClientIp(client_of(
+            peer,
+            &parts.headers,
+            &state.config.limits.trusted_proxies,
+        )))
     }
+}
+
+fn client_of(peer: IpAddr, headers: &axum::http::HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| hop.trim().parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    hops.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
 }
 
 impl TooMany {
@@ -403,6 +431,32 @@ mod tests {
             let _ = limiter.check(IpAddr::V4(std::net::Ipv4Addr::from(n)), t0);
         }
         assert!(limiter.clients() <= MAX_CLIENTS + 1);
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7, 10.0.0.2".parse().unwrap(),
+        );
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // From a stranger, the header is ignored.
+        assert_eq!(
+            client_of(ip("192.0.2.5"), &headers, &proxies),
+            ip("192.0.2.5")
+        );
+        // From our proxy: the last hop that is not one of ours (what our
+        // proxy saw); what the client wrote before it is not believed.
+        assert_eq!(
+            client_of(ip("10.0.0.1"), &headers, &proxies),
+            ip("198.51.100.7")
+        );
+        headers.insert("x-forwarded-for", "not an address".parse().unwrap());
+        assert_eq!(
+            client_of(ip("10.0.0.1"), &headers, &proxies),
+            ip("10.0.0.1")
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -288,6 +288,9 @@ pub struct LimitSettings {
     pub signin_per_minute: Option<u32>,
     /// Anonymous session starts per minute from one address.
     pub sessions_per_minute: Option<u32>,
+    /// Addresses of the reverse proxies whose `X-Forwarded-For` names the
+    /// client.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl LimitSettings {
@@ -322,6 +325,17 @@ impl LimitSettings {
                 burst: n.div_ceil(2),
             };
         }
+        for p in self.trusted_proxies.iter().flatten() {
+            let ip = p.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                Problem::new(format!("`{p}` is not an IP address"))
+                    .hint("list the proxies' addresses, e.g. [\"127.0.0.1\", \"::1\"]")
+                    .from(&Origin::File {
+                        key: "limits.trusted_proxies",
+                        path,
+                    })
+            })?;
+            limits.trusted_proxies.push(ip);
+        }
         Ok(limits)
     }
 }
@@ -354,7 +368,7 @@ impl ConfigFile {
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
                  body_limit, session_idle, secure_cookies, log_format and a [limits] table \
-                 (hash_slots, signin_per_minute, sessions_per_minute)",
+                 (hash_slots, signin_per_minute, sessions_per_minute, trusted_proxies)",
             )
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
@@ -787,6 +801,15 @@ mod tests {
             }
         );
         assert_eq!(c.limits.session_start.per_minute, 100);
+        let f = file("[limits]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]");
+        let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+        assert_eq!(c.limits.trusted_proxies.len(), 2);
+        let f = file("[limits]\ntrusted_proxies = [\"nginx\"]");
+        let e = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap_err();
+        assert!(
+            e.to_string().contains("`nginx` is not an IP address"),
+            "{e}"
+        );
         let f = file("[limits]\nhash_slots = 0");
         let e = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap_err();
         assert!(e.to_string().contains("limits.hash_slots"), "{e}");

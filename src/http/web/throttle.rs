@@ -1,8 +1,8 @@
 //! Sign-in attempts are limited per user name: after [`MAX_FAILURES`]
 //! attempts without a right password within [`WINDOW`], that name cannot
-//! sign in until the window has passed, whatever password comes next. A guesser gets a few tries an
-//! hour instead of thousands; the real user waits a quarter of an hour at
-//! worst. The count lives in the database (`Store::count_signin_failure`),
+//! sign in until the window has passed, whatever password comes next. A
+//! guesser gets a few tries an hour instead of thousands; the real user
+//! waits a quarter of an hour at worst. The count lives in the database (`Store::count_signin_failure`),
 //! so every instance behind a load balancer sees the same one.
 
 use crate::store::{Result, Store};
