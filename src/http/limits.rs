@@ -98,8 +98,8 @@ impl Guards {
     pub fn new(config: &LimitConfig) -> Guards {
         Guards {
             hashes: HashGate::new(config.hash_slots, config.hash_queue),
-            signin: RateLimiter::new(config.signin),
-            session_start: RateLimiter::new(config.session_start),
+            signin: RateLimiter::new("signin_rate", config.signin),
+            session_start: RateLimiter::new("session_rate", config.session_start),
         }
     }
 }
@@ -149,20 +149,23 @@ impl HashGate {
     /// Waits for a hash slot: at once when one is free, in the queue while
     /// it is short, else `Err` at once.
     pub async fn acquire(&self) -> Result<HashSlot, TooMany> {
-        let busy = TooMany {
-            retry_after: Duration::from_secs(1),
+        let busy = || {
+            refused("hash_busy");
+            TooMany {
+                retry_after: Duration::from_secs(1),
+            }
         };
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
                 if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
                     self.waiting.fetch_sub(1, Ordering::SeqCst);
-                    return Err(busy);
+                    return Err(busy());
                 }
                 let _waiting = Waiting(&self.waiting);
                 match tokio::time::timeout(HASH_WAIT, self.slots.clone().acquire_owned()).await {
                     Ok(Ok(p)) => p,
-                    _ => return Err(busy),
+                    _ => return Err(busy()),
                 }
             }
         };
@@ -207,8 +210,10 @@ impl HashSlot {
         tokio::task::spawn_blocking(move || {
             let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
+            metrics::gauge!("fixpath_password_hashes_in_flight").increment(1.0);
             let out = work();
             in_flight.fetch_sub(1, Ordering::SeqCst);
+            metrics::gauge!("fixpath_password_hashes_in_flight").decrement(1.0);
             drop(permit);
             out
         })
@@ -230,9 +235,16 @@ struct Bucket {
     at: Instant,
 }
 
+/// Counts a 429 in `fixpath_requests_refused_total{reason}`.
+fn refused(reason: &'static str) {
+    metrics::counter!("fixpath_requests_refused_total", "reason" => reason).increment(1);
+}
+
 /// A token bucket per client address.
 #[derive(Debug)]
 pub struct RateLimiter {
+    /// The `reason` its refusals are counted under.
+    reason: &'static str,
     rate: Rate,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
@@ -256,8 +268,9 @@ fn client_key(ip: IpAddr) -> IpAddr {
 const OVERFLOW: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
 
 impl RateLimiter {
-    pub fn new(rate: Rate) -> RateLimiter {
+    pub fn new(reason: &'static str, rate: Rate) -> RateLimiter {
         RateLimiter {
+            reason,
             rate,
             buckets: Mutex::new(HashMap::new()),
         }
@@ -292,6 +305,7 @@ impl RateLimiter {
             Ok(())
         } else {
             *bucket = Bucket { tokens, at: now };
+            refused(self.reason);
             Err(TooMany {
                 retry_after: Duration::from_secs_f64((1.0 - tokens) / per_second),
             })
@@ -390,10 +404,13 @@ mod tests {
 
     #[test]
     fn a_bucket_allows_its_burst_then_one_per_interval() {
-        let limiter = RateLimiter::new(Rate {
-            per_minute: 6,
-            burst: 3,
-        });
+        let limiter = RateLimiter::new(
+            "test",
+            Rate {
+                per_minute: 6,
+                burst: 3,
+            },
+        );
         let t0 = Instant::now();
         for _ in 0..3 {
             assert!(limiter.check(ip("192.0.2.1"), t0).is_ok());
@@ -410,10 +427,13 @@ mod tests {
 
     #[test]
     fn ipv6_neighbours_share_a_bucket() {
-        let limiter = RateLimiter::new(Rate {
-            per_minute: 1,
-            burst: 1,
-        });
+        let limiter = RateLimiter::new(
+            "test",
+            Rate {
+                per_minute: 1,
+                burst: 1,
+            },
+        );
         let t0 = Instant::now();
         assert!(limiter.check(ip("2001:db8:1:2::1"), t0).is_ok());
         assert!(limiter.check(ip("2001:db8:1:2::ffff"), t0).is_err());
@@ -422,10 +442,13 @@ mod tests {
 
     #[test]
     fn the_map_of_clients_stays_bounded() {
-        let limiter = RateLimiter::new(Rate {
-            per_minute: 1,
-            burst: 1,
-        });
+        let limiter = RateLimiter::new(
+            "test",
+            Rate {
+                per_minute: 1,
+                burst: 1,
+            },
+        );
         let t0 = Instant::now();
         for n in 0..(MAX_CLIENTS as u32 + 500) {
             let _ = limiter.check(IpAddr::V4(std::net::Ipv4Addr::from(n)), t0);
