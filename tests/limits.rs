@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// Limits that stay out of the way of a test about something else.
 fn roomy() -> LimitConfig {
     LimitConfig {
-        hash_slots: 4,
+        // Room for every hash a test runs at once, so none waits long in
+        // the queue on a busy machine.
+        hash_slots: 16,
         hash_queue: 1000,
         signin: Rate {
             per_minute: 10_000,
@@ -157,14 +159,19 @@ async fn a_right_password_among_parallel_wrong_ones_is_checked_only_within_the_l
         .collect();
     tries.push(("kim".to_owned(), "kim-password-1".to_owned()));
     let answers = all_at_once(&app, tries).await;
-    // Each of the first MAX_FAILURES attempts had its password checked (a
-    // 401, or the right one's redirect); none of the others did.
+    // Only the first MAX_FAILURES attempts have their password checked (a
+    // 401, or the right one's redirect); the others are refused unchecked.
+    // A right password among those first few clears the count, as any good
+    // sign-in does, and the wrong ones after it start a new count.
+    let max = MAX_FAILURES as usize;
     let checked = count(&answers, 401) + count(&answers, 303);
-    assert!(
-        checked <= MAX_FAILURES as usize,
-        "{checked} passwords were checked"
-    );
-    assert!(count(&answers, 429) >= 30 - MAX_FAILURES as usize);
+    let limit = if count(&answers, 303) == 1 {
+        2 * max
+    } else {
+        max
+    };
+    assert!(checked <= limit, "{checked} passwords were checked");
+    assert_eq!(checked + count(&answers, 429), 30);
 
     // Once the limit is reached, the right password among wrong ones is
     // refused like them.
