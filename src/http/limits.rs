@@ -246,7 +246,16 @@ pub struct RateLimiter {
     /// The `reason` its refusals are counted under.
     reason: &'static str,
     rate: Rate,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug, Default)]
+struct Buckets {
+    by_client: HashMap<IpAddr, Bucket>,
+    /// When the full map was last swept for idle clients: at most once a
+    /// second, so a flood of new addresses cannot make every request pay
+    /// for a sweep.
+    swept_at: Option<Instant>,
 }
 
 /// The key of an address: IPv6 clients get a /64 each (one household or
@@ -272,7 +281,7 @@ impl RateLimiter {
         RateLimiter {
             reason,
             rate,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets::default()),
         }
     }
 
@@ -284,15 +293,23 @@ impl RateLimiter {
         let refill = |b: &Bucket| {
             (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second).min(burst)
         };
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let Buckets {
+            by_client,
+            swept_at,
+        } = &mut *guard;
         let mut key = client_key(ip);
-        if !buckets.contains_key(&key) && buckets.len() >= MAX_CLIENTS {
-            buckets.retain(|_, b| refill(b) < burst);
-            if buckets.len() >= MAX_CLIENTS {
+        if !by_client.contains_key(&key) && by_client.len() >= MAX_CLIENTS {
+            let due = swept_at.is_none_or(|at| now.saturating_duration_since(at).as_secs() >= 1);
+            if due {
+                by_client.retain(|_, b| refill(b) < burst);
+                *swept_at = Some(now);
+            }
+            if by_client.len() >= MAX_CLIENTS {
                 key = OVERFLOW;
             }
         }
-        let bucket = buckets.entry(key).or_insert(Bucket {
+        let bucket = by_client.entry(key).or_insert(Bucket {
             tokens: burst,
             at: now,
         });
@@ -314,7 +331,7 @@ impl RateLimiter {
 
     /// Addresses tracked now.
     pub fn clients(&self) -> usize {
-        self.buckets.lock().map(|b| b.len()).unwrap_or(0)
+        self.buckets.lock().map(|b| b.by_client.len()).unwrap_or(0)
     }
 }
 
@@ -484,15 +501,31 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_hash_gate_bounds_concurrency_and_its_queue() {
+        use std::sync::atomic::AtomicBool;
         let gate = std::sync::Arc::new(HashGate::new(2, 3));
-        let mut tasks = Vec::new();
-        for _ in 0..12 {
-            let gate = gate.clone();
-            tasks.push(tokio::spawn(async move {
-                gate.run(|| std::thread::sleep(Duration::from_millis(100)))
+        // The "hashes" run until the test lets them finish, so the two
+        // slots and the queue of three are full while the rest arrive.
+        let go = std::sync::Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (gate, go) = (gate.clone(), go.clone());
+                tokio::spawn(async move {
+                    gate.run(move || {
+                        while !go.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                    })
                     .await
-            }));
+                })
+            })
+            .collect();
+        for _ in 0..1000 {
+            if tasks.iter().filter(|t| t.is_finished()).count() >= 7 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        go.store(true, Ordering::SeqCst);
         let mut done = 0;
         let mut refused = 0;
         for t in tasks {

@@ -120,7 +120,9 @@ async fn sign_in(
             limits::with_retry_after(res, too_many)
         };
         if let Err(too_many) = state.guards.signin.check(ip, std::time::Instant::now()) {
-            tracing::warn!(%ip, "a web sign-in was refused: too many from this address");
+            // Counted in the metrics; a line per refusal would let a flood
+            // flood the log too.
+            tracing::debug!(%ip, "a web sign-in was refused: too many from this address");
             return Ok(busy(&chrome, too_many));
         }
         // The hash slot comes before the attempt is counted, so a sign-in
