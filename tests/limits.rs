@@ -243,6 +243,25 @@ async fn sign_ins_from_one_address_are_rate_limited_with_a_page_in_the_readers_l
         refused.body
     );
     assert!(refused.body.contains("lang=\"de\""));
+    insta::assert_snapshot!("signin_rate_limited_de", page_text(&refused.body));
+}
+
+/// A page as its reader sees it: the text of `<main>`, one line per
+/// block, without markup.
+fn page_text(html: &str) -> String {
+    let main = html
+        .split_once("<main")
+        .and_then(|(_, rest)| rest.split_once("</main>"))
+        .map_or(html, |(m, _)| m);
+    let blocks = regex::Regex::new(r"</?(p|h1|h2|div|label|button|li|form|input)[^>]*>").unwrap();
+    let tags = regex::Regex::new(r"<[^>]*>").unwrap();
+    let lines = blocks.replace_all(main, "\n");
+    let text = tags.replace_all(&lines, "");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("id=") && !l.starts_with("class="))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[tokio::test]
@@ -303,6 +322,7 @@ async fn anonymous_session_starts_are_rate_limited_and_staff_are_not() {
     assert!(res.headers().contains_key("retry-after"));
     let page = res.text().await.unwrap();
     assert!(page.contains("te veel sessies"), "{page}");
+    insta::assert_snapshot!("wizard_start_rate_limited_nl", page_text(&page));
 }
 
 #[tokio::test]
