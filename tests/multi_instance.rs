@@ -125,6 +125,7 @@ impl Instance {
             store: store.store(),
             library: library.clone(),
             config: Arc::new(HttpConfig::default()),
+            guards: Default::default(),
             metrics: None,
             outbox_notify: notify.clone(),
             recent: Default::default(),

@@ -1289,6 +1289,33 @@ on_both_backends! {
         b.close().await;
     }
 
+    parallel_sign_in_attempts_each_get_their_own_number(db) {
+        // The lockout counts an attempt before checking its password: 40
+        // attempts at once, over two instances, must number 1 to 40, so
+        // exactly the first few are checked and the rest refused.
+        let (a, b) = (db.open().await, db.open().await);
+        let window = time::Duration::minutes(15);
+        let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+        let mut tries = Vec::new();
+        for n in 0..40 {
+            let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+            tries.push(tokio::spawn(async move {
+                store.count_signin_failure("eve", t(1), window).await.unwrap().0
+            }));
+        }
+        let mut numbers = Vec::new();
+        for t in tries {
+            numbers.push(t.await.unwrap());
+        }
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=40).collect::<Vec<u32>>());
+        for s in [a, b] {
+            if let Ok(s) = std::sync::Arc::try_unwrap(s) {
+                s.close().await;
+            }
+        }
+    }
+
     everything_survives_reopening(db) {
         let (p, _) = program();
         let mut s = start(&p, "printer", Channel::Agent, t(0));

@@ -11,7 +11,7 @@
 use super::AppState;
 use super::auth::{self, Caller, constant_time_eq};
 use super::error::{ApiError, ApiResult};
-use super::limits;
+use super::caps;
 use crate::engine::{self, Channel, Reply, Session, StartOptions, Status, Step, StepError};
 use crate::escalation::{Note, Record};
 use crate::program::{Program, Script};
@@ -170,10 +170,10 @@ pub async fn start_session(
 ) -> ApiResult<Started> {
     let program = state.library.current();
     let staff = caller.staff().cloned();
-    limits::check_start_maps(&req.params, &req.vars)?;
+    caps::check_start_maps(&req.params, &req.vars)?;
     let reference = req.reference.filter(|r| !r.trim().is_empty());
     if let Some(r) = &reference {
-        limits::check_reference(r)?;
+        caps::check_reference(r)?;
     }
     if staff.is_none() {
         if req.channel != Channel::Customer {
@@ -399,8 +399,8 @@ pub async fn step_unless_idle(
         return Ok(Moved::Idle);
     }
     match &mv {
-        Move::Reply(Reply::Answer(text) | Reply::Value(text)) => limits::check_input(text)?,
-        Move::Escalate(Some(note)) => limits::check_note("note", note)?,
+        Move::Reply(Reply::Answer(text) | Reply::Value(text)) => caps::check_input(text)?,
+        Move::Escalate(Some(note)) => caps::check_note("note", note)?,
         _ => {}
     }
     let before = &stored.state;
@@ -541,7 +541,7 @@ pub async fn change_escalation(
     match &change {
         EscalationChange::Note(n)
         | EscalationChange::Resolve(n)
-        | EscalationChange::EscalateFurther { note: n, .. } => limits::check_note("note", &n.text)?,
+        | EscalationChange::EscalateFurther { note: n, .. } => caps::check_note("note", &n.text)?,
         EscalationChange::Claim { .. } => {}
     }
     let now = OffsetDateTime::now_utc();

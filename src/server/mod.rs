@@ -190,14 +190,17 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     );
 
     let outbox_notify = Arc::new(Notify::new());
+    let http_config = HttpConfig {
+        body_limit: config.body_limit,
+        wizard_idle: config.session_idle,
+        secure_cookies: config.secure_cookies,
+        limits: config.limits.clone(),
+    };
     let state = AppState {
         store: store.clone(),
         library: library.clone(),
-        config: Arc::new(HttpConfig {
-            body_limit: config.body_limit,
-            wizard_idle: config.session_idle,
-            secure_cookies: config.secure_cookies,
-        }),
+        guards: Arc::new(crate::http::limits::Guards::new(&http_config.limits)),
+        config: Arc::new(http_config),
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),

@@ -18,7 +18,7 @@ use crate::engine::{Channel, Ending, Reply, Status, Step};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
-use crate::http::limits;
+use crate::http::caps;
 use crate::http::ops::{self, Move, NewSession};
 use crate::store::{StoredSession, User};
 use axum::Router;
@@ -249,7 +249,7 @@ async fn start(
         // the caller's name stands in, cut to what a reference may hold: a
         // name is not typed to be one.
         let reference = if ticket.is_empty() {
-            limits::reference_from(&customer)
+            caps::reference_from(&customer)
         } else {
             ticket
         };

@@ -156,7 +156,8 @@ impl PageError {
     /// Shows the error page.
     pub fn page(self, chrome: &Chrome) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(detail = ?self.detail, "a page failed");
+            let detail = self.detail.as_deref().map(crate::logtext::shown);
+            tracing::error!(detail = ?detail, "a page failed");
         }
         let detail = if self.status.is_server_error() {
             None
@@ -180,6 +181,8 @@ impl From<ApiError> for PageError {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "error_forbidden",
             StatusCode::CONFLICT => "error_conflict",
             StatusCode::PAYLOAD_TOO_LARGE => "error_too_large",
+            StatusCode::GONE => "error_session_expired",
+            StatusCode::TOO_MANY_REQUESTS => "error_too_many",
             s if s.is_server_error() => "error_server",
             _ => "error_refused",
         };
@@ -280,7 +283,7 @@ pub struct EscalateForm {
 
 impl EscalateForm {
     /// The note, trimmed; none when blank. Its size is checked with every
-    /// other note's (`limits::MAX_NOTE`): one too long is refused with a
+    /// other note's (`caps::MAX_NOTE`): one too long is refused with a
     /// page that says so, never cut short without a word.
     pub fn note(&self) -> Option<String> {
         let note = self.note.trim();

@@ -325,7 +325,7 @@ async fn apply(
 }
 
 fn required_text(chrome: &Chrome, field: &'static str, text: &str) -> Result<String, FieldError> {
-    // Its size is checked with every other note's (`limits::MAX_NOTE`).
+    // Its size is checked with every other note's (`caps::MAX_NOTE`).
     let t = text.trim().to_owned();
     if t.is_empty() {
         Err(FieldError {

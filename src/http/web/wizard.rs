@@ -22,6 +22,7 @@ use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, Te
 use crate::http::AppState;
 use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
 use crate::http::error::ApiError;
+use crate::http::limits::{self, ClientIp};
 use crate::http::ops::{self, Move, NewSession};
 use crate::store::StoredSession;
 use axum::Router;
@@ -160,10 +161,21 @@ fn session_cookie(chrome: &Chrome, id: &str, token: &str, max_age: i64) -> Strin
 async fn start(
     State(state): State<AppState>,
     mut chrome: Chrome,
+    ClientIp(ip): ClientIp,
     form: Result<Form<StartForm>, PageError>,
 ) -> Response {
     let r = async {
         let Form(form) = form?;
+        // Each start is a row in the database: limited per address.
+        if let Err(too_many) = state
+            .guards
+            .session_start
+            .check(ip, std::time::Instant::now())
+        {
+            let page =
+                PageError::new(StatusCode::TOO_MANY_REQUESTS, "error_too_many").page(&chrome);
+            return Ok(limits::with_retry_after(page, too_many));
+        }
         let program = state.library.current();
         let language = program
             .get(&form.script)
