@@ -723,3 +723,34 @@ fn the_escalation_record_as_json_and_as_ticket_text() {
         Record::from_session(&p, &start(&p, "router", Channel::Agent), "x", "y", t0()).is_none()
     );
 }
+
+/// The template of issue 12: it lints clean, and used to take a minute and
+/// gigabytes to render.
+const HOSTILE: &str = "{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}";
+
+#[test]
+fn a_text_over_the_render_bounds_escalates_in_the_sessions_language() {
+    let p = program(&[(
+        "h.yaml",
+        &format!(
+            "id: h\ntitle: {{ en: H, de: H }}\nlanguages: [en, de]\nnodes:\n  a:\n    ask: {{ en: \"{HOSTILE}\", de: \"{HOSTILE}\" }}\n    answers:\n      - label: {{ en: Yes, de: Ja }}\n        resolve: {{ en: done, de: fertig }}\n"
+        ),
+    )]);
+    for (lang, want) in [
+        ("en", "This step could not be shown"),
+        ("de", "Dieser Schritt konnte nicht angezeigt werden"),
+    ] {
+        let started = std::time::Instant::now();
+        let mut opts = StartOptions::new("h", Channel::Customer);
+        opts.language = Some(lang.into());
+        let s = engine::start(&p, opts, t0()).expect("starts").0;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+        let (node, reason, tier, _) = escalation(&s);
+        assert_eq!((node.as_str(), tier), ("a", 2));
+        assert!(reason.starts_with(want), "{lang}: {reason}");
+    }
+}
