@@ -1031,6 +1031,18 @@ mod tests {
         }
     }
 
+    /// Work no bound but the clock counts: sorting a long list, again and
+    /// again, until the deadline.
+    pub(crate) const SLOW: &str = "{% set l = range(10000) | list %}{% for i in range(10000) %}{% set y = l | sort(reverse=true) | unique %}{% endfor %}";
+
+    #[test]
+    fn a_slow_text_ends_at_its_deadline() {
+        let started = Instant::now();
+        assert_eq!(bound_of(SLOW), Some(Exceeded::Time));
+        let took = started.elapsed();
+        assert!(took >= DEADLINE && took < DEADLINE * 4, "took {took:?}");
+    }
+
     #[test]
     fn a_render_past_its_deadline_stops() {
         let env = {

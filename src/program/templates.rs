@@ -87,6 +87,13 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
+/// Is `name` one of the environment's own functions (`range`, `dict`, …, and
+/// the checked operations of [`bounds`])? minijinja's name analysis lists
+/// them among the names a text reads; they are not the script's variables.
+fn is_global(env: &Environment<'_>, name: &str) -> bool {
+    bounds::is_internal(name) || env.globals().any(|(g, _)| g == name)
+}
+
 /// Collects texts and expressions while the compiler checks a library.
 pub struct TemplatesBuilder {
     env: Environment<'static>,
@@ -152,7 +159,7 @@ impl TemplatesBuilder {
             .map(|t| t.undeclared_variables(false))
             .unwrap_or_default()
             .into_iter()
-            .filter(|v| !bounds::is_internal(v))
+            .filter(|v| !is_global(&self.env, v))
             .collect();
         self.template_reads.push(
             (!src.contains("{%")).then(|| vars.iter().map(|v| Value::from(v.as_str())).collect()),
@@ -211,7 +218,7 @@ impl TemplatesBuilder {
                         let names: HashSet<String> = e
                             .undeclared_variables(false)
                             .into_iter()
-                            .filter(|v| !bounds::is_internal(v))
+                            .filter(|v| !is_global(env, v))
                             .collect();
                         reads_by_source
                             .push(names.iter().map(|v| Value::from(v.as_str())).collect());
