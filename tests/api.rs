@@ -1402,7 +1402,10 @@ fn assert_escalated_over_the_bounds(body: &Json) {
     assert_eq!(body["status"], "escalated", "{body}");
     assert_eq!(body["escalation"]["node"], "a", "{body}");
     let reason = body["escalation"]["reason"].as_str().expect("a reason");
-    assert!(reason.starts_with("This step could not be shown"), "{reason}");
+    assert!(
+        reason.starts_with("This step could not be shown"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -1425,7 +1428,11 @@ async fn a_text_over_the_render_bounds_escalates_and_the_server_keeps_answering(
 
     let started = std::time::Instant::now();
     let (_, _, body) = app.start_session(None, &customer_start("hostile")).await;
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert_escalated_over_the_bounds(&body);
 
     // Sixteen slow starts at once (each renders until its deadline, eight
