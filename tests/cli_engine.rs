@@ -107,6 +107,8 @@ fn run_measured(file: &std::path::Path) -> (i32, String, std::time::Duration, i6
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
     let started = std::time::Instant::now();
+    // Reaped by `wait4` below, which also reports the peak memory.
+    #[allow(clippy::zombie_processes)]
     let mut child = Command::new(env!("CARGO_BIN_EXE_fixpath"))
         .arg("run")
         .arg(file)
