@@ -242,27 +242,19 @@ fn plain() -> &'static Environment<'static> {
     })
 }
 
-fn plain_expr(src: &'static str) -> &'static Expression<'static, 'static> {
-    // One per operation and filter name; compiled on first use.
-    static CACHE: OnceLock<
-        std::sync::Mutex<Vec<(&'static str, &'static Expression<'static, 'static>)>>,
-    > = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, e)) = cache.iter().find(|(s, _)| *s == src) {
-        return e;
-    }
-    let e: &'static Expression<'static, 'static> = Box::leak(Box::new(
-        plain()
-            .compile_expression(src)
-            .expect("the delegating expressions are fixed and valid"),
-    ));
-    cache.push((src, e));
-    e
-}
-
-fn delegate(src: &'static str, ctx: Value) -> Result<Value, Error> {
-    plain_expr(src).eval(ctx)
+/// Evaluates a fixed expression in [`plain`] against `ctx`. Each call site
+/// compiles its expression once, into a static of its own (no lock shared
+/// by all renders).
+macro_rules! delegate {
+    ($src:expr, $ctx:expr $(,)?) => {{
+        static EXPR: OnceLock<Expression<'static, 'static>> = OnceLock::new();
+        EXPR.get_or_init(|| {
+            plain()
+                .compile_expression($src)
+                .expect("the delegating expressions are fixed and valid")
+        })
+        .eval($ctx)
+    }};
 }
 
 fn pair(a: Value, b: Value) -> Value {
@@ -284,7 +276,7 @@ fn mul(a: Value, b: Value) -> Result<Value, Error> {
             check_items(items(s).saturating_mul(n))?;
         }
     }
-    delegate("a * b", pair(a, b))
+    delegate!("a * b", pair(a, b))
 }
 
 /// `a + b`: joined strings and lists are checked before they are made.
@@ -295,7 +287,7 @@ fn add(a: Value, b: Value) -> Result<Value, Error> {
     } else if is_list(&a) && is_list(&b) {
         check_items(items(&a).saturating_add(items(&b)))?;
     }
-    delegate("a + b", pair(a, b))
+    delegate!("a + b", pair(a, b))
 }
 
 /// `a ~ b`: both sides as text, checked before they are joined.
@@ -304,7 +296,7 @@ fn concat(a: Value, b: Value) -> Result<Value, Error> {
     let x = text_len(&a, MAX_VALUE).ok_or_else(|| trip(Exceeded::Value))?;
     let y = text_len(&b, MAX_VALUE).ok_or_else(|| trip(Exceeded::Value))?;
     check_len(x + y)?;
-    delegate("a ~ b", pair(a, b))
+    delegate!("a ~ b", pair(a, b))
 }
 
 /// `{{ x }}`: what is shown counts, wherever it goes (a capture included).
@@ -328,7 +320,7 @@ fn range(lower: i64, upper: Option<i64>, step: Option<i64>) -> Result<Value, Err
         return Err(trip(Exceeded::Items));
     }
     check_items(n as usize)?;
-    delegate(
+    delegate!(
         "range(a, b, c)",
         Value::from_iter([
             ("a", Value::from(lo)),
@@ -430,9 +422,9 @@ macro_rules! checked_filter {
                     ("k", kwargs_value(&kwargs)?),
                 ]);
                 let out = if with_kwargs {
-                    delegate(concat!("v|", $name, "(*a, **k)"), ctx)
+                    delegate!(concat!("v|", $name, "(*a, **k)"), ctx)
                 } else {
-                    delegate(concat!("v|", $name, "(*a)"), ctx)
+                    delegate!(concat!("v|", $name, "(*a)"), ctx)
                 }?;
                 if is_list(&out) {
                     check_items(items(&out))?;
@@ -572,6 +564,8 @@ struct Rewriter<'s> {
     src: &'s str,
     edits: Vec<Edit>,
     ok: bool,
+    /// How many loop, macro or capturing bodies enclose the statement.
+    inside: u32,
 }
 
 impl Rewriter<'_> {
@@ -612,6 +606,9 @@ impl Rewriter<'_> {
     fn stmt(&mut self, s: &Stmt<'_>, depth: i64) {
         match s {
             Stmt::Template(t) => self.stmts(&t.children, depth),
+            // What a text shows outright goes to the capped output; only
+            // what a loop repeats or a capture keeps needs counting here.
+            Stmt::EmitExpr(e) if self.inside == 0 => self.expr(&e.expr, depth),
             Stmt::EmitExpr(e) => {
                 // From after `{{` (and its `-` or `+`) to the expression's end.
                 let start = e.span().start_offset as usize + 2;
@@ -644,7 +641,9 @@ impl Rewriter<'_> {
                 if let Some(e) = &f.filter_expr {
                     self.expr(e, depth);
                 }
+                self.inside += 1;
                 self.stmts(&f.body, depth);
+                self.inside -= 1;
                 self.stmts(&f.else_body, depth);
             }
             Stmt::IfCond(i) => {
@@ -663,29 +662,37 @@ impl Rewriter<'_> {
                 if let Some(f) = &s.filter {
                     self.expr(f, depth);
                 }
-                self.stmts(&s.body, depth);
+                self.inside_body(&s.body, depth);
             }
             Stmt::AutoEscape(a) => self.stmts(&a.body, depth),
             Stmt::FilterBlock(f) => {
                 self.expr(&f.filter, depth);
-                self.stmts(&f.body, depth);
+                self.inside_body(&f.body, depth);
             }
             Stmt::Block(b) => self.stmts(&b.body, depth),
             Stmt::Macro(m) => {
                 for d in &m.defaults {
                     self.expr(d, depth);
                 }
-                self.stmts(&m.body, depth);
+                self.inside_body(&m.body, depth);
             }
             Stmt::CallBlock(c) => {
                 self.call(&c.call, depth);
-                self.stmts(&c.macro_decl.body, depth);
+                self.inside_body(&c.macro_decl.body, depth);
             }
             Stmt::Do(d) => self.call(&d.call, depth),
             // Nothing to include or import from: these fail when rendered.
             // (`continue` and `break` hold no expression.)
             _ => {}
         }
+    }
+
+    /// A body whose output is captured (a `{% set %}` or `{% filter %}`
+    /// block, a macro): what it shows is counted.
+    fn inside_body(&mut self, body: &[Stmt<'_>], depth: i64) {
+        self.inside += 1;
+        self.stmts(body, depth);
+        self.inside -= 1;
     }
 
     fn call(&mut self, c: &ast::Call<'_>, depth: i64) {
@@ -830,6 +837,7 @@ pub fn rewrite_template(src: &str) -> Option<Result<String, Error>> {
         src,
         edits: Vec::new(),
         ok: true,
+        inside: 0,
     };
     r.stmt(&ast, 0);
     // The rewrite must itself be a template. A text it cannot rewrite is
@@ -858,6 +866,7 @@ pub fn rewrite_expression(src: &str) -> Option<Result<String, Error>> {
         src,
         edits: Vec::new(),
         ok: true,
+        inside: 0,
     };
     r.expr(&ast, 0);
     Some(
