@@ -128,7 +128,7 @@ impl Guard {
     /// The render's result, an error if a bound was hit on the way.
     pub fn finish<T>(self, r: Result<T, Error>) -> Result<T, Error> {
         match (self.tripped(), r) {
-            (Some(x), Ok(_)) => Err(x.error()),
+            (Some(x), _) => Err(x.error()),
             (_, r) => r,
         }
     }
@@ -261,9 +261,22 @@ fn pair(a: Value, b: Value) -> Value {
     Value::from_iter([("a", a), ("b", b)])
 }
 
+/// Two integers that fit an `i64`, the common case (`attempts + 1`): done
+/// here, as minijinja would, without a round trip through an expression.
+fn ints(a: &Value, b: &Value) -> Option<(i64, i64)> {
+    if a.is_integer() && b.is_integer() {
+        Some((a.as_i64()?, b.as_i64()?))
+    } else {
+        None
+    }
+}
+
 /// `a * b`: a repeated string or list is checked before it is made.
 fn mul(a: Value, b: Value) -> Result<Value, Error> {
     charge(0)?;
+    if let Some(r) = ints(&a, &b).and_then(|(x, y)| x.checked_mul(y)) {
+        return Ok(Value::from(r));
+    }
     let (s, n) = if a.as_usize().is_some() {
         (&b, &a)
     } else {
@@ -282,6 +295,9 @@ fn mul(a: Value, b: Value) -> Result<Value, Error> {
 /// `a + b`: joined strings and lists are checked before they are made.
 fn add(a: Value, b: Value) -> Result<Value, Error> {
     charge(0)?;
+    if let Some(r) = ints(&a, &b).and_then(|(x, y)| x.checked_add(y)) {
+        return Ok(Value::from(r));
+    }
     if let (Some(x), Some(y)) = (a.as_str(), b.as_str()) {
         check_len(x.len() + y.len())?;
     } else if is_list(&a) && is_list(&b) {
@@ -320,14 +336,11 @@ fn range(lower: i64, upper: Option<i64>, step: Option<i64>) -> Result<Value, Err
         return Err(trip(Exceeded::Items));
     }
     check_items(n as usize)?;
-    delegate!(
-        "range(a, b, c)",
-        Value::from_iter([
-            ("a", Value::from(lo)),
-            ("b", Value::from(hi)),
-            ("c", Value::from(step)),
-        ]),
-    )
+    let narrow = |v: i64| {
+        isize::try_from(v)
+            .map_err(|_| Error::new(ErrorKind::InvalidOperation, "range bound out of range"))
+    };
+    minijinja::functions::range(narrow(lo)?, Some(narrow(hi)?), Some(narrow(step)?))
 }
 
 /// The loop of a `{% for %}`: every round checks the clock and counts the
@@ -1132,6 +1145,14 @@ mod tests {
             let want = plain.render_str(src, &ctx).expect("renders plainly");
             let got = render(src, ctx.clone()).expect("renders within the bounds");
             assert_eq!(got, want, "{src}\nrewritten: {:?}", rewrite_template(src));
+        }
+        for src in [
+            "{{ 9223372036854775807 + 1 }} {{ 4611686018427387904 * 4 }} {{ 2.0 + 1 }} {{ 2 * 1.5 }} {{ true + 1 }}",
+            "{{ -3 * 2 }} {{ 3 + -5 }} {{ attempts * attempts }}",
+        ] {
+            let want = plain.render_str(src, &ctx).expect("renders plainly");
+            let got = render(src, ctx.clone()).expect("renders within the bounds");
+            assert_eq!(got, want, "{src}");
         }
         for src in [
             "attempts * 2 > 5",

@@ -351,7 +351,8 @@ impl Templates {
     fn render_bounded(&self, n: u32, ctx: &Value) -> Result<String, minijinja::Error> {
         let guard = bounds::Guard::new();
         let mut out = bounds::CappedOutput { buf: Vec::new() };
-        let r = self.template(n).render_captured_to(ctx, &mut out).map(drop);
+        #[allow(deprecated)]
+        let r = self.template(n).render_to_write(ctx, &mut out).map(drop);
         guard.finish(r)?;
         String::from_utf8(out.buf).map_err(|_| {
             minijinja::Error::new(
