@@ -1653,3 +1653,77 @@ async fn an_input_step_carries_its_hint_and_invalid_texts_rendered_in_the_sessio
         "{input:?}"
     );
 }
+
+/// A customer-facing script whose first question is `ask`.
+fn script_asking(id: &str, ask: &str) -> String {
+    format!(
+        "id: {id}\ntitle: {id}\nnodes:\n  a:\n    ask: \"{ask}\"\n    answers:\n      - Yes: {{ resolve: done }}\n"
+    )
+}
+
+#[track_caller]
+fn assert_escalated_over_the_bounds(body: &Json) {
+    assert_eq!(body["status"], "escalated", "{body}");
+    assert_eq!(body["escalation"]["node"], "a", "{body}");
+    let reason = body["escalation"]["reason"].as_str().expect("a reason");
+    assert!(
+        reason.starts_with("This step could not be shown"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_text_over_the_render_bounds_escalates_and_the_server_keeps_answering() {
+    // The template of issue 12, and one that only the clock stops.
+    let hostile = script_asking(
+        "hostile",
+        "{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}",
+    );
+    let slow = script_asking(
+        "slow",
+        "{% set l = range(10000) | list %}{% for i in range(10000) %}{% set y = l | sort(reverse=true) | unique %}{% endfor %}",
+    );
+    let app = TestApp::start_with_scripts(
+        HttpConfig::default(),
+        &[("hostile.yaml", &hostile), ("slow.yaml", &slow)],
+        |r, state| r.merge(fixpath::server::ops::routes(state)),
+    )
+    .await;
+
+    let started = std::time::Instant::now();
+    let (_, _, body) = app.start_session(None, &customer_start("hostile")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_escalated_over_the_bounds(&body);
+
+    // Sixteen slow starts at once (each renders until its deadline, eight
+    // at a time). This test's runtime has one thread, which also serves
+    // the app: had a render run on it, /healthz would wait for them all.
+    let starts: Vec<_> = (0..16)
+        .map(|_| {
+            let req = app
+                .client
+                .post(app.url("/api/v1/sessions"))
+                .json(&customer_start("slow"));
+            tokio::spawn(async move { req.send().await?.json::<Json>().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = std::time::Instant::now();
+    let health = app.get("/healthz", None).await;
+    let answered_in = asked.elapsed();
+    let still_rendering = starts.iter().filter(|s| !s.is_finished()).count();
+    health.assert_ok(200);
+    assert!(
+        still_rendering > 0,
+        "/healthz was answered only after every render ({answered_in:?})"
+    );
+    assert!(answered_in < Duration::from_millis(500), "{answered_in:?}");
+    for s in starts {
+        let body = s.await.expect("the task ran").expect("a JSON answer");
+        assert_escalated_over_the_bounds(&body);
+    }
+}

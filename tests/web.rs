@@ -1392,3 +1392,42 @@ async fn input_pages_show_the_authors_hint_and_their_words_for_a_refused_value()
         .await;
     bad.assert_status(422).assert_has(hint).assert_has(invalid);
 }
+
+#[tokio::test]
+async fn a_text_over_the_render_bounds_hands_the_customer_to_a_person() {
+    // The template of issue 12 as the first question of a customer script.
+    let mut files = scripts();
+    files.push((
+        "hostile.yaml",
+        "id: hostile\ntitle: Hostile\nnodes:\n  a:\n    ask: \"{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}\"\n    answers:\n      - Yes: { resolve: done }\n",
+    ));
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &files, |r, _| r).await;
+    let mut b = Browser::new(&app);
+    b.get("/").await;
+    let started = std::time::Instant::now();
+    let page = b.post("/start", &[("script", "hostile")]).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    page.assert_status(200)
+        .assert_has("A person will help you further");
+    let queued = app
+        .store
+        .escalations(&fixpath::store::EscalationFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("the queue reads");
+    assert_eq!(queued.len(), 1);
+    assert!(
+        queued[0]
+            .record
+            .reason
+            .starts_with("This step could not be shown"),
+        "{}",
+        queued[0].record.reason
+    );
+}

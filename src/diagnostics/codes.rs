@@ -342,6 +342,26 @@ Give a fallback, or leave the words out when there is no value.
     ask: \"Hello {{ params.name }}, is the router on?\"          # FP106
     ask: \"Hello {{ params.name | default('there') }}, is the router on?\"
     ask: \"{% if params.name %}Hello {{ params.name }}! {% endif %}Is the router on?\"
+    Fp107 = "FP107", Warning, "a text repeats a string or walks a large range inside a loop",
+"## What it checks
+No text repeats a string or a list with `*` inside a `{% for %}` loop (or a
+macro, which a loop may call), and no loop walks a `range` of more than 1000
+numbers.
+
+## Why
+A text is rendered at every step of every session. Repetition inside a loop
+multiplies: `{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}` asks
+for 20 GB of text. The engine stops every render at its bounds (64 KiB of
+text, 64 KiB for any value, 10000 items for a list, 250 ms) and escalates the
+session with \"this step could not be shown\"; this warning finds such texts
+before a customer does.
+
+## How to fix
+Write the text out, or loop over the few items you mean (a list variable,
+a small `range`).
+
+    ask: \"{% for i in range(5000) %}.{% endfor %}\"        # FP107
+    ask: \"Is the {{ device }} on?\"                       # fine
 ";
 }
 

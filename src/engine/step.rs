@@ -911,8 +911,25 @@ impl<'a> Machine<'a> {
     }
 
     fn fail(&mut self, node: Text, err: &minijinja::Error) {
-        let detail = err.to_string();
-        let reason = self.reason(Reason::Failure { detail: &detail });
+        let reason = match crate::program::bounds::exceeded(err) {
+            Some(bound) => {
+                // The person reads that the step could not be shown; the
+                // operator learns which bound, where.
+                tracing::warn!(
+                    script = %self.s.script,
+                    node = %node,
+                    %bound,
+                    "a text exceeded the render bounds; the session escalated"
+                );
+                labels::text_not_shown(labels::index(&self.s.language))
+                    .as_str()
+                    .to_owned()
+            }
+            None => {
+                let detail = err.to_string();
+                self.reason(Reason::Failure { detail: &detail })
+            }
+        };
         self.end_escalated(node, reason, None, None, Vec::new());
     }
 

@@ -126,6 +126,28 @@ pub fn step_for(program: &Program, s: &Session, reader_is_staff: bool) -> ApiRes
     Ok(step)
 }
 
+/// How many engine moves run at once. A move renders script texts, and a
+/// render may take up to its deadline (`program::bounds`): moves run on the
+/// blocking pool, never on the async workers that answer everything else
+/// (`/healthz` included), and this many at most, so a flood of costly
+/// renders queues instead of taking every thread.
+const ENGINE_SLOTS: usize = 8;
+
+static ENGINE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ENGINE_SLOTS);
+
+/// Runs engine work (anything that renders script texts) off the async
+/// workers; see [`ENGINE_SLOTS`].
+pub async fn off_workers<T, F>(work: F) -> ApiResult<T>
+where
+    F: FnOnce() -> ApiResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let _slot = ENGINE.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+}
+
 /// The program a stored session runs (the versions it pinned).
 pub async fn program_of(state: &AppState, s: &Session) -> ApiResult<Arc<Program>> {
     Ok(state.library.program_for(&s.pins, &*state.store).await?)
@@ -137,7 +159,8 @@ pub async fn current_step(state: &AppState, s: &Session, staff: bool) -> ApiResu
         return Ok(None);
     }
     let program = program_of(state, s).await?;
-    step_for(&program, s, staff)
+    let s = s.clone();
+    off_workers(move || step_for(&program, &s, staff)).await
 }
 
 /// What starting a session needs.
@@ -203,10 +226,21 @@ pub async fn start_session(
         vars: req.vars,
         tier: None,
     };
-    let (session, _) = engine::start(&program, opts, now).map_err(|e| match e {
-        StepError::UnknownScript(id) => ApiError::NotFound(format!("there is no script `{id}`")),
-        other => other.into(),
-    })?;
+    let for_staff = staff.is_some();
+    let (session, step) = off_workers({
+        let program = program.clone();
+        move || {
+            let (session, _) = engine::start(&program, opts, now).map_err(|e| match e {
+                StepError::UnknownScript(id) => {
+                    ApiError::NotFound(format!("there is no script `{id}`"))
+                }
+                other => other.into(),
+            })?;
+            let step = step_for(&program, &session, for_staff)?;
+            Ok((session, step))
+        }
+    })
+    .await?;
     let id = random("ses_")?;
     let token = auth::mint_token(auth::CUSTOMER_PREFIX).map_err(ApiError::internal)?;
     let owner = staff.as_ref().map(|u| u.name.clone());
@@ -231,7 +265,6 @@ pub async fn start_session(
         state.outbox_notify.notify_one();
     }
     state.recent.put(Arc::new(stored.clone()));
-    let step = step_for(&program, &stored.state, staff.is_some())?;
     Ok(Started {
         id,
         token: token.plain,
@@ -408,40 +441,52 @@ pub async fn step_unless_idle(
         return Err(stale(seq, before.seq));
     }
     let program = program_of(state, before).await?;
-    let mut after = before.clone();
     let answered = matches!(mv, Move::Reply(_) | Move::NoneFits(_));
-    match mv {
-        Move::Reply(reply) => {
-            engine::answer(&program, &mut after, reply, &reader.actor, now)?;
-        }
-        Move::Back => engine::back(&program, &mut after, &reader.actor, now)?,
-        Move::Escalate(note) => {
-            engine::escalate_now(&program, &mut after, note, &reader.actor, now)?;
-        }
-        Move::NoneFits(note) => {
-            engine::none_fits(&program, &mut after, note, &reader.actor, now)?;
-        }
-        Move::Touch => {
-            if before.status != Status::Active {
-                return Err(StepError::Ended("there is nothing left to keep open").into());
+    let (after, step) = off_workers({
+        let program = program.clone();
+        let stored = stored.clone();
+        let actor = reader.actor.clone();
+        let staff = reader.staff;
+        move || {
+            let before = &stored.state;
+            let mut after = before.clone();
+            match mv {
+                Move::Reply(reply) => {
+                    engine::answer(&program, &mut after, reply, &actor, now)?;
+                }
+                Move::Back => engine::back(&program, &mut after, &actor, now)?,
+                Move::Escalate(note) => {
+                    engine::escalate_now(&program, &mut after, note, &actor, now)?;
+                }
+                Move::NoneFits(note) => {
+                    engine::none_fits(&program, &mut after, note, &actor, now)?;
+                }
+                Move::Touch => {
+                    if before.status != Status::Active {
+                        return Err(StepError::Ended("there is nothing left to keep open").into());
+                    }
+                }
+                Move::Language(language) => {
+                    if before.status != Status::Active {
+                        return Err(StepError::Ended("the language no longer matters").into());
+                    }
+                    let speaks = program
+                        .get(&before.script)
+                        .is_some_and(|(_, s)| s.language_index(&language).is_some());
+                    if !speaks {
+                        return Err(ApiError::unprocessable(
+                            "unknown_language",
+                            format!("script `{}` has no `{language}` texts", before.script),
+                        ));
+                    }
+                    after.language = language;
+                }
             }
+            let step = step_for(&program, &after, staff)?;
+            Ok((after, step))
         }
-        Move::Language(language) => {
-            if before.status != Status::Active {
-                return Err(StepError::Ended("the language no longer matters").into());
-            }
-            let speaks = program
-                .get(&before.script)
-                .is_some_and(|(_, s)| s.language_index(&language).is_some());
-            if !speaks {
-                return Err(ApiError::unprocessable(
-                    "unknown_language",
-                    format!("script `{}` has no `{language}` texts", before.script),
-                ));
-            }
-            after.language = language;
-        }
-    }
+    })
+    .await?;
     let kept = before.trail.len().min(after.trail.len());
     let new_entries = &after.trail[kept..];
     let retracted: Vec<u32> = after.trail[..kept]
@@ -490,7 +535,6 @@ pub async fn step_unless_idle(
         count_escalation(record.tier, "session");
         state.outbox_notify.notify_one();
     }
-    let step = step_for(&program, &after, reader.staff)?;
     let session = Arc::new(StoredSession {
         id: stored.id.clone(),
         token_hash: stored.token_hash.clone(),

@@ -5,6 +5,7 @@
 //! and expression compiled once into [`Templates`], and a content hash per
 //! script (its `version`) so sessions can pin exactly what they ran.
 
+pub mod bounds;
 pub mod export;
 pub mod templates;
 pub mod text;
