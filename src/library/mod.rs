@@ -14,6 +14,8 @@ use crate::store::{ScriptVersion, Store, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
+
+pub mod search;
 use time::OffsetDateTime;
 
 /// How many pinned programs to keep compiled.
@@ -40,6 +42,9 @@ pub struct Library {
     current: RwLock<Arc<Program>>,
     pinned: Mutex<HashMap<Vec<Pin>, Arc<Program>>>,
     report: RwLock<LoadReport>,
+    /// The search index of the current program, made on first search
+    /// (keyed by the program's hash, so a reload makes a new one).
+    search: Mutex<Option<(String, Arc<search::Index>)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,7 @@ impl Library {
             current: RwLock::new(Arc::new(comp.program)),
             pinned: Mutex::new(HashMap::new()),
             report: RwLock::new(report),
+            search: Mutex::new(None),
         })
     }
 
@@ -78,6 +84,21 @@ impl Library {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The search index of the current program's scripts that `include`
+    /// accepts (always the same filter for one library).
+    pub fn search_index(&self, include: fn(&crate::program::Script) -> bool) -> Arc<search::Index> {
+        let program = self.current();
+        let mut cached = self.search.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((hash, index)) = cached.as_ref()
+            && *hash == program.hash
+        {
+            return index.clone();
+        }
+        let index = Arc::new(search::Index::build(&program, include));
+        *cached = Some((program.hash.clone(), index.clone()));
+        index
     }
 
     pub fn report(&self) -> LoadReport {

@@ -1,0 +1,629 @@
+//! Finding a script from what a person types into the wizard's search box:
+//! "my internet does not work", "wachtwoord vergeten", «пароль».
+//!
+//! Every script is indexed by the words of its title, its tags, its
+//! questions and its answer labels, in every language it speaks. Words are
+//! folded (case, accents; `Wi-Fi` is also `wifi`), and the words that say
+//! nothing about the problem ("my", "does", "not work", «не работает») are
+//! dropped, per language. A query word matches an indexed word exactly, as
+//! its beginning (`print` finds `printer`), by a shared stem (`пароль` finds
+//! `пароля`) or with a typo (`pasword`). Scripts that match more of the
+//! query's words come first; among those, a match in the title counts more
+//! than one in the tags, the tags more than a question, a question more than
+//! an answer.
+//!
+//! Cyrillic is folded to lower case but never transliterated: a Latin
+//! transliteration would let «сеть» (network) match `set-top box`.
+
+use crate::program::{NodeKind, Program, Script, TextId};
+
+/// At most this many characters of a query are read.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// At most this many words of a query count; the rest are ignored.
+pub const MAX_QUERY_WORDS: usize = 12;
+
+/// Where a word was found, from the strongest to the weakest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Field {
+    Title = 0,
+    Tag = 1,
+    Question = 2,
+    Answer = 3,
+}
+
+impl Field {
+    fn weight(self) -> u32 {
+        match self {
+            Field::Title => 8,
+            Field::Tag => 4,
+            Field::Question => 2,
+            Field::Answer => 1,
+        }
+    }
+}
+
+/// The words of one script, each with the strongest field it occurs in.
+#[derive(Debug)]
+struct Entry {
+    script: String,
+    words: Vec<(String, Field)>,
+}
+
+/// The search index of one program's customer-facing scripts.
+#[derive(Debug, Default)]
+pub struct Index {
+    entries: Vec<Entry>,
+}
+
+/// One script found, with how well it matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub script: String,
+    /// How many of the query's words it matched.
+    pub matched: usize,
+    pub score: u32,
+}
+
+impl Index {
+    /// Indexes the scripts of `program` that `include` accepts.
+    pub fn build(program: &Program, include: impl Fn(&Script) -> bool) -> Index {
+        let entries = program
+            .scripts
+            .iter()
+            .filter(|s| include(s))
+            .map(|s| index_script(program, s))
+            .collect();
+        Index { entries }
+    }
+
+    /// The scripts that match at least one word of `query`, best first.
+    /// A query of stop words only (or nothing) finds nothing.
+    pub fn search(&self, query: &str) -> Vec<Hit> {
+        let query: String = query.chars().take(MAX_QUERY_CHARS).collect();
+        let mut words: Vec<String> = Vec::new();
+        for w in query_words(&query) {
+            if !words.contains(&w) {
+                words.push(w);
+            }
+            if words.len() == MAX_QUERY_WORDS {
+                break;
+            }
+        }
+        if words.is_empty() {
+            return Vec::new();
+        }
+        let mut hits: Vec<Hit> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let mut matched = 0;
+                let mut score = 0;
+                for q in &words {
+                    let best = e
+                        .words
+                        .iter()
+                        .filter_map(|(w, field)| {
+                            word_match(q, w).map(|quality| field.weight() * quality)
+                        })
+                        .max();
+                    if let Some(best) = best {
+                        matched += 1;
+                        score += best;
+                    }
+                }
+                (matched > 0).then(|| Hit {
+                    script: e.script.clone(),
+                    matched,
+                    score,
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.matched
+                .cmp(&a.matched)
+                .then(b.score.cmp(&a.score))
+                .then(a.script.cmp(&b.script))
+        });
+        hits
+    }
+}
+
+fn index_script(program: &Program, s: &Script) -> Entry {
+    let mut words: Vec<(String, Field)> = Vec::new();
+    let mut add = |text: &str, field: Field| {
+        for w in index_words(text) {
+            match words.iter_mut().find(|(x, _)| *x == w) {
+                Some((_, f)) => *f = (*f).min(field),
+                None => words.push((w, field)),
+            }
+        }
+    };
+    let texts = |id: TextId| -> Vec<String> {
+        (0..s.languages.len().max(1))
+            .map(|i| program.templates.source(id, i).into_owned())
+            .collect()
+    };
+    for t in texts(s.title) {
+        add(&t, Field::Title);
+    }
+    add(&s.id.replace('-', " "), Field::Title);
+    for tag in &s.tags {
+        add(tag, Field::Tag);
+    }
+    for (_, node) in s.nodes() {
+        match &node.kind {
+            NodeKind::Ask { text, say, answers } => {
+                for t in texts(*text) {
+                    add(&t, Field::Question);
+                }
+                if let Some(say) = say {
+                    for t in texts(*say) {
+                        add(&t, Field::Question);
+                    }
+                }
+                for a in answers {
+                    for t in texts(a.label) {
+                        add(&t, Field::Answer);
+                    }
+                }
+            }
+            NodeKind::Input { text, .. } => {
+                for t in texts(*text) {
+                    add(&t, Field::Question);
+                }
+            }
+            _ => {}
+        }
+    }
+    Entry {
+        script: s.id.clone(),
+        words,
+    }
+}
+
+/// How well a query word `q` matches an indexed word `w`, out of 4; `None`
+/// when it does not. Short words must match exactly: `tv` must not find
+/// `tvöö`, nor `ei` find `eile`.
+fn word_match(q: &str, w: &str) -> Option<u32> {
+    if q == w {
+        return Some(4);
+    }
+    let (ql, wl) = (q.chars().count(), w.chars().count());
+    if ql < 3 {
+        return None;
+    }
+    if w.starts_with(q) {
+        return Some(3);
+    }
+    // A shared stem: the words differ only in an inflected ending
+    // (пароль/пароля, internet/internetti, Drucker/Druckers).
+    let common = q.chars().zip(w.chars()).take_while(|(a, b)| a == b).count();
+    if common >= 4 && common + 2 >= ql.min(wl) && ql.abs_diff(wl) <= 3 {
+        return Some(2);
+    }
+    let allowed = match ql {
+        0..4 => 0,
+        4..8 => 1,
+        _ => 2,
+    };
+    if allowed > 0 && wl >= 4 && strsim::damerau_levenshtein(q, w) <= allowed {
+        return Some(1);
+    }
+    None
+}
+
+/// Folds case and accents, so `Drucker` finds `drucker` and `reseau` finds
+/// `réseau`. Cyrillic stays Cyrillic (lower case, `ё` as `е`).
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut buf = [0u8; 4];
+    for c in s.chars() {
+        if is_cyrillic(c) {
+            for l in c.to_lowercase() {
+                out.push(if l == 'ё' { 'е' } else { l });
+            }
+        } else if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push_str(&deunicode::deunicode(c.encode_utf8(&mut buf)).to_lowercase());
+        }
+    }
+    out
+}
+
+fn is_cyrillic(c: char) -> bool {
+    matches!(c, '\u{0400}'..='\u{04FF}')
+}
+
+/// The raw words of a text: folded, split at anything but letters, digits
+/// and hyphens; template code (`{{ … }}`, `{% … %}`) left out.
+fn raw_words(text: &str) -> Vec<String> {
+    let plain = strip_template(text);
+    fold(&plain)
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .map(|w| w.trim_matches('-').to_owned())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The words of a query: a hyphenated word counts once, joined (`wi-fi`
+/// is `wifi`).
+fn query_words(text: &str) -> impl Iterator<Item = String> {
+    raw_words(text)
+        .into_iter()
+        .map(|w| w.replace('-', ""))
+        .filter(|w| !is_stop_word(w))
+}
+
+/// The words of an indexed text: a hyphenated word both joined and as its
+/// parts, so `wifi`, `wi-fi` and `set-top` all find it.
+fn index_words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in raw_words(text) {
+        if w.contains('-') {
+            out.push(w.replace('-', ""));
+            out.extend(w.split('-').filter(|p| !p.is_empty()).map(str::to_owned));
+        } else {
+            out.push(w);
+        }
+    }
+    out.retain(|w| !is_stop_word(w));
+    out
+}
+
+fn strip_template(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(['{']) {
+        let after = &rest[start..];
+        let close = if after.starts_with("{{") {
+            "}}"
+        } else if after.starts_with("{%") {
+            "%}"
+        } else if after.starts_with("{#") {
+            "#}"
+        } else {
+            out.push_str(&rest[..=start]);
+            rest = &rest[start + 1..];
+            continue;
+        };
+        out.push_str(&rest[..start]);
+        out.push(' ');
+        rest = match after.find(close) {
+            Some(end) => &after[end + 2..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Words that say nothing about which problem a person has, folded, in
+/// every language the examples speak: function words, and the ways of
+/// saying "it is broken" ("does not work", «не работает»), which every
+/// script would match.
+const STOP_WORDS: &[&str] = &[
+    // en
+    "a",
+    "an",
+    "the",
+    "my",
+    "i",
+    "me",
+    "it",
+    "its",
+    "is",
+    "are",
+    "am",
+    "was",
+    "be",
+    "do",
+    "does",
+    "did",
+    "doesnt",
+    "dont",
+    "not",
+    "no",
+    "cant",
+    "cannot",
+    "wont",
+    "isnt",
+    "to",
+    "of",
+    "on",
+    "in",
+    "at",
+    "for",
+    "with",
+    "and",
+    "or",
+    "how",
+    "what",
+    "why",
+    "can",
+    "has",
+    "have",
+    "this",
+    "that",
+    "from",
+    "any",
+    "anymore",
+    "work",
+    "works",
+    "working",
+    "broken",
+    "problem",
+    "issue",
+    "help",
+    "please",
+    "you",
+    "your",
+    "we",
+    "our",
+    // nl
+    "de",
+    "het",
+    "een",
+    "mijn",
+    "ik",
+    "is",
+    "niet",
+    "geen",
+    "en",
+    "of",
+    "met",
+    "wat",
+    "hoe",
+    "waarom",
+    "kan",
+    "doet",
+    "werkt",
+    "werken",
+    "kapot",
+    "probleem",
+    "hulp",
+    "meer",
+    "van",
+    "op",
+    "bij",
+    "voor",
+    "u",
+    "uw",
+    "er",
+    "zijn",
+    "heeft",
+    "heb",
+    // de
+    "der",
+    "die",
+    "das",
+    "den",
+    "dem",
+    "des",
+    "ein",
+    "eine",
+    "einen",
+    "mein",
+    "meine",
+    "meinen",
+    "ich",
+    "ist",
+    "nicht",
+    "kein",
+    "keine",
+    "und",
+    "oder",
+    "mit",
+    "mir",
+    "es",
+    "zu",
+    "bei",
+    "auf",
+    "wie",
+    "was",
+    "warum",
+    "geht",
+    "funktioniert",
+    "kaputt",
+    "hilfe",
+    "mehr",
+    "sie",
+    "ihr",
+    "ihre",
+    "hat",
+    "habe",
+    // et
+    "ma",
+    "mu",
+    "mul",
+    "minu",
+    "on",
+    "ei",
+    "ja",
+    "et",
+    "kas",
+    "mis",
+    "kuidas",
+    "miks",
+    "see",
+    "ole",
+    "pole",
+    "tööta",
+    "toota",
+    "töötab",
+    "tootab",
+    "katki",
+    "probleem",
+    "abi",
+    "enam",
+    "teie",
+    "oma",
+    "või",
+    "voi",
+    // ru
+    "у",
+    "меня",
+    "мой",
+    "моя",
+    "моё",
+    "мое",
+    "мне",
+    "я",
+    "не",
+    "нет",
+    "и",
+    "в",
+    "во",
+    "на",
+    "с",
+    "по",
+    "что",
+    "как",
+    "почему",
+    "это",
+    "или",
+    "а",
+    "работает",
+    "работают",
+    "сломался",
+    "сломалось",
+    "проблема",
+    "помогите",
+    "помощь",
+    "больше",
+    "вы",
+    "ваш",
+    "ваш",
+    "есть",
+];
+
+fn is_stop_word(w: &str) -> bool {
+    STOP_WORDS.contains(&w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_and_accents_but_keeps_cyrillic() {
+        assert_eq!(fold("Réseau DRUCKER"), "reseau drucker");
+        assert_eq!(fold("Ühendus Märgutuli"), "uhendus margutuli");
+        assert_eq!(fold("ПАРОЛЬ Ёлка"), "пароль елка");
+    }
+
+    #[test]
+    fn words_drop_templates_and_stop_words_and_join_hyphens() {
+        let w =
+            index_words("Hello {{ params.customer }}, my Wi-Fi {% if x %}does not work{% endif %}");
+        assert_eq!(w, ["hello", "wifi", "wi", "fi"]);
+    }
+
+    #[test]
+    fn matching_allows_prefixes_stems_and_typos_but_not_on_short_words() {
+        assert_eq!(word_match("print", "printer"), Some(3));
+        assert_eq!(word_match("пароль", "пароля"), Some(2));
+        assert_eq!(word_match("pasword", "password"), Some(1));
+        assert_eq!(word_match("pssword", "password"), Some(1));
+        assert_eq!(word_match("tv", "tvs"), None);
+        assert_eq!(word_match("net", "new"), None);
+        assert_eq!(word_match("rotuer", "router"), Some(1));
+        assert_eq!(word_match("screen", "green"), None);
+    }
+
+    #[test]
+    fn cyrillic_is_not_transliterated_into_latin_matches() {
+        // deunicode makes «сеть» `set'`, which would find "set-top box".
+        assert!(
+            index_words("A set-top box")
+                .iter()
+                .all(|w| word_match("сеть", w).is_none())
+        );
+    }
+}
+
+/// The example library under `scripts/`: what people type finds the right
+/// script first, in every language the library speaks.
+#[cfg(test)]
+mod library_tests {
+    use super::*;
+    use crate::compiler;
+
+    fn index() -> Index {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let comp = compiler::compile_paths(&[dir]).expect("the scripts folder reads");
+        assert_eq!(comp.errors(), 0, "the example scripts compile");
+        Index::build(&comp.program, |s| s.tier == 1 && !s.is_subflow())
+    }
+
+    fn first(index: &Index, query: &str) -> Option<String> {
+        index.search(query).first().map(|h| h.script.clone())
+    }
+
+    #[test]
+    fn what_people_type_finds_the_right_script_first() {
+        let index = index();
+        for (query, script) in [
+            ("my internet does not work", "router-no-internet"),
+            ("forgot password", "password-reset"),
+            ("wachtwoord vergeten", "password-reset"),
+            ("network", "router-no-internet"),
+            ("screen black", "tv-no-signal"),
+            ("пароль", "password-reset"),
+            ("забыл пароль", "password-reset"),
+            ("не работает интернет", "router-no-internet"),
+            ("parool ununes", "password-reset"),
+            ("printer ei prindi", "printer-not-printing"),
+            ("WLAN bricht ständig ab", "wifi-drops"),
+            ("Drucker druckt nicht", "printer-not-printing"),
+            ("fernseher kein signal", "tv-no-signal"),
+            ("PASWORD", "password-reset"),
+            ("wi-fi", "wifi-drops"),
+            ("e-mail", "phone-email-sync"),
+        ] {
+            assert_eq!(
+                first(&index, query).as_deref(),
+                Some(script),
+                "{query:?}: {:?}",
+                index.search(query)
+            );
+        }
+    }
+
+    #[test]
+    fn nonsense_and_stop_words_find_nothing() {
+        let index = index();
+        for query in [
+            "xylophone banana",
+            "does not work",
+            "не работает",
+            "",
+            "  ",
+            "{{ }}",
+        ] {
+            assert_eq!(index.search(query), [], "{query:?}");
+        }
+    }
+
+    #[test]
+    fn cyrillic_queries_find_no_latin_look_alikes() {
+        // «сеть» transliterates to `set`, as in "set-top box".
+        let index = index();
+        let hits = index.search("сеть");
+        assert!(hits.iter().all(|h| h.script != "tv-no-signal"), "{hits:?}");
+        assert_eq!(
+            hits.first().map(|h| h.script.as_str()),
+            Some("router-no-internet")
+        );
+    }
+
+    #[test]
+    fn long_queries_are_bounded() {
+        let index = index();
+        let long = "printer ".repeat(10_000);
+        assert_eq!(
+            first(&index, &long).as_deref(),
+            Some("printer-not-printing")
+        );
+    }
+}
