@@ -571,7 +571,7 @@ mod library_tests {
             ("screen black", "tv-no-signal"),
             ("пароль", "password-reset"),
             ("забыл пароль", "password-reset"),
-            ("не работает интернет", "router-no-internet"),
+            ("нет интернета дома", "router-no-internet"),
             ("parool ununes", "password-reset"),
             ("printer ei prindi", "printer-not-printing"),
             ("WLAN bricht ständig ab", "wifi-drops"),
