@@ -152,14 +152,11 @@ fn index_script(program: &Program, s: &Script) -> Entry {
     }
     for (_, node) in s.nodes() {
         match &node.kind {
-            NodeKind::Ask { text, say, answers } => {
+            // Instructions and greetings (`say`) are left out: every script
+            // says "hello" and names passwords and settings in passing.
+            NodeKind::Ask { text, answers, .. } => {
                 for t in texts(*text) {
                     add(&t, Field::Question);
-                }
-                if let Some(say) = say {
-                    for t in texts(*say) {
-                        add(&t, Field::Question);
-                    }
                 }
                 for a in answers {
                     for t in texts(a.label) {
@@ -196,9 +193,10 @@ fn word_match(q: &str, w: &str) -> Option<u32> {
         return Some(3);
     }
     // A shared stem: the words differ only in an inflected ending
-    // (пароль/пароля, internet/internetti, Drucker/Druckers).
+    // (пароль/пароля, интернета/интернет, vergeten/vergeet). Five letters
+    // at least, so `signal` does not find `sign`.
     let common = q.chars().zip(w.chars()).take_while(|(a, b)| a == b).count();
-    if common >= 4 && common + 2 >= ql.min(wl) && ql.abs_diff(wl) <= 3 {
+    if common >= 5 && common + 2 >= ql.min(wl) && ql.abs_diff(wl) <= 3 {
         return Some(2);
     }
     let allowed = match ql {
@@ -529,6 +527,7 @@ mod tests {
         assert_eq!(word_match("net", "new"), None);
         assert_eq!(word_match("rotuer", "router"), Some(1));
         assert_eq!(word_match("screen", "green"), None);
+        assert_eq!(word_match("signal", "sign"), None);
     }
 
     #[test]
