@@ -895,7 +895,9 @@ async fn the_wizard_search_finds_what_people_type_best_first_in_their_language()
 
     // A Russian customer: the title comes back in Russian.
     customer.language = Some("ru".into());
-    let found = customer.get("/?q=%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C").await;
+    let found = customer
+        .get("/?q=%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C")
+        .await;
     assert_eq!(
         card_titles(&found.body).first().map(String::as_str),
         Some("Сброс пароля или заблокированная учётная запись"),

@@ -220,7 +220,45 @@ async fn store_versions(comp: &Compilation, store: &dyn Store) -> Result<(), Sto
 
 #[cfg(test)]
 mod tests {
+    use crate::compiler;
+    use crate::engine::{self, Channel, StartOptions};
+    use crate::http::ops::customer_facing;
+
     fn assert_send_sync<T: Send + Sync>() {}
+
+    /// The example library: every script a customer can pick (and every
+    /// sub-flow it runs) speaks all five languages, and greets a customer
+    /// whom no caller introduced without an empty name ("Hello , …").
+    #[test]
+    fn the_example_library_speaks_five_languages_and_greets_strangers_cleanly() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let comp = compiler::compile_paths(&[dir]).expect("the scripts folder reads");
+        assert_eq!(comp.errors(), 0);
+        let program = &comp.program;
+        let five = ["en", "nl", "de", "et", "ru"];
+        let mut checked = 0;
+        for s in program.scripts.iter().filter(|s| customer_facing(s)) {
+            assert_eq!(s.languages, five, "{}", s.id);
+            for sub in &s.uses {
+                assert_eq!(program.script(*sub).languages, five, "{} uses", s.id);
+            }
+            for lang in five {
+                let mut opts = StartOptions::new(&s.id, Channel::Customer);
+                opts.language = Some(lang.to_owned());
+                let (session, _) = engine::start(program, opts, time::OffsetDateTime::now_utc())
+                    .expect("the session starts");
+                let step = engine::view(program, &session)
+                    .expect("the first step renders")
+                    .expect("the script shows a first step");
+                let shown = format!("{} {}", step.say.as_deref().unwrap_or(""), step.text);
+                for bad in [" ,", " !", ",!", ", ,", "  "] {
+                    assert!(!shown.contains(bad), "{} ({lang}): {shown:?}", s.id);
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 9 * 5);
+    }
 
     #[test]
     fn programs_can_be_shared_between_request_threads() {
