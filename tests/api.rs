@@ -1389,3 +1389,71 @@ async fn a_session_keeps_its_pinned_version_after_an_edit() {
         "Is the power light on the router lit?"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Input hints and the words for a refused value.
+
+/// An input node with a `hint` and an `invalid` text, in two languages, one
+/// of them templated.
+const SERIAL_HINT: (&str, &str) = (
+    "serial.yaml",
+    r#"id: serial
+title: { en: Serial number, nl: Serienummer }
+languages: [en, nl]
+vars: { device: router }
+nodes:
+  serial:
+    input: { en: "What is the serial number?", nl: "Wat is het serienummer?" }
+    into: serial
+    pattern: "^[A-Z0-9]{8}$"
+    hint: { en: "Eight letters and digits, on the bottom of the {{ device }}.", nl: "Acht letters en cijfers, onder op de {{ device }}." }
+    invalid: { en: "That is not it: the serial has exactly eight letters and digits.", nl: "Dat klopt niet: het serienummer heeft precies acht letters en cijfers." }
+    next: done
+  done:
+    resolve: { en: Thank you, nl: Dank u }
+"#,
+);
+
+#[tokio::test]
+async fn an_input_step_carries_its_hint_and_invalid_texts_rendered_in_the_sessions_language() {
+    let plain = (
+        "plain.yaml",
+        "id: plain\ntitle: Plain\nnodes:\n  name:\n    input: Your name?\n    into: name\n    next: done\n  done:\n    resolve: Thanks\n",
+    );
+    let app =
+        TestApp::start_with_scripts(HttpConfig::default(), &[SERIAL_HINT, plain], |r, _| r).await;
+    let (_, _, body) = app.start_session(None, &customer_start("serial")).await;
+    let input = &body["step"]["input"];
+    assert_eq!(
+        input["hint"],
+        "Eight letters and digits, on the bottom of the router."
+    );
+    assert_eq!(
+        input["invalid"],
+        "That is not it: the serial has exactly eight letters and digits."
+    );
+
+    let (_, _, body) = app
+        .start_session(
+            None,
+            &json!({"script": "serial", "channel": "customer", "language": "nl"}),
+        )
+        .await;
+    let input = &body["step"]["input"];
+    assert_eq!(
+        input["hint"],
+        "Acht letters en cijfers, onder op de router."
+    );
+    assert_eq!(
+        input["invalid"],
+        "Dat klopt niet: het serienummer heeft precies acht letters en cijfers."
+    );
+
+    // Without them, the step's `input` has neither key.
+    let (_, _, body) = app.start_session(None, &customer_start("plain")).await;
+    let input = body["step"]["input"].as_object().expect("an input step");
+    assert!(
+        !input.contains_key("hint") && !input.contains_key("invalid"),
+        "{input:?}"
+    );
+}

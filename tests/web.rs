@@ -925,3 +925,116 @@ async fn the_wizard_search_finds_what_people_type_best_first_in_their_language()
     sorted.sort();
     assert_eq!(all, sorted);
 }
+
+/// A customer-facing input with the author's `hint` and `invalid` texts.
+const SERIAL_HINT: (&str, &str) = (
+    "serial.yaml",
+    r#"id: serial
+title: Serial number
+vars: { device: router }
+nodes:
+  serial:
+    input: What is the serial number?
+    into: serial
+    pattern: "^[A-Z0-9]{8}$"
+    hint: "Eight letters and digits, on the bottom of the {{ device }}."
+    invalid: "That is not it: the serial has exactly eight letters and digits."
+    next: done
+  done:
+    resolve: Thank you
+"#,
+);
+
+#[tokio::test]
+async fn input_pages_show_the_authors_hint_and_their_words_for_a_refused_value() {
+    let mut files = scripts();
+    files.push(SERIAL_HINT);
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &files, |r, _| r).await;
+    let hint = "Eight letters and digits, on the bottom of the router.";
+    let invalid = "That is not it: the serial has exactly eight letters and digits.";
+
+    // The wizard: the hint under the field, the author's words on a refusal.
+    let mut customer = Browser::new(&app);
+    customer.get("/").await;
+    let csrf = customer.jar["fp_csrf"].clone();
+    let step = customer
+        .post_raw("/start", &[("csrf", &csrf), ("script", "serial")])
+        .await;
+    step.assert_status(200).assert_has(hint);
+    assert!(!step.body.contains(invalid), "shown only on a refusal");
+    let id = session_of(&step.body);
+    let seq = step.field("seq");
+    let refused = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("value", "abc")],
+        )
+        .await;
+    refused
+        .assert_status(422)
+        .assert_has(hint)
+        .assert_has(invalid);
+    assert!(
+        !refused.body.contains("expected form"),
+        "the author's words replace the generic error"
+    );
+    insta::assert_snapshot!("wizard_step_invalid", redact(&refused.body));
+
+    // Without `invalid`, the generic words stay (the printer's model input
+    // has none).
+    let step = customer
+        .post_raw("/start", &[("csrf", &csrf), ("script", "wifi")])
+        .await;
+    let wid = session_of(&step.body);
+    let seq = step.field("seq");
+    let serial = customer
+        .post(
+            &format!("/s/{wid}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    let seq = serial.field("seq");
+    let generic = customer
+        .post(
+            &format!("/s/{wid}/answer"),
+            &[("seq", &seq), ("value", "abc")],
+        )
+        .await;
+    generic.assert_status(422);
+    assert!(!generic.body.contains(invalid));
+
+    // The console: the same hint, and the author's words for the agent.
+    staff(&app, "ann", Role::Agent, "pw-ann-123").await;
+    let mut ann = Browser::new(&app);
+    ann.get("/agent").await;
+    ann.post(
+        "/signin",
+        &[
+            ("name", "ann"),
+            ("password", "pw-ann-123"),
+            ("next", "/agent"),
+        ],
+    )
+    .await;
+    let call = ann
+        .post(
+            "/agent/start",
+            &[
+                ("script", "serial"),
+                ("customer", ""),
+                ("ticket", ""),
+                ("language", ""),
+            ],
+        )
+        .await;
+    call.assert_status(200).assert_has(hint);
+    let cid = session_of(&call.body);
+    let seq = call.field("seq");
+    let bad = ann
+        .post(
+            &format!("/agent/s/{cid}/answer"),
+            &[("seq", &seq), ("value", "nope")],
+        )
+        .await;
+    bad.assert_status(422).assert_has(hint).assert_has(invalid);
+}

@@ -297,6 +297,8 @@ fn check_unit(
                 kind,
                 pattern,
                 required,
+                hint,
+                invalid,
             } => {
                 if let Some(i) = into {
                     writes.insert(i.value.clone());
@@ -312,6 +314,8 @@ fn check_unit(
                     kind: *kind,
                     pattern,
                     required: *required,
+                    hint: hint.as_ref().map(|t| c.text(t, "`hint`")),
+                    invalid: invalid.as_ref().map(|t| c.text(t, "`invalid`")),
                 }
             }
             NodeKind::Branch { arms, otherwise } => {
@@ -400,8 +404,18 @@ fn rebase(node: &mut program::Node, t: u32, e: u32) {
                 }
             }
         }
+        program::NodeKind::Input {
+            text: q,
+            hint,
+            invalid,
+            ..
+        } => {
+            text(q);
+            for id in [hint, invalid].into_iter().flatten() {
+                text(id);
+            }
+        }
         program::NodeKind::Say { text: id, .. }
-        | program::NodeKind::Input { text: id, .. }
         | program::NodeKind::Resolve(id)
         | program::NodeKind::Return(id) => text(id),
         program::NodeKind::Escalate(x) => escalation(x),

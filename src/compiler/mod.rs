@@ -241,4 +241,57 @@ mod tests {
             }
         }
     }
+
+    /// An input's `hint` and `invalid` are texts like any other: checked
+    /// for every language, compiled as templates, and read for FP009.
+    #[test]
+    fn input_hint_and_invalid_are_checked_texts() {
+        let head = "id: s\ntitle: { en: S, nl: S }\nlanguages: [en, nl]\nnodes:\n  serial:\n    input: { en: Serial?, nl: Serienummer? }\n    into: serial\n    next: done\n";
+        let tail = "  done:\n    resolve: { en: Done, nl: Klaar }\n";
+        let codes = |extra: &str| -> Vec<(String, u32, u32)> {
+            let c = compile_texts([("s.yaml", format!("{head}{extra}{tail}"))]);
+            c.diagnostics
+                .iter()
+                .map(|d| {
+                    (
+                        d.code.as_str().to_owned(),
+                        d.span.start.line,
+                        d.span.start.column,
+                    )
+                })
+                .collect()
+        };
+        let clean = "    hint: { en: On the label, nl: Op het etiket }\n    invalid: { en: \"Eight characters, {{ serial }}\", nl: \"Acht tekens, {{ serial }}\" }\n";
+        assert_eq!(codes(clean), []);
+        let c = compile_texts([("s.yaml", format!("{head}{clean}{tail}"))]);
+        let (_, script) = c.program.get("s").expect("compiled");
+        match &script.node(petgraph::stable_graph::NodeIndex::new(0)).kind {
+            crate::program::NodeKind::Input { hint, invalid, .. } => {
+                assert!(hint.is_some() && invalid.is_some());
+            }
+            other => panic!("an input node, found {}", other.name()),
+        }
+        // A language missing, a broken template, a variable nothing sets.
+        assert_eq!(
+            codes("    hint: { en: On the label }\n"),
+            [("FP013".into(), 9, 11)]
+        );
+        assert_eq!(
+            codes("    invalid: { en: \"Bad {{ serial \", nl: Fout }\n"),
+            [("FP008".into(), 9, 20)]
+        );
+        assert_eq!(
+            codes("    hint: { en: \"{{ nobody }}\", nl: \"{{ nobody }}\" }\n"),
+            [("FP009".into(), 9, 21), ("FP009".into(), 9, 41)]
+        );
+        // A misspelling gets the right name.
+        let c = compile_texts([("s.yaml", format!("{head}    hnit: x\n{tail}"))]);
+        let d = &c.diagnostics[0];
+        assert_eq!(d.code.as_str(), "FP002");
+        assert!(
+            d.hints.iter().any(|h| h.contains("`hint`")),
+            "{:?}",
+            d.hints
+        );
+    }
 }

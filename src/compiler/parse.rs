@@ -39,7 +39,7 @@ pub const KIND_KEYS: &[&str] = &[
 const ASK_KEYS: &[&str] = &["ask", "say", "help", "answers"];
 const SAY_KEYS: &[&str] = &["say", "help", "next"];
 const INPUT_KEYS: &[&str] = &[
-    "input", "help", "into", "next", "type", "pattern", "required",
+    "input", "help", "into", "next", "type", "pattern", "required", "hint", "invalid",
 ];
 const BRANCH_KEYS: &[&str] = &["branch"];
 const RESOLVE_KEYS: &[&str] = &["resolve", "help"];
@@ -959,6 +959,8 @@ impl Parser {
                 let required = get("required")
                     .and_then(|v| self.bool(v, "`required`"))
                     .unwrap_or(true);
+                let hint = get("hint").and_then(|v| self.text(v, "`hint`"));
+                let invalid = get("invalid").and_then(|v| self.text(v, "`invalid`"));
                 match input {
                     Some(input) => NodeKind::Input {
                         input,
@@ -967,6 +969,8 @@ impl Parser {
                         kind,
                         pattern,
                         required,
+                        hint,
+                        invalid,
                     },
                     None => NodeKind::Invalid,
                 }
@@ -1359,6 +1363,34 @@ fn article(kind: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The editor's schema offers exactly the keys the parser reads, node
+    /// kind by node kind.
+    #[test]
+    fn the_schema_knows_every_node_key() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/fixpath-script.schema.json"))
+                .expect("the schema is JSON");
+        for (kind, keys) in [
+            ("askNode", ASK_KEYS),
+            ("sayNode", SAY_KEYS),
+            ("inputNode", INPUT_KEYS),
+            ("branchNode", BRANCH_KEYS),
+            ("resolveNode", RESOLVE_KEYS),
+            ("escalateNode", ESCALATE_KEYS),
+            ("useNode", USE_KEYS),
+            ("returnNode", RETURN_KEYS),
+        ] {
+            let props = schema["$defs"][kind]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{kind} has properties"));
+            let mut in_schema: Vec<&str> = props.keys().map(String::as_str).collect();
+            let mut parsed: Vec<&str> = keys.to_vec();
+            in_schema.sort_unstable();
+            parsed.sort_unstable();
+            assert_eq!(in_schema, parsed, "{kind}");
+        }
+    }
 
     /// A small deterministic generator (splitmix64).
     struct Rng(u64);

@@ -155,12 +155,22 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
             kind,
             pattern,
             required,
+            hint,
+            invalid,
             ..
-        } => Some(InputSpec {
-            kind: input_kind(*kind),
-            pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
-            required: *required,
-        }),
+        } => {
+            // Like the other texts, one that fails to render is shown empty
+            // (entering the node has already escalated for it).
+            let r = Renderer::new(program, s, script);
+            let text = |t: &Option<TextId>| t.map(|t| r.text(t).unwrap_or_default());
+            Some(InputSpec {
+                kind: input_kind(*kind),
+                pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
+                required: *required,
+                hint: text(hint),
+                invalid: text(invalid),
+            })
+        }
         _ => return Ok(None),
     };
     let customer = s.channel == Channel::Customer;
@@ -854,7 +864,18 @@ impl<'a> Machine<'a> {
                     r.check(a.label)?;
                 }
             }
-            NodeKind::Say { text, .. } | NodeKind::Input { text, .. } => r.check(*text)?,
+            NodeKind::Say { text, .. } => r.check(*text)?,
+            NodeKind::Input {
+                text,
+                hint,
+                invalid,
+                ..
+            } => {
+                r.check(*text)?;
+                for t in [hint, invalid].into_iter().flatten() {
+                    r.check(*t)?;
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -1200,6 +1221,7 @@ impl<'a> Machine<'a> {
                 kind,
                 pattern,
                 required,
+                ..
             } => {
                 let Reply::Value(raw) = reply else {
                     return Err(StepError::ExpectedValue);

@@ -220,13 +220,20 @@ async fn session_page(
     chrome: &mut Chrome,
     user: &User,
     id: &str,
-    errors: Vec<FieldError>,
+    mut errors: Vec<FieldError>,
     value: String,
 ) -> PageResult {
     let (stored, _) = ops::open_session(state, &staff(user), id).await?;
     let s = &stored.state;
     chrome.speak(&s.language, Vec::new(), None);
     let step: Option<Step> = ops::current_step(state, s, true).await?;
+    // A refused value: the author's `invalid` text, when there is one, says
+    // what the customer should give better than the engine's reason.
+    if let Some(own) = step.as_ref().and_then(super::wizard::own_invalid) {
+        for e in errors.iter_mut().filter(|e| e.field == "value") {
+            e.text = own.clone();
+        }
+    }
     let (answers, none, talk) = step.as_ref().map(split_answers).unwrap_or_default();
     let program = ops::program_of(state, s).await?;
     let title = program

@@ -372,19 +372,31 @@ pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<
     (own, none, talk)
 }
 
-/// The HTML input type and a hint for an input step.
+/// The HTML input type and a hint for an input step: the author's `hint`,
+/// else the chrome's word on the expected form.
 fn input_kind(step: &Step, lang: &str) -> (&'static str, Option<String>) {
-    match step.input.as_ref().map(|i| i.kind.as_str()) {
-        Some("email") => ("email", Some(i18n::text(lang, "hint_email"))),
-        Some("phone") => ("tel", Some(i18n::text(lang, "hint_phone"))),
+    let own = step
+        .input
+        .as_ref()
+        .and_then(|i| i.hint.as_deref())
+        .filter(|h| !h.trim().is_empty())
+        .map(str::to_owned);
+    let (kind, chrome) = match step.input.as_ref().map(|i| i.kind.as_str()) {
+        Some("email") => ("email", Some("hint_email")),
+        Some("phone") => ("tel", Some("hint_phone")),
         // A number as text with a numeric keyboard: `type=number` drops what
         // it cannot parse and the person never learns why.
         _ => ("text", None),
-    }
+    };
+    (kind, own.or_else(|| chrome.map(|k| i18n::text(lang, k))))
 }
 
-/// The person's words for a refused value.
+/// The person's words for a refused value: the author's `invalid`, which
+/// knows what the value looks like, else the chrome's for the refusal.
 fn value_error(step: &Step, value: &str, lang: &str) -> String {
+    if let Some(own) = own_invalid(step) {
+        return own;
+    }
     let key = if value.trim().is_empty() {
         "error_value_required"
     } else if value.chars().count() > 1000 {
@@ -398,6 +410,15 @@ fn value_error(step: &Step, value: &str, lang: &str) -> String {
         }
     };
     i18n::text(lang, key)
+}
+
+/// The author's `invalid` text of an input step, if it says anything.
+pub fn own_invalid(step: &Step) -> Option<String> {
+    step.input
+        .as_ref()
+        .and_then(|i| i.invalid.as_deref())
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_owned)
 }
 
 /// Renders the current step (status 200), or with errors (422).
