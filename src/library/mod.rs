@@ -260,6 +260,35 @@ mod tests {
         assert_eq!(checked, 9 * 5);
     }
 
+    /// An example input that can refuse a value (a pattern, or a type other
+    /// than free text) tells the person what it wants and why it refused.
+    #[test]
+    fn example_inputs_that_can_refuse_a_value_say_what_they_want() {
+        use crate::program::NodeKind;
+        use crate::script::ast::InputType;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let comp = compiler::compile_paths(&[dir]).expect("the scripts folder reads");
+        let mut strict = 0;
+        for s in comp.program.scripts.iter().filter(|s| customer_facing(s)) {
+            for (_, node) in s.nodes() {
+                if let NodeKind::Input {
+                    kind,
+                    pattern,
+                    hint,
+                    invalid,
+                    ..
+                } = &node.kind
+                    && (pattern.is_some() || *kind != InputType::Text)
+                {
+                    strict += 1;
+                    assert!(hint.is_some(), "{}/{}: no hint", s.id, node.id);
+                    assert!(invalid.is_some(), "{}/{}: no invalid", s.id, node.id);
+                }
+            }
+        }
+        assert!(strict >= 10, "{strict}");
+    }
+
     #[test]
     fn programs_can_be_shared_between_request_threads() {
         assert_send_sync::<super::Library>();
