@@ -260,6 +260,43 @@ mod tests {
         assert_eq!(checked, 9 * 5);
     }
 
+    /// The wizard's end page shows a customer the `resolve` text: it speaks
+    /// to them, not about "the customer".
+    #[test]
+    fn example_resolutions_read_right_to_the_customer() {
+        use crate::program::{NodeKind, Outcome};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let comp = compiler::compile_paths(&[dir]).expect("the scripts folder reads");
+        let program = &comp.program;
+        let mut seen = 0;
+        for s in program.scripts.iter().filter(|s| customer_facing(s)) {
+            for (_, node) in s.nodes() {
+                let mut texts = Vec::new();
+                match &node.kind {
+                    NodeKind::Resolve(t) => texts.push(*t),
+                    NodeKind::Ask { answers, .. } => {
+                        texts.extend(answers.iter().filter_map(|a| match a.outcome {
+                            Outcome::Resolve(t) => Some(t),
+                            _ => None,
+                        }))
+                    }
+                    _ => {}
+                }
+                for t in texts {
+                    for lang in 0..s.languages.len() {
+                        let text = program.templates.source(t, lang).to_lowercase();
+                        seen += 1;
+                        for third_person in ["customer", "klant", "kunde", "klient", "клиент"]
+                        {
+                            assert!(!text.contains(third_person), "{}/{}: {text}", s.id, node.id);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen > 50, "{seen}");
+    }
+
     /// An example input that can refuse a value (a pattern, or a type other
     /// than free text) tells the person what it wants and why it refused.
     #[test]
