@@ -16,6 +16,8 @@
 //! transliteration would let «сеть» (network) match `set-top box`.
 
 use crate::program::{NodeKind, Program, Script, TextId};
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 /// At most this many characters of a query are read.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -42,17 +44,16 @@ impl Field {
     }
 }
 
-/// The words of one script, each with the strongest field it occurs in.
-#[derive(Debug)]
-struct Entry {
-    script: String,
-    words: Vec<(String, Field)>,
-}
-
-/// The search index of one program's customer-facing scripts.
+/// The search index of one program's customer-facing scripts: every
+/// distinct word once, with the scripts it occurs in, so a query compares
+/// each of its words with each distinct word only once however many
+/// scripts share it.
 #[derive(Debug, Default)]
 pub struct Index {
-    entries: Vec<Entry>,
+    scripts: Vec<String>,
+    /// Word -> the scripts (positions in `scripts`) it occurs in, each with
+    /// the strongest field it occurs in there.
+    words: Vec<(String, Vec<(u32, Field)>)>,
 }
 
 /// One script found, with how well it matched.
@@ -67,13 +68,18 @@ pub struct Hit {
 impl Index {
     /// Indexes the scripts of `program` that `include` accepts.
     pub fn build(program: &Program, include: impl Fn(&Script) -> bool) -> Index {
-        let entries = program
-            .scripts
-            .iter()
-            .filter(|s| include(s))
-            .map(|s| index_script(program, s))
-            .collect();
-        Index { entries }
+        let mut scripts = Vec::new();
+        let mut words: HashMap<String, Vec<(u32, Field)>> = HashMap::new();
+        for s in program.scripts.iter().filter(|s| include(s)) {
+            let ix = scripts.len() as u32;
+            scripts.push(s.id.clone());
+            for (word, field) in script_words(program, s) {
+                words.entry(word).or_default().push((ix, field));
+            }
+        }
+        let mut words: Vec<_> = words.into_iter().collect();
+        words.sort_by(|a, b| a.0.cmp(&b.0));
+        Index { scripts, words }
     }
 
     /// The scripts that match at least one word of `query`, best first.
@@ -92,30 +98,35 @@ impl Index {
         if words.is_empty() {
             return Vec::new();
         }
-        let mut hits: Vec<Hit> = self
-            .entries
-            .iter()
-            .filter_map(|e| {
-                let mut matched = 0;
-                let mut score = 0;
-                for q in &words {
-                    let best = e
-                        .words
-                        .iter()
-                        .filter_map(|(w, field)| {
-                            word_match(q, w).map(|quality| field.weight() * quality)
-                        })
-                        .max();
-                    if let Some(best) = best {
-                        matched += 1;
-                        score += best;
-                    }
+        // (matched query words, score) per script.
+        let mut totals = vec![(0usize, 0u32); self.scripts.len()];
+        let mut best = vec![0u32; self.scripts.len()];
+        for q in &words {
+            best.fill(0);
+            for (w, postings) in &self.words {
+                let Some(quality) = word_match(q, w) else {
+                    continue;
+                };
+                for &(ix, field) in postings {
+                    let b = &mut best[ix as usize];
+                    *b = (*b).max(field.weight() * quality);
                 }
-                (matched > 0).then(|| Hit {
-                    script: e.script.clone(),
-                    matched,
-                    score,
-                })
+            }
+            for (total, &b) in totals.iter_mut().zip(&best) {
+                if b > 0 {
+                    total.0 += 1;
+                    total.1 += b;
+                }
+            }
+        }
+        let mut hits: Vec<Hit> = totals
+            .into_iter()
+            .zip(&self.scripts)
+            .filter(|((matched, _), _)| *matched > 0)
+            .map(|((matched, score), script)| Hit {
+                script: script.clone(),
+                matched,
+                score,
             })
             .collect();
         hits.sort_by(|a, b| {
@@ -128,14 +139,13 @@ impl Index {
     }
 }
 
-fn index_script(program: &Program, s: &Script) -> Entry {
-    let mut words: Vec<(String, Field)> = Vec::new();
+/// The words of one script, each with the strongest field it occurs in.
+fn script_words(program: &Program, s: &Script) -> Vec<(String, Field)> {
+    let mut words: HashMap<String, Field> = HashMap::new();
     let mut add = |text: &str, field: Field| {
         for w in index_words(text) {
-            match words.iter_mut().find(|(x, _)| *x == w) {
-                Some((_, f)) => *f = (*f).min(field),
-                None => words.push((w, field)),
-            }
+            let f = words.entry(w).or_insert(field);
+            *f = (*f).min(field);
         }
     };
     let texts = |id: TextId| -> Vec<String> {
@@ -172,10 +182,7 @@ fn index_script(program: &Program, s: &Script) -> Entry {
             _ => {}
         }
     }
-    Entry {
-        script: s.id.clone(),
-        words,
-    }
+    words.into_iter().collect()
 }
 
 /// How well a query word `q` matches an indexed word `w`, out of 4; `None`
@@ -204,7 +211,11 @@ fn word_match(q: &str, w: &str) -> Option<u32> {
         4..8 => 1,
         _ => 2,
     };
-    if allowed > 0 && wl >= 4 && strsim::damerau_levenshtein(q, w) <= allowed {
+    if allowed > 0
+        && wl >= 4
+        && ql.abs_diff(wl) <= allowed
+        && strsim::damerau_levenshtein(q, w) <= allowed
+    {
         return Some(1);
     }
     None
@@ -214,16 +225,18 @@ fn word_match(q: &str, w: &str) -> Option<u32> {
 /// `réseau`. Cyrillic stays Cyrillic (lower case, `ё` as `е`).
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut buf = [0u8; 4];
     for c in s.chars() {
-        if is_cyrillic(c) {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else if is_cyrillic(c) {
             for l in c.to_lowercase() {
                 out.push(if l == 'ё' { 'е' } else { l });
             }
-        } else if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
         } else {
-            out.push_str(&deunicode::deunicode(c.encode_utf8(&mut buf)).to_lowercase());
+            // A character deunicode does not know is dropped, as a
+            // separator would be.
+            let ascii = deunicode::deunicode_char(c).unwrap_or(" ");
+            out.extend(ascii.chars().map(|a| a.to_ascii_lowercase()));
         }
     }
     out
@@ -496,7 +509,9 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 fn is_stop_word(w: &str) -> bool {
-    STOP_WORDS.contains(&w)
+    static SET: LazyLock<HashSet<&'static str>> =
+        LazyLock::new(|| STOP_WORDS.iter().copied().collect());
+    SET.contains(w)
 }
 
 #[cfg(test)]

@@ -97,13 +97,18 @@ async fn list(
         all.sort_by(|a, b| a.title.cmp(&b.title));
         all
     } else {
-        // Best match first. The index may belong to a newer program than
-        // `program` after a reload in between: a hit it lacks is skipped.
-        state
-            .library
-            .search_index(ops::customer_facing)
-            .search(&q)
-            .iter()
+        // Best match first. The first search after a (re)load builds the
+        // index, which takes a while for a large library: off the async
+        // workers. The index may belong to a newer program than `program`
+        // after a reload in between: a hit it lacks is skipped.
+        let library = state.library.clone();
+        let query = q.clone();
+        let hits = tokio::task::spawn_blocking(move || {
+            library.search_index(ops::customer_facing).search(&query)
+        })
+        .await
+        .unwrap_or_default();
+        hits.iter()
             .filter_map(|hit| program.get(&hit.script))
             .filter(|(_, s)| ops::customer_facing(s))
             .map(|(_, s)| card(s))
