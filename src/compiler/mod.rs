@@ -15,9 +15,11 @@
 pub mod check;
 pub mod lints;
 pub mod lower;
+mod params;
 pub mod parse;
 pub mod resolve;
 pub mod split;
+mod syntax;
 
 use crate::diagnostics::{self, Diagnostic, FileId, SourceFile, Sources};
 use crate::program::Program;
@@ -292,6 +294,32 @@ mod tests {
             d.hints.iter().any(|h| h.contains("`hint`")),
             "{:?}",
             d.hints
+        );
+    }
+
+    /// FP106 is for what customers read: not a tier-2 script, not `help`,
+    /// and not a sub-flow only tier-2 scripts run.
+    #[test]
+    fn fp106_stays_out_of_staff_scripts() {
+        let fp106 = |files: &[(&str, &str)]| -> Vec<String> {
+            let c = compile_texts(files.iter().copied());
+            c.diagnostics
+                .iter()
+                .filter(|d| d.code == diagnostics::Code::Fp106)
+                .map(|d| c.sources.path(d.file).to_owned())
+                .collect()
+        };
+        let greet = "id: greet\ntitle: Hi\nnodes:\n  a:\n    say: \"Hello {{ params.name }}\"\n    help: \"Caller {{ params.name }}\"\n    next: b\n  b:\n    resolve: Done\n";
+        assert_eq!(fp106(&[("greet.yaml", greet)]), ["greet.yaml"]);
+        let staff = greet.replace("title: Hi\n", "title: Hi\ntier: 2\n");
+        assert!(fp106(&[("greet.yaml", &staff)]).is_empty());
+        let sub = "id: sub\ntitle: Sub\nnodes:\n  a:\n    return: \"Done for {{ params.name }}\"\n";
+        let caller = "id: deep\ntitle: Deep\ntier: 2\nnodes:\n  a:\n    use: sub\n    next: b\n  b:\n    resolve: Done\n";
+        assert!(fp106(&[("sub.yaml", sub), ("deep.yaml", caller)]).is_empty());
+        let caller = caller.replace("tier: 2\n", "");
+        assert_eq!(
+            fp106(&[("sub.yaml", sub), ("deep.yaml", &caller)]),
+            ["sub.yaml"]
         );
     }
 }

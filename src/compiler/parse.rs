@@ -177,7 +177,10 @@ fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<
     for p in read.problems {
         diags.push(match p {
             BuildProblem::Syntax { span, message } => {
-                Diagnostic::new(Code::Fp001, file, span, message)
+                let e = super::syntax::explain(text, span, &message);
+                let mut d = Diagnostic::new(Code::Fp001, file, e.span, e.message);
+                d.hints = e.hints;
+                d
             }
             BuildProblem::DuplicateKey { key, span, first } => {
                 Diagnostic::new(Code::Fp004, file, span, format!("duplicate key `{key}`"))
@@ -222,6 +225,10 @@ struct ScriptSink {
     title: Option<Text>,
     has_title: bool,
     languages: Vec<Spanned<String>>,
+    /// The list under a misspelt `languages` (reported as FP002): the
+    /// languages the author meant, so the texts are not all reported as
+    /// naming unlisted ones.
+    meant_languages: Vec<Spanned<String>>,
     tier: u8,
     offer_none: bool,
     escalation: EscalationDefaults,
@@ -249,6 +256,7 @@ impl ScriptSink {
             title: None,
             has_title: false,
             languages: Vec::new(),
+            meant_languages: Vec::new(),
             tier: 1,
             offer_none: true,
             escalation: EscalationDefaults::default(),
@@ -317,6 +325,9 @@ impl ScriptSink {
                 )
                 .hints
                 .push(format!("add `{m}:` at the top level"));
+        }
+        if self.languages.is_empty() {
+            self.languages = std::mem::take(&mut self.meant_languages);
         }
         if self.languages.is_empty() {
             self.languages.push(Spanned::new("en".into(), Span::FILE));
@@ -425,7 +436,18 @@ impl ScriptSink {
                 }
             }
             Some("start") => self.start = p.reference(v, "`start`"),
-            _ => p.unknown_key(k, "the script", SCRIPT_KEYS),
+            _ => {
+                p.unknown_key(k, "the script", SCRIPT_KEYS);
+                let meant = k.key_text().is_some_and(|t| {
+                    did_you_mean(&t, SCRIPT_KEYS.iter().copied()) == Some("languages")
+                });
+                if let (true, Value::Seq(items)) = (meant, v.value()) {
+                    self.meant_languages = items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(|l| Spanned::new(l.to_owned(), i.span())))
+                        .collect();
+                }
+            }
         }
     }
 }
@@ -1238,7 +1260,25 @@ impl Parser {
         let label = match y.get("label") {
             Some(l) => self.text(l, "`label`")?,
             None => {
-                self.err(Code::Fp003, y.span(), "this answer has no `label`");
+                // A misspelt key is the likelier mistake: name it, and say
+                // the label is missing only when no key could be the label.
+                let mut label_like = false;
+                for (k, _) in entries.iter() {
+                    if k.as_str().is_some_and(|s| ANSWER_KEYS.contains(&s)) {
+                        continue;
+                    }
+                    label_like |= k.key_text().is_some_and(|t| {
+                        did_you_mean(&t, ANSWER_KEYS.iter().copied()) == Some("label")
+                    });
+                    self.unknown_key(k, "an answer", ANSWER_KEYS);
+                }
+                if !label_like {
+                    self.err(Code::Fp003, y.span(), "this answer has no `label`")
+                        .hints
+                        .push(
+                            "give it one: `label: Yes`, or write it short: `- Yes: NODE-ID`".into(),
+                        );
+                }
                 return None;
             }
         };
