@@ -180,7 +180,7 @@ fn accesses(expr: &str) -> Vec<Access> {
             continue;
         }
         let word_start = i == 0 || !(is_ident(b[i - 1]) || b[i - 1] == b'.');
-        if word_start && expr[i..].starts_with("params") {
+        if word_start && b[i..].starts_with(b"params") {
             let mut j = i + "params".len();
             if j < b.len() && is_ident(b[j]) {
                 i = j;
@@ -252,7 +252,7 @@ fn tag_end(s: &str, close: &str) -> usize {
                 }
             }
             None if c == b'"' || c == b'\'' => quote = Some(c),
-            None if s[i..].starts_with(close) => return i,
+            None if b[i..].starts_with(close.as_bytes()) => return i,
             None => {}
         }
         i += 1;
@@ -265,7 +265,13 @@ fn is_ident(c: u8) -> bool {
 }
 
 fn starts_with_word(s: &str, w: &str) -> bool {
-    s.starts_with(w) && s.as_bytes().get(w.len()).is_none_or(|c| !is_ident(*c))
+    word_at(s.as_bytes(), w)
+}
+
+/// Do the bytes start with the word `w` (not a longer name)? Bytes, so a
+/// position inside a multi-byte character is safe to ask about.
+fn word_at(b: &[u8], w: &str) -> bool {
+    b.starts_with(w.as_bytes()) && b.get(w.len()).is_none_or(|c| !is_ident(*c))
 }
 
 /// The position of the keyword `w` outside string literals.
@@ -284,7 +290,7 @@ fn find_word(s: &str, w: &str) -> Option<usize> {
                 }
             }
             None if c == b'"' || c == b'\'' => quote = Some(c),
-            None if (i == 0 || !is_ident(b[i - 1])) && starts_with_word(&s[i..], w) => {
+            None if (i == 0 || !is_ident(b[i - 1])) && word_at(&b[i..], w) => {
                 return Some(i);
             }
             None => {}
@@ -341,6 +347,12 @@ mod tests {
         assert_eq!(names("{{ tier }} params.name in plain text"), []);
         assert_eq!(names("{{ 'params.name' }}"), []);
         assert_eq!(names("{# {{ params.name }} #}ok"), []);
+        // Any text, however broken, is read without a panic.
+        assert_eq!(
+            names("{{ params.\u{fffd}ustomer }} ëü {{ 'ö' if params.x }}"),
+            []
+        );
+        assert_eq!(names("{{ ä params.name"), [("name".into(), 0)]);
     }
 
     #[test]
