@@ -903,6 +903,7 @@ async fn the_wizard_search_finds_what_people_type_best_first_in_their_language()
         Some("Сброс пароля или заблокированная учётная запись"),
         "«пароль»"
     );
+    insta::assert_snapshot!("wizard_search_ru", redact(&found.body));
     customer.language = None;
 
     let nothing = customer.get("/?q=xylophone+banana").await;
