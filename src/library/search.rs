@@ -223,7 +223,7 @@ fn word_match(q: &str, w: &str) -> Option<u32> {
 
 /// Folds case and accents, so `Drucker` finds `drucker` and `reseau` finds
 /// `réseau`. Cyrillic stays Cyrillic (lower case, `ё` as `е`).
-pub fn fold(s: &str) -> String {
+fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii() {
@@ -282,10 +282,12 @@ fn index_words(text: &str) -> Vec<String> {
     out
 }
 
+/// The text with template code replaced by a space: `{{ params.customer }}`
+/// is not a word anyone searches for.
 fn strip_template(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find(['{']) {
+    while let Some(start) = rest.find('{') {
         let after = &rest[start..];
         let close = if after.starts_with("{{") {
             "}}"
@@ -503,7 +505,6 @@ const STOP_WORDS: &[&str] = &[
     "помощь",
     "больше",
     "вы",
-    "ваш",
     "ваш",
     "есть",
 ];
