@@ -1431,3 +1431,86 @@ async fn a_text_over_the_render_bounds_hands_the_customer_to_a_person() {
         queued[0].record.reason
     );
 }
+/// The example library, as shipped in `scripts/`.
+fn example_scripts() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The titles of the wizard list's cards, in the order shown.
+fn card_titles(body: &str) -> Vec<String> {
+    body.split("<h2 class=\"card-title\">")
+        .skip(1)
+        .filter_map(|s| s.split("</h2>").next())
+        .map(|s| s.to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_wizard_search_finds_what_people_type_best_first_in_their_language() {
+    let files = example_scripts();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &refs, |r, _| r).await;
+    let mut customer = Browser::new(&app);
+
+    let found = customer.get("/?q=my+internet+does+not+work").await;
+    found.assert_status(200);
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Router has no internet")
+    );
+
+    let found = customer.get("/?q=forgot+password").await;
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Password reset or locked account")
+    );
+
+    // A Russian customer: the title comes back in Russian.
+    customer.language = Some("ru".into());
+    let found = customer
+        .get("/?q=%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C")
+        .await;
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Сброс пароля или заблокированная учётная запись"),
+        "«пароль»"
+    );
+    insta::assert_snapshot!("wizard_search_ru", redact(&found.body));
+    customer.language = None;
+
+    let nothing = customer.get("/?q=xylophone+banana").await;
+    nothing.assert_status(200);
+    assert_eq!(card_titles(&nothing.body), Vec::<String>::new());
+
+    // A query of any length is answered, read up to its first 200 characters.
+    let long = format!("/?q={}", "printer+".repeat(5_000));
+    let found = customer.get(&long).await;
+    found.assert_status(200);
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Printer does not print")
+    );
+
+    // No query: every customer-facing script, by title.
+    let all = card_titles(&customer.get("/").await.body);
+    assert_eq!(all.len(), 9, "{all:?}");
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted);
+}
+

@@ -24,6 +24,7 @@ use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
 use crate::http::error::ApiError;
 use crate::http::limits::{self, ClientIp};
 use crate::http::ops::{self, Move, NewSession};
+use crate::library::search;
 use crate::store::StoredSession;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -62,55 +63,59 @@ struct ScriptCard {
     title: String,
 }
 
-/// Folds case and accents, so `Drucker` finds `drucker` and `reseau`
-/// finds `réseau`.
-fn fold(s: &str) -> String {
-    deunicode::deunicode(s).to_lowercase()
-}
-
 async fn list(
     State(state): State<AppState>,
     chrome: Chrome,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = query.map(|Query(q)| q.q).unwrap_or_default();
-    let q = q.trim().chars().take(200).collect::<String>();
+    let q = q
+        .trim()
+        .chars()
+        .take(search::MAX_QUERY_CHARS)
+        .collect::<String>();
     let program = state.library.current();
-    let words: Vec<String> = fold(&q).split_whitespace().map(str::to_owned).collect();
-    let mut scripts: Vec<ScriptCard> = program
-        .scripts
-        .iter()
-        .filter(|s| ops::customer_facing(s))
-        .filter_map(|s| {
-            let lang = s
-                .language_index(&chrome.lang)
-                .or_else(|| {
-                    chrome
-                        .prefer(&s.languages)
-                        .and_then(|l| s.language_index(&l))
-                })
-                .unwrap_or(0);
-            let title = program.templates.source(s.title, lang).into_owned();
-            // Every word must occur in the title, in any of the script's
-            // languages, or in its id.
-            let haystack = fold(&format!(
-                "{} {}",
-                s.id,
-                (0..s.languages.len())
-                    .map(|i| program.templates.source(s.title, i).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-            words
-                .iter()
-                .all(|w| haystack.contains(w.as_str()))
-                .then(|| ScriptCard {
-                    id: s.id.clone(),
-                    title,
-                })
+    let card = |s: &crate::program::Script| {
+        let lang = s
+            .language_index(&chrome.lang)
+            .or_else(|| {
+                chrome
+                    .prefer(&s.languages)
+                    .and_then(|l| s.language_index(&l))
+            })
+            .unwrap_or(0);
+        ScriptCard {
+            id: s.id.clone(),
+            title: program.templates.source(s.title, lang).into_owned(),
+        }
+    };
+    let scripts: Vec<ScriptCard> = if q.is_empty() {
+        let mut all: Vec<ScriptCard> = program
+            .scripts
+            .iter()
+            .filter(|s| ops::customer_facing(s))
+            .map(card)
+            .collect();
+        all.sort_by(|a, b| a.title.cmp(&b.title));
+        all
+    } else {
+        // Best match first. The first search after a (re)load builds the
+        // index, which takes a while for a large library: off the async
+        // workers. The index may belong to a newer program than `program`
+        // after a reload in between: a hit it lacks is skipped.
+        let library = state.library.clone();
+        let query = q.clone();
+        let hits = tokio::task::spawn_blocking(move || {
+            library.search_index(ops::customer_facing).search(&query)
         })
-        .collect();
-    scripts.sort_by(|a, b| a.title.cmp(&b.title));
+        .await
+        .unwrap_or_default();
+        hits.iter()
+            .filter_map(|hit| program.get(&hit.script))
+            .filter(|(_, s)| ops::customer_facing(s))
+            .map(|(_, s)| card(s))
+            .collect()
+    };
     render(
         &chrome,
         "wizard/list.html.j2",
@@ -836,10 +841,5 @@ mod tests {
         assert_eq!(r.len(), 9);
         assert_eq!(&r[4..5], "-");
         assert!(!r.contains(['0', 'O', '1', 'I', 'L']));
-    }
-
-    #[test]
-    fn search_folds_case_and_accents() {
-        assert_eq!(fold("Réseau DRUCKER"), "reseau drucker");
     }
 }
