@@ -1513,4 +1513,3 @@ async fn the_wizard_search_finds_what_people_type_best_first_in_their_language()
     sorted.sort();
     assert_eq!(all, sorted);
 }
-

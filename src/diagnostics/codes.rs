@@ -342,6 +342,7 @@ Give a fallback, or leave the words out when there is no value.
     ask: \"Hello {{ params.name }}, is the router on?\"          # FP106
     ask: \"Hello {{ params.name | default('there') }}, is the router on?\"
     ask: \"{% if params.name %}Hello {{ params.name }}! {% endif %}Is the router on?\"
+";
     Fp107 = "FP107", Warning, "a text repeats a string or walks a large range inside a loop",
 "## What it checks
 No text repeats a string or a list with `*` inside a `{% for %}` loop (or a

@@ -17,8 +17,8 @@ use super::{
 use crate::engine::{Channel, Ending, Reply, Status, Step};
 use crate::http::AppState;
 use crate::http::auth::Caller;
-use crate::http::error::ApiError;
 use crate::http::caps;
+use crate::http::error::ApiError;
 use crate::http::ops::{self, Move, NewSession};
 use crate::store::{StoredSession, User};
 use axum::Router;
