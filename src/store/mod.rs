@@ -8,6 +8,8 @@
 //! a time. Every change to an escalation writes its outbox message in the
 //! same transaction, so no event is lost between the two.
 
+mod codec;
+pub mod layer;
 pub mod postgres;
 pub mod sqlite;
 
@@ -17,14 +19,80 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-#[derive(Debug, thiserror::Error)]
+/// The cause of a store error, shared so the error can be cloned (a batch's
+/// failure is every caller's).
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(String),
-    #[error("stored data could not be read: {0}")]
-    Corrupt(String),
+    #[error("database error: {message}")]
+    Database {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    #[error("stored data could not be read: {message}")]
+    Corrupt {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     #[error("{0} already exists")]
     Duplicate(String),
+    /// What the change needs is not there (e.g. a token for an unknown user).
+    #[error("no {0}")]
+    NotFound(String),
+}
+
+impl StoreError {
+    pub fn database(message: impl Into<String>) -> Self {
+        StoreError::Database {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `context: cause`, the cause kept as the source.
+    pub fn database_with(
+        context: String,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Database {
+            message: format!("{context}: {e}"),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    pub fn corrupt_with(
+        context: String,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Corrupt {
+            message: format!("{context}: {e}"),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    pub(crate) fn database_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Database {
+            message: e.to_string(),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    pub(crate) fn corrupt_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Corrupt {
+            message: e.to_string(),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -250,18 +318,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Changed>;
 
     async fn create_user(&self, u: &NewUser) -> Result<()>;
-    /// The user a token belongs to, unless the token has expired.
-    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>>;
+    /// The user a token belongs to, unless the token has expired at `now`.
+    async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>>;
     /// The user and their password hash, for signing in to the web pages.
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>>;
+    /// Adds an API token; [`StoreError::NotFound`] for an unknown user.
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
     /// Adds a token that stops opening anything at `expires_at` (a web
-    /// sign-in); expired ones are deleted on the way.
+    /// sign-in); tokens expired at `now` are deleted on the way.
+    /// [`StoreError::NotFound`] for an unknown user.
     async fn add_expiring_token(
         &self,
         name: &str,
         token_hash: &str,
         expires_at: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<()>;
     /// Forgets a token (a web sign-out); an unknown token is not an error.
     async fn revoke_token(&self, token_hash: &str) -> Result<()>;

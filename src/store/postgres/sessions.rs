@@ -1,0 +1,107 @@
+//! Script versions and sessions.
+
+use super::{PgStore, SESSION_COLUMNS, writer};
+use crate::engine::Pin;
+use crate::escalation::Record;
+use crate::store::codec::{self, DbTime, Job, SessionRow, StartJob, StepJob, db};
+use crate::store::layer::Sessions;
+use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoreError, StoredSession};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl Sessions for PgStore {
+    async fn put_script_version(&self, v: &ScriptVersion) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO script_versions (id, version, path, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id, version) DO NOTHING",
+        )
+        .bind(&v.id)
+        .bind(&v.version)
+        .bind(&v.path)
+        .bind(&v.source)
+        .bind(OffsetDateTime::to_db(v.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// A pin asked twice joins twice; the store layer keeps one of each.
+    async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>> {
+        let ids: Vec<&str> = pins.iter().map(|p| p.id.as_str()).collect();
+        let versions: Vec<&str> = pins.iter().map(|p| p.version.as_str()).collect();
+        let rows = sqlx::query_as::<_, (String, String, String, String, OffsetDateTime)>(
+            "SELECT v.id, v.version, v.path, v.source, v.created_at FROM script_versions v \
+             JOIN unnest($1::text[], $2::text[]) AS p(id, version) \
+               ON v.id = p.id AND v.version = p.version",
+        )
+        .bind(&ids)
+        .bind(&versions)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, version, path, source, created_at)| ScriptVersion {
+                id,
+                version,
+                path,
+                source,
+                created_at,
+            })
+            .collect())
+    }
+
+    async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {
+        let job = StartJob::new(s, escalation)?;
+        match self.write(Job::Start(job)).await? {
+            Saved::Ok => Ok(()),
+            other => Err(StoreError::database(format!(
+                "session {}: a start came back as {other:?}",
+                s.id
+            ))),
+        }
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<StoredSession>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = $1");
+        sqlx::query_as::<_, SessionRow<OffsetDateTime>>(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .map(codec::session_from_row)
+            .transpose()
+    }
+
+    async fn sessions_by_reference(
+        &self,
+        reference: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredSession>> {
+        // Newest first: an agent taking over a call wants the latest one.
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.reference = $1 \
+             ORDER BY s.created_at DESC, s.arrival DESC LIMIT $2"
+        );
+        sqlx::query_as::<_, SessionRow<OffsetDateTime>>(&sql)
+            .bind(reference)
+            .bind(codec::clamp_limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(codec::session_from_row)
+            .collect()
+    }
+
+    async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
+        let job = StepJob::new(w)?;
+        if !job.retracted.is_empty() {
+            // Rare (a step back), and it needs a transaction of its own.
+            return writer::step_alone(&self.pool, &job).await;
+        }
+        self.write(Job::Step(job)).await
+    }
+}

@@ -1,0 +1,157 @@
+//! Users, their tokens, and the count of wrong passwords.
+
+use super::PgStore;
+use crate::store::codec::{self, DbTime, db, duplicate_or_db, no_user};
+use crate::store::layer::Users;
+use crate::store::{NewUser, Result, User};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl Users for PgStore {
+    async fn create_user(&self, u: &NewUser) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("INSERT INTO users (name, role, tier, password_hash) VALUES ($1, $2, $3, $4)")
+            .bind(&u.user.name)
+            .bind(u.user.role.as_str())
+            .bind(i16::from(u.user.tier))
+            .bind(&u.password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| duplicate_or_db(e, || format!("user `{}`", u.user.name)))?;
+        sqlx::query("INSERT INTO tokens (token_hash, user_name) VALUES ($1, $2)")
+            .bind(&u.token_hash)
+            .bind(&u.user.name)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| duplicate_or_db(e, || "token".into()))?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>> {
+        sqlx::query_as::<_, (String, String, i16)>(
+            "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        )
+        .bind(token_hash)
+        .bind(OffsetDateTime::to_db(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|(name, role, tier)| codec::user_from_row(name, role, tier))
+        .transpose()
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
+        sqlx::query_as::<_, (String, String, i16, Option<String>)>(
+            "SELECT name, role, tier, password_hash FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .map(|(name, role, tier, hash)| Ok((codec::user_from_row(name, role, tier)?, hash)))
+        .transpose()
+    }
+
+    async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
+        // One statement: the user's row is read and the token written
+        // together (a user removed in between fails the foreign key).
+        let added = sqlx::query(
+            "INSERT INTO tokens (token_hash, user_name) SELECT $1, name FROM users WHERE name = $2",
+        )
+        .bind(token_hash)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| duplicate_or_db(e, || "token".into()))?
+        .rows_affected();
+        if added == 0 {
+            return Err(no_user(name));
+        }
+        Ok(())
+    }
+
+    async fn add_expiring_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
+            .bind(OffsetDateTime::to_db(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        let added = sqlx::query(
+            "INSERT INTO tokens (token_hash, user_name, expires_at) \
+             SELECT $1, name, $2 FROM users WHERE name = $3",
+        )
+        .bind(token_hash)
+        .bind(OffsetDateTime::to_db(expires_at))
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| duplicate_or_db(e, || "token".into()))?
+        .rows_affected();
+        if added == 0 {
+            return Err(no_user(name));
+        }
+        Ok(())
+    }
+
+    async fn revoke_token(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn count_signin_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(u32, OffsetDateTime)> {
+        let stale = OffsetDateTime::to_db(now - window);
+        // One statement: the upsert is atomic, so two instances counting
+        // the same name at once both count. Counts that ran out go too.
+        let (failures, since): (i32, OffsetDateTime) = sqlx::query_as(
+            "WITH gone AS (DELETE FROM signin_failures WHERE since <= $3 AND name <> $1) \
+             INSERT INTO signin_failures AS f (name, failures, since) VALUES ($1, 1, $2) \
+             ON CONFLICT (name) DO UPDATE SET \
+               failures = CASE WHEN f.since <= $3 THEN 1 ELSE f.failures + 1 END, \
+               since = CASE WHEN f.since <= $3 THEN $2 ELSE f.since END \
+             RETURNING failures, since",
+        )
+        .bind(key)
+        .bind(OffsetDateTime::to_db(now))
+        .bind(stale)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((codec::count(failures), since))
+    }
+
+    async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>> {
+        let row: Option<(i32, OffsetDateTime)> =
+            sqlx::query_as("SELECT failures, since FROM signin_failures WHERE name = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.map(|(n, since)| (codec::count(n), since)))
+    }
+
+    async fn clear_signin_failures(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM signin_failures WHERE name = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! Script versions and sessions: reads on the reader pool, writes through
+//! the writer task.
+
+use super::{SESSION_COLUMNS, SqliteStore};
+use crate::engine::Pin;
+use crate::escalation::Record;
+use crate::store::codec::{self, DbTime, Job, SessionRow, StartJob, StepJob, db};
+use crate::store::layer::Sessions;
+use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoredSession};
+use async_trait::async_trait;
+
+#[async_trait]
+impl Sessions for SqliteStore {
+    async fn put_script_version(&self, v: &ScriptVersion) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO script_versions (id, version, path, source, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (id, version) DO NOTHING",
+        )
+        .bind(&v.id)
+        .bind(&v.version)
+        .bind(&v.path)
+        .bind(&v.source)
+        .bind(i64::to_db(v.created_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>> {
+        let mut out = Vec::new();
+        for chunk in pins.chunks(200) {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT id, version, path, source, created_at FROM script_versions WHERE (id, version) IN (VALUES ",
+            );
+            let mut values = q.separated(", ");
+            for p in chunk {
+                values
+                    .push("(")
+                    .push_bind_unseparated(p.id.as_str())
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(p.version.as_str())
+                    .push_unseparated(")");
+            }
+            q.push(")");
+            let rows = q
+                .build_query_as::<(String, String, String, String, i64)>()
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+            for (id, version, path, source, created_at) in rows {
+                let created_at =
+                    created_at.from_db(&|| format!("script version {id}@{version}"))?;
+                out.push(ScriptVersion {
+                    id,
+                    version,
+                    path,
+                    source,
+                    created_at,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {
+        let job = StartJob::new(s, escalation)?;
+        self.write_job(Job::Start(job)).await.map(drop)
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<StoredSession>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?");
+        let row = sqlx::query_as::<_, SessionRow<i64>>(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.map(codec::session_from_row).transpose()
+    }
+
+    async fn sessions_by_reference(
+        &self,
+        reference: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredSession>> {
+        // Newest first: an agent taking over a call wants the latest one.
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.reference = ? \
+             ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?"
+        );
+        sqlx::query_as::<_, SessionRow<i64>>(&sql)
+            .bind(reference)
+            .bind(codec::clamp_limit(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(codec::session_from_row)
+            .collect()
+    }
+
+    async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
+        // Everything is encoded here, on the caller's task, in parallel; the
+        // writer task only runs statements.
+        let job = StepJob::new(w)?;
+        self.write_job(Job::Step(job)).await
+    }
+}

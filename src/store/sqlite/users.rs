@@ -1,0 +1,180 @@
+//! Users, their tokens, and the count of wrong passwords.
+
+use super::{SqliteStore, Tx};
+use crate::store::codec::{self, DbTime, db, duplicate_or_db, no_user};
+use crate::store::layer::Users;
+use crate::store::{NewUser, Result, User};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl Users for SqliteStore {
+    async fn create_user(&self, u: &NewUser) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO users (name, role, tier, password_hash) VALUES (?, ?, ?, ?)")
+            .bind(&u.user.name)
+            .bind(u.user.role.as_str())
+            .bind(i64::from(u.user.tier))
+            .bind(&u.password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| duplicate_or_db(e, || format!("user `{}`", u.user.name)))?;
+        insert_token(&mut tx, &u.user.name, &u.token_hash).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>> {
+        sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
+             WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
+        )
+        .bind(token_hash)
+        .bind(i64::to_db(now))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .map(|(name, role, tier)| codec::user_from_row(name, role, tier))
+        .transpose()
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
+        sqlx::query_as::<_, (String, String, i64, Option<String>)>(
+            "SELECT name, role, tier, password_hash FROM users WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?
+        .map(|(name, role, tier, hash)| Ok((codec::user_from_row(name, role, tier)?, hash)))
+        .transpose()
+    }
+
+    async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let known = sqlx::query_scalar::<_, i64>("SELECT 1 FROM users WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .is_some();
+        if !known {
+            tx.rollback().await.map_err(db)?;
+            return Err(no_user(name));
+        }
+        insert_token(&mut tx, name, token_hash).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn add_expiring_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ?")
+            .bind(i64::to_db(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let added = sqlx::query(
+            "INSERT INTO tokens (token_hash, user_name, expires_at) \
+             SELECT ?, name, ? FROM users WHERE name = ?",
+        )
+        .bind(token_hash)
+        .bind(i64::to_db(expires_at))
+        .bind(name)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| duplicate_or_db(e, || "token".into()))?
+        .rows_affected();
+        if added == 0 {
+            tx.rollback().await.map_err(db)?;
+            return Err(no_user(name));
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn revoke_token(&self, token_hash: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn count_signin_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<(u32, OffsetDateTime)> {
+        let stale = i64::to_db(now - window);
+        let mut tx = self.begin_write().await?;
+        // Counts that ran out are forgotten: the table holds at most the
+        // names that failed within one window.
+        sqlx::query("DELETE FROM signin_failures WHERE since <= ? AND name <> ?")
+            .bind(stale)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let (failures, since): (i64, i64) = sqlx::query_as(
+            "INSERT INTO signin_failures (name, failures, since) VALUES (?1, 1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET \
+               failures = CASE WHEN since <= ?3 THEN 1 ELSE failures + 1 END, \
+               since = CASE WHEN since <= ?3 THEN ?2 ELSE since END \
+             RETURNING failures, since",
+        )
+        .bind(key)
+        .bind(i64::to_db(now))
+        .bind(stale)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok((
+            codec::count(failures),
+            since.from_db(&|| "sign-in failures".into())?,
+        ))
+    }
+
+    async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT failures, since FROM signin_failures WHERE name = ?")
+                .bind(key)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db)?;
+        row.map(|(n, since)| {
+            Ok((
+                codec::count(n),
+                since.from_db(&|| "sign-in failures".into())?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn clear_signin_failures(&self, key: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM signin_failures WHERE name = ?")
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+async fn insert_token(tx: &mut Tx, name: &str, token_hash: &str) -> Result<()> {
+    sqlx::query("INSERT INTO tokens (token_hash, user_name) VALUES (?, ?)")
+        .bind(token_hash)
+        .bind(name)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or_db(e, || "token".into()))?;
+    Ok(())
+}
