@@ -11,6 +11,7 @@
 mod codec;
 pub mod layer;
 pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 use crate::engine::{Pin, Session, TrailEntry};

@@ -5,6 +5,7 @@ use crate::store::codec::{
     self, DbTime, ESCALATION_COLUMNS, EscalationRow, EscalationView, NewMessage, db,
 };
 use crate::store::layer::Escalations;
+use crate::store::shared::Statements;
 use crate::store::{
     Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change, change_event,
 };
@@ -27,14 +28,9 @@ impl Escalations for PgStore {
     }
 
     async fn escalation(&self, id: &str) -> Result<Option<Escalation>> {
-        let sql = format!("SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = $1");
-        sqlx::query_as::<_, EscalationRow<OffsetDateTime>>(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        Statements(&self.pool)
+            .escalation::<OffsetDateTime>(id)
             .await
-            .map_err(db)?
-            .map(codec::escalation_from_row)
-            .transpose()
     }
 
     /// The rules are `store::apply_change`'s. The row is locked while they

@@ -3,6 +3,7 @@
 use super::PgStore;
 use crate::store::codec::{self, DbTime, OutboxRow, db};
 use crate::store::layer::Outbox;
+use crate::store::shared::Statements;
 use crate::store::{OutboxMessage, Result};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -40,19 +41,9 @@ impl Outbox for PgStore {
     }
 
     async fn outbox_delivered(&self, id: &str, owner: &str, now: OffsetDateTime) -> Result<()> {
-        // Only while `owner` still holds the lease: a relay whose lease ran
-        // out and was taken over must not speak for the new holder.
-        sqlx::query(
-            "UPDATE outbox SET delivered_at = $1, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $2 AND lease_owner = $3 AND delivered_at IS NULL",
-        )
-        .bind(OffsetDateTime::to_db(now))
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        Statements(&self.pool)
+            .outbox_delivered::<OffsetDateTime>(id, owner, now)
+            .await
     }
 
     async fn outbox_retry_at(
@@ -63,29 +54,12 @@ impl Outbox for PgStore {
         delivered_to: &[String],
         error: &str,
     ) -> Result<()> {
-        // Only while `owner` still holds the lease (see `outbox_delivered`).
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, delivered_to = $2, \
-                 last_error = $3, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $4 AND lease_owner = $5 AND delivered_at IS NULL",
-        )
-        .bind(OffsetDateTime::to_db(at))
-        .bind(codec::encode("delivered_to", &delivered_to)?)
-        .bind(error)
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        Statements(&self.pool)
+            .outbox_retry_at::<OffsetDateTime>(id, owner, at, delivered_to, error)
+            .await
     }
 
     async fn outbox_pending(&self) -> Result<u64> {
-        let n =
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
-        codec::small_int("outbox count", n)
+        Statements(&self.pool).outbox_pending().await
     }
 }

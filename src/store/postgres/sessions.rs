@@ -3,8 +3,9 @@
 use super::{PgStore, SESSION_COLUMNS, writer};
 use crate::engine::Pin;
 use crate::escalation::Record;
-use crate::store::codec::{self, DbTime, Job, SessionRow, StartJob, StepJob, db};
+use crate::store::codec::{Job, StartJob, StepJob, db};
 use crate::store::layer::Sessions;
+use crate::store::shared::Statements;
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoreError, StoredSession};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -12,19 +13,9 @@ use time::OffsetDateTime;
 #[async_trait]
 impl Sessions for PgStore {
     async fn put_script_version(&self, v: &ScriptVersion) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO script_versions (id, version, path, source, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id, version) DO NOTHING",
-        )
-        .bind(&v.id)
-        .bind(&v.version)
-        .bind(&v.path)
-        .bind(&v.source)
-        .bind(OffsetDateTime::to_db(v.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        Statements(&self.pool)
+            .put_script_version::<OffsetDateTime>(v)
+            .await
     }
 
     /// A pin asked twice joins twice; the store layer keeps one of each.
@@ -65,14 +56,9 @@ impl Sessions for PgStore {
     }
 
     async fn session(&self, id: &str) -> Result<Option<StoredSession>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = $1");
-        sqlx::query_as::<_, SessionRow<OffsetDateTime>>(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
+        Statements(&self.pool)
+            .session::<OffsetDateTime>(SESSION_COLUMNS, id)
             .await
-            .map_err(db)?
-            .map(codec::session_from_row)
-            .transpose()
     }
 
     async fn sessions_by_reference(
@@ -80,20 +66,9 @@ impl Sessions for PgStore {
         reference: &str,
         limit: u32,
     ) -> Result<Vec<StoredSession>> {
-        // Newest first: an agent taking over a call wants the latest one.
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.reference = $1 \
-             ORDER BY s.created_at DESC, s.arrival DESC LIMIT $2"
-        );
-        sqlx::query_as::<_, SessionRow<OffsetDateTime>>(&sql)
-            .bind(reference)
-            .bind(codec::clamp_limit(limit))
-            .fetch_all(&self.pool)
+        Statements(&self.pool)
+            .sessions_by_reference::<OffsetDateTime>(SESSION_COLUMNS, "arrival", reference, limit)
             .await
-            .map_err(db)?
-            .into_iter()
-            .map(codec::session_from_row)
-            .collect()
     }
 
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {

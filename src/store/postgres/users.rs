@@ -3,6 +3,7 @@
 use super::PgStore;
 use crate::store::codec::{self, DbTime, db, duplicate_or_db, no_user};
 use crate::store::layer::Users;
+use crate::store::shared::Statements;
 use crate::store::{NewUser, Result, User};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -29,29 +30,13 @@ impl Users for PgStore {
     }
 
     async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>> {
-        sqlx::query_as::<_, (String, String, i16)>(
-            "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
-             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
-        )
-        .bind(token_hash)
-        .bind(OffsetDateTime::to_db(now))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .map(|(name, role, tier)| codec::user_from_row(name, role, tier))
-        .transpose()
+        Statements(&self.pool)
+            .user_by_token::<OffsetDateTime, i16>(token_hash, now)
+            .await
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
-        sqlx::query_as::<_, (String, String, i16, Option<String>)>(
-            "SELECT name, role, tier, password_hash FROM users WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?
-        .map(|(name, role, tier, hash)| Ok((codec::user_from_row(name, role, tier)?, hash)))
-        .transpose()
+        Statements(&self.pool).user_by_name::<i16>(name).await
     }
 
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
@@ -137,13 +122,9 @@ impl Users for PgStore {
     }
 
     async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>> {
-        let row: Option<(i32, OffsetDateTime)> =
-            sqlx::query_as("SELECT failures, since FROM signin_failures WHERE name = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
-        Ok(row.map(|(n, since)| (codec::count(n), since)))
+        Statements(&self.pool)
+            .signin_failures::<OffsetDateTime, i32>(key)
+            .await
     }
 
     async fn clear_signin_failures(&self, key: &str) -> Result<()> {

@@ -5,6 +5,7 @@ use crate::store::codec::{
     self, ESCALATION_COLUMNS, EscalationRow, EscalationView, NewMessage, db,
 };
 use crate::store::layer::Escalations;
+use crate::store::shared::Statements;
 use crate::store::{
     Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change, change_event,
 };
@@ -27,14 +28,7 @@ impl Escalations for SqliteStore {
     }
 
     async fn escalation(&self, id: &str) -> Result<Option<Escalation>> {
-        let sql = format!("SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = ?");
-        sqlx::query_as::<_, EscalationRow<i64>>(&sql)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?
-            .map(codec::escalation_from_row)
-            .transpose()
+        Statements(&self.reader).escalation::<i64>(id).await
     }
 
     /// The rules are `store::apply_change`'s.

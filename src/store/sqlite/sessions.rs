@@ -4,27 +4,16 @@
 use super::{SESSION_COLUMNS, SqliteStore};
 use crate::engine::Pin;
 use crate::escalation::Record;
-use crate::store::codec::{self, DbTime, Job, SessionRow, StartJob, StepJob, db};
+use crate::store::codec::{DbTime, Job, StartJob, StepJob, db};
 use crate::store::layer::Sessions;
+use crate::store::shared::Statements;
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoredSession};
 use async_trait::async_trait;
 
 #[async_trait]
 impl Sessions for SqliteStore {
     async fn put_script_version(&self, v: &ScriptVersion) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO script_versions (id, version, path, source, created_at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (id, version) DO NOTHING",
-        )
-        .bind(&v.id)
-        .bind(&v.version)
-        .bind(&v.path)
-        .bind(&v.source)
-        .bind(i64::to_db(v.created_at))
-        .execute(&self.writer)
-        .await
-        .map_err(db)?;
-        Ok(())
+        Statements(&self.writer).put_script_version::<i64>(v).await
     }
 
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>> {
@@ -69,13 +58,9 @@ impl Sessions for SqliteStore {
     }
 
     async fn session(&self, id: &str) -> Result<Option<StoredSession>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?");
-        let row = sqlx::query_as::<_, SessionRow<i64>>(&sql)
-            .bind(id)
-            .fetch_optional(&self.reader)
+        Statements(&self.reader)
+            .session::<i64>(SESSION_COLUMNS, id)
             .await
-            .map_err(db)?;
-        row.map(codec::session_from_row).transpose()
     }
 
     async fn sessions_by_reference(
@@ -83,20 +68,9 @@ impl Sessions for SqliteStore {
         reference: &str,
         limit: u32,
     ) -> Result<Vec<StoredSession>> {
-        // Newest first: an agent taking over a call wants the latest one.
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.reference = ? \
-             ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?"
-        );
-        sqlx::query_as::<_, SessionRow<i64>>(&sql)
-            .bind(reference)
-            .bind(codec::clamp_limit(limit))
-            .fetch_all(&self.reader)
+        Statements(&self.reader)
+            .sessions_by_reference::<i64>(SESSION_COLUMNS, "rowid", reference, limit)
             .await
-            .map_err(db)?
-            .into_iter()
-            .map(codec::session_from_row)
-            .collect()
     }
 
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {

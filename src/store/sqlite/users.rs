@@ -3,6 +3,7 @@
 use super::{SqliteStore, Tx};
 use crate::store::codec::{self, DbTime, db, duplicate_or_db, no_user};
 use crate::store::layer::Users;
+use crate::store::shared::Statements;
 use crate::store::{NewUser, Result, User};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -24,29 +25,13 @@ impl Users for SqliteStore {
     }
 
     async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>> {
-        sqlx::query_as::<_, (String, String, i64)>(
-            "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
-             WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)",
-        )
-        .bind(token_hash)
-        .bind(i64::to_db(now))
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .map(|(name, role, tier)| codec::user_from_row(name, role, tier))
-        .transpose()
+        Statements(&self.reader)
+            .user_by_token::<i64, i64>(token_hash, now)
+            .await
     }
 
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
-        sqlx::query_as::<_, (String, String, i64, Option<String>)>(
-            "SELECT name, role, tier, password_hash FROM users WHERE name = ?",
-        )
-        .bind(name)
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db)?
-        .map(|(name, role, tier, hash)| Ok((codec::user_from_row(name, role, tier)?, hash)))
-        .transpose()
+        Statements(&self.reader).user_by_name::<i64>(name).await
     }
 
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
@@ -143,19 +128,9 @@ impl Users for SqliteStore {
     }
 
     async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT failures, since FROM signin_failures WHERE name = ?")
-                .bind(key)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db)?;
-        row.map(|(n, since)| {
-            Ok((
-                codec::count(n),
-                since.from_db(&|| "sign-in failures".into())?,
-            ))
-        })
-        .transpose()
+        Statements(&self.reader)
+            .signin_failures::<i64, i64>(key)
+            .await
     }
 
     async fn clear_signin_failures(&self, key: &str) -> Result<()> {
