@@ -21,6 +21,8 @@ use fixpath::store::{
     OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, StepWrite, Store, StoreError,
     StoredSession, User,
 };
+// The parts' methods, for the concrete stores (on `dyn Store` they come with it).
+use fixpath::store::{Escalations, Outbox, Schema, Sessions};
 use serde_json::Value as Json;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;

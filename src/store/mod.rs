@@ -9,7 +9,6 @@
 //! same transaction, so no event is lost between the two.
 
 mod codec;
-pub mod layer;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
@@ -285,14 +284,27 @@ pub struct OutboxMessage {
     pub delivered_to: Vec<String>,
 }
 
+/// Everything the server keeps. A backend implements the parts, each in a
+/// file of its own holding only its SQL, and is a store. On `dyn Store` (and
+/// `S: Store`) the parts' methods need no import; on a concrete store, import
+/// the parts used.
+pub trait Store: Schema + Sessions + Escalations + Users + Outbox {}
+
+impl<T: Schema + Sessions + Escalations + Users + Outbox> Store for T {}
+
+/// The schema.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Schema: Send + Sync + 'static {
     /// Creates the schema or brings it up to date.
     async fn migrate(&self) -> Result<()>;
+}
 
+/// Script versions and sessions.
+#[async_trait]
+pub trait Sessions: Send + Sync + 'static {
     /// Records a script version; a version already stored is left as it is.
     async fn put_script_version(&self, v: &ScriptVersion) -> Result<()>;
-    /// The stored sources of the given pins (those it has).
+    /// The stored sources of the given pins (those it has), in their order.
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>>;
 
     /// Stores a new session (and its escalation, if it escalated at once).
@@ -307,7 +319,11 @@ pub trait Store: Send + Sync + 'static {
     /// Saves one step atomically: state, new trail entries, retractions, and
     /// the escalation with its `escalation.created` outbox message.
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved>;
+}
 
+/// The escalation queue.
+#[async_trait]
+pub trait Escalations: Send + Sync + 'static {
     async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<Escalation>>;
     async fn escalation(&self, id: &str) -> Result<Option<Escalation>>;
     /// Applies a change and queues its webhook event in one transaction.
@@ -317,7 +333,11 @@ pub trait Store: Send + Sync + 'static {
         change: &EscalationChange,
         now: OffsetDateTime,
     ) -> Result<Changed>;
+}
 
+/// Users, their tokens, and the count of wrong passwords.
+#[async_trait]
+pub trait Users: Send + Sync + 'static {
     async fn create_user(&self, u: &NewUser) -> Result<()>;
     /// The user a token belongs to, unless the token has expired at `now`.
     async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>>;
@@ -352,7 +372,11 @@ pub trait Store: Send + Sync + 'static {
     async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>>;
     /// Clears the count (a good sign-in).
     async fn clear_signin_failures(&self, key: &str) -> Result<()>;
+}
 
+/// The webhook outbox.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
     /// Leases up to `limit` due messages to `owner` until `until`; a message
     /// leased to someone else is skipped until its lease runs out.
     async fn lease_outbox(

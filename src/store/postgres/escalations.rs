@@ -1,10 +1,10 @@
 //! The escalation queue.
 
 use super::PgStore;
+use crate::store::Escalations;
 use crate::store::codec::{
     self, DbTime, ESCALATION_COLUMNS, EscalationRow, EscalationView, NewMessage, db,
 };
-use crate::store::layer::Escalations;
 use crate::store::shared::Statements;
 use crate::store::{
     Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change, change_event,

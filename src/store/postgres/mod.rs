@@ -42,8 +42,8 @@ mod sessions;
 mod users;
 mod writer;
 
+use super::Schema;
 use super::codec::{self, Job, Migrations, NewEscalation, db, unique_violation};
-use super::layer::Schema;
 use super::{Result, Saved, StoreError};
 use async_trait::async_trait;
 use sqlx::ConnectOptions;

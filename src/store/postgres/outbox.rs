@@ -1,8 +1,8 @@
 //! The webhook outbox: leased with `FOR UPDATE SKIP LOCKED`.
 
 use super::PgStore;
+use crate::store::Outbox;
 use crate::store::codec::{self, DbTime, OutboxRow, db};
-use crate::store::layer::Outbox;
 use crate::store::shared::Statements;
 use crate::store::{OutboxMessage, Result};
 use async_trait::async_trait;

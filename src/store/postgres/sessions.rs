@@ -3,8 +3,8 @@
 use super::{PgStore, SESSION_COLUMNS, writer};
 use crate::engine::Pin;
 use crate::escalation::Record;
-use crate::store::codec::{Job, StartJob, StepJob, db};
-use crate::store::layer::Sessions;
+use crate::store::Sessions;
+use crate::store::codec::{self, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoreError, StoredSession};
 use async_trait::async_trait;
@@ -18,7 +18,6 @@ impl Sessions for PgStore {
             .await
     }
 
-    /// A pin asked twice joins twice; the store layer keeps one of each.
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>> {
         let ids: Vec<&str> = pins.iter().map(|p| p.id.as_str()).collect();
         let versions: Vec<&str> = pins.iter().map(|p| p.version.as_str()).collect();
@@ -32,7 +31,7 @@ impl Sessions for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        Ok(rows
+        let found = rows
             .into_iter()
             .map(|(id, version, path, source, created_at)| ScriptVersion {
                 id,
@@ -41,7 +40,9 @@ impl Sessions for PgStore {
                 source,
                 created_at,
             })
-            .collect())
+            .collect();
+        // In the order asked for, each once (a pin asked twice joins twice).
+        Ok(codec::in_pin_order(found, pins))
     }
 
     async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {

@@ -30,8 +30,8 @@ mod sessions;
 mod users;
 mod writer;
 
+use super::Schema;
 use super::codec::{self, Job, Migrations, db};
-use super::layer::Schema;
 use super::{Result, Saved, StoreError};
 use async_trait::async_trait;
 use sqlx::sqlite::{

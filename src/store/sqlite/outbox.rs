@@ -1,8 +1,8 @@
 //! The webhook outbox: leased to one relay at a time.
 
 use super::SqliteStore;
+use crate::store::Outbox;
 use crate::store::codec::{self, DbTime, OutboxRow, db};
-use crate::store::layer::Outbox;
 use crate::store::shared::Statements;
 use crate::store::{OutboxMessage, Result};
 use async_trait::async_trait;

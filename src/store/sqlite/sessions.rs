@@ -4,8 +4,8 @@
 use super::{SESSION_COLUMNS, SqliteStore};
 use crate::engine::Pin;
 use crate::escalation::Record;
-use crate::store::codec::{DbTime, Job, StartJob, StepJob, db};
-use crate::store::layer::Sessions;
+use crate::store::Sessions;
+use crate::store::codec::{self, DbTime, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoredSession};
 use async_trait::async_trait;
@@ -49,7 +49,7 @@ impl Sessions for SqliteStore {
                 });
             }
         }
-        Ok(out)
+        Ok(codec::in_pin_order(out, pins))
     }
 
     async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {

@@ -1,8 +1,8 @@
 //! Users, their tokens, and the count of wrong passwords.
 
 use super::{SqliteStore, Tx};
+use crate::store::Users;
 use crate::store::codec::{self, DbTime, db, duplicate_or_db, no_user};
-use crate::store::layer::Users;
 use crate::store::shared::Statements;
 use crate::store::{NewUser, Result, User};
 use async_trait::async_trait;
