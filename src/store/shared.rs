@@ -223,4 +223,54 @@ where
                 .map_err(db)?;
         small_int("outbox count", n)
     }
+
+    /// One statement: the user's row is read and the token written together
+    /// (a user removed in between fails the foreign key).
+    pub(super) async fn add_token<T>(
+        &self,
+        name: &str,
+        token_hash: &str,
+        expires_at: Option<time::OffsetDateTime>,
+    ) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        for<'q> Option<T>: Encode<'q, DB> + Type<DB>,
+        for<'r> (String,): FromRow<'r, DB::Row>,
+    {
+        sqlx::query_as::<DB, (String,)>(
+            "INSERT INTO tokens (token_hash, user_name, expires_at) \
+             SELECT $1, name, $2 FROM users WHERE name = $3 RETURNING user_name",
+        )
+        .bind(token_hash)
+        .bind(expires_at.map(T::to_db))
+        .bind(name)
+        .fetch_optional(self.0)
+        .await
+        .map_err(|e| codec::duplicate_or_db(e, || "token".into()))?
+        .map(drop)
+        .ok_or_else(|| codec::no_user(name))
+    }
+
+    /// Tokens expired at `now` are forgotten.
+    pub(super) async fn sweep_tokens<T>(&self, now: time::OffsetDateTime) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        sqlx::query::<DB>("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
+            .bind(T::to_db(now))
+            .execute(self.0)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// A statement of one text parameter whose answer is only that it ran.
+    pub(super) async fn run(&self, sql: &'static str, v: &str) -> Result<()> {
+        sqlx::query::<DB>(sql)
+            .bind(v)
+            .execute(self.0)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::PgStore;
 use crate::store::Users;
-use crate::store::codec::{self, DbTime, db, duplicate_or_db, no_user};
+use crate::store::codec::{self, DbTime, db, duplicate_or_db};
 use crate::store::shared::Statements;
 use crate::store::{NewUser, Result, User};
 use async_trait::async_trait;
@@ -40,21 +40,9 @@ impl Users for PgStore {
     }
 
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
-        // One statement: the user's row is read and the token written
-        // together (a user removed in between fails the foreign key).
-        let added = sqlx::query(
-            "INSERT INTO tokens (token_hash, user_name) SELECT $1, name FROM users WHERE name = $2",
-        )
-        .bind(token_hash)
-        .bind(name)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| duplicate_or_db(e, || "token".into()))?
-        .rows_affected();
-        if added == 0 {
-            return Err(no_user(name));
-        }
-        Ok(())
+        Statements(&self.pool)
+            .add_token::<OffsetDateTime>(name, token_hash, None)
+            .await
     }
 
     async fn add_expiring_token(
@@ -64,35 +52,17 @@ impl Users for PgStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<()> {
-        sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
-            .bind(OffsetDateTime::to_db(now))
-            .execute(&self.pool)
+        let write = Statements(&self.pool);
+        write.sweep_tokens::<OffsetDateTime>(now).await?;
+        write
+            .add_token::<OffsetDateTime>(name, token_hash, Some(expires_at))
             .await
-            .map_err(db)?;
-        let added = sqlx::query(
-            "INSERT INTO tokens (token_hash, user_name, expires_at) \
-             SELECT $1, name, $2 FROM users WHERE name = $3",
-        )
-        .bind(token_hash)
-        .bind(OffsetDateTime::to_db(expires_at))
-        .bind(name)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| duplicate_or_db(e, || "token".into()))?
-        .rows_affected();
-        if added == 0 {
-            return Err(no_user(name));
-        }
-        Ok(())
     }
 
     async fn revoke_token(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
+        Statements(&self.pool)
+            .run("DELETE FROM tokens WHERE token_hash = $1", token_hash)
             .await
-            .map_err(db)?;
-        Ok(())
     }
 
     async fn count_signin_failure(
@@ -128,11 +98,8 @@ impl Users for PgStore {
     }
 
     async fn clear_signin_failures(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM signin_failures WHERE name = $1")
-            .bind(key)
-            .execute(&self.pool)
+        Statements(&self.pool)
+            .run("DELETE FROM signin_failures WHERE name = $1", key)
             .await
-            .map_err(db)?;
-        Ok(())
     }
 }

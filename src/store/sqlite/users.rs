@@ -2,7 +2,7 @@
 
 use super::{SqliteStore, Tx};
 use crate::store::Users;
-use crate::store::codec::{self, DbTime, db, duplicate_or_db, no_user};
+use crate::store::codec::{self, DbTime, db, duplicate_or_db};
 use crate::store::shared::Statements;
 use crate::store::{NewUser, Result, User};
 use async_trait::async_trait;
@@ -35,19 +35,9 @@ impl Users for SqliteStore {
     }
 
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let known = sqlx::query_scalar::<_, i64>("SELECT 1 FROM users WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&mut *tx)
+        Statements(&self.writer)
+            .add_token::<i64>(name, token_hash, None)
             .await
-            .map_err(db)?
-            .is_some();
-        if !known {
-            tx.rollback().await.map_err(db)?;
-            return Err(no_user(name));
-        }
-        insert_token(&mut tx, name, token_hash).await?;
-        tx.commit().await.map_err(db)
     }
 
     async fn add_expiring_token(
@@ -57,38 +47,17 @@ impl Users for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= ?")
-            .bind(i64::to_db(now))
-            .execute(&mut *tx)
+        let write = Statements(&self.writer);
+        write.sweep_tokens::<i64>(now).await?;
+        write
+            .add_token::<i64>(name, token_hash, Some(expires_at))
             .await
-            .map_err(db)?;
-        let added = sqlx::query(
-            "INSERT INTO tokens (token_hash, user_name, expires_at) \
-             SELECT ?, name, ? FROM users WHERE name = ?",
-        )
-        .bind(token_hash)
-        .bind(i64::to_db(expires_at))
-        .bind(name)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| duplicate_or_db(e, || "token".into()))?
-        .rows_affected();
-        if added == 0 {
-            tx.rollback().await.map_err(db)?;
-            return Err(no_user(name));
-        }
-        tx.commit().await.map_err(db)
     }
 
     async fn revoke_token(&self, token_hash: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM tokens WHERE token_hash = ?")
-            .bind(token_hash)
-            .execute(&mut *tx)
+        Statements(&self.writer)
+            .run("DELETE FROM tokens WHERE token_hash = $1", token_hash)
             .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)
     }
 
     async fn count_signin_failure(
@@ -134,13 +103,9 @@ impl Users for SqliteStore {
     }
 
     async fn clear_signin_failures(&self, key: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM signin_failures WHERE name = ?")
-            .bind(key)
-            .execute(&mut *tx)
+        Statements(&self.writer)
+            .run("DELETE FROM signin_failures WHERE name = $1", key)
             .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)
     }
 }
 
