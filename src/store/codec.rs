@@ -80,7 +80,7 @@ pub(super) fn no_user(name: &str) -> StoreError {
 pub(super) trait DbTime: Sized + Copy {
     fn to_db(t: OffsetDateTime) -> Self;
     /// `what` names the value in the error, should it not be a time.
-    fn from_db(self, what: &dyn Fn() -> String) -> Result<OffsetDateTime>;
+    fn to_time(self, what: &dyn Fn() -> String) -> Result<OffsetDateTime>;
 }
 
 /// SQLite: milliseconds since the Unix epoch.
@@ -90,7 +90,7 @@ impl DbTime for i64 {
         t.unix_timestamp_nanos().div_euclid(1_000_000) as i64
     }
 
-    fn from_db(self, what: &dyn Fn() -> String) -> Result<OffsetDateTime> {
+    fn to_time(self, what: &dyn Fn() -> String) -> Result<OffsetDateTime> {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(self) * 1_000_000)
             .map_err(|_| StoreError::corrupt(format!("{}: {self} is not a time", what())))
     }
@@ -104,14 +104,14 @@ impl DbTime for OffsetDateTime {
             .unwrap_or(t)
     }
 
-    fn from_db(self, _: &dyn Fn() -> String) -> Result<OffsetDateTime> {
+    fn to_time(self, _: &dyn Fn() -> String) -> Result<OffsetDateTime> {
         Ok(self)
     }
 }
 
 /// `t` as it reads back from a store keeping times as `T`.
 pub(super) fn as_stored<T: DbTime>(t: OffsetDateTime) -> Result<OffsetDateTime> {
-    T::to_db(t).from_db(&|| "now".into())
+    T::to_db(t).to_time(&|| "now".into())
 }
 
 pub(super) fn encode(what: &str, v: &impl Serialize) -> Result<String> {
@@ -282,8 +282,8 @@ pub(super) fn session_from_row<T: DbTime>(row: SessionRow<T>) -> Result<StoredSe
         state.trail.shrink_to_fit();
     }
     Ok(StoredSession {
-        created_at: created_at.from_db(&|| format!("created_at of session {id}"))?,
-        updated_at: updated_at.from_db(&|| format!("updated_at of session {id}"))?,
+        created_at: created_at.to_time(&|| format!("created_at of session {id}"))?,
+        updated_at: updated_at.to_time(&|| format!("updated_at of session {id}"))?,
         id,
         token_hash,
         owner,
@@ -312,7 +312,7 @@ pub(super) fn escalation_from_row<T: DbTime>(row: EscalationRow<T>) -> Result<Es
         record,
         status,
         claimed_by,
-        updated_at: updated_at.from_db(&|| format!("updated_at of escalation {id}"))?,
+        updated_at: updated_at.to_time(&|| format!("updated_at of escalation {id}"))?,
     })
 }
 
@@ -361,7 +361,7 @@ pub(super) fn message_from_row<I: Into<i64>, T: DbTime>(
     let (id, event_type, payload, attempts, next_attempt_at, delivered_to) = row;
     Ok(OutboxMessage {
         attempts: small_int(&format!("attempts of message {id}"), attempts)?,
-        next_attempt_at: next_attempt_at.from_db(&|| format!("next_attempt_at of message {id}"))?,
+        next_attempt_at: next_attempt_at.to_time(&|| format!("next_attempt_at of message {id}"))?,
         delivered_to: decode(&format!("delivered_to of message {id}"), &delivered_to)?,
         id,
         event_type,
@@ -675,7 +675,7 @@ mod tests {
         ] {
             assert_eq!(super::as_stored::<time::OffsetDateTime>(t).unwrap(), want);
             assert_eq!(super::as_stored::<i64>(t).unwrap(), want);
-            assert_eq!(i64::to_db(t).from_db(&String::new).unwrap(), want);
+            assert_eq!(i64::to_db(t).to_time(&String::new).unwrap(), want);
         }
     }
 }

@@ -156,7 +156,7 @@ where
         row.map(|(n, since)| {
             Ok((
                 codec::count(n),
-                since.from_db(&|| "sign-in failures".into())?,
+                since.to_time(&|| "sign-in failures".into())?,
             ))
         })
         .transpose()

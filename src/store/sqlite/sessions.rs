@@ -39,7 +39,7 @@ impl Sessions for SqliteStore {
                 .map_err(db)?;
             for (id, version, path, source, created_at) in rows {
                 let created_at =
-                    created_at.from_db(&|| format!("script version {id}@{version}"))?;
+                    created_at.to_time(&|| format!("script version {id}@{version}"))?;
                 out.push(ScriptVersion {
                     id,
                     version,

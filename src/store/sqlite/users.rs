@@ -92,7 +92,7 @@ impl Users for SqliteStore {
         tx.commit().await.map_err(db)?;
         Ok((
             codec::count(failures),
-            since.from_db(&|| "sign-in failures".into())?,
+            since.to_time(&|| "sign-in failures".into())?,
         ))
     }
 
