@@ -15,6 +15,7 @@ pub mod engine;
 pub mod escalation;
 pub mod http;
 pub mod library;
+pub mod logtext;
 pub mod memory;
 pub mod program;
 pub mod render;

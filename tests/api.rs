@@ -324,6 +324,9 @@ async fn walk_to_an_escalation_and_work_it_in_the_queue() {
         .get("/api/v1/escalations?tier=&queue=&status=", Some(&sam))
         .await;
     assert_eq!(r.assert_ok(200).as_array().unwrap().len(), 1);
+    // `all` is every status, as on the queue page (contract section 10).
+    let r = app.get("/api/v1/escalations?status=all", Some(&sam)).await;
+    assert_eq!(r.assert_ok(200).as_array().unwrap().len(), 1);
 
     // The record: section 8, with the full trail, the retracted entry included.
     let r = app
@@ -1388,4 +1391,339 @@ async fn a_session_keeps_its_pinned_version_after_an_edit() {
         r.assert_ok(200)["trail"][0]["text"],
         "Is the power light on the router lit?"
     );
+}
+
+// ---------------------------------------------------------------------------
+// What a stranger may hand the server (issue 12, items 4 and 8).
+
+#[tokio::test]
+async fn only_staff_give_a_reference_and_it_is_bounded() {
+    let app = TestApp::start().await;
+    let agent = app.user("alice", Role::Agent, 1).await;
+    let planted = json!({"script": "wifi", "channel": "customer", "reference": "TICKET-4711"});
+    let res = app.post("/api/v1/sessions", None, &planted).await;
+    let msg = res.assert_error(422, "reference_not_allowed");
+    assert!(msg.contains("only staff"), "{msg}");
+    // A customer token is no staff token either.
+    let (_, token, _) = app.start_session(None, &customer_start("wifi")).await;
+    app.post("/api/v1/sessions", Some(&token), &planted)
+        .await
+        .assert_error(422, "reference_not_allowed");
+    // Staff: at most 64 characters, a plain charset.
+    let long = json!({"script": "wifi", "channel": "agent", "reference": "T".repeat(65)});
+    let msg = app
+        .post("/api/v1/sessions", Some(&agent), &long)
+        .await
+        .assert_error(422, "invalid_reference")
+        .to_owned();
+    assert!(msg.contains("at most 64"), "{msg}");
+    let markup = json!({"script": "wifi", "channel": "agent", "reference": "<b>T-1</b>"});
+    app.post("/api/v1/sessions", Some(&agent), &markup)
+        .await
+        .assert_error(422, "invalid_reference");
+    let fine = json!({"script": "wifi", "channel": "agent", "reference": "TICKET-4711"});
+    app.post("/api/v1/sessions", Some(&agent), &fine)
+        .await
+        .assert_ok(201);
+}
+
+#[tokio::test]
+async fn params_vars_notes_and_inputs_are_capped() {
+    let app = TestApp::start().await;
+    let start = |params: Json| json!({"script": "wifi", "channel": "customer", "params": params});
+    let many: serde_json::Map<String, Json> =
+        (0..33).map(|i| (format!("k{i}"), json!(i))).collect();
+    let msg = app
+        .post("/api/v1/sessions", None, &start(Json::Object(many)))
+        .await
+        .assert_error(413, "payload_too_large")
+        .to_owned();
+    assert!(msg.contains("at most 32"), "{msg}");
+    let big = start(json!({ "customer": "x".repeat(3000) }));
+    let msg = app
+        .post("/api/v1/sessions", None, &big)
+        .await
+        .assert_error(413, "payload_too_large")
+        .to_owned();
+    assert!(msg.contains("`params.customer`"), "{msg}");
+    let wide: serde_json::Map<String, Json> = (0..5)
+        .map(|i| (format!("k{i}"), json!("x".repeat(2000))))
+        .collect();
+    app.post("/api/v1/sessions", None, &start(Json::Object(wide)))
+        .await
+        .assert_error(413, "payload_too_large");
+
+    // An input value over 1 KiB, a note over 4 KiB.
+    let (id, token, body) = app.start_session(None, &customer_start("wifi")).await;
+    let seq = body["step"]["seq"].as_u64().unwrap();
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{id}/answer"),
+            Some(&token),
+            &json!({"seq": seq, "answer": "y".repeat(1025)}),
+        )
+        .await;
+    res.assert_error(413, "payload_too_large");
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{id}/escalate"),
+            Some(&token),
+            &json!({"seq": seq, "note": "n".repeat(4097)}),
+        )
+        .await;
+    res.assert_error(413, "payload_too_large");
+    let res = app
+        .post(
+            &format!("/api/v1/sessions/{id}/escalate"),
+            Some(&token),
+            &json!({"seq": seq, "note": "please call me"}),
+        )
+        .await;
+    res.assert_ok(200);
+    let specialist = app.user("sam", Role::Specialist, 2).await;
+    let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
+    app.post(
+        &format!("{esc}/note"),
+        Some(&specialist),
+        &json!({"text": "n".repeat(4097)}),
+    )
+    .await
+    .assert_error(413, "payload_too_large");
+    app.post(
+        &format!("{esc}/resolve"),
+        Some(&specialist),
+        &json!({"note": "n".repeat(4097)}),
+    )
+    .await
+    .assert_error(413, "payload_too_large");
+    let record = app.get(&esc, Some(&specialist)).await;
+    assert_eq!(record.assert_ok(200)["notes"].as_array().unwrap().len(), 1);
+}
+
+const WITH_VARS: &str = r#"id: plan
+title: Which plan
+vars:
+  plan: basic
+  attempts: 0
+nodes:
+  ask:
+    ask: "Is your plan {{ plan }}?"
+    answers:
+      - label: "Yes"
+        id: "yes"
+        resolve: Fine
+      - label: "No"
+        id: "no"
+        escalate: Plan mismatch
+"#;
+
+#[tokio::test]
+async fn a_customer_sets_only_declared_vars_and_the_record_says_which() {
+    let app =
+        TestApp::start_with_scripts(HttpConfig::default(), &[("plan.yaml", WITH_VARS)], |r, _| r)
+            .await;
+    let res = app
+        .post(
+            "/api/v1/sessions",
+            None,
+            &json!({"script": "plan", "channel": "customer", "vars": {"plan": "gold", "vip": true, "admin": 1}}),
+        )
+        .await;
+    let msg = res.assert_error(422, "unknown_vars");
+    assert!(msg.contains("`admin`, `vip`"), "{msg}");
+    assert!(
+        msg.contains("plan, attempts") || msg.contains("attempts, plan"),
+        "{msg}"
+    );
+
+    let (id, token, body) = app
+        .start_session(
+            None,
+            &json!({"script": "plan", "channel": "customer", "vars": {"plan": "gold"}}),
+        )
+        .await;
+    assert_eq!(body["step"]["text"], "Is your plan gold?");
+    let seq = body["step"]["seq"].as_u64().unwrap();
+    app.post(
+        &format!("/api/v1/sessions/{id}/answer"),
+        Some(&token),
+        &json!({"seq": seq, "answer": "no"}),
+    )
+    .await
+    .assert_ok(200);
+    let specialist = app.user("sam", Role::Specialist, 2).await;
+    let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
+    let record = app
+        .get(&esc, Some(&specialist))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(record["vars"]["plan"], "gold");
+    assert_eq!(record["customer_vars"], json!(["plan"]));
+
+    // Staff may set any variable, and nothing is marked as the customer's.
+    let agent = app.user("alice", Role::Agent, 1).await;
+    let (id, _, body) = app
+        .start_session(
+            Some(&agent),
+            &json!({"script": "plan", "channel": "agent", "vars": {"plan": "gold", "extra": 1}}),
+        )
+        .await;
+    let seq = body["step"]["seq"].as_u64().unwrap();
+    app.post(
+        &format!("/api/v1/sessions/{id}/answer"),
+        Some(&agent),
+        &json!({"seq": seq, "answer": "no"}),
+    )
+    .await
+    .assert_ok(200);
+    let esc = format!("/api/v1/escalations/esc_{}", id.trim_start_matches("ses_"));
+    let record = app
+        .get(&esc, Some(&specialist))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert!(record.get("customer_vars").is_none(), "{record}");
+}
+
+// ---------------------------------------------------------------------------
+// Input hints and the words for a refused value.
+
+/// An input node with a `hint` and an `invalid` text, in two languages, one
+/// of them templated.
+const SERIAL_HINT: (&str, &str) = (
+    "serial.yaml",
+    r#"id: serial
+title: { en: Serial number, nl: Serienummer }
+languages: [en, nl]
+vars: { device: router }
+nodes:
+  serial:
+    input: { en: "What is the serial number?", nl: "Wat is het serienummer?" }
+    into: serial
+    pattern: "^[A-Z0-9]{8}$"
+    hint: { en: "Eight letters and digits, on the bottom of the {{ device }}.", nl: "Acht letters en cijfers, onder op de {{ device }}." }
+    invalid: { en: "That is not it: the serial has exactly eight letters and digits.", nl: "Dat klopt niet: het serienummer heeft precies acht letters en cijfers." }
+    next: done
+  done:
+    resolve: { en: Thank you, nl: Dank u }
+"#,
+);
+
+#[tokio::test]
+async fn an_input_step_carries_its_hint_and_invalid_texts_rendered_in_the_sessions_language() {
+    let plain = (
+        "plain.yaml",
+        "id: plain\ntitle: Plain\nnodes:\n  name:\n    input: Your name?\n    into: name\n    next: done\n  done:\n    resolve: Thanks\n",
+    );
+    let app =
+        TestApp::start_with_scripts(HttpConfig::default(), &[SERIAL_HINT, plain], |r, _| r).await;
+    let (_, _, body) = app.start_session(None, &customer_start("serial")).await;
+    let input = &body["step"]["input"];
+    assert_eq!(
+        input["hint"],
+        "Eight letters and digits, on the bottom of the router."
+    );
+    assert_eq!(
+        input["invalid"],
+        "That is not it: the serial has exactly eight letters and digits."
+    );
+
+    let (_, _, body) = app
+        .start_session(
+            None,
+            &json!({"script": "serial", "channel": "customer", "language": "nl"}),
+        )
+        .await;
+    let input = &body["step"]["input"];
+    assert_eq!(
+        input["hint"],
+        "Acht letters en cijfers, onder op de router."
+    );
+    assert_eq!(
+        input["invalid"],
+        "Dat klopt niet: het serienummer heeft precies acht letters en cijfers."
+    );
+
+    // Without them, the step's `input` has neither key.
+    let (_, _, body) = app.start_session(None, &customer_start("plain")).await;
+    let input = body["step"]["input"].as_object().expect("an input step");
+    assert!(
+        !input.contains_key("hint") && !input.contains_key("invalid"),
+        "{input:?}"
+    );
+}
+
+/// A customer-facing script whose first question is `ask`.
+fn script_asking(id: &str, ask: &str) -> String {
+    format!(
+        "id: {id}\ntitle: {id}\nnodes:\n  a:\n    ask: \"{ask}\"\n    answers:\n      - Yes: {{ resolve: done }}\n"
+    )
+}
+
+#[track_caller]
+fn assert_escalated_over_the_bounds(body: &Json) {
+    assert_eq!(body["status"], "escalated", "{body}");
+    assert_eq!(body["escalation"]["node"], "a", "{body}");
+    let reason = body["escalation"]["reason"].as_str().expect("a reason");
+    assert!(
+        reason.starts_with("This step could not be shown"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_text_over_the_render_bounds_escalates_and_the_server_keeps_answering() {
+    // The template of issue 12, and one that only the clock stops.
+    let hostile = script_asking(
+        "hostile",
+        "{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}",
+    );
+    let slow = script_asking(
+        "slow",
+        "{% set l = range(10000) | list %}{% for i in range(10000) %}{% set y = l | sort(reverse=true) | unique %}{% endfor %}",
+    );
+    let app = TestApp::start_with_scripts(
+        HttpConfig::default(),
+        &[("hostile.yaml", &hostile), ("slow.yaml", &slow)],
+        |r, state| r.merge(fixpath::server::ops::routes(state)),
+    )
+    .await;
+
+    let started = std::time::Instant::now();
+    let (_, _, body) = app.start_session(None, &customer_start("hostile")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_escalated_over_the_bounds(&body);
+
+    // Sixteen slow starts at once (each renders until its deadline, eight
+    // at a time). This test's runtime has one thread, which also serves
+    // the app: had a render run on it, /healthz would wait for them all.
+    let starts: Vec<_> = (0..16)
+        .map(|_| {
+            let req = app
+                .client
+                .post(app.url("/api/v1/sessions"))
+                .json(&customer_start("slow"));
+            tokio::spawn(async move { req.send().await?.json::<Json>().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let asked = std::time::Instant::now();
+    let health = app.get("/healthz", None).await;
+    let answered_in = asked.elapsed();
+    let still_rendering = starts.iter().filter(|s| !s.is_finished()).count();
+    health.assert_ok(200);
+    assert!(
+        still_rendering > 0,
+        "/healthz was answered only after every render ({answered_in:?})"
+    );
+    assert!(answered_in < Duration::from_millis(500), "{answered_in:?}");
+    for s in starts {
+        let body = s.await.expect("the task ran").expect("a JSON answer");
+        assert_escalated_over_the_bounds(&body);
+    }
 }

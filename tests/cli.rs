@@ -40,6 +40,41 @@ fn fixpath(args: &[&str]) -> Output {
     }
 }
 
+/// A folder of its own under the system's temporary folder, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("fixpath-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        TempDir(dir)
+    }
+
+    /// Copies a file of the crate into the folder, under the same name.
+    fn copy(&self, from: &str) -> &TempDir {
+        let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(from);
+        let name = from.file_name().expect("a file name");
+        std::fs::copy(&from, self.0.join(name)).expect("the fixture copies");
+        self
+    }
+
+    fn write(&self, name: &str, text: &str) -> &TempDir {
+        std::fs::write(self.0.join(name), text).expect("the file is written");
+        self
+    }
+
+    fn join(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
 }
@@ -238,7 +273,11 @@ fn sarif_has_the_2_1_0_shape() {
         .iter()
         .map(|r| r["id"].as_str().expect("a rule id"))
         .collect();
-    assert_eq!(rule_ids.len(), 18, "one rule per lint code: {rule_ids:?}");
+    assert_eq!(
+        rule_ids.len(),
+        fixpath::diagnostics::Code::ALL.len(),
+        "one rule per lint code: {rule_ids:?}"
+    );
     for r in rules {
         assert!(
             r["shortDescription"]["text"]
@@ -443,5 +482,345 @@ fn version() {
     assert_eq!(
         out.stdout,
         format!("fixpath {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+// ------------------------------------------------- a file and the files beside it
+
+const PASS: &str = "tests/fixtures/scenario/pass";
+
+/// The scenario fixtures (a router script that `use`s power-cycle, and its
+/// tests), a script no test exercises, and a broken one.
+fn folder_with_neighbours(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    dir.copy(&format!("{PASS}/router.yaml"))
+        .copy(&format!("{PASS}/power-cycle.yaml"))
+        .copy(&format!("{PASS}/router.test.yaml"))
+        .write(
+            "untested.yaml",
+            "id: untested\ntitle: Nobody tests this\nnodes:\n  q:\n    ask: Which?\n    answers:\n      - A: { resolve: Done }\n      - B: { escalate: Not done }\n",
+        )
+        .write("broken.yaml", "id: broken\ntitle: Broken\nnodes:\n  a:\n    ask: What?\n    answers:\n      - X: nowhere\n");
+    dir
+}
+
+#[test]
+fn lint_of_one_file_loads_the_files_beside_it_and_reports_only_its_own() {
+    let dir = folder_with_neighbours("lint-one");
+    // router `use`s power-cycle, which is only beside it; broken.yaml's
+    // error is not router's.
+    let out = fixpath(&["lint", &dir.join("router.yaml")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr, "checked 1 file: no problems found\n");
+    // The folder itself has the broken file's error.
+    let out = fixpath(&["lint", &dir.0.display().to_string()]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("broken.yaml"), "{}", out.stdout);
+    // Named on its own, the broken file is reported in every format.
+    let out = fixpath(&["lint", &dir.join("broken.yaml"), "--format", "json"]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    let files: BTreeSet<String> = json(&out.stdout)
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| d["file"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(files, BTreeSet::from([dir.join("broken.yaml")]));
+}
+
+#[test]
+fn a_file_named_wins_over_a_sibling_with_the_same_id() {
+    // The lint fixtures share ids; FP101.yaml is checked as itself.
+    let out = fixpath(&["lint", WITH_WARNING, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let codes: Vec<String> = json(&out.stdout)
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(codes, ["FP101"]);
+}
+
+#[test]
+fn test_of_one_test_file_loads_its_script_and_runs_only_that_file() {
+    let dir = folder_with_neighbours("test-one");
+    dir.write(
+        "untested.test.yaml",
+        "script: untested\ncases:\n  - name: always fails\n    answers: [A]\n    expect: { outcome: escalated }\n",
+    );
+    let out = fixpath(&["test", &dir.join("router.test.yaml")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.ends_with("6 passed, 0 failed\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("untested"), "{}", out.stdout);
+    assert!(!out.stderr.contains("broken"), "{}", out.stderr);
+}
+
+#[test]
+fn coverage_counts_the_scripts_asked_for() {
+    let dir = folder_with_neighbours("coverage");
+    // The test file alone: its script is covered, the untested one beside it
+    // does not count.
+    let out = fixpath(&["test", "--coverage", &dir.join("router.test.yaml")]);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("coverage: every answer of every script tested is exercised"),
+        "{}",
+        out.stdout
+    );
+    // Named as well, its answers are missing.
+    let out = fixpath(&[
+        "test",
+        "--coverage",
+        &dir.join("router.test.yaml"),
+        &dir.join("untested.yaml"),
+    ]);
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("coverage: 2 answer(s) no case exercises:"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("untested > q > a"), "{}", out.stdout);
+    assert!(!out.stdout.contains("router >"), "{}", out.stdout);
+}
+
+// ------------------------------------------------------ serve: before it starts
+
+/// `fixpath ARGS` run in `dir` with none of the server's variables set; a
+/// server that starts after all is killed after 30 s (and the test fails).
+fn fixpath_in(dir: &TempDir, args: &[&str]) -> (Output, std::time::Duration) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fixpath"));
+    cmd.args(args)
+        .current_dir(&dir.0)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for var in [
+        "FIXPATH_SCRIPTS",
+        "FIXPATH_DB",
+        "FIXPATH_DB_POOL",
+        "FIXPATH_LISTEN",
+        "FIXPATH_WEBHOOKS",
+        "FIXPATH_WEBHOOK_SECRET",
+        "FIXPATH_CONFIG",
+        "FIXPATH_LOG_FORMAT",
+    ] {
+        cmd.env_remove(var);
+    }
+    let started = std::time::Instant::now();
+    let mut child = cmd.spawn().expect("the fixpath binary runs");
+    while child
+        .try_wait()
+        .expect("the child can be waited for")
+        .is_none()
+    {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("the output is read");
+    (
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        },
+        started.elapsed(),
+    )
+}
+
+fn scripts_dir() -> String {
+    format!("{}/tests/fixtures/clean", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn serve_refuses_a_db_that_is_not_a_database_and_creates_nothing() {
+    let dir = TempDir::new("db-nonsense");
+    let scripts = scripts_dir();
+    for args in [
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scripts",
+            &scripts,
+            "--db",
+            "nonsense",
+        ],
+        vec!["user", "add", "ann", "--role", "agent", "--db", "nonsense"],
+    ] {
+        let (out, _) = fixpath_in(&dir, &args);
+        assert_eq!(out.code, 2, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains(
+                "`nonsense` is not a database: an SQLite file path ends in .db, .sqlite or .sqlite3"
+            ),
+            "{}",
+            out.stderr
+        );
+        assert!(!dir.0.join("nonsense").exists(), "{args:?} created a file");
+    }
+}
+
+#[test]
+fn serve_checks_the_scripts_folder_before_it_creates_a_database() {
+    let dir = TempDir::new("scripts-first");
+    dir.write("broken.yaml", "id: broken\ntitle: Broken\nnodes:\n  a:\n    ask: What?\n    answers:\n      - X: nowhere\n");
+    std::fs::create_dir_all(dir.0.join("empty")).expect("a folder");
+    let cases: [(&str, i32, &str); 3] = [
+        ("missing", 2, "no such file or folder: missing"),
+        (
+            "empty",
+            2,
+            "`empty` holds no scripts (*.yaml or *.yml files)",
+        ),
+        (
+            ".",
+            1,
+            "the scripts in `.` have errors; the server did not start",
+        ),
+    ];
+    for (scripts, code, says) in cases {
+        let (out, _) = fixpath_in(
+            &dir,
+            &["serve", "--listen", "127.0.0.1:0", "--scripts", scripts],
+        );
+        assert_eq!(out.code, code, "--scripts {scripts}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(says),
+            "--scripts {scripts}: {}",
+            out.stderr
+        );
+        assert!(
+            !dir.0.join("fixpath-data").exists(),
+            "--scripts {scripts} created the default database"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_postgresql_is_reported_at_once_as_what_it_is() {
+    let dir = TempDir::new("pg-unreachable");
+    let scripts = scripts_dir();
+    // Nothing listens on port 1.
+    let url = "postgres://fixpath@127.0.0.1:1/fixpath";
+    for args in [
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--scripts",
+            &scripts,
+            "--db",
+            url,
+        ],
+        vec!["user", "add", "ann", "--role", "agent", "--db", url],
+    ] {
+        let (out, took) = fixpath_in(&dir, &args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("cannot reach PostgreSQL at 127.0.0.1:1: connection refused"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{args:?} took {took:?}"
+        );
+    }
+}
+
+// ------------------------------------------------- a password typed on a terminal
+
+/// `user add --password-stdin` on a pseudo-terminal: the prompts show, the
+/// password typed does not (the terminal's echo is off while it is read).
+#[cfg(target_os = "linux")]
+#[test]
+fn password_stdin_on_a_terminal_prompts_without_echo() {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = TempDir::new("password-tty");
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the two ints.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "a pseudo-terminal opens");
+    // SAFETY: both descriptors are fresh and owned here alone.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let db = dir.join("users.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fixpath"))
+        .args([
+            "user",
+            "add",
+            "ann",
+            "--role",
+            "agent",
+            "--password-stdin",
+            "--db",
+            &db,
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::from(slave.try_clone().expect("dup")))
+        .stdout(Stdio::from(slave.try_clone().expect("dup")))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .expect("the fixpath binary runs");
+    let mut writer = std::fs::File::from(master.try_clone().expect("dup"));
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let mut reader = std::fs::File::from(master);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with EIO once the child has closed the terminal.
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let wait_for = |needle: &str, seen: &mut String| {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !seen.contains(needle) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("no `{needle}` on the terminal:\n{seen}"),
+            }
+        }
+    };
+    wait_for("(not shown): ", &mut seen);
+    writer.write_all(b"correct-horse\n").expect("typed");
+    wait_for("again: ", &mut seen);
+    writer.write_all(b"correct-horse\n").expect("typed");
+    wait_for("API token", &mut seen);
+    let status = child.wait().expect("fixpath ends");
+    while let Ok(bytes) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        seen.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(status.success(), "{seen}");
+    assert!(seen.contains("Password for `ann` (not shown): "), "{seen}");
+    assert!(seen.contains("with a password for the web pages"), "{seen}");
+    assert!(
+        !seen.contains("correct-horse"),
+        "the password showed:\n{seen}"
     );
 }

@@ -33,7 +33,10 @@ fn redact(s: &str) -> String {
     let re = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z").unwrap();
     let s = re.replace_all(s, "[time]");
     let re = regex::Regex::new(r"version [0-9a-f]{16}").unwrap();
-    re.replace_all(&s, "version [version]").into_owned()
+    let s = re.replace_all(&s, "version [version]");
+    // The heading names the version in the session's language.
+    let re = regex::Regex::new(r"(?m)^(== .*, \S+) [0-9a-f]{16}\) ==$").unwrap();
+    re.replace_all(&s, "$1 [version]) ==").into_owned()
 }
 
 const DIR: &str = "tests/fixtures/scenario/pass";
@@ -98,4 +101,96 @@ fn test_reports_each_failure_with_its_step_and_what_was_expected() {
     assert_eq!(code, 1);
     insta::assert_snapshot!("test_fail", out);
     assert_eq!(out.lines().last(), Some("1 passed, 5 failed"));
+}
+
+#[test]
+fn run_speaks_the_session_language_in_its_own_words_too() {
+    // Yes, a code, Enter for the instruction: every kind of prompt the
+    // terminal writes, in each language of the product.
+    let mut all = String::new();
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let (code, out, err) = fixpath(
+            &[
+                "run",
+                "tests/fixtures/cli/terminal/kiosk.yaml",
+                "--language",
+                lang,
+            ],
+            "1\nA123\n\n",
+        );
+        assert_eq!(code, 0, "{lang}: {err}");
+        all.push_str(&format!("--- {lang}\n{}\n", redact(&out)));
+    }
+    insta::assert_snapshot!("run_languages", all);
+}
+
+/// Runs `fixpath run FILE` with no answers; returns its exit code, its
+/// output, how long it took and its peak resident memory in KiB.
+#[cfg(target_os = "linux")]
+fn run_measured(file: &std::path::Path) -> (i32, String, std::time::Duration, i64) {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let started = std::time::Instant::now();
+    // Reaped by `wait4` below, which also reports the peak memory.
+    #[allow(clippy::zombie_processes)]
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fixpath"))
+        .arg("run")
+        .arg(file)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fixpath runs");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read stdout");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the child is ours and not waited for yet; both pointers are
+    // to live locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert!(pid > 0, "wait4 failed");
+    let took = started.elapsed();
+    let code = std::process::ExitStatus::from_raw(status)
+        .code()
+        .unwrap_or(-1);
+    (code, out, took, usage.ru_maxrss)
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn run_escalates_a_text_over_the_render_bounds_fast_and_small() {
+    let dir = std::env::temp_dir().join(format!("fixpath-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let script = |id: &str, ask: &str| {
+        let path = dir.join(format!("{id}.yaml"));
+        std::fs::write(
+            &path,
+            format!("id: {id}\ntitle: T\nnodes:\n  a:\n    ask: \"{ask}\"\n    answers:\n      - Yes: {{ resolve: done }}\n"),
+        )
+        .expect("write script");
+        path
+    };
+    // The template of issue 12 (57 s and 15.6 GB before), and a plain
+    // question for the memory a run takes anyway.
+    let hostile = script(
+        "hostile",
+        "{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}",
+    );
+    let plain = script("plain", "Is it on?");
+    let (_, _, _, base_kib) = run_measured(&plain);
+    let (code, out, took, peak_kib) = run_measured(&hostile);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("This step could not be shown"), "{out}");
+    assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    let extra_mib = (peak_kib - base_kib) / 1024;
+    assert!(extra_mib < 50, "{extra_mib} MiB more than a plain run");
+    eprintln!("hostile run: {took:?}, peak {peak_kib} KiB (plain run {base_kib} KiB)");
 }

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use fixpath::delivery::{RelayConfig, run_relay, sign};
+use fixpath::delivery::{RelayConfig, deliver, run_relay, sign};
 use fixpath::engine::{self, Channel, StartOptions};
 use fixpath::escalation::{Note, Record};
 use fixpath::store::sqlite::SqliteStore;
@@ -56,10 +56,24 @@ async fn hook(
     }
     let event: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     let ty = event["type"].as_str().unwrap_or("").to_owned();
-    assert!(
-        event["data"]["trail"].is_array(),
-        "every event carries the record with its trail: {body}"
-    );
+    if ty == "escalation.note_added" {
+        // The change, not the record: a record grows with every note.
+        let data = &event["data"];
+        assert!(
+            data.get("trail").is_none() && data.get("notes").is_none(),
+            "{body}"
+        );
+        assert_eq!(data["id"], "esc_1", "{body}");
+        assert_eq!(data["session"], "ses_1", "{body}");
+        assert_eq!(data["note"]["text"], "called back", "{body}");
+        assert_eq!(data["note"]["author"], "sam", "{body}");
+        assert_eq!(data["status"], "claimed", "{body}");
+    } else {
+        assert!(
+            event["data"]["trail"].is_array(),
+            "the other events carry the record with its trail: {body}"
+        );
+    }
     r.got.entry(id).or_insert((0, ty)).0 += 1;
     StatusCode::NO_CONTENT
 }
@@ -249,5 +263,142 @@ async fn a_crash_mid_delivery_is_retried_after_the_lease_and_two_relays_never_sh
         "two relays, each message once: {:?}",
         r.got
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A receiver that sends every post on elsewhere (307) and counts what
+/// arrives there: a relay that followed the redirect would show up.
+async fn redirecting_receiver() -> (std::net::SocketAddr, Arc<Mutex<usize>>) {
+    let followed = Arc::new(Mutex::new(0usize));
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")]) }),
+        )
+        .route(
+            "/elsewhere",
+            post(|State(n): State<Arc<Mutex<usize>>>| async move {
+                *n.lock().unwrap() += 1;
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .with_state(followed.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, followed)
+}
+
+/// Log lines, collected.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const CREDENTIALS: [&str; 3] = ["hookuser", "s3cretpass", "t0psecret"];
+
+fn assert_no_credentials(what: &str, text: &str) {
+    for c in CREDENTIALS {
+        assert!(!text.contains(c), "{what} shows `{c}`: {text}");
+    }
+}
+
+// Current-thread: the relay's log lines are written on this thread, where
+// the collecting subscriber is set.
+#[tokio::test]
+async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
+    let (store, dir) = store().await;
+    four_events(&*store).await;
+    let (addr, followed) = redirecting_receiver().await;
+    let url = format!("http://hookuser:s3cretpass@{addr}/hook?token=t0psecret");
+    // And one that is not there at all: the error of the connection.
+    let gone = "http://hookuser:s3cretpass@127.0.0.1:9/hook".to_owned();
+    let cfg = RelayConfig::new(vec![url, gone], Some(SECRET.to_vec()));
+    let client = fixpath::delivery::client(&cfg).unwrap();
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer({
+            let l = logs.clone();
+            move || l.clone()
+        })
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let now = OffsetDateTime::now_utc();
+    let msgs = store
+        .lease_outbox(&cfg.owner, now, now + Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(msgs.len(), 4);
+    for m in msgs {
+        deliver(&*store, &client, &cfg, m).await;
+    }
+    assert_eq!(*followed.lock().unwrap(), 0, "the redirect was followed");
+    assert_eq!(
+        store.outbox_pending().await.unwrap(),
+        4,
+        "a 307 delivers nothing"
+    );
+
+    let db = dir.join("db.sqlite");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+        .await
+        .unwrap();
+    let rows: Vec<(Option<String>, String, i64)> =
+        sqlx::query_as("SELECT last_error, delivered_to, attempts FROM outbox")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 4);
+    for (error, delivered_to, attempts) in rows {
+        let error = error.unwrap_or_default();
+        assert_eq!(attempts, 1);
+        assert!(
+            error.contains("127.0.0.1:9"),
+            "the failing endpoint is named: {error}"
+        );
+        assert_no_credentials("last_error", &error);
+        assert_no_credentials("delivered_to", &delivered_to);
+    }
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("webhook delivery failed"), "{logs}");
+    assert_no_credentials("the log", &logs);
+
+    // The redirect's own report, from the endpoint that answers.
+    let mut only_redirect = RelayConfig::new(
+        vec![format!(
+            "http://hookuser:s3cretpass@{addr}/hook?token=t0psecret"
+        )],
+        None,
+    );
+    only_redirect.owner = "again".into();
+    let now = now + Duration::from_secs(24 * 3600);
+    let msgs = store
+        .lease_outbox("again", now, now + Duration::from_secs(60), 1)
+        .await
+        .unwrap();
+    assert_eq!(msgs.len(), 1);
+    deliver(&*store, &client, &only_redirect, msgs[0].clone()).await;
+    let (error,): (String,) = sqlx::query_as("SELECT last_error FROM outbox WHERE id = ?")
+        .bind(&msgs[0].id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        error.contains("307") && error.contains("redirects are not followed"),
+        "{error}"
+    );
+    assert!(error.contains("http://***@127.0.0.1"), "{error}");
+    assert_no_credentials("last_error", &error);
+    pool.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -843,3 +843,34 @@ fn a_sub_flows_return_summary_closes_it_in_the_trail() {
             .any(|e| e.retracted() && e.kind().as_str() == "say")
     );
 }
+
+/// The template of issue 12: it lints clean, and used to take a minute and
+/// gigabytes to render.
+const HOSTILE: &str = "{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}";
+
+#[test]
+fn a_text_over_the_render_bounds_escalates_in_the_sessions_language() {
+    let p = program(&[(
+        "h.yaml",
+        &format!(
+            "id: h\ntitle: {{ en: H, de: H }}\nlanguages: [en, de]\nnodes:\n  a:\n    ask: {{ en: \"{HOSTILE}\", de: \"{HOSTILE}\" }}\n    answers:\n      - label: {{ en: Yes, de: Ja }}\n        resolve: {{ en: done, de: fertig }}\n"
+        ),
+    )]);
+    for (lang, want) in [
+        ("en", "This step could not be shown"),
+        ("de", "Dieser Schritt konnte nicht angezeigt werden"),
+    ] {
+        let started = std::time::Instant::now();
+        let mut opts = StartOptions::new("h", Channel::Customer);
+        opts.language = Some(lang.into());
+        let s = engine::start(&p, opts, t0()).expect("starts").0;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+        let (node, reason, tier, _) = escalation(&s);
+        assert_eq!((node.as_str(), tier), ("a", 2));
+        assert!(reason.starts_with(want), "{lang}: {reason}");
+    }
+}

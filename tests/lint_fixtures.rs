@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 const FIXTURES: &str = "tests/fixtures/lint";
 
 /// Fixtures whose output is wrong today; each has an ignored test below.
-const KNOWN_BUGS: &[&str] = &["FP001-tab.yaml", "FP001-unclosed-bracket.yaml"];
+const KNOWN_BUGS: &[&str] = &[];
 
 /// One `# expect:` line: the code, and where, in which file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,13 +287,11 @@ fn fp001_not_utf8_points_at_the_invalid_byte() {
 }
 
 #[test]
-#[ignore = "bug: a tab used for indentation is reported one column after the tab (8:2), at the `-` that follows it"]
 fn fp001_tab_points_at_the_tab() {
     check(&fixture("FP001-tab.yaml"));
 }
 
 #[test]
-#[ignore = "bug: an unclosed `[` is reported on the next line (`nodes:`, 5:6) as \"illegal placement of ':' indicator\", not at the `[` left open"]
 fn fp001_unclosed_bracket_points_at_the_bracket() {
     check(&fixture("FP001-unclosed-bracket.yaml"));
 }

@@ -125,6 +125,7 @@ impl Instance {
             store: store.store(),
             library: library.clone(),
             config: Arc::new(HttpConfig::default()),
+            guards: Default::default(),
             metrics: None,
             outbox_notify: notify.clone(),
             recent: Default::default(),
@@ -467,4 +468,31 @@ async fn two_instances_share_one_database() {
     a.shut_down().await;
     b.shut_down().await;
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Without PostgreSQL the test above passes without running: it must say
+/// so where a person running `cargo test` sees it.
+#[test]
+fn a_skipped_postgresql_test_says_so() {
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "--exact",
+            "two_instances_share_one_database",
+            "--test-threads=1",
+        ])
+        // Nothing listens on port 1.
+        .env(
+            "FIXPATH_TEST_PG",
+            "postgres://postgres@127.0.0.1:1/postgres",
+        )
+        .env_remove("FIXPATH_REQUIRE_PG")
+        .output()
+        .expect("the test binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("SKIPPED: the PostgreSQL run of `multi_instance`: PostgreSQL is unreachable"),
+        "{stderr}"
+    );
 }

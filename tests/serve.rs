@@ -371,6 +371,12 @@ fn healthz_and_metrics() {
     let (status, log) = server.stop();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("stopped"), "{log}");
+    // Said once, in one wording.
+    assert_eq!(log.matches("no webhooks configured").count(), 1, "{log}");
+    assert!(
+        log.contains("no webhooks configured; escalation events wait in the outbox"),
+        "{log}"
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -528,6 +528,20 @@ pub async fn story(store: &dyn Store) {
             .is_empty()
     );
 
+    // References of many sessions at once: those without one are left out.
+    let refs = store
+        .session_references(&["s1".into(), "s2".into(), "s3".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        refs,
+        std::collections::HashMap::from([
+            ("s1".to_owned(), "T-100".to_owned()),
+            ("s2".to_owned(), "T-100".to_owned()),
+        ])
+    );
+    assert!(store.session_references(&[]).await.unwrap().is_empty());
+
     // The queue, oldest first, with filters.
     let all = store
         .escalations(&EscalationFilter::default())
@@ -770,6 +784,16 @@ pub async fn story(store: &dyn Store) {
     let resolved = payload(&msgs[4]);
     assert_eq!(resolved["data"]["status"], "resolved");
     assert_eq!(resolved["data"]["claimed_by"], "kim");
+    // A note's event carries the note and the ids, not the record that
+    // grows with every note.
+    let noted = payload(&msgs[5]);
+    assert_eq!(noted["type"], "escalation.note_added");
+    assert_eq!(noted["data"]["id"], "esc-s1");
+    assert_eq!(noted["data"]["status"], "resolved");
+    assert_eq!(noted["data"]["note"]["author"], e.record.notes[3].author);
+    assert_eq!(noted["data"]["note"]["text"], e.record.notes[3].text);
+    assert!(noted["data"].get("notes").is_none(), "{noted}");
+    assert!(noted["data"].get("trail").is_none(), "{noted}");
     let ids: std::collections::HashSet<_> = msgs.iter().map(|m| m.id.clone()).collect();
     assert_eq!(ids.len(), msgs.len(), "message ids are unique");
 }
@@ -1301,6 +1325,33 @@ on_both_backends! {
         assert_eq!(a.signin_failures("ann").await.unwrap(), None);
         a.close().await;
         b.close().await;
+    }
+
+    parallel_sign_in_attempts_each_get_their_own_number(db) {
+        // The lockout counts an attempt before checking its password: 40
+        // attempts at once, over two instances, must number 1 to 40, so
+        // exactly the first few are checked and the rest refused.
+        let (a, b) = (db.open().await, db.open().await);
+        let window = time::Duration::minutes(15);
+        let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+        let mut tries = Vec::new();
+        for n in 0..40 {
+            let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+            tries.push(tokio::spawn(async move {
+                store.count_signin_failure("eve", t(1), window).await.unwrap().0
+            }));
+        }
+        let mut numbers = Vec::new();
+        for t in tries {
+            numbers.push(t.await.unwrap());
+        }
+        numbers.sort_unstable();
+        assert_eq!(numbers, (1..=40).collect::<Vec<u32>>());
+        for s in [a, b] {
+            if let Ok(s) = std::sync::Arc::try_unwrap(s) {
+                s.close().await;
+            }
+        }
     }
 
     everything_survives_reopening(db) {

@@ -362,6 +362,29 @@ async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_
         .assert_has("Printer does not print");
     assert!(sam.jar.contains_key("fp_staff"));
     insta::assert_snapshot!("queue_list", redact(&queue.body));
+    // The case's reference, as the customer was shown it, is in the list,
+    // and finds the case however it is typed.
+    let reference = Regex::new(r"\b[A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4}\b")
+        .unwrap()
+        .find(&end.body)
+        .expect("the end page shows the reference")
+        .as_str()
+        .to_owned();
+    queue.assert_has(&format!("<span class=\"reference\">{reference}</span>"));
+    let typed = reference.replace('-', " ").to_lowercase();
+    let found = sam
+        .get(&format!(
+            "/queue?status=all&reference={}",
+            typed.replace(' ', "+")
+        ))
+        .await;
+    found
+        .assert_status(200)
+        .assert_has("Printer does not print")
+        .assert_has(&format!("value=\"{typed}\""));
+    let none = sam.get("/queue?status=all&reference=ZZZZ-ZZZZ").await;
+    none.assert_status(200).assert_has("Nothing waiting here.");
+    assert!(!none.body.contains("Printer does not print"));
 
     let esc = format!("esc_{}", id.trim_start_matches("ses_"));
     let item = sam.get(&format!("/queue/{esc}")).await;
@@ -529,6 +552,47 @@ async fn an_agent_runs_a_call_and_takes_over_a_customers_session() {
         .assert_status(404)
         .assert_has("No session has the reference");
 
+    // A stranger cannot plant a session under the ticket number the agent
+    // is about to type: the API takes a reference from staff only.
+    let planted = app
+        .post(
+            "/api/v1/sessions",
+            None,
+            &serde_json::json!({"script": "printer", "channel": "customer", "reference": "TICKET-4711"}),
+        )
+        .await;
+    planted.assert_error(422, "reference_not_allowed");
+    let capture = ann
+        .post("/agent/takeover", &[("reference", "TICKET-4711")])
+        .await;
+    capture
+        .assert_status(404)
+        .assert_has("No session has the reference");
+    // The console's own references are bounded too: a ticket number of 65
+    // characters is refused on a page, not stored.
+    let home = ann.get("/agent").await;
+    home.assert_status(200);
+    let long = "T".repeat(65);
+    let refused = ann
+        .post("/agent/start", &[("script", "printer"), ("ticket", &long)])
+        .await;
+    refused.assert_status(422).assert_has("at most 64");
+    // Without a ticket the caller's name stands in, cut to what a
+    // reference may hold, and finds the call again.
+    let named = ann
+        .post(
+            "/agent/start",
+            &[("script", "printer"), ("customer", "Anne (VIP)")],
+        )
+        .await;
+    named.assert_status(200).assert_has("Anne (VIP)");
+    let again = ann
+        .post("/agent/takeover", &[("reference", "Anne VIP")])
+        .await;
+    again
+        .assert_status(200)
+        .assert_has("Is there paper in the tray?");
+
     // Agents do not work the queue.
     let queue = ann.get("/queue").await;
     queue.assert_status(403);
@@ -564,6 +628,13 @@ async fn forms_without_the_csrf_token_or_from_another_site_are_refused() {
         .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
     let cross = b.send(req).await;
     cross.assert_status(403);
+    // `Origin: null` (a sandboxed frame, a data: page) is no page of ours.
+    let req = b
+        .client
+        .post(format!("{}/start", b.base))
+        .header("origin", "null")
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    b.send(req).await.assert_status(403);
     // Nothing was started by any of them (a start hands out its cookie).
     assert!(!b.jar.contains_key("fp_session"));
     // And the real form works.
@@ -773,7 +844,9 @@ async fn authors_see_the_library_and_each_scripts_graph() {
     let svg = ada.get("/author/scripts/printer/graph.svg?lang=de").await;
     svg.assert_status(200)
         .assert_has("<svg")
-        .assert_has("Ist Papier im Fach?");
+        .assert_has("Ist Papier im Fach?")
+        // The picture's own words follow its language too.
+        .assert_has("gelöst");
     assert!(
         svg.headers["content-type"]
             .to_str()
@@ -1032,4 +1105,411 @@ async fn the_console_speaks_the_agents_language_and_offers_the_scripts_languages
     input
         .assert_has("lang=\"nl\">Wat is de modelnaam?</h1>")
         .assert_has("Solange Sie im Feld tippen, sind die Tasten aus. Mit Esc verlassen Sie das Feld; dann geht b zurück");
+}
+
+#[tokio::test]
+async fn the_signin_page_shows_the_command_as_code_in_every_language() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let page = b.get(&format!("/signin?lang={lang}")).await;
+        page.assert_status(200)
+            .assert_has(&format!("lang=\"{lang}\""))
+            .assert_has("<code>fixpath user add</code>");
+        assert!(!page.body.contains('`'), "{lang}: a literal backtick");
+        assert!(!page.body.contains("{command}"), "{lang}");
+    }
+}
+
+#[tokio::test]
+async fn the_author_page_shows_a_refused_version_as_refused_and_no_server_paths() {
+    let app = app().await;
+    staff(&app, "ada", Role::Author, "pw-ada-123").await;
+    let mut ada = Browser::new(&app);
+    ada.get("/signin").await;
+    ada.post(
+        "/signin",
+        &[("name", "ada"), ("password", "pw-ada-123"), ("next", "")],
+    )
+    .await;
+    let scripts = app.dir().join("scripts");
+    // Where the server keeps the scripts, as a page would print it (HTML
+    // escaping writes `/` as `&#x2f;`).
+    let server_path = scripts.to_string_lossy().replace('/', "&#x2f;");
+    let home = ada.get("/author").await;
+    // The test scripts have one warning (FP102 on `instant`).
+    home.assert_status(200)
+        .assert_has("printer.yaml")
+        .assert_has("Problems found: 1 (as <code>fixpath lint</code> prints them):")
+        .assert_has("status status-resolved");
+    assert!(!home.body.contains("1 problems"));
+    assert!(
+        !home.body.contains(&server_path),
+        "the scripts folder's place on the server shows:\n{}",
+        home.body
+    );
+    let script = ada.get("/author/scripts/printer").await;
+    script.assert_status(200).assert_has("printer.yaml");
+    assert!(!script.body.contains(&server_path), "{}", script.body);
+
+    // A broken file: the new version is refused.
+    std::fs::write(
+        scripts.join("broken.yaml"),
+        "id: broken\ntitle: Broken\nnodes:\n  a:\n    ask: What?\n    answers:\n      - X: nowhere\n",
+    )
+    .unwrap();
+    let report = app.state.library.reload(&*app.store).await.unwrap();
+    assert!(!report.published);
+    for lang in ["en", "nl", "de", "et", "ru"] {
+        let home = ada.get(&format!("/author?lang={lang}")).await;
+        home.assert_status(200)
+            .assert_has("status status-refused")
+            .assert_has("<code>fixpath lint</code>")
+            .assert_has("broken.yaml");
+        assert!(!home.body.contains("status-open"), "{lang}");
+        // The diagnostics quote ids in backticks as `fixpath lint` does; the
+        // page's own words do not.
+        let words = home.body.split("<pre").next().unwrap_or_default();
+        assert!(!words.contains('`'), "{lang}: a literal backtick");
+        assert!(
+            !home.body.contains(&server_path),
+            "{lang}: the scripts folder's place on the server shows"
+        );
+    }
+    let home = ada.get("/author?lang=en").await;
+    home.assert_has("Problems found: 2 (as <code>fixpath lint</code> prints them):");
+    let start = home.body.find("<h1>").unwrap_or(0);
+    let end = home.body.find("</section>").unwrap_or(home.body.len());
+    let when = Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
+    let part = when.replace_all(&home.body[start..end], "[read at]");
+    insta::assert_snapshot!("author_refused", redact(&part));
+}
+
+#[tokio::test]
+async fn a_too_long_value_or_note_in_the_wizard_is_a_friendly_413() {
+    let app = app().await;
+    let mut customer = Browser::new(&app);
+    customer.get("/").await;
+    let step = customer.post("/start", &[("script", "printer")]).await;
+    let id = session_of(&step.body);
+    let seq = step.field("seq");
+    let model = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    model.assert_has("What is the model name?");
+    let seq = model.field("seq");
+    let long = "L".repeat(1025);
+    let refused = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("value", &long)],
+        )
+        .await;
+    refused
+        .assert_status(413)
+        .assert_has("What you sent is too long.");
+    let note = "n".repeat(4097);
+    let refused = customer
+        .post(
+            &format!("/s/{id}/escalate"),
+            &[("seq", &seq), ("note", &note)],
+        )
+        .await;
+    refused
+        .assert_status(413)
+        .assert_has("What you sent is too long.");
+    // Nothing was stored by either.
+    let stored = app.store.session(&id).await.unwrap().unwrap();
+    assert_eq!(stored.state.status, fixpath::engine::Status::Active);
+    assert_eq!(stored.state.trail.len(), 1);
+}
+
+#[tokio::test]
+async fn over_tls_cookies_are_prefixed_and_a_bare_one_is_not_trusted() {
+    let app = app().await;
+    let mut b = Browser::new(&app);
+    let https = |req: reqwest::RequestBuilder| req.header("x-forwarded-proto", "https");
+    let list = b.send(https(b.client.get(format!("{}/", b.base)))).await;
+    list.assert_status(200);
+    let set: Vec<String> = list
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    let csrf_cookie = set
+        .iter()
+        .find(|c| c.starts_with("__Host-fp_csrf="))
+        .unwrap_or_else(|| panic!("no __Host- CSRF cookie: {set:?}"));
+    assert!(
+        csrf_cookie.contains("Path=/;") && csrf_cookie.contains("Secure"),
+        "{csrf_cookie}"
+    );
+    let csrf = b.jar["__Host-fp_csrf"].clone();
+    // The prefixed cookie is read back: the form goes through, and the
+    // session's cookie is `__Secure-` (its path is the session's).
+    let start = https(b.client.post(format!("{}/start", b.base)))
+        .form(&[("csrf", csrf.as_str()), ("script", "printer")]);
+    let started = b.send(start).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    let session_cookie = started
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Secure-fp_session="))
+        .expect("a __Secure- session cookie");
+    assert!(session_cookie.contains("Secure"), "{session_cookie}");
+    let path = started.location().unwrap();
+    let step = b
+        .send(https(b.client.get(format!("{}{path}", b.base))))
+        .await;
+    step.assert_status(200)
+        .assert_has("Is there paper in the tray?");
+
+    // Over TLS a bare `fp_csrf` (planted by a neighbouring subdomain or a
+    // plain-HTTP page) counts for nothing.
+    let planted = "p".repeat(43);
+    let req = https(b.client.post(format!("{}/start", b.base)))
+        .header("cookie", format!("fp_csrf={planted}"))
+        .form(&[("csrf", planted.as_str()), ("script", "printer")]);
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// A customer-facing input with the author's `hint` and `invalid` texts.
+const SERIAL_HINT: (&str, &str) = (
+    "serial.yaml",
+    r#"id: serial
+title: Serial number
+vars: { device: router }
+nodes:
+  serial:
+    input: What is the serial number?
+    into: serial
+    pattern: "^[A-Z0-9]{8}$"
+    hint: "Eight letters and digits, on the bottom of the {{ device }}."
+    invalid: "That is not it: the serial has exactly eight letters and digits."
+    next: done
+  done:
+    resolve: Thank you
+"#,
+);
+
+#[tokio::test]
+async fn input_pages_show_the_authors_hint_and_their_words_for_a_refused_value() {
+    let mut files = scripts();
+    files.push(SERIAL_HINT);
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &files, |r, _| r).await;
+    let hint = "Eight letters and digits, on the bottom of the router.";
+    let invalid = "That is not it: the serial has exactly eight letters and digits.";
+
+    // The wizard: the hint under the field, the author's words on a refusal.
+    let mut customer = Browser::new(&app);
+    customer.get("/").await;
+    let csrf = customer.jar["fp_csrf"].clone();
+    let step = customer
+        .post_raw("/start", &[("csrf", &csrf), ("script", "serial")])
+        .await;
+    step.assert_status(200).assert_has(hint);
+    assert!(!step.body.contains(invalid), "shown only on a refusal");
+    let id = session_of(&step.body);
+    let seq = step.field("seq");
+    let refused = customer
+        .post(
+            &format!("/s/{id}/answer"),
+            &[("seq", &seq), ("value", "abc")],
+        )
+        .await;
+    refused
+        .assert_status(422)
+        .assert_has(hint)
+        .assert_has(invalid);
+    assert!(
+        !refused.body.contains("expected form"),
+        "the author's words replace the generic error"
+    );
+    insta::assert_snapshot!("wizard_step_invalid", redact(&refused.body));
+
+    // Without `invalid`, the generic words stay (the printer's model input
+    // has none).
+    let step = customer
+        .post_raw("/start", &[("csrf", &csrf), ("script", "wifi")])
+        .await;
+    let wid = session_of(&step.body);
+    let seq = step.field("seq");
+    let serial = customer
+        .post(
+            &format!("/s/{wid}/answer"),
+            &[("seq", &seq), ("answer", "yes")],
+        )
+        .await;
+    let seq = serial.field("seq");
+    let generic = customer
+        .post(
+            &format!("/s/{wid}/answer"),
+            &[("seq", &seq), ("value", "abc")],
+        )
+        .await;
+    generic.assert_status(422);
+    assert!(!generic.body.contains(invalid));
+
+    // The console: the same hint, and the author's words for the agent.
+    staff(&app, "ann", Role::Agent, "pw-ann-123").await;
+    let mut ann = Browser::new(&app);
+    ann.get("/agent").await;
+    ann.post(
+        "/signin",
+        &[
+            ("name", "ann"),
+            ("password", "pw-ann-123"),
+            ("next", "/agent"),
+        ],
+    )
+    .await;
+    let call = ann
+        .post(
+            "/agent/start",
+            &[
+                ("script", "serial"),
+                ("customer", ""),
+                ("ticket", ""),
+                ("language", ""),
+            ],
+        )
+        .await;
+    call.assert_status(200).assert_has(hint);
+    let cid = session_of(&call.body);
+    let seq = call.field("seq");
+    let bad = ann
+        .post(
+            &format!("/agent/s/{cid}/answer"),
+            &[("seq", &seq), ("value", "nope")],
+        )
+        .await;
+    bad.assert_status(422).assert_has(hint).assert_has(invalid);
+}
+
+#[tokio::test]
+async fn a_text_over_the_render_bounds_hands_the_customer_to_a_person() {
+    // The template of issue 12 as the first question of a customer script.
+    let mut files = scripts();
+    files.push((
+        "hostile.yaml",
+        "id: hostile\ntitle: Hostile\nnodes:\n  a:\n    ask: \"{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}\"\n    answers:\n      - Yes: { resolve: done }\n",
+    ));
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &files, |r, _| r).await;
+    let mut b = Browser::new(&app);
+    b.get("/").await;
+    let started = std::time::Instant::now();
+    let page = b.post("/start", &[("script", "hostile")]).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    page.assert_status(200)
+        .assert_has("A person will help you further");
+    let queued = app
+        .store
+        .escalations(&fixpath::store::EscalationFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("the queue reads");
+    assert_eq!(queued.len(), 1);
+    assert!(
+        queued[0]
+            .record
+            .reason
+            .starts_with("This step could not be shown"),
+        "{}",
+        queued[0].record.reason
+    );
+}
+/// The example library, as shipped in `scripts/`.
+fn example_scripts() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The titles of the wizard list's cards, in the order shown.
+fn card_titles(body: &str) -> Vec<String> {
+    body.split("<h2 class=\"card-title\">")
+        .skip(1)
+        .filter_map(|s| s.split("</h2>").next())
+        .map(|s| s.to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_wizard_search_finds_what_people_type_best_first_in_their_language() {
+    let files = example_scripts();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let app = TestApp::start_with_scripts(HttpConfig::default(), &refs, |r, _| r).await;
+    let mut customer = Browser::new(&app);
+
+    let found = customer.get("/?q=my+internet+does+not+work").await;
+    found.assert_status(200);
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Router has no internet")
+    );
+
+    let found = customer.get("/?q=forgot+password").await;
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Password reset or locked account")
+    );
+
+    // A Russian customer: the title comes back in Russian.
+    customer.language = Some("ru".into());
+    let found = customer
+        .get("/?q=%D0%BF%D0%B0%D1%80%D0%BE%D0%BB%D1%8C")
+        .await;
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Сброс пароля или заблокированная учётная запись"),
+        "«пароль»"
+    );
+    insta::assert_snapshot!("wizard_search_ru", redact(&found.body));
+    customer.language = None;
+
+    let nothing = customer.get("/?q=xylophone+banana").await;
+    nothing.assert_status(200);
+    assert_eq!(card_titles(&nothing.body), Vec::<String>::new());
+
+    // A query of any length is answered, read up to its first 200 characters.
+    let long = format!("/?q={}", "printer+".repeat(5_000));
+    let found = customer.get(&long).await;
+    found.assert_status(200);
+    assert_eq!(
+        card_titles(&found.body).first().map(String::as_str),
+        Some("Printer does not print")
+    );
+
+    // No query: every customer-facing script, by title.
+    let all = card_titles(&customer.get("/").await.body);
+    assert_eq!(all.len(), 9, "{all:?}");
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted);
 }

@@ -26,17 +26,23 @@ pub struct Args {
 pub fn load(script: &str, scripts: &Path) -> anyhow::Result<(compiler::Compilation, String)> {
     let p = Path::new(script);
     if p.is_file() {
-        let dir = p
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let comp = compiler::compile_paths(&[dir.to_path_buf()])?;
-        let canon = std::fs::canonicalize(p)?;
+        // The file first, so a sibling with the same id is the duplicate.
+        let mut quiet = Vec::new();
+        let Some(loaded) = super::compile_with_context(vec![p.to_path_buf()], &mut quiet)? else {
+            anyhow::bail!(
+                "{}",
+                String::from_utf8_lossy(&quiet)
+                    .trim_start_matches("error: ")
+                    .trim_end()
+            );
+        };
+        let comp = loaded.comp;
+        let path = comp.sources.path(crate::diagnostics::FileId(0)).to_owned();
         let id = comp
             .program
             .scripts
             .iter()
-            .find(|s| std::fs::canonicalize(&s.path).ok().as_deref() == Some(canon.as_path()))
+            .find(|s| s.path == path)
             .map(|s| s.id.clone());
         match id {
             Some(id) => Ok((comp, id)),

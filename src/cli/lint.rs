@@ -1,5 +1,7 @@
 //! `fixpath lint [PATH...] [--format ...] [--deny-warnings]`, and
-//! `fixpath lint --explain CODE`.
+//! `fixpath lint --explain CODE`. A file named on its own is checked with the
+//! scripts beside it loaded, as `run` and `graph` load them, and only its own
+//! problems are reported.
 
 use super::exit;
 use crate::diagnostics::{Code, render};
@@ -7,7 +9,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Script files or folders (default: scripts/)
+    /// Script files or folders (default: scripts/); a file is checked with the scripts beside
+    /// it loaded, so its `use` resolves, and only its own problems are reported
     pub paths: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
@@ -49,20 +52,30 @@ pub fn run(
             }
         });
     }
-    let Some(comp) = super::compile_or_report(args.paths, err)? else {
+    let Some(loaded) = super::compile_with_context(args.paths, err)? else {
         return Ok(exit::USAGE);
     };
-    let files = comp.sources.len();
+    // The files beside a file named on its own are read so that its `use`
+    // resolves; their own problems show when their folder is linted.
+    let diagnostics: Vec<_> = loaded
+        .comp
+        .diagnostics
+        .iter()
+        .filter(|d| loaded.is_asked(d.file))
+        .cloned()
+        .collect();
     let text = render::render(
         args.format,
-        &comp.diagnostics,
-        &comp.sources,
+        &diagnostics,
+        &loaded.comp.sources,
         super::use_color(),
     );
     out.write_all(text.as_bytes())?;
     if args.format == render::Format::Human {
-        writeln!(err, "{}", render::summary(&comp.diagnostics, files))?;
+        writeln!(err, "{}", render::summary(&diagnostics, loaded.asked()))?;
     }
-    let failed = comp.errors() > 0 || (args.deny_warnings && comp.warnings() > 0);
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = diagnostics.len() - errors;
+    let failed = errors > 0 || (args.deny_warnings && warnings > 0);
     Ok(if failed { exit::PROBLEMS } else { exit::OK })
 }

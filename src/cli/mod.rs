@@ -87,7 +87,12 @@ where
             run::run(a, &mut stdin.lock(), echo, out, err)
         }
         Command::Serve(a) => serve::run(a, err),
-        Command::User(a) => user::run(a, &mut std::io::stdin().lock(), out, err),
+        Command::User(a) => {
+            use std::io::IsTerminal;
+            let stdin = std::io::stdin();
+            let terminal = stdin.is_terminal();
+            user::run(a, &mut stdin.lock(), terminal, out, err)
+        }
     };
     match res {
         Ok(code) => code,
@@ -98,24 +103,74 @@ where
     }
 }
 
-/// Compiles PATHs (default `scripts/`); a path that does not exist is
-/// reported on `err` and gives `None` (the command exits 2).
-pub fn compile_or_report(
+/// What a command was asked to check, compiled with the files around it.
+pub struct Loaded {
+    pub comp: crate::compiler::Compilation,
+    /// The files named, or found in the folders named, come first in
+    /// `comp.sources`: ids below this number are theirs.
+    asked: usize,
+}
+
+impl Loaded {
+    /// Whether `file` was asked for (rather than read beside one).
+    pub fn is_asked(&self, file: crate::diagnostics::FileId) -> bool {
+        (file.0 as usize) < self.asked
+    }
+
+    /// How many files were asked for.
+    pub fn asked(&self) -> usize {
+        self.asked
+    }
+}
+
+/// Compiles PATHs (default `scripts/`) and, for each file named on its own,
+/// the scripts and tests beside it (recursively, as a folder is read), so
+/// that `use` resolves and a test finds its script. Those are context only:
+/// the asked files come first, so a sibling with the same script id as one
+/// of them is the duplicate. A path that does not exist is reported on `err`
+/// and gives `None` (the command exits 2).
+pub fn compile_with_context(
     paths: Vec<PathBuf>,
     err: &mut dyn std::io::Write,
-) -> std::io::Result<Option<crate::compiler::Compilation>> {
+) -> std::io::Result<Option<Loaded>> {
     let paths = if paths.is_empty() {
         vec![default_scripts()]
     } else {
         paths
     };
-    match crate::compiler::compile_paths(&paths) {
-        Ok(c) => Ok(Some(c)),
+    let asked = match crate::script::load::discover(&paths) {
+        Ok(f) => f,
         Err(e) => {
             writeln!(err, "error: {e}")?;
-            Ok(None)
+            return Ok(None);
         }
-    }
+    };
+    let mut folders: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.is_file())
+        .map(|p| match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+        .collect();
+    folders.sort();
+    folders.dedup();
+    let seen: std::collections::HashSet<PathBuf> = asked
+        .iter()
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))
+        .collect();
+    // The folders exist: their files were just found in them.
+    let beside = crate::script::load::discover(&folders).unwrap_or_default();
+    let mut files = asked.clone();
+    files.extend(
+        beside
+            .into_iter()
+            .filter(|p| !seen.contains(&std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()))),
+    );
+    Ok(Some(Loaded {
+        comp: crate::compiler::compile_files(&files),
+        asked: asked.len(),
+    }))
 }
 
 /// The default script folder of every command.

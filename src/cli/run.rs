@@ -70,13 +70,15 @@ pub fn run(
     opts.language = args.language;
     opts.params = params;
     let (mut s, _) = engine::start(program, opts, now())?;
+    let words = Words::of(&s.language);
     if let Some((_, sc)) = program.get(&id) {
         let lang = sc.language_index(&s.language).unwrap_or(0);
         writeln!(
             out,
-            "== {} ({}, version {}) ==",
+            "== {} ({}, {} {}) ==",
             program.templates.source(sc.title, lang),
             sc.id,
+            words.version,
             sc.version
         )?;
     }
@@ -88,7 +90,7 @@ pub fn run(
         }
         writeln!(out, "[{}] {}", step.node, step.text)?;
         if let Some(h) = &step.help {
-            writeln!(out, "  help: {h}")?;
+            writeln!(out, "  {}: {h}", words.help)?;
         }
         let numbered: Vec<_> = step
             .answers
@@ -96,18 +98,23 @@ pub fn run(
             .filter(|a| a.id != "_escalate")
             .collect();
         if step.kind == "say" {
-            writeln!(out, "  (press Enter when done)")?;
+            writeln!(out, "  ({})", words.press_enter)?;
         } else if let Some(i) = &step.input {
             let pat = i
                 .pattern
                 .as_ref()
-                .map(|p| format!(", matching {p}"))
+                .map(|p| format!(", {} {p}", words.matching))
                 .unwrap_or_default();
+            let optional = if i.required {
+                String::new()
+            } else {
+                format!(", {}", words.optional)
+            };
             writeln!(
                 out,
-                "  (type the value: {}{pat}{})",
-                i.kind,
-                if i.required { "" } else { ", optional" }
+                "  ({}: {}{pat}{optional})",
+                words.type_value,
+                words.kind(&i.kind)
             )?;
         } else {
             for (n, a) in numbered.iter().enumerate() {
@@ -119,12 +126,12 @@ pub fn run(
             .iter()
             .find(|a| a.id == "_escalate")
             .map(|a| a.label.as_str())
-            .unwrap_or("Escalate");
-        writeln!(
-            out,
-            "  e) {esc}{}",
-            if step.can_go_back { "   b) back" } else { "" }
-        )?;
+            .unwrap_or(words.escalate);
+        if step.can_go_back {
+            writeln!(out, "  e) {esc}   b) {}", words.back)?;
+        } else {
+            writeln!(out, "  e) {esc}")?;
+        }
         write!(out, "> ")?;
         out.flush()?;
         line.clear();
@@ -146,7 +153,7 @@ pub fn run(
         let result = match given {
             "b" => engine::back(program, &mut s, &actor, now).map(|_| ()),
             "e" => {
-                write!(out, "note for the next tier (optional): ")?;
+                write!(out, "{}: ", words.note)?;
                 out.flush()?;
                 let mut note = String::new();
                 input.read_line(&mut note)?;
@@ -185,7 +192,7 @@ pub fn run(
     }
     writeln!(out)?;
     match s.ending.as_deref() {
-        Some(Ending::Resolved { text, .. }) => writeln!(out, "RESOLVED: {text}")?,
+        Some(Ending::Resolved { text, .. }) => writeln!(out, "{}: {text}", words.resolved)?,
         Some(Ending::Escalated { .. }) => {
             let now = now();
             if let Some(r) = Record::from_session(program, &s, "local", "local", now) {
@@ -202,3 +209,111 @@ fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(0).unwrap_or(t)
 }
+
+/// The terminal's own words around a script's texts, in the five languages
+/// of the product (en, nl, de, et, ru). The keys to type
+/// (`e`, `b`, numbers) stay the same in every language.
+struct Words {
+    version: &'static str,
+    help: &'static str,
+    press_enter: &'static str,
+    type_value: &'static str,
+    /// text, number, email, phone
+    kinds: [&'static str; 4],
+    matching: &'static str,
+    optional: &'static str,
+    escalate: &'static str,
+    back: &'static str,
+    note: &'static str,
+    resolved: &'static str,
+}
+
+impl Words {
+    /// The words of `lang`; English for a language the terminal does not speak.
+    fn of(lang: &str) -> &'static Words {
+        let i = ["en", "nl", "de", "et", "ru"]
+            .iter()
+            .position(|l| *l == lang)
+            .unwrap_or(0);
+        &WORDS[i]
+    }
+
+    /// The name of an input kind; an unknown one as it is.
+    fn kind<'a>(&self, kind: &'a str) -> &'a str {
+        match kind {
+            "text" => self.kinds[0],
+            "number" => self.kinds[1],
+            "email" => self.kinds[2],
+            "phone" => self.kinds[3],
+            other => other,
+        }
+    }
+}
+
+const WORDS: [Words; 5] = [
+    Words {
+        version: "version",
+        help: "help",
+        press_enter: "press Enter when done",
+        type_value: "type the value",
+        kinds: ["text", "number", "email address", "phone number"],
+        matching: "matching",
+        optional: "optional",
+        escalate: "Escalate",
+        back: "back",
+        note: "note for the next tier (optional)",
+        resolved: "RESOLVED",
+    },
+    Words {
+        version: "versie",
+        help: "hulp",
+        press_enter: "druk op Enter als u klaar bent",
+        type_value: "typ de waarde",
+        kinds: ["tekst", "getal", "e-mailadres", "telefoonnummer"],
+        matching: "volgens het patroon",
+        optional: "niet verplicht",
+        escalate: "Escaleren",
+        back: "terug",
+        note: "notitie voor de volgende lijn (niet verplicht)",
+        resolved: "OPGELOST",
+    },
+    Words {
+        version: "Version",
+        help: "Hilfe",
+        press_enter: "Eingabetaste drücken, wenn erledigt",
+        type_value: "Wert eingeben",
+        kinds: ["Text", "Zahl", "E-Mail-Adresse", "Telefonnummer"],
+        matching: "passend zum Muster",
+        optional: "freiwillig",
+        escalate: "Eskalieren",
+        back: "zurück",
+        note: "Notiz für die nächste Stufe (freiwillig)",
+        resolved: "GELÖST",
+    },
+    Words {
+        version: "versioon",
+        help: "abi",
+        press_enter: "vajuta Enter, kui oled valmis",
+        type_value: "sisesta väärtus",
+        kinds: ["tekst", "arv", "e-posti aadress", "telefoninumber"],
+        matching: "mustri järgi",
+        optional: "pole kohustuslik",
+        escalate: "Eskaleeri",
+        back: "tagasi",
+        note: "märkus järgmisele tasandile (pole kohustuslik)",
+        resolved: "LAHENDATUD",
+    },
+    Words {
+        version: "версия",
+        help: "подсказка",
+        press_enter: "нажмите Enter, когда закончите",
+        type_value: "введите значение",
+        kinds: ["текст", "число", "адрес эл. почты", "номер телефона"],
+        matching: "по шаблону",
+        optional: "необязательно",
+        escalate: "Эскалировать",
+        back: "назад",
+        note: "заметка для следующей линии (необязательно)",
+        resolved: "РЕШЕНО",
+    },
+];

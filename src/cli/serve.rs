@@ -12,15 +12,17 @@ use std::path::PathBuf;
 Settings come from flags, then environment variables, then the --config file, \
 then the defaults. The file is TOML with the keys scripts, db, db_pool, listen, webhooks \
 (a list), webhook_secret, body_limit (bytes, or e.g. \"1MiB\"), session_idle (minutes), \
-secure_cookies and log_format; \
+secure_cookies, log_format and a [limits] table (hash_slots, signin_per_minute, \
+sessions_per_minute, trusted_proxies); \
 relative paths in it are read from its folder. Logs go to stderr; FIXPATH_LOG \
 or RUST_LOG sets the filter (default: info).")]
 pub struct Args {
     /// The folder of troubleshooting scripts [default: scripts]
     #[arg(long, env = "FIXPATH_SCRIPTS", value_name = "DIR")]
     pub scripts: Option<PathBuf>,
-    /// The database: an SQLite file path, an sqlite:// URL, or a postgres:// URL for several
-    /// instances sharing one database [default: fixpath-data/fixpath.db]
+    /// The database: an SQLite file path ending in .db, .sqlite or .sqlite3, an sqlite:// URL, or
+    /// a postgres:// URL for several instances sharing one database
+    /// [default: fixpath-data/fixpath.db]
     #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
     /// PostgreSQL connections this instance opens at most, 1 to 500 [default: 16]
@@ -90,6 +92,7 @@ impl Args {
             session_idle: self.session_idle,
             secure_cookies: self.secure_cookies,
             log_format: self.log_format,
+            limits: None,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `fixpath test [PATH...] [--coverage]`: runs the `*.test.yaml` files found
-//! among PATHs against the scripts found there. The last line is always
-//! `N passed, N failed`.
+//! among PATHs against the scripts found there and beside any file named on
+//! its own. The last line is always `N passed, N failed`.
 
 use super::exit;
 use crate::diagnostics::render;
@@ -12,8 +12,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// Script and test files or folders (default: scripts/)
     pub paths: Vec<PathBuf>,
-    /// List every answer of every script that no case exercises; any such
-    /// answer fails the run
+    /// List every answer that no case exercises, of the scripts named (files, or found in
+    /// folders) and those the tests named run; any such answer fails the run
     #[arg(long)]
     pub coverage: bool,
 }
@@ -23,13 +23,32 @@ pub fn run(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
-    let Some(comp) = super::compile_or_report(args.paths, err)? else {
+    let Some(loaded) = super::compile_with_context(args.paths, err)? else {
         return Ok(exit::USAGE);
     };
+    let comp = &loaded.comp;
+    // Only the test files asked for run; a test file named on its own finds
+    // its script among the files beside it.
+    let test_files: Vec<_> = comp
+        .test_files
+        .iter()
+        .copied()
+        .filter(|&f| loaded.is_asked(f))
+        .collect();
+    let mut tested: Vec<String> = Vec::new();
+    for &file in &test_files {
+        let text = comp.sources.get(file).map(|f| &*f.text).unwrap_or("");
+        if let Ok(tf) = scenario::parse_test_file(text) {
+            tested.push(tf.script);
+        }
+    }
+    // The errors of the files asked for, and those beside them when a tested
+    // script did not compile (they say why).
+    let untested = tested.iter().any(|id| comp.program.get(id).is_none());
     let errors: Vec<_> = comp
         .diagnostics
         .iter()
-        .filter(|d| d.is_error())
+        .filter(|d| d.is_error() && (untested || loaded.is_asked(d.file)))
         .cloned()
         .collect();
     if !errors.is_empty() {
@@ -38,7 +57,7 @@ pub fn run(
     }
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut chosen: HashSet<(String, String, String)> = HashSet::new();
-    for &file in &comp.test_files {
+    for &file in &test_files {
         let path = comp.sources.path(file).to_owned();
         let text = comp
             .sources
@@ -89,10 +108,29 @@ pub fn run(
     }
     let mut uncovered_count = 0;
     if args.coverage {
-        let missing = scenario::uncovered(&comp.program, &chosen);
+        // The scripts asked for: those in the files named, and those the
+        // tests named exercise. A sub-flow they `use` counts when named too.
+        let asked: HashSet<&str> = comp
+            .program
+            .scripts
+            .iter()
+            .filter(|s| {
+                tested.contains(&s.id)
+                    || comp
+                        .sources
+                        .iter()
+                        .any(|(f, src)| loaded.is_asked(f) && src.path == s.path)
+            })
+            .map(|s| s.id.as_str())
+            .collect();
+        let mut missing = scenario::uncovered(&comp.program, &chosen);
+        missing.retain(|m| asked.contains(m.script.as_str()));
         uncovered_count = missing.len();
         if missing.is_empty() {
-            writeln!(out, "coverage: every answer of every script is exercised")?;
+            writeln!(
+                out,
+                "coverage: every answer of every script tested is exercised"
+            )?;
         } else {
             writeln!(
                 out,
@@ -109,7 +147,8 @@ pub fn run(
         }
     }
     writeln!(out, "{passed} passed, {failed} failed")?;
-    Ok(if failed > 0 || uncovered_count > 0 || !errors.is_empty() {
+    let asked_errors = errors.iter().any(|d| loaded.is_asked(d.file));
+    Ok(if failed > 0 || uncovered_count > 0 || asked_errors {
         exit::PROBLEMS
     } else {
         exit::OK

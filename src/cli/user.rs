@@ -33,10 +33,11 @@ pub struct AddArgs {
     /// The tier a specialist works at, 1-4 [default: 2 for specialists, else 1]
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub tier: Option<u8>,
-    /// Read a password for the web pages from the first line of stdin
+    /// Read a password for the web pages from the first line of stdin; on a terminal it is
+    /// asked for twice and not shown as it is typed
     #[arg(long)]
     pub password_stdin: bool,
-    /// The server's database: an SQLite path or URL, or a postgres:// URL
+    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
     /// [default: fixpath-data/fixpath.db]
     #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
@@ -102,20 +103,23 @@ impl UserName {
     }
 }
 
+/// `terminal`: stdin is a terminal, where a password is typed unseen.
 pub fn run(
     args: Args,
     input: &mut dyn BufRead,
+    terminal: bool,
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
     match args.command {
-        Command::Add(a) => add(a, input, out, err),
+        Command::Add(a) => add(a, input, terminal, out, err),
     }
 }
 
 fn add(
     args: AddArgs,
     input: &mut dyn BufRead,
+    terminal: bool,
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
@@ -146,8 +150,23 @@ fn add(
         .unwrap_or(if role == Role::Specialist { 2 } else { 1 });
 
     let password_hash = if args.password_stdin {
-        let mut line = String::new();
-        input.read_line(&mut line)?;
+        let line = if terminal {
+            let first = read_unseen(
+                input,
+                &format!("Password for `{}` (not shown): ", name.0),
+                err,
+            )?;
+            let again = read_unseen(input, "The same password again: ", err)?;
+            if first != again {
+                writeln!(err, "error: the two passwords differ; nothing was created")?;
+                return Ok(exit::USAGE);
+            }
+            first
+        } else {
+            let mut line = String::new();
+            input.read_line(&mut line)?;
+            line
+        };
         let password = line.trim_end_matches(['\n', '\r']);
         if password.is_empty() {
             writeln!(
@@ -217,6 +236,72 @@ fn add(
             )?;
             writeln!(out, "{}", token.plain)?;
             Ok(exit::OK)
+        }
+    }
+}
+
+/// Prompts on `err` and reads a line from the terminal on stdin with its
+/// echo off, so the password does not show on the screen; the echo comes
+/// back afterwards, whatever happens.
+fn read_unseen(
+    input: &mut dyn BufRead,
+    prompt: &str,
+    err: &mut dyn std::io::Write,
+) -> std::io::Result<String> {
+    let mut line = String::new();
+    {
+        // Off before the prompt shows: a terminal echoes what is typed as
+        // it arrives, before anyone reads it.
+        let _quiet = NoEcho::on_stdin();
+        write!(err, "{prompt}")?;
+        err.flush()?;
+        input.read_line(&mut line)?;
+    }
+    // The Enter that ended the line was not echoed either.
+    writeln!(err)?;
+    Ok(line)
+}
+
+/// The terminal on stdin with its echo off, until dropped.
+struct NoEcho {
+    #[cfg(unix)]
+    saved: Option<libc::termios>,
+}
+
+impl NoEcho {
+    fn on_stdin() -> NoEcho {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = std::io::stdin().as_raw_fd();
+            // SAFETY: termios is plain data; tcgetattr fills it for a terminal
+            // and fails (leaving nothing to restore) for anything else.
+            let mut term: libc::termios = unsafe { std::mem::zeroed() };
+            if unsafe { libc::tcgetattr(fd, &mut term) } != 0 {
+                return NoEcho { saved: None };
+            }
+            let saved = term;
+            term.c_lflag &= !libc::ECHO;
+            // SAFETY: `term` is the terminal's own settings with one flag off.
+            if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) } != 0 {
+                return NoEcho { saved: None };
+            }
+            NoEcho { saved: Some(saved) }
+        }
+        #[cfg(not(unix))]
+        NoEcho {}
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(saved) = &self.saved {
+            use std::os::fd::AsRawFd;
+            // SAFETY: the settings tcgetattr gave for this same terminal.
+            unsafe {
+                libc::tcsetattr(std::io::stdin().as_raw_fd(), libc::TCSANOW, saved);
+            }
         }
     }
 }

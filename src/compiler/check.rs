@@ -34,6 +34,18 @@ struct ScriptVars {
     /// (name, where it is read)
     reads: Vec<(String, Span)>,
     writes: HashSet<String>,
+    /// Uses of `params.X` with no fallback, in texts people read (FP106).
+    params: Vec<ParamUse>,
+}
+
+/// The texts only staff read (by the name [`Ctx::text`] gets): FP106
+/// leaves them alone.
+const STAFF_TEXTS: &[&str] = &["`help`", "the escalation reason"];
+
+/// An unguarded `params.X` in a text, and the text's span.
+struct ParamUse {
+    found: super::params::Unguarded,
+    span: Span,
 }
 
 pub fn check(
@@ -63,6 +75,7 @@ pub fn check(
         .map(|_| ScriptVars {
             reads: Vec::new(),
             writes: HashSet::new(),
+            params: Vec::new(),
         })
         .collect();
     let mut parts = Vec::with_capacity(outs.len());
@@ -92,6 +105,7 @@ pub fn check(
             let v = &mut vars[si];
             v.reads.extend(u.reads);
             v.writes.extend(u.writes);
+            v.params.extend(u.params);
             for (e, span) in u.exprs {
                 if let Some(r) = results.get_mut(e.0 as usize).and_then(Option::take) {
                     exprs.push((si, r, span));
@@ -103,14 +117,24 @@ pub fn check(
         let file = resolved.scripts[si].file;
         match result {
             Ok(names) => vars[si].reads.extend(names.into_iter().map(|n| (n, span))),
-            Err(err) => diags.push(
-                Diagnostic::new(Code::Fp008, file, span, format!("this `if:` is not a valid expression: {}", describe(&err)))
-                    .with_label("invalid expression")
-                    .with_hint("an `if:` is a minijinja expression such as `attempts > 2 and light == \"red\"`"),
-            ),
+            Err(err) => {
+                let d = Diagnostic::new(
+                    Code::Fp008,
+                    file,
+                    span,
+                    format!("this `if:` is not a valid expression: {}", describe(&err)),
+                )
+                .with_label("invalid expression");
+                let d = match lone_equals(&resolved.scripts[si], span) {
+                    Some(fixed) => d.with_hint(format!("to compare, write `==`: `{fixed}`")),
+                    None => d.with_hint("an `if:` is a minijinja expression such as `attempts > 2 and light == \"red\"`"),
+                };
+                diags.push(d);
+            }
         }
     }
     check_variables(resolved, &checked, &vars, sources, diags);
+    check_params(resolved, &checked, &vars, sources, diags);
     (templates, checked)
 }
 
@@ -129,6 +153,7 @@ struct UnitOut {
     uses: Vec<usize>,
     reads: Vec<(String, Span)>,
     writes: HashSet<String>,
+    params: Vec<ParamUse>,
     /// Expressions, numbered within the chunk, and where they stand.
     exprs: Vec<(ExprId, Span)>,
 }
@@ -215,6 +240,7 @@ fn check_unit(
         builder,
         diags,
         reads: Vec::new(),
+        params: Vec::new(),
     };
     let map = &resolved.node_maps[si];
     let ix = |r: &Option<ast::Spanned<String>>| -> NodeIndex {
@@ -297,6 +323,8 @@ fn check_unit(
                 kind,
                 pattern,
                 required,
+                hint,
+                invalid,
             } => {
                 if let Some(i) = into {
                     writes.insert(i.value.clone());
@@ -312,6 +340,8 @@ fn check_unit(
                     kind: *kind,
                     pattern,
                     required: *required,
+                    hint: hint.as_ref().map(|t| c.text(t, "`hint`")),
+                    invalid: invalid.as_ref().map(|t| c.text(t, "`invalid`")),
                 }
             }
             NodeKind::Branch { arms, otherwise } => {
@@ -360,6 +390,7 @@ fn check_unit(
         nodes,
         uses,
         reads: c.reads,
+        params: c.params,
         writes,
         exprs,
     }
@@ -400,8 +431,18 @@ fn rebase(node: &mut program::Node, t: u32, e: u32) {
                 }
             }
         }
+        program::NodeKind::Input {
+            text: q,
+            hint,
+            invalid,
+            ..
+        } => {
+            text(q);
+            for id in [hint, invalid].into_iter().flatten() {
+                text(id);
+            }
+        }
         program::NodeKind::Say { text: id, .. }
-        | program::NodeKind::Input { text: id, .. }
         | program::NodeKind::Resolve(id)
         | program::NodeKind::Return(id) => text(id),
         program::NodeKind::Escalate(x) => escalation(x),
@@ -440,6 +481,10 @@ fn check_variables(
     }
     let mut known: HashMap<usize, HashSet<&str>> = HashMap::new();
     let mut read: HashMap<usize, HashSet<&str>> = HashMap::new();
+    // The template engine's own functions (`range`, `dict`, `namespace`, …)
+    // read like variables to its analysis, but are always there.
+    let env = crate::program::templates::environment();
+    let globals: HashSet<&str> = env.globals().map(|(n, _)| n).collect();
     for (i, v) in vars.iter().enumerate() {
         let root = find(&mut parent, i);
         known
@@ -464,6 +509,7 @@ fn check_variables(
         let mut reported = HashSet::new();
         for (name, span) in &v.reads {
             if BUILTINS.contains(&name.as_str())
+                || globals.contains(name.as_str())
                 || known.contains(name.as_str())
                 || !reported.insert((name, span))
             {
@@ -501,6 +547,144 @@ fn check_variables(
             }
         }
     }
+}
+
+/// The `if:` at `span` rewritten with `==` where it compares with a lone
+/// `=` (outside strings), as people write it in plain language; `None`
+/// when it has no such `=`.
+fn lone_equals(script: &ast::Script, span: Span) -> Option<String> {
+    let src = script.nodes.iter().find_map(|n| match &n.kind {
+        NodeKind::Branch { arms, .. } => arms
+            .iter()
+            .find(|a| a.condition.span == span)
+            .map(|a| a.condition.value.as_str()),
+        _ => None,
+    })?;
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len() + 2);
+    let mut quote: Option<char> = None;
+    let mut changed = false;
+    for (i, &c) in chars.iter().enumerate() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '='
+                && chars.get(i + 1) != Some(&'=')
+                && !matches!(
+                    i.checked_sub(1).map(|j| chars[j]),
+                    Some('=' | '!' | '<' | '>')
+                ) =>
+            {
+                out.push_str("==");
+                changed = true;
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    changed.then_some(out)
+}
+
+/// FP106: in the scripts customers read, `params.X` with no fallback.
+///
+/// Customer-facing is the server's rule for the wizard's list (tier 1 and
+/// not a sub-flow), widened to the sub-flows such a script runs through
+/// `use`: their texts are read by the same customers.
+fn check_params(
+    resolved: &Resolved,
+    checked: &[Checked],
+    vars: &[ScriptVars],
+    sources: &Sources,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let n = checked.len();
+    // Per script: `None` when no customer reads it, else the script the
+    // customer started (itself, or a caller of this sub-flow).
+    let mut customer: Vec<Option<usize>> = resolved
+        .scripts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.tier == 1 && !is_subflow(s)).then_some(i))
+        .collect();
+    let mut stack: Vec<usize> = (0..n).filter(|&i| customer[i].is_some()).collect();
+    while let Some(i) = stack.pop() {
+        for &u in &checked[i].uses {
+            if u < n && customer[u].is_none() {
+                customer[u] = customer[i];
+                stack.push(u);
+            }
+        }
+    }
+    for (i, v) in vars.iter().enumerate() {
+        let Some(started) = customer[i] else {
+            continue;
+        };
+        let how = if started == i {
+            "customers start this script themselves, with no params".to_owned()
+        } else {
+            format!(
+                "customers reach this sub-flow from `{}`, which they start themselves, with no params",
+                resolved.scripts[started].id.value
+            )
+        };
+        let s = &resolved.scripts[i];
+        let mut reported = HashSet::new();
+        for p in &v.params {
+            let name = &p.found.name;
+            let span = refine_nth(
+                sources,
+                s.file,
+                p.span,
+                &p.found.written,
+                p.found.occurrence,
+            );
+            if !reported.insert((span.start.line, span.start.column)) {
+                continue;
+            }
+            diags.push(
+                Diagnostic::new(
+                    Code::Fp106,
+                    s.file,
+                    span,
+                    format!("`params.{name}` shows as nothing when the session was started without it"),
+                )
+                .with_label("no fallback")
+                .with_hint(format!(
+                    "{how}: write `{{{{ params.{name} | default(\"...\") }}}}`, or put the words around it inside `{{% if params.{name} %}}...{{% endif %}}`"
+                )),
+            );
+        }
+    }
+}
+
+/// Does the script end in `return` somewhere (a sub-flow)?
+fn is_subflow(s: &ast::Script) -> bool {
+    s.nodes.iter().any(|n| match &n.kind {
+        NodeKind::Return(_) => true,
+        NodeKind::Ask { answers, .. } => answers
+            .iter()
+            .any(|a| matches!(a.outcome, Some(Outcome::Return(_)))),
+        _ => false,
+    })
+}
+
+/// [`refine`] for the `nth` occurrence (from 0) of `needle` on the span's
+/// first line; the whole span when it is not there.
+fn refine_nth(sources: &Sources, file: FileId, span: Span, needle: &str, nth: usize) -> Span {
+    let mut from = span;
+    let mut found = span;
+    for _ in 0..=nth {
+        let r = refine(sources, file, from, needle);
+        if r == from {
+            return span;
+        }
+        found = r;
+        from = r;
+        from.start.column += 1;
+    }
+    found
 }
 
 /// Points a diagnostic about `name` at the name itself when it stands on the
@@ -568,6 +752,7 @@ struct Ctx<'a, 'd> {
     builder: &'a mut TemplatesBuilder,
     diags: &'d mut Vec<Diagnostic>,
     reads: Vec<(String, Span)>,
+    params: Vec<ParamUse>,
 }
 
 impl Ctx<'_, '_> {
@@ -593,6 +778,25 @@ impl Ctx<'_, '_> {
     }
 
     fn text(&mut self, t: &Text, what: &str) -> TextId {
+        // `help` and escalation reasons are for staff, who see the
+        // session's params beside them; the customer reads the rest.
+        if !STAFF_TEXTS.contains(&what) {
+            let sources: Vec<&ast::Spanned<String>> = match t {
+                Text::Plain(s) => vec![s],
+                Text::ByLanguage { entries, .. } => entries.iter().map(|(_, s)| s).collect(),
+            };
+            for s in sources {
+                self.params
+                    .extend(
+                        super::params::unguarded(&s.value)
+                            .into_iter()
+                            .map(|found| ParamUse {
+                                found,
+                                span: s.span,
+                            }),
+                    );
+            }
+        }
         let pieces = match t {
             Text::Plain(s) => {
                 if self.langs.len() > 1 {

@@ -15,9 +15,11 @@
 pub mod check;
 pub mod lints;
 pub mod lower;
+mod params;
 pub mod parse;
 pub mod resolve;
 pub mod split;
+mod syntax;
 
 use crate::diagnostics::{self, Diagnostic, FileId, SourceFile, Sources};
 use crate::program::Program;
@@ -48,12 +50,17 @@ impl Compilation {
 
 /// Loads and compiles every script under `paths`.
 pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, MissingPath> {
-    let files = load::discover(paths)?;
+    Ok(compile_files(&load::discover(paths)?))
+}
+
+/// Loads and compiles these files, in this order: where two define the same
+/// script id, the earlier one is the script and the later one the duplicate.
+pub fn compile_files(files: &[PathBuf]) -> Compilation {
     let mut sources = Sources::new();
     let mut diags = Vec::new();
     let mut scripts = Vec::new();
     let mut tests = Vec::new();
-    for path in &files {
+    for path in files {
         let (id, res) = load::read(path, &mut sources);
         match res {
             Err(d) => diags.push(d),
@@ -61,7 +68,7 @@ pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, MissingPath> {
             Ok(()) => scripts.push(id),
         }
     }
-    Ok(compile_loaded(sources, scripts, tests, diags))
+    compile_loaded(sources, scripts, tests, diags)
 }
 
 /// Compiles in-memory files: `(path, text)` pairs. Paths ending in
@@ -240,5 +247,84 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An input's `hint` and `invalid` are texts like any other: checked
+    /// for every language, compiled as templates, and read for FP009.
+    #[test]
+    fn input_hint_and_invalid_are_checked_texts() {
+        let head = "id: s\ntitle: { en: S, nl: S }\nlanguages: [en, nl]\nnodes:\n  serial:\n    input: { en: Serial?, nl: Serienummer? }\n    into: serial\n    next: done\n";
+        let tail = "  done:\n    resolve: { en: Done, nl: Klaar }\n";
+        let codes = |extra: &str| -> Vec<(String, u32, u32)> {
+            let c = compile_texts([("s.yaml", format!("{head}{extra}{tail}"))]);
+            c.diagnostics
+                .iter()
+                .map(|d| {
+                    (
+                        d.code.as_str().to_owned(),
+                        d.span.start.line,
+                        d.span.start.column,
+                    )
+                })
+                .collect()
+        };
+        let clean = "    hint: { en: On the label, nl: Op het etiket }\n    invalid: { en: \"Eight characters, {{ serial }}\", nl: \"Acht tekens, {{ serial }}\" }\n";
+        assert_eq!(codes(clean), []);
+        let c = compile_texts([("s.yaml", format!("{head}{clean}{tail}"))]);
+        let (_, script) = c.program.get("s").expect("compiled");
+        match &script.node(petgraph::stable_graph::NodeIndex::new(0)).kind {
+            crate::program::NodeKind::Input { hint, invalid, .. } => {
+                assert!(hint.is_some() && invalid.is_some());
+            }
+            other => panic!("an input node, found {}", other.name()),
+        }
+        // A language missing, a broken template, a variable nothing sets.
+        assert_eq!(
+            codes("    hint: { en: On the label }\n"),
+            [("FP013".into(), 9, 11)]
+        );
+        assert_eq!(
+            codes("    invalid: { en: \"Bad {{ serial \", nl: Fout }\n"),
+            [("FP008".into(), 9, 20)]
+        );
+        assert_eq!(
+            codes("    hint: { en: \"{{ nobody }}\", nl: \"{{ nobody }}\" }\n"),
+            [("FP009".into(), 9, 21), ("FP009".into(), 9, 41)]
+        );
+        // A misspelling gets the right name.
+        let c = compile_texts([("s.yaml", format!("{head}    hnit: x\n{tail}"))]);
+        let d = &c.diagnostics[0];
+        assert_eq!(d.code.as_str(), "FP002");
+        assert!(
+            d.hints.iter().any(|h| h.contains("`hint`")),
+            "{:?}",
+            d.hints
+        );
+    }
+
+    /// FP106 is for what customers read: not a tier-2 script, not `help`,
+    /// and not a sub-flow only tier-2 scripts run.
+    #[test]
+    fn fp106_stays_out_of_staff_scripts() {
+        let fp106 = |files: &[(&str, &str)]| -> Vec<String> {
+            let c = compile_texts(files.iter().copied());
+            c.diagnostics
+                .iter()
+                .filter(|d| d.code == diagnostics::Code::Fp106)
+                .map(|d| c.sources.path(d.file).to_owned())
+                .collect()
+        };
+        let greet = "id: greet\ntitle: Hi\nnodes:\n  a:\n    say: \"Hello {{ params.name }}\"\n    help: \"Caller {{ params.name }}\"\n    next: b\n  b:\n    resolve: Done\n";
+        assert_eq!(fp106(&[("greet.yaml", greet)]), ["greet.yaml"]);
+        let staff = greet.replace("title: Hi\n", "title: Hi\ntier: 2\n");
+        assert!(fp106(&[("greet.yaml", &staff)]).is_empty());
+        let sub = "id: sub\ntitle: Sub\nnodes:\n  a:\n    return: \"Done for {{ params.name }}\"\n";
+        let caller = "id: deep\ntitle: Deep\ntier: 2\nnodes:\n  a:\n    use: sub\n    next: b\n  b:\n    resolve: Done\n";
+        assert!(fp106(&[("sub.yaml", sub), ("deep.yaml", caller)]).is_empty());
+        let caller = caller.replace("tier: 2\n", "");
+        assert_eq!(
+            fp106(&[("sub.yaml", sub), ("deep.yaml", &caller)]),
+            ["sub.yaml"]
+        );
     }
 }

@@ -39,7 +39,7 @@ pub const KIND_KEYS: &[&str] = &[
 const ASK_KEYS: &[&str] = &["ask", "say", "help", "answers"];
 const SAY_KEYS: &[&str] = &["say", "help", "next"];
 const INPUT_KEYS: &[&str] = &[
-    "input", "help", "into", "next", "type", "pattern", "required",
+    "input", "help", "into", "next", "type", "pattern", "required", "hint", "invalid",
 ];
 const BRANCH_KEYS: &[&str] = &["branch"];
 const RESOLVE_KEYS: &[&str] = &["resolve", "help"];
@@ -177,7 +177,10 @@ fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<
     for p in read.problems {
         diags.push(match p {
             BuildProblem::Syntax { span, message } => {
-                Diagnostic::new(Code::Fp001, file, span, message)
+                let e = super::syntax::explain(text, span, &message);
+                let mut d = Diagnostic::new(Code::Fp001, file, e.span, e.message);
+                d.hints = e.hints;
+                d
             }
             BuildProblem::DuplicateKey { key, span, first } => {
                 Diagnostic::new(Code::Fp004, file, span, format!("duplicate key `{key}`"))
@@ -222,6 +225,10 @@ struct ScriptSink {
     title: Option<Text>,
     has_title: bool,
     languages: Vec<Spanned<String>>,
+    /// The list under a misspelt `languages` (reported as FP002): the
+    /// languages the author meant, so the texts are not all reported as
+    /// naming unlisted ones.
+    meant_languages: Vec<Spanned<String>>,
     tier: u8,
     offer_none: bool,
     escalation: EscalationDefaults,
@@ -249,6 +256,7 @@ impl ScriptSink {
             title: None,
             has_title: false,
             languages: Vec::new(),
+            meant_languages: Vec::new(),
             tier: 1,
             offer_none: true,
             escalation: EscalationDefaults::default(),
@@ -317,6 +325,9 @@ impl ScriptSink {
                 )
                 .hints
                 .push(format!("add `{m}:` at the top level"));
+        }
+        if self.languages.is_empty() {
+            self.languages = std::mem::take(&mut self.meant_languages);
         }
         if self.languages.is_empty() {
             self.languages.push(Spanned::new("en".into(), Span::FILE));
@@ -425,7 +436,18 @@ impl ScriptSink {
                 }
             }
             Some("start") => self.start = p.reference(v, "`start`"),
-            _ => p.unknown_key(k, "the script", SCRIPT_KEYS),
+            _ => {
+                p.unknown_key(k, "the script", SCRIPT_KEYS);
+                let meant = k.key_text().is_some_and(|t| {
+                    did_you_mean(&t, SCRIPT_KEYS.iter().copied()) == Some("languages")
+                });
+                if let (true, Value::Seq(items)) = (meant, v.value()) {
+                    self.meant_languages = items
+                        .iter()
+                        .filter_map(|i| i.as_str().map(|l| Spanned::new(l.to_owned(), i.span())))
+                        .collect();
+                }
+            }
         }
     }
 }
@@ -959,6 +981,8 @@ impl Parser {
                 let required = get("required")
                     .and_then(|v| self.bool(v, "`required`"))
                     .unwrap_or(true);
+                let hint = get("hint").and_then(|v| self.text(v, "`hint`"));
+                let invalid = get("invalid").and_then(|v| self.text(v, "`invalid`"));
                 match input {
                     Some(input) => NodeKind::Input {
                         input,
@@ -967,6 +991,8 @@ impl Parser {
                         kind,
                         pattern,
                         required,
+                        hint,
+                        invalid,
                     },
                     None => NodeKind::Invalid,
                 }
@@ -1234,7 +1260,25 @@ impl Parser {
         let label = match y.get("label") {
             Some(l) => self.text(l, "`label`")?,
             None => {
-                self.err(Code::Fp003, y.span(), "this answer has no `label`");
+                // A misspelt key is the likelier mistake: name it, and say
+                // the label is missing only when no key could be the label.
+                let mut label_like = false;
+                for (k, _) in entries.iter() {
+                    if k.as_str().is_some_and(|s| ANSWER_KEYS.contains(&s)) {
+                        continue;
+                    }
+                    label_like |= k.key_text().is_some_and(|t| {
+                        did_you_mean(&t, ANSWER_KEYS.iter().copied()) == Some("label")
+                    });
+                    self.unknown_key(k, "an answer", ANSWER_KEYS);
+                }
+                if !label_like {
+                    self.err(Code::Fp003, y.span(), "this answer has no `label`")
+                        .hints
+                        .push(
+                            "give it one: `label: Yes`, or write it short: `- Yes: NODE-ID`".into(),
+                        );
+                }
                 return None;
             }
         };
@@ -1359,6 +1403,34 @@ fn article(kind: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The editor's schema offers exactly the keys the parser reads, node
+    /// kind by node kind.
+    #[test]
+    fn the_schema_knows_every_node_key() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/fixpath-script.schema.json"))
+                .expect("the schema is JSON");
+        for (kind, keys) in [
+            ("askNode", ASK_KEYS),
+            ("sayNode", SAY_KEYS),
+            ("inputNode", INPUT_KEYS),
+            ("branchNode", BRANCH_KEYS),
+            ("resolveNode", RESOLVE_KEYS),
+            ("escalateNode", ESCALATE_KEYS),
+            ("useNode", USE_KEYS),
+            ("returnNode", RETURN_KEYS),
+        ] {
+            let props = schema["$defs"][kind]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{kind} has properties"));
+            let mut in_schema: Vec<&str> = props.keys().map(String::as_str).collect();
+            let mut parsed: Vec<&str> = keys.to_vec();
+            in_schema.sort_unstable();
+            parsed.sort_unstable();
+            assert_eq!(in_schema, parsed, "{kind}");
+        }
+    }
 
     /// A small deterministic generator (splitmix64).
     struct Rng(u64);

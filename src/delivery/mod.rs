@@ -53,17 +53,83 @@ impl RelayConfig {
     }
 }
 
+/// The shortest key accepted, in decoded bytes: 192 bits. Standard
+/// Webhooks tools make 24 to 64; a shorter one can be guessed offline from
+/// one signed message.
+pub const MIN_SECRET_BYTES: usize = 24;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
-#[error("a webhook secret is `whsec_` followed by base64 (as Standard Webhooks tools print it)")]
-pub struct BadSecret;
+pub enum BadSecret {
+    #[error(
+        "a webhook secret is `whsec_` followed by base64 (as Standard Webhooks tools print it)"
+    )]
+    Format,
+    #[error(
+        "the webhook secret is {0} bytes once decoded; it must be at least {MIN_SECRET_BYTES} \
+         (make one with `openssl rand -base64 32` and put `whsec_` before it)"
+    )]
+    TooShort(usize),
+}
 
 /// Decodes a `whsec_…` secret into the key bytes.
 pub fn parse_secret(s: &str) -> Result<Vec<u8>, BadSecret> {
-    let b = s.trim().strip_prefix("whsec_").ok_or(BadSecret)?;
+    let b = s.trim().strip_prefix("whsec_").ok_or(BadSecret::Format)?;
     match B64.decode(b) {
-        Ok(k) if !k.is_empty() => Ok(k),
-        _ => Err(BadSecret),
+        Ok(k) if k.len() >= MIN_SECRET_BYTES => Ok(k),
+        Ok(k) if !k.is_empty() => Err(BadSecret::TooShort(k.len())),
+        _ => Err(BadSecret::Format),
     }
+}
+
+/// An endpoint as it may be written down (logs, `last_error`, the outbox's
+/// list of endpoints that took a message): without the user name and
+/// password a URL can carry, and without its query string (where tokens
+/// live too).
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let had_auth = !u.username().is_empty() || u.password().is_some();
+            if !had_auth && u.query().is_none() {
+                return url.to_owned();
+            }
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            if u.query().is_some() {
+                u.set_query(Some("***"));
+            }
+            let s = u.to_string();
+            if had_auth {
+                s.replacen("://", "://***@", 1)
+            } else {
+                s
+            }
+        }
+        Err(_) => "(an endpoint that is not a URL)".to_owned(),
+    }
+}
+
+/// What went wrong with one attempt, for the log and `last_error`: the
+/// kind of failure, never the URL reqwest would print with its credentials.
+fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_request() {
+        "the request failed"
+    } else {
+        "the exchange failed"
+    };
+    // `without_url` drops the URL from the message; the sources below it
+    // (DNS, TLS, I/O) name hosts at most.
+    let mut msg = kind.to_owned();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
 }
 
 /// `v1,` + base64 of HMAC-SHA256 over `id.timestamp.body`.
@@ -102,17 +168,34 @@ pub async fn run_relay(
     notify: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder()
-        .timeout(cfg.timeout)
-        .user_agent(concat!("fixpath/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let client = match client(&cfg) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "the webhook relay could not start its HTTP client");
             return;
         }
     };
+    relay_loop(store, cfg, client, notify, &mut shutdown).await;
+}
+
+/// The relay's HTTP client. Redirects are not followed: a receiver that
+/// answers 3xx has not taken the message (it is retried), and the signed
+/// body never goes to a host nobody configured.
+pub fn client(cfg: &RelayConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("fixpath/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+async fn relay_loop(
+    store: Arc<dyn Store>,
+    cfg: RelayConfig,
+    client: reqwest::Client,
+    notify: Arc<Notify>,
+    shutdown: &mut watch::Receiver<bool>,
+) {
     loop {
         if *shutdown.borrow() {
             break;
@@ -149,7 +232,9 @@ pub async fn deliver(
     let mut delivered = m.delivered_to.clone();
     let mut last_error = String::new();
     for url in &cfg.endpoints {
-        if delivered.contains(url) {
+        // Endpoints are remembered and reported by their redacted form.
+        let shown = redact_url(url);
+        if delivered.contains(&shown) {
             continue;
         }
         let ts = OffsetDateTime::now_utc().unix_timestamp();
@@ -163,13 +248,23 @@ pub async fn deliver(
             req = req.header("webhook-signature", sign(secret, &m.id, ts, &m.payload));
         }
         match req.send().await {
-            Ok(r) if r.status().is_success() => delivered.push(url.clone()),
-            Ok(r) => last_error = format!("{url} answered {}", r.status()),
-            Err(e) => last_error = format!("{url}: {e}"),
+            Ok(r) if r.status().is_success() => delivered.push(shown),
+            Ok(r) if r.status().is_redirection() => {
+                last_error = format!(
+                    "{shown} answered {} (redirects are not followed: configure the URL it points to)",
+                    r.status()
+                )
+            }
+            Ok(r) => last_error = format!("{shown} answered {}", r.status()),
+            Err(e) => last_error = format!("{shown}: {}", describe(&e.without_url())),
         }
     }
     let now = OffsetDateTime::now_utc();
-    let result = if cfg.endpoints.iter().all(|u| delivered.contains(u)) {
+    let result = if cfg
+        .endpoints
+        .iter()
+        .all(|u| delivered.contains(&redact_url(u)))
+    {
         metrics::counter!("fixpath_webhooks_delivered_total").increment(1);
         store.outbox_delivered(&m.id, &cfg.owner, now).await
     } else {
@@ -202,10 +297,32 @@ mod tests {
     fn secrets_must_be_whsec_base64() {
         assert_eq!(
             parse_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-            Err(BadSecret)
+            Err(BadSecret::Format)
         );
-        assert_eq!(parse_secret("whsec_!!!"), Err(BadSecret));
-        assert_eq!(parse_secret("whsec_"), Err(BadSecret));
+        assert_eq!(parse_secret("whsec_!!!"), Err(BadSecret::Format));
+        assert_eq!(parse_secret("whsec_"), Err(BadSecret::Format));
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert_eq!(parse_secret("whsec_AA=="), Err(BadSecret::TooShort(1)));
+        // 23 bytes: one short.
+        let k23 = format!("whsec_{}", B64.encode([7u8; 23]));
+        assert_eq!(parse_secret(&k23), Err(BadSecret::TooShort(23)));
+        let k24 = format!("whsec_{}", B64.encode([7u8; 24]));
+        assert_eq!(parse_secret(&k24).map(|k| k.len()), Ok(24));
+        let msg = BadSecret::TooShort(1).to_string();
+        assert!(msg.contains("at least 24"), "{msg}");
+    }
+
+    #[test]
+    fn credentials_in_a_url_are_never_written_down() {
+        assert_eq!(
+            redact_url("https://user:s3cret@hooks.example.com/in?token=abc"),
+            "https://***@hooks.example.com/in?***"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:9/x"), "http://127.0.0.1:9/x");
+        assert!(!redact_url("https://only-user@h.example/").contains("only-user"));
     }
 
     #[test]

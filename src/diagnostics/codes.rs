@@ -319,6 +319,51 @@ Loops ask people the same thing again; it should be a deliberate choice.
 ## How to fix
 Count attempts with `set` and branch forward, or accept the warning.
 ";
+    Fp106 = "FP106", Warning, "a customer-facing text uses `params.X` without a fallback",
+"## What it checks
+In a customer-facing script, no text shows `params.X` bare. Customer-facing
+means what the customer wizard lists (a tier-1 script that is not a sub-flow,
+i.e. has no `return`) and every sub-flow such a script runs with `use`. A use
+is fine with a fallback (`params.X | default(\"...\")`, `params.X or \"...\"`),
+inside `{% if params.X %}...{% endif %}` (or an `elif` naming it), or as the
+condition of an inline `... if params.X else ...`. `help` and escalation
+reasons are not checked: only staff read them, with the session's params
+beside them.
+
+## Why
+`params` are what a caller passes at session start (an agent's customer name,
+a ticket reference from a portal). A customer who opens the wizard by
+themselves passes none, so the text renders with a hole: \"Hello , is your
+router on?\"
+
+## How to fix
+Give a fallback, or leave the words out when there is no value.
+
+    ask: \"Hello {{ params.name }}, is the router on?\"          # FP106
+    ask: \"Hello {{ params.name | default('there') }}, is the router on?\"
+    ask: \"{% if params.name %}Hello {{ params.name }}! {% endif %}Is the router on?\"
+";
+    Fp107 = "FP107", Warning, "a text repeats a string or walks a large range inside a loop",
+"## What it checks
+No text repeats a string or a list with `*` inside a `{% for %}` loop (or a
+macro, which a loop may call), and no loop walks a `range` of more than 1000
+numbers.
+
+## Why
+A text is rendered at every step of every session. Repetition inside a loop
+multiplies: `{% for c in 'x'*20000 %}{{ 'y'*1000000 }}{% endfor %}` asks
+for 20 GB of text. The engine stops every render at its bounds (64 KiB of
+text, 64 KiB for any value, 10000 items for a list, 250 ms) and escalates the
+session with \"this step could not be shown\"; this warning finds such texts
+before a customer does.
+
+## How to fix
+Write the text out, or loop over the few items you mean (a list variable,
+a small `range`).
+
+    ask: \"{% for i in range(5000) %}.{% endfor %}\"        # FP107
+    ask: \"Is the {{ device }} on?\"                       # fine
+";
 }
 
 #[cfg(test)]
@@ -332,7 +377,7 @@ mod tests {
             assert_eq!(Code::parse(&c.as_str().to_lowercase()), Some(*c));
             assert!(c.explanation().contains("## How to fix"), "{c}");
         }
-        assert_eq!(Code::ALL.len(), 18);
+        assert_eq!(Code::ALL.len(), 19);
         assert_eq!(Code::parse("FP999"), None);
         assert_eq!(Code::Fp105.severity(), Severity::Warning);
         assert_eq!(Code::Fp013.severity(), Severity::Error);

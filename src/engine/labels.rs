@@ -46,6 +46,30 @@ const DONE: [Text; 5] = [
     static_text!("Готово"),
 ];
 
+// A1: render bounds — the reason when a text exceeds them.
+const TEXT_NOT_SHOWN: [Text; 5] = [
+    static_text!(
+        "This step could not be shown: its text grew too large or took too long to prepare."
+    ),
+    static_text!(
+        "Deze stap kon niet worden getoond: de tekst werd te groot of het opbouwen duurde te lang."
+    ),
+    static_text!(
+        "Dieser Schritt konnte nicht angezeigt werden: Sein Text wurde zu groß oder brauchte zu lange."
+    ),
+    static_text!(
+        "Seda sammu ei saanud näidata: selle tekst läks liiga suureks või selle koostamine võttis liiga kaua aega."
+    ),
+    static_text!(
+        "Этот шаг не удалось показать: его текст оказался слишком большим или готовился слишком долго."
+    ),
+];
+
+/// The reason of an escalation because a text exceeded the render bounds.
+pub fn text_not_shown(lang: usize) -> Text {
+    TEXT_NOT_SHOWN[lang].clone()
+}
+
 /// `_none`: "None of these"; `lang` is an [`index`].
 pub fn none_of_these(lang: usize) -> Text {
     NONE_OF_THESE[lang].clone()

@@ -204,6 +204,13 @@ pub struct InputSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     pub required: bool,
+    /// The author's words under the field, rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Text>,
+    /// The author's words for a refused value, rendered; without them a
+    /// client says what the engine's error says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<Text>,
 }
 
 /// What the person gives at a step.

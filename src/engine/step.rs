@@ -155,12 +155,22 @@ pub fn view(program: &Program, s: &Session) -> Result<Option<Step>, StepError> {
             kind,
             pattern,
             required,
+            hint,
+            invalid,
             ..
-        } => Some(InputSpec {
-            kind: input_kind(*kind),
-            pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
-            required: *required,
-        }),
+        } => {
+            // Like the other texts, one that fails to render is shown empty
+            // (entering the node has already escalated for it).
+            let r = Renderer::new(program, s, script);
+            let text = |t: &Option<TextId>| t.map(|t| r.text(t).unwrap_or_default());
+            Some(InputSpec {
+                kind: input_kind(*kind),
+                pattern: pattern.as_ref().map(|p| p.as_str().to_owned()),
+                required: *required,
+                hint: text(hint),
+                invalid: text(invalid),
+            })
+        }
         _ => return Ok(None),
     };
     let customer = s.channel == Channel::Customer;
@@ -868,7 +878,18 @@ impl<'a> Machine<'a> {
                     r.check(a.label)?;
                 }
             }
-            NodeKind::Say { text, .. } | NodeKind::Input { text, .. } => r.check(*text)?,
+            NodeKind::Say { text, .. } => r.check(*text)?,
+            NodeKind::Input {
+                text,
+                hint,
+                invalid,
+                ..
+            } => {
+                r.check(*text)?;
+                for t in [hint, invalid].into_iter().flatten() {
+                    r.check(*t)?;
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -890,8 +911,25 @@ impl<'a> Machine<'a> {
     }
 
     fn fail(&mut self, node: Text, err: &minijinja::Error) {
-        let detail = err.to_string();
-        let reason = self.reason(Reason::Failure { detail: &detail });
+        let reason = match crate::program::bounds::exceeded(err) {
+            Some(bound) => {
+                // The person reads that the step could not be shown; the
+                // operator learns which bound, where.
+                tracing::warn!(
+                    script = %self.s.script,
+                    node = %node,
+                    %bound,
+                    "a text exceeded the render bounds; the session escalated"
+                );
+                labels::text_not_shown(labels::index(&self.s.language))
+                    .as_str()
+                    .to_owned()
+            }
+            None => {
+                let detail = err.to_string();
+                self.reason(Reason::Failure { detail: &detail })
+            }
+        };
         self.end_escalated(node, reason, None, None, Vec::new());
     }
 
@@ -1274,6 +1312,7 @@ impl<'a> Machine<'a> {
                 kind,
                 pattern,
                 required,
+                ..
             } => {
                 let Reply::Value(raw) = reply else {
                     return Err(StepError::ExpectedValue);

@@ -39,6 +39,11 @@ pub struct Record {
     pub language: String,
     pub params: BTreeMap<String, Json>,
     pub vars: BTreeMap<String, Json>,
+    /// The names in `vars` whose starting value the customer gave (through
+    /// the API, on a session no staff member started): values nobody
+    /// checked. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub customer_vars: Vec<String>,
     pub trail: Vec<TrailEntry>,
     pub notes: Vec<Note>,
     #[serde(with = "time::serde::rfc3339")]
@@ -113,6 +118,7 @@ impl Record {
             language: s.language.clone(),
             params: s.params.to_map(),
             vars: s.vars.to_map(),
+            customer_vars: Vec::new(),
             trail: s.trail.clone(),
             notes,
             created_at: now,

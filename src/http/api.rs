@@ -23,6 +23,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, error_body};
+use super::limits::ClientIp;
 use super::ops::{self, Move, NewSession};
 use super::{AppState, HttpConfig};
 use crate::engine::{self, Channel, Ending, Reply, Session, Status, Step};
@@ -126,7 +127,48 @@ pub fn layered(router: Router<AppState>, config: &HttpConfig) -> Router<AppState
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(pages_get_pages))
         .layer(middleware::from_fn(track_duration))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span every request's log lines carry: method, path and query, with
+/// the resume link's token (`/s/{id}?t=…`) blanked out (a log reader must
+/// not be able to open a customer's session) and the rest escaped and cut
+/// like every other field a stranger wrote.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        uri = %crate::logtext::shown(&loggable_uri(req.uri())),
+        version = ?req.version(),
+    )
+}
+
+/// The request's path and query as logged: the value of every `t` (the
+/// resume link's token) and `token` parameter replaced by `[redacted]`, and
+/// of any parameter whose name cannot be read.
+pub fn loggable_uri(uri: &axum::http::Uri) -> String {
+    let Some(query) = uri.query() else {
+        return uri.path().to_owned();
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let raw_key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            // The key as the handler reads it (`%74` is a `t` too).
+            let key: Option<String> = serde_urlencoded::from_str::<Vec<(String, String)>>(pair)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .map(|(k, _)| k);
+            match key {
+                Some(k) if !k.eq_ignore_ascii_case("t") && !k.eq_ignore_ascii_case("token") => {
+                    pair.to_owned()
+                }
+                _ if pair.is_empty() => String::new(),
+                _ => format!("{raw_key}=[redacted]"),
+            }
+        })
+        .collect();
+    format!("{}?{}", uri.path(), pairs.join("&"))
 }
 
 // ---------------------------------------------------------------------------
@@ -262,7 +304,7 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
-    tracing::error!(panic = %detail, "a request handler panicked");
+    tracing::error!(panic = %crate::logtext::shown(detail), "a request handler panicked");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -417,7 +459,8 @@ struct StartSession {
     params: BTreeMap<String, Json>,
     #[serde(default)]
     vars: BTreeMap<String, Json>,
-    /// A ticket number or a caller's name, so an agent can find the session.
+    /// A ticket number or a caller's name, so an agent can find the session;
+    /// staff only (see [`start_session`]).
     #[serde(default)]
     reference: Option<String>,
 }
@@ -537,9 +580,28 @@ fn session_body(
 /// `POST /api/v1/sessions`: 201 with the session, its token and its first step.
 async fn start_session(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     Body(req): Body<StartSession>,
 ) -> ApiResult<(StatusCode, axum::Json<SessionBody>)> {
+    // Staff are known and few; a stranger's starts are limited per address
+    // (each one is a row in the database).
+    if caller.staff().is_none() {
+        state
+            .guards
+            .session_start
+            .check(ip, std::time::Instant::now())
+            .map_err(|t| t.api_error("sessions started"))?;
+    }
+    // An agent takes a session over by its reference: a customer who chose
+    // one could plant a session under a ticket number the agent is about to
+    // type. Customers get a reference the server makes (the wizard's).
+    if caller.staff().is_none() && req.reference.is_some() {
+        return Err(ApiError::unprocessable(
+            "reference_not_allowed",
+            "only staff may give a session a `reference`; leave it out",
+        ));
+    }
     let new = NewSession {
         script: req.script,
         channel: req.channel,
@@ -583,7 +645,22 @@ async fn step_session(
     seq: u32,
     mv: Move,
 ) -> ApiResult<axum::Json<SessionBody>> {
-    let stepped = ops::step_session(state, caller, id, seq, mv).await?;
+    // A customer's session is over once it sits idle past the limit, here
+    // as in the wizard (staff may still step it, as in the console).
+    let idle = matches!(caller, Caller::Customer { .. }).then_some(state.config.wizard_idle);
+    let stepped = match ops::step_unless_idle(state, caller, id, seq, mv, idle).await? {
+        ops::Moved::Stepped(s) => s,
+        ops::Moved::Idle => {
+            return Err(ApiError::Gone {
+                code: "session_expired",
+                message: format!(
+                    "session `{id}` expired: nothing happened for more than {} minutes; \
+                     start a new session",
+                    state.config.wizard_idle.as_secs().div_ceil(60)
+                ),
+            });
+        }
+    };
     Ok(axum::Json(session_body(
         id,
         &stepped.session.state,
@@ -651,7 +728,7 @@ async fn escalate_session(
 // Escalations.
 
 /// `GET /api/v1/escalations?tier=&queue=&status=&limit=`. Empty values mean
-/// "any", so a form can send every field.
+/// "any", so a form can send every field; `status=all` does too.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EscalationQuery {
@@ -680,10 +757,12 @@ impl EscalationQuery {
             },
         };
         let status = match given(self.status) {
+            // `all` is what the queue page sends for every status.
             None => None,
+            Some(s) if s.trim() == "all" => None,
             Some(s) => Some(EscalationStatus::parse(s.trim()).ok_or_else(|| {
                 bad(format!(
-                    "`status` must be open, claimed or resolved, not `{s}`"
+                    "`status` must be open, claimed, resolved or all, not `{s}`"
                 ))
             })?),
         };
@@ -831,6 +910,22 @@ async fn author_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resume_token_is_blanked_in_logged_addresses() {
+        let logged = |u: &str| loggable_uri(&u.parse().unwrap());
+        assert_eq!(
+            logged("/s/ses_1?t=fpc_secret&lang=nl"),
+            "/s/ses_1?t=[redacted]&lang=nl"
+        );
+        assert_eq!(logged("/s/ses_1?%74=fpc_secret"), "/s/ses_1?%74=[redacted]");
+        assert_eq!(
+            logged("/x?token=abc&T=def"),
+            "/x?token=[redacted]&T=[redacted]"
+        );
+        assert_eq!(logged("/agent?next=/queue"), "/agent?next=/queue");
+        assert_eq!(logged("/queue"), "/queue");
+    }
 
     #[test]
     fn paths_match_their_patterns() {

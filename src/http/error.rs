@@ -35,6 +35,10 @@ pub enum ApiError {
     /// 409: the state moved on (a stale `seq`, a claimed escalation).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 410: the thing was there but is over (a session idle past the
+    /// limit).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 413: the body is larger than the server accepts.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -44,6 +48,10 @@ pub enum ApiError {
     /// 422: well-formed, but refused (a missing field, an unknown answer).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// 429: too many requests from this client, or the server is busy;
+    /// `Retry-After` says in how many seconds to try again.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     /// 500: the server's own fault; the cause is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,9 +93,11 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,7 +107,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::Gone { code, .. }
             | ApiError::Unprocessable { code, .. } => code,
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -129,7 +141,7 @@ pub fn error_body(code: &str, message: &str) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
-            tracing::error!(%cause, "request failed");
+            tracing::error!(cause = %crate::logtext::shown(cause), "request failed");
         }
         let status = self.status();
         let body = error_body(self.code(), &self.public_message());
@@ -139,11 +151,18 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
-        if let ApiError::Unauthorized(_) = self {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
+        match self {
+            ApiError::Unauthorized(_) => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+            }
+            _ => {}
         }
         res
     }

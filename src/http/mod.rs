@@ -5,7 +5,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod caps;
 pub mod error;
+pub mod limits;
 pub mod ops;
 pub mod recent;
 pub mod web;
@@ -26,6 +28,8 @@ pub struct HttpConfig {
     /// Mark cookies `Secure` even without `X-Forwarded-Proto: https` (set
     /// this when TLS ends in front of fixpath without saying so).
     pub secure_cookies: bool,
+    /// Password hashes at once and per-address request rates.
+    pub limits: limits::LimitConfig,
 }
 
 impl Default for HttpConfig {
@@ -34,6 +38,7 @@ impl Default for HttpConfig {
             body_limit: 64 * 1024,
             wizard_idle: std::time::Duration::from_secs(30 * 60),
             secure_cookies: false,
+            limits: limits::LimitConfig::default(),
         }
     }
 }
@@ -50,6 +55,8 @@ pub struct AppState {
     pub outbox_notify: Arc<tokio::sync::Notify>,
     /// The sessions this instance stepped last (see [`recent`]).
     pub recent: Arc<recent::Recent>,
+    /// The hash slots and rate limits of [`HttpConfig::limits`].
+    pub guards: Arc<limits::Guards>,
 }
 
 /// The application's router; the serve command adds the listener, the test

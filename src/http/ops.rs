@@ -10,6 +10,7 @@
 
 use super::AppState;
 use super::auth::{self, Caller, constant_time_eq};
+use super::caps;
 use super::error::{ApiError, ApiResult};
 use crate::engine::{self, Channel, Reply, Session, StartOptions, Status, Step, StepError};
 use crate::escalation::{Note, Record};
@@ -125,6 +126,28 @@ pub fn step_for(program: &Program, s: &Session, reader_is_staff: bool) -> ApiRes
     Ok(step)
 }
 
+/// How many engine moves run at once. A move renders script texts, and a
+/// render may take up to its deadline (`program::bounds`): moves run on the
+/// blocking pool, never on the async workers that answer everything else
+/// (`/healthz` included), and this many at most, so a flood of costly
+/// renders queues instead of taking every thread.
+const ENGINE_SLOTS: usize = 8;
+
+static ENGINE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ENGINE_SLOTS);
+
+/// Runs engine work (anything that renders script texts) off the async
+/// workers; see [`ENGINE_SLOTS`].
+pub async fn off_workers<T, F>(work: F) -> ApiResult<T>
+where
+    F: FnOnce() -> ApiResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let _slot = ENGINE.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+}
+
 /// The program a stored session runs (the versions it pinned).
 pub async fn program_of(state: &AppState, s: &Session) -> ApiResult<Arc<Program>> {
     Ok(state.library.program_for(&s.pins, &*state.store).await?)
@@ -136,7 +159,8 @@ pub async fn current_step(state: &AppState, s: &Session, staff: bool) -> ApiResu
         return Ok(None);
     }
     let program = program_of(state, s).await?;
-    step_for(&program, s, staff)
+    let s = s.clone();
+    off_workers(move || step_for(&program, &s, staff)).await
 }
 
 /// What starting a session needs.
@@ -169,6 +193,11 @@ pub async fn start_session(
 ) -> ApiResult<Started> {
     let program = state.library.current();
     let staff = caller.staff().cloned();
+    caps::check_start_maps(&req.params, &req.vars)?;
+    let reference = req.reference.filter(|r| !r.trim().is_empty());
+    if let Some(r) = &reference {
+        caps::check_reference(r)?;
+    }
     if staff.is_none() {
         if req.channel != Channel::Customer {
             return Err(ApiError::Forbidden(format!(
@@ -186,6 +215,7 @@ pub async fn start_session(
                 req.script
             )));
         }
+        check_customer_vars(&program, &req.script, &req.vars)?;
     }
     let now = OffsetDateTime::now_utc();
     let opts = StartOptions {
@@ -196,18 +226,30 @@ pub async fn start_session(
         vars: req.vars,
         tier: None,
     };
-    let (session, _) = engine::start(&program, opts, now).map_err(|e| match e {
-        StepError::UnknownScript(id) => ApiError::NotFound(format!("there is no script `{id}`")),
-        other => other.into(),
-    })?;
+    let for_staff = staff.is_some();
+    let (session, step) = off_workers({
+        let program = program.clone();
+        move || {
+            let (session, _) = engine::start(&program, opts, now).map_err(|e| match e {
+                StepError::UnknownScript(id) => {
+                    ApiError::NotFound(format!("there is no script `{id}`"))
+                }
+                other => other.into(),
+            })?;
+            let step = step_for(&program, &session, for_staff)?;
+            Ok((session, step))
+        }
+    })
+    .await?;
     let id = random("ses_")?;
     let token = auth::mint_token(auth::CUSTOMER_PREFIX).map_err(ApiError::internal)?;
-    let escalation = Record::from_session(&program, &session, &escalation_id_for(&id), &id, now);
+    let owner = staff.as_ref().map(|u| u.name.clone());
+    let escalation = record_of(&program, &session, &id, owner.as_deref(), now);
     let stored = StoredSession {
         id: id.clone(),
         token_hash: token.hash,
-        owner: staff.as_ref().map(|u| u.name.clone()),
-        reference: req.reference.filter(|r| !r.trim().is_empty()),
+        owner,
+        reference,
         state: session,
         created_at: now,
         updated_at: now,
@@ -223,13 +265,67 @@ pub async fn start_session(
         state.outbox_notify.notify_one();
     }
     state.recent.put(Arc::new(stored.clone()));
-    let step = step_for(&program, &stored.state, staff.is_some())?;
     Ok(Started {
         id,
         token: token.plain,
         stored,
         step,
     })
+}
+
+/// A customer sets only the variables the script declares: anything else
+/// could steer a condition the author never meant to be set from outside.
+fn check_customer_vars(
+    program: &Program,
+    script: &str,
+    vars: &BTreeMap<String, Json>,
+) -> ApiResult<()> {
+    let Some((_, root)) = program.get(script) else {
+        return Ok(());
+    };
+    let unknown: Vec<&str> = vars
+        .keys()
+        .filter(|k| !root.vars.iter().any(|(name, _)| name == *k))
+        .map(String::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let declared: Vec<&str> = root.vars.iter().map(|(n, _)| n.as_str()).collect();
+    Err(ApiError::unprocessable(
+        "unknown_vars",
+        format!(
+            "script `{script}` does not declare {}; a customer may set only its declared variables ({})",
+            unknown
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if declared.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                declared.join(", ")
+            }
+        ),
+    ))
+}
+
+/// The escalation record of a session that just escalated (`None` if it
+/// did not). A session no staff member started had its starting `vars` from
+/// the customer: the record names them in `customer_vars`, so a specialist
+/// knows which values nobody checked.
+fn record_of(
+    program: &Program,
+    session: &Session,
+    id: &str,
+    owner: Option<&str>,
+    now: OffsetDateTime,
+) -> Option<Record> {
+    let mut record = Record::from_session(program, session, &escalation_id_for(id), id, now)?;
+    if owner.is_none() {
+        record.customer_vars = session.initial_vars.to_map().into_keys().collect();
+    }
+    Some(record)
 }
 
 /// A move on a session.
@@ -335,45 +431,62 @@ pub async fn step_unless_idle(
     if idle.is_some_and(|limit| idle_too_long(&stored, now, limit)) {
         return Ok(Moved::Idle);
     }
+    match &mv {
+        Move::Reply(Reply::Answer(text) | Reply::Value(text)) => caps::check_input(text)?,
+        Move::Escalate(Some(note)) => caps::check_note("note", note)?,
+        _ => {}
+    }
     let before = &stored.state;
     if seq != before.seq {
         return Err(stale(seq, before.seq));
     }
     let program = program_of(state, before).await?;
-    let mut after = before.clone();
     let answered = matches!(mv, Move::Reply(_) | Move::NoneFits(_));
-    match mv {
-        Move::Reply(reply) => {
-            engine::answer(&program, &mut after, reply, &reader.actor, now)?;
-        }
-        Move::Back => engine::back(&program, &mut after, &reader.actor, now)?,
-        Move::Escalate(note) => {
-            engine::escalate_now(&program, &mut after, note, &reader.actor, now)?;
-        }
-        Move::NoneFits(note) => {
-            engine::none_fits(&program, &mut after, note, &reader.actor, now)?;
-        }
-        Move::Touch => {
-            if before.status != Status::Active {
-                return Err(StepError::Ended("there is nothing left to keep open").into());
+    let (after, step) = off_workers({
+        let program = program.clone();
+        let stored = stored.clone();
+        let actor = reader.actor.clone();
+        let staff = reader.staff;
+        move || {
+            let before = &stored.state;
+            let mut after = before.clone();
+            match mv {
+                Move::Reply(reply) => {
+                    engine::answer(&program, &mut after, reply, &actor, now)?;
+                }
+                Move::Back => engine::back(&program, &mut after, &actor, now)?,
+                Move::Escalate(note) => {
+                    engine::escalate_now(&program, &mut after, note, &actor, now)?;
+                }
+                Move::NoneFits(note) => {
+                    engine::none_fits(&program, &mut after, note, &actor, now)?;
+                }
+                Move::Touch => {
+                    if before.status != Status::Active {
+                        return Err(StepError::Ended("there is nothing left to keep open").into());
+                    }
+                }
+                Move::Language(language) => {
+                    if before.status != Status::Active {
+                        return Err(StepError::Ended("the language no longer matters").into());
+                    }
+                    let speaks = program
+                        .get(&before.script)
+                        .is_some_and(|(_, s)| s.language_index(&language).is_some());
+                    if !speaks {
+                        return Err(ApiError::unprocessable(
+                            "unknown_language",
+                            format!("script `{}` has no `{language}` texts", before.script),
+                        ));
+                    }
+                    after.language = language;
+                }
             }
+            let step = step_for(&program, &after, staff)?;
+            Ok((after, step))
         }
-        Move::Language(language) => {
-            if before.status != Status::Active {
-                return Err(StepError::Ended("the language no longer matters").into());
-            }
-            let speaks = program
-                .get(&before.script)
-                .is_some_and(|(_, s)| s.language_index(&language).is_some());
-            if !speaks {
-                return Err(ApiError::unprocessable(
-                    "unknown_language",
-                    format!("script `{}` has no `{language}` texts", before.script),
-                ));
-            }
-            after.language = language;
-        }
-    }
+    })
+    .await?;
     let kept = before.trail.len().min(after.trail.len());
     let new_entries = &after.trail[kept..];
     let retracted: Vec<u32> = after.trail[..kept]
@@ -383,7 +496,7 @@ pub async fn step_unless_idle(
         .map(|(now, _)| now.seq())
         .collect();
     let escalation = if before.status == Status::Active && after.status == Status::Escalated {
-        Record::from_session(&program, &after, &escalation_id_for(id), id, now)
+        record_of(&program, &after, id, stored.owner.as_deref(), now)
     } else {
         None
     };
@@ -422,7 +535,6 @@ pub async fn step_unless_idle(
         count_escalation(record.tier, "session");
         state.outbox_notify.notify_one();
     }
-    let step = step_for(&program, &after, reader.staff)?;
     let session = Arc::new(StoredSession {
         id: stored.id.clone(),
         token_hash: stored.token_hash.clone(),
@@ -469,6 +581,12 @@ pub async fn change_escalation(
 ) -> ApiResult<Escalation> {
     if !well_formed_id(id, "esc_") {
         return Err(no_escalation(id));
+    }
+    match &change {
+        EscalationChange::Note(n)
+        | EscalationChange::Resolve(n)
+        | EscalationChange::EscalateFurther { note: n, .. } => caps::check_note("note", &n.text)?,
+        EscalationChange::Claim { .. } => {}
     }
     let now = OffsetDateTime::now_utc();
     match state.store.change_escalation(id, &change, now).await? {

@@ -14,6 +14,8 @@ use crate::store::{ScriptVersion, Store, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
+
+pub mod search;
 use time::OffsetDateTime;
 
 /// How many pinned programs to keep compiled.
@@ -40,6 +42,9 @@ pub struct Library {
     current: RwLock<Arc<Program>>,
     pinned: Mutex<HashMap<Vec<Pin>, Arc<Program>>>,
     report: RwLock<LoadReport>,
+    /// The search index of the current program, made on first search
+    /// (keyed by the program's hash, so a reload makes a new one).
+    search: Mutex<Option<(String, Arc<search::Index>)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,18 +63,18 @@ impl Library {
     /// Compiles the scripts folder; refuses to start on errors (there is no
     /// older version to fall back to yet). Stores every script version.
     pub async fn open(dir: PathBuf, store: &dyn Store) -> Result<Library, LibraryError> {
+        Library::prepare(dir)?.open(store).await
+    }
+
+    /// The first compilation of the folder, before any database is touched:
+    /// a missing folder or scripts with errors stop the start here.
+    pub fn prepare(dir: PathBuf) -> Result<Prepared, LibraryError> {
         let comp = compile_dir(&dir)?;
         let report = report(&comp, true);
         if comp.errors() > 0 {
             return Err(LibraryError::Invalid(report.text));
         }
-        store_versions(&comp, store).await?;
-        Ok(Library {
-            dir,
-            current: RwLock::new(Arc::new(comp.program)),
-            pinned: Mutex::new(HashMap::new()),
-            report: RwLock::new(report),
-        })
+        Ok(Prepared { dir, comp, report })
     }
 
     /// The program new sessions start on.
@@ -78,6 +83,21 @@ impl Library {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The search index of the current program's scripts that `include`
+    /// accepts (always the same filter for one library).
+    pub fn search_index(&self, include: fn(&crate::program::Script) -> bool) -> Arc<search::Index> {
+        let program = self.current();
+        let mut cached = self.search.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((hash, index)) = cached.as_ref()
+            && *hash == program.hash
+        {
+            return index.clone();
+        }
+        let index = Arc::new(search::Index::build(&program, include));
+        *cached = Some((program.hash.clone(), index.clone()));
+        index
     }
 
     pub fn report(&self) -> LoadReport {
@@ -156,6 +176,32 @@ impl Library {
     }
 }
 
+/// A scripts folder that compiled, not yet stored: see [`Library::prepare`].
+pub struct Prepared {
+    dir: PathBuf,
+    comp: Compilation,
+    report: LoadReport,
+}
+
+impl Prepared {
+    /// How many scripts the folder holds.
+    pub fn scripts(&self) -> usize {
+        self.comp.program.scripts.len()
+    }
+
+    /// Stores every script version and serves them.
+    pub async fn open(self, store: &dyn Store) -> Result<Library, LibraryError> {
+        store_versions(&self.comp, store).await?;
+        Ok(Library {
+            dir: self.dir,
+            current: RwLock::new(Arc::new(self.comp.program)),
+            pinned: Mutex::new(HashMap::new()),
+            report: RwLock::new(self.report),
+            search: Mutex::new(None),
+        })
+    }
+}
+
 fn compile_dir(dir: &std::path::Path) -> Result<Compilation, LibraryError> {
     compiler::compile_paths(&[dir.to_path_buf()]).map_err(|e| LibraryError::Folder(e.to_string()))
 }
@@ -199,7 +245,111 @@ async fn store_versions(comp: &Compilation, store: &dyn Store) -> Result<(), Sto
 
 #[cfg(test)]
 mod tests {
+    use crate::compiler;
+    use crate::engine::{self, Channel, StartOptions};
+    use crate::http::ops::customer_facing;
+
     fn assert_send_sync<T: Send + Sync>() {}
+
+    /// The example library: every script a customer can pick (and every
+    /// sub-flow it runs) speaks all five languages, and greets a customer
+    /// whom no caller introduced without an empty name ("Hello , …").
+    #[test]
+    fn the_example_library_speaks_five_languages_and_greets_strangers_cleanly() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let comp = compiler::compile_paths(&[dir]).expect("the scripts folder reads");
+        assert_eq!(comp.errors(), 0);
+        let program = &comp.program;
+        let five = ["en", "nl", "de", "et", "ru"];
+        let mut checked = 0;
+        for s in program.scripts.iter().filter(|s| customer_facing(s)) {
+            assert_eq!(s.languages, five, "{}", s.id);
+            for sub in &s.uses {
+                assert_eq!(program.script(*sub).languages, five, "{} uses", s.id);
+            }
+            for lang in five {
+                let mut opts = StartOptions::new(&s.id, Channel::Customer);
+                opts.language = Some(lang.to_owned());
+                let (session, _) = engine::start(program, opts, time::OffsetDateTime::now_utc())
+                    .expect("the session starts");
+                let step = engine::view(program, &session)
+                    .expect("the first step renders")
+                    .expect("the script shows a first step");
+                let shown = format!("{} {}", step.say.as_deref().unwrap_or(""), step.text);
+                for bad in [" ,", " !", ",!", ", ,", "  "] {
+                    assert!(!shown.contains(bad), "{} ({lang}): {shown:?}", s.id);
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 9 * 5);
+    }
+
+    /// The wizard's end page shows a customer the `resolve` text: it speaks
+    /// to them, not about "the customer".
+    #[test]
+    fn example_resolutions_read_right_to_the_customer() {
+        use crate::program::{NodeKind, Outcome};
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let comp = compiler::compile_paths(&[dir]).expect("the scripts folder reads");
+        let program = &comp.program;
+        let mut seen = 0;
+        for s in program.scripts.iter().filter(|s| customer_facing(s)) {
+            for (_, node) in s.nodes() {
+                let mut texts = Vec::new();
+                match &node.kind {
+                    NodeKind::Resolve(t) => texts.push(*t),
+                    NodeKind::Ask { answers, .. } => {
+                        texts.extend(answers.iter().filter_map(|a| match a.outcome {
+                            Outcome::Resolve(t) => Some(t),
+                            _ => None,
+                        }))
+                    }
+                    _ => {}
+                }
+                for t in texts {
+                    for lang in 0..s.languages.len() {
+                        let text = program.templates.source(t, lang).to_lowercase();
+                        seen += 1;
+                        for third_person in ["customer", "klant", "kunde", "klient", "клиент"]
+                        {
+                            assert!(!text.contains(third_person), "{}/{}: {text}", s.id, node.id);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen > 50, "{seen}");
+    }
+
+    /// An example input that can refuse a value (a pattern, or a type other
+    /// than free text) tells the person what it wants and why it refused.
+    #[test]
+    fn example_inputs_that_can_refuse_a_value_say_what_they_want() {
+        use crate::program::NodeKind;
+        use crate::script::ast::InputType;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+        let comp = compiler::compile_paths(&[dir]).expect("the scripts folder reads");
+        let mut strict = 0;
+        for s in comp.program.scripts.iter().filter(|s| customer_facing(s)) {
+            for (_, node) in s.nodes() {
+                if let NodeKind::Input {
+                    kind,
+                    pattern,
+                    hint,
+                    invalid,
+                    ..
+                } = &node.kind
+                    && (pattern.is_some() || *kind != InputType::Text)
+                {
+                    strict += 1;
+                    assert!(hint.is_some(), "{}/{}: no hint", s.id, node.id);
+                    assert!(invalid.is_some(), "{}/{}: no invalid", s.id, node.id);
+                }
+            }
+        }
+        assert!(strict >= 10, "{strict}");
+    }
 
     #[test]
     fn programs_can_be_shared_between_request_threads() {

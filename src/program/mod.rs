@@ -5,6 +5,7 @@
 //! and expression compiled once into [`Templates`], and a content hash per
 //! script (its `version`) so sessions can pin exactly what they ran.
 
+pub mod bounds;
 pub mod export;
 pub mod templates;
 pub mod text;
@@ -98,6 +99,10 @@ pub enum NodeKind {
         kind: InputType,
         pattern: Option<regex::Regex>,
         required: bool,
+        /// Shown under the field to everyone.
+        hint: Option<TextId>,
+        /// Shown instead of the generic error when a value is refused.
+        invalid: Option<TextId>,
     },
     Branch {
         arms: Vec<(ExprId, NodeIndex)>,
@@ -187,7 +192,13 @@ impl Node {
                         && say.is_none_or(literal)
                         && answers.iter().all(|a| literal(a.label))
                 }
-                NodeKind::Say { text, .. } | NodeKind::Input { text, .. } => literal(*text),
+                NodeKind::Say { text, .. } => literal(*text),
+                NodeKind::Input {
+                    text,
+                    hint,
+                    invalid,
+                    ..
+                } => literal(*text) && hint.is_none_or(literal) && invalid.is_none_or(literal),
                 _ => false,
             }
         })

@@ -8,6 +8,7 @@
 //! compiler builds parts of a library in parallel, one environment each, and
 //! merges them; an index then names a part and a position in it.
 
+use super::bounds;
 use super::{ExprId, Text, TextId};
 use minijinja::{Environment, Expression, Template, Value};
 use self_cell::self_cell;
@@ -55,6 +56,8 @@ pub struct Templates {
     expr_reads: Vec<Box<[Value]>>,
     /// The source of every expression, for graph labels and messages.
     expr_sources: Vec<Box<str>>,
+    /// Per template, its source as written.
+    template_sources: Vec<Box<str>>,
 }
 
 /// What a template or expression reads from its context: the engine builds
@@ -80,7 +83,15 @@ pub fn environment() -> Environment<'static> {
     env.set_fuel(Some(FUEL));
     // Texts are plain text; HTML escaping is the job of the page that shows them.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    bounds::install(&mut env);
     env
+}
+
+/// Is `name` one of the environment's own functions (`range`, `dict`, …, and
+/// the checked operations of [`bounds`])? minijinja's name analysis lists
+/// them among the names a text reads; they are not the script's variables.
+fn is_global(env: &Environment<'_>, name: &str) -> bool {
+    bounds::is_internal(name) || env.globals().any(|(g, _)| g == name)
 }
 
 /// Collects texts and expressions while the compiler checks a library.
@@ -89,6 +100,9 @@ pub struct TemplatesBuilder {
     n_templates: u32,
     texts: Vec<Box<[TextPiece]>>,
     template_reads: Vec<Option<Box<[Value]>>>,
+    /// Per template, its source as written (the environment holds it
+    /// rewritten, see [`bounds`]).
+    sources: Vec<Box<str>>,
     /// Distinct expression sources, in the order first seen: `attempts > 2`
     /// is compiled once however many branches test it.
     exprs: Vec<String>,
@@ -106,6 +120,7 @@ impl Default for TemplatesBuilder {
             n_templates: 0,
             texts: Vec::new(),
             template_reads: Vec::new(),
+            sources: Vec::new(),
             exprs: Vec::new(),
             expr_ids: Vec::new(),
             expr_cache: Default::default(),
@@ -129,13 +144,23 @@ impl TemplatesBuilder {
         }
         let n = self.n_templates;
         let name = n.to_string();
-        self.env.add_template_owned(name.clone(), src.to_owned())?;
+        // A source that does not parse goes in as it is, for minijinja's
+        // own message about it.
+        let checked = match bounds::rewrite_template(src) {
+            Some(checked) => checked?,
+            None => src.to_owned(),
+        };
+        self.env.add_template_owned(name.clone(), checked)?;
         self.n_templates += 1;
+        self.sources.push(src.into());
         let vars: HashSet<String> = self
             .env
             .get_template(&name)
             .map(|t| t.undeclared_variables(false))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| !is_global(&self.env, v))
+            .collect();
         self.template_reads.push(
             (!src.contains("{%")).then(|| vars.iter().map(|v| Value::from(v.as_str())).collect()),
         );
@@ -184,9 +209,17 @@ impl TemplatesBuilder {
                 .collect();
             let mut exprs = Vec::with_capacity(sources.len());
             for src in sources {
-                match env.compile_expression_owned(src) {
+                let checked = match bounds::rewrite_expression(&src) {
+                    Some(checked) => checked,
+                    None => Ok(src),
+                };
+                match checked.and_then(|c| env.compile_expression_owned(c)) {
                     Ok(e) => {
-                        let names = e.undeclared_variables(false);
+                        let names: HashSet<String> = e
+                            .undeclared_variables(false)
+                            .into_iter()
+                            .filter(|v| !is_global(env, v))
+                            .collect();
                         reads_by_source
                             .push(names.iter().map(|v| Value::from(v.as_str())).collect());
                         results.push(Ok(names));
@@ -226,6 +259,7 @@ impl TemplatesBuilder {
                 template_reads: self.template_reads,
                 expr_reads,
                 expr_sources,
+                template_sources: self.sources,
             },
             results,
         )
@@ -258,6 +292,7 @@ impl Templates {
             template_reads: Vec::new(),
             expr_reads: Vec::new(),
             expr_sources: Vec::new(),
+            template_sources: Vec::new(),
         };
         let mut offsets = Vec::with_capacity(parts.len());
         for part in parts {
@@ -269,6 +304,7 @@ impl Templates {
             out.expr_at
                 .extend(part.expr_at.iter().map(|&(p, i)| (p + base, i)));
             out.expr_sources.extend(part.expr_sources);
+            out.template_sources.extend(part.template_sources);
             // Both indexed like `template_at` and `expr_at`: appended in order.
             out.template_reads.extend(part.template_reads);
             out.expr_reads.extend(part.expr_reads);
@@ -305,9 +341,25 @@ impl Templates {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
             Some(TextPiece::Literal(s)) => Ok(Cow::Borrowed(s.as_str())),
-            Some(TextPiece::Template(i)) => self.template(*i).render(ctx).map(Cow::Owned),
+            Some(TextPiece::Template(i)) => self.render_bounded(*i, ctx).map(Cow::Owned),
             None => Ok(Cow::Borrowed("")),
         }
+    }
+
+    /// One template rendered within the bounds of [`bounds`]: a deadline,
+    /// a cap on the output and on every value it makes.
+    fn render_bounded(&self, n: u32, ctx: &Value) -> Result<String, minijinja::Error> {
+        let guard = bounds::Guard::new();
+        let mut out = bounds::CappedOutput { buf: Vec::new() };
+        #[allow(deprecated)]
+        let r = self.template(n).render_to_write(ctx, &mut out).map(drop);
+        guard.finish(r)?;
+        String::from_utf8(out.buf).map_err(|_| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "the text rendered to invalid UTF-8",
+            )
+        })
     }
 
     /// What the text in the language at `lang` reads (nothing for a literal).
@@ -330,9 +382,11 @@ impl Templates {
     /// Evaluates an `if:` expression to true or false.
     pub fn eval(&self, expr: ExprId, ctx: &Value) -> Result<bool, minijinja::Error> {
         let (p, i) = self.expr_at[expr.0 as usize];
-        self.parts[p as usize].borrow_dependent().exprs[i as usize]
+        let guard = bounds::Guard::new();
+        let r = self.parts[p as usize].borrow_dependent().exprs[i as usize]
             .eval(ctx)
-            .map(|v| v.is_true())
+            .map(|v| v.is_true());
+        guard.finish(r)
     }
 
     /// The source of an `if:` expression.
@@ -345,7 +399,7 @@ impl Templates {
         let pieces = &self.texts[text.0 as usize];
         match pieces.get(lang).or_else(|| pieces.first()) {
             Some(TextPiece::Literal(s)) => Cow::Borrowed(s.as_str()),
-            Some(TextPiece::Template(i)) => Cow::Borrowed(self.template(*i).source()),
+            Some(TextPiece::Template(i)) => Cow::Borrowed(&self.template_sources[*i as usize]),
             None => Cow::Borrowed(""),
         }
     }

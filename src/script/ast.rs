@@ -140,6 +140,10 @@ pub enum NodeKind {
         kind: InputType,
         pattern: Option<Spanned<String>>,
         required: bool,
+        /// Shown under the field to everyone.
+        hint: Option<Text>,
+        /// Shown instead of the generic error when a value is refused.
+        invalid: Option<Text>,
     },
     Branch {
         arms: Vec<Arm>,

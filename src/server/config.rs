@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub session_idle: std::time::Duration,
     pub secure_cookies: bool,
     pub log_format: LogFormat,
+    /// Password hashes at once and per-address request rates.
+    pub limits: crate::http::limits::LimitConfig,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -128,6 +130,25 @@ impl Database {
         if s.is_empty() {
             return Err(Problem::new("the database path is empty")
                 .hint("give an SQLite file path, e.g. fixpath-data/fixpath.db"));
+        }
+        // A bare word is more likely a mistake (a name meant for another
+        // flag, a URL without its scheme) than a database file to create.
+        let is_sqlite_file = Path::new(s)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| {
+                ["db", "sqlite", "sqlite3"]
+                    .iter()
+                    .any(|x| e.eq_ignore_ascii_case(x))
+            });
+        if !is_sqlite_file {
+            return Err(Problem::new(format!(
+                "`{s}` is not a database: an SQLite file path ends in .db, .sqlite or .sqlite3"
+            ))
+            .hint(
+                "give e.g. fixpath-data/fixpath.db, sqlite://PATH for any other file name, \
+                 or a postgres:// URL",
+            ));
         }
         Ok(Database::Sqlite {
             url: s.to_owned(),
@@ -272,6 +293,70 @@ pub struct Settings {
     pub session_idle: Option<u32>,
     pub secure_cookies: Option<bool>,
     pub log_format: Option<LogFormat>,
+    /// The `[limits]` table (file only).
+    pub limits: Option<LimitSettings>,
+}
+
+/// The `[limits]` table: what a stranger may make the server spend.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Password hashes checked at once (default: two per core).
+    pub hash_slots: Option<u32>,
+    /// Sign-in attempts per minute from one address.
+    pub signin_per_minute: Option<u32>,
+    /// Anonymous session starts per minute from one address.
+    pub sessions_per_minute: Option<u32>,
+    /// Addresses of the reverse proxies whose `X-Forwarded-For` names the
+    /// client.
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+impl LimitSettings {
+    fn resolve(&self, path: &Path) -> Result<crate::http::limits::LimitConfig, Problem> {
+        use crate::http::limits::{LimitConfig, Rate};
+        let mut limits = LimitConfig::default();
+        let check = |key: &'static str, n: u32, max: u32| {
+            if (1..=max).contains(&n) {
+                Ok(n)
+            } else {
+                Err(Problem::new(format!("{n} is not a usable value for {key}"))
+                    .hint(format!("give 1 to {max}"))
+                    .from(&Origin::File { key, path }))
+            }
+        };
+        if let Some(n) = self.hash_slots {
+            let n = check("limits.hash_slots", n, 256)? as usize;
+            limits.hash_slots = n;
+            limits.hash_queue = n * 8;
+        }
+        if let Some(n) = self.signin_per_minute {
+            let n = check("limits.signin_per_minute", n, 10_000)?;
+            limits.signin = Rate {
+                per_minute: n,
+                burst: n,
+            };
+        }
+        if let Some(n) = self.sessions_per_minute {
+            let n = check("limits.sessions_per_minute", n, 100_000)?;
+            limits.session_start = Rate {
+                per_minute: n,
+                burst: n.div_ceil(2),
+            };
+        }
+        for p in self.trusted_proxies.iter().flatten() {
+            let ip = p.trim().parse::<std::net::IpAddr>().map_err(|_| {
+                Problem::new(format!("`{p}` is not an IP address"))
+                    .hint("list the proxies' addresses, e.g. [\"127.0.0.1\", \"::1\"]")
+                    .from(&Origin::File {
+                        key: "limits.trusted_proxies",
+                        path,
+                    })
+            })?;
+            limits.trusted_proxies.push(ip);
+        }
+        Ok(limits)
+    }
 }
 
 /// The TOML file of `--config`.
@@ -301,7 +386,8 @@ impl ConfigFile {
             ))
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
-                 body_limit, session_idle, secure_cookies and log_format",
+                 body_limit, session_idle, secure_cookies, log_format and a [limits] table \
+                 (hash_slots, signin_per_minute, sessions_per_minute, trusted_proxies)",
             )
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
@@ -562,6 +648,10 @@ impl ServerConfig {
                 .or(under.secure_cookies)
                 .unwrap_or(false),
             log_format: args.log_format.or(under.log_format).unwrap_or_default(),
+            limits: match (&under.limits, file) {
+                (Some(l), Some(f)) => l.resolve(&f.path)?,
+                _ => crate::http::limits::LimitConfig::default(),
+            },
         })
     }
 }
@@ -683,6 +773,31 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_word_is_not_a_database_file() {
+        for ok in [
+            "fixpath-data/fixpath.db",
+            "/var/lib/fixpath/data.SQLITE",
+            "x.sqlite3",
+            "sqlite://anything",
+            "sqlite:anything",
+        ] {
+            assert!(
+                matches!(Database::parse(ok), Ok(Database::Sqlite { .. })),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "nonsense",
+            "fixpath-data/fixpath",
+            "db.internal:5432/fixpath",
+            "x.txt",
+        ] {
+            let e = Database::parse(bad).unwrap_err();
+            assert!(e.message.contains("is not a database"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn bad_values_say_where_they_came_from() {
         let args = Settings {
             listen: Some("localhost".into()),
@@ -712,6 +827,38 @@ mod tests {
         let e = ServerConfig::resolve(args, None).unwrap_err();
         assert!(e.to_string().contains("whsec_"), "{e}");
         assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn the_limits_table_sets_hash_slots_and_rates() {
+        use crate::http::limits::{LimitConfig, Rate};
+        let c = ServerConfig::resolve(Settings::default(), None).unwrap();
+        assert_eq!(c.limits, LimitConfig::default());
+        let f = file("[limits]\nhash_slots = 3\nsignin_per_minute = 20\nsessions_per_minute = 100");
+        let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+        assert_eq!((c.limits.hash_slots, c.limits.hash_queue), (3, 24));
+        assert_eq!(
+            c.limits.signin,
+            Rate {
+                per_minute: 20,
+                burst: 20
+            }
+        );
+        assert_eq!(c.limits.session_start.per_minute, 100);
+        let f = file("[limits]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]");
+        let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+        assert_eq!(c.limits.trusted_proxies.len(), 2);
+        let f = file("[limits]\ntrusted_proxies = [\"nginx\"]");
+        let e = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap_err();
+        assert!(
+            e.to_string().contains("`nginx` is not an IP address"),
+            "{e}"
+        );
+        let f = file("[limits]\nhash_slots = 0");
+        let e = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap_err();
+        assert!(e.to_string().contains("limits.hash_slots"), "{e}");
+        let e = ConfigFile::parse(Path::new("x.toml"), "[limits]\nhash_slot = 2").unwrap_err();
+        assert!(e.to_string().contains("hash_slot"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! database. A clean stop exits 0, so a supervisor can tell it from a crash.
 
 pub mod config;
+pub mod listen;
 pub mod ops;
 pub mod reload;
 
@@ -149,23 +150,36 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         .map_err(|e| ServeError::Failed(format!("cannot listen for stop signals: {e}")))?;
     let metrics = ops::metrics_handle();
 
+    // The scripts first: a start that cannot serve them must not leave a
+    // new database file behind.
+    let prepared = match Library::prepare(config.scripts.clone()) {
+        Ok(p) if p.scripts() == 0 => {
+            return Err(ServeError::Folder(format!(
+                "`{}` holds no scripts (*.yaml or *.yml files)",
+                config.scripts.display()
+            )));
+        }
+        Ok(p) => p,
+        Err(LibraryError::Invalid(text)) => {
+            return Err(ServeError::Scripts {
+                dir: config.scripts.display().to_string(),
+                diagnostics: text,
+            });
+        }
+        Err(LibraryError::Folder(m)) => return Err(ServeError::Folder(m)),
+        Err(other) => return Err(ServeError::Failed(other.to_string())),
+    };
+
     let db = open_store(&config.db).await?;
     let store = db.store();
 
-    let library = match Library::open(config.scripts.clone(), &*store).await {
+    let library = match prepared.open(&*store).await {
         Ok(l) => Arc::new(l),
         Err(e) => {
             db.close().await;
-            return Err(match e {
-                LibraryError::Invalid(text) => ServeError::Scripts {
-                    dir: config.scripts.display().to_string(),
-                    diagnostics: text,
-                },
-                LibraryError::Folder(m) => ServeError::Folder(m),
-                other => ServeError::Database {
-                    db: config.db.to_string(),
-                    cause: other.to_string(),
-                },
+            return Err(ServeError::Database {
+                db: config.db.to_string(),
+                cause: e.to_string(),
             });
         }
     };
@@ -176,14 +190,17 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     );
 
     let outbox_notify = Arc::new(Notify::new());
+    let http_config = HttpConfig {
+        body_limit: config.body_limit,
+        wizard_idle: config.session_idle,
+        secure_cookies: config.secure_cookies,
+        limits: config.limits.clone(),
+    };
     let state = AppState {
         store: store.clone(),
         library: library.clone(),
-        config: Arc::new(HttpConfig {
-            body_limit: config.body_limit,
-            wizard_idle: config.session_idle,
-            secure_cookies: config.secure_cookies,
-        }),
+        guards: Arc::new(crate::http::limits::Guards::new(&http_config.limits)),
+        config: Arc::new(http_config),
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),
@@ -206,9 +223,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     tracing::info!("listening on http://{addr}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    if config.webhooks.is_empty() {
-        tracing::info!("no webhooks configured; escalation events stay in the database only");
-    } else if config.webhook_secret.is_none() {
+    if !config.webhooks.is_empty() && config.webhook_secret.is_none() {
         tracing::warn!(
             "webhooks are sent unsigned; set --webhook-secret so receivers can check them"
         );
@@ -237,10 +252,15 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
 
     let mut server = {
         let mut stop = stop_rx.clone();
-        let serve = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        });
-        tokio::spawn(async move { serve.await })
+        let serve = listen::serve(
+            listener,
+            app(state),
+            listen::HEADER_READ_TIMEOUT,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        );
+        tokio::spawn(serve)
     };
 
     let outcome = tokio::select! {
@@ -332,7 +352,7 @@ pub async fn open_store(db: &Database) -> Result<OpenStore, ServeError> {
                 .map_err(|e| fail(e.to_string()))?,
         )),
         Database::Postgres { url, pool } => OpenStore::Postgres(Arc::new(
-            PgStore::open(url, *pool)
+            PgStore::open(reachable(url).await.map_err(fail)?, *pool)
                 .await
                 .map_err(|e| fail(e.to_string()))?,
         )),
@@ -342,6 +362,45 @@ pub async fn open_store(db: &Database) -> Result<OpenStore, ServeError> {
         return Err(fail(e.to_string()));
     }
     Ok(store)
+}
+
+/// How long a PostgreSQL server may take to accept a connection before the
+/// start gives up: the pool would otherwise wait out its acquire timeout and
+/// report only that it timed out.
+const PG_REACH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `url` itself once its host accepts a TCP connection, else why not, as
+/// "cannot reach PostgreSQL at HOST:PORT: connection refused". A Unix
+/// socket is left to the driver.
+async fn reachable(url: &str) -> Result<&str, String> {
+    use std::str::FromStr;
+    let Ok(options) = sqlx::postgres::PgConnectOptions::from_str(url) else {
+        // Database::parse checked it already; the driver says the rest.
+        return Ok(url);
+    };
+    if options.get_socket().is_some() || options.get_host().starts_with('/') {
+        return Ok(url);
+    }
+    let (host, port) = (options.get_host().to_owned(), options.get_port());
+    let at = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let why = match tokio::time::timeout(
+        PG_REACH_TIMEOUT,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => return Ok(url),
+        Err(_) => format!("no answer within {} s", PG_REACH_TIMEOUT.as_secs()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused".to_owned()
+        }
+        Ok(Err(e)) => e.to_string(),
+    };
+    Err(format!("cannot reach PostgreSQL at {at}: {why}"))
 }
 
 /// Starts the webhook relay ([`crate::delivery`]) with the configured

@@ -65,6 +65,14 @@ fn describe() {
         "fixpath_reloads_total",
         "reads of the scripts folder after a change, by outcome"
     );
+    describe_gauge!(
+        "fixpath_password_hashes_in_flight",
+        "password hashes (sign-ins) being checked now; at most the hash slots"
+    );
+    describe_counter!(
+        "fixpath_requests_refused_total",
+        "requests answered 429, by reason: hash_busy, signin_rate, session_rate"
+    );
     describe_histogram!(
         "fixpath_http_request_duration_seconds",
         metrics::Unit::Seconds,

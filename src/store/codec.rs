@@ -7,8 +7,8 @@
 //! the millisecond, so both read back the same values.
 
 use super::{
-    Escalation, EscalationFilter, EscalationStatus, OutboxMessage, Result, Role, StepWrite,
-    StoreError, StoredSession, User, event_payload,
+    Escalation, EscalationChange, EscalationFilter, EscalationStatus, NoteAdded, OutboxMessage,
+    Result, Role, StepWrite, StoreError, StoredSession, User, change_event, event_payload,
 };
 use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry, Vars};
 use crate::escalation::Record;
@@ -572,6 +572,21 @@ impl<T> Job<T> {
 }
 
 pub(super) type Reply = tokio::sync::oneshot::Sender<Result<super::Saved>>;
+
+/// The message a change announces: a note only itself and what names the
+/// escalation (see `NoteAdded`), any other change the escalation as it
+/// stands after it.
+pub(super) fn change_message<T: DbTime>(
+    change: &EscalationChange,
+    next: &Escalation,
+    now: OffsetDateTime,
+) -> Result<NewMessage<T>> {
+    let event = change_event(change);
+    match change {
+        EscalationChange::Note(n) => NewMessage::new(event, &NoteAdded::new(next, n), now),
+        _ => NewMessage::new(event, &EscalationView::of(next), now),
+    }
+}
 
 // ---------------------------------------------------------------- migrations
 

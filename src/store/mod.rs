@@ -316,6 +316,12 @@ pub trait Sessions: Send + Sync + 'static {
         reference: &str,
         limit: u32,
     ) -> Result<Vec<StoredSession>>;
+    /// The references of these sessions (those that have one), by session
+    /// id: one query for a page of escalations.
+    async fn session_references(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>>;
     /// Saves one step atomically: state, new trail entries, retractions, and
     /// the escalation with its `escalation.created` outbox message.
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved>;
@@ -451,6 +457,39 @@ pub(crate) fn apply_change(current: &Escalation, change: &EscalationChange) -> O
         }
     }
     Some(next)
+}
+
+/// The `data` of an `escalation.note_added` event: the new note and what
+/// identifies the escalation, not the record. Notes are the one change an
+/// escalation takes without end, and a record carries every note before:
+/// events that repeated it would grow with each one (80 notes, 195 MB of
+/// outbox). A receiver that wants the record reads it from the API.
+#[derive(Debug, Serialize)]
+pub(crate) struct NoteAdded<'a> {
+    id: &'a str,
+    session: &'a str,
+    status: EscalationStatus,
+    tier: u8,
+    queue: Option<&'a str>,
+    claimed_by: Option<&'a str>,
+    note: &'a crate::escalation::Note,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl<'a> NoteAdded<'a> {
+    pub(crate) fn new(after: &'a Escalation, note: &'a crate::escalation::Note) -> Self {
+        NoteAdded {
+            id: &after.record.id,
+            session: &after.record.session,
+            status: after.status,
+            tier: after.record.tier,
+            queue: after.record.queue.as_deref(),
+            claimed_by: after.claimed_by.as_deref(),
+            note,
+            updated_at: after.updated_at,
+        }
+    }
 }
 
 /// The webhook event a change announces.

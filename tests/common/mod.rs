@@ -200,6 +200,7 @@ impl TestApp {
         let state = AppState {
             store: store.clone(),
             library: Arc::new(library),
+            guards: Arc::new(fixpath::http::limits::Guards::new(&config.limits)),
             config: Arc::new(config),
             metrics: None,
             outbox_notify: Arc::new(tokio::sync::Notify::new()),
@@ -209,6 +210,8 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
+            // With the peer's address, as `fixpath serve` runs it.
+            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
             axum::serve(listener, app).await.expect("the server runs");
         });
         TestApp {

@@ -69,7 +69,7 @@ impl TestDb {
                 use std::io::Write;
                 let _ = writeln!(
                     std::io::stderr(),
-                    "NOTICE: skipping the PostgreSQL run of `{test}`: PostgreSQL is unreachable \
+                    "SKIPPED: the PostgreSQL run of `{test}`: PostgreSQL is unreachable \
                      at {admin} ({e}). Set FIXPATH_TEST_PG to an admin URL to run it \
                      (FIXPATH_REQUIRE_PG=1 makes this a failure)."
                 );

@@ -8,6 +8,7 @@ mod fp101_unreachable;
 mod fp102_never_resolves;
 mod fp103_long_path;
 mod fp105_cycle;
+mod fp107_costly_text;
 
 use super::lower::Origin;
 use crate::diagnostics::{Code, Diagnostic};
@@ -156,6 +157,7 @@ pub const LINTS: &[(Code, Lint)] = &[
     (Code::Fp102, fp102_never_resolves::check),
     (Code::Fp103, fp103_long_path::check),
     (Code::Fp105, fp105_cycle::check),
+    (Code::Fp107, fp107_costly_text::check),
 ];
 
 pub fn run(program: &Program, origins: &[Origin], diags: &mut Vec<Diagnostic>) {

@@ -37,6 +37,7 @@ struct Row {
 async fn home(State(state): State<AppState>, Staff { chrome, .. }: Staff<Authors>) -> Response {
     let program = state.library.current();
     let report = state.library.report();
+    let dir = state.library.dir();
     let mut rows: Vec<Row> = program
         .scripts
         .iter()
@@ -49,7 +50,7 @@ async fn home(State(state): State<AppState>, Staff { chrome, .. }: Staff<Authors
             tier: s.tier,
             languages: s.languages.clone(),
             version: s.version.clone(),
-            path: s.path.clone(),
+            path: shown_path(&s.path, dir),
             nodes: s.graph.node_count(),
             subflow: s.is_subflow(),
             customer: crate::http::ops::customer_facing(s),
@@ -74,9 +75,27 @@ async fn home(State(state): State<AppState>, Staff { chrome, .. }: Staff<Authors
             program => report.program,
             at => at,
             problems => report.diagnostics.len(),
-            text => report.text,
+            text => shown_text(&report.text, dir),
         },
     )
+}
+
+/// A script's path as authors know it: inside the scripts folder. Where the
+/// server keeps that folder is the operator's business, not the page's.
+fn shown_path(path: &str, dir: &std::path::Path) -> String {
+    std::path::Path::new(path)
+        .strip_prefix(dir)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.to_owned())
+}
+
+/// The diagnostics text with the scripts folder taken off every path in it.
+fn shown_text(text: &str, dir: &std::path::Path) -> String {
+    let prefix = format!("{}{}", dir.display(), std::path::MAIN_SEPARATOR);
+    if prefix.len() <= 1 {
+        return text.to_owned();
+    }
+    text.replace(&prefix, "")
 }
 
 #[derive(Deserialize, Default)]
@@ -115,7 +134,7 @@ async fn script(
             title => title,
             lang => lang,
             version => s.version,
-            path => s.path,
+            path => shown_path(&s.path, state.library.dir()),
             tier => s.tier,
             languages => s.languages,
         },

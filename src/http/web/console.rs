@@ -17,6 +17,7 @@ use super::{
 use crate::engine::{Channel, Ending, Reply, Status, Step};
 use crate::http::AppState;
 use crate::http::auth::Caller;
+use crate::http::caps;
 use crate::http::error::ApiError;
 use crate::http::ops::{self, Move, NewSession};
 use crate::store::{StoredSession, User};
@@ -243,7 +244,15 @@ async fn start(
                 ));
             }
         }
-        let reference = if ticket.is_empty() { customer } else { ticket };
+        // A ticket number is the reference as typed (checked like any staff
+        // reference: too long or odd characters are refused). Without one,
+        // the caller's name stands in, cut to what a reference may hold: a
+        // name is not typed to be one.
+        let reference = if ticket.is_empty() {
+            caps::reference_from(&customer)
+        } else {
+            ticket
+        };
         let started = ops::start_session(
             &state,
             &staff(&user),
@@ -345,7 +354,7 @@ async fn session_page(
     chrome: &mut Chrome,
     user: &User,
     id: &str,
-    errors: Vec<FieldError>,
+    mut errors: Vec<FieldError>,
     value: String,
 ) -> PageResult {
     let (stored, _) = ops::open_session(state, &staff(user), id).await?;
@@ -353,6 +362,13 @@ async fn session_page(
     // The chrome stays in the agent's language; what the script says (the
     // step, its answers, the trail) is in the caller's, marked as such.
     let step: Option<Step> = ops::current_step(state, s, true).await?;
+    // A refused value: the author's `invalid` text, when there is one, says
+    // what the customer should give better than the engine's reason.
+    if let Some(own) = step.as_ref().and_then(super::wizard::own_invalid) {
+        for e in errors.iter_mut().filter(|e| e.field == "value") {
+            e.text = own.clone();
+        }
+    }
     let (answers, none, talk) = step.as_ref().map(split_answers).unwrap_or_default();
     let program = ops::program_of(state, s).await?;
     let title = program

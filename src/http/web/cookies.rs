@@ -2,6 +2,13 @@
 //! set is `HttpOnly` (no script reads it), `SameSite=Lax` (a form on another
 //! site cannot post with it) and `Secure` when the page was served over TLS
 //! (directly, or behind a proxy that says `X-Forwarded-Proto: https`).
+//!
+//! A `Secure` cookie carries a prefix the browser enforces: `__Host-` for
+//! the cookies of the whole site (path `/`: only this host, over TLS, can
+//! set it, so a neighbouring subdomain or a plain-HTTP page cannot plant a
+//! CSRF token or a sign-in), `__Secure-` for a customer's session cookie
+//! (scoped to its session's path, which `__Host-` does not allow). A
+//! request known to come over TLS is read only by the prefixed names.
 
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HOST};
@@ -15,8 +22,34 @@ pub const LANG: &str = "fp_lang";
 /// A customer's session token, scoped to that session's pages.
 pub const WIZARD: &str = "fp_session";
 
-/// The value of cookie `name`, if the request has one.
+/// The name a cookie is written under: with the prefix a browser enforces
+/// when it is `Secure`.
+pub fn full_name(name: &str, path: &str, secure: bool) -> String {
+    match (secure, path == "/") {
+        (false, _) => name.to_owned(),
+        (true, true) => format!("__Host-{name}"),
+        (true, false) => format!("__Secure-{name}"),
+    }
+}
+
+/// The value of cookie `name`, if the request has one: under its prefixed
+/// names first, and under the bare name only when the request is not known
+/// to have come over TLS (there the bare one may be a plant).
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let prefixed = [format!("__Host-{name}"), format!("__Secure-{name}")];
+    prefixed
+        .iter()
+        .find_map(|n| get_exact(headers, n))
+        .or_else(|| {
+            if is_https(headers) {
+                None
+            } else {
+                get_exact(headers, name)
+            }
+        })
+}
+
+fn get_exact<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -44,6 +77,7 @@ pub fn host(headers: &HeaderMap) -> Option<&str> {
 
 /// A `Set-Cookie` value. `max_age` in seconds; `None` ends with the browser.
 pub fn set(name: &str, value: &str, path: &str, max_age: Option<i64>, secure: bool) -> String {
+    let name = full_name(name, path, secure);
     let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -78,5 +112,33 @@ mod tests {
         let c = set("fp_csrf", "v", "/", None, true);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
         assert!(!set("x", "v", "/", Some(5), false).contains("Secure"));
+    }
+
+    #[test]
+    fn secure_cookies_carry_the_prefix_the_browser_enforces() {
+        let site = set(CSRF, "v", "/", None, true);
+        assert!(site.starts_with("__Host-fp_csrf=v; Path=/;"), "{site}");
+        assert!(!site.contains("Domain"), "{site}");
+        let session = set(WIZARD, "t", "/s/ses_1", Some(60), true);
+        assert!(session.starts_with("__Secure-fp_session=t;"), "{session}");
+        assert!(set(CSRF, "v", "/", None, false).starts_with("fp_csrf=v;"));
+    }
+
+    #[test]
+    fn over_tls_only_the_prefixed_cookie_counts() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, HeaderValue::from_static("fp_csrf=planted"));
+        assert_eq!(
+            get(&h, CSRF),
+            Some("planted"),
+            "plain HTTP reads the bare name"
+        );
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert_eq!(get(&h, CSRF), None, "over TLS a bare cookie may be a plant");
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("fp_csrf=planted; __Host-fp_csrf=real"),
+        );
+        assert_eq!(get(&h, CSRF), Some("real"));
     }
 }

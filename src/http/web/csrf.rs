@@ -6,7 +6,8 @@
 //!   the value;
 //! - the origin: a browser names the page a post came from (`Origin`, else
 //!   `Referer` is never sent by our pages); when it is there it must be this
-//!   host.
+//!   host. `Origin: null` (a sandboxed frame, a `data:` page, a redirect
+//!   across sites) names no page of ours, so it is cross-origin.
 //!
 //! [`Form`] does both before the handler sees the fields; a refusal is a
 //! 403 page that tells the person to reload and try again.
@@ -44,13 +45,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
                 "error_form",
             ));
         }
-        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-            && origin != "null"
+        if let Some(origin) = headers.get(header::ORIGIN)
+            && !same_origin(origin.to_str().ok(), cookies::host(&headers))
         {
-            let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-            if cookies::host(&headers) != Some(origin_host) {
-                return Err(PageError::new(StatusCode::FORBIDDEN, "error_csrf"));
-            }
+            return Err(PageError::new(StatusCode::FORBIDDEN, "error_csrf"));
         }
         let body = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -70,5 +68,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
             PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "error_form").detail(e.to_string())
         })?;
         Ok(Form(fields))
+    }
+}
+
+/// Does an `Origin` header name this host? `null`, a value that is not
+/// text, or one without a scheme never does.
+fn same_origin(origin: Option<&str>, host: Option<&str>) -> bool {
+    let Some((_, origin_host)) = origin.and_then(|o| o.split_once("://")) else {
+        return false;
+    };
+    host.is_some_and(|h| h == origin_host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn null_and_foreign_origins_are_cross_origin() {
+        let host = Some("help.example.com");
+        assert!(same_origin(Some("https://help.example.com"), host));
+        assert!(!same_origin(Some("null"), host));
+        assert!(!same_origin(Some("https://evil.example"), host));
+        assert!(!same_origin(Some("help.example.com"), host));
+        assert!(!same_origin(None, host));
+        assert!(!same_origin(Some("https://help.example.com"), None));
     }
 }

@@ -47,8 +47,10 @@ pub fn routes() -> Router<AppState> {
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         // The resume link carries the session's token: never send a page's
-        // address to another site.
-        (header::REFERRER_POLICY, "no-referrer"),
+        // address to another site. `same-origin`, not `no-referrer`: under
+        // `no-referrer` a browser sends `Origin: null` with our own forms,
+        // and the CSRF check refuses a null origin.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
     ];
     let mut router = Router::new()
@@ -154,7 +156,8 @@ impl PageError {
     /// Shows the error page.
     pub fn page(self, chrome: &Chrome) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(detail = ?self.detail, "a page failed");
+            let detail = self.detail.as_deref().map(crate::logtext::shown);
+            tracing::error!(detail = ?detail, "a page failed");
         }
         let detail = if self.status.is_server_error() {
             None
@@ -177,6 +180,9 @@ impl From<ApiError> for PageError {
             StatusCode::NOT_FOUND => "error_not_found",
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "error_forbidden",
             StatusCode::CONFLICT => "error_conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "error_too_large",
+            StatusCode::GONE => "error_session_expired",
+            StatusCode::TOO_MANY_REQUESTS => "error_too_many",
             s if s.is_server_error() => "error_server",
             _ => "error_refused",
         };
@@ -276,9 +282,11 @@ pub struct EscalateForm {
 }
 
 impl EscalateForm {
-    /// The note, trimmed and bounded; none when blank.
+    /// The note, trimmed; none when blank. Its size is checked with every
+    /// other note's (`caps::MAX_NOTE`): one too long is refused with a
+    /// page that says so, never cut short without a word.
     pub fn note(&self) -> Option<String> {
-        let note: String = self.note.trim().chars().take(4000).collect();
-        (!note.is_empty()).then_some(note)
+        let note = self.note.trim();
+        (!note.is_empty()).then(|| note.to_owned())
     }
 }

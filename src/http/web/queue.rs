@@ -40,11 +40,14 @@ struct ListQuery {
     queue: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    reference: String,
 }
 
 #[derive(Serialize)]
 struct Row {
     id: String,
+    reference: Option<String>,
     title: String,
     tier: u8,
     queue: Option<String>,
@@ -88,6 +91,19 @@ async fn list(
         // Default: everything still to do (open and claimed).
         let status = EscalationStatus::parse(q.status.trim());
         let queue = Some(q.queue.trim().to_owned()).filter(|s| !s.is_empty());
+        // Bounded like the console's search: nobody types a longer one.
+        let wanted: String = q.reference.trim().chars().take(200).collect();
+        let sessions = if wanted.is_empty() {
+            None
+        } else {
+            let mut ids = std::collections::HashSet::new();
+            for r in reference_forms(&wanted) {
+                for s in state.store.sessions_by_reference(&r, 500).await? {
+                    ids.insert(s.id);
+                }
+            }
+            Some(ids)
+        };
         let mut items: Vec<Escalation> = Vec::new();
         let statuses: Vec<EscalationStatus> = match (status, q.status.trim()) {
             (Some(s), _) => vec![s],
@@ -111,7 +127,12 @@ async fn list(
                     .await?,
             );
         }
+        if let Some(ids) = &sessions {
+            items.retain(|e| ids.contains(&e.record.session));
+        }
         items.sort_by_key(|e| e.record.created_at);
+        let session_ids: Vec<String> = items.iter().map(|e| e.record.session.clone()).collect();
+        let references = state.store.session_references(&session_ids).await?;
         let now = OffsetDateTime::now_utc();
         let rows: Vec<Row> = items
             .iter()
@@ -119,6 +140,7 @@ async fn list(
                 let (age, age_minutes) = age(&chrome.lang, e.record.created_at, now);
                 Row {
                     id: e.record.id.clone(),
+                    reference: references.get(&e.record.session).cloned(),
                     title: e.record.script.title.clone(),
                     tier: e.record.tier,
                     queue: e.record.queue.clone(),
@@ -148,12 +170,31 @@ async fn list(
                     tier => q.tier.trim(),
                     queue => q.queue.trim(),
                     status => q.status.trim(),
+                    reference => wanted,
                 },
             },
         ))
     }
     .await;
     respond(&chrome, r)
+}
+
+/// A reference as typed, and as a customer's is printed (upper case, with
+/// its dash), so `k7qf 2m9d` finds `K7QF-2M9D`.
+fn reference_forms(given: &str) -> Vec<String> {
+    let mut forms = vec![given.to_owned()];
+    let compact: String = given
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if compact.len() == 8 {
+        let printed = format!("{}-{}", &compact[..4], &compact[4..]);
+        if printed != given {
+            forms.push(printed);
+        }
+    }
+    forms
 }
 
 async fn item_page(
@@ -284,7 +325,8 @@ async fn apply(
 }
 
 fn required_text(chrome: &Chrome, field: &'static str, text: &str) -> Result<String, FieldError> {
-    let t: String = text.trim().chars().take(4000).collect();
+    // Its size is checked with every other note's (`caps::MAX_NOTE`).
+    let t = text.trim().to_owned();
     if t.is_empty() {
         Err(FieldError {
             field,

@@ -11,6 +11,8 @@ use super::{Chrome, PageError, cookies, i18n, render_status, respond, see_other}
 use crate::http::AppState;
 use crate::http::auth::{self, STAFF_PREFIX};
 use crate::http::error::ApiError;
+use crate::http::limits::{self, ClientIp, TooMany};
+use crate::logtext::shown;
 use crate::store::{Role, User};
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -99,25 +101,54 @@ const DUMMY_HASH: &str =
 async fn sign_in(
     State(state): State<AppState>,
     mut chrome: Chrome,
+    ClientIp(ip): ClientIp,
     form: Result<Form<SignIn>, PageError>,
 ) -> Response {
     let r = async {
         let Form(form) = form?;
         let name = form.name.trim().to_owned();
         let next = safe_next(&form.next).to_owned();
+        let busy = |chrome: &Chrome, too_many: TooMany| {
+            let detail = i18n::text(&chrome.lang, "signin_busy");
+            let res = page(
+                chrome,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                &name,
+                Some(detail),
+            );
+            limits::with_retry_after(res, too_many)
+        };
+        if let Err(too_many) = state.guards.signin.check(ip, std::time::Instant::now()) {
+            // Counted in the metrics; a line per refusal would let a flood
+            // flood the log too.
+            tracing::debug!(%ip, "a web sign-in was refused: too many from this address");
+            return Ok(busy(&chrome, too_many));
+        }
+        // The hash slot comes before the attempt is counted, so a sign-in
+        // turned away because the server is busy costs the user nothing.
+        let slot = match state.guards.hashes.acquire().await {
+            Ok(slot) => slot,
+            Err(too_many) => {
+                tracing::warn!(name = %shown(&name), "a web sign-in was refused: every hash slot is busy");
+                return Ok(busy(&chrome, too_many));
+            }
+        };
         let now = time::OffsetDateTime::now_utc();
-        if let Err(wait) = throttle::check(state.store.as_ref(), &name, now).await? {
-            tracing::warn!(name = %name, "a web sign-in was refused: too many wrong passwords");
+        if let Err(wait) = throttle::reserve(state.store.as_ref(), &name, now).await? {
+            tracing::warn!(name = %shown(&name), "a web sign-in was refused: too many wrong passwords");
             let minutes = (wait.whole_seconds().max(0) as u64).div_ceil(60).max(1);
             let detail = i18n::text(&chrome.lang, "signin_locked")
                 .replace("{minutes}", &minutes.to_string());
-            return Ok(page(
+            let res = page(
                 &chrome,
                 StatusCode::TOO_MANY_REQUESTS,
                 &next,
                 &name,
                 Some(detail),
-            ));
+            );
+            let retry_after = std::time::Duration::from_secs(wait.whole_seconds().max(1) as u64);
+            return Ok(limits::with_retry_after(res, TooMany { retry_after }));
         }
         let found = if name.is_empty() || name.len() > 200 {
             None
@@ -129,12 +160,13 @@ async fn sign_in(
             _ => (None, DUMMY_HASH.to_owned()),
         };
         let password = form.password;
-        let ok = tokio::task::spawn_blocking(move || verify(&hash, &password))
+        let ok = slot
+            .run(move || verify(&hash, &password))
             .await
             .unwrap_or(false);
+        // A wrong password stays counted (it was counted before the check).
         let Some(user) = user.filter(|_| ok) else {
-            tracing::info!(name = %name, "a web sign-in failed");
-            throttle::fail(state.store.as_ref(), &name, now).await?;
+            tracing::info!(name = %shown(&name), "a web sign-in failed");
             let detail = i18n::text(&chrome.lang, "signin_failed");
             return Ok(page(
                 &chrome,

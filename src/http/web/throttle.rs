@@ -1,8 +1,8 @@
-//! Sign-in attempts are limited per user name: after [`MAX_FAILURES`] wrong
-//! passwords within [`WINDOW`], that name cannot sign in until the window
-//! has passed, whatever password comes next. A guesser gets a few tries an
-//! hour instead of thousands; the real user waits a quarter of an hour at
-//! worst. The count lives in the database (`Store::count_signin_failure`),
+//! Sign-in attempts are limited per user name: after [`MAX_FAILURES`]
+//! attempts without a right password within [`WINDOW`], that name cannot
+//! sign in until the window has passed, whatever password comes next. A
+//! guesser gets a few tries an hour instead of thousands; the real user
+//! waits a quarter of an hour at worst. The count lives in the database (`Store::count_signin_failure`),
 //! so every instance behind a load balancer sees the same one.
 
 use crate::store::{Result, Store};
@@ -17,26 +17,24 @@ fn key(name: &str) -> String {
     name.trim().to_lowercase().chars().take(200).collect()
 }
 
-/// `Err(wait)` while `name` is locked out.
-pub async fn check(
+/// Counts an attempt for `name` before its password is checked; `Err(wait)`
+/// when it is past the limit and must not be checked at all. Counting first
+/// makes the limit hold under parallel tries: the store's upsert is atomic,
+/// so of N attempts at once only the first [`MAX_FAILURES`] get a number
+/// within the limit, and a right password sent after them is refused like
+/// the rest. A right password within the limit clears the count
+/// ([`succeed`]).
+pub async fn reserve(
     store: &dyn Store,
     name: &str,
     now: OffsetDateTime,
 ) -> Result<std::result::Result<(), Duration>> {
-    Ok(match store.signin_failures(&key(name)).await? {
-        Some((n, since)) if n >= MAX_FAILURES && now - since < WINDOW => {
-            Err(WINDOW - (now - since))
-        }
-        _ => Ok(()),
+    let (n, since) = store.count_signin_failure(&key(name), now, WINDOW).await?;
+    Ok(if n > MAX_FAILURES {
+        Err(WINDOW - (now - since))
+    } else {
+        Ok(())
     })
-}
-
-/// Counts a wrong password.
-pub async fn fail(store: &dyn Store, name: &str, now: OffsetDateTime) -> Result<()> {
-    store
-        .count_signin_failure(&key(name), now, WINDOW)
-        .await
-        .map(drop)
 }
 
 /// A good sign-in clears the count.

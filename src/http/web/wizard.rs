@@ -22,7 +22,9 @@ use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, Te
 use crate::http::AppState;
 use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
 use crate::http::error::ApiError;
+use crate::http::limits::{self, ClientIp};
 use crate::http::ops::{self, Move, NewSession};
+use crate::library::search;
 use crate::store::StoredSession;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -61,55 +63,59 @@ struct ScriptCard {
     title: String,
 }
 
-/// Folds case and accents, so `Drucker` finds `drucker` and `reseau`
-/// finds `réseau`.
-fn fold(s: &str) -> String {
-    deunicode::deunicode(s).to_lowercase()
-}
-
 async fn list(
     State(state): State<AppState>,
     chrome: Chrome,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = query.map(|Query(q)| q.q).unwrap_or_default();
-    let q = q.trim().chars().take(200).collect::<String>();
+    let q = q
+        .trim()
+        .chars()
+        .take(search::MAX_QUERY_CHARS)
+        .collect::<String>();
     let program = state.library.current();
-    let words: Vec<String> = fold(&q).split_whitespace().map(str::to_owned).collect();
-    let mut scripts: Vec<ScriptCard> = program
-        .scripts
-        .iter()
-        .filter(|s| ops::customer_facing(s))
-        .filter_map(|s| {
-            let lang = s
-                .language_index(&chrome.lang)
-                .or_else(|| {
-                    chrome
-                        .prefer(&s.languages)
-                        .and_then(|l| s.language_index(&l))
-                })
-                .unwrap_or(0);
-            let title = program.templates.source(s.title, lang).into_owned();
-            // Every word must occur in the title, in any of the script's
-            // languages, or in its id.
-            let haystack = fold(&format!(
-                "{} {}",
-                s.id,
-                (0..s.languages.len())
-                    .map(|i| program.templates.source(s.title, i).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ));
-            words
-                .iter()
-                .all(|w| haystack.contains(w.as_str()))
-                .then(|| ScriptCard {
-                    id: s.id.clone(),
-                    title,
-                })
+    let card = |s: &crate::program::Script| {
+        let lang = s
+            .language_index(&chrome.lang)
+            .or_else(|| {
+                chrome
+                    .prefer(&s.languages)
+                    .and_then(|l| s.language_index(&l))
+            })
+            .unwrap_or(0);
+        ScriptCard {
+            id: s.id.clone(),
+            title: program.templates.source(s.title, lang).into_owned(),
+        }
+    };
+    let scripts: Vec<ScriptCard> = if q.is_empty() {
+        let mut all: Vec<ScriptCard> = program
+            .scripts
+            .iter()
+            .filter(|s| ops::customer_facing(s))
+            .map(card)
+            .collect();
+        all.sort_by(|a, b| a.title.cmp(&b.title));
+        all
+    } else {
+        // Best match first. The first search after a (re)load builds the
+        // index, which takes a while for a large library: off the async
+        // workers. The index may belong to a newer program than `program`
+        // after a reload in between: a hit it lacks is skipped.
+        let library = state.library.clone();
+        let query = q.clone();
+        let hits = tokio::task::spawn_blocking(move || {
+            library.search_index(ops::customer_facing).search(&query)
         })
-        .collect();
-    scripts.sort_by(|a, b| a.title.cmp(&b.title));
+        .await
+        .unwrap_or_default();
+        hits.iter()
+            .filter_map(|hit| program.get(&hit.script))
+            .filter(|(_, s)| ops::customer_facing(s))
+            .map(|(_, s)| card(s))
+            .collect()
+    };
     render(
         &chrome,
         "wizard/list.html.j2",
@@ -160,10 +166,21 @@ fn session_cookie(chrome: &Chrome, id: &str, token: &str, max_age: i64) -> Strin
 async fn start(
     State(state): State<AppState>,
     mut chrome: Chrome,
+    ClientIp(ip): ClientIp,
     form: Result<Form<StartForm>, PageError>,
 ) -> Response {
     let r = async {
         let Form(form) = form?;
+        // Each start is a row in the database: limited per address.
+        if let Err(too_many) = state
+            .guards
+            .session_start
+            .check(ip, std::time::Instant::now())
+        {
+            let page =
+                PageError::new(StatusCode::TOO_MANY_REQUESTS, "error_too_many").page(&chrome);
+            return Ok(limits::with_retry_after(page, too_many));
+        }
         let program = state.library.current();
         let language = program
             .get(&form.script)
@@ -383,19 +400,31 @@ pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<
     (own, none, talk)
 }
 
-/// The HTML input type and a hint for an input step.
+/// The HTML input type and a hint for an input step: the author's `hint`,
+/// else the chrome's word on the expected form.
 fn input_kind(step: &Step, lang: &str) -> (&'static str, Option<String>) {
-    match step.input.as_ref().map(|i| i.kind.as_str()) {
-        Some("email") => ("email", Some(i18n::text(lang, "hint_email"))),
-        Some("phone") => ("tel", Some(i18n::text(lang, "hint_phone"))),
+    let own = step
+        .input
+        .as_ref()
+        .and_then(|i| i.hint.as_deref())
+        .filter(|h| !h.trim().is_empty())
+        .map(str::to_owned);
+    let (kind, chrome) = match step.input.as_ref().map(|i| i.kind.as_str()) {
+        Some("email") => ("email", Some("hint_email")),
+        Some("phone") => ("tel", Some("hint_phone")),
         // A number as text with a numeric keyboard: `type=number` drops what
         // it cannot parse and the person never learns why.
         _ => ("text", None),
-    }
+    };
+    (kind, own.or_else(|| chrome.map(|k| i18n::text(lang, k))))
 }
 
-/// The person's words for a refused value.
+/// The person's words for a refused value: the author's `invalid`, which
+/// knows what the value looks like, else the chrome's for the refusal.
 fn value_error(step: &Step, value: &str, lang: &str) -> String {
+    if let Some(own) = own_invalid(step) {
+        return own;
+    }
     let key = if value.trim().is_empty() {
         "error_value_required"
     } else if value.chars().count() > 1000 {
@@ -409,6 +438,15 @@ fn value_error(step: &Step, value: &str, lang: &str) -> String {
         }
     };
     i18n::text(lang, key)
+}
+
+/// The author's `invalid` text of an input step, if it says anything.
+pub fn own_invalid(step: &Step) -> Option<String> {
+    step.input
+        .as_ref()
+        .and_then(|i| i.invalid.as_deref())
+        .filter(|t| !t.trim().is_empty())
+        .map(str::to_owned)
 }
 
 /// Renders the current step (status 200), or with errors (422).
@@ -803,10 +841,5 @@ mod tests {
         assert_eq!(r.len(), 9);
         assert_eq!(&r[4..5], "-");
         assert!(!r.contains(['0', 'O', '1', 'I', 'L']));
-    }
-
-    #[test]
-    fn search_folds_case_and_accents() {
-        assert_eq!(fold("Réseau DRUCKER"), "reseau drucker");
     }
 }

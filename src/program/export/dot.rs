@@ -1,6 +1,6 @@
 //! Graphviz DOT.
 
-use super::{Model, Shape};
+use super::{Model, Shape, shorten};
 use std::fmt::Write;
 
 fn q(s: &str) -> String {
@@ -47,7 +47,7 @@ pub fn render(m: &Model) -> String {
         let label = if n.text.is_empty() {
             n.title.clone()
         } else {
-            format!("{}\n{}", n.title, n.text)
+            format!("{}\n{}", n.title, shorten(&n.text))
         };
         let start = if n.start { ", penwidth=2" } else { "" };
         let _ = writeln!(
@@ -63,7 +63,13 @@ pub fn render(m: &Model) -> String {
         if e.label.is_empty() {
             let _ = writeln!(o, "  {} -> {};", q(from), q(to));
         } else {
-            let _ = writeln!(o, "  {} -> {} [label={}];", q(from), q(to), q(&e.label));
+            let _ = writeln!(
+                o,
+                "  {} -> {} [label={}];",
+                q(from),
+                q(to),
+                q(&shorten(&e.label))
+            );
         }
     }
     o.push_str("}\n");

@@ -1,6 +1,6 @@
 //! Mermaid flowcharts, which GitHub and GitLab render inside Markdown.
 
-use super::{Model, Shape};
+use super::{Model, Shape, shorten};
 use std::fmt::Write;
 
 /// Mermaid ids must be plain; node ids and answer ids may hold `-` and `.`.
@@ -24,7 +24,7 @@ pub fn render(m: &Model) -> String {
         let label = if n.text.is_empty() {
             text(&n.title)
         } else {
-            format!("{}<br/>{}", text(&n.title), text(&n.text))
+            format!("{}<br/>{}", text(&n.title), text(&shorten(&n.text)))
         };
         let (open, close) = match n.shape {
             Shape::Question => ("(\"", "\")"),
@@ -46,7 +46,7 @@ pub fn render(m: &Model) -> String {
                 o,
                 "    {} -->|\"{}\"| {}",
                 id(e.from),
-                text(&e.label),
+                text(&shorten(&e.label)),
                 id(e.to)
             );
         }

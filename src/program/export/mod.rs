@@ -8,9 +8,11 @@
 
 mod dot;
 mod mermaid;
+mod readable;
 mod svg;
+mod words;
 
-use super::{Escalation, NodeKind, Outcome, Program, ScriptIdx, TextId};
+use super::{Escalation, Node, NodeKind, Outcome, Program, ScriptIdx, TextId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
@@ -47,8 +49,11 @@ pub struct GNode {
     pub key: String,
     /// The first line: the node id, or the outcome's kind.
     pub title: String,
-    /// The text, shortened to fit a box.
+    /// The text, its template code made readable (see [`readable`]); each
+    /// format cuts it to fit.
     pub text: String,
+    /// The text as written, for a tooltip.
+    pub full: String,
     pub shape: Shape,
     pub start: bool,
 }
@@ -57,87 +62,99 @@ pub struct GNode {
 pub struct GEdge {
     pub from: usize,
     pub to: usize,
+    /// Made readable like a node's text; each format cuts it to fit.
     pub label: String,
+    /// The label as written, for a tooltip.
+    pub full: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Model {
     pub title: String,
+    /// The tag on the start node, in the graph's language.
+    pub start_tag: String,
     pub nodes: Vec<GNode>,
     pub edges: Vec<GEdge>,
 }
 
-/// The longest label text kept in a node before it is cut with `…`.
+/// The longest text DOT and Mermaid keep in a node before it is cut with `…`.
 const MAX_TEXT: usize = 60;
 
 fn shorten(s: &str) -> String {
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() <= MAX_TEXT {
-        s
-    } else {
-        let mut t: String = s.chars().take(MAX_TEXT - 1).collect();
-        t.push('…');
-        t
+    readable::shorten(s, MAX_TEXT)
+}
+
+/// A text of the script: readable, and as written.
+struct Text {
+    shown: String,
+    full: String,
+}
+
+impl Text {
+    fn new(source: &str) -> Text {
+        Text {
+            shown: readable::readable(source),
+            full: source.split_whitespace().collect::<Vec<_>>().join(" "),
+        }
+    }
+    fn plain(s: String) -> Text {
+        Text {
+            shown: s.clone(),
+            full: s,
+        }
     }
 }
 
 /// Builds the model of script `ix`, labels in the language at `lang`.
 pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
     let s = program.script(ix);
-    let t = |id: TextId| shorten(&program.templates.source(id, lang));
-    let esc = |e: &Escalation, node_id: &str| -> (String, String) {
+    let w = words::words(s.languages.get(lang).map_or("en", String::as_str));
+    let t = |id: TextId| Text::new(&program.templates.source(id, lang));
+    let esc = |e: &Escalation, node_id: &str| -> (String, Text) {
         let tier = e.tier.or(s.escalation_tier);
         let queue = e.queue.as_deref().or(s.escalation_queue.as_deref());
-        let mut title = "escalate".to_string();
-        match tier {
-            Some(n) => title.push_str(&format!(" to tier {n}")),
-            None => title.push_str(" to next tier"),
-        }
+        let mut title = w.escalate(tier);
         if let Some(q) = queue {
             title.push_str(&format!(" ({q})"));
         }
         let text = e
             .reason
             .map(&t)
-            .unwrap_or_else(|| format!("unresolved at {node_id}"));
+            .unwrap_or_else(|| Text::plain(w.unresolved(node_id)));
         (title, text)
     };
     let mut m = Model {
-        title: format!("{} ({})", t(s.title), s.id),
+        title: format!(
+            "{} ({})",
+            readable::readable(&program.templates.source(s.title, lang)),
+            s.id
+        ),
+        start_tag: w.start.to_owned(),
         ..Model::default()
     };
     let mut index = vec![usize::MAX; s.graph.node_count()];
     for (nix, n) in s.nodes() {
-        let (shape, title, text) = match &n.kind {
-            NodeKind::Ask { text, .. } => (Shape::Question, n.id.clone(), t(*text)),
-            NodeKind::Say { text, .. } => (Shape::Instruction, n.id.clone(), t(*text)),
-            NodeKind::Input { text, into, .. } => {
-                (Shape::Input, n.id.clone(), format!("{} → {into}", t(*text)))
-            }
-            NodeKind::Branch { .. } => (Shape::Branch, n.id.clone(), String::new()),
-            NodeKind::Use { script, .. } => (
-                Shape::SubFlow,
-                n.id.clone(),
-                format!("use {}", program.script(*script).id),
-            ),
-            NodeKind::Resolve(r) => (Shape::Resolve, format!("{}: resolved", n.id), t(*r)),
-            NodeKind::Escalate(e) => {
-                let (title, text) = esc(e, &n.id);
-                (Shape::Escalate, format!("{}: {title}", n.id), text)
-            }
-            NodeKind::Return(r) => (Shape::Return, format!("{}: return", n.id), t(*r)),
-        };
+        let (shape, title, text) = node_parts(n, &t, &esc, w, program);
         index[nix.index()] = m.nodes.len();
         m.nodes.push(GNode {
             key: n.id.clone(),
             title,
-            text,
+            text: text.shown,
+            full: text.full,
             shape,
             start: nix == s.start,
         });
     }
     for (nix, n) in s.nodes() {
         let from = index[nix.index()];
+        let mut edge = |to: usize, label: Text| {
+            m.edges.push(GEdge {
+                from,
+                to,
+                label: label.shown,
+                full: label.full,
+            })
+        };
         match &n.kind {
             NodeKind::Ask { answers, .. } => {
                 for a in answers {
@@ -147,56 +164,85 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
                         other => {
                             let (shape, title, text) = match other {
                                 Outcome::Resolve(r) => {
-                                    (Shape::Resolve, "resolved".to_string(), t(*r))
+                                    (Shape::Resolve, w.resolved.to_owned(), t(*r))
                                 }
                                 Outcome::Escalate(e) => {
                                     let (title, text) = esc(e, &n.id);
                                     (Shape::Escalate, title, text)
                                 }
-                                Outcome::Return(r) => (Shape::Return, "return".to_string(), t(*r)),
+                                Outcome::Return(r) => (Shape::Return, w.ret.to_owned(), t(*r)),
                                 Outcome::Goto(_) => unreachable!("handled above"),
                             };
                             m.nodes.push(GNode {
                                 key: format!("{}.{}", n.id, a.id),
                                 title,
-                                text,
+                                text: text.shown,
+                                full: text.full,
                                 shape,
                                 start: false,
                             });
                             m.nodes.len() - 1
                         }
                     };
-                    m.edges.push(GEdge { from, to, label });
+                    edge(to, label);
                 }
             }
-            NodeKind::Say { next, .. } | NodeKind::Input { next, .. } => m.edges.push(GEdge {
-                from,
-                to: index[next.index()],
-                label: String::new(),
-            }),
-            NodeKind::Use { next, .. } => m.edges.push(GEdge {
-                from,
-                to: index[next.index()],
-                label: "returned".into(),
-            }),
+            NodeKind::Say { next, .. } | NodeKind::Input { next, .. } => {
+                edge(index[next.index()], Text::plain(String::new()))
+            }
+            NodeKind::Use { next, .. } => {
+                edge(index[next.index()], Text::plain(w.returned.to_owned()))
+            }
             NodeKind::Branch { arms, otherwise } => {
                 for (e, g) in arms {
-                    m.edges.push(GEdge {
-                        from,
-                        to: index[g.index()],
-                        label: shorten(program.templates.expr_source(*e)),
-                    });
+                    edge(
+                        index[g.index()],
+                        Text::new(program.templates.expr_source(*e)),
+                    );
                 }
-                m.edges.push(GEdge {
-                    from,
-                    to: index[otherwise.index()],
-                    label: "else".into(),
-                });
+                edge(
+                    index[otherwise.index()],
+                    Text::plain(w.otherwise.to_owned()),
+                );
             }
             _ => {}
         }
     }
     m
+}
+
+/// A node's shape, title and text.
+fn node_parts(
+    n: &Node,
+    t: &impl Fn(TextId) -> Text,
+    esc: &impl Fn(&Escalation, &str) -> (String, Text),
+    w: &words::Words,
+    program: &Program,
+) -> (Shape, String, Text) {
+    match &n.kind {
+        NodeKind::Ask { text, .. } => (Shape::Question, n.id.clone(), t(*text)),
+        NodeKind::Say { text, .. } => (Shape::Instruction, n.id.clone(), t(*text)),
+        NodeKind::Input { text, into, .. } => {
+            let tx = t(*text);
+            let text = Text {
+                shown: format!("{} → {into}", tx.shown),
+                full: format!("{} → {into}", tx.full),
+            };
+            (Shape::Input, n.id.clone(), text)
+        }
+        NodeKind::Branch { .. } => (Shape::Branch, n.id.clone(), Text::plain(String::new())),
+        NodeKind::Use { script, .. } => (
+            Shape::SubFlow,
+            n.id.clone(),
+            Text::plain(w.use_flow(&program.script(*script).id)),
+        ),
+        NodeKind::Resolve(r) => (Shape::Resolve, format!("{}: {}", n.id, w.resolved), t(*r)),
+        NodeKind::Escalate(e) => {
+            let (title, text) = esc(e, &n.id);
+            (Shape::Escalate, format!("{}: {title}", n.id), text)
+        }
+        NodeKind::Return(r) => (Shape::Return, format!("{}: {}", n.id, w.ret), t(*r)),
+    }
 }
 
 /// Renders script `ix` in `format`.

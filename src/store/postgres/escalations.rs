@@ -2,13 +2,9 @@
 
 use super::PgStore;
 use crate::store::Escalations;
-use crate::store::codec::{
-    self, DbTime, ESCALATION_COLUMNS, EscalationRow, EscalationView, NewMessage, db,
-};
+use crate::store::codec::{self, DbTime, ESCALATION_COLUMNS, EscalationRow, db};
 use crate::store::shared::Statements;
-use crate::store::{
-    Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change, change_event,
-};
+use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change};
 use async_trait::async_trait;
 use sqlx::Postgres;
 use time::OffsetDateTime;
@@ -60,8 +56,7 @@ impl Escalations for PgStore {
             return Ok(Changed::Refused(current));
         };
         next.updated_at = now;
-        let message: NewMessage<OffsetDateTime> =
-            NewMessage::new(change_event(change), &EscalationView::of(&next), now)?;
+        let message = codec::change_message::<OffsetDateTime>(change, &next, now)?;
         // The update (conditional on the status read, right on its own even
         // without the lock) and its message in one statement.
         let updated = sqlx::query_scalar::<_, i64>(

@@ -8,6 +8,7 @@ use crate::store::codec::{self, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoreError, StoredSession};
 use async_trait::async_trait;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 
 #[async_trait]
@@ -70,6 +71,20 @@ impl Sessions for PgStore {
         Statements(&self.pool)
             .sessions_by_reference::<OffsetDateTime>(SESSION_COLUMNS, "arrival", reference, limit)
             .await
+    }
+
+    async fn session_references(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query_as::<_, (String, String)>(
+            "SELECT id, reference FROM sessions WHERE reference IS NOT NULL AND id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().collect())
     }
 
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {

@@ -2,13 +2,9 @@
 
 use super::{SqliteStore, writer};
 use crate::store::Escalations;
-use crate::store::codec::{
-    self, ESCALATION_COLUMNS, EscalationRow, EscalationView, NewMessage, db,
-};
+use crate::store::codec::{self, ESCALATION_COLUMNS, EscalationRow, db};
 use crate::store::shared::Statements;
-use crate::store::{
-    Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change, change_event,
-};
+use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change};
 use async_trait::async_trait;
 use sqlx::Sqlite;
 use time::OffsetDateTime;
@@ -55,8 +51,7 @@ impl Escalations for SqliteStore {
             return Ok(Changed::Refused(current));
         };
         next.updated_at = now;
-        let message =
-            NewMessage::<i64>::new(change_event(change), &EscalationView::of(&next), now)?;
+        let message = codec::change_message::<i64>(change, &next, now)?;
         // Conditional on the status read: under IMMEDIATE nothing can change
         // it in between, but the statement stays right on its own.
         let updated = sqlx::query(

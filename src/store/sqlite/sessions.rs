@@ -9,6 +9,7 @@ use crate::store::codec::{self, DbTime, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoredSession};
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 #[async_trait]
 impl Sessions for SqliteStore {
@@ -71,6 +72,28 @@ impl Sessions for SqliteStore {
         Statements(&self.reader)
             .sessions_by_reference::<i64>(SESSION_COLUMNS, "rowid", reference, limit)
             .await
+    }
+
+    async fn session_references(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+        let mut found = HashMap::new();
+        // Well under SQLite's limit of bound parameters per statement.
+        for chunk in ids.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT id, reference FROM sessions WHERE reference IS NOT NULL AND id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(")");
+            let rows = q
+                .build_query_as::<(String, String)>()
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
