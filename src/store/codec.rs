@@ -7,8 +7,9 @@
 //! the millisecond, so both read back the same values.
 
 use super::{
-    Escalation, EscalationChange, EscalationFilter, EscalationStatus, NoteAdded, OutboxMessage,
-    Result, Role, StepWrite, StoreError, StoredSession, User, change_event, event_payload,
+    Changed, Escalation, EscalationChange, EscalationFilter, EscalationStatus, NoteAdded,
+    OutboxMessage, Result, Role, StepWrite, StoreError, StoredSession, User, apply_change,
+    change_event, event_payload,
 };
 use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry, Vars};
 use crate::escalation::Record;
@@ -573,10 +574,34 @@ impl<T> Job<T> {
 
 pub(super) type Reply = tokio::sync::oneshot::Sender<Result<super::Saved>>;
 
+/// A change planned: the escalation before and after it, with the message
+/// announcing it; or, when there is nothing to write, the answer at once.
+pub(super) type Planned<T> = std::result::Result<(Escalation, Escalation, NewMessage<T>), Changed>;
+
+/// What `change` comes to on the escalation read as `row` (the rules are
+/// `store::apply_change`'s); the backend writes it conditionally on the
+/// status it read.
+pub(super) fn plan_change<T: DbTime>(
+    row: Option<EscalationRow<T>>,
+    change: &EscalationChange,
+    now: OffsetDateTime,
+) -> Result<Planned<T>> {
+    let Some(row) = row else {
+        return Ok(Err(Changed::NotFound));
+    };
+    let current = escalation_from_row(row)?;
+    let Some(mut next) = apply_change(&current, change) else {
+        return Ok(Err(Changed::Refused(current)));
+    };
+    next.updated_at = now;
+    let message = change_message(change, &next, now)?;
+    Ok(Ok((current, next, message)))
+}
+
 /// The message a change announces: a note only itself and what names the
 /// escalation (see `NoteAdded`), any other change the escalation as it
 /// stands after it.
-pub(super) fn change_message<T: DbTime>(
+fn change_message<T: DbTime>(
     change: &EscalationChange,
     next: &Escalation,
     now: OffsetDateTime,

@@ -4,7 +4,7 @@ use super::PgStore;
 use crate::store::Escalations;
 use crate::store::codec::{self, DbTime, ESCALATION_COLUMNS, EscalationRow, db};
 use crate::store::shared::Statements;
-use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change};
+use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Result};
 use async_trait::async_trait;
 use sqlx::Postgres;
 use time::OffsetDateTime;
@@ -41,22 +41,19 @@ impl Escalations for PgStore {
         let now = OffsetDateTime::to_db(now);
         let mut tx = self.pool.begin().await.map_err(db)?;
         let sql = format!("SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = $1 FOR UPDATE");
-        let Some(row) = sqlx::query_as::<_, EscalationRow<OffsetDateTime>>(&sql)
+        let row = sqlx::query_as::<_, EscalationRow<OffsetDateTime>>(&sql)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(db)?
-        else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(Changed::NotFound);
+            .map_err(db)?;
+        let (current, next, message) = match codec::plan_change::<OffsetDateTime>(row, change, now)?
+        {
+            Ok(planned) => planned,
+            Err(answer) => {
+                tx.rollback().await.map_err(db)?;
+                return Ok(answer);
+            }
         };
-        let current = codec::escalation_from_row(row)?;
-        let Some(mut next) = apply_change(&current, change) else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(Changed::Refused(current));
-        };
-        next.updated_at = now;
-        let message = codec::change_message::<OffsetDateTime>(change, &next, now)?;
         // The update (conditional on the status read, right on its own even
         // without the lock) and its message in one statement.
         let updated = sqlx::query_scalar::<_, i64>(

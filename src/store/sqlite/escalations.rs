@@ -4,7 +4,7 @@ use super::{SqliteStore, writer};
 use crate::store::Escalations;
 use crate::store::codec::{self, ESCALATION_COLUMNS, EscalationRow, db};
 use crate::store::shared::Statements;
-use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Result, apply_change};
+use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Result};
 use async_trait::async_trait;
 use sqlx::Sqlite;
 use time::OffsetDateTime;
@@ -36,22 +36,18 @@ impl Escalations for SqliteStore {
     ) -> Result<Changed> {
         let mut tx = self.begin_write().await?;
         let sql = format!("SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = ?");
-        let Some(row) = sqlx::query_as::<_, EscalationRow<i64>>(&sql)
+        let row = sqlx::query_as::<_, EscalationRow<i64>>(&sql)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(db)?
-        else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(Changed::NotFound);
+            .map_err(db)?;
+        let (current, mut next, message) = match codec::plan_change::<i64>(row, change, now)? {
+            Ok(planned) => planned,
+            Err(answer) => {
+                tx.rollback().await.map_err(db)?;
+                return Ok(answer);
+            }
         };
-        let current = codec::escalation_from_row(row)?;
-        let Some(mut next) = apply_change(&current, change) else {
-            tx.rollback().await.map_err(db)?;
-            return Ok(Changed::Refused(current));
-        };
-        next.updated_at = now;
-        let message = codec::change_message::<i64>(change, &next, now)?;
         // Conditional on the status read: under IMMEDIATE nothing can change
         // it in between, but the statement stays right on its own.
         let updated = sqlx::query(
