@@ -377,7 +377,7 @@ mod tests {
             assert_eq!(Code::parse(&c.as_str().to_lowercase()), Some(*c));
             assert!(c.explanation().contains("## How to fix"), "{c}");
         }
-        assert_eq!(Code::ALL.len(), 19);
+        assert_eq!(Code::ALL.len(), 20);
         assert_eq!(Code::parse("FP999"), None);
         assert_eq!(Code::Fp105.severity(), Severity::Warning);
         assert_eq!(Code::Fp013.severity(), Severity::Error);

@@ -182,7 +182,7 @@ impl From<ApiError> for PageError {
             StatusCode::CONFLICT => "error_conflict",
             StatusCode::PAYLOAD_TOO_LARGE => "error_too_large",
             StatusCode::GONE => "error_session_expired",
-            StatusCode::TOO_MANY_REQUESTS => "error_too_many",
+            StatusCode::TOO_MANY_REQUESTS => "error_rate_limited",
             s if s.is_server_error() => "error_server",
             _ => "error_refused",
         };

@@ -178,7 +178,7 @@ async fn start(
             .check(ip, std::time::Instant::now())
         {
             let page =
-                PageError::new(StatusCode::TOO_MANY_REQUESTS, "error_too_many").page(&chrome);
+                PageError::new(StatusCode::TOO_MANY_REQUESTS, "error_rate_limited").page(&chrome);
             return Ok(limits::with_retry_after(page, too_many));
         }
         let program = state.library.current();
