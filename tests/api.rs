@@ -7,7 +7,7 @@ mod common;
 
 use common::{Res, TestApp, redact};
 use fixpath::http::HttpConfig;
-use fixpath::store::{Role, Store};
+use fixpath::store::Role;
 use reqwest::Method;
 use serde_json::{Value as Json, json};
 use std::time::Duration;

@@ -99,9 +99,9 @@ async fn store() -> (Arc<dyn Store>, std::path::PathBuf) {
         rand_suffix()
     ));
     let path = dir.join("db.sqlite");
-    let s = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    let s: Arc<dyn Store> = Arc::new(SqliteStore::open(path.to_str().unwrap()).await.unwrap());
     s.migrate().await.unwrap();
-    (Arc::new(s), dir)
+    (s, dir)
 }
 
 fn rand_suffix() -> u64 {

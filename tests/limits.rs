@@ -14,7 +14,7 @@ use common::{TestApp, staff};
 use fixpath::http::HttpConfig;
 use fixpath::http::limits::{LimitConfig, Rate};
 use fixpath::http::web::throttle::MAX_FAILURES;
-use fixpath::store::{Role, Store as _};
+use fixpath::store::Role;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -21,6 +21,8 @@ use fixpath::store::{
     OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, StepWrite, Store, StoreError,
     StoredSession, User,
 };
+// The parts' methods, for the concrete stores (on `dyn Store` they come with it).
+use fixpath::store::{Escalations, Outbox, Schema, Sessions};
 use serde_json::Value as Json;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
@@ -259,39 +261,75 @@ pub async fn story(store: &dyn Store) {
         })
         .await
         .unwrap();
+    // The store reads no clock: every check of a token is at the caller's `now`.
+    let now = t(0);
     assert_eq!(
-        store.user_by_token("h-sam").await.unwrap(),
+        store.user_by_token("h-sam", now).await.unwrap(),
         Some(user("sam", Role::Specialist, 2))
     );
-    assert_eq!(store.user_by_token("h-nobody").await.unwrap(), None);
+    assert_eq!(store.user_by_token("h-nobody", now).await.unwrap(), None);
     store.add_token("sam", "h-sam-2").await.unwrap();
     assert_eq!(
-        store.user_by_token("h-sam-2").await.unwrap(),
+        store.user_by_token("h-sam-2", now).await.unwrap(),
         Some(user("sam", Role::Specialist, 2))
     );
-    assert!(store.add_token("nobody", "h-x").await.is_err());
+    // A token for a user who does not exist: not found, not a database error.
+    let missing = store.add_token("nobody", "h-x").await;
+    assert!(
+        matches!(&missing, Err(StoreError::NotFound(what)) if what == "user `nobody`"),
+        "{missing:?}"
+    );
     // A revoked token (a web sign-out) opens nothing; the user's others do.
     store.revoke_token("h-sam-2").await.unwrap();
-    assert_eq!(store.user_by_token("h-sam-2").await.unwrap(), None);
-    assert!(store.user_by_token("h-sam").await.unwrap().is_some());
+    assert_eq!(store.user_by_token("h-sam-2", now).await.unwrap(), None);
+    assert!(store.user_by_token("h-sam", now).await.unwrap().is_some());
     store.revoke_token("h-never-was").await.unwrap();
-    // A web sign-in's token opens nothing once it has expired.
-    let now = time::OffsetDateTime::now_utc();
+    // A web sign-in's token opens nothing once it has expired: until the
+    // last millisecond before `expires_at`, and from then on not at all.
     store
-        .add_expiring_token("sam", "h-sam-web", now + time::Duration::hours(1))
+        .add_expiring_token("sam", "h-sam-web", t(3600), now)
         .await
         .unwrap();
-    assert!(store.user_by_token("h-sam-web").await.unwrap().is_some());
-    store
-        .add_expiring_token("sam", "h-sam-old", now - time::Duration::seconds(1))
-        .await
-        .unwrap();
-    assert_eq!(store.user_by_token("h-sam-old").await.unwrap(), None);
     assert!(
         store
-            .add_expiring_token("nobody", "h-y", now + time::Duration::hours(1))
+            .user_by_token("h-sam-web", now)
             .await
-            .is_err()
+            .unwrap()
+            .is_some()
+    );
+    let just_before = t(3600) - time::Duration::milliseconds(1);
+    assert!(
+        store
+            .user_by_token("h-sam-web", just_before)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.user_by_token("h-sam-web", t(3600)).await.unwrap(),
+        None
+    );
+    store
+        .add_expiring_token("sam", "h-sam-old", now - time::Duration::seconds(1), now)
+        .await
+        .unwrap();
+    assert_eq!(store.user_by_token("h-sam-old", now).await.unwrap(), None);
+    // Adding a token later sweeps the ones expired by then, at its `now`.
+    store
+        .add_expiring_token("sam", "h-sam-later", t(7200), t(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_token("h-sam-web", just_before).await.unwrap(),
+        None,
+        "swept at the adding call's now"
+    );
+    let missing = store
+        .add_expiring_token("nobody", "h-y", t(3600), now)
+        .await;
+    assert!(
+        matches!(&missing, Err(StoreError::NotFound(what)) if what == "user `nobody`"),
+        "{missing:?}"
     );
     assert!(matches!(
         store.add_token("kim", "h-sam").await,
@@ -1349,7 +1387,7 @@ on_both_backends! {
         // Opened and migrated again (a no-op).
         let store = db.open().await;
         assert_eq!(
-            store.user_by_token("h-sam").await.unwrap(),
+            store.user_by_token("h-sam", t(3)).await.unwrap(),
             Some(user("sam", Role::Specialist, 2))
         );
         let loaded = store.session("r1").await.unwrap().unwrap();
@@ -1375,7 +1413,11 @@ on_both_backends! {
         db.execute("UPDATE sessions SET state = '{\"script\": 1}' WHERE id = 'bad'")
             .await;
         let r = store.session("bad").await;
-        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+        assert!(matches!(r, Err(StoreError::Corrupt { .. })), "{r:?}");
+        // The cause is kept, and the error can be handed to several callers.
+        let e = r.unwrap_err();
+        assert!(std::error::Error::source(&e).is_some(), "{e:?}");
+        assert_eq!(e.clone().to_string(), e.to_string());
         store.close().await;
     }
 
@@ -1888,7 +1930,7 @@ async fn postgres_a_refused_write_in_a_batch_fails_alone() {
         let r = task.await.unwrap();
         let loaded = store.session(&format!("r{i}")).await.unwrap().unwrap();
         if i == 5 {
-            assert!(matches!(r, Err(StoreError::Database(_))), "r5: {r:?}");
+            assert!(matches!(r, Err(StoreError::Database { .. })), "r5: {r:?}");
             assert_eq!(loaded.state, s0, "r5 is as it was");
         } else {
             assert_eq!(r.unwrap(), Saved::Ok, "r{i}");

@@ -10,7 +10,7 @@ mod common;
 
 use common::{PRINTER, SCRIPTS, TestApp, staff};
 use fixpath::http::HttpConfig;
-use fixpath::store::{Role, Store};
+use fixpath::store::Role;
 use regex::Regex;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};

@@ -163,7 +163,11 @@ impl FromRequestParts<AppState> for Caller {
         let token = token.trim();
         if token.starts_with(STAFF_PREFIX) {
             let hash = hash_token(token);
-            return match state.store.user_by_token(&hash).await? {
+            return match state
+                .store
+                .user_by_token(&hash, time::OffsetDateTime::now_utc())
+                .await?
+            {
                 Some(user) => Ok(Caller::Staff(user)),
                 None => Err(unauthorized("the staff token is not valid")),
             };

@@ -8,7 +8,9 @@
 //! a time. Every change to an escalation writes its outbox message in the
 //! same transaction, so no event is lost between the two.
 
+mod codec;
 pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 use crate::engine::{Pin, Session, TrailEntry};
@@ -17,14 +19,80 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-#[derive(Debug, thiserror::Error)]
+/// The cause of a store error, shared so the error can be cloned (a batch's
+/// failure is every caller's).
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(String),
-    #[error("stored data could not be read: {0}")]
-    Corrupt(String),
+    #[error("database error: {message}")]
+    Database {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    #[error("stored data could not be read: {message}")]
+    Corrupt {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     #[error("{0} already exists")]
     Duplicate(String),
+    /// What the change needs is not there (e.g. a token for an unknown user).
+    #[error("no {0}")]
+    NotFound(String),
+}
+
+impl StoreError {
+    pub fn database(message: impl Into<String>) -> Self {
+        StoreError::Database {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// `context: cause`, the cause kept as the source.
+    pub fn database_with(
+        context: String,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Database {
+            message: format!("{context}: {e}"),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    pub fn corrupt_with(
+        context: String,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Corrupt {
+            message: format!("{context}: {e}"),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    pub(crate) fn database_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Database {
+            message: e.to_string(),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    pub(crate) fn corrupt_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Corrupt {
+            message: e.to_string(),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -216,14 +284,27 @@ pub struct OutboxMessage {
     pub delivered_to: Vec<String>,
 }
 
+/// Everything the server keeps. A backend implements the parts, each in a
+/// file of its own holding only its SQL, and is a store. On `dyn Store` (and
+/// `S: Store`) the parts' methods need no import; on a concrete store, import
+/// the parts used.
+pub trait Store: Schema + Sessions + Escalations + Users + Outbox {}
+
+impl<T: Schema + Sessions + Escalations + Users + Outbox> Store for T {}
+
+/// The schema.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Schema: Send + Sync + 'static {
     /// Creates the schema or brings it up to date.
     async fn migrate(&self) -> Result<()>;
+}
 
+/// Script versions and sessions.
+#[async_trait]
+pub trait Sessions: Send + Sync + 'static {
     /// Records a script version; a version already stored is left as it is.
     async fn put_script_version(&self, v: &ScriptVersion) -> Result<()>;
-    /// The stored sources of the given pins (those it has).
+    /// The stored sources of the given pins (those it has), in their order.
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>>;
 
     /// Stores a new session (and its escalation, if it escalated at once).
@@ -244,7 +325,11 @@ pub trait Store: Send + Sync + 'static {
     /// Saves one step atomically: state, new trail entries, retractions, and
     /// the escalation with its `escalation.created` outbox message.
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved>;
+}
 
+/// The escalation queue.
+#[async_trait]
+pub trait Escalations: Send + Sync + 'static {
     async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<Escalation>>;
     async fn escalation(&self, id: &str) -> Result<Option<Escalation>>;
     /// Applies a change and queues its webhook event in one transaction.
@@ -254,20 +339,27 @@ pub trait Store: Send + Sync + 'static {
         change: &EscalationChange,
         now: OffsetDateTime,
     ) -> Result<Changed>;
+}
 
+/// Users, their tokens, and the count of wrong passwords.
+#[async_trait]
+pub trait Users: Send + Sync + 'static {
     async fn create_user(&self, u: &NewUser) -> Result<()>;
-    /// The user a token belongs to, unless the token has expired.
-    async fn user_by_token(&self, token_hash: &str) -> Result<Option<User>>;
+    /// The user a token belongs to, unless the token has expired at `now`.
+    async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>>;
     /// The user and their password hash, for signing in to the web pages.
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>>;
+    /// Adds an API token; [`StoreError::NotFound`] for an unknown user.
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
     /// Adds a token that stops opening anything at `expires_at` (a web
-    /// sign-in); expired ones are deleted on the way.
+    /// sign-in); tokens expired at `now` are deleted on the way.
+    /// [`StoreError::NotFound`] for an unknown user.
     async fn add_expiring_token(
         &self,
         name: &str,
         token_hash: &str,
         expires_at: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<()>;
     /// Forgets a token (a web sign-out); an unknown token is not an error.
     async fn revoke_token(&self, token_hash: &str) -> Result<()>;
@@ -286,7 +378,11 @@ pub trait Store: Send + Sync + 'static {
     async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>>;
     /// Clears the count (a good sign-in).
     async fn clear_signin_failures(&self, key: &str) -> Result<()>;
+}
 
+/// The webhook outbox.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
     /// Leases up to `limit` due messages to `owner` until `until`; a message
     /// leased to someone else is skipped until its lease runs out.
     async fn lease_outbox(

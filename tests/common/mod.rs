@@ -116,7 +116,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
 }
@@ -188,7 +188,7 @@ impl TestApp {
             std::fs::write(scripts.join(name), text).unwrap();
         }
         let db = dir.join("fixpath.db");
-        let store = Arc::new(
+        let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(db.to_str().unwrap())
                 .await
                 .expect("the store opens"),

@@ -178,10 +178,11 @@ async fn sign_in(
         };
         throttle::succeed(state.store.as_ref(), &name).await?;
         let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
-        let expires = time::OffsetDateTime::now_utc() + time::Duration::seconds(SIGN_IN_SECONDS);
+        let now = time::OffsetDateTime::now_utc();
+        let expires = now + time::Duration::seconds(SIGN_IN_SECONDS);
         state
             .store
-            .add_expiring_token(&user.name, &token.hash, expires)
+            .add_expiring_token(&user.name, &token.hash, expires, now)
             .await?;
         chrome.set_cookie(cookies::set(
             cookies::STAFF,

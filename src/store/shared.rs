@@ -1,0 +1,276 @@
+//! The statements both backends run alike, written once. SQLite takes
+//! PostgreSQL's `$N` parameters too, so the SQL text is the same; values are
+//! bound and read in each backend's own types (its time `T`, its integers).
+
+use super::codec::{self, DbTime, ESCALATION_COLUMNS, EscalationRow, SessionRow, db, small_int};
+use super::{Escalation, Result, ScriptVersion, StoredSession, User};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
+
+/// A backend's pool, for the statements it runs like the other backend.
+pub(super) struct Statements<'p, DB: Database>(pub(super) &'p Pool<DB>);
+
+impl<DB> Statements<'_, DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'r> (i64,): FromRow<'r, DB::Row>,
+{
+    pub(super) async fn put_script_version<T>(&self, v: &ScriptVersion) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        sqlx::query::<DB>(
+            "INSERT INTO script_versions (id, version, path, source, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id, version) DO NOTHING",
+        )
+        .bind(v.id.as_str())
+        .bind(v.version.as_str())
+        .bind(v.path.as_str())
+        .bind(v.source.as_str())
+        .bind(T::to_db(v.created_at))
+        .execute(self.0)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// One session; `columns` are the backend's `SESSION_COLUMNS`.
+    pub(super) async fn session<T>(&self, columns: &str, id: &str) -> Result<Option<StoredSession>>
+    where
+        T: DbTime,
+        SessionRow<T>: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let sql = format!("SELECT {columns} FROM sessions s WHERE s.id = $1");
+        sqlx::query_as::<DB, SessionRow<T>>(&sql)
+            .bind(id)
+            .fetch_optional(self.0)
+            .await
+            .map_err(db)?
+            .map(codec::session_from_row)
+            .transpose()
+    }
+
+    /// Newest first (an agent taking over a call wants the latest one);
+    /// `arrival` is the backend's column for ties.
+    pub(super) async fn sessions_by_reference<T>(
+        &self,
+        columns: &str,
+        arrival: &str,
+        reference: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredSession>>
+    where
+        T: DbTime,
+        SessionRow<T>: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let sql = format!(
+            "SELECT {columns} FROM sessions s WHERE s.reference = $1 \
+             ORDER BY s.created_at DESC, s.{arrival} DESC LIMIT $2"
+        );
+        sqlx::query_as::<DB, SessionRow<T>>(&sql)
+            .bind(reference)
+            .bind(codec::clamp_limit(limit))
+            .fetch_all(self.0)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .map(codec::session_from_row)
+            .collect()
+    }
+
+    pub(super) async fn escalation<T>(&self, id: &str) -> Result<Option<Escalation>>
+    where
+        T: DbTime,
+        EscalationRow<T>: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let sql = format!("SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = $1");
+        sqlx::query_as::<DB, EscalationRow<T>>(&sql)
+            .bind(id)
+            .fetch_optional(self.0)
+            .await
+            .map_err(db)?
+            .map(codec::escalation_from_row)
+            .transpose()
+    }
+
+    /// `I` is the backend's type of the tier column.
+    pub(super) async fn user_by_token<T, I>(
+        &self,
+        token_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<User>>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        I: Into<i64>,
+        (String, String, I): for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        sqlx::query_as::<DB, (String, String, I)>(
+            "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
+        )
+        .bind(token_hash)
+        .bind(T::to_db(now))
+        .fetch_optional(self.0)
+        .await
+        .map_err(db)?
+        .map(|(name, role, tier)| codec::user_from_row(name, role, tier))
+        .transpose()
+    }
+
+    pub(super) async fn user_by_name<I>(&self, name: &str) -> Result<Option<(User, Option<String>)>>
+    where
+        I: Into<i64>,
+        (String, String, I, Option<String>): for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        sqlx::query_as::<DB, (String, String, I, Option<String>)>(
+            "SELECT name, role, tier, password_hash FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(self.0)
+        .await
+        .map_err(db)?
+        .map(|(name, role, tier, hash)| Ok((codec::user_from_row(name, role, tier)?, hash)))
+        .transpose()
+    }
+
+    /// `I` is the backend's type of the count column.
+    pub(super) async fn signin_failures<T, I>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(u32, time::OffsetDateTime)>>
+    where
+        T: DbTime,
+        I: Into<i64>,
+        (I, T): for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let row = sqlx::query_as::<DB, (I, T)>(
+            "SELECT failures, since FROM signin_failures WHERE name = $1",
+        )
+        .bind(key)
+        .fetch_optional(self.0)
+        .await
+        .map_err(db)?;
+        row.map(|(n, since)| {
+            Ok((
+                codec::count(n),
+                since.to_time(&|| "sign-in failures".into())?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Only while `owner` still holds the lease: a relay whose lease ran out
+    /// and was taken over must not speak for the new holder.
+    pub(super) async fn outbox_delivered<T>(
+        &self,
+        id: &str,
+        owner: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        sqlx::query::<DB>(
+            "UPDATE outbox SET delivered_at = $1, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $2 AND lease_owner = $3 AND delivered_at IS NULL",
+        )
+        .bind(T::to_db(now))
+        .bind(id)
+        .bind(owner)
+        .execute(self.0)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Only while `owner` still holds the lease (see `outbox_delivered`).
+    pub(super) async fn outbox_retry_at<T>(
+        &self,
+        id: &str,
+        owner: &str,
+        at: time::OffsetDateTime,
+        delivered_to: &[String],
+        error: &str,
+    ) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        let delivered_to = codec::encode("delivered_to", &delivered_to)?;
+        sqlx::query::<DB>(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, delivered_to = $2, \
+                 last_error = $3, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $4 AND lease_owner = $5 AND delivered_at IS NULL",
+        )
+        .bind(T::to_db(at))
+        .bind(delivered_to.as_str())
+        .bind(error)
+        .bind(id)
+        .bind(owner)
+        .execute(self.0)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    pub(super) async fn outbox_pending(&self) -> Result<u64> {
+        let (n,) =
+            sqlx::query_as::<DB, (i64,)>("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+                .fetch_one(self.0)
+                .await
+                .map_err(db)?;
+        small_int("outbox count", n)
+    }
+
+    /// One statement: the user's row is read and the token written together
+    /// (a user removed in between fails the foreign key).
+    pub(super) async fn add_token<T>(
+        &self,
+        name: &str,
+        token_hash: &str,
+        expires_at: Option<time::OffsetDateTime>,
+    ) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        for<'q> Option<T>: Encode<'q, DB> + Type<DB>,
+        for<'r> (String,): FromRow<'r, DB::Row>,
+    {
+        sqlx::query_as::<DB, (String,)>(
+            "INSERT INTO tokens (token_hash, user_name, expires_at) \
+             SELECT $1, name, $2 FROM users WHERE name = $3 RETURNING user_name",
+        )
+        .bind(token_hash)
+        .bind(expires_at.map(T::to_db))
+        .bind(name)
+        .fetch_optional(self.0)
+        .await
+        .map_err(|e| codec::duplicate_or_db(e, || "token".into()))?
+        .map(drop)
+        .ok_or_else(|| codec::no_user(name))
+    }
+
+    /// Tokens expired at `now` are forgotten.
+    pub(super) async fn sweep_tokens<T>(&self, now: time::OffsetDateTime) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        sqlx::query::<DB>("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at <= $1")
+            .bind(T::to_db(now))
+            .execute(self.0)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// A statement of one text parameter whose answer is only that it ran.
+    pub(super) async fn run(&self, sql: &'static str, v: &str) -> Result<()> {
+        sqlx::query::<DB>(sql)
+            .bind(v)
+            .execute(self.0)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}
