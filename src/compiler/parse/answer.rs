@@ -173,11 +173,7 @@ impl Parser {
                     }
                 }
                 _ => {
-                    let known: &[&str] = if long {
-                        ANSWER_KEYS
-                    } else {
-                        &["id", "set", "goto", "resolve", "escalate", "return"]
-                    };
+                    let known: &[&str] = if long { ANSWER_KEYS } else { SHORT_ANSWER_KEYS };
                     self.unknown_key(k, "an answer", known);
                 }
             }

@@ -47,8 +47,16 @@ const RETURN_KEYS: &[&str] = &["return"];
 pub const ANSWER_KEYS: &[&str] = &[
     "label", "id", "set", "goto", "resolve", "escalate", "return",
 ];
+/// The keys of a short answer's mapping (`- LABEL: { ... }`): the long
+/// form's, less `label`.
+const SHORT_ANSWER_KEYS: &[&str] = &["id", "set", "goto", "resolve", "escalate", "return"];
 const OUTCOME_KEYS: &[&str] = &["goto", "resolve", "escalate", "return"];
+/// The keys of an escalation written as a mapping (in a node or an answer).
 const ESCALATION_KEYS: &[&str] = &["reason", "tier", "queue"];
+/// The keys of the script's `escalation` defaults.
+const ESCALATION_DEFAULT_KEYS: &[&str] = &["tier", "queue"];
+const BRANCH_ITEM_KEYS: &[&str] = &["if", "goto"];
+const ELSE_KEYS: &[&str] = &["else"];
 
 /// How many values one script file may hold after alias expansion, beyond
 /// one per byte of text (no file can hold more values than bytes without
@@ -213,6 +221,8 @@ fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<
 
 mod answer;
 mod node;
+#[cfg(test)]
+mod schema_tests;
 mod sink;
 #[cfg(test)]
 mod tests;

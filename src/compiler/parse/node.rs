@@ -325,8 +325,8 @@ impl Parser {
             let is_last = i + 1 == items.len();
             if let Some(e) = item.get("else") {
                 for (k, _) in entries.iter() {
-                    if k.as_str() != Some("else") {
-                        self.unknown_key(k, "an `else` item", &["else"]);
+                    if !k.as_str().is_some_and(|s| ELSE_KEYS.contains(&s)) {
+                        self.unknown_key(k, "an `else` item", ELSE_KEYS);
                     }
                 }
                 if !is_last {
@@ -345,7 +345,7 @@ impl Parser {
                 continue;
             }
             for (k, _) in entries.iter() {
-                if !matches!(k.as_str(), Some("if" | "goto")) {
+                if !k.as_str().is_some_and(|s| BRANCH_ITEM_KEYS.contains(&s)) {
                     self.unknown_key(k, "a branch item", &["if", "goto", "else"]);
                 }
             }

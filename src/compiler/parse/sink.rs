@@ -1,7 +1,7 @@
 //! The reader's sinks: what turns the streamed entries into a script.
 
-use super::SCRIPT_KEYS;
 use super::values::Parser;
+use super::{ESCALATION_DEFAULT_KEYS, SCRIPT_KEYS};
 use crate::diagnostics::{Code, Diagnostic, FileId, Span, did_you_mean};
 use crate::script::ast::{EscalationDefaults, Node, Scalar, Script, Spanned, Text};
 use crate::script::yaml::{self, Level, Value, Yaml};
@@ -202,7 +202,7 @@ impl ScriptSink {
                             Some("queue") => {
                                 self.escalation.queue = p.string(ev, "`queue`").map(|s| s.value)
                             }
-                            _ => p.unknown_key(ek, "`escalation`", &["tier", "queue"]),
+                            _ => p.unknown_key(ek, "`escalation`", ESCALATION_DEFAULT_KEYS),
                         }
                     }
                 }
