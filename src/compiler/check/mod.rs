@@ -13,7 +13,7 @@
 use crate::compiler::resolve::Resolved;
 use crate::diagnostics::{Code, Diagnostic, FileId, Sources, Span, did_you_mean};
 use crate::program::templates::TemplatesBuilder;
-use crate::program::{self, ExprId, Literal, SetValue, Templates, TextId, TextPiece};
+use crate::program::{self, ExprId, Literal, NodeMap, SetValue, Templates, TextId, TextPiece};
 use crate::script::ast::{self, NodeKind, Outcome, Scalar, Text};
 use petgraph::stable_graph::NodeIndex;
 use std::collections::{HashMap, HashSet};
@@ -256,9 +256,7 @@ fn check_unit(
             .copied()
             .unwrap_or(NodeIndex::new(0))
     };
-    let ix1 = |r: &ast::Spanned<String>| -> NodeIndex {
-        map.get(&r.value).copied().unwrap_or(NodeIndex::new(0))
-    };
+    let ix1 = |r: &ast::Spanned<String>| at(map, r);
     let mut writes: HashSet<String> = HashSet::new();
     let head = unit.head.then(|| {
         let title = match &s.title {
@@ -284,38 +282,7 @@ fn check_unit(
                 let say = say.as_ref().map(|t| c.text(t, "`say`"));
                 let answers = answers
                     .iter()
-                    .map(|a| {
-                        let label = c.text(&a.label, "the answer label");
-                        let set = a
-                            .set
-                            .iter()
-                            .map(|(name, v)| {
-                                writes.insert(name.value.clone());
-                                (name.value.as_str().into(), c.set_value(&v.value, v.span))
-                            })
-                            .collect();
-                        let outcome = match &a.outcome {
-                            Some(Outcome::Goto(t)) => program::Outcome::Goto(ix1(t)),
-                            Some(Outcome::Resolve(t)) => {
-                                program::Outcome::Resolve(c.text(t, "`resolve`"))
-                            }
-                            Some(Outcome::Escalate(e)) => {
-                                program::Outcome::Escalate(c.escalation(e))
-                            }
-                            Some(Outcome::Return(t)) => {
-                                program::Outcome::Return(c.text(t, "`return`"))
-                            }
-                            None => program::Outcome::Goto(NodeIndex::new(0)),
-                        };
-                        program::Answer {
-                            // Moved in from the AST by lower, not copied.
-                            id: String::new(),
-                            label,
-                            set,
-                            outcome,
-                            shared_id: Default::default(),
-                        }
-                    })
+                    .map(|a| answer(&mut c, a, map, &mut writes))
                     .collect();
                 program::NodeKind::Ask { text, say, answers }
             }
@@ -323,33 +290,11 @@ fn check_unit(
                 text: c.text(say, "`say`"),
                 next: ix(next),
             },
-            NodeKind::Input {
-                input,
-                into,
-                next,
-                kind,
-                pattern,
-                required,
-                hint,
-                invalid,
-            } => {
+            NodeKind::Input { into, .. } => {
                 if let Some(i) = into {
                     writes.insert(i.value.clone());
                 }
-                let pattern = pattern.as_ref().and_then(|p| c.pattern(p));
-                program::NodeKind::Input {
-                    text: c.text(input, "`input`"),
-                    into: into
-                        .as_ref()
-                        .map(|i| i.value.as_str().into())
-                        .unwrap_or_default(),
-                    next: ix(next),
-                    kind: *kind,
-                    pattern,
-                    required: *required,
-                    hint: hint.as_ref().map(|t| c.text(t, "`hint`")),
-                    invalid: invalid.as_ref().map(|t| c.text(t, "`invalid`")),
-                }
+                input(&mut c, &n.kind, map)
             }
             NodeKind::Branch { arms, otherwise } => {
                 let arms = arms
@@ -400,6 +345,76 @@ fn check_unit(
         params: c.params,
         writes,
         exprs,
+    }
+}
+
+/// Where a checked reference points (a dangling one was reported by resolve;
+/// the first node stands in for it).
+fn at(map: &NodeMap, r: &ast::Spanned<String>) -> NodeIndex {
+    map.get(&r.value).copied().unwrap_or(NodeIndex::new(0))
+}
+
+/// An answer of an `ask` node; the variables it sets go into `writes`.
+fn answer(
+    c: &mut Ctx<'_, '_>,
+    a: &ast::Answer,
+    map: &NodeMap,
+    writes: &mut HashSet<String>,
+) -> program::Answer {
+    let label = c.text(&a.label, "the answer label");
+    let set = a
+        .set
+        .iter()
+        .map(|(name, v)| {
+            writes.insert(name.value.clone());
+            (name.value.as_str().into(), c.set_value(&v.value, v.span))
+        })
+        .collect();
+    let outcome = match &a.outcome {
+        Some(Outcome::Goto(t)) => program::Outcome::Goto(at(map, t)),
+        Some(Outcome::Resolve(t)) => program::Outcome::Resolve(c.text(t, "`resolve`")),
+        Some(Outcome::Escalate(e)) => program::Outcome::Escalate(c.escalation(e)),
+        Some(Outcome::Return(t)) => program::Outcome::Return(c.text(t, "`return`")),
+        None => program::Outcome::Goto(NodeIndex::new(0)),
+    };
+    program::Answer {
+        // Moved in from the AST by lower, not copied.
+        id: String::new(),
+        label,
+        set,
+        outcome,
+        shared_id: Default::default(),
+    }
+}
+
+/// An `input` node (`kind` is one).
+fn input(c: &mut Ctx<'_, '_>, kind: &NodeKind, map: &NodeMap) -> program::NodeKind {
+    let NodeKind::Input {
+        input,
+        into,
+        next,
+        kind,
+        pattern,
+        required,
+        hint,
+        invalid,
+    } = kind
+    else {
+        unreachable!("called for input nodes only")
+    };
+    let pattern = pattern.as_ref().and_then(|p| c.pattern(p));
+    program::NodeKind::Input {
+        text: c.text(input, "`input`"),
+        into: into
+            .as_ref()
+            .map(|i| i.value.as_str().into())
+            .unwrap_or_default(),
+        next: next.as_ref().map_or(NodeIndex::new(0), |r| at(map, r)),
+        kind: *kind,
+        pattern,
+        required: *required,
+        hint: hint.as_ref().map(|t| c.text(t, "`hint`")),
+        invalid: invalid.as_ref().map(|t| c.text(t, "`invalid`")),
     }
 }
 
