@@ -157,26 +157,7 @@ impl<S: Sink> Reader<'_, S> {
                     }
                     None
                 }
-                Event::Alias(id) => {
-                    self.anchored = true;
-                    let Some(stored) = self.anchors.get(&id) else {
-                        return Err(self.syntax(sp, "alias to an unknown anchor".into()));
-                    };
-                    self.nodes = self.nodes.saturating_add(stored.len());
-                    if self.nodes > self.budget {
-                        let budget = self.budget;
-                        return Err(self.syntax(
-                            sp,
-                            format!(
-                                "aliases expand this document beyond {budget} values; refusing to expand it (an \"alias bomb\")"
-                            ),
-                        ));
-                    }
-                    let at = self.tape.len();
-                    self.tape.extend_from_slice(stored);
-                    self.tape[at].span = sp;
-                    Some((at, 0))
-                }
+                Event::Alias(id) => Some((self.alias(id, sp)?, 0)),
                 Event::Scalar(s, style, anchor, _tag) => {
                     self.nodes += 1;
                     let plain = if style == ScalarStyle::Plain {
@@ -193,48 +174,16 @@ impl<S: Sink> Reader<'_, S> {
                     });
                     Some((at, anchor))
                 }
-                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                    self.nodes += 1;
-                    if self.stack.len() + self.base.depth as usize >= MAX_DEPTH {
-                        return Err(
-                            self.syntax(sp, format!("nesting deeper than {MAX_DEPTH} levels"))
-                        );
-                    }
-                    let map = matches!(event, Event::MappingStart(..));
-                    let streamed = map && self.wants_stream();
-                    let at = self.tape.len();
-                    self.tape.push(Ev {
-                        span: sp,
-                        len: 0,
-                        kind: if map { Kind::Map(0) } else { Kind::Seq(0) },
-                    });
-                    self.stack.push(Frame {
-                        at,
-                        anchor,
-                        count: 0,
-                        kept: 0,
-                        map,
-                        streamed,
-                        key: None,
-                        seen: HashMap::new(),
-                    });
+                Event::SequenceStart(anchor, _) => {
+                    self.open(false, anchor, sp)?;
                     None
                 }
-                Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                    Some(f) if f.map == matches!(event, Event::MappingEnd) => {
-                        let len = self.tape.len() - f.at;
-                        let ev = &mut self.tape[f.at];
-                        ev.span.end = sp.end;
-                        ev.len = len.min(u32::MAX as usize) as u32;
-                        ev.kind = if f.map {
-                            Kind::Map(f.kept)
-                        } else {
-                            Kind::Seq(f.kept)
-                        };
-                        Some((f.at, f.anchor))
-                    }
-                    _ => None,
-                },
+                Event::MappingStart(anchor, _) => {
+                    self.open(true, anchor, sp)?;
+                    None
+                }
+                Event::SequenceEnd => self.close(false, sp),
+                Event::MappingEnd => self.close(true, sp),
             };
             if self.nodes > self.budget {
                 let budget = self.budget;
@@ -247,6 +196,75 @@ impl<S: Sink> Reader<'_, S> {
             }
         }
         Ok(())
+    }
+
+    /// An alias: a copy of its anchor's value on the tape (counted against
+    /// the budget, which stops an alias bomb). Returns where it is.
+    fn alias(&mut self, id: usize, sp: Span) -> Result<usize, Abort> {
+        self.anchored = true;
+        let Some(stored) = self.anchors.get(&id) else {
+            return Err(self.syntax(sp, "alias to an unknown anchor".into()));
+        };
+        self.nodes = self.nodes.saturating_add(stored.len());
+        if self.nodes > self.budget {
+            let budget = self.budget;
+            return Err(self.syntax(
+                sp,
+                format!(
+                    "aliases expand this document beyond {budget} values; refusing to expand it (an \"alias bomb\")"
+                ),
+            ));
+        }
+        let at = self.tape.len();
+        self.tape.extend_from_slice(stored);
+        self.tape[at].span = sp;
+        Ok(at)
+    }
+
+    /// The start of a sequence or (`map`) a mapping.
+    fn open(&mut self, map: bool, anchor: usize, sp: Span) -> Result<(), Abort> {
+        self.nodes += 1;
+        if self.stack.len() + self.base.depth as usize >= MAX_DEPTH {
+            return Err(self.syntax(sp, format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        let streamed = map && self.wants_stream();
+        let at = self.tape.len();
+        self.tape.push(Ev {
+            span: sp,
+            len: 0,
+            kind: if map { Kind::Map(0) } else { Kind::Seq(0) },
+        });
+        self.stack.push(Frame {
+            at,
+            anchor,
+            count: 0,
+            kept: 0,
+            map,
+            streamed,
+            key: None,
+            seen: HashMap::new(),
+        });
+        Ok(())
+    }
+
+    /// The end of a sequence or (`map`) a mapping: the container's place on
+    /// the tape and its anchor, once its length is known.
+    fn close(&mut self, map: bool, sp: Span) -> Option<(usize, usize)> {
+        match self.stack.pop() {
+            Some(f) if f.map == map => {
+                let len = self.tape.len() - f.at;
+                let ev = &mut self.tape[f.at];
+                ev.span.end = sp.end;
+                ev.len = len.min(u32::MAX as usize) as u32;
+                ev.kind = if f.map {
+                    Kind::Map(f.kept)
+                } else {
+                    Kind::Seq(f.kept)
+                };
+                Some((f.at, f.anchor))
+            }
+            _ => None,
+        }
     }
 
     /// Whether a mapping starting now is to be streamed: the root, or the
