@@ -97,7 +97,7 @@ fn parse_with(
 /// What one part of a big file was read into: the first part holds the
 /// script's top level, every later part only more entries of `nodes`.
 enum PartSink {
-    Head(ScriptSink),
+    Head(Box<ScriptSink>),
     Body(BodySink),
 }
 
@@ -115,7 +115,7 @@ fn read_parts(file: FileId, text: &str, parts: &[split::Part]) -> Option<ScriptS
             if i == 0 {
                 let mut sink = ScriptSink::new(file);
                 let read = yaml::read_at(part, p.base, budget, &mut sink);
-                (PartSink::Head(sink), read)
+                (PartSink::Head(Box::new(sink)), read)
             } else {
                 let mut sink = BodySink::new(file);
                 let read = yaml::read_at(part, p.base, budget, &mut sink);
@@ -180,7 +180,7 @@ fn read_parts(file: FileId, text: &str, parts: &[split::Part]) -> Option<ScriptS
     if let Some(s) = head.nodes_span.as_mut() {
         s.end = end;
     }
-    Some(head)
+    Some(*head)
 }
 
 /// Reads a file's text in one piece.
