@@ -49,8 +49,8 @@ fn schema_keys(schema: &Json, pointer: &str) -> BTreeSet<String> {
 
 /// Compares both ways and names what differs, so a failure says which
 /// side to mend.
-fn differences(what: &str, schema: BTreeSet<String>, parser: &[&str]) -> Option<String> {
-    let parser: BTreeSet<String> = parser.iter().map(|k| (*k).to_owned()).collect();
+fn differences(what: &str, schema: BTreeSet<String>, parser: &[String]) -> Option<String> {
+    let parser: BTreeSet<String> = parser.iter().cloned().collect();
     let missing: Vec<&String> = parser.difference(&schema).collect();
     let refused: Vec<&String> = schema.difference(&parser).collect();
     if missing.is_empty() && refused.is_empty() {
@@ -63,7 +63,7 @@ fn differences(what: &str, schema: BTreeSet<String>, parser: &[&str]) -> Option<
 }
 
 /// The script schema's objects, each with the parser's table for it.
-fn script_tables() -> Vec<(String, Vec<&'static str>)> {
+fn script_tables() -> Vec<(String, Vec<String>)> {
     let mut t: Vec<(String, Vec<&'static str>)> = vec![
         (String::new(), SCRIPT_KEYS.to_vec()),
         (
@@ -100,29 +100,31 @@ fn script_tables() -> Vec<(String, Vec<&'static str>)> {
             t.push((format!("/$defs/{form}/dependentSchemas/{o}"), others));
         }
     }
-    t
+    t.into_iter()
+        .map(|(p, keys)| (p, keys.into_iter().map(str::to_owned).collect()))
+        .collect()
 }
 
 /// The keys serde reads for a struct with `deny_unknown_fields`, from the
 /// error it gives for an unknown one ("expected `a`, `b` or `c`").
-fn serde_fields(yaml: &str) -> Vec<&'static str> {
+fn serde_fields(yaml: &str) -> Vec<String> {
     let err = crate::scenario::parse_test_file(yaml).expect_err("an unknown key is refused");
     let expected = err
         .split_once("expected")
         .unwrap_or_else(|| panic!("serde names the fields: {err}"))
         .1;
-    let fields: Vec<&'static str> = expected
+    let fields: Vec<String> = expected
         .split('`')
         .skip(1)
         .step_by(2)
-        .map(|f| &*Box::leak(f.to_owned().into_boxed_str()))
+        .map(str::to_owned)
         .collect();
     assert!(!fields.is_empty(), "serde names the fields: {err}");
     fields
 }
 
 /// The test schema's objects, with the fields the test file reader takes.
-fn test_tables() -> Vec<(String, Vec<&'static str>)> {
+fn test_tables() -> Vec<(String, Vec<String>)> {
     const BOGUS: &str = "zz-not-a-key";
     vec![
         (String::new(), serde_fields(&format!("{BOGUS}: 1\n"))),
@@ -139,7 +141,7 @@ fn test_tables() -> Vec<(String, Vec<&'static str>)> {
     ]
 }
 
-fn compare(schema_text: &str, tables: Vec<(String, Vec<&'static str>)>) -> Vec<String> {
+fn compare(schema_text: &str, tables: Vec<(String, Vec<String>)>) -> Vec<String> {
     let schema: Json = serde_json::from_str(schema_text).expect("the schema is JSON");
     let mut problems = Vec::new();
     for (pointer, keys) in &tables {
@@ -176,7 +178,7 @@ fn the_test_schema_offers_exactly_the_keys_the_test_reader_reads() {
 #[test]
 fn a_key_on_one_side_only_is_caught() {
     let mut tables = script_tables();
-    tables[0].1.push("colour");
+    tables[0].1.push("colour".into());
     let problems = compare(SCRIPT_SCHEMA, tables);
     assert!(
         problems.iter().any(|p| p.contains("accepts [\"colour\"]")),
@@ -191,4 +193,45 @@ fn a_key_on_one_side_only_is_caught() {
             .any(|p| p.contains("/$defs/askNode") && p.contains("offers [\"help\"]")),
         "{problems:?}"
     );
+}
+
+/// The FP002 ("unknown key") diagnostics of a script.
+fn unknown_keys(text: &str) -> Vec<String> {
+    let mut diags = Vec::new();
+    parse(FileId(0), text, &mut diags);
+    diags
+        .into_iter()
+        .filter(|d| d.code == Code::Fp002)
+        .map(|d| d.message)
+        .collect()
+}
+
+/// Beyond the tables: the parser reads every key the schema offers at the
+/// top level and in each kind of node (a key in a table but not handled
+/// would be reported as unknown).
+#[test]
+fn the_parser_takes_every_key_the_schema_offers() {
+    let schema: Json = serde_json::from_str(SCRIPT_SCHEMA).expect("the schema is JSON");
+    let mut refused = Vec::new();
+    for key in schema_keys(&schema, "") {
+        let head = ["id: s", "title: T", "nodes: { a: { resolve: done } }"];
+        let mut lines: Vec<String> = head
+            .iter()
+            .filter(|l| !l.starts_with(&format!("{key}:")))
+            .map(|l| (*l).to_owned())
+            .collect();
+        lines.push(format!("{key}: x"));
+        refused.extend(unknown_keys(&lines.join("\n")));
+    }
+    for kind in KIND_KEYS {
+        let pointer = format!("/$defs/{kind}Node");
+        for key in schema_keys(&schema, &pointer) {
+            if key == *kind {
+                continue;
+            }
+            let text = format!("id: s\ntitle: T\nnodes:\n  a:\n    {kind}: x\n    {key}: x\n");
+            refused.extend(unknown_keys(&text));
+        }
+    }
+    assert!(refused.is_empty(), "{refused:#?}");
 }
