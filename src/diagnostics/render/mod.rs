@@ -1,7 +1,8 @@
 //! Turning diagnostics into what people and tools read: rustc-style text
 //! with an excerpt and a caret, JSON, SARIF 2.1.0 and GitHub workflow
-//! annotations. Line:column is worked out here, from the spans, only once a
-//! diagnostic is printed.
+//! annotations. Every span already carries its line and column (the YAML
+//! reader works them out as it reads); the renderers only print them, and
+//! the human format reads the source again for its excerpt.
 
 mod github;
 mod human;
