@@ -762,8 +762,16 @@ impl Server {
             Some(url) => std::ffi::OsString::from(url),
             None => dir.join("db.sqlite").into_os_string(),
         };
+        // Every virtual user starts its sessions anonymously from this one
+        // address: the server's per-address limit on anonymous starts (60 a
+        // minute by default) is raised to its maximum for the run.
+        let config = dir.join("load.toml");
+        std::fs::write(&config, "[limits]\nsessions_per_minute = 100000\n")
+            .map_err(|e| format!("{}: {e}", config.display()))?;
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--db")
