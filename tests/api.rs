@@ -1180,7 +1180,7 @@ async fn a_panicking_handler_is_a_500_json_error() {
         let boom: axum::Router<fixpath::http::AppState> = axum::Router::new()
             .route("/api/v1/boom", axum::routing::get(fall_over))
             .route("/boom", axum::routing::get(fall_over));
-        router.merge(fixpath::http::api::layered(boom, &config).with_state(state))
+        router.merge(fixpath::http::layered(boom, &config).with_state(state))
     })
     .await;
     let r = app.get("/api/v1/boom", None).await;
