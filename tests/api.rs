@@ -1180,7 +1180,7 @@ async fn a_panicking_handler_is_a_500_json_error() {
         let boom: axum::Router<fixpath::http::AppState> = axum::Router::new()
             .route("/api/v1/boom", axum::routing::get(fall_over))
             .route("/boom", axum::routing::get(fall_over));
-        router.merge(fixpath::http::api::layered(boom, &config).with_state(state))
+        router.merge(fixpath::http::layered(boom, &config).with_state(state))
     })
     .await;
     let r = app.get("/api/v1/boom", None).await;
@@ -1300,6 +1300,73 @@ async fn every_listed_route_is_served() {
             "{method} {path}: {}",
             r.content_type
         );
+    }
+}
+
+/// The live router against the document, not against the route table: every
+/// documented method of a documented path is served, every other method on
+/// it is a 405 that names the documented ones.
+#[tokio::test]
+async fn the_router_serves_exactly_the_documented_methods() {
+    let app = TestApp::start().await;
+    let admin = app.user("root", Role::Admin, 4).await;
+    let doc = app
+        .get("/api/openapi.json", None)
+        .await
+        .assert_ok(200)
+        .clone();
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ];
+    for (pattern, item) in doc["paths"].as_object().expect("paths") {
+        let path = pattern
+            .replace(
+                "sessions/{id}",
+                "sessions/ses_00000000000000000000000000000000",
+            )
+            .replace(
+                "escalations/{id}",
+                "escalations/esc_00000000000000000000000000000000",
+            );
+        let documented: Vec<String> = methods
+            .iter()
+            .filter(|m| item.get(m.as_str().to_lowercase()).is_some())
+            .map(|m| m.to_string())
+            .collect();
+        assert!(!documented.is_empty(), "{pattern} documents no method");
+        for method in &methods {
+            let req = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .bearer_auth(&admin)
+                .json(&json!({}));
+            let r = app.send(req).await;
+            if documented.contains(&method.to_string()) {
+                assert_ne!(r.status, 405, "{method} {pattern}: {}", r.text);
+                assert!(
+                    !r.text.contains("there is no route"),
+                    "{method} {pattern} is documented but not served: {}",
+                    r.text
+                );
+            } else {
+                assert_eq!(
+                    r.status, 405,
+                    "{method} {pattern} is served but not documented: {}",
+                    r.text
+                );
+                for m in &documented {
+                    assert!(
+                        r.text.contains(m.as_str()),
+                        "{method} {pattern}: {}",
+                        r.text
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! `fixpath graph SCRIPT-OR-ID --format dot|mermaid|svg`.
 
 use super::exit;
+use super::formats::GraphArg;
 use crate::compiler;
 use crate::diagnostics::render;
-use crate::program::export::{self, GraphFormat};
+use crate::program::export;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -12,7 +13,7 @@ pub struct Args {
     pub script: String,
     /// Output format
     #[arg(long, value_enum, default_value = "dot")]
-    pub format: GraphFormat,
+    pub format: GraphArg,
     /// Where to find scripts by id, and the sub-flows a script uses
     #[arg(long, env = "FIXPATH_SCRIPTS", default_value = "scripts")]
     pub scripts: PathBuf,
@@ -96,7 +97,7 @@ pub fn run(
         })?,
         None => 0,
     };
-    let text = export::export(&comp.program, ix, lang, args.format);
+    let text = export::export(&comp.program, ix, lang, args.format.into());
     out.write_all(text.as_bytes())?;
     Ok(exit::OK)
 }

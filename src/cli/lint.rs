@@ -14,7 +14,7 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value = "human")]
-    pub format: render::Format,
+    pub format: super::formats::LintFormat,
     /// Fail (exit 1) on warnings too
     #[arg(long)]
     pub deny_warnings: bool,
@@ -65,13 +65,13 @@ pub fn run(
         .cloned()
         .collect();
     let text = render::render(
-        args.format,
+        args.format.into(),
         &diagnostics,
         &loaded.comp.sources,
         super::use_color(),
     );
     out.write_all(text.as_bytes())?;
-    if args.format == render::Format::Human {
+    if args.format == super::formats::LintFormat::Human {
         writeln!(err, "{}", render::summary(&diagnostics, loaded.asked()))?;
     }
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. `run` parses the arguments and
 //! returns the process exit code; `main` does nothing else.
 
+mod formats;
 mod graph;
 mod lint;
 mod run;

@@ -3,8 +3,9 @@
 //! underneath; [`crate::server`] does the rest once everything is valid.
 
 use super::exit;
+use super::formats::LogArg;
 use crate::server::ServeError;
-use crate::server::config::{ConfigFile, LogFormat, ServerConfig, Settings};
+use crate::server::config::{ConfigFile, ServerConfig, Settings};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -66,7 +67,7 @@ pub struct Args {
     pub secure_cookies: Option<bool>,
     /// How to write the logs [default: text]
     #[arg(long, value_enum, env = "FIXPATH_LOG_FORMAT")]
-    pub log_format: Option<LogFormat>,
+    pub log_format: Option<LogArg>,
 }
 
 impl Args {
@@ -91,7 +92,7 @@ impl Args {
             body_limit: None,
             session_idle: self.session_idle,
             secure_cookies: self.secure_cookies,
-            log_format: self.log_format,
+            log_format: self.log_format.map(Into::into),
             limits: None,
         }
     }

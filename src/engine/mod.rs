@@ -60,11 +60,6 @@ impl Channel {
             _ => None,
         }
     }
-
-    /// Staff see `help`; customers never do.
-    pub fn is_staff(self) -> bool {
-        !matches!(self, Channel::Customer)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,11 +10,11 @@ pub mod error;
 pub mod limits;
 pub mod ops;
 pub mod recent;
+mod router;
 pub mod web;
 
 use crate::library::Library;
 use crate::store::Store;
-use axum::Router;
 use std::sync::Arc;
 
 /// Settings the handlers need.
@@ -59,8 +59,4 @@ pub struct AppState {
     pub guards: Arc<limits::Guards>,
 }
 
-/// The application's router; the serve command adds the listener, the test
-/// helpers an ephemeral port.
-pub fn router(state: AppState) -> Router {
-    api::routes(state)
-}
+pub use router::{layered, loggable_uri, router};

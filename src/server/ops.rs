@@ -86,7 +86,7 @@ pub fn routes(state: AppState) -> Router {
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_page));
-    crate::http::api::layered(router, &state.config).with_state(state)
+    crate::http::layered(router, &state.config).with_state(state)
 }
 
 /// 200 `{"status":"ok"}` when the database answers, else 503.

@@ -16,7 +16,7 @@ pub use sarif::sarif;
 
 use super::{Diagnostic, Sources};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// rustc-style text with source excerpts
     Human,

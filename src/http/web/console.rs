@@ -9,7 +9,7 @@
 
 use super::csrf::Form;
 use super::signin::{Console, Staff};
-use super::wizard::{FieldError, split_answers, trail_view};
+use super::view::{FieldError, split_answers, trail_view};
 use super::{
     AnswerForm, Chrome, EscalateForm, PageError, PageResult, SeqForm, i18n, json_text,
     render_status, respond, see_other,
@@ -364,7 +364,7 @@ async fn session_page(
     let step: Option<Step> = ops::current_step(state, s, true).await?;
     // A refused value: the author's `invalid` text, when there is one, says
     // what the customer should give better than the engine's reason.
-    if let Some(own) = step.as_ref().and_then(super::wizard::own_invalid) {
+    if let Some(own) = step.as_ref().and_then(super::view::own_invalid) {
         for e in errors.iter_mut().filter(|e| e.field == "value") {
             e.text = own.clone();
         }

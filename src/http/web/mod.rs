@@ -24,6 +24,7 @@ pub mod i18n;
 pub mod queue;
 pub mod signin;
 pub mod throttle;
+pub mod view;
 pub mod wizard;
 
 pub use chrome::Chrome;

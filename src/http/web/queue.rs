@@ -7,7 +7,7 @@
 
 use super::csrf::Form;
 use super::signin::{Queue, Staff};
-use super::wizard::{FieldError, trail_view};
+use super::view::{FieldError, trail_view};
 use super::{Chrome, PageError, PageResult, i18n, json_text, render_status, respond, see_other};
 use crate::http::AppState;
 use crate::http::error::ApiError;

@@ -14,11 +14,12 @@
 //! the idle limit no longer opens here.
 
 use super::csrf::Form;
+use super::view::{FieldError, own_invalid, rfc3339, split_answers, trail_view};
 use super::{
     AnswerForm, Chrome, EscalateForm, PageError, PageResult, SeqForm, cookies, i18n, render,
     render_status, respond, see_other,
 };
-use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, Text, TrailEntry};
+use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, TrailEntry};
 use crate::http::AppState;
 use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
 use crate::http::error::ApiError;
@@ -272,11 +273,6 @@ struct SessionView {
     resume_url: String,
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 fn session_view(
     state: &AppState,
     headers: &HeaderMap,
@@ -299,65 +295,6 @@ fn session_view(
         seq: stored.state.seq,
         resume_url: format!("{scheme}://{host}/s/{}?t={token}", stored.id),
     }
-}
-
-/// A trail entry as the pages show it (every field present, for the
-/// templates' strict undefined).
-#[derive(Serialize)]
-pub struct TrailView {
-    pub seq: u32,
-    pub node: Text,
-    pub kind: Text,
-    /// How the session ended (`resolve` / `escalate`, by `system`): the
-    /// customer's pages show it as the outcome, not as a question.
-    pub outcome: bool,
-    pub text: Text,
-    pub say: Option<Text>,
-    pub answer: Option<Text>,
-    pub value: Option<Text>,
-    pub note: Option<Text>,
-    pub actor: Text,
-    pub at: String,
-    pub at_short: String,
-    pub retracted: bool,
-    pub set: Vec<(String, String)>,
-}
-
-pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
-    trail
-        .iter()
-        .map(|e| {
-            let at = e.at();
-            TrailView {
-                seq: e.seq(),
-                node: e.node().clone(),
-                kind: e.kind().clone(),
-                outcome: e.actor() == "system"
-                    && matches!(e.kind().as_str(), "resolve" | "escalate"),
-                text: e.text().clone(),
-                say: e.say().cloned(),
-                answer: e.answer().map(|a| a.label.clone()),
-                value: e.value().map(Text::from),
-                note: e.note().cloned(),
-                actor: e.actor().clone(),
-                at: rfc3339(at),
-                at_short: format!("{:02}:{:02}", at.hour(), at.minute()),
-                retracted: e.retracted(),
-                set: e
-                    .set()
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), super::json_text(v)))
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-/// A validation problem, pointing at its field.
-#[derive(Serialize, Clone)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub text: String,
 }
 
 /// The script's title in the session's language.
@@ -383,21 +320,6 @@ async fn languages_of(state: &AppState, s: &Session) -> Vec<String> {
             .unwrap_or_default(),
         Err(_) => Vec::new(),
     }
-}
-
-/// Splits the step's answers: the script's own, "None of these", and
-/// "Talk to a person" (the last two always drawn in the same place).
-pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<AnswerRef>) {
-    let mut own = Vec::new();
-    let (mut none, mut talk) = (None, None);
-    for a in step.answers.iter() {
-        match a.id.as_str() {
-            "_none" => none = Some(a.clone()),
-            "_escalate" => talk = Some(a.clone()),
-            _ => own.push(a.clone()),
-        }
-    }
-    (own, none, talk)
 }
 
 /// The HTML input type and a hint for an input step: the author's `hint`,
@@ -438,15 +360,6 @@ fn value_error(step: &Step, value: &str, lang: &str) -> String {
         }
     };
     i18n::text(lang, key)
-}
-
-/// The author's `invalid` text of an input step, if it says anything.
-pub fn own_invalid(step: &Step) -> Option<String> {
-    step.input
-        .as_ref()
-        .and_then(|i| i.invalid.as_deref())
-        .filter(|t| !t.trim().is_empty())
-        .map(str::to_owned)
 }
 
 /// Renders the current step (status 200), or with errors (422).

@@ -14,7 +14,7 @@ mod words;
 
 use super::{Escalation, Node, NodeKind, Outcome, Program, ScriptIdx, TextId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GraphFormat {
     /// Graphviz DOT
     Dot,
