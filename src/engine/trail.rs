@@ -4,7 +4,7 @@
 //! shown, the answer, what it set) is a [`Head`]. For the usual step
 //! (literal texts, an answer with literal `set` values) that head is the
 //! same for every session that gives this answer in this language, so the
-//! program keeps one per node, language and answer (in `engine::Shown`) and every
+//! engine keeps one per node, language and answer (in `engine::Shown`) and every
 //! entry shares it: an entry is then 32 bytes and allocates nothing. Steps
 //! with something of their own (a rendered template, a typed value, a note,
 //! an ending) get a head of their own. Either way the entry serializes to
