@@ -162,12 +162,15 @@ impl TrailEntry {
     pub fn set_retracted(&mut self, retracted: bool) {
         self.retracted = retracted;
     }
-    /// Gives the entry another place in a trail (for tools that copy
-    /// entries between sessions, such as load tests).
+    /// Gives the entry another place in a trail. Not part of the API: the
+    /// store's load test copies one entry into many sessions with it.
+    #[doc(hidden)]
     pub fn set_seq(&mut self, seq: u32) {
         self.seq = seq;
     }
-    /// The head, to see whether it is shared (the session-size benchmark).
+    /// The head, to see whether it is shared. Not part of the API: the
+    /// session-size benchmark and the sharing tests look at it.
+    #[doc(hidden)]
     pub fn head(&self) -> &Arc<Head> {
         &self.head
     }

@@ -116,29 +116,7 @@ impl<'a> Machine<'a> {
                 nested: self.s.frames.len() > 1,
             });
             let max = self.script(f.pin).max_visits;
-            let guarded = self
-                .script(f.pin)
-                .loop_guarded(NodeIndex::new(f.node as usize));
-            let count = if !guarded {
-                1
-            } else {
-                match self
-                    .s
-                    .visits
-                    .iter_mut()
-                    .find(|(p, n, _)| *p == f.pin && *n == f.node)
-                {
-                    Some(v) => {
-                        v.2 = v.2.saturating_add(1);
-                        v.2
-                    }
-                    None => {
-                        self.s.visits.push((f.pin, f.node, 1));
-                        1
-                    }
-                }
-            };
-            if u32::from(count) > max {
+            if u32::from(self.count_visit(f)) > max {
                 // The name is written only where something ends or fails.
                 let name = self.name(f);
                 let reason = self.reason(Reason::Loop { max });
@@ -231,6 +209,32 @@ impl<'a> Machine<'a> {
                     self.escalate_with(self.name(f), e, script, Vec::new());
                     return;
                 }
+            }
+        }
+    }
+
+    /// Counts an entry into the node of frame `f` where the loop guard
+    /// counts it; the number of entries so far (1 where it does not).
+    fn count_visit(&mut self, f: Frame) -> u16 {
+        if !self
+            .script(f.pin)
+            .loop_guarded(NodeIndex::new(f.node as usize))
+        {
+            return 1;
+        }
+        match self
+            .s
+            .visits
+            .iter_mut()
+            .find(|(p, n, _)| *p == f.pin && *n == f.node)
+        {
+            Some(v) => {
+                v.2 = v.2.saturating_add(1);
+                v.2
+            }
+            None => {
+                self.s.visits.push((f.pin, f.node, 1));
+                1
             }
         }
     }

@@ -18,7 +18,10 @@ use super::{
     AnswerForm, Chrome, EscalateForm, PageError, PageResult, SeqForm, cookies, i18n, render,
     render_status, respond, see_other,
 };
-use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, Text, TrailEntry};
+use crate::engine::{
+    ANSWER_ESCALATE, ANSWER_NONE, AnswerRef, Channel, Ending, Reply, Session, Status, Step, Text,
+    TrailEntry,
+};
 use crate::http::AppState;
 use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
 use crate::http::error::ApiError;
@@ -392,8 +395,8 @@ pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<
     let (mut none, mut talk) = (None, None);
     for a in step.answers.iter() {
         match a.id.as_str() {
-            "_none" => none = Some(a.clone()),
-            "_escalate" => talk = Some(a.clone()),
+            ANSWER_NONE => none = Some(a.clone()),
+            ANSWER_ESCALATE => talk = Some(a.clone()),
             _ => own.push(a.clone()),
         }
     }
@@ -471,7 +474,7 @@ async fn step_page(
     let session = session_view(state, headers, chrome, stored, title);
     let (answers, none, talk) = split_answers(step);
     let talk = talk.unwrap_or(AnswerRef {
-        id: "_escalate".into(),
+        id: ANSWER_ESCALATE.into(),
         label: i18n::text(&chrome.lang, "talk_to_person").into(),
     });
     let (input_type, input_hint) = input_kind(step, &chrome.lang);
@@ -644,7 +647,7 @@ async fn answer(
         // "None of these" goes to the check-your-answers page first, like
         // "Talk to a person": the person sees what will be sent and may add
         // a note (contract section 3).
-        if form.builtin.as_deref() == Some("_none") {
+        if form.builtin.as_deref() == Some(ANSWER_NONE) {
             return Ok(see_other(&chrome, &format!("/s/{id}/check?why=none")));
         }
         let reply = form.reply();
@@ -776,7 +779,7 @@ async fn check(
         let none = why == "none"
             && ops::current_step(&state, s, false)
                 .await?
-                .is_some_and(|step| step.answers.iter().any(|a| a.id == "_none"));
+                .is_some_and(|step| step.answers.iter().any(|a| a.id == ANSWER_NONE));
         let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted()).cloned().collect();
         Ok(render(
             &chrome,
