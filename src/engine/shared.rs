@@ -118,4 +118,63 @@ mod tests {
         assert!(slots.get_or_make_ref(4, 2, || None).is_none());
         assert!(slots.get_or_make_ref(4, 9, || unreachable!()).is_none());
     }
+
+    fn program(files: &[(&str, &str)]) -> Program {
+        let comp = crate::compiler::compile_texts(
+            files.iter().map(|(p, t)| (p.to_string(), t.to_string())),
+        );
+        let errors: Vec<_> = comp.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        comp.program
+    }
+
+    #[test]
+    fn the_table_gives_every_node_of_every_script_its_own_slots() {
+        let p = program(&[
+            (
+                "a.yaml",
+                "id: a\ntitle: A\nstart: x\nnodes:\n  x: { say: Hi, next: y }\n  y: { resolve: Done }\n",
+            ),
+            (
+                "b.yaml",
+                "id: b\ntitle: B\nstart: z\nnodes:\n  z: { resolve: Done }\n",
+            ),
+        ]);
+        let views = NodeViews::of(&p).expect("the engine's table");
+        assert!(
+            std::ptr::eq(views, NodeViews::of(&p).expect("again")),
+            "made once"
+        );
+        let (a, _) = p.get("a").expect("a");
+        let (b, _) = p.get("b").expect("b");
+        let slots = [
+            views.node(a, 0).expect("a/x"),
+            views.node(a, 1).expect("a/y"),
+            views.node(b, 0).expect("b/z"),
+        ];
+        for (i, x) in slots.iter().enumerate() {
+            for y in &slots[i + 1..] {
+                assert!(!std::ptr::eq(*x, *y), "two nodes share slots");
+            }
+        }
+        assert!(views.node(a, 2).is_none(), "a has two nodes");
+        assert!(views.node(b, 1).is_none(), "b has one node");
+        assert!(
+            views.node(ScriptIdx(2), 0).is_none(),
+            "there are two scripts"
+        );
+    }
+
+    #[test]
+    fn a_program_keeps_one_runtime_cache_type() {
+        let p = program(&[(
+            "a.yaml",
+            "id: a\ntitle: A\nstart: y\nnodes:\n  y: { resolve: Done }\n",
+        )]);
+        assert!(NodeViews::of(&p).is_some());
+        assert!(
+            p.runtime.get_or_init(|| 7u32).is_none(),
+            "another type is refused"
+        );
+    }
 }
