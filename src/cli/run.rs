@@ -95,7 +95,7 @@ pub fn run(
         let numbered: Vec<_> = step
             .answers
             .iter()
-            .filter(|a| a.id != "_escalate")
+            .filter(|a| a.id != engine::ANSWER_ESCALATE)
             .collect();
         if step.kind == "say" {
             writeln!(out, "  ({})", words.press_enter)?;
@@ -124,7 +124,7 @@ pub fn run(
         let esc = step
             .answers
             .iter()
-            .find(|a| a.id == "_escalate")
+            .find(|a| a.id == engine::ANSWER_ESCALATE)
             .map(|a| a.label.as_str())
             .unwrap_or(words.escalate);
         if step.can_go_back {
@@ -172,7 +172,7 @@ pub fn run(
             }
             _ => {
                 let reply = if step.kind == "say" {
-                    Reply::Answer("done".into())
+                    Reply::Answer(engine::ANSWER_DONE.into())
                 } else if step.input.is_some() {
                     Reply::Value(given.to_owned())
                 } else {

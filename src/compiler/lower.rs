@@ -98,6 +98,7 @@ pub fn lower(
             by_id,
             templates,
             hash,
+            runtime: Default::default(),
         },
         origins,
     )

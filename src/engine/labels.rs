@@ -205,6 +205,12 @@ impl Reason<'_> {
     }
 }
 
+/// The reserved answer ids (contract section 3), as people send them: "none
+/// of these", "talk to a person" / "escalate now", and an instruction's "done".
+pub const ANSWER_NONE: &str = "_none";
+pub const ANSWER_ESCALATE: &str = "_escalate";
+pub const ANSWER_DONE: &str = "done";
+
 /// Ids and kinds the engine writes, as constants.
 pub const ID_NONE: Text = static_text!("_none");
 pub const ID_ESCALATE: Text = static_text!("_escalate");
@@ -221,3 +227,15 @@ pub const INPUT_TEXT: Text = static_text!("text");
 pub const INPUT_NUMBER: Text = static_text!("number");
 pub const INPUT_EMAIL: Text = static_text!("email");
 pub const INPUT_PHONE: Text = static_text!("phone");
+
+#[cfg(test)]
+mod reserved_tests {
+    use super::*;
+
+    #[test]
+    fn the_shared_answer_ids_spell_the_reserved_ones() {
+        assert_eq!(ID_NONE, ANSWER_NONE);
+        assert_eq!(ID_ESCALATE, ANSWER_ESCALATE);
+        assert_eq!(ID_DONE, ANSWER_DONE);
+    }
+}

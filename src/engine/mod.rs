@@ -8,8 +8,8 @@
 //! people (answer ids and labels) and in the trail they write.
 //!
 //! What every session of a node shows and records alike (its texts, its
-//! answer list, the trail head of each answer) the program keeps once
-//! ([`Shown`], module `shared`): a step of such a node copies no text, and a
+//! answer list, the trail head of each answer) the engine keeps once per
+//! program, in a table beside it ([`Shown`], module `shared`): a step of such a node copies no text, and a
 //! trail entry is 32 bytes ([`TrailEntry`]). The session's own maps are small
 //! sorted slices ([`Vars`]).
 
@@ -23,6 +23,7 @@ mod vars;
 use crate::program::Program;
 pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
+pub use labels::{ANSWER_DONE, ANSWER_ESCALATE, ANSWER_NONE};
 pub use shared::{Shown, Slots};
 pub use step::{StepError, answer, back, escalate_now, none_fits, replay, start, view};
 pub use trail::{Head, TrailEntry};

@@ -4,7 +4,7 @@
 //! shown, the answer, what it set) is a [`Head`]. For the usual step
 //! (literal texts, an answer with literal `set` values) that head is the
 //! same for every session that gives this answer in this language, so the
-//! program keeps one per node, language and answer (in `engine::Shown`) and every
+//! engine keeps one per node, language and answer (in `engine::Shown`) and every
 //! entry shares it: an entry is then 32 bytes and allocates nothing. Steps
 //! with something of their own (a rendered template, a typed value, a note,
 //! an ending) get a head of their own. Either way the entry serializes to
@@ -162,12 +162,15 @@ impl TrailEntry {
     pub fn set_retracted(&mut self, retracted: bool) {
         self.retracted = retracted;
     }
-    /// Gives the entry another place in a trail (for tools that copy
-    /// entries between sessions, such as load tests).
+    /// Gives the entry another place in a trail. Not part of the API: the
+    /// store's load test copies one entry into many sessions with it.
+    #[doc(hidden)]
     pub fn set_seq(&mut self, seq: u32) {
         self.seq = seq;
     }
-    /// The head, to see whether it is shared (the session-size benchmark).
+    /// The head, to see whether it is shared. Not part of the API: the
+    /// session-size benchmark and the sharing tests look at it.
+    #[doc(hidden)]
     pub fn head(&self) -> &Arc<Head> {
         &self.head
     }

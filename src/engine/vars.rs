@@ -85,8 +85,9 @@ impl Vars {
             .collect()
     }
 
-    /// Heap bytes of the buffer (not of the names and values): for the
-    /// session-size benchmark.
+    /// Heap bytes of the buffer (not of the names and values). Not part of
+    /// the API: the session-size benchmark, a separate crate, measures with it.
+    #[doc(hidden)]
     pub fn buffer_bytes(&self) -> usize {
         self.0.capacity() * std::mem::size_of::<(Text, Json)>()
     }

@@ -13,7 +13,6 @@ pub mod text;
 pub use templates::{Templates, TextPiece};
 pub use text::Text;
 
-use crate::script::ast::InputType;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -38,6 +37,34 @@ pub enum Literal {
     Int(i64),
     Float(f64),
     Str(String),
+}
+
+/// What an input node asks for; decides how a value is checked and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputType {
+    #[default]
+    Text,
+    Number,
+    Email,
+    Phone,
+}
+
+impl InputType {
+    pub const NAMES: [&'static str; 4] = ["text", "number", "email", "phone"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "text" => InputType::Text,
+            "number" => InputType::Number,
+            "email" => InputType::Email,
+            "phone" => InputType::Phone,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,9 +180,6 @@ pub struct Node {
     /// The names the engine shows and writes in trails, made on first use
     /// (most nodes of a large script are never visited).
     pub names: NodeNames,
-    /// What its steps show, shared across sessions (by language and
-    /// channel) when all literal, made on first use.
-    pub views: crate::engine::Slots<std::sync::Arc<crate::engine::Shown>>,
     /// Does the node show only literal texts, in every language? Found on
     /// first use: then entering it needs no trial render, and the engine
     /// never looks at its texts' pieces again.
@@ -380,6 +404,26 @@ pub struct Program {
     pub templates: Templates,
     /// A hash over every script's id and version: equal programs, equal hash.
     pub hash: String,
+    /// What the runtime keeps for this program (the engine: what each
+    /// node's steps show), made on first use.
+    pub runtime: RuntimeCache,
+}
+
+/// What a runtime keeps for one program, made on first use and shared by
+/// every session that runs it. Opaque here, so that the program names no
+/// type of the runtime that runs it.
+#[derive(Default)]
+pub struct RuntimeCache(OnceLock<Box<dyn std::any::Any + Send + Sync>>);
+
+impl RuntimeCache {
+    /// The cache, made by `make` the first time; `None` if it was made as
+    /// another type (then the caller does without).
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(
+        &self,
+        make: impl FnOnce() -> T,
+    ) -> Option<&T> {
+        self.0.get_or_init(|| Box::new(make())).downcast_ref()
+    }
 }
 
 impl std::fmt::Debug for Program {

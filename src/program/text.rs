@@ -43,7 +43,9 @@ impl Text {
     }
 
     /// How many holders share this string; `None` for a constant (never
-    /// allocated). For memory accounting (the engine benchmark).
+    /// allocated). Not part of the API: the engine benchmark's memory
+    /// accounting uses it.
+    #[doc(hidden)]
     pub fn strong_count(&self) -> Option<usize> {
         ArcStr::strong_count(&self.0)
     }

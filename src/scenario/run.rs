@@ -65,7 +65,7 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
         };
         step_no += 1;
         let reply = if step.kind == "say" {
-            Reply::Answer("done".into())
+            Reply::Answer(engine::ANSWER_DONE.into())
         } else {
             let Some((_, a)) = answers.next() else {
                 res.failures.push(format!(
@@ -75,7 +75,7 @@ pub fn run_case(program: &Program, script: &str, case: &Case) -> CaseResult {
                 return res;
             };
             let a = a.text();
-            if step.input.is_some() && a != "_escalate" {
+            if step.input.is_some() && a != engine::ANSWER_ESCALATE {
                 Reply::Value(a)
             } else {
                 Reply::Answer(a)

@@ -57,32 +57,8 @@ pub enum Scalar {
     Str(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InputType {
-    #[default]
-    Text,
-    Number,
-    Email,
-    Phone,
-}
-
-impl InputType {
-    pub const NAMES: [&'static str; 4] = ["text", "number", "email", "phone"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "text" => InputType::Text,
-            "number" => InputType::Number,
-            "email" => InputType::Email,
-            "phone" => InputType::Phone,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-}
+/// The runtime's input types; the syntax names them the same way.
+pub use crate::program::InputType;
 
 /// An `escalate` (node or answer): a reason text, or `{reason, tier, queue}`.
 #[derive(Debug, Clone, PartialEq, Default)]

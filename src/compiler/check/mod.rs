@@ -333,7 +333,6 @@ fn check_unit(
             help,
             names: Default::default(),
             literal: Default::default(),
-            views: Default::default(),
         });
     }
     UnitOut {

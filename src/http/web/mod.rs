@@ -255,7 +255,7 @@ impl AnswerForm {
     pub fn reply(self) -> crate::engine::Reply {
         use crate::engine::Reply;
         match (self.builtin, self.answer, self.value) {
-            (Some(b), _, _) if b == "_none" => Reply::Answer(b),
+            (Some(b), _, _) if b == crate::engine::ANSWER_NONE => Reply::Answer(b),
             (_, Some(a), _) if !a.is_empty() => Reply::Answer(a),
             (_, _, Some(v)) => Reply::Value(v),
             // Nothing picked: the engine refuses it, and the page says so.

@@ -2,7 +2,7 @@
 //! a trail as the templates read it, a validation problem on a field, a
 //! step's answers split into the script's own and the two fixed ones.
 
-use crate::engine::{AnswerRef, Step, Text, TrailEntry};
+use crate::engine::{ANSWER_ESCALATE, ANSWER_NONE, AnswerRef, Step, Text, TrailEntry};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -77,8 +77,8 @@ pub fn split_answers(step: &Step) -> (Vec<AnswerRef>, Option<AnswerRef>, Option<
     let (mut none, mut talk) = (None, None);
     for a in step.answers.iter() {
         match a.id.as_str() {
-            "_none" => none = Some(a.clone()),
-            "_escalate" => talk = Some(a.clone()),
+            ANSWER_NONE => none = Some(a.clone()),
+            ANSWER_ESCALATE => talk = Some(a.clone()),
             _ => own.push(a.clone()),
         }
     }

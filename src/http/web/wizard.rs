@@ -19,7 +19,10 @@ use super::{
     AnswerForm, Chrome, EscalateForm, PageError, PageResult, SeqForm, cookies, i18n, render,
     render_status, respond, see_other,
 };
-use crate::engine::{AnswerRef, Channel, Ending, Reply, Session, Status, Step, TrailEntry};
+use crate::engine::{
+    ANSWER_ESCALATE, ANSWER_NONE, AnswerRef, Channel, Ending, Reply, Session, Status, Step,
+    TrailEntry,
+};
 use crate::http::AppState;
 use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
 use crate::http::error::ApiError;
@@ -384,7 +387,7 @@ async fn step_page(
     let session = session_view(state, headers, chrome, stored, title);
     let (answers, none, talk) = split_answers(step);
     let talk = talk.unwrap_or(AnswerRef {
-        id: "_escalate".into(),
+        id: ANSWER_ESCALATE.into(),
         label: i18n::text(&chrome.lang, "talk_to_person").into(),
     });
     let (input_type, input_hint) = input_kind(step, &chrome.lang);
@@ -557,7 +560,7 @@ async fn answer(
         // "None of these" goes to the check-your-answers page first, like
         // "Talk to a person": the person sees what will be sent and may add
         // a note (contract section 3).
-        if form.builtin.as_deref() == Some("_none") {
+        if form.builtin.as_deref() == Some(ANSWER_NONE) {
             return Ok(see_other(&chrome, &format!("/s/{id}/check?why=none")));
         }
         let reply = form.reply();
@@ -689,7 +692,7 @@ async fn check(
         let none = why == "none"
             && ops::current_step(&state, s, false)
                 .await?
-                .is_some_and(|step| step.answers.iter().any(|a| a.id == "_none"));
+                .is_some_and(|step| step.answers.iter().any(|a| a.id == ANSWER_NONE));
         let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted()).cloned().collect();
         Ok(render(
             &chrome,
