@@ -1203,7 +1203,7 @@ async fn a_too_long_value_or_note_in_the_wizard_is_a_friendly_413() {
         .await;
     model.assert_has("What is the model name?");
     let seq = model.field("seq");
-    let long = "L".repeat(1025);
+    let long = "L".repeat(4001);
     let refused = customer
         .post(
             &format!("/s/{id}/answer"),

@@ -25,7 +25,9 @@ pub use crate::program::Text;
 pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use labels::{ANSWER_DONE, ANSWER_ESCALATE, ANSWER_NONE};
 pub use shared::{Shown, Slots};
-pub use step::{StepError, answer, back, escalate_now, none_fits, replay, start, view};
+pub use step::{
+    MAX_VALUE_CHARS, StepError, answer, back, escalate_now, none_fits, replay, start, view,
+};
 pub use trail::{Head, TrailEntry};
 pub use vars::{VarSet, Vars};
 

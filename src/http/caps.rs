@@ -20,8 +20,12 @@ pub const MAX_VALUE: usize = 2 * 1024;
 pub const MAX_TOTAL: usize = 8 * 1024;
 /// Bytes of one note (asking for help, a specialist's note).
 pub const MAX_NOTE: usize = 4 * 1024;
-/// Bytes of one answer or input value.
-pub const MAX_INPUT: usize = 1024;
+/// Bytes of one answer or input value: room for the engine's
+/// [`MAX_VALUE_CHARS`](crate::engine::MAX_VALUE_CHARS) characters at four
+/// bytes each, so a value in Cyrillic meets the same limit as one in Latin
+/// letters (the engine's own, worded for the person) and only a body no
+/// person types is cut here.
+pub const MAX_INPUT: usize = 4 * crate::engine::MAX_VALUE_CHARS;
 /// Characters of a reference.
 pub const MAX_REFERENCE: usize = 64;
 

@@ -5,6 +5,10 @@ use super::StepError;
 use crate::program::InputType;
 use serde_json::Value as Json;
 
+/// Characters of one input value: the one limit the engine, the wizard
+/// and the HTTP layer's byte cap (`http::caps::MAX_INPUT`) all follow.
+pub const MAX_VALUE_CHARS: usize = 1000;
+
 /// A rendered `set` value: a number or boolean where it parses as one.
 pub(super) fn coerce(s: &str) -> Json {
     let t = s.trim();
@@ -38,10 +42,10 @@ pub(super) fn validate(
             Ok(Json::String(String::new()))
         };
     }
-    if value.chars().count() > 1000 {
-        return Err(StepError::InvalidValue(
-            "the value is too long (at most 1000 characters)".into(),
-        ));
+    if value.chars().count() > MAX_VALUE_CHARS {
+        return Err(StepError::InvalidValue(format!(
+            "the value is too long (at most {MAX_VALUE_CHARS} characters)"
+        )));
     }
     let stored = match kind {
         InputType::Text => Json::String(value.to_owned()),

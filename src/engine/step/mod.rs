@@ -11,6 +11,7 @@ mod machine;
 mod render;
 mod view;
 
+pub use input::MAX_VALUE_CHARS;
 pub use view::view;
 
 use super::labels::{ANSWER_ESCALATE, ANSWER_NONE};

@@ -352,7 +352,7 @@ fn value_error(step: &Step, value: &str, lang: &str) -> String {
     }
     let key = if value.trim().is_empty() {
         "error_value_required"
-    } else if value.chars().count() > 1000 {
+    } else if value.chars().count() > crate::engine::MAX_VALUE_CHARS {
         "error_value_long"
     } else {
         match step.input.as_ref().map(|i| i.kind.as_str()) {
