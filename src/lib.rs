@@ -7,6 +7,7 @@
 //! 4. [`program`] is the immutable, content-hashed library every later feature runs on;
 //! 5. [`engine`] steps sessions through it; [`store`], [`http`] and [`delivery`] serve it.
 
+pub mod case;
 pub mod cli;
 pub mod compiler;
 pub mod delivery;
