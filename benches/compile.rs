@@ -13,6 +13,9 @@
 //! `compile` is `compile_texts`/`compile_paths` end to end (parse, resolve,
 //! check, lower, graph lints, diagnostic sort); dropping the result is left
 //! out of the timing. Run: `cargo bench --bench compile`.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 mod scriptgen;

@@ -22,6 +22,9 @@
 //!    run (see [`heap`]); cloning, serializing and deserializing it are timed.
 //!
 //! Run: `cargo bench --bench engine`.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 
@@ -57,6 +60,7 @@ static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
 static LIVE: AtomicI64 = AtomicI64::new(0);
 
 // SAFETY: forwards every call to mimalloc (the binary's allocator) unchanged.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {

@@ -52,6 +52,9 @@
 //!
 //! Run as a test (`cargo test --benches`, no `--bench` argument) it does a
 //! 2-second smoke run with 8 users instead.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use clap::Parser;
 use rand::rngs::SmallRng;

@@ -7,6 +7,11 @@
 //! 4. [`program`] is the immutable, content-hashed library every later feature runs on;
 //! 5. [`engine`] steps sessions through it; [`store`], [`http`] and [`delivery`] serve it.
 
+//!
+//! The modules below are `pub` where the pipeline is a library (the tests,
+//! the benchmarks and the binary use them); helpers only the crate uses are
+//! private, and `unreachable_pub` keeps their items `pub(crate)`.
+
 pub mod case;
 pub mod cli;
 pub mod compiler;
@@ -16,10 +21,10 @@ pub mod engine;
 pub mod escalation;
 pub mod http;
 pub mod library;
-pub mod logtext;
+mod logtext;
 pub mod memory;
 pub mod program;
-pub mod render;
+mod render;
 pub mod scenario;
 pub mod script;
 pub mod server;

@@ -11,13 +11,13 @@
 use std::fmt;
 
 /// The most characters of one field written to a log line.
-pub const MAX_CHARS: usize = 200;
+pub(crate) const MAX_CHARS: usize = 200;
 
 /// A field as a log line shows it; see the module's documentation.
-pub struct Shown<'a>(&'a str);
+pub(crate) struct Shown<'a>(&'a str);
 
 /// Wraps `text` for a log field: `tracing::info!(name = %shown(&name), …)`.
-pub fn shown(text: &str) -> Shown<'_> {
+pub(crate) fn shown(text: &str) -> Shown<'_> {
     Shown(text)
 }
 

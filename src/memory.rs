@@ -16,6 +16,7 @@
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere
 /// nothing to do). It applies to the page faults that follow.
+#[allow(unsafe_code)]
 pub fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory

@@ -2,6 +2,9 @@
 //! port, over a real SQLite file: every call, a walk to an escalation and the
 //! queue working it, every role boundary, the double-submit race, client
 //! mistakes as 4xx JSON, and the OpenAPI document against the router.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

@@ -8,6 +8,9 @@
 //!
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says so
 //! and passes, unless `FIXPATH_REQUIRE_BROWSER=1`.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! The `fixpath` binary as authors and CI run it: exit codes (contract
 //! section 7), the machine formats (JSON, SARIF 2.1.0, GitHub annotations),
 //! `--explain`, `schema`, and the help texts.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -748,6 +751,7 @@ fn an_unreachable_postgresql_is_reported_at_once_as_what_it_is() {
 /// password typed does not (the terminal's echo is off while it is read).
 #[cfg(target_os = "linux")]
 #[test]
+#[allow(unsafe_code)]
 fn password_stdin_on_a_terminal_prompts_without_echo() {
     use std::io::{Read, Write};
     use std::os::fd::{FromRawFd, OwnedFd};

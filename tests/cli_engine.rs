@@ -1,5 +1,8 @@
 //! `fixpath run` driven through stdin, and `fixpath test` on passing and
 //! failing test files, as an author sees them.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -127,6 +130,7 @@ fn run_speaks_the_session_language_in_its_own_words_too() {
 /// Runs `fixpath run FILE` with no answers; returns its exit code, its
 /// output, how long it took and its peak resident memory in KiB.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // wait4 for the child's peak memory (rusage)
 fn run_measured(file: &std::path::Path) -> (i32, String, std::time::Duration, i64) {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;

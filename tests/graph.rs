@@ -8,6 +8,9 @@
 //! against Graphviz's on the example scripts and a generated 60-node one,
 //! every label must sit on its own edge, and the picture's own words are
 //! snapshotted in all five languages.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::process::{Command, Stdio};
 

@@ -7,6 +7,9 @@
 //! parallel requests. The logs of the whole binary go to one buffer (a
 //! process has one global subscriber), so the log test looks only for the
 //! names it sent itself.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

@@ -19,6 +19,9 @@
 //! A fixture that shows a bug in the compiler is listed in [`KNOWN_BUGS`]:
 //! the snapshot test skips it (we never accept a snapshot of wrong
 //! behaviour) and an ignored test below states the right expectation.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use fixpath::compiler::{Compilation, compile_paths};
 use fixpath::diagnostics::{Code, render};

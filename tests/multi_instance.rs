@@ -18,6 +18,9 @@
 //!
 //! Skipped with a notice when PostgreSQL is unreachable, failed instead with
 //! `FIXPATH_REQUIRE_PG=1` (see `common::pg`).
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

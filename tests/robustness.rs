@@ -19,6 +19,9 @@
 //! Tests marked `#[ignore = "bug: ..."]` reproduce known bugs; run them with
 //! `cargo test --test robustness -- --ignored`. They are written so that they
 //! cannot take the machine down (children with a timeout and a memory limit).
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use fixpath::compiler::{Compilation, compile_paths, compile_texts};
 use fixpath::diagnostics::{Code, Diagnostic, render};

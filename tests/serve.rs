@@ -2,6 +2,9 @@
 //! port 0 with a temporary copy of the example scripts and a temporary
 //! database; the port is read from the `listening on` log line. Every child
 //! is killed when its handle drops, whatever the test did.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};

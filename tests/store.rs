@@ -4,6 +4,9 @@
 //! reachable. Each suite expects an empty database of its own.
 //!
 //! Times are whole milliseconds: that is what every backend keeps exactly.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

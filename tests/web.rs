@@ -5,6 +5,9 @@
 //! session; checks CSRF refusals, escaping of hostile input on every page,
 //! languages, expiry and the security headers. Pages are snapshotted with
 //! ids, tokens, references and times redacted.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod common;
 

@@ -24,7 +24,10 @@ pub struct Args {
 
 /// Resolves SCRIPT-OR-ID (contract section 7): a file, compiled with its
 /// siblings so `use` resolves, or an id found in the scripts folder.
-pub fn load(script: &str, scripts: &Path) -> anyhow::Result<(compiler::Compilation, String)> {
+pub(super) fn load(
+    script: &str,
+    scripts: &Path,
+) -> anyhow::Result<(compiler::Compilation, String)> {
     let p = Path::new(script);
     if p.is_file() {
         // The file first, so a sibling with the same id is the duplicate.
@@ -79,7 +82,7 @@ fn problems(comp: &compiler::Compilation, what: &str) -> anyhow::Error {
     )
 }
 
-pub fn run(
+pub(super) fn run(
     args: Args,
     out: &mut dyn std::io::Write,
     _err: &mut dyn std::io::Write,

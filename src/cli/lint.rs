@@ -23,7 +23,7 @@ pub struct Args {
     pub explain: Option<String>,
 }
 
-pub fn run(
+pub(super) fn run(
     args: Args,
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,

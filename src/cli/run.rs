@@ -41,7 +41,7 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
     }
 }
 
-pub fn run(
+pub(super) fn run(
     args: Args,
     input: &mut dyn BufRead,
     echo: bool,

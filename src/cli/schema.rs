@@ -1,8 +1,8 @@
 //! `fixpath schema [--test]`: the JSON Schema of the script format (or of
 //! script test files), for editor completion and validation.
 
-pub const SCRIPT_SCHEMA: &str = include_str!("../../schema/fixpath-script.schema.json");
-pub const TEST_SCHEMA: &str = include_str!("../../schema/fixpath-test.schema.json");
+pub(super) const SCRIPT_SCHEMA: &str = include_str!("../../schema/fixpath-script.schema.json");
+pub(super) const TEST_SCHEMA: &str = include_str!("../../schema/fixpath-test.schema.json");
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,7 +11,7 @@ pub struct Args {
     pub test: bool,
 }
 
-pub fn run(args: Args, out: &mut dyn std::io::Write) -> anyhow::Result<u8> {
+pub(super) fn run(args: Args, out: &mut dyn std::io::Write) -> anyhow::Result<u8> {
     let s = if args.test {
         TEST_SCHEMA
     } else {

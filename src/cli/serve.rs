@@ -99,12 +99,12 @@ impl Args {
 }
 
 /// The validated configuration of `args` and the file it names.
-pub fn config(args: &Args) -> Result<ServerConfig, crate::server::config::Problem> {
+pub(super) fn config(args: &Args) -> Result<ServerConfig, crate::server::config::Problem> {
     let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
     ServerConfig::resolve(args.settings(), file.as_ref())
 }
 
-pub fn run(args: Args, err: &mut dyn std::io::Write) -> anyhow::Result<u8> {
+pub(super) fn run(args: Args, err: &mut dyn std::io::Write) -> anyhow::Result<u8> {
     let config = match config(&args) {
         Ok(c) => c,
         Err(p) => {

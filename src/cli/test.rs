@@ -18,7 +18,7 @@ pub struct Args {
     pub coverage: bool,
 }
 
-pub fn run(
+pub(super) fn run(
     args: Args,
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,

@@ -71,12 +71,12 @@ impl From<RoleArg> for Role {
 
 /// A user name as the store and the sign-in page take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserName(String);
+pub(super) struct UserName(String);
 
 impl UserName {
-    pub const MAX_CHARS: usize = 64;
+    pub(super) const MAX_CHARS: usize = 64;
 
-    pub fn parse(s: &str) -> Result<UserName, String> {
+    pub(super) fn parse(s: &str) -> Result<UserName, String> {
         if s.is_empty() {
             return Err("the user name is empty".into());
         }
@@ -104,7 +104,7 @@ impl UserName {
 }
 
 /// `terminal`: stdin is a terminal, where a password is typed unseen.
-pub fn run(
+pub(super) fn run(
     args: Args,
     input: &mut dyn BufRead,
     terminal: bool,
@@ -262,12 +262,15 @@ fn read_unseen(
     Ok(line)
 }
 
-/// The terminal on stdin with its echo off, until dropped.
+/// The terminal on stdin with its echo off, until dropped. termios through
+/// libc is the one way to it without another crate; the calls are the
+/// plain-data ones, each with its reason below.
 struct NoEcho {
     #[cfg(unix)]
     saved: Option<libc::termios>,
 }
 
+#[allow(unsafe_code)]
 impl NoEcho {
     fn on_stdin() -> NoEcho {
         #[cfg(unix)]
@@ -293,6 +296,7 @@ impl NoEcho {
     }
 }
 
+#[allow(unsafe_code)]
 impl Drop for NoEcho {
     fn drop(&mut self) {
         #[cfg(unix)]
@@ -307,7 +311,7 @@ impl Drop for NoEcho {
 }
 
 /// An Argon2id PHC string (default parameters, random salt).
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
+pub(super) fn hash_password(password: &str) -> anyhow::Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random numbers for a salt: {e}"))?;

@@ -17,7 +17,7 @@
 /// An unguarded `params.NAME`: the name, and which occurrence of the
 /// written form (`params.NAME`) in the source it is (0 for the first).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unguarded {
+pub(super) struct Unguarded {
     pub name: String,
     /// As written: `params.name`, `params["name"]`.
     pub written: String,
@@ -25,7 +25,7 @@ pub struct Unguarded {
 }
 
 /// The unguarded uses of `params.X` in a template source.
-pub fn unguarded(src: &str) -> Vec<Unguarded> {
+pub(super) fn unguarded(src: &str) -> Vec<Unguarded> {
     if !src.contains("params") {
         return Vec::new();
     }

@@ -7,13 +7,13 @@
 use crate::diagnostics::{Pos, Span};
 
 /// A syntax error as the author should read it.
-pub struct Explained {
+pub(super) struct Explained {
     pub span: Span,
     pub message: String,
     pub hints: Vec<String>,
 }
 
-pub fn explain(text: &str, span: Span, message: &str) -> Explained {
+pub(super) fn explain(text: &str, span: Span, message: &str) -> Explained {
     let lines: Vec<&str> = text.lines().collect();
     let at = span.start.line as usize;
     tab(text, &lines, at)

@@ -10,7 +10,7 @@ use crate::program::text::static_text;
 pub const LANGUAGES: &[&str] = &["en", "nl", "de", "et", "ru"];
 
 /// The position of `lang` in [`LANGUAGES`]; English for any other.
-pub fn index(lang: &str) -> usize {
+pub(super) fn index(lang: &str) -> usize {
     LANGUAGES.iter().position(|l| *l == lang).unwrap_or(0)
 }
 
@@ -66,27 +66,27 @@ const TEXT_NOT_SHOWN: [Text; 5] = [
 ];
 
 /// The reason of an escalation because a text exceeded the render bounds.
-pub fn text_not_shown(lang: usize) -> Text {
+pub(super) fn text_not_shown(lang: usize) -> Text {
     TEXT_NOT_SHOWN[lang].clone()
 }
 
 /// `_none`: "None of these"; `lang` is an [`index`].
-pub fn none_of_these(lang: usize) -> Text {
+pub(super) fn none_of_these(lang: usize) -> Text {
     NONE_OF_THESE[lang].clone()
 }
 
 /// `_escalate` for customers: "Talk to a person".
-pub fn talk_to_person(lang: usize) -> Text {
+pub(super) fn talk_to_person(lang: usize) -> Text {
     TALK_TO_PERSON[lang].clone()
 }
 
 /// `_escalate` for agents: "Escalate now".
-pub fn escalate_now(lang: usize) -> Text {
+pub(super) fn escalate_now(lang: usize) -> Text {
     ESCALATE_NOW[lang].clone()
 }
 
 /// The one answer of an instruction (`say` node).
-pub fn done(lang: usize) -> Text {
+pub(super) fn done(lang: usize) -> Text {
     DONE[lang].clone()
 }
 
@@ -95,7 +95,7 @@ pub fn done(lang: usize) -> Text {
 /// last saw it; `None` when nothing was shown yet. Node ids stay out of the
 /// sentence: the record keeps them in its `node` field.
 #[derive(Debug, Clone, Copy)]
-pub enum Reason<'a> {
+pub(super) enum Reason<'a> {
     /// "None of these" at a question.
     NoneFits,
     /// The customer's "Talk to a person".
@@ -125,7 +125,7 @@ const BEFORE_FIRST: [&str; 5] = [
 
 impl Reason<'_> {
     /// The sentence in language `lang` (an [`index`]).
-    pub fn text(self, lang: usize, at: Option<&str>) -> String {
+    pub(super) fn text(self, lang: usize, at: Option<&str>) -> String {
         let lang = lang.min(LANGUAGES.len() - 1);
         let q = at
             .map(str::trim)
@@ -212,21 +212,21 @@ pub const ANSWER_ESCALATE: &str = "_escalate";
 pub const ANSWER_DONE: &str = "done";
 
 /// Ids and kinds the engine writes, as constants.
-pub const ID_NONE: Text = static_text!("_none");
-pub const ID_ESCALATE: Text = static_text!("_escalate");
-pub const ID_DONE: Text = static_text!("done");
-pub const ACTOR_SYSTEM: Text = static_text!("system");
-pub const KIND_ASK: Text = static_text!("ask");
-pub const KIND_SAY: Text = static_text!("say");
-pub const KIND_INPUT: Text = static_text!("input");
-pub const KIND_RESOLVE: Text = static_text!("resolve");
-pub const KIND_ESCALATE: Text = static_text!("escalate");
+pub(super) const ID_NONE: Text = static_text!("_none");
+pub(super) const ID_ESCALATE: Text = static_text!("_escalate");
+pub(super) const ID_DONE: Text = static_text!("done");
+pub(super) const ACTOR_SYSTEM: Text = static_text!("system");
+pub(super) const KIND_ASK: Text = static_text!("ask");
+pub(super) const KIND_SAY: Text = static_text!("say");
+pub(super) const KIND_INPUT: Text = static_text!("input");
+pub(super) const KIND_RESOLVE: Text = static_text!("resolve");
+pub(super) const KIND_ESCALATE: Text = static_text!("escalate");
 /// The entry that closes a sub-flow: its `return` summary.
-pub const KIND_RETURN: Text = static_text!("return");
-pub const INPUT_TEXT: Text = static_text!("text");
-pub const INPUT_NUMBER: Text = static_text!("number");
-pub const INPUT_EMAIL: Text = static_text!("email");
-pub const INPUT_PHONE: Text = static_text!("phone");
+pub(super) const KIND_RETURN: Text = static_text!("return");
+pub(super) const INPUT_TEXT: Text = static_text!("text");
+pub(super) const INPUT_NUMBER: Text = static_text!("number");
+pub(super) const INPUT_EMAIL: Text = static_text!("email");
+pub(super) const INPUT_PHONE: Text = static_text!("phone");
 
 #[cfg(test)]
 mod reserved_tests {

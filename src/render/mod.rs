@@ -66,7 +66,7 @@ fn env() -> &'static minijinja::Environment<'static> {
 }
 
 /// Renders one of our templates.
-pub fn render<S: serde::Serialize>(name: &str, ctx: S) -> Result<String, minijinja::Error> {
+pub(crate) fn render<S: serde::Serialize>(name: &str, ctx: S) -> Result<String, minijinja::Error> {
     env().get_template(name)?.render(ctx)
 }
 

@@ -10,7 +10,7 @@ use super::{LintCtx, ends_here, names};
 use crate::diagnostics::{Code, Diagnostic};
 use petgraph::Direction;
 
-pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
     let g = &s.graph;
     let mut ok = vec![false; g.node_count()];

@@ -6,7 +6,7 @@
 use super::LintCtx;
 use crate::diagnostics::{Code, Diagnostic};
 
-pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
     let seen = &ctx.analyses[ctx.script.0 as usize].reachable;
     for n in s.graph.node_indices() {

@@ -8,7 +8,7 @@ use super::{Analysis, LintCtx};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::program::{NodeKind, Outcome, Program, ScriptIdx};
 
-pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
     if s.is_subflow() {
         return;

@@ -11,9 +11,9 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::program::{NodeKind, Program, ScriptIdx};
 use petgraph::stable_graph::NodeIndex;
 
-pub const MAX_QUESTIONS: u32 = 15;
+pub(super) const MAX_QUESTIONS: u32 = 15;
 
-pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let mut memo = vec![None; ctx.program.scripts.len()];
     let (count, path) = longest(ctx.program, ctx.analyses, ctx.script, &mut memo);
     if count > MAX_QUESTIONS {

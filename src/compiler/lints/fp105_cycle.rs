@@ -9,7 +9,7 @@
 use super::{LintCtx, names};
 use crate::diagnostics::{Code, Diagnostic};
 
-pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
     let mut cycles: Vec<Vec<_>> = ctx.analyses[ctx.script.0 as usize]
         .sccs

@@ -13,7 +13,7 @@ use crate::program::bounds::{self, LARGE_RANGE};
 use crate::program::templates::is_template;
 use crate::program::{Escalation, NodeKind, Outcome, SetValue, TextId};
 
-pub fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
+pub(super) fn check(ctx: &LintCtx<'_>, diags: &mut Vec<Diagnostic>) {
     let s = ctx.script();
     let templates = &ctx.program.templates;
     let languages = s.languages.len().max(1);

@@ -18,7 +18,7 @@ fn q(s: &str) -> String {
     out
 }
 
-pub fn render(m: &Model) -> String {
+pub(super) fn render(m: &Model) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "digraph {} {{", q(&m.title));
     let _ = writeln!(

@@ -16,7 +16,7 @@ fn text(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-pub fn render(m: &Model) -> String {
+pub(super) fn render(m: &Model) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "---\ntitle: \"{}\"\n---", text(&m.title));
     o.push_str("flowchart TD\n");

@@ -5,15 +5,15 @@
 const MAX_EXPR: usize = 18;
 
 /// Opens and closes a placeholder: `{{ msisdn }}` reads `‹msisdn›`.
-pub const OPEN: char = '‹';
-pub const CLOSE: char = '›';
+pub(super) const OPEN: char = '‹';
+pub(super) const CLOSE: char = '›';
 
 /// `s` with its whitespace collapsed and its template code replaced:
 /// `{{ expr }}` by `‹expr›` (filters and arguments dropped, the rest cut at
 /// [`MAX_EXPR`]), `{% if … %}` and `{% for … %}` by `[`, their `{% else %}`
 /// by `|` and their end by `]`; other tags and comments go. A placeholder
 /// holds no space, so wrapping never breaks inside it.
-pub fn readable(s: &str) -> String {
+pub(super) fn readable(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('{') {
@@ -75,7 +75,7 @@ fn tag(inner: &str) -> &'static str {
 /// `s` cut to at most `max` characters at a word boundary, with `…` where it
 /// was cut. A single word longer than `max` is cut inside, as nothing else
 /// fits; a placeholder is never cut inside.
-pub fn shorten(s: &str, max: usize) -> String {
+pub(super) fn shorten(s: &str, max: usize) -> String {
     let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() <= max {
         return s;

@@ -2,7 +2,7 @@
 //! the language the graph is drawn in. Unknown languages fall back to English.
 
 /// The words a graph of one language uses.
-pub struct Words {
+pub(super) struct Words {
     pub resolved: &'static str,
     /// `{n}` is replaced by the tier.
     pub escalate_tier: &'static str,
@@ -81,7 +81,7 @@ const RU: Words = Words {
 
 /// The words for language `code` (`de`, `pt-BR`, …): matched on the primary
 /// subtag, English when none of ours fits.
-pub fn words(code: &str) -> &'static Words {
+pub(super) fn words(code: &str) -> &'static Words {
     let primary = code.split(['-', '_']).next().unwrap_or("");
     match primary.to_ascii_lowercase().as_str() {
         "nl" => &NL,
@@ -93,16 +93,16 @@ pub fn words(code: &str) -> &'static Words {
 }
 
 impl Words {
-    pub fn escalate(&self, tier: Option<u8>) -> String {
+    pub(super) fn escalate(&self, tier: Option<u8>) -> String {
         match tier {
             Some(n) => self.escalate_tier.replace("{n}", &n.to_string()),
             None => self.escalate_next.to_owned(),
         }
     }
-    pub fn unresolved(&self, id: &str) -> String {
+    pub(super) fn unresolved(&self, id: &str) -> String {
         self.unresolved_at.replace("{id}", id)
     }
-    pub fn use_flow(&self, id: &str) -> String {
+    pub(super) fn use_flow(&self, id: &str) -> String {
         self.uses.replace("{id}", id)
     }
 }

@@ -19,7 +19,7 @@ pub(super) struct Dag<'m> {
 }
 
 impl<'m> Dag<'m> {
-    pub fn new(m: &'m Model, start: Option<usize>) -> Dag<'m> {
+    pub(super) fn new(m: &'m Model, start: Option<usize>) -> Dag<'m> {
         let n = m.nodes.len();
         let valid: Vec<usize> = (0..m.edges.len())
             .filter(|&e| m.edges[e].from < n && m.edges[e].to < n)
@@ -45,7 +45,7 @@ impl<'m> Dag<'m> {
     }
 
     /// Edge `e`'s ends as drawn: upper, lower.
-    pub fn ends(&self, e: usize) -> (usize, usize) {
+    pub(super) fn ends(&self, e: usize) -> (usize, usize) {
         let g = &self.m.edges[e];
         if self.reversed[e] {
             (g.to, g.from)

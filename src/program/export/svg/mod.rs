@@ -85,7 +85,7 @@ const BIG: usize = 5_000;
 /// The most a subtree's height adds to its weight in placement.
 const IMPORTANCE_CAP: f64 = 24.0;
 
-pub fn render(m: &Model) -> String {
+pub(super) fn render(m: &Model) -> String {
     let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
     let labels: Vec<Option<EdgeLabel>> = m.edges.iter().map(|e| measure_label(&e.label)).collect();
     let lay = layout(m, &boxes, &labels);

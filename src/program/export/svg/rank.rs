@@ -70,10 +70,10 @@ pub(super) struct Graph {
 }
 
 impl Graph {
-    pub fn total(&self) -> usize {
+    pub(super) fn total(&self) -> usize {
         self.rank.len()
     }
-    pub fn is_back(&self, v: usize) -> bool {
+    pub(super) fn is_back(&self, v: usize) -> bool {
         v >= self.n && self.routes[self.vroute[v - self.n]].kind == Kind::Back
     }
 }
