@@ -6,7 +6,6 @@
 //! 3. [`compiler::lints`] check the compiled graphs; [`diagnostics`] report every problem at once;
 //! 4. [`program`] is the immutable, content-hashed library every later feature runs on;
 //! 5. [`engine`] steps sessions through it; [`store`], [`http`] and [`delivery`] serve it.
-
 //!
 //! The modules below are `pub` where the pipeline is a library (the tests,
 //! the benchmarks and the binary use them); helpers only the crate uses are
