@@ -4,7 +4,9 @@
 //!
 //! Domain code only: no HTTP, no SQL.
 
+pub mod calendar;
 pub mod mail;
+pub mod sla;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

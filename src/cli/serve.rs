@@ -94,6 +94,8 @@ impl Args {
             secure_cookies: self.secure_cookies,
             log_format: self.log_format.map(Into::into),
             limits: None,
+            reopen_within: None,
+            sla: None,
         }
     }
 }

@@ -67,6 +67,12 @@ pub struct Settings {
     pub log_format: Option<LogFormat>,
     /// The `[limits]` table (file only).
     pub limits: Option<LimitSettings>,
+    /// How long after its resolution a customer's message reopens a case
+    /// (file only): a duration such as `7d`.
+    pub reopen_within: Option<String>,
+    /// The `[sla]` table (file only), kept as TOML so its checks can name
+    /// every key (`config::sla`).
+    pub sla: Option<toml::Table>,
 }
 
 /// The `[limits]` table: what a stranger may make the server spend.
@@ -158,8 +164,9 @@ impl ConfigFile {
             ))
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
-                 body_limit, session_idle, secure_cookies, log_format and a [limits] table \
-                 (hash_slots, signin_per_minute, sessions_per_minute, trusted_proxies)",
+                 body_limit, session_idle, secure_cookies, log_format, reopen_within, a [limits] \
+                 table (hash_slots, signin_per_minute, sessions_per_minute, trusted_proxies) \
+                 and [sla.tier1] to [sla.tier4] tables",
             )
         })?;
         let base = path.parent().unwrap_or(Path::new(""));

@@ -14,6 +14,7 @@
 
 mod file;
 mod resolve;
+mod sla;
 #[cfg(test)]
 mod tests;
 
@@ -58,6 +59,9 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// Password hashes at once and per-address request rates.
     pub limits: crate::http::limits::LimitConfig,
+    /// Service levels (`[sla]`, file only) and `reopen_within`: the server
+    /// hands this to the case workflow as its `DueTimes`.
+    pub sla: crate::case::sla::Sla,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -92,7 +92,7 @@ pub(super) enum Origin<'a> {
         env: &'static str,
     },
     File {
-        key: &'static str,
+        key: &'a str,
         path: &'a Path,
     },
 }
@@ -284,6 +284,14 @@ impl ServerConfig {
             limits: match (&under.limits, file) {
                 (Some(l), Some(f)) => l.resolve(&f.path)?,
                 _ => crate::http::limits::LimitConfig::default(),
+            },
+            sla: match file {
+                Some(f) => sla::resolve(
+                    f.settings.reopen_within.as_deref(),
+                    f.settings.sla.as_ref(),
+                    &f.path,
+                )?,
+                None => crate::case::sla::Sla::default(),
             },
         })
     }
