@@ -562,6 +562,26 @@ mod tests {
         let html = render(&quoted).unwrap().html;
         assert!(html.contains(r#"href="https://h.example/s/1?&quot;&gt;&lt;script&gt;""#), "{html}");
         assert!(m.html.starts_with("<!doctype html>\n<html lang=\"de\">"));
+        // Every language speaks for itself: no English, no placeholder left.
+        let english: Vec<&str> = i18n::catalogue("en")
+            .iter()
+            .filter(|(k, _)| k.starts_with("mail_"))
+            .flat_map(|(_, v)| v.split(['{', '}']))
+            .map(str::trim)
+            .filter(|p| p.len() > 8)
+            .collect();
+        for lang in ["nl", "de", "et", "ru"] {
+            for kind in [MailKind::Received, MailKind::Reply, MailKind::Resolved] {
+                let m = render(&job(kind, lang, Some("…"))).unwrap();
+                assert_eq!(m.language, lang);
+                for part in [&m.subject, &m.text, &m.html] {
+                    assert!(!part.contains(['{', '}']), "{lang}: {part}");
+                    for phrase in &english {
+                        assert!(!part.contains(phrase), "{lang}: `{phrase}` in {part}");
+                    }
+                }
+            }
+        }
         // A language the mails do not speak: English, not a blank.
         let fr = render(&job(MailKind::Received, "fr", None)).unwrap();
         assert_eq!(fr.language, "en");
