@@ -13,8 +13,8 @@
 use fixpath::case::mail::{MailJob, MailKind};
 use fixpath::delivery::RelayConfig;
 use fixpath::delivery::mail::{MailConfig, give_up_without_smtp, run_mail_relay};
-use fixpath::store::{Schema, Store};
 use fixpath::store::sqlite::SqliteStore;
+use fixpath::store::{Schema, Store};
 use mail_parser::{MessageParser, MimeHeaders};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -188,7 +188,9 @@ async fn rows(db: &str) -> HashMap<String, Row> {
     let pool = sqlx::SqlitePool::connect(&format!("sqlite:{db}"))
         .await
         .unwrap();
-    let rows: Vec<(String, String, i64, String, Option<i64>, Option<String>)> = sqlx::query_as(
+    /// id, event_type, attempts, delivered_to, delivered_at, last_error
+    type Raw = (String, String, i64, String, Option<i64>, Option<String>);
+    let rows: Vec<Raw> = sqlx::query_as(
         "SELECT id, event_type, attempts, delivered_to, delivered_at, last_error FROM outbox",
     )
     .fetch_all(&pool)
@@ -353,7 +355,11 @@ async fn mails_arrive_in_the_case_language_as_text_and_html() {
     );
 
     let raw = maildir(&dir.maildir());
-    assert_eq!(raw.len(), sent.len(), "one mail per job, none for the others");
+    assert_eq!(
+        raw.len(),
+        sent.len(),
+        "one mail per job, none for the others"
+    );
     let by_id: HashMap<String, mail_parser::Message> = raw
         .iter()
         .map(|bytes| {
@@ -407,7 +413,10 @@ async fn mails_arrive_in_the_case_language_as_text_and_html() {
             }
             if j.language != "en" {
                 for phrase in &english {
-                    assert!(!part.contains(phrase.as_str()), "English `{phrase}` in {part}");
+                    assert!(
+                        !part.contains(phrase.as_str()),
+                        "English `{phrase}` in {part}"
+                    );
                 }
             }
         }
@@ -471,7 +480,10 @@ async fn a_server_down_at_first_gets_each_mail_exactly_once() {
     let r = rows(&db).await;
     assert!(r.values().all(|row| !row.settled), "{r:#?}");
     let error = r[&ids[0]].last_error.clone().unwrap_or_default();
-    assert!(error.contains(&format!("smtp://127.0.0.1:{port}")), "{error}");
+    assert!(
+        error.contains(&format!("smtp://127.0.0.1:{port}")),
+        "{error}"
+    );
 
     let _smtpd = Smtpd::start(port, &dir.maildir());
     until(&db, "every mail sent after the outage", |r| {
@@ -544,7 +556,11 @@ async fn a_silent_server_costs_one_timeout_per_batch() {
 async fn without_smtp_leftover_mails_are_given_up_and_webhook_events_kept() {
     let dir = TempDir::new("off");
     let store = open_store(&dir).await;
-    let mail = enqueue(&*store, &job(MailKind::Reply, "en", "a@example.org", Some("hi"))).await;
+    let mail = enqueue(
+        &*store,
+        &job(MailKind::Reply, "en", "a@example.org", Some("hi")),
+    )
+    .await;
     let hook = store
         .enqueue_outbox("escalation.claimed", "{}", OffsetDateTime::now_utc())
         .await
@@ -638,8 +654,7 @@ impl Drop for Server {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_server_sends_through_smtp_without_logging_its_password_and_clears_mail_when_off()
-{
+async fn the_server_sends_through_smtp_without_logging_its_password_and_clears_mail_when_off() {
     let dir = TempDir::new("serve");
     let id = {
         let store = SqliteStore::open(&dir.db()).await.unwrap();
@@ -656,7 +671,10 @@ async fn the_server_sends_through_smtp_without_logging_its_password_and_clears_m
         let server = Server::start(&dir, &["--smtp", &smtp, "--mail-from", FROM]);
         let log = server.wait_for("mail delivery failed");
         assert!(log.contains("smtp://***@127.0.0.1"), "{log}");
-        assert!(!log.contains("s3cr3t-pw") && !log.contains("mailer:"), "{log}");
+        assert!(
+            !log.contains("s3cr3t-pw") && !log.contains("mailer:"),
+            "{log}"
+        );
     }
     let r = rows(&dir.db()).await;
     let error = r[&id].last_error.clone().unwrap_or_default();
@@ -670,10 +688,17 @@ async fn the_server_sends_through_smtp_without_logging_its_password_and_clears_m
         std::thread::sleep(Duration::from_millis(300));
         let log = server.log.lock().unwrap().clone();
         assert_eq!(log.matches("mails left in the outbox").count(), 1, "{log}");
-        assert!(log.contains("smtp=off") || log.contains("smtp=\"off\""), "{log}");
+        assert!(
+            log.contains("smtp=off") || log.contains("smtp=\"off\""),
+            "{log}"
+        );
     }
     let r = rows(&dir.db()).await;
-    assert!(r[&id].settled && r[&id].delivered_to == "[]", "{:?}", r[&id]);
+    assert!(
+        r[&id].settled && r[&id].delivered_to == "[]",
+        "{:?}",
+        r[&id]
+    );
 }
 
 #[test]
@@ -706,7 +731,10 @@ fn mail_settings_are_checked_before_anything_starts() {
         "help@example.com",
     ]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("scheme `https`") && err.contains("hint:"), "{err}");
+    assert!(
+        err.contains("scheme `https`") && err.contains("hint:"),
+        "{err}"
+    );
     assert!(!err.contains("hunter22"), "{err}");
     let (code, err) = run(&[
         "--smtp",

@@ -957,7 +957,10 @@ pub async fn outbox_channels(store: &dyn Store) {
         .await
         .unwrap();
     // Starts like one, is none.
-    let lookalike = store.enqueue_outbox("mailbox.full", "{}", now).await.unwrap();
+    let lookalike = store
+        .enqueue_outbox("mailbox.full", "{}", now)
+        .await
+        .unwrap();
     let mut mails = Vec::new();
     for _ in 0..3 {
         mails.push(
@@ -988,7 +991,13 @@ pub async fn outbox_channels(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(ids(w), sorted(vec![hook.clone(), lookalike.clone()]));
-    assert!(store.lease_outbox("x", now, until, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .lease_outbox("x", now, until, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let smtp = ["smtp".to_owned()];
     store

@@ -220,7 +220,10 @@ pub fn render(job: &MailJob) -> Result<RenderedMail, minijinja::Error> {
         .replace("{reference}", &job.reference);
     // Lines, so the HTML part keeps the writer's line breaks (each line
     // escaped on its own) and the text part its paragraphs.
-    let text_lines: Vec<&str> = job.text.as_deref().map_or(Vec::new(), |t| t.lines().collect());
+    let text_lines: Vec<&str> = job
+        .text
+        .as_deref()
+        .map_or(Vec::new(), |t| t.lines().collect());
     let ctx = |link: minijinja::Value| {
         minijinja::context! {
             t,
@@ -533,7 +536,10 @@ mod tests {
             err("smtp://mail.example.com?tls=maybe", "a@b.example"),
             BadMail::Tls { .. }
         ));
-        assert!(matches!(err("mail.example.com", "a@b.example"), BadMail::Url(_)));
+        assert!(matches!(
+            err("mail.example.com", "a@b.example"),
+            BadMail::Url(_)
+        ));
         assert!(matches!(
             err("smtp://mail.example.com", "not an address"),
             BadMail::From(_)
@@ -547,7 +553,11 @@ mod tests {
         assert_eq!(m.subject, "Eine Antwort auf Ihre Anfrage AUK2-GPA2");
         assert!(m.text.contains("Zeile <1>\nZeile 2"), "{}", m.text);
         assert!(m.html.contains("Zeile &lt;1&gt;<br>Zeile 2"), "{}", m.html);
-        assert!(m.html.contains("Wi-Fi &lt;keeps&gt; dropping"), "{}", m.html);
+        assert!(
+            m.html.contains("Wi-Fi &lt;keeps&gt; dropping"),
+            "{}",
+            m.html
+        );
         assert!(
             m.html
                 .contains(r#"href="https://help.example.com/s/ses_1?t=a&amp;b""#),
@@ -560,7 +570,10 @@ mod tests {
             ..quoted
         };
         let html = render(&quoted).unwrap().html;
-        assert!(html.contains(r#"href="https://h.example/s/1?&quot;&gt;&lt;script&gt;""#), "{html}");
+        assert!(
+            html.contains(r#"href="https://h.example/s/1?&quot;&gt;&lt;script&gt;""#),
+            "{html}"
+        );
         assert!(m.html.starts_with("<!doctype html>\n<html lang=\"de\">"));
         // Every language speaks for itself: no English, no placeholder left.
         let english: Vec<&str> = i18n::catalogue("en")

@@ -456,7 +456,11 @@ fn spawn_relay(
 
 /// Passes each wake-up of the outbox (a new message) on to every relay,
 /// until `stop` turns true.
-async fn wake_relays(outbox: Arc<Notify>, relays: Vec<Arc<Notify>>, mut stop: watch::Receiver<bool>) {
+async fn wake_relays(
+    outbox: Arc<Notify>,
+    relays: Vec<Arc<Notify>>,
+    mut stop: watch::Receiver<bool>,
+) {
     if relays.is_empty() {
         return;
     }

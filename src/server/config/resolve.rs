@@ -160,7 +160,11 @@ fn resolve_mail(
         |v| Ok(v.to_owned()),
     )?;
     let from = pick(
-        (args.mail_from.as_deref(), "--mail-from", "FIXPATH_MAIL_FROM"),
+        (
+            args.mail_from.as_deref(),
+            "--mail-from",
+            "FIXPATH_MAIL_FROM",
+        ),
         file,
         ("mail_from", |s| s.mail_from.as_deref()),
         |v| Ok(v.to_owned()),

@@ -340,7 +340,8 @@ fn mail_needs_a_server_and_a_sender_and_flags_beat_the_file() {
     };
     let e = ServerConfig::resolve(only_smtp, None).unwrap_err();
     assert!(
-        e.message.starts_with("--smtp (or FIXPATH_SMTP): mail needs a sender"),
+        e.message
+            .starts_with("--smtp (or FIXPATH_SMTP): mail needs a sender"),
         "{e}"
     );
     assert!(!e.to_string().contains("flagpass"), "{e}");
@@ -348,8 +349,9 @@ fn mail_needs_a_server_and_a_sender_and_flags_beat_the_file() {
     let only_from = file("mail_from = \"help@example.com\"");
     let e = ServerConfig::resolve(Settings::default(), Some(&only_from)).unwrap_err();
     assert!(
-        e.message
-            .starts_with("`mail_from` in /etc/fixpath/fixpath.toml: a sender is set but no SMTP server"),
+        e.message.starts_with(
+            "`mail_from` in /etc/fixpath/fixpath.toml: a sender is set but no SMTP server"
+        ),
         "{e}"
     );
 
@@ -359,6 +361,10 @@ fn mail_needs_a_server_and_a_sender_and_flags_beat_the_file() {
         ..Settings::default()
     };
     let e = ServerConfig::resolve(bad_from, None).unwrap_err();
-    assert!(e.message.starts_with("--mail-from (or FIXPATH_MAIL_FROM): `helpdesk`"), "{e}");
+    assert!(
+        e.message
+            .starts_with("--mail-from (or FIXPATH_MAIL_FROM): `helpdesk`"),
+        "{e}"
+    );
     assert!(e.hint.is_some());
 }

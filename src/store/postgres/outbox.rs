@@ -44,13 +44,13 @@ impl Outbox for PgStore {
             codec::channel_filter(channel)
         );
         let rows = sqlx::query_as::<_, OutboxRow<i32, OffsetDateTime>>(&sql)
-        .bind(owner)
-        .bind(OffsetDateTime::to_db(until))
-        .bind(OffsetDateTime::to_db(now))
-        .bind(codec::clamp_limit(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+            .bind(owner)
+            .bind(OffsetDateTime::to_db(until))
+            .bind(OffsetDateTime::to_db(now))
+            .bind(codec::clamp_limit(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         codec::leased(rows)
     }
 
@@ -101,4 +101,3 @@ impl Outbox for PgStore {
         Statements(&self.pool).outbox_pending().await
     }
 }
-

@@ -43,13 +43,13 @@ impl Outbox for SqliteStore {
             codec::channel_filter(channel)
         );
         let rows = sqlx::query_as::<_, OutboxRow<i64, i64>>(&sql)
-        .bind(owner)
-        .bind(i64::to_db(until))
-        .bind(i64::to_db(now))
-        .bind(codec::clamp_limit(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+            .bind(owner)
+            .bind(i64::to_db(until))
+            .bind(i64::to_db(now))
+            .bind(codec::clamp_limit(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         codec::leased(rows)
     }
@@ -101,4 +101,3 @@ impl Outbox for SqliteStore {
         Statements(&self.reader).outbox_pending().await
     }
 }
-
