@@ -948,6 +948,112 @@ pub async fn failing_step_fails_alone(store: Arc<dyn Store>) {
     }
 }
 
+/// Channels: a relay leases only its own channel's messages (a mail never
+/// reaches a webhook relay, nor an event the mail relay); only the holder
+/// settles a message, delivered or given up; a channel turned off is given
+/// up whole, leases and all, and the other channel's messages stay.
+pub async fn outbox_channels(store: &dyn Store) {
+    use fixpath::store::OutboxChannel::{Mail, Webhooks};
+    let now = t(0);
+    let hook = store
+        .enqueue_outbox("escalation.created", "{}", now)
+        .await
+        .unwrap();
+    // Starts like one, is none.
+    let lookalike = store
+        .enqueue_outbox("mailbox.full", "{}", now)
+        .await
+        .unwrap();
+    let mut mails = Vec::new();
+    for _ in 0..3 {
+        mails.push(
+            store
+                .enqueue_outbox("mail.received", r#"{"to":"a@b.example"}"#, now)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(store.outbox_pending().await.unwrap(), 5);
+    let until = now + Duration::seconds(30);
+    let ids = |ms: Vec<OutboxMessage>| {
+        let mut v: Vec<String> = ms.into_iter().map(|m| m.id).collect();
+        v.sort();
+        v
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let m = store
+        .lease_outbox_of(Some(Mail), "m", now, until, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(m), sorted(mails.clone()));
+    let w = store
+        .lease_outbox_of(Some(Webhooks), "w", now, until, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(w), sorted(vec![hook.clone(), lookalike.clone()]));
+    assert!(
+        store
+            .lease_outbox("x", now, until, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let smtp = ["smtp".to_owned()];
+    store
+        .outbox_settle(&mails[0], "w", now, &smtp, None)
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_pending().await.unwrap(), 5, "not the holder");
+    store
+        .outbox_settle(&mails[0], "m", now, &smtp, None)
+        .await
+        .unwrap();
+    store
+        .outbox_settle(&mails[1], "m", now, &[], Some("no such address"))
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_pending().await.unwrap(), 3);
+
+    assert_eq!(
+        store
+            .outbox_give_up_channel(Mail, now, "mail is off")
+            .await
+            .unwrap(),
+        1,
+        "the third mail, leased or not"
+    );
+    assert_eq!(
+        store
+            .outbox_give_up_channel(Mail, now, "mail is off")
+            .await
+            .unwrap(),
+        0
+    );
+    // The holder's late report changes nothing.
+    store
+        .outbox_retry_at(&mails[2], "m", now, &[], "timed out")
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_pending().await.unwrap(), 2);
+    let later = until + Duration::seconds(1);
+    assert!(
+        store
+            .lease_outbox_of(Some(Mail), "m2", later, later + Duration::seconds(30), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let rest = store
+        .lease_outbox("all", later, later + Duration::seconds(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(rest), sorted(vec![hook, lookalike]));
+}
+
 /// Leasing: two relays never hold the same message; a lease runs out;
 /// only the holder may settle a message; delivered ones are never leased
 /// again; a retry waits for its time and keeps the endpoints that took it.
@@ -1296,6 +1402,12 @@ on_both_backends! {
     outbox_leasing(db) {
         let store = db.open().await;
         super::outbox_leasing(&*store).await;
+        store.close().await;
+    }
+
+    outbox_channels(db) {
+        let store = db.open().await;
+        super::outbox_channels(&*store).await;
         store.close().await;
     }
 

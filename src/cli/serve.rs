@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[command(after_help = "\
 Settings come from flags, then environment variables, then the --config file, \
 then the defaults. The file is TOML with the keys scripts, db, db_pool, listen, webhooks \
-(a list), webhook_secret, body_limit (bytes, or e.g. \"1MiB\"), session_idle (minutes), \
+(a list), webhook_secret, smtp, mail_from, body_limit (bytes, or e.g. \"1MiB\"), session_idle (minutes), \
 secure_cookies, log_format and a [limits] table (hash_slots, signin_per_minute, \
 sessions_per_minute, trusted_proxies); \
 relative paths in it are read from its folder. Logs go to stderr; FIXPATH_LOG \
@@ -48,6 +48,14 @@ pub struct Args {
         hide_env_values = true
     )]
     pub webhook_secret: Option<String>,
+    /// Mail customers about their case through this SMTP server: smtps://USER:PASSWORD@HOST:465,
+    /// smtp://USER:PASSWORD@HOST:587?tls=required (STARTTLS) or smtp://HOST:25 (unencrypted)
+    /// [default: no mail]
+    #[arg(long, env = "FIXPATH_SMTP", value_name = "URL", hide_env_values = true)]
+    pub smtp: Option<String>,
+    /// The sender of case mail, e.g. "Helpdesk <help@example.com>"; required with --smtp
+    #[arg(long, env = "FIXPATH_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
     /// A TOML file with the same settings, under the flags and variables
     #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -89,6 +97,8 @@ impl Args {
             listen: set(&self.listen),
             webhooks: (!webhooks.is_empty()).then_some(webhooks),
             webhook_secret: set(&self.webhook_secret),
+            smtp: set(&self.smtp),
+            mail_from: set(&self.mail_from),
             body_limit: None,
             session_idle: self.session_idle,
             secure_cookies: self.secure_cookies,

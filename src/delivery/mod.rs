@@ -1,13 +1,18 @@
-//! The webhook relay: delivers outbox messages to the configured endpoints,
-//! signed per the Standard Webhooks convention, with exponential backoff.
+//! The outbox relays: webhook events to the configured endpoints, signed per
+//! the Standard Webhooks convention, and case mails over SMTP ([`mail`]),
+//! both with exponential backoff.
 //!
 //! The outbox row is written in the same transaction as the change it
-//! announces, so a crash or a receiver outage loses nothing: the relay leases
-//! due messages, posts them, and marks them delivered only after every
-//! endpoint answered 2xx. The `webhook-id` is the message id, the same on
-//! every retry, so receivers can drop duplicates (delivery is at least once).
+//! announces, so a crash or a receiver outage loses nothing: a relay leases
+//! due messages of its own channel ([`OutboxChannel`]), hands them over, and
+//! marks them delivered only once they were taken (every endpoint answered
+//! 2xx; the SMTP server accepted the mail). The `webhook-id` (a mail's
+//! `Message-ID`) comes from the message id, the same on every retry, so
+//! receivers can drop duplicates (delivery is at least once).
 
-use crate::store::{OutboxMessage, Store};
+pub mod mail;
+
+use crate::store::{OutboxChannel, OutboxMessage, Store};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use hmac::{Hmac, Mac};
@@ -175,7 +180,7 @@ pub async fn run_relay(
             return;
         }
     };
-    relay_loop(store, cfg, client, notify, &mut shutdown).await;
+    relay_loop(store, cfg, Webhooks(client), notify, &mut shutdown).await;
 }
 
 /// The relay's HTTP client. Redirects are not followed: a receiver that
@@ -189,10 +194,45 @@ pub fn client(cfg: &RelayConfig) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-async fn relay_loop(
+/// What a relay does with the messages of its channel; the leases, the
+/// waiting and the stopping are [`relay_loop`]'s, the same for every channel.
+trait Courier: Send + Sync {
+    const CHANNEL: OutboxChannel;
+    /// For the log: "webhook", "mail".
+    const NAME: &'static str;
+    /// Hands over a leased batch; the lease runs out at `lease_until`.
+    fn deliver_batch(
+        &self,
+        store: &dyn Store,
+        cfg: &RelayConfig,
+        batch: Vec<OutboxMessage>,
+        lease_until: OffsetDateTime,
+    ) -> impl std::future::Future<Output = ()> + Send;
+}
+
+struct Webhooks(reqwest::Client);
+
+impl Courier for Webhooks {
+    const CHANNEL: OutboxChannel = OutboxChannel::Webhooks;
+    const NAME: &'static str = "webhook";
+
+    async fn deliver_batch(
+        &self,
+        store: &dyn Store,
+        cfg: &RelayConfig,
+        batch: Vec<OutboxMessage>,
+        _: OffsetDateTime,
+    ) {
+        for m in batch {
+            deliver(store, &self.0, cfg, m).await;
+        }
+    }
+}
+
+async fn relay_loop<C: Courier>(
     store: Arc<dyn Store>,
     cfg: RelayConfig,
-    client: reqwest::Client,
+    courier: C,
     notify: Arc<Notify>,
     shutdown: &mut watch::Receiver<bool>,
 ) {
@@ -202,16 +242,17 @@ async fn relay_loop(
         }
         let now = OffsetDateTime::now_utc();
         let until = now + cfg.lease;
-        match store.lease_outbox(&cfg.owner, now, until, cfg.batch).await {
+        match store
+            .lease_outbox_of(Some(C::CHANNEL), &cfg.owner, now, until, cfg.batch)
+            .await
+        {
             Ok(msgs) if !msgs.is_empty() => {
-                for m in msgs {
-                    deliver(&*store, &client, &cfg, m).await;
-                }
+                courier.deliver_batch(&*store, &cfg, msgs, until).await;
                 continue;
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "could not read the webhook outbox; will try again")
+                tracing::warn!(error = %e, relay = C::NAME, "could not read the outbox; will try again")
             }
         }
         tokio::select! {

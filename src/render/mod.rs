@@ -1,6 +1,6 @@
 //! The minijinja environment for our own templates (`templates/`): the
-//! ticket text of an escalation and every web page, embedded in the binary
-//! so it runs from anywhere. Undefined variables are errors
+//! ticket text of an escalation, every web page and the case mails, embedded
+//! in the binary so it runs from anywhere. Undefined variables are errors
 //! here: a typo in our own template must surface in tests, not render blank.
 
 use std::sync::OnceLock;
@@ -30,6 +30,14 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "queue/item.html.j2",
     "author/home.html.j2",
     "author/script.html.j2",
+    "mail/_layout.html.j2",
+    "mail/_quote.html.j2",
+    "mail/received.txt.j2",
+    "mail/received.html.j2",
+    "mail/reply.txt.j2",
+    "mail/reply.html.j2",
+    "mail/resolved.txt.j2",
+    "mail/resolved.html.j2",
 ];
 
 fn env() -> &'static minijinja::Environment<'static> {

@@ -4,10 +4,10 @@
 //! Start: logging, the store (opened and migrated), the script library
 //! (refused with the author's diagnostics when it has errors), the router
 //! (the API of [`crate::http`] plus [`ops`]' health and metrics), the
-//! listener, then the webhook relay and the scripts watcher.
+//! listener, then the webhook and mail relays and the scripts watcher.
 //!
 //! Stop (SIGINT or SIGTERM): stop accepting, let requests in flight finish
-//! (for at most [`GRACE`]), stop the relay and the watcher, close the
+//! (for at most [`GRACE`]), stop the relays and the watcher, close the
 //! database. A clean stop exits 0, so a supervisor can tell it from a crash.
 
 pub mod config;
@@ -143,6 +143,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         listen = %config.listen,
         webhooks = config.webhooks.len(),
         signed = config.webhook_secret.is_some(),
+        smtp = config.mail.as_ref().map_or("off", |m| m.shown()),
         "starting fixpath"
     );
     // From here on a stop signal is kept, even one sent during startup.
@@ -228,6 +229,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             "webhooks are sent unsigned; set --webhook-secret so receivers can check them"
         );
     }
+    // Each relay leases its own channel's messages and is woken on its own:
+    // one wake-up taken by the other relay would leave it asleep until its
+    // next poll.
+    let mut wakers = Vec::new();
     // Without an endpoint there is nobody to deliver to: events wait in the
     // outbox and go out once a webhook is configured (no write per event
     // meanwhile).
@@ -235,8 +240,34 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         tracing::info!("no webhooks configured; escalation events wait in the outbox");
         tokio::spawn(async {})
     } else {
-        spawn_relay(store.clone(), &config, outbox_notify, stop_rx.clone())
+        let wake = Arc::new(Notify::new());
+        wakers.push(wake.clone());
+        spawn_relay(store.clone(), &config, wake, stop_rx.clone())
     };
+    let mail_relay = match &config.mail {
+        Some(mail) => {
+            if mail.sends_credentials_in_clear() {
+                tracing::warn!(
+                    smtp = %mail.shown(),
+                    "the SMTP password crosses the network unencrypted; use smtps:// or ?tls=required"
+                );
+            }
+            let wake = Arc::new(Notify::new());
+            wakers.push(wake.clone());
+            tokio::spawn(delivery::mail::run_mail_relay(
+                store.clone(),
+                RelayConfig::new(Vec::new(), None),
+                mail.clone(),
+                wake,
+                stop_rx.clone(),
+            ))
+        }
+        None => {
+            delivery::mail::give_up_without_smtp(&*store, time::OffsetDateTime::now_utc()).await;
+            tokio::spawn(async {})
+        }
+    };
+    let waker = tokio::spawn(wake_relays(outbox_notify, wakers, stop_rx.clone()));
     let watcher = match reload::spawn(
         library.clone(),
         store.clone(),
@@ -288,7 +319,12 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
 
     // Whatever ended the server, wind the rest down.
     let _ = stop_tx.send(true);
-    for (what, task) in [("webhook relay", Some(relay)), ("scripts watcher", watcher)] {
+    for (what, task) in [
+        ("webhook relay", Some(relay)),
+        ("mail relay", Some(mail_relay)),
+        ("relays' wake-ups", Some(waker)),
+        ("scripts watcher", watcher),
+    ] {
         let Some(mut task) = task else { continue };
         if tokio::time::timeout(WIND_DOWN, &mut task).await.is_err() {
             tracing::warn!("the {what} did not stop in time");
@@ -416,6 +452,24 @@ fn spawn_relay(
         config.webhook_secret.as_ref().map(|s| s.key().to_vec()),
     );
     tokio::spawn(delivery::run_relay(store, relay, notify, stop))
+}
+
+/// Passes each wake-up of the outbox (a new message) on to every relay,
+/// until `stop` turns true.
+async fn wake_relays(
+    outbox: Arc<Notify>,
+    relays: Vec<Arc<Notify>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if relays.is_empty() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = outbox.notified() => relays.iter().for_each(|r| r.notify_one()),
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment they are

@@ -50,7 +50,19 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!(
         "fixpath_outbox_pending",
-        "webhook events not yet delivered to every endpoint"
+        "outbox messages (webhook events, mails) not yet delivered or given up"
+    );
+    describe_counter!(
+        "fixpath_mails_sent_total",
+        "case mails the SMTP server took"
+    );
+    describe_counter!(
+        "fixpath_mail_failures_total",
+        "failed attempts to send a case mail (each retried later)"
+    );
+    describe_counter!(
+        "fixpath_mails_given_up_total",
+        "case mails given up: unreadable, no address, or too many failed attempts"
     );
     describe_gauge!(
         "fixpath_scripts",

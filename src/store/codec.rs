@@ -382,6 +382,13 @@ pub(super) fn leased<I: Into<i64>, T: DbTime>(
     Ok(out)
 }
 
+/// The extra condition of a lease of one channel's messages (none for all).
+pub(super) fn channel_filter(channel: Option<super::OutboxChannel>) -> String {
+    channel
+        .map(|c| format!(" AND {}", c.condition()))
+        .unwrap_or_default()
+}
+
 /// Found script versions in the order of the pins asked for, each once.
 pub(super) fn in_pin_order(
     mut out: Vec<super::ScriptVersion>,

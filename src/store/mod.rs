@@ -269,19 +269,51 @@ pub struct NewUser {
     pub token_hash: String,
 }
 
-/// A webhook event waiting in the outbox.
+/// A message waiting in the outbox: a webhook event, or a mail to a
+/// customer (an `event_type` starting with [`crate::case::mail::EVENT_PREFIX`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxMessage {
-    /// The `webhook-id`: the same on every retry.
+    /// The `webhook-id`, or what a mail's `Message-ID` is made of: the
+    /// same on every retry.
     pub id: String,
-    /// e.g. `escalation.created`.
+    /// e.g. `escalation.created`, `mail.received`.
     pub event_type: String,
-    /// The JSON body, exactly as signed and sent.
+    /// The JSON body, exactly as signed and sent (a mail: its job).
     pub payload: String,
     pub attempts: u32,
     pub next_attempt_at: OffsetDateTime,
-    /// Endpoints that already answered 2xx: a retry goes only to the others.
+    /// Endpoints that already answered 2xx: a retry goes only to the others
+    /// (a mail: `smtp` once the server took it).
     pub delivered_to: Vec<String>,
+}
+
+/// The way out of the outbox a message takes, by its event type. Each
+/// relay leases only its own channel's messages: a mail never reaches a
+/// webhook endpoint, a webhook event never an SMTP server, and a channel
+/// that is not configured leaves the other's messages alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxChannel {
+    Webhooks,
+    Mail,
+}
+
+impl OutboxChannel {
+    pub fn of(event_type: &str) -> OutboxChannel {
+        if event_type.starts_with(crate::case::mail::EVENT_PREFIX) {
+            OutboxChannel::Mail
+        } else {
+            OutboxChannel::Webhooks
+        }
+    }
+
+    /// The SQL condition on `event_type` (the same text on both backends;
+    /// `substr` compares exactly where `LIKE` would fold case in SQLite).
+    pub(crate) fn condition(self) -> &'static str {
+        match self {
+            OutboxChannel::Mail => "substr(event_type, 1, 5) = 'mail.'",
+            OutboxChannel::Webhooks => "substr(event_type, 1, 5) <> 'mail.'",
+        }
+    }
 }
 
 /// Everything the server keeps. A backend implements the parts, each in a
@@ -380,19 +412,63 @@ pub trait Users: Send + Sync + 'static {
     async fn clear_signin_failures(&self, key: &str) -> Result<()>;
 }
 
-/// The webhook outbox.
+/// The outbox: webhook events and mails, each leased to one relay at a time.
+///
+/// A message is settled once `delivered_at` is set: delivered (its
+/// `delivered_to` names who took it), or given up (`delivered_to` empty,
+/// `last_error` says why); either way no relay looks at it again.
 #[async_trait]
 pub trait Outbox: Send + Sync + 'static {
-    /// Leases up to `limit` due messages to `owner` until `until`; a message
-    /// leased to someone else is skipped until its lease runs out.
+    /// Queues a message, due at once; returns its id. Changes that announce
+    /// themselves write their messages in their own transaction; this is for
+    /// what stands alone (and for tests).
+    async fn enqueue_outbox(
+        &self,
+        event_type: &str,
+        payload: &str,
+        now: OffsetDateTime,
+    ) -> Result<String>;
+    /// Leases up to `limit` due messages of every channel to `owner` until
+    /// `until`; a message leased to someone else is skipped until its lease
+    /// runs out.
     async fn lease_outbox(
         &self,
         owner: &str,
         now: OffsetDateTime,
         until: OffsetDateTime,
         limit: u32,
+    ) -> Result<Vec<OutboxMessage>> {
+        self.lease_outbox_of(None, owner, now, until, limit).await
+    }
+    /// [`Outbox::lease_outbox`], of one channel's messages only (`None`: all).
+    async fn lease_outbox_of(
+        &self,
+        channel: Option<OutboxChannel>,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
     ) -> Result<Vec<OutboxMessage>>;
     async fn outbox_delivered(&self, id: &str, owner: &str, now: OffsetDateTime) -> Result<()>;
+    /// Settles a message for good while `owner` still holds its lease:
+    /// delivered to `delivered_to`, or given up when that is empty, `error`
+    /// saying why.
+    async fn outbox_settle(
+        &self,
+        id: &str,
+        owner: &str,
+        now: OffsetDateTime,
+        delivered_to: &[String],
+        error: Option<&str>,
+    ) -> Result<()>;
+    /// Gives up every undelivered message of `channel`, leased or not (a
+    /// channel turned off); returns how many.
+    async fn outbox_give_up_channel(
+        &self,
+        channel: OutboxChannel,
+        now: OffsetDateTime,
+        error: &str,
+    ) -> Result<u64>;
     /// Schedules the next attempt, remembering which endpoints already took it.
     async fn outbox_retry_at(
         &self,

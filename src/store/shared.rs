@@ -215,6 +215,89 @@ where
         Ok(())
     }
 
+    /// A new message, due at `now`.
+    pub(super) async fn enqueue_outbox<T>(
+        &self,
+        event_type: &str,
+        payload: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<String>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        let id = codec::message_id()?;
+        sqlx::query::<DB>(
+            "INSERT INTO outbox (id, event_type, payload, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.as_str())
+        .bind(event_type)
+        .bind(payload)
+        .bind(T::to_db(now))
+        .bind(T::to_db(now))
+        .execute(self.0)
+        .await
+        .map_err(db)?;
+        Ok(id)
+    }
+
+    /// Only while `owner` still holds the lease (see `outbox_delivered`).
+    pub(super) async fn outbox_settle<T>(
+        &self,
+        id: &str,
+        owner: &str,
+        now: time::OffsetDateTime,
+        delivered_to: &[String],
+        error: Option<&str>,
+    ) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    {
+        let delivered_to = codec::encode("delivered_to", &delivered_to)?;
+        sqlx::query::<DB>(
+            "UPDATE outbox SET delivered_at = $1, delivered_to = $2, \
+                 last_error = coalesce($3, last_error), lease_owner = NULL, lease_until = NULL \
+             WHERE id = $4 AND lease_owner = $5 AND delivered_at IS NULL",
+        )
+        .bind(T::to_db(now))
+        .bind(delivered_to.as_str())
+        .bind(error)
+        .bind(id)
+        .bind(owner)
+        .execute(self.0)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    /// Leases are cleared too: a relay that holds one finds the message
+    /// settled when it reports back, and its report changes nothing.
+    pub(super) async fn outbox_give_up_channel<T>(
+        &self,
+        channel: super::OutboxChannel,
+        now: time::OffsetDateTime,
+        error: &str,
+    ) -> Result<u64>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        for<'r> (String,): FromRow<'r, DB::Row>,
+    {
+        let sql = format!(
+            "UPDATE outbox SET delivered_at = $1, last_error = $2, \
+                 lease_owner = NULL, lease_until = NULL \
+             WHERE delivered_at IS NULL AND {} RETURNING id",
+            channel.condition()
+        );
+        let done = sqlx::query_as::<DB, (String,)>(&sql)
+            .bind(T::to_db(now))
+            .bind(error)
+            .fetch_all(self.0)
+            .await
+            .map_err(db)?;
+        Ok(done.len() as u64)
+    }
+
     pub(super) async fn outbox_pending(&self) -> Result<u64> {
         let (n,) =
             sqlx::query_as::<DB, (i64,)>("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")

@@ -60,6 +60,10 @@ pub struct Settings {
     pub listen: Option<String>,
     pub webhooks: Option<Vec<String>>,
     pub webhook_secret: Option<String>,
+    /// The SMTP server of case mail (`smtp://…`, `smtps://…`); none: no mail.
+    pub smtp: Option<String>,
+    /// The sender of case mail; required with `smtp`.
+    pub mail_from: Option<String>,
     pub body_limit: Option<ByteSize>,
     /// Minutes a customer's wizard session may sit idle.
     pub session_idle: Option<u32>,
@@ -164,9 +168,9 @@ impl ConfigFile {
             ))
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
-                 body_limit, session_idle, secure_cookies, log_format, reopen_within, a [limits] \
-                 table (hash_slots, signin_per_minute, sessions_per_minute, trusted_proxies) \
-                 and [sla.tier1] to [sla.tier4] tables",
+                 smtp, mail_from, body_limit, session_idle, secure_cookies, log_format, \
+                 reopen_within, a [limits] table (hash_slots, signin_per_minute, \
+                 sessions_per_minute, trusted_proxies) and [sla.tier1] to [sla.tier4] tables",
             )
         })?;
         let base = path.parent().unwrap_or(Path::new(""));

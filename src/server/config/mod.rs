@@ -52,6 +52,8 @@ pub struct ServerConfig {
     /// Every escalation event goes to each of these.
     pub webhooks: Vec<reqwest::Url>,
     pub webhook_secret: Option<WebhookSecret>,
+    /// Case mail (`--smtp`, `--mail-from`); `None`: mail is off.
+    pub mail: Option<delivery::mail::MailConfig>,
     pub body_limit: usize,
     /// How long a customer's wizard session may sit idle.
     pub session_idle: std::time::Duration,

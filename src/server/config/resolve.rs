@@ -140,6 +140,66 @@ pub fn resolve_db(flag: Option<&str>, file: Option<&ConfigFile>) -> Result<Datab
     Ok(db.unwrap_or_else(|| Database::parse(DEFAULT_DB).expect("the default database parses")))
 }
 
+/// `--smtp` and `--mail-from`: both or neither. Each comes from its flag
+/// (or variable), else the file, on its own.
+fn resolve_mail(
+    args: &Settings,
+    file: Option<&ConfigFile>,
+) -> Result<Option<delivery::mail::MailConfig>, Problem> {
+    let origin_of = |flag: bool, flag_name, env, key| match (flag, file) {
+        (false, Some(f)) => Origin::File { key, path: &f.path },
+        _ => Origin::Flag {
+            flag: flag_name,
+            env,
+        },
+    };
+    let smtp = pick(
+        (args.smtp.as_deref(), "--smtp", "FIXPATH_SMTP"),
+        file,
+        ("smtp", |s| s.smtp.as_deref()),
+        |v| Ok(v.to_owned()),
+    )?;
+    let from = pick(
+        (
+            args.mail_from.as_deref(),
+            "--mail-from",
+            "FIXPATH_MAIL_FROM",
+        ),
+        file,
+        ("mail_from", |s| s.mail_from.as_deref()),
+        |v| Ok(v.to_owned()),
+    )?;
+    let smtp_origin = origin_of(args.smtp.is_some(), "--smtp", "FIXPATH_SMTP", "smtp");
+    let from_origin = origin_of(
+        args.mail_from.is_some(),
+        "--mail-from",
+        "FIXPATH_MAIL_FROM",
+        "mail_from",
+    );
+    match (smtp, from) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(Problem::new(
+            "mail needs a sender: --mail-from (or FIXPATH_MAIL_FROM) is not set",
+        )
+        .hint("give the address mail comes from, e.g. --mail-from \"Helpdesk <help@example.com>\"")
+        .from(&smtp_origin)),
+        (None, Some(_)) => Err(Problem::new(
+            "a sender is set but no SMTP server: --smtp (or FIXPATH_SMTP) is not set",
+        )
+        .hint("give the server too, e.g. --smtp smtps://USER:PASSWORD@mail.example.com, or drop the sender to send no mail")
+        .from(&from_origin)),
+        (Some(smtp), Some(from)) => delivery::mail::MailConfig::new(&smtp, &from)
+            .map(Some)
+            .map_err(|e| {
+                let origin = match e {
+                    delivery::mail::BadMail::From(_) => &from_origin,
+                    _ => &smtp_origin,
+                };
+                Problem::new(e.to_string()).hint(e.hint()).from(origin)
+            }),
+    }
+}
+
 impl ServerConfig {
     /// Merges the layers (flags and environment over the file over the
     /// defaults) and validates every value.
@@ -165,6 +225,8 @@ impl ServerConfig {
             ("webhook_secret", |s| s.webhook_secret.as_deref()),
             WebhookSecret::parse,
         )?;
+
+        let mail = resolve_mail(&args, file)?;
 
         // A list: the flags' (or the variable's) replace the file's.
         let (hooks, origin) = match (&args.webhooks, &under.webhooks, file) {
@@ -271,6 +333,7 @@ impl ServerConfig {
             listen,
             webhooks,
             webhook_secret,
+            mail,
             body_limit: args
                 .body_limit
                 .or(under.body_limit)

@@ -308,3 +308,63 @@ fn secrets_are_never_printed() {
     let s = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
     assert_eq!(format!("{s:?}"), "WebhookSecret(***)");
 }
+
+#[test]
+fn mail_needs_a_server_and_a_sender_and_flags_beat_the_file() {
+    let c = ServerConfig::resolve(Settings::default(), None).unwrap();
+    assert!(c.mail.is_none(), "no --smtp: no mail");
+
+    let f = file(
+        r#"
+        smtp = "smtps://mailer:filepass@mail.example.com"
+        mail_from = "Helpdesk <help@example.com>"
+        "#,
+    );
+    let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+    let mail = c.mail.as_ref().unwrap();
+    assert_eq!(mail.shown(), "smtps://***@mail.example.com");
+    assert!(!format!("{c:?}").contains("filepass"));
+
+    let args = Settings {
+        smtp: Some("smtp://relay.internal:25".into()),
+        ..Settings::default()
+    };
+    let c = ServerConfig::resolve(args, Some(&f)).unwrap();
+    let mail = c.mail.unwrap();
+    assert_eq!(mail.shown(), "smtp://relay.internal:25");
+    assert_eq!(mail.from().email.to_string(), "help@example.com");
+
+    let only_smtp = Settings {
+        smtp: Some("smtps://u:flagpass@mail.example.com".into()),
+        ..Settings::default()
+    };
+    let e = ServerConfig::resolve(only_smtp, None).unwrap_err();
+    assert!(
+        e.message
+            .starts_with("--smtp (or FIXPATH_SMTP): mail needs a sender"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("flagpass"), "{e}");
+
+    let only_from = file("mail_from = \"help@example.com\"");
+    let e = ServerConfig::resolve(Settings::default(), Some(&only_from)).unwrap_err();
+    assert!(
+        e.message.starts_with(
+            "`mail_from` in /etc/fixpath/fixpath.toml: a sender is set but no SMTP server"
+        ),
+        "{e}"
+    );
+
+    let bad_from = Settings {
+        smtp: Some("smtps://mail.example.com".into()),
+        mail_from: Some("helpdesk".into()),
+        ..Settings::default()
+    };
+    let e = ServerConfig::resolve(bad_from, None).unwrap_err();
+    assert!(
+        e.message
+            .starts_with("--mail-from (or FIXPATH_MAIL_FROM): `helpdesk`"),
+        "{e}"
+    );
+    assert!(e.hint.is_some());
+}
