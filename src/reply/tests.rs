@@ -1,0 +1,165 @@
+//! Replies loaded, offered by queue and rendered, on in-memory libraries.
+
+use super::*;
+use crate::compiler::{Compilation, compile_texts};
+use serde_json::json;
+
+/// A script in English and German, so the library speaks both.
+const SCRIPT: &str = "id: printer\ntitle: { en: Printer, de: Drucker }\nlanguages: [en, de]\nnodes:\n  done:\n    resolve: { en: Done, de: Erledigt }\n";
+
+const GREETING: &str = r#"id: greeting
+title: { en: "Greeting", de: "Begrüßung" }
+text:
+  en: |
+    {% if params.customer %}
+    Hello {{ params.customer }},
+    {% else %}
+    Hello,
+    {% endif %}
+
+    thank you for contacting us about "{{ script.title }}". Your reference is {{ reference }}.
+    {{ agent | default("The helpdesk") }}
+  de: |
+    {% if params.customer %}
+    Guten Tag {{ params.customer }},
+    {% else %}
+    Guten Tag,
+    {% endif %}
+
+    danke für Ihre Nachricht zu „{{ script.title }}“. Ihre Vorgangsnummer ist {{ reference }}.
+    {{ agent | default("Ihr Helpdesk") }}
+"#;
+
+const PHOTO: &str = "id: photo\ntitle: { en: Photo, de: Foto }\nqueues: [printing, hardware]\ntext: { en: Please send a photo of the display., de: Bitte schicken Sie ein Foto des Displays. }\n";
+
+const NETWORK: &str = "id: router-lights\ntitle: { en: Router lights, de: Router-Lampen }\nqueues: [network]\ntext: { en: \"Which lights are on, {{ params.customer | default('') }}?\", de: Welche Lampen leuchten? }\n";
+
+fn library(extra: &[(&str, &str)]) -> Compilation {
+    let mut files = vec![
+        ("lib/printer.yaml", SCRIPT),
+        ("lib/replies/greeting.yaml", GREETING),
+        ("lib/replies/photo.yaml", PHOTO),
+        ("lib/replies/router-lights.yaml", NETWORK),
+    ];
+    files.extend_from_slice(extra);
+    compile_texts(files)
+}
+
+fn ctx() -> ReplyContext {
+    ReplyContext {
+        reference: Some("K7QF-2M9D".into()),
+        params: BTreeMap::from([("customer".to_owned(), json!("Ann"))]),
+        vars: BTreeMap::new(),
+        script_title: Some("Printer".into()),
+        agent: Some("Sam".into()),
+    }
+}
+
+#[test]
+fn replies_load_beside_the_scripts_and_are_not_taken_for_scripts() {
+    let comp = library(&[]);
+    assert_eq!(comp.errors(), 0, "{:?}", comp.diagnostics);
+    assert_eq!(comp.warnings(), 0, "{:?}", comp.diagnostics);
+    let ids: Vec<&str> = comp.program.scripts.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["printer"]);
+    let replies = &comp.replies;
+    let ids: Vec<&str> = replies.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["greeting", "photo", "router-lights"]);
+    assert_eq!(replies.languages(), ["en", "de"]);
+    assert_eq!(
+        replies.get("photo").map(|r| r.path.as_str()),
+        Some("lib/replies/photo.yaml")
+    );
+}
+
+#[test]
+fn a_queue_offers_the_replies_for_every_queue_and_its_own() {
+    let comp = library(&[]);
+    let offered = |queue: Option<&str>| -> Vec<String> {
+        comp.replies
+            .replies_for(queue)
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    assert_eq!(offered(Some("printing")), ["greeting", "photo"]);
+    assert_eq!(offered(Some("hardware")), ["greeting", "photo"]);
+    assert_eq!(offered(Some("network")), ["greeting", "router-lights"]);
+    assert_eq!(offered(Some("billing")), ["greeting"]);
+    // A case without a queue: only the replies meant for every queue.
+    assert_eq!(offered(None), ["greeting"]);
+}
+
+#[test]
+fn a_reply_renders_in_the_cases_language_with_the_case_filled_in() {
+    let comp = library(&[]);
+    let replies = &comp.replies;
+    let greeting = replies.get("greeting").expect("loaded");
+    assert_eq!(
+        replies.render(greeting, "en", &ctx()).expect("renders"),
+        "Hello Ann,\n\nthank you for contacting us about \"Printer\". Your reference is K7QF-2M9D.\nSam"
+    );
+    let mut de = ctx();
+    de.script_title = Some("Drucker".into());
+    assert_eq!(
+        replies.render(greeting, "de", &de).expect("renders"),
+        "Guten Tag Ann,\n\ndanke für Ihre Nachricht zu „Drucker“. Ihre Vorgangsnummer ist K7QF-2M9D.\nSam"
+    );
+    assert_eq!(
+        replies.title(greeting, "de", &de).expect("renders"),
+        "Begrüßung"
+    );
+}
+
+#[test]
+fn a_missing_param_or_agent_leaves_no_gap_and_an_unknown_language_falls_back() {
+    let comp = library(&[]);
+    let replies = &comp.replies;
+    let greeting = replies.get("greeting").expect("loaded");
+    let bare = ReplyContext {
+        reference: Some("K7QF-2M9D".into()),
+        script_title: Some("Printer".into()),
+        ..ReplyContext::default()
+    };
+    // Estonian is not a language of this library: the default, English.
+    assert_eq!(replies.language_for("et"), "en");
+    let text = replies.render(greeting, "et", &bare).expect("renders");
+    assert_eq!(
+        text,
+        "Hello,\n\nthank you for contacting us about \"Printer\". Your reference is K7QF-2M9D.\nThe helpdesk"
+    );
+    assert!(!text.contains(" ,"), "{text:?}");
+}
+
+#[test]
+fn a_render_that_hits_a_bound_fails_cleanly() {
+    let runaway = "id: runaway\ntitle: { en: Runaway, de: Endlos }\ntext:\n  en: \"{% for i in range(9000) %}{{ params.customer ~ reference ~ script.title }}{% endfor %}\"\n  de: Kurz.\n";
+    let comp = library(&[("lib/replies/runaway.yaml", runaway)]);
+    assert_eq!(comp.errors(), 0, "{:?}", comp.diagnostics);
+    let replies = &comp.replies;
+    let reply = replies.get("runaway").expect("loaded");
+    let mut big = ctx();
+    big.params
+        .insert("customer".into(), json!("x".repeat(1000)));
+    match replies.render(reply, "en", &big) {
+        Err(ReplyError::Exceeded { reply, bound }) => {
+            assert_eq!(reply, "runaway");
+            assert!(
+                matches!(bound, Exceeded::Output | Exceeded::Budget),
+                "{bound:?}"
+            );
+        }
+        other => panic!("expected a bound to stop the render, got {other:?}"),
+    }
+    // The other language, and the other replies, are unaffected.
+    assert_eq!(replies.render(reply, "de", &big).expect("renders"), "Kurz.");
+    let photo = replies.get("photo").expect("loaded");
+    assert!(replies.render(photo, "en", &big).is_ok());
+}
+
+#[test]
+fn a_library_without_replies_offers_none() {
+    let comp = compile_texts([("lib/printer.yaml", SCRIPT)]);
+    assert!(comp.replies.is_empty());
+    assert_eq!(comp.replies.replies_for(Some("printing")).count(), 0);
+    assert!(Replies::default().is_empty());
+}
