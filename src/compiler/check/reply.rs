@@ -8,7 +8,6 @@
 //! so it speaks every language the library's scripts list.
 
 use super::text::list;
-use super::vars::{refine, refine_nth};
 use super::*;
 use crate::program::bounds::{self, LARGE_RANGE};
 use crate::program::templates::is_template;
@@ -134,7 +133,7 @@ fn unknown_names(
             Diagnostic::new(
                 Code::Fp009,
                 r.file,
-                refine(sources, r.file, *span, name),
+                locate(sources, r.file, *span, name, 0),
                 format!("variable `{name}` is not available in a reply"),
             )
             .with_label("unknown variable")
@@ -189,7 +188,7 @@ fn script_fields(file: FileId, t: &Text, sources: &Sources, diags: &mut Vec<Diag
                 Diagnostic::new(
                     Code::Fp009,
                     file,
-                    refine(sources, file, s.span, &written),
+                    locate(sources, file, s.span, &written, 0),
                     format!("`{written}` is not available in a reply"),
                 )
                 .with_label("unknown field")
@@ -208,7 +207,7 @@ fn bare_params(file: FileId, params: &[ParamUse], sources: &Sources, diags: &mut
     let mut reported = HashSet::new();
     for p in params {
         let name = &p.found.name;
-        let span = refine_nth(sources, file, p.span, &p.found.written, p.found.occurrence);
+        let span = locate(sources, file, p.span, &p.found.written, p.found.occurrence);
         if !reported.insert((span.start.line, span.start.column)) {
             continue;
         }
@@ -253,4 +252,51 @@ fn costly(file: FileId, t: &Text, diags: &mut Vec<Diagnostic>) {
             )),
         );
     }
+}
+
+/// Where the `nth` (from 0) occurrence of `needle`, as a whole name, stands
+/// in the text at `span`: on any of its lines, since a reply is usually a
+/// block of several (`text: |`). The whole span when it is not found (a
+/// quoted text whose escapes moved it, say).
+fn locate(sources: &Sources, file: FileId, span: Span, needle: &str, nth: usize) -> Span {
+    let Some(src) = sources.get(file) else {
+        return span;
+    };
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut seen = 0;
+    for line_no in span.start.line..=span.end.line.max(span.start.line) {
+        let line = src.line(line_no);
+        let from = if line_no == span.start.line {
+            line.char_indices()
+                .nth(span.start.column.saturating_sub(1) as usize)
+                .map_or(line.len(), |(i, _)| i)
+        } else {
+            0
+        };
+        let bytes = line.as_bytes();
+        let mut search = from;
+        while let Some(off) = line[search..].find(needle) {
+            let at = search + off;
+            let end = at + needle.len();
+            search = end;
+            if (at > 0 && is_name(bytes[at - 1])) || (end < bytes.len() && is_name(bytes[end])) {
+                continue;
+            }
+            if seen < nth {
+                seen += 1;
+                continue;
+            }
+            let column = line[..at].chars().count() as u32 + 1;
+            let pos = |column| crate::diagnostics::Pos {
+                line: line_no,
+                column,
+                index: span.start.index,
+            };
+            return Span {
+                start: pos(column),
+                end: pos(column + needle.chars().count() as u32),
+            };
+        }
+    }
+    span
 }

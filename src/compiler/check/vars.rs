@@ -219,7 +219,7 @@ fn is_subflow(s: &ast::Script) -> bool {
 
 /// [`refine`] for the `nth` occurrence (from 0) of `needle` on the span's
 /// first line; the whole span when it is not there.
-pub(super) fn refine_nth(sources: &Sources, file: FileId, span: Span, needle: &str, nth: usize) -> Span {
+fn refine_nth(sources: &Sources, file: FileId, span: Span, needle: &str, nth: usize) -> Span {
     let mut from = span;
     let mut found = span;
     for _ in 0..=nth {
@@ -236,7 +236,7 @@ pub(super) fn refine_nth(sources: &Sources, file: FileId, span: Span, needle: &s
 
 /// Points a diagnostic about `name` at the name itself when it stands on the
 /// span's first line (the usual one-line text), else at the whole value.
-pub(super) fn refine(sources: &Sources, file: FileId, span: Span, name: &str) -> Span {
+fn refine(sources: &Sources, file: FileId, span: Span, name: &str) -> Span {
     let Some(src) = sources.get(file) else {
         return span;
     };
