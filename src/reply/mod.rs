@@ -154,7 +154,7 @@ impl Replies {
 
     /// The replies a case in `queue` offers: those for every queue and
     /// those that name it.
-    pub fn replies_for<'a>(&'a self, queue: Option<&'a str>) -> impl Iterator<Item = &'a Reply> {
+    pub fn replies_for<'a>(&'a self, queue: Option<&str>) -> impl Iterator<Item = &'a Reply> {
         self.replies.iter().filter(move |r| r.offered_on(queue))
     }
 

@@ -58,7 +58,9 @@ pub fn check_replies(
                         )
                         .with_label("duplicate reply id")
                         .with_related_in(file, span, "first defined here")
-                        .with_hint("reply ids are unique across the replies folder; rename one of them"),
+                        .with_hint(
+                            "reply ids are unique across the replies folder; rename one of them",
+                        ),
                     );
                 }
                 None => {

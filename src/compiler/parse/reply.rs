@@ -125,7 +125,10 @@ impl Parser {
                 "`queues` is empty, so no case would offer the reply",
             )
             .hints
-            .push("list the queues that offer it, or leave `queues` out to offer it on every queue".into());
+            .push(
+                "list the queues that offer it, or leave `queues` out to offer it on every queue"
+                    .into(),
+            );
             return None;
         }
         let mut out: Vec<Spanned<String>> = Vec::with_capacity(items.len());
