@@ -251,3 +251,35 @@ fn the_example_replies_read_cleanly_in_five_languages_with_and_without_a_name() 
         ["closing-no-reply", "greeting", "resolved", "try-this"]
     );
 }
+
+/// A reply file cut anywhere, or with bytes swapped, is a diagnostic, never
+/// a panic: the loader and the checker see what an editor saves half-way.
+#[test]
+fn broken_reply_files_are_diagnostics_not_panics() {
+    let mut cases = 0;
+    for text in [GREETING, PHOTO, NETWORK] {
+        let mut cuts: Vec<usize> = (0..text.len())
+            .step_by(5)
+            .filter(|&i| text.is_char_boundary(i))
+            .collect();
+        cuts.push(text.len());
+        for cut in cuts {
+            let comp = library(&[("lib/replies/cut.yaml", &text[..cut])]);
+            let _ = comp.replies.len();
+            cases += 1;
+        }
+        let mut bytes = text.as_bytes().to_vec();
+        for i in (0..bytes.len().saturating_sub(1)).step_by(3) {
+            bytes.swap(i, i + 1);
+            let mangled = String::from_utf8_lossy(&bytes).into_owned();
+            let comp = library(&[("lib/replies/swap.yaml", &mangled)]);
+            // Whatever compiled renders or fails, within bounds.
+            for r in comp.replies.iter() {
+                let _ = comp.replies.render(r, "de", &ctx());
+            }
+            bytes.swap(i, i + 1);
+            cases += 1;
+        }
+    }
+    assert!(cases > 300, "{cases}");
+}

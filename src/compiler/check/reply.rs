@@ -196,7 +196,7 @@ fn script_fields(file: FileId, t: &Text, sources: &Sources, diags: &mut Vec<Diag
                 .with_label("unknown field")
                 .with_hint(format!(
                     "a reply knows the script's {} only",
-                    list(&SCRIPT_FIELDS.iter().map(|f| *f).collect::<Vec<_>>())
+                    list(SCRIPT_FIELDS)
                 )),
             );
         }
