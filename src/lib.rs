@@ -4,7 +4,8 @@
 //! 1. [`script`] loads YAML files and mirrors them as typed, spanned scripts;
 //! 2. [`compiler`] parses, resolves, checks and lowers them into a [`program::Program`];
 //! 3. [`compiler::lints`] check the compiled graphs; [`diagnostics`] report every problem at once;
-//! 4. [`program`] is the immutable, content-hashed library every later feature runs on;
+//! 4. [`program`] is the immutable, content-hashed library every later feature runs on
+//!    ([`reply`]: the canned replies loaded beside it);
 //! 5. [`engine`] steps sessions through it; [`store`], [`http`] and [`delivery`] serve it.
 //!
 //! The modules below are `pub` where the pipeline is a library (the tests,
@@ -24,6 +25,7 @@ mod logtext;
 pub mod memory;
 pub mod program;
 mod render;
+pub mod reply;
 pub mod scenario;
 pub mod script;
 pub mod server;

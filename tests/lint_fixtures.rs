@@ -2,7 +2,8 @@
 //! has that problem.
 //!
 //! Each entry of `tests/fixtures/lint/` is a file or a folder named after the
-//! code it demonstrates (`FP005.yaml`, `FP005-else.yaml`, `FP004-script/`).
+//! code it demonstrates (`FP005.yaml`, `FP005-else.yaml`, `FP004-script/`;
+//! `FP002-reply/` holds canned replies in its `replies/`).
 //! A fixture file opens with its expectation:
 //!
 //! ```yaml
@@ -62,14 +63,22 @@ fn code_of(name: &str) -> Option<Code> {
     Code::parse(prefix).filter(|c| c.as_str() == prefix)
 }
 
-/// The `.yaml`/`.yml` files of a fixture, sorted.
+/// The `.yaml`/`.yml` files of a fixture, sorted: a folder's own, and
+/// its canned replies (in its `replies/`).
 fn files_of(fixture: &Path) -> Vec<PathBuf> {
     if fixture.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(fixture)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", fixture.display()))
-            .map(|e| e.expect("a folder entry").path())
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-            .collect();
+        let yaml_in = |dir: &Path| -> Vec<PathBuf> {
+            std::fs::read_dir(dir)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+                .map(|e| e.expect("a folder entry").path())
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect()
+        };
+        let mut files = yaml_in(fixture);
+        let replies = fixture.join("replies");
+        if replies.is_dir() {
+            files.extend(yaml_in(&replies));
+        }
         files.sort();
         files
     } else {

@@ -126,7 +126,9 @@ impl Loaded {
 
 /// Compiles PATHs (default `scripts/`) and, for each file named on its own,
 /// the scripts and tests beside it (recursively, as a folder is read), so
-/// that `use` resolves and a test finds its script. Those are context only:
+/// that `use` resolves and a test finds its script; for a reply (a file in
+/// `replies/`), the scripts folder around that `replies/`, whose languages
+/// the reply must speak. Those are context only:
 /// the asked files come first, so a sibling with the same script id as one
 /// of them is the duplicate. A path that does not exist is reported on `err`
 /// and gives `None` (the command exits 2).
@@ -149,9 +151,18 @@ pub fn compile_with_context(
     let mut folders: Vec<PathBuf> = paths
         .iter()
         .filter(|p| p.is_file())
-        .map(|p| match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
+        .map(|p| {
+            // A reply's library is the scripts folder its `replies/` is in:
+            // their languages are the reply's.
+            let up = if crate::script::load::is_in_replies(p) {
+                p.parent().and_then(|d| d.parent())
+            } else {
+                p.parent()
+            };
+            match up {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            }
         })
         .collect();
     folders.sort();

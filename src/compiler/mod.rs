@@ -9,6 +9,10 @@
 //! 5. [`lower`]: one petgraph per script, content-hashed, into a [`Program`];
 //! 6. [`lints`]: graph lints on the program.
 //!
+//! Canned replies (files in a `replies/` folder) are parsed and checked
+//! beside the scripts, against the languages the scripts list, into the
+//! [`Replies`] the server offers on cases.
+//!
 //! An author's mistake is a [`Diagnostic`], never an `Err`: the run goes on
 //! and reports everything it can in one go.
 
@@ -23,6 +27,7 @@ mod syntax;
 
 use crate::diagnostics::{self, Diagnostic, FileId, SourceFile, Sources};
 use crate::program::Program;
+use crate::reply::Replies;
 use crate::script::load::{self, FileKind, MissingPath};
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -36,6 +41,8 @@ pub struct Compilation {
     pub program: Program,
     /// The `*.test.yaml` files found among the inputs (not compiled as scripts).
     pub test_files: Vec<FileId>,
+    /// The canned replies found among the inputs (contract section 10).
+    pub replies: Replies,
 }
 
 impl Compilation {
@@ -58,46 +65,59 @@ pub fn compile_paths(paths: &[PathBuf]) -> Result<Compilation, MissingPath> {
 pub fn compile_files(files: &[PathBuf]) -> Compilation {
     let mut sources = Sources::new();
     let mut diags = Vec::new();
-    let mut scripts = Vec::new();
-    let mut tests = Vec::new();
+    let mut files_of = Files::default();
     for path in files {
         let (id, res) = load::read(path, &mut sources);
         match res {
             Err(d) => diags.push(d),
-            Ok(()) if load::kind_of(path) == Some(FileKind::Test) => tests.push(id),
-            Ok(()) => scripts.push(id),
+            Ok(()) => files_of.push(load::kind_of(path), id),
         }
     }
-    compile_loaded(sources, scripts, tests, diags)
+    compile_loaded(sources, files_of, diags)
 }
 
 /// Compiles in-memory files: `(path, text)` pairs. Paths ending in
-/// `.test.yaml` are taken as test files.
+/// `.test.yaml` are taken as test files, and paths in a `replies/` folder
+/// as canned replies.
 pub fn compile_texts<P: Into<String>, T: Into<String>>(
     files: impl IntoIterator<Item = (P, T)>,
 ) -> Compilation {
     let mut sources = Sources::new();
-    let mut scripts = Vec::new();
-    let mut tests = Vec::new();
+    let mut files_of = Files::default();
     for (p, t) in files {
         let p: String = p.into();
-        let is_test = load::kind_of(std::path::Path::new(&p)) == Some(FileKind::Test);
+        let kind = load::kind_of(std::path::Path::new(&p));
         let id = sources.add(SourceFile::new(p, t.into()));
-        if is_test {
-            tests.push(id)
-        } else {
-            scripts.push(id)
-        }
+        files_of.push(kind, id);
     }
-    compile_loaded(sources, scripts, tests, Vec::new())
+    compile_loaded(sources, files_of, Vec::new())
 }
 
-fn compile_loaded(
-    sources: Sources,
+/// The files of a run, by kind.
+#[derive(Default)]
+struct Files {
     scripts: Vec<FileId>,
-    test_files: Vec<FileId>,
-    mut diags: Vec<Diagnostic>,
-) -> Compilation {
+    tests: Vec<FileId>,
+    replies: Vec<FileId>,
+}
+
+impl Files {
+    fn push(&mut self, kind: Option<FileKind>, id: FileId) {
+        match kind {
+            Some(FileKind::Test) => self.tests.push(id),
+            Some(FileKind::Reply) => self.replies.push(id),
+            // A file named on its own is a script whatever its extension.
+            Some(FileKind::Script) | None => self.scripts.push(id),
+        }
+    }
+}
+
+fn compile_loaded(sources: Sources, files: Files, mut diags: Vec<Diagnostic>) -> Compilation {
+    let Files {
+        scripts,
+        tests: test_files,
+        replies,
+    } = files;
     // Each file is parsed, and its content hash taken, on its own: in
     // parallel, collected in order.
     let parsed: Vec<(Option<crate::script::ast::Script>, Vec<Diagnostic>, String)> = scripts
@@ -119,6 +139,7 @@ fn compile_loaded(
     }
     let resolved = resolve::resolve(asts, &mut diags);
     let (templates, checked) = check::check(&resolved, &sources, &mut diags);
+    let replies = compile_replies(&sources, &replies, &resolved.scripts, &mut diags);
     let broken: HashSet<FileId> = diags
         .iter()
         .filter(|d| d.is_error())
@@ -133,7 +154,25 @@ fn compile_loaded(
         diagnostics: diags,
         program,
         test_files,
+        replies,
     }
+}
+
+/// Parses and checks the reply files against the scripts' languages.
+fn compile_replies(
+    sources: &Sources,
+    files: &[FileId],
+    scripts: &[crate::script::ast::Script],
+    diags: &mut Vec<Diagnostic>,
+) -> Replies {
+    let asts: Vec<_> = files
+        .iter()
+        .filter_map(|&id| {
+            let text = sources.get(id).map(|f| f.text.clone()).unwrap_or_default();
+            parse::parse_reply(id, &text, diags)
+        })
+        .collect();
+    check::check_replies(&asts, check::library_languages(scripts), sources, diags)
 }
 
 #[cfg(test)]

@@ -89,7 +89,8 @@ missing space after `:` or an unclosed quote or bracket.
 ";
     Fp002 = "FP002", Error, "unknown key",
 "## What it checks
-Every key of a script, a node and an answer must be one the format knows.
+Every key of a script, a node, an answer and a canned reply must be one the
+format knows.
 
 ## Why
 A misspelled key is otherwise silently ignored: `anwsers:` would leave a
@@ -110,6 +111,8 @@ answer), and every value has the type the format expects: ids match
 `[a-z0-9][a-z0-9-]*`, `tier` is 1 to 4, `max_visits` a positive integer,
 `pattern` a valid regular expression, `set` and `vars` map names to plain
 values. Answer ids that start with `_` are reserved for the built-in answers.
+A canned reply has `id`, `title` and `text`, and its `queues`, when given, is a
+list of at least one queue name.
 
 ## Why
 The engine must be able to run every node the way the author meant it.
@@ -125,7 +128,8 @@ Add the missing key or correct the value as the message says.
 "## What it checks
 Node ids are unique within a script, answer ids within a question (an answer's
 id defaults to the slug of its default-language label, so `Yes` and `yes!`
-collide), keys within any mapping, and script ids across all loaded files.
+collide), keys within any mapping, script ids across all loaded files, and
+canned reply ids across the replies folder (and queues within a reply's list).
 
 ## Why
 A `goto` or a test must say unambiguously which node or answer it means.
@@ -194,6 +198,8 @@ Close every `{{`, `{%` and `(`; quote strings inside expressions.
 Every variable a text or an `if:` reads is a built-in (`channel`, `language`,
 `tier`, `params`), declared under `vars`, or set by some `set` or `into` in the
 script or in a script connected to it through `use` (sub-flows share variables).
+A canned reply reads `reference`, `params`, `vars`, `script.title` and `agent`
+and nothing else: a session's variables are `vars.NAME` there.
 
 ## Why
 A misspelled variable renders as empty text or makes a branch always false,
@@ -249,7 +255,8 @@ resolve or an escalate.
 "## What it checks
 With more than one language in `languages`, every text (titles, questions,
 labels, help, reasons, summaries) is a mapping that gives every listed
-language, and no other.
+language, and no other. A canned reply answers cases of every script, so it
+gives every language the library's scripts list.
 
 ## Why
 A customer who chose Dutch must never see a question in English mid-way.
@@ -328,7 +335,8 @@ is fine with a fallback (`params.X | default(\"...\")`, `params.X or \"...\"`),
 inside `{% if params.X %}...{% endif %}` (or an `elif` naming it), or as the
 condition of an inline `... if params.X else ...`. `help` and escalation
 reasons are not checked: only staff read them, with the session's params
-beside them.
+beside them. A canned reply's text is checked too (its title is for staff):
+it is sent to the customer.
 
 ## Why
 `params` are what a caller passes at session start (an agent's customer name,

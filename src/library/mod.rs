@@ -5,11 +5,16 @@
 //! an author edits a script, new sessions get the new version; a session
 //! under way keeps stepping through its pinned versions, compiled on demand
 //! from the sources the store kept, and cached.
+//!
+//! The canned replies of the folder's `replies/` are read with the scripts
+//! and published with them: a reload whose scripts or replies have errors
+//! changes neither.
 
 use crate::compiler::{self, Compilation};
 use crate::diagnostics::{Diagnostic, Sources, render};
 use crate::engine::Pin;
 use crate::program::Program;
+use crate::reply::Replies;
 use crate::store::{ScriptVersion, Store, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -40,6 +45,8 @@ pub struct LoadReport {
 pub struct Library {
     dir: PathBuf,
     current: RwLock<Arc<Program>>,
+    /// The canned replies of the current version of the folder.
+    replies: RwLock<Arc<Replies>>,
     pinned: Mutex<HashMap<Vec<Pin>, Arc<Program>>>,
     report: RwLock<LoadReport>,
     /// The search index of the current program, made on first search
@@ -100,6 +107,14 @@ impl Library {
         index
     }
 
+    /// The canned replies of the folder, as last published.
+    pub fn replies(&self) -> Arc<Replies> {
+        self.replies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn report(&self) -> LoadReport {
         self.report
             .read()
@@ -124,6 +139,7 @@ impl Library {
         if ok {
             store_versions(&comp, store).await?;
             *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(comp.program);
+            *self.replies.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(comp.replies);
         }
         *self.report.write().unwrap_or_else(|e| e.into_inner()) = report.clone();
         Ok(report)
@@ -195,6 +211,7 @@ impl Prepared {
         Ok(Library {
             dir: self.dir,
             current: RwLock::new(Arc::new(self.comp.program)),
+            replies: RwLock::new(Arc::new(self.comp.replies)),
             pinned: Mutex::new(HashMap::new()),
             report: RwLock::new(self.report),
             search: Mutex::new(None),

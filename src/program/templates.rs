@@ -131,6 +131,16 @@ impl Default for TemplatesBuilder {
 }
 
 impl TemplatesBuilder {
+    /// A builder for prose of several lines (canned replies): a tag on a
+    /// line of its own (`{% if params.customer %}`) leaves no blank line or
+    /// indentation behind, as an author of a letter expects.
+    pub fn for_prose() -> Self {
+        let mut b = TemplatesBuilder::default();
+        b.env.set_trim_blocks(true);
+        b.env.set_lstrip_blocks(true);
+        b
+    }
+
     /// Compiles one language's text. Returns the piece and the variables it reads.
     pub fn compile_piece(
         &mut self,

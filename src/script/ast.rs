@@ -197,6 +197,19 @@ impl Script {
     }
 }
 
+/// One canned reply file, parsed (contract section 10): a text staff send to
+/// a customer on a case. Every field is optional here so that a reply with
+/// a missing key still has its other problems reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub file: FileId,
+    pub id: Option<Spanned<String>>,
+    pub title: Option<Text>,
+    /// The queues whose cases offer the reply; `None`: every queue.
+    pub queues: Option<Vec<Spanned<String>>>,
+    pub text: Option<Text>,
+}
+
 /// The id an answer gets from its label when the author gives none: the label
 /// transliterated to ASCII, lowercased, runs of anything else turned into `-`.
 pub fn slug(label: &str) -> String {

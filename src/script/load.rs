@@ -14,17 +14,35 @@ pub enum FileKind {
     Script,
     /// A `*.test.yaml` file (contract section 6).
     Test,
+    /// A canned reply: a YAML file in a folder named `replies` (contract
+    /// section 10), never a script.
+    Reply,
 }
+
+/// The name of the folder canned replies are kept in, beside the scripts.
+pub const REPLIES_FOLDER: &str = "replies";
 
 pub fn kind_of(path: &Path) -> Option<FileKind> {
     let name = path.file_name()?.to_str()?;
-    if name.ends_with(".test.yaml") {
+    let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+    if yaml && is_in_replies(path) {
+        Some(FileKind::Reply)
+    } else if name.ends_with(".test.yaml") {
         Some(FileKind::Test)
     } else if name.ends_with(".yaml") || name.ends_with(".yml") {
         Some(FileKind::Script)
     } else {
         None
     }
+}
+
+/// Is the file directly in a folder named `replies`? Only the folder the
+/// file stands in counts: a scripts folder that happens to sit somewhere
+/// under a `replies` folder still holds scripts.
+pub fn is_in_replies(path: &Path) -> bool {
+    path.parent()
+        .and_then(|d| d.file_name())
+        .is_some_and(|d| d == REPLIES_FOLDER)
 }
 
 /// A path given on the command line that does not exist: the run cannot go

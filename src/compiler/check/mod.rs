@@ -18,11 +18,13 @@ use crate::script::ast::{self, NodeKind, Outcome, Scalar, Text};
 use petgraph::stable_graph::NodeIndex;
 use std::collections::{HashMap, HashSet};
 
+mod reply;
 mod text;
 mod vars;
 
+pub use reply::{check_replies, library_languages};
 pub use text::literal;
-use text::{Ctx, describe};
+use text::{Ctx, Owner, describe};
 use vars::{check_params, check_variables, lone_equals};
 
 pub const BUILTINS: &[&str] = &["channel", "language", "tier", "params"];
@@ -47,7 +49,7 @@ struct ScriptVars {
 
 /// The texts only staff read (by the name [`Ctx::text`] gets): FP106
 /// leaves them alone.
-const STAFF_TEXTS: &[&str] = &["`help`", "the escalation reason"];
+const STAFF_TEXTS: &[&str] = &["`help`", "the escalation reason", "the reply's title"];
 
 /// An unguarded `params.X` in a text, and the text's span.
 struct ParamUse {
@@ -248,6 +250,7 @@ fn check_unit(
         diags,
         reads: Vec::new(),
         params: Vec::new(),
+        owner: Owner::Script,
     };
     let map = &resolved.node_maps[si];
     let ix = |r: &Option<ast::Spanned<String>>| -> NodeIndex {

@@ -27,6 +27,26 @@ pub(super) struct Ctx<'a, 'd> {
     pub(super) diags: &'d mut Vec<Diagnostic>,
     pub(super) reads: Vec<(String, Span)>,
     pub(super) params: Vec<ParamUse>,
+    /// Whose texts these are: a script's languages are its own, a reply's
+    /// the library's.
+    pub(super) owner: Owner,
+}
+
+/// Whose languages a text is checked against: the words FP013 uses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Owner {
+    Script,
+    Reply,
+}
+
+impl Owner {
+    /// "the script's" / "the library's"
+    fn whose(self) -> &'static str {
+        match self {
+            Owner::Script => "the script's",
+            Owner::Reply => "the library's",
+        }
+    }
 }
 
 impl Ctx<'_, '_> {
@@ -78,10 +98,16 @@ impl Ctx<'_, '_> {
                             Code::Fp013,
                             self.file,
                             s.span,
-                            format!(
-                                "{what} gives one text, but the script lists the languages {}",
-                                list(self.langs)
-                            ),
+                            match self.owner {
+                                Owner::Script => format!(
+                                    "{what} gives one text, but the script lists the languages {}",
+                                    list(self.langs)
+                                ),
+                                Owner::Reply => format!(
+                                    "{what} gives one text, but the library's scripts speak {}",
+                                    list(self.langs)
+                                ),
+                            },
                         )
                         .with_label("not translated")
                         .with_hint(format!(
@@ -103,17 +129,24 @@ impl Ctx<'_, '_> {
                                 self.file,
                                 l.span,
                                 format!(
-                                    "`{}` is not one of the script's languages ({})",
+                                    "`{}` is not one of {} languages ({})",
                                     l.value,
+                                    self.owner.whose(),
                                     list(self.langs)
                                 ),
                             )
                             .with_label("unlisted language")
                             .with_hint_opt(hint.map(|h| format!("did you mean `{h}`?")))
-                            .with_hint(format!(
-                                "add `{}` to `languages`, or remove this text",
-                                l.value
-                            )),
+                            .with_hint(match self.owner {
+                                Owner::Script => format!(
+                                    "add `{}` to `languages`, or remove this text",
+                                    l.value
+                                ),
+                                Owner::Reply => format!(
+                                    "the library's languages are those its scripts list: add `{}` to the scripts' `languages`, or remove this text",
+                                    l.value
+                                ),
+                            }),
                         );
                     }
                 }
@@ -137,7 +170,11 @@ impl Ctx<'_, '_> {
                         )
                         .with_label(format!("missing {}", list(&missing)))
                         .with_hint(format!(
-                            "every text gives every language of the script: {}",
+                            "every text gives every language of {}: {}",
+                            match self.owner {
+                                Owner::Script => "the script",
+                                Owner::Reply => "the library (the languages its scripts list)",
+                            },
                             list(self.langs)
                         )),
                     );
@@ -221,7 +258,7 @@ impl Ctx<'_, '_> {
     }
 }
 
-fn list(items: &[&str]) -> String {
+pub(super) fn list(items: &[&str]) -> String {
     items
         .iter()
         .map(|l| format!("`{l}`"))

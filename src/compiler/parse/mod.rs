@@ -187,21 +187,7 @@ fn read_parts(file: FileId, text: &str, parts: &[split::Part]) -> Option<ScriptS
 fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Script> {
     let mut sink = ScriptSink::new(file);
     let read = yaml::read(text, NODE_BUDGET + text.len(), &mut sink);
-    for p in read.problems {
-        diags.push(match p {
-            BuildProblem::Syntax { span, message } => {
-                let e = super::syntax::explain(text, span, &message);
-                let mut d = Diagnostic::new(Code::Fp001, file, e.span, e.message);
-                d.hints = e.hints;
-                d
-            }
-            BuildProblem::DuplicateKey { key, span, first } => {
-                Diagnostic::new(Code::Fp004, file, span, format!("duplicate key `{key}`"))
-                    .with_label("defined again here")
-                    .with_related(first, format!("`{key}` first defined here"))
-            }
-        });
-    }
+    report_problems(file, text, read.problems, diags);
     if read.aborted || sink.root.is_none() {
         if !diags
             .iter()
@@ -219,8 +205,34 @@ fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<
     sink.finish(diags)
 }
 
+/// The reader's own problems (syntax, duplicate keys) as diagnostics.
+fn report_problems(
+    file: FileId,
+    text: &str,
+    problems: Vec<BuildProblem>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for p in problems {
+        diags.push(match p {
+            BuildProblem::Syntax { span, message } => {
+                let e = super::syntax::explain(text, span, &message);
+                let mut d = Diagnostic::new(Code::Fp001, file, e.span, e.message);
+                d.hints = e.hints;
+                d
+            }
+            BuildProblem::DuplicateKey { key, span, first } => {
+                Diagnostic::new(Code::Fp004, file, span, format!("duplicate key `{key}`"))
+                    .with_label("defined again here")
+                    .with_related(first, format!("`{key}` first defined here"))
+            }
+        });
+    }
+}
+
 mod answer;
 mod node;
+mod reply;
+pub use reply::{REPLY_KEYS, parse_reply};
 #[cfg(test)]
 mod schema_tests;
 mod sink;
