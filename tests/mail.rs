@@ -9,6 +9,9 @@
 //!
 //! Without aiosmtpd the tests skip with a `SKIPPED:` line, unless
 //! `FIXPATH_REQUIRE_SMTP=1` (as in CI) makes that a failure.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use fixpath::case::mail::{MailJob, MailKind};
 use fixpath::delivery::RelayConfig;

@@ -1,6 +1,9 @@
 //! Canned replies as a server and an author meet them: loaded with the
 //! scripts folder, published and refused with it on reload, and linted by
 //! `fixpath lint` on their own with the library's languages.
+// A test or benchmark fails loudly by design; its shared helper modules are
+// `pub` for the files that include them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use fixpath::library::Library;
 use fixpath::reply::ReplyContext;
