@@ -129,6 +129,8 @@ impl Instance {
             metrics: None,
             outbox_notify: notify.clone(),
             recent: Default::default(),
+            clock: Default::default(),
+            cases: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -204,6 +204,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),
+        clock: Default::default(),
+        cases: Default::default(),
     };
 
     let listener = match TcpListener::bind(config.listen).await {

@@ -205,6 +205,8 @@ impl TestApp {
             metrics: None,
             outbox_notify: Arc::new(tokio::sync::Notify::new()),
             recent: Default::default(),
+            clock: Default::default(),
+            cases: Default::default(),
         };
         let app = wrap(router(state.clone()), state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
