@@ -662,7 +662,7 @@ async fn every_role_boundary() {
     assert_eq!(stored.state.seq, 1);
     assert!(stored.state.trail.is_empty());
     let e_now = app.store.escalation(&esc).await.unwrap().unwrap();
-    assert_eq!(e_now.status.as_str(), "open");
+    assert_eq!(e_now.case.status.as_str(), "open");
     assert!(e_now.record.notes.is_empty());
     assert_eq!(e_now.record.tier, 2);
 

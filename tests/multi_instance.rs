@@ -393,7 +393,7 @@ async fn two_instances_share_one_database() {
     }
     for (esc, winner) in &winners {
         let e = a.store.escalation(esc).await.unwrap().expect("stored");
-        assert_eq!(e.claimed_by.as_deref(), Some(*winner), "{esc}");
+        assert_eq!(e.case.claimed_by.as_deref(), Some(*winner), "{esc}");
     }
 
     // Every trail complete: the customer's entries are the answers that got

@@ -432,7 +432,7 @@ async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_
         .await;
     done.assert_status(200).assert_has("Resolved");
     let stored = app.store.escalation(&esc).await.unwrap().unwrap();
-    assert_eq!(stored.status.as_str(), "resolved");
+    assert_eq!(stored.case.status.as_str(), "resolved");
 }
 
 #[tokio::test]
@@ -1422,7 +1422,8 @@ async fn a_text_over_the_render_bounds_hands_the_customer_to_a_person() {
             ..Default::default()
         })
         .await
-        .expect("the queue reads");
+        .expect("the queue reads")
+        .items;
     assert_eq!(queued.len(), 1);
     assert!(
         queued[0]
