@@ -330,7 +330,16 @@ pub fn redact(v: &mut Json) {
                     "session" => Some("[session]"),
                     "token" => Some("[token]"),
                     "version" => Some("[version]"),
-                    "at" | "created_at" | "updated_at" | "timestamp" => Some("[time]"),
+                    "at" | "created_at" | "updated_at" | "timestamp" | "claimed_at"
+                    | "first_response_at" | "resolved_at" | "retracted_at" | "response"
+                    | "resolution"
+                        if v.as_str().is_some_and(|s| s.contains('T') && s.ends_with('Z')) =>
+                    {
+                        Some("[time]")
+                    }
+                    "reference" if v.is_string() => Some("[reference]"),
+                    // Snapshotted on its own where it matters.
+                    "ticket_text" => Some("[ticket text]"),
                     _ => None,
                 };
                 match placeholder {

@@ -291,6 +291,8 @@ async fn apply(
         }
     };
     match result {
+        // Sent above the specialist's tier: it is no longer theirs to see.
+        Ok(e) if !actor_of(user).may_see(e.record.tier) => Ok(see_other(chrome, "/queue")),
         Ok(_) => Ok(see_other(chrome, &format!("/queue/{id}"))),
         Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => {
             let status = e.status();
