@@ -205,7 +205,10 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),
         clock: Default::default(),
-        cases: Default::default(),
+        cases: Arc::new(crate::http::CaseSettings {
+            public_url: config.public_url.clone(),
+            ..Default::default()
+        }),
     };
 
     let listener = match TcpListener::bind(config.listen).await {

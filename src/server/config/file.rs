@@ -65,6 +65,8 @@ pub struct Settings {
     pub session_idle: Option<u32>,
     pub secure_cookies: Option<bool>,
     pub log_format: Option<LogFormat>,
+    /// The server's public address, for the links in mails.
+    pub public_url: Option<String>,
     /// The `[limits]` table (file only).
     pub limits: Option<LimitSettings>,
 }
@@ -158,7 +160,7 @@ impl ConfigFile {
             ))
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
-                 body_limit, session_idle, secure_cookies, log_format and a [limits] table \
+                 body_limit, session_idle, secure_cookies, log_format, public_url and a [limits] table \
                  (hash_slots, signin_per_minute, sessions_per_minute, trusted_proxies)",
             )
         })?;

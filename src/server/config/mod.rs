@@ -18,7 +18,7 @@ mod resolve;
 mod tests;
 
 pub use file::{ByteSize, ConfigFile, LimitSettings, Settings};
-pub use resolve::{Problem, parse_listen, parse_webhook, resolve_db};
+pub use resolve::{Problem, parse_listen, parse_public_url, parse_webhook, resolve_db};
 
 use crate::delivery;
 use serde::Deserialize;
@@ -58,6 +58,9 @@ pub struct ServerConfig {
     pub log_format: LogFormat,
     /// Password hashes at once and per-address request rates.
     pub limits: crate::http::limits::LimitConfig,
+    /// Where the links in mails lead (`https://help.example.com`, no
+    /// trailing slash); `None`: the address each request came to.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
