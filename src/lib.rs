@@ -8,8 +8,8 @@
 //! 5. [`engine`] steps sessions through it; [`store`], [`http`] and [`delivery`] serve it.
 
 pub mod case;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod compiler;
 pub mod delivery;
 pub mod diagnostics;

@@ -88,7 +88,11 @@ async fn escalated(app: &TestApp, body: Json) -> (String, String, String) {
     let mut body = body;
     body["seq"] = json!(1);
     let r = app
-        .post(&format!("/api/v1/sessions/{id}/escalate"), Some(&token), &body)
+        .post(
+            &format!("/api/v1/sessions/{id}/escalate"),
+            Some(&token),
+            &body,
+        )
         .await;
     let esc = r.assert_ok(200)["escalation"]["id"]
         .as_str()
@@ -107,7 +111,10 @@ async fn outbox(app: &TestApp) -> Vec<OutboxMessage> {
         .await
         .unwrap();
     for m in &msgs {
-        app.store.outbox_delivered(&m.id, "test", now).await.unwrap();
+        app.store
+            .outbox_delivered(&m.id, "test", now)
+            .await
+            .unwrap();
     }
     msgs.sort_by(|a, b| {
         (a.next_attempt_at, &a.event_type).cmp(&(b.next_attempt_at, &b.event_type))
@@ -490,11 +497,19 @@ async fn a_mail_link_opens_the_wizard_page() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("A person will help you further"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("A person will help you further")
+    );
     // A made-up token opens nothing.
     let wrong = client
         .get(app.url(&format!("/s/{id}")))
-        .header("cookie", cookie.split('=').next().unwrap().to_owned() + "=fpc_made-up")
+        .header(
+            "cookie",
+            cookie.split('=').next().unwrap().to_owned() + "=fpc_made-up",
+        )
         .send()
         .await
         .unwrap();

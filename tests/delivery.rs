@@ -6,9 +6,9 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use fixpath::case::{Act, Actor, Case, Due};
 use fixpath::delivery::{RelayConfig, deliver, run_relay, sign};
 use fixpath::engine::{self, Channel, StartOptions};
-use fixpath::case::{Act, Actor, Case, Due};
 use fixpath::escalation::Record;
 use fixpath::store::sqlite::SqliteStore;
 use fixpath::store::{Escalation, EscalationChange, NewCase, Store, StoredSession};

@@ -19,9 +19,8 @@ use fixpath::store::postgres::PgStore;
 use fixpath::store::sqlite::SqliteStore;
 use fixpath::store::{
     Changed, Cursor, Escalation, EscalationChange, EscalationFilter, EscalationStatus, MailLink,
-    NewCase, NewUser, Sort,
-    OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, StepWrite, Store, StoreError,
-    StoredSession, User,
+    NewCase, NewUser, OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, Sort,
+    StepWrite, Store, StoreError, StoredSession, User,
 };
 // The parts' methods, for the concrete stores (on `dyn Store` they come with it).
 use fixpath::store::{Escalations, Outbox, Schema, Sessions};
@@ -602,7 +601,10 @@ pub async fn story(store: &dyn Store) {
     assert_eq!(all[0].case.reference, "R-esc-s1");
     assert_eq!(all[0].updated_at, t(8));
     assert!(
-        all[0].case.ticket_text.contains("Print queue error on LaserJet 4"),
+        all[0]
+            .case
+            .ticket_text
+            .contains("Print queue error on LaserJet 4"),
         "{}",
         all[0].case.ticket_text
     );
@@ -800,7 +802,10 @@ pub async fn story(store: &dyn Store) {
         .change_escalation("esc-s1", &claim("sam", 2), t(35))
         .await
         .unwrap();
-    assert_eq!(r, Changed::Refused(e.clone(), Refusal::OutOfTier { tier: 3 }));
+    assert_eq!(
+        r,
+        Changed::Refused(e.clone(), Refusal::OutOfTier { tier: 3 })
+    );
     ok(store
         .change_escalation("esc-s1", &claim("kim", 3), t(35))
         .await
@@ -927,7 +932,7 @@ pub async fn story(store: &dyn Store) {
         .await
         .unwrap()
         .items;
-    assert_eq!(waiting, [m.clone()]);
+    assert_eq!(waiting, std::slice::from_ref(&m));
     assert_eq!(
         m.case.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
         [
@@ -1086,7 +1091,9 @@ pub async fn cases_sorted_and_paged(store: &dyn Store) {
     let (all, _) = ids_of(store, &by_due(None, 0)).await;
     assert_eq!(
         all,
-        ["esc-b", "esc-a", "esc-g", "esc-d", "esc-f", "esc-c", "esc-e", "esc-h"]
+        [
+            "esc-b", "esc-a", "esc-g", "esc-d", "esc-f", "esc-c", "esc-e", "esc-h"
+        ]
     );
     // By arrival, with the same guarantee.
     let by_created = |after: Option<Cursor>| EscalationFilter {
@@ -1197,22 +1204,36 @@ pub async fn cases_mail_with_their_links(store: &dyn Store) {
     let mails: Vec<(String, fixpath::case::mail::MailJob)> = msgs
         .iter()
         .filter(|m| m.event_type.starts_with("mail."))
-        .map(|m| (m.event_type.clone(), serde_json::from_str(&m.payload).unwrap()))
+        .map(|m| {
+            (
+                m.event_type.clone(),
+                serde_json::from_str(&m.payload).unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         mails
             .iter()
             .map(|(t, j)| (t.as_str(), j.text.as_deref()))
             .collect::<Vec<_>>(),
-        [("mail.reply", Some("Try now")), ("mail.resolved", Some("Fixed"))]
+        [
+            ("mail.reply", Some("Try now")),
+            ("mail.resolved", Some("Fixed"))
+        ]
     );
     assert!(store.session_link_valid("m1", "h-link3").await.unwrap());
     assert!(!store.session_link_valid("m1", "h-link4").await.unwrap());
     // Links for `/status`, added on their own.
-    store.add_session_link("m2", "h-status", t(7)).await.unwrap();
+    store
+        .add_session_link("m2", "h-status", t(7))
+        .await
+        .unwrap();
     assert!(store.session_link_valid("m2", "h-status").await.unwrap());
     let missing = store.add_session_link("nope", "h-x", t(7)).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
 }
 
 /// Rows written before cases (schema version 3) read back as cases after
@@ -1224,14 +1245,20 @@ async fn cases_stored_before_read_back(db: &Backend) {
     let store = db.open_at(3).await;
     let h = start(&p, "handover", Channel::Api, t(0));
     let old = "esc_0123456789abcdef0123456789abcdef";
-    for (session, reference) in [("old1", Some("k7qf-2m9d")), ("old2", None), ("old3", Some("T-9"))] {
+    for (session, reference) in [
+        ("old1", Some("k7qf-2m9d")),
+        ("old2", None),
+        ("old3", Some("T-9")),
+    ] {
         store
             .create_session(&stored(session, &h, reference, t(0)), None)
             .await
             .unwrap();
     }
     let mut resolved = Record::from_session(&p, &h, "esc-old3", "old3", t(0)).unwrap();
-    resolved.notes.push(note("kim", "Replaced the modem", t(30)));
+    resolved
+        .notes
+        .push(note("kim", "Replaced the modem", t(30)));
     let rows = [
         (
             "esc-old1",
@@ -1268,7 +1295,11 @@ async fn cases_stored_before_read_back(db: &Backend) {
     assert_eq!(e1.case.reference, "k7qf-2m9d");
     assert_eq!(e1.case.status, EscalationStatus::Open);
     assert_eq!(
-        e1.case.events.iter().map(|e| (e.kind, e.at)).collect::<Vec<_>>(),
+        e1.case
+            .events
+            .iter()
+            .map(|e| (e.kind, e.at))
+            .collect::<Vec<_>>(),
         [(EventType::Created, t(0))]
     );
     assert!(e1.case.messages.is_empty() && e1.case.external.is_empty());
@@ -1289,7 +1320,11 @@ async fn cases_stored_before_read_back(db: &Backend) {
     let e3 = store.escalation("esc-old3").await.unwrap().unwrap();
     assert_eq!(e3.case.status, EscalationStatus::Resolved);
     assert_eq!(e3.case.claimed_by.as_deref(), Some("sam"));
-    assert_eq!(e3.case.resolved_by.as_deref(), Some("kim"), "the resolver, not the holder");
+    assert_eq!(
+        e3.case.resolved_by.as_deref(),
+        Some("kim"),
+        "the resolver, not the holder"
+    );
     assert_eq!(e3.case.resolved_at, Some(t(30)));
     assert_eq!(e3.case.resolution.as_deref(), Some("Replaced the modem"));
     assert_eq!(
@@ -2101,8 +2136,8 @@ async fn postgres_two_instances_race_on_one_database() {
         &stored("both-h", &h, None, t(0)),
         Some(&case_of(record, t(0))),
     )
-        .await
-        .unwrap();
+    .await
+    .unwrap();
 
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..16 {

@@ -462,7 +462,10 @@ async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_
     let stored = app.store.escalation(&esc).await.unwrap().unwrap();
     assert_eq!(stored.case.status.as_str(), "resolved");
     assert_eq!(stored.case.resolved_by.as_deref(), Some("ada"));
-    assert_eq!(stored.case.resolution.as_deref(), Some("replaced the fuser"));
+    assert_eq!(
+        stored.case.resolution.as_deref(),
+        Some("replaced the fuser")
+    );
     // The list names who resolved it, not who held it first.
     let list = ada.get("/queue?status=resolved").await;
     list.assert_status(200)

@@ -276,7 +276,10 @@ impl Case {
         if self.status == Status::Resolved {
             return (None, None);
         }
-        let response = self.due.response.filter(|_| self.first_response_at.is_none());
+        let response = self
+            .due
+            .response
+            .filter(|_| self.first_response_at.is_none());
         (response, self.due.resolution)
     }
 }

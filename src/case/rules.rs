@@ -203,7 +203,11 @@ fn act_on(
             } else {
                 case.status = Status::Claimed;
             }
-            applied("escalation.replied", Some(MailKind::Reply), Some(text.clone()))
+            applied(
+                "escalation.replied",
+                Some(MailKind::Reply),
+                Some(text.clone()),
+            )
         }
         Act::CustomerMessage { text } => {
             let written = case
@@ -293,9 +297,7 @@ fn act_on(
             case.status = Status::Open;
             case.claimed_by = None;
             case.claimed_at = None;
-            case.due = rules
-                .due_times
-                .due(*tier, record.queue.as_deref(), now);
+            case.due = rules.due_times.due(*tier, record.queue.as_deref(), now);
             case.breached.clear();
             let detail = match &record.queue {
                 Some(q) => format!("tier {tier}, queue {q}"),

@@ -133,7 +133,10 @@ fn the_first_claim_wins_and_a_take_over_is_recorded() {
     assert_eq!(w.case.claimed_by.as_deref(), Some("sam"));
     assert_eq!(w.case.claimed_at, Some(t(2)));
     // Claiming what one holds changes nothing.
-    assert_eq!(w.act(&staff("sam", 2), Act::Claim { take_over: false }), Ok(None));
+    assert_eq!(
+        w.act(&staff("sam", 2), Act::Claim { take_over: false }),
+        Ok(None)
+    );
     assert_eq!(
         w.act(&staff("kim", 2), Act::Claim { take_over: false }),
         Err(Refusal::ClaimedByOther {
@@ -163,7 +166,11 @@ fn the_tier_rule_hides_higher_cases_except_from_admins() {
         w.act(&staff("sam", 2), Act::Note { text: "x".into() }),
         Err(Refusal::OutOfTier { tier: 3 })
     );
-    assert_eq!((w.record.clone(), w.case.clone()), before, "nothing changed");
+    assert_eq!(
+        (w.record.clone(), w.case.clone()),
+        before,
+        "nothing changed"
+    );
     w.ok(&staff("kim", 3), Act::Claim { take_over: false });
     w.ok(&admin("root"), Act::Claim { take_over: true });
     assert_eq!(w.case.claimed_by.as_deref(), Some("root"));
@@ -198,7 +205,12 @@ fn acting_on_an_open_case_claims_it_and_on_a_held_one_is_refused() {
         held
     );
     // A note is not acting on the case: anyone who sees it may add one.
-    w.ok(&staff("kim", 2), Act::Note { text: "seen it".into() });
+    w.ok(
+        &staff("kim", 2),
+        Act::Note {
+            text: "seen it".into(),
+        },
+    );
     assert_eq!(w.record.notes.last().unwrap().author, "kim");
     assert_eq!(w.case.claimed_by.as_deref(), Some("sam"));
 }
@@ -208,7 +220,12 @@ fn replies_set_the_first_response_and_waiting() {
     let mut w = World::new(2);
     w.ok(&staff("sam", 2), Act::Claim { take_over: false });
     assert_eq!(w.case.first_response_at, None, "a claim is no response");
-    w.ok(&staff("sam", 2), Act::Note { text: "internal".into() });
+    w.ok(
+        &staff("sam", 2),
+        Act::Note {
+            text: "internal".into(),
+        },
+    );
     assert_eq!(w.case.first_response_at, None, "nor is a note");
     w.ok(&staff("sam", 2), reply("Which model?", true));
     assert_eq!(w.case.status, Status::Waiting);
@@ -256,7 +273,11 @@ fn resolving_records_who_when_and_what_the_customer_sees() {
     assert_eq!(a.webhook, "escalation.resolved");
     assert_eq!(a.mail, Some(mail::MailKind::Resolved));
     assert_eq!(w.case.status, Status::Resolved);
-    assert_eq!(w.case.resolved_by.as_deref(), Some("kim"), "the resolver, not the first holder");
+    assert_eq!(
+        w.case.resolved_by.as_deref(),
+        Some("kim"),
+        "the resolver, not the first holder"
+    );
     assert_eq!(w.case.resolved_at, Some(t(4)));
     assert_eq!(w.case.resolution.as_deref(), Some("Replaced the cable"));
     assert_eq!(w.case.first_response_at, Some(t(4)));
@@ -281,7 +302,12 @@ fn resolving_records_who_when_and_what_the_customer_sees() {
         assert_eq!(w.act(&staff("kim", 2), act), Err(Refusal::Resolved));
     }
     // Notes after the fact are kept.
-    w.ok(&staff("kim", 2), Act::Note { text: "follow-up".into() });
+    w.ok(
+        &staff("kim", 2),
+        Act::Note {
+            text: "follow-up".into(),
+        },
+    );
 }
 
 #[test]
@@ -383,7 +409,11 @@ fn the_next_due_time_follows_the_case() {
     w.case.due = Hourly.due(2, None, t(0));
     assert_eq!(w.case.next_due(), Some(t(120)));
     w.ok(&staff("sam", 2), reply("hi", false));
-    assert_eq!(w.case.next_due(), Some(t(24 * 60)), "responded: the resolution's");
+    assert_eq!(
+        w.case.next_due(),
+        Some(t(24 * 60)),
+        "responded: the resolution's"
+    );
     w.ok(&staff("sam", 2), resolve("done"));
     assert_eq!(w.case.next_due(), None);
 }
@@ -396,7 +426,13 @@ fn a_case_stored_before_reads_back_sensibly() {
         text: "Replaced the modem".into(),
         at: t(30),
     });
-    let c = Case::from_legacy(&r, "AUK2-GPA2".into(), Status::Resolved, Some("sam".into()), t(40));
+    let c = Case::from_legacy(
+        &r,
+        "AUK2-GPA2".into(),
+        Status::Resolved,
+        Some("sam".into()),
+        t(40),
+    );
     assert_eq!(c.claimed_by.as_deref(), Some("sam"));
     assert_eq!(c.resolved_by.as_deref(), Some("kim"));
     assert_eq!(c.resolved_at, Some(t(30)));

@@ -392,7 +392,12 @@ mod tests {
         assert_eq!(json["retracted_at"], "2025-11-30T10:55:20Z");
         let back: TrailEntry = serde_json::from_value(json.clone()).expect("deserializes");
         assert_eq!(back, a);
-        assert!(serde_json::to_value(&b).unwrap().get("retracted_by").is_none());
+        assert!(
+            serde_json::to_value(&b)
+                .unwrap()
+                .get("retracted_by")
+                .is_none()
+        );
     }
 
     #[test]

@@ -130,7 +130,10 @@ impl Record {
     /// speak it).
     pub fn to_text(&self) -> Result<String, minijinja::Error> {
         let t = crate::http::web::i18n::catalogue(&self.language);
-        crate::render::render("escalation.txt.j2", minijinja::context! { r => self, t => t })
+        crate::render::render(
+            "escalation.txt.j2",
+            minijinja::context! { r => self, t => t },
+        )
     }
 }
 
@@ -167,11 +170,18 @@ mod tests {
             created_at: OffsetDateTime::UNIX_EPOCH,
         };
         let de = r.to_text().unwrap();
-        assert!(de.starts_with("ESKALATION esc_1 - Stufe 2, Warteschlange print"), "{de}");
+        assert!(
+            de.starts_with("ESKALATION esc_1 - Stufe 2, Warteschlange print"),
+            "{de}"
+        );
         assert!(de.contains("Grund:    Rotes Licht"), "{de}");
         assert!(de.contains("Notizen"), "{de}");
         assert!(!de.contains("Reason") && !de.contains("Notes"), "{de}");
         r.language = "xx".into();
-        assert!(r.to_text().unwrap().starts_with("ESCALATION esc_1 - tier 2"));
+        assert!(
+            r.to_text()
+                .unwrap()
+                .starts_with("ESCALATION esc_1 - tier 2")
+        );
     }
 }

@@ -35,9 +35,9 @@ use crate::store::Role;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use escalations::*;
 use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter, on};
+use escalations::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -551,7 +551,14 @@ async fn escalate_session(
         }),
         None => None,
     };
-    step_session(&state, &caller, &id, req.seq, Move::Escalate { note, contact }).await
+    step_session(
+        &state,
+        &caller,
+        &id,
+        req.seq,
+        Move::Escalate { note, contact },
+    )
+    .await
 }
 
 /// `POST /api/v1/sessions/{id}/message`: the customer writes on their case;

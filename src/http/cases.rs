@@ -44,8 +44,7 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     let host = super::web::cookies::host(headers)
         .filter(|h| {
             h.len() <= 255
-                && h
-                    .bytes()
+                && h.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
         })
         .unwrap_or("localhost");
@@ -295,7 +294,9 @@ pub async fn customer_message(
     if stored.state.status != crate::engine::Status::Escalated {
         return Err(ApiError::conflict(
             "not_escalated",
-            format!("session `{session_id}` has no case to write on: it was not handed to a person"),
+            format!(
+                "session `{session_id}` has no case to write on: it was not handed to a person"
+            ),
         ));
     }
     let id = ops::escalation_id_for(session_id);

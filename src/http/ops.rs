@@ -11,8 +11,8 @@
 use super::AppState;
 use super::auth::{self, Caller, constant_time_eq};
 use super::caps;
-use super::error::{ApiError, ApiResult};
 use super::cases::{self, Contact};
+use super::error::{ApiError, ApiResult};
 use crate::engine::{self, Channel, Reply, Session, StartOptions, Status, Step, StepError};
 use crate::escalation::Record;
 use crate::program::{Program, Script};

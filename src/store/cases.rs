@@ -429,10 +429,7 @@ where
 /// Writes a planned change on `conn` (inside the caller's transaction):
 /// `false` when the case's status was no longer the one read (nothing
 /// written).
-pub(super) async fn update_case<DB, T>(
-    conn: &mut DB::Connection,
-    u: &CaseUpdate<T>,
-) -> Result<bool>
+pub(super) async fn update_case<DB, T>(conn: &mut DB::Connection, u: &CaseUpdate<T>) -> Result<bool>
 where
     DB: Database,
     for<'r> (String,): sqlx::FromRow<'r, DB::Row>,

@@ -8,8 +8,7 @@
 
 use super::cases::NewEscalation;
 use super::{
-    NewCase, OutboxMessage, Result, Role, StepWrite, StoreError, StoredSession, User,
-    event_payload,
+    NewCase, OutboxMessage, Result, Role, StepWrite, StoreError, StoredSession, User, event_payload,
 };
 use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry, Vars};
 use serde::Serialize;

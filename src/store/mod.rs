@@ -170,16 +170,6 @@ pub struct Escalation {
     pub updated_at: OffsetDateTime,
 }
 
-impl Escalation {
-    pub fn status(&self) -> EscalationStatus {
-        self.case.status
-    }
-
-    pub fn claimed_by(&self) -> Option<&str> {
-        self.case.claimed_by.as_deref()
-    }
-}
-
 /// A listing's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {

@@ -56,7 +56,8 @@ impl Cursor {
             Sort::Created => format!("c.{}.{}", ms(self.created), self.id),
             Sort::Due => format!(
                 "d.{}.{}.{}",
-                self.due.map_or_else(|| "-".to_owned(), |d| ms(d).to_string()),
+                self.due
+                    .map_or_else(|| "-".to_owned(), |d| ms(d).to_string()),
                 ms(self.created),
                 self.id
             ),

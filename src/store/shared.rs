@@ -123,7 +123,11 @@ where
             .transpose()
     }
 
-    pub(super) async fn session_link_valid(&self, session_id: &str, token_hash: &str) -> Result<bool>
+    pub(super) async fn session_link_valid(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+    ) -> Result<bool>
     where
         for<'r> (String,): FromRow<'r, DB::Row>,
     {

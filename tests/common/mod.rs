@@ -360,7 +360,8 @@ pub fn redact(v: &mut Json) {
                     "at" | "created_at" | "updated_at" | "timestamp" | "claimed_at"
                     | "first_response_at" | "resolved_at" | "retracted_at" | "response"
                     | "resolution"
-                        if v.as_str().is_some_and(|s| s.contains('T') && s.ends_with('Z')) =>
+                        if v.as_str()
+                            .is_some_and(|s| s.contains('T') && s.ends_with('Z')) =>
                     {
                         Some("[time]")
                     }

@@ -63,9 +63,7 @@ impl EscalationQuery {
             None | Some("created") => Sort::Created,
             Some("due") => Sort::Due,
             Some(other) => {
-                return Err(bad(format!(
-                    "`sort` must be created or due, not `{other}`"
-                )));
+                return Err(bad(format!("`sort` must be created or due, not `{other}`")));
             }
         };
         let after = match given(self.after) {

@@ -173,8 +173,7 @@ async fn start(
         let language = program
             .get(&form.script)
             .and_then(|(_, s)| chrome.prefer(&s.languages));
-        let reference =
-            crate::case::reference::new_reference().map_err(ApiError::internal)?;
+        let reference = crate::case::reference::new_reference().map_err(ApiError::internal)?;
         let started = ops::start_session(
             &state,
             &Caller::Anonymous,

@@ -322,7 +322,11 @@ fn the_public_url_comes_from_a_flag_or_the_file_and_is_checked() {
     assert_eq!(c.public_url.as_deref(), Some("http://10.0.0.5:8080/help"));
     let c = ServerConfig::resolve(Settings::default(), None).unwrap();
     assert_eq!(c.public_url, None);
-    for bad in ["help.example.com", "ftp://x.example", "https://x.example/?a=1"] {
+    for bad in [
+        "help.example.com",
+        "ftp://x.example",
+        "https://x.example/?a=1",
+    ] {
         let args = Settings {
             public_url: Some(bad.into()),
             ..Settings::default()

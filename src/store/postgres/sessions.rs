@@ -2,9 +2,9 @@
 
 use super::{PgStore, SESSION_COLUMNS, writer};
 use crate::engine::Pin;
-use crate::store::{NewCase, Sessions};
 use crate::store::codec::{self, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
+use crate::store::{NewCase, Sessions};
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoreError, StoredSession};
 use async_trait::async_trait;
 use std::collections::HashMap;

@@ -16,7 +16,6 @@ use tokio::sync::mpsc;
 /// The time PostgreSQL keeps.
 type T = OffsetDateTime;
 
-
 // ---------------------------------------------------------------- the writer
 
 /// Writes waiting for the writer at most; more wait in their callers.

@@ -3,9 +3,9 @@
 
 use super::{SESSION_COLUMNS, SqliteStore};
 use crate::engine::Pin;
-use crate::store::{NewCase, Sessions};
 use crate::store::codec::{self, DbTime, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
+use crate::store::{NewCase, Sessions};
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoredSession};
 use async_trait::async_trait;
 use std::collections::HashMap;
