@@ -14,6 +14,7 @@
 
 pub mod case;
 pub mod cli;
+pub mod clock;
 pub mod compiler;
 pub mod delivery;
 pub mod diagnostics;

@@ -314,22 +314,23 @@ async fn walk_to_an_escalation_and_work_it_in_the_queue() {
             Some(&sam),
         )
         .await;
-    let list = r.assert_ok(200).as_array().unwrap().clone();
+    let list = r.assert_ok(200)["items"].as_array().unwrap().clone();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["id"], esc.as_str());
     assert_eq!(list[0]["status"], "open");
+    assert_eq!(r.body["next"], Json::Null);
     // ...and not under other filters.
     let r = app
         .get("/api/v1/escalations?queue=network", Some(&sam))
         .await;
-    assert_eq!(r.assert_ok(200), &json!([]));
+    assert_eq!(r.assert_ok(200), &json!({"items": [], "next": null}));
     let r = app
         .get("/api/v1/escalations?tier=&queue=&status=", Some(&sam))
         .await;
-    assert_eq!(r.assert_ok(200).as_array().unwrap().len(), 1);
+    assert_eq!(r.assert_ok(200)["items"].as_array().unwrap().len(), 1);
     // `all` is every status, as on the queue page (contract section 10).
     let r = app.get("/api/v1/escalations?status=all", Some(&sam)).await;
-    assert_eq!(r.assert_ok(200).as_array().unwrap().len(), 1);
+    assert_eq!(r.assert_ok(200)["items"].as_array().unwrap().len(), 1);
 
     // The record: section 8, with the full trail, the retracted entry included.
     let r = app
@@ -381,9 +382,9 @@ async fn walk_to_an_escalation_and_work_it_in_the_queue() {
             &json!({}),
         )
         .await
-        .assert_error(409, "already_claimed")
+        .assert_error(409, "claimed_by_other")
         .to_owned();
-    assert!(msg.contains("sam"), "{msg}");
+    assert!(msg.contains("held by sam"), "{msg}");
 
     let r = app
         .post(
@@ -445,15 +446,29 @@ async fn walk_to_an_escalation_and_work_it_in_the_queue() {
         .assert_error(409, "escalation_resolved");
     app.post(
         &format!("/api/v1/escalations/{esc}/claim"),
-        Some(&kim),
+        Some(&admin),
         &json!({}),
     )
     .await
     .assert_error(409, "escalation_resolved");
+    // Now at tier 4: above kim's tier 2, so not there for kim.
+    app.post(
+        &format!("/api/v1/escalations/{esc}/claim"),
+        Some(&kim),
+        &json!({}),
+    )
+    .await
+    .assert_error(404, "not_found");
     let r = app
         .get("/api/v1/escalations?status=resolved", Some(&kim))
         .await;
-    assert_eq!(r.assert_ok(200).as_array().unwrap().len(), 1);
+    assert_eq!(r.assert_ok(200)["items"], json!([]));
+    let r = app
+        .get("/api/v1/escalations?status=resolved", Some(&admin))
+        .await;
+    assert_eq!(r.assert_ok(200)["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0]["resolved_by"], "root");
+    assert_eq!(r.body["items"][0]["resolution"], "Replaced the modem");
 
     // Every change queued a webhook event: created, claimed, noted,
     // escalated twice, resolved.
@@ -665,7 +680,7 @@ async fn every_role_boundary() {
     assert_eq!(stored.state.seq, 1);
     assert!(stored.state.trail.is_empty());
     let e_now = app.store.escalation(&esc).await.unwrap().unwrap();
-    assert_eq!(e_now.status.as_str(), "open");
+    assert_eq!(e_now.case.status.as_str(), "open");
     assert!(e_now.record.notes.is_empty());
     assert_eq!(e_now.record.tier, 2);
 

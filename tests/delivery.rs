@@ -9,11 +9,12 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use fixpath::case::{Act, Actor, Case, Due};
 use fixpath::delivery::{RelayConfig, deliver, run_relay, sign};
 use fixpath::engine::{self, Channel, StartOptions};
-use fixpath::escalation::{Note, Record};
+use fixpath::escalation::Record;
 use fixpath::store::sqlite::SqliteStore;
-use fixpath::store::{EscalationChange, Store, StoredSession};
+use fixpath::store::{Escalation, EscalationChange, NewCase, Store, StoredSession};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -144,28 +145,35 @@ async fn four_events(store: &dyn Store) -> String {
         created_at: now,
         updated_at: now,
     };
-    store.create_session(&stored, Some(&record)).await.unwrap();
-    let note = |t: &str| Note {
-        author: "sam".into(),
-        text: t.into(),
-        at: now,
+    let case = NewCase {
+        escalation: Escalation {
+            record,
+            case: Case::new("AUK2-GPA2".into(), None, Due::default(), "customer", now),
+            updated_at: now,
+        },
+        mail: None,
     };
-    store
-        .change_escalation("esc_1", &EscalationChange::Claim { by: "sam".into() }, now)
-        .await
-        .unwrap();
-    store
-        .change_escalation("esc_1", &EscalationChange::Note(note("called back")), now)
-        .await
-        .unwrap();
-    store
-        .change_escalation(
-            "esc_1",
-            &EscalationChange::Resolve(note("replaced the router")),
-            now,
-        )
-        .await
-        .unwrap();
+    store.create_session(&stored, Some(&case)).await.unwrap();
+    let sam = || Actor::Staff {
+        name: "sam".into(),
+        tier: 2,
+        admin: false,
+    };
+    for act in [
+        Act::Claim { take_over: false },
+        Act::Note {
+            text: "called back".into(),
+        },
+        Act::Resolve {
+            resolution: "replaced the router".into(),
+            note: None,
+        },
+    ] {
+        store
+            .change_escalation("esc_1", &EscalationChange::new(sam(), act), now)
+            .await
+            .unwrap();
+    }
     "esc_1".into()
 }
 

@@ -132,6 +132,8 @@ impl Instance {
             metrics: None,
             outbox_notify: notify.clone(),
             recent: Default::default(),
+            clock: Default::default(),
+            cases: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -394,7 +396,7 @@ async fn two_instances_share_one_database() {
     }
     for (esc, winner) in &winners {
         let e = a.store.escalation(esc).await.unwrap().expect("stored");
-        assert_eq!(e.claimed_by.as_deref(), Some(*winner), "{esc}");
+        assert_eq!(e.case.claimed_by.as_deref(), Some(*winner), "{esc}");
     }
 
     // Every trail complete: the customer's entries are the answers that got

@@ -11,6 +11,7 @@
 mod common;
 
 use common::pg::TestDb;
+use fixpath::case::{Act, Actor, Case, Due, EventType, Refusal};
 use fixpath::compiler::compile_texts;
 use fixpath::engine::{self, Channel, Reply, Session, StartOptions, Status, TrailEntry};
 use fixpath::escalation::{Note, Record};
@@ -20,9 +21,9 @@ use fixpath::server::{OpenStore, open_store};
 use fixpath::store::postgres::PgStore;
 use fixpath::store::sqlite::SqliteStore;
 use fixpath::store::{
-    Changed, Escalation, EscalationChange, EscalationFilter, EscalationStatus, NewUser,
-    OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, StepWrite, Store, StoreError,
-    StoredSession, User,
+    Changed, Cursor, Escalation, EscalationChange, EscalationFilter, EscalationStatus, MailLink,
+    NewCase, NewUser, OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, Sort,
+    StepWrite, Store, StoreError, StoredSession, User,
 };
 // The parts' methods, for the concrete stores (on `dyn Store` they come with it).
 use fixpath::store::{Escalations, Outbox, Schema, Sessions};
@@ -139,6 +140,7 @@ async fn step(
     } else {
         None
     };
+    let case = record.clone().map(|r| case_of(r, now));
     let saved = store
         .save_step(&StepWrite {
             session_id: id,
@@ -146,7 +148,7 @@ async fn step(
             state: s,
             new_entries: &new,
             retracted: &retracted,
-            escalation: record.as_ref(),
+            escalation: case.as_ref(),
             now,
         })
         .await
@@ -184,6 +186,36 @@ fn user(name: &str, role: Role, tier: u8) -> User {
     }
 }
 
+/// The case of a record just frozen: open, reference `R-` and its id.
+fn case_of(record: Record, now: OffsetDateTime) -> NewCase {
+    let reference = format!("R-{}", record.id);
+    NewCase {
+        escalation: Escalation {
+            record,
+            case: Case::new(reference, None, Due::default(), "customer", now),
+            updated_at: now,
+        },
+        mail: None,
+    }
+}
+
+fn staff_actor(name: &str, tier: u8) -> Actor {
+    Actor::Staff {
+        name: name.into(),
+        tier,
+        admin: false,
+    }
+}
+
+/// `act` by specialist `name` of tier `tier` (no service levels, no mail).
+fn by(name: &str, tier: u8, act: Act) -> EscalationChange {
+    EscalationChange::new(staff_actor(name, tier), act)
+}
+
+fn claim(name: &str, tier: u8) -> EscalationChange {
+    by(name, tier, Act::Claim { take_over: false })
+}
+
 fn ok(c: Changed) -> Escalation {
     match c {
         Changed::Ok(e) => e,
@@ -193,7 +225,7 @@ fn ok(c: Changed) -> Escalation {
 
 fn refused(c: Changed) -> Escalation {
     match c {
-        Changed::Refused(e) => e,
+        Changed::Refused(e, _) => e,
         other => panic!("expected the change to be refused, got {other:?}"),
     }
 }
@@ -438,6 +470,13 @@ pub async fn story(store: &dyn Store) {
         s,
         "the retraction is stored"
     );
+    // Who took it back and when, too (`retracted_by`, `retracted_at`).
+    let loaded = store.session("s1").await.unwrap().unwrap();
+    let taken_back = loaded.state.trail.iter().find(|e| e.retracted()).unwrap();
+    assert_eq!(
+        taken_back.retraction().map(|(by, at)| (by.to_string(), at)),
+        Some(("al".to_owned(), t(5)))
+    );
     assert_eq!(
         step(store, &p, "s1", &mut s, t(6), reply("Yes", t(6)))
             .await
@@ -503,7 +542,10 @@ pub async fn story(store: &dyn Store) {
     assert_eq!(h.status, Status::Escalated);
     let record3 = Record::from_session(&p, &h, "esc-s3", "s3", t(12)).unwrap();
     store
-        .create_session(&stored("s3", &h, None, t(12)), Some(&record3))
+        .create_session(
+            &stored("s3", &h, None, t(12)),
+            Some(&case_of(record3.clone(), t(12))),
+        )
         .await
         .unwrap();
     assert_eq!(store.session("s3").await.unwrap().unwrap().state, h);
@@ -550,21 +592,33 @@ pub async fn story(store: &dyn Store) {
         .escalations(&EscalationFilter::default())
         .await
         .unwrap();
+    assert_eq!(all.next, None);
+    let all = all.items;
     assert_eq!(
         all.iter().map(|e| e.record.id.as_str()).collect::<Vec<_>>(),
         ["esc-s1", "esc-s2", "esc-s3"]
     );
     assert_eq!(all[0].record, record);
-    assert_eq!(all[0].status, EscalationStatus::Open);
-    assert_eq!(all[0].claimed_by, None);
+    assert_eq!(all[0].case.status, EscalationStatus::Open);
+    assert_eq!(all[0].case.claimed_by, None);
+    assert_eq!(all[0].case.reference, "R-esc-s1");
     assert_eq!(all[0].updated_at, t(8));
+    assert!(
+        all[0]
+            .case
+            .ticket_text
+            .contains("Print queue error on LaserJet 4"),
+        "{}",
+        all[0].case.ticket_text
+    );
     let desk = store
         .escalations(&EscalationFilter {
             queue: Some("desk".into()),
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(desk.len(), 1);
     assert_eq!(desk[0].record, record3);
     let limited = store
@@ -574,7 +628,29 @@ pub async fn story(store: &dyn Store) {
         })
         .await
         .unwrap();
-    assert_eq!(limited.len(), 2);
+    assert_eq!(limited.items.len(), 2);
+    // The next page starts after the last of the first.
+    let rest = store
+        .escalations(&EscalationFilter {
+            limit: 2,
+            after: limited.next.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items
+            .iter()
+            .map(|e| e.record.id.as_str())
+            .collect::<Vec<_>>(),
+        ["esc-s3"]
+    );
+    assert_eq!(rest.next, None);
+    // A case by its reference: any case, no dash.
+    let found = store.escalation_by_reference("r esc s2").await.unwrap();
+    assert_eq!(found.map(|e| e.record.id), Some("esc-s2".to_owned()));
+    assert_eq!(store.escalation_by_reference("R-NONE").await.unwrap(), None);
+    assert_eq!(store.escalation_by_reference(" - ").await.unwrap(), None);
 
     // Every escalation wrote its `escalation.created` message.
     assert_eq!(store.outbox_pending().await.unwrap(), 3);
@@ -594,6 +670,7 @@ pub async fn story(store: &dyn Store) {
     assert_eq!(created["timestamp"], "2026-03-02T09:00:08Z");
     assert_eq!(created["data"]["status"], "open");
     assert_eq!(created["data"]["session"], "s1");
+    assert_eq!(created["data"]["reference"], "R-esc-s1");
     assert_eq!(created["data"]["reason"], "Print queue error on LaserJet 4");
     assert_eq!(
         created["data"]["trail"].as_array().map(Vec::len),
@@ -604,51 +681,60 @@ pub async fn story(store: &dyn Store) {
     }
     assert_eq!(store.outbox_pending().await.unwrap(), 0);
 
-    // Working the queue.
+    // Working the queue: sam (tier 2), kim (tier 3).
     let e = ok(store
-        .change_escalation(
-            "esc-s1",
-            &EscalationChange::Claim { by: "sam".into() },
-            t(30),
-        )
+        .change_escalation("esc-s1", &claim("sam", 2), t(30))
         .await
         .unwrap());
-    assert_eq!(e.status, EscalationStatus::Claimed);
-    assert_eq!(e.claimed_by.as_deref(), Some("sam"));
+    assert_eq!(e.case.status, EscalationStatus::Claimed);
+    assert_eq!(e.case.claimed_by.as_deref(), Some("sam"));
+    assert_eq!(e.case.claimed_at, Some(t(30)));
     assert_eq!(e.updated_at, t(30));
-    let r = refused(
-        store
-            .change_escalation(
-                "esc-s1",
-                &EscalationChange::Claim { by: "kim".into() },
-                t(31),
-            )
-            .await
-            .unwrap(),
+    let r = store
+        .change_escalation("esc-s1", &claim("kim", 3), t(31))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        Changed::Refused(
+            e.clone(),
+            Refusal::ClaimedByOther {
+                holder: "sam".into()
+            }
+        ),
+        "a refused claim changes nothing"
     );
-    assert_eq!(r, e, "a refused claim changes nothing");
     let e = ok(store
         .change_escalation(
             "esc-s1",
-            &EscalationChange::Note(note("sam", "Spooler restarted, no luck", t(32))),
+            &by(
+                "sam",
+                2,
+                Act::Note {
+                    text: "Spooler restarted, no luck".into(),
+                },
+            ),
             t(32),
         )
         .await
         .unwrap());
-    assert_eq!(e.status, EscalationStatus::Claimed);
+    assert_eq!(e.case.status, EscalationStatus::Claimed);
     assert_eq!(e.record.notes.len(), 1);
+    let further = |name: &str, tier_of: u8, tier: u8, queue: Option<&str>, text: &str| {
+        by(
+            name,
+            tier_of,
+            Act::EscalateFurther {
+                tier,
+                queue: queue.map(Into::into),
+                note: text.into(),
+            },
+        )
+    };
     for tier in [1, 2, 5] {
         let r = refused(
             store
-                .change_escalation(
-                    "esc-s1",
-                    &EscalationChange::EscalateFurther {
-                        tier,
-                        queue: None,
-                        note: note("sam", "up", t(33)),
-                    },
-                    t(33),
-                )
+                .change_escalation("esc-s1", &further("sam", 2, tier, None, "up"), t(33))
                 .await
                 .unwrap(),
         );
@@ -657,17 +743,19 @@ pub async fn story(store: &dyn Store) {
     let e = ok(store
         .change_escalation(
             "esc-s1",
-            &EscalationChange::EscalateFurther {
-                tier: 3,
-                queue: Some("hardware".into()),
-                note: note("sam", "Fuser fault, needs an engineer", t(34)),
-            },
+            &further(
+                "sam",
+                2,
+                3,
+                Some("hardware"),
+                "Fuser fault, needs an engineer",
+            ),
             t(34),
         )
         .await
         .unwrap());
-    assert_eq!(e.status, EscalationStatus::Open);
-    assert_eq!(e.claimed_by, None);
+    assert_eq!(e.case.status, EscalationStatus::Open);
+    assert_eq!(e.case.claimed_by, None);
     assert_eq!(e.record.tier, 3);
     assert_eq!(e.record.queue.as_deref(), Some("hardware"));
     assert_eq!(e.record.trail, record.trail, "the trail is kept");
@@ -678,10 +766,11 @@ pub async fn story(store: &dyn Store) {
                 tier: Some(3),
                 queue: Some("hardware".into()),
                 status: Some(EscalationStatus::Open),
-                limit: 0,
+                ..Default::default()
             })
             .await
-            .unwrap(),
+            .unwrap()
+            .items,
         std::slice::from_ref(&e)
     );
     let printers = store
@@ -691,7 +780,8 @@ pub async fn story(store: &dyn Store) {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(
         printers
             .iter()
@@ -700,70 +790,165 @@ pub async fn story(store: &dyn Store) {
         ["esc-s2"],
         "esc-s1 has left the tier-2 printers queue"
     );
+    // The tier rule: sam no longer sees it, in the listing or to act on.
+    let seen = store
+        .escalations(&EscalationFilter {
+            max_tier: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert!(seen.iter().all(|x| x.record.id != "esc-s1"), "{seen:?}");
+    assert_eq!(seen.len(), 2);
+    let r = store
+        .change_escalation("esc-s1", &claim("sam", 2), t(35))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        Changed::Refused(e.clone(), Refusal::OutOfTier { tier: 3 })
+    );
     ok(store
-        .change_escalation(
-            "esc-s1",
-            &EscalationChange::Claim { by: "kim".into() },
-            t(35),
-        )
+        .change_escalation("esc-s1", &claim("kim", 3), t(35))
         .await
         .unwrap());
     let e = ok(store
         .change_escalation(
             "esc-s1",
-            &EscalationChange::Resolve(note("kim", "Fuser replaced", t(36))),
+            &by(
+                "kim",
+                3,
+                Act::Resolve {
+                    resolution: "Fuser replaced".into(),
+                    note: Some("Part from stock".into()),
+                },
+            ),
             t(36),
         )
         .await
         .unwrap());
-    assert_eq!(e.status, EscalationStatus::Resolved);
-    assert_eq!(e.claimed_by.as_deref(), Some("kim"));
+    assert_eq!(e.case.status, EscalationStatus::Resolved);
+    assert_eq!(e.case.claimed_by.as_deref(), Some("kim"));
+    assert_eq!(e.case.resolved_by.as_deref(), Some("kim"));
+    assert_eq!(e.case.resolved_at, Some(t(36)));
+    assert_eq!(e.case.resolution.as_deref(), Some("Fuser replaced"));
     assert_eq!(e.record.notes.len(), 3);
 
-    // Resolved: only notes are taken.
-    for change in [
-        EscalationChange::Claim { by: "sam".into() },
-        EscalationChange::Resolve(note("sam", "again", t(37))),
-        EscalationChange::EscalateFurther {
+    // Resolved: only notes (and the customer's messages) are taken.
+    for act in [
+        Act::Claim { take_over: true },
+        Act::Resolve {
+            resolution: "again".into(),
+            note: None,
+        },
+        Act::EscalateFurther {
             tier: 4,
             queue: None,
-            note: note("sam", "up", t(37)),
+            note: "up".into(),
+        },
+        Act::Reply {
+            text: "hello?".into(),
+            wait: false,
         },
     ] {
-        let r = refused(
-            store
-                .change_escalation("esc-s1", &change, t(37))
-                .await
-                .unwrap(),
-        );
-        assert_eq!(r, e);
+        let r = store
+            .change_escalation("esc-s1", &by("kim", 3, act), t(37))
+            .await
+            .unwrap();
+        assert_eq!(r, Changed::Refused(e.clone(), Refusal::Resolved));
     }
     let e = ok(store
         .change_escalation(
             "esc-s1",
-            &EscalationChange::Note(note("kim", "Customer confirmed", t(38))),
+            &by(
+                "kim",
+                3,
+                Act::Note {
+                    text: "Customer confirmed".into(),
+                },
+            ),
             t(38),
         )
         .await
         .unwrap());
-    assert_eq!(e.status, EscalationStatus::Resolved);
+    assert_eq!(e.case.status, EscalationStatus::Resolved);
     assert_eq!(e.record.notes.len(), 4);
     assert_eq!(store.escalation("esc-s1").await.unwrap(), Some(e.clone()));
     assert_eq!(store.escalation("esc-none").await.unwrap(), None);
     assert_eq!(
         store
-            .change_escalation(
-                "esc-none",
-                &EscalationChange::Claim { by: "sam".into() },
-                t(39)
-            )
+            .change_escalation("esc-none", &claim("sam", 2), t(39))
             .await
             .unwrap(),
         Changed::NotFound
     );
+    // Claiming what one holds changes nothing, and writes nothing.
+    ok(store
+        .change_escalation("esc-s2", &claim("sam", 2), t(39))
+        .await
+        .unwrap());
+    let again = store
+        .change_escalation("esc-s2", &claim("sam", 2), t(39))
+        .await
+        .unwrap();
+    assert!(matches!(again, Changed::Unchanged(_)), "{again:?}");
+    // A customer writes on a case; a reply from its holder; waiting.
+    let customer = EscalationChange::new(
+        Actor::Customer,
+        Act::CustomerMessage {
+            text: "Any news?".into(),
+        },
+    );
+    let m = ok(store
+        .change_escalation("esc-s2", &customer, t(40))
+        .await
+        .unwrap());
+    assert_eq!(m.case.messages.len(), 1);
+    let m = ok(store
+        .change_escalation(
+            "esc-s2",
+            &by(
+                "sam",
+                2,
+                Act::Reply {
+                    text: "Tomorrow".into(),
+                    wait: true,
+                },
+            ),
+            t(41),
+        )
+        .await
+        .unwrap());
+    assert_eq!(m.case.status, EscalationStatus::Waiting);
+    assert_eq!(m.case.first_response_at, Some(t(41)));
+    assert_eq!(
+        store.escalation("esc-s2").await.unwrap().unwrap(),
+        m,
+        "the case reads back as written"
+    );
+    let waiting = store
+        .escalations(&EscalationFilter {
+            status: Some(EscalationStatus::Waiting),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(waiting, std::slice::from_ref(&m));
+    assert_eq!(
+        m.case.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [
+            EventType::Created,
+            EventType::Claimed,
+            EventType::CustomerMessage,
+            EventType::Reply,
+            EventType::Waiting
+        ]
+    );
 
     // Each change wrote its message, in order, with the record as it became.
-    let msgs = lease_all(store, "relay", t(40)).await;
+    let msgs = lease_all(store, "relay", t(42)).await;
     assert_eq!(
         msgs.iter()
             .map(|m| m.event_type.as_str())
@@ -775,6 +960,9 @@ pub async fn story(store: &dyn Store) {
             "escalation.claimed",
             "escalation.resolved",
             "escalation.note_added",
+            "escalation.claimed",
+            "escalation.customer_message",
+            "escalation.replied",
         ]
     );
     let escalated = payload(&msgs[2]);
@@ -787,6 +975,8 @@ pub async fn story(store: &dyn Store) {
     let resolved = payload(&msgs[4]);
     assert_eq!(resolved["data"]["status"], "resolved");
     assert_eq!(resolved["data"]["claimed_by"], "kim");
+    assert_eq!(resolved["data"]["resolved_by"], "kim");
+    assert_eq!(resolved["data"]["resolution"], "Fuser replaced");
     // A note's event carries the note and the ids, not the record that
     // grows with every note.
     let noted = payload(&msgs[5]);
@@ -797,8 +987,376 @@ pub async fn story(store: &dyn Store) {
     assert_eq!(noted["data"]["note"]["text"], e.record.notes[3].text);
     assert!(noted["data"].get("notes").is_none(), "{noted}");
     assert!(noted["data"].get("trail").is_none(), "{noted}");
+    // So does a message's: the message, not every one before it.
+    let replied = payload(&msgs[8]);
+    assert_eq!(replied["data"]["message"]["text"], "Tomorrow");
+    assert_eq!(replied["data"]["status"], "waiting");
+    assert_eq!(replied["data"]["reference"], "R-esc-s2");
+    assert!(replied["data"].get("messages").is_none(), "{replied}");
     let ids: std::collections::HashSet<_> = msgs.iter().map(|m| m.id.clone()).collect();
     assert_eq!(ids.len(), msgs.len(), "message ids are unique");
+}
+
+// ---------------------------------------------------------------- cases
+
+/// A case of the handover script for session `id`, created at `at` with
+/// these due times (and, given an address and a link, its mail).
+async fn case_with(
+    store: &dyn Store,
+    id: &str,
+    at: OffsetDateTime,
+    due: Due,
+    email: Option<&str>,
+    mail: Option<MailLink>,
+) -> Escalation {
+    let (p, _) = program();
+    let h = start(&p, "handover", Channel::Api, at);
+    let record = Record::from_session(&p, &h, &format!("esc-{id}"), id, at).unwrap();
+    let mut case = case_of(record, at);
+    case.escalation.case.due = due;
+    case.escalation.case.email = email.map(Into::into);
+    case.mail = mail;
+    store
+        .create_session(&stored(id, &h, None, at), Some(&case))
+        .await
+        .unwrap();
+    store
+        .escalation(&format!("esc-{id}"))
+        .await
+        .unwrap()
+        .expect("stored")
+}
+
+fn due(response: Option<i64>) -> Due {
+    Due {
+        response: response.map(t),
+        resolution: response.map(|r| t(r + 3600)),
+    }
+}
+
+async fn ids_of(store: &dyn Store, f: &EscalationFilter) -> (Vec<String>, Option<Cursor>) {
+    let page = store.escalations(f).await.unwrap();
+    (
+        page.items.into_iter().map(|e| e.record.id).collect(),
+        page.next,
+    )
+}
+
+/// The queue by due time (overdue and earliest first, none last) and by
+/// arrival, a page at a time: a case added between two pages never moves
+/// one that was listed into the next, or out of it.
+pub async fn cases_sorted_and_paged(store: &dyn Store) {
+    case_with(store, "a", t(1), due(Some(100)), None, None).await;
+    case_with(store, "b", t(2), due(Some(50)), None, None).await;
+    case_with(store, "c", t(3), due(None), None, None).await;
+    case_with(store, "d", t(4), due(Some(200)), None, None).await;
+    case_with(store, "e", t(5), due(None), None, None).await;
+    let by_due = |after: Option<Cursor>, limit: u32| EscalationFilter {
+        sort: Sort::Due,
+        after,
+        limit,
+        ..Default::default()
+    };
+    let (all, next) = ids_of(store, &by_due(None, 0)).await;
+    assert_eq!(all, ["esc-b", "esc-a", "esc-d", "esc-c", "esc-e"]);
+    assert_eq!(next, None);
+    let (first, next) = ids_of(store, &by_due(None, 2)).await;
+    assert_eq!(first, ["esc-b", "esc-a"]);
+    // Arrivals in between: one due before the page's end, one after it,
+    // one without a due time.
+    case_with(store, "f", t(6), due(Some(10)), None, None).await;
+    case_with(store, "g", t(7), due(Some(150)), None, None).await;
+    case_with(store, "h", t(8), due(None), None, None).await;
+    let (second, next) = ids_of(store, &by_due(next, 2)).await;
+    assert_eq!(second, ["esc-g", "esc-d"]);
+    let (third, next) = ids_of(store, &by_due(next, 2)).await;
+    assert_eq!(third, ["esc-c", "esc-e"]);
+    let (fourth, next) = ids_of(store, &by_due(next, 2)).await;
+    assert_eq!(fourth, ["esc-h"]);
+    assert_eq!(next, None);
+    // A responded case is due by its resolution.
+    let responded = store
+        .change_escalation(
+            "esc-f",
+            &by(
+                "sam",
+                2,
+                Act::Reply {
+                    text: "On it".into(),
+                    wait: false,
+                },
+            ),
+            t(9),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok(responded).case.next_due(), Some(t(3610)));
+    let (all, _) = ids_of(store, &by_due(None, 0)).await;
+    assert_eq!(
+        all,
+        [
+            "esc-b", "esc-a", "esc-g", "esc-d", "esc-f", "esc-c", "esc-e", "esc-h"
+        ]
+    );
+    // By arrival, with the same guarantee.
+    let by_created = |after: Option<Cursor>| EscalationFilter {
+        after,
+        limit: 3,
+        ..Default::default()
+    };
+    let (first, next) = ids_of(store, &by_created(None)).await;
+    assert_eq!(first, ["esc-a", "esc-b", "esc-c"]);
+    case_with(store, "i", t(0), due(None), None, None).await;
+    let (second, next) = ids_of(store, &by_created(next)).await;
+    assert_eq!(second, ["esc-d", "esc-e", "esc-f"]);
+    let (third, next) = ids_of(store, &by_created(next)).await;
+    assert_eq!(third, ["esc-g", "esc-h"]);
+    assert_eq!(next, None);
+    // Filters and the cursor together.
+    let (waiting, _) = ids_of(
+        store,
+        &EscalationFilter {
+            status: Some(EscalationStatus::Claimed),
+            sort: Sort::Due,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(waiting, ["esc-f"]);
+}
+
+/// A case with an address mails its customer when mail is on: the mail
+/// job in the outbox with the change, its link token stored with it, and
+/// the token opens the session.
+pub async fn cases_mail_with_their_links(store: &dyn Store) {
+    let link = |n: u8| MailLink {
+        base_url: "https://help.example.com/".into(),
+        token: format!("fpc_link{n}"),
+        token_hash: format!("h-link{n}"),
+    };
+    let e = case_with(
+        store,
+        "m1",
+        t(1),
+        Due::default(),
+        Some("ann@example.com"),
+        Some(link(1)),
+    )
+    .await;
+    assert_eq!(e.case.email.as_deref(), Some("ann@example.com"));
+    // Without an address, or with mail off, no mail.
+    case_with(store, "m2", t(2), Due::default(), None, Some(link(2))).await;
+    case_with(
+        store,
+        "m3",
+        t(3),
+        Due::default(),
+        Some("bo@example.com"),
+        None,
+    )
+    .await;
+    let msgs = lease_all(store, "relay", t(4)).await;
+    let mails: Vec<&OutboxMessage> = msgs
+        .iter()
+        .filter(|m| m.event_type.starts_with("mail."))
+        .collect();
+    assert_eq!(mails.len(), 1, "{msgs:?}");
+    assert_eq!(mails[0].event_type, "mail.received");
+    let job: fixpath::case::mail::MailJob = serde_json::from_str(&mails[0].payload).unwrap();
+    assert_eq!(job.kind, fixpath::case::mail::MailKind::Received);
+    assert_eq!(job.to, "ann@example.com");
+    assert_eq!(job.reference, "R-esc-m1");
+    assert_eq!(job.link, "https://help.example.com/s/m1?t=fpc_link1");
+    assert_eq!(job.script_title, "Straight to a person");
+    assert!(store.session_link_valid("m1", "h-link1").await.unwrap());
+    assert!(!store.session_link_valid("m2", "h-link1").await.unwrap());
+    assert!(!store.session_link_valid("m2", "h-link2").await.unwrap());
+    for m in &msgs {
+        store.outbox_delivered(&m.id, "relay", t(4)).await.unwrap();
+    }
+    // A reply and the resolution mail too; a note does not.
+    let with_mail = |act: Act, n: u8| {
+        let mut c = by("sam", 2, act);
+        c.mail = Some(link(n));
+        c
+    };
+    for (n, act) in [
+        (
+            3,
+            Act::Reply {
+                text: "Try now".into(),
+                wait: true,
+            },
+        ),
+        (4, Act::Note { text: "x".into() }),
+        (
+            5,
+            Act::Resolve {
+                resolution: "Fixed".into(),
+                note: None,
+            },
+        ),
+    ] {
+        // One after the other: the outbox is leased in time order.
+        ok(store
+            .change_escalation("esc-m1", &with_mail(act, n), t(i64::from(n)))
+            .await
+            .unwrap());
+    }
+    let msgs = lease_all(store, "relay", t(6)).await;
+    let mails: Vec<(String, fixpath::case::mail::MailJob)> = msgs
+        .iter()
+        .filter(|m| m.event_type.starts_with("mail."))
+        .map(|m| {
+            (
+                m.event_type.clone(),
+                serde_json::from_str(&m.payload).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mails
+            .iter()
+            .map(|(t, j)| (t.as_str(), j.text.as_deref()))
+            .collect::<Vec<_>>(),
+        [
+            ("mail.reply", Some("Try now")),
+            ("mail.resolved", Some("Fixed"))
+        ]
+    );
+    assert!(store.session_link_valid("m1", "h-link3").await.unwrap());
+    assert!(!store.session_link_valid("m1", "h-link4").await.unwrap());
+    // Links for `/status`, added on their own.
+    store
+        .add_session_link("m2", "h-status", t(7))
+        .await
+        .unwrap();
+    assert!(store.session_link_valid("m2", "h-status").await.unwrap());
+    let missing = store.add_session_link("nope", "h-x", t(7)).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+}
+
+/// Rows written before cases (schema version 3) read back as cases after
+/// the migration: the session's reference (or one made from the id), the
+/// status and holder of the old columns, the resolver from the last note,
+/// a history that starts with `created`; and they take changes.
+async fn cases_stored_before_read_back(db: &Backend) {
+    let (p, _) = program();
+    let store = db.open_at(3).await;
+    let h = start(&p, "handover", Channel::Api, t(0));
+    let old = "esc_0123456789abcdef0123456789abcdef";
+    for (session, reference) in [
+        ("old1", Some("k7qf-2m9d")),
+        ("old2", None),
+        ("old3", Some("T-9")),
+    ] {
+        store
+            .create_session(&stored(session, &h, reference, t(0)), None)
+            .await
+            .unwrap();
+    }
+    let mut resolved = Record::from_session(&p, &h, "esc-old3", "old3", t(0)).unwrap();
+    resolved
+        .notes
+        .push(note("kim", "Replaced the modem", t(30)));
+    let rows = [
+        (
+            "esc-old1",
+            "old1",
+            "open",
+            None,
+            Record::from_session(&p, &h, "esc-old1", "old1", t(0)).unwrap(),
+        ),
+        (
+            old,
+            "old2",
+            "claimed",
+            Some("sam"),
+            Record::from_session(&p, &h, old, "old2", t(0)).unwrap(),
+        ),
+        ("esc-old3", "old3", "resolved", Some("sam"), resolved),
+    ];
+    for (id, session, status, holder, record) in &rows {
+        let json = serde_json::to_string(record).unwrap().replace('\'', "''");
+        db.execute(&format!(
+            "INSERT INTO escalations (id, session_id, tier, queue, status, claimed_by, record, \
+                 created_at, updated_at) \
+             VALUES ('{id}', '{session}', 2, 'desk', '{status}', {}, '{json}', {}, {})",
+            holder.map_or("NULL".to_owned(), |h| format!("'{h}'")),
+            db.time(t(0)),
+            db.time(t(40)),
+        ))
+        .await;
+    }
+    store.migrate().await.expect("migrates the old rows");
+
+    let e1 = store.escalation("esc-old1").await.unwrap().unwrap();
+    assert_eq!(e1.record, rows[0].4);
+    assert_eq!(e1.case.reference, "k7qf-2m9d");
+    assert_eq!(e1.case.status, EscalationStatus::Open);
+    assert_eq!(
+        e1.case
+            .events
+            .iter()
+            .map(|e| (e.kind, e.at))
+            .collect::<Vec<_>>(),
+        [(EventType::Created, t(0))]
+    );
+    assert!(e1.case.messages.is_empty() && e1.case.external.is_empty());
+    assert_eq!(e1.case.due, Due::default());
+    assert!(e1.case.ticket_text.contains("This always goes to a person"));
+    // Lookups by reference, as a customer types it.
+    let found = store.escalation_by_reference("K7QF2M9D").await.unwrap();
+    assert_eq!(found.map(|e| e.record.id), Some("esc-old1".to_owned()));
+
+    let e2 = store.escalation(old).await.unwrap().unwrap();
+    assert_eq!(e2.case.reference, "89AB-CDEF", "made from the id's end");
+    assert_eq!(e2.case.status, EscalationStatus::Claimed);
+    assert_eq!(e2.case.claimed_by.as_deref(), Some("sam"));
+    assert_eq!(e2.case.claimed_at, Some(t(40)));
+    let found = store.escalation_by_reference("89abcdef").await.unwrap();
+    assert_eq!(found.map(|e| e.record.id), Some(old.to_owned()));
+
+    let e3 = store.escalation("esc-old3").await.unwrap().unwrap();
+    assert_eq!(e3.case.status, EscalationStatus::Resolved);
+    assert_eq!(e3.case.claimed_by.as_deref(), Some("sam"));
+    assert_eq!(
+        e3.case.resolved_by.as_deref(),
+        Some("kim"),
+        "the resolver, not the holder"
+    );
+    assert_eq!(e3.case.resolved_at, Some(t(30)));
+    assert_eq!(e3.case.resolution.as_deref(), Some("Replaced the modem"));
+    assert_eq!(
+        e3.case.events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        [EventType::Created, EventType::Claimed, EventType::Resolved]
+    );
+
+    // An old case takes changes, `waiting` included (the new CHECK).
+    let e = ok(store
+        .change_escalation(
+            old,
+            &by(
+                "sam",
+                2,
+                Act::Reply {
+                    text: "Which model?".into(),
+                    wait: true,
+                },
+            ),
+            t(50),
+        )
+        .await
+        .unwrap());
+    assert_eq!(e.case.status, EscalationStatus::Waiting);
+    assert_eq!(store.escalation(old).await.unwrap().unwrap(), e);
+    // Created at the same time: by id.
+    let (all, _) = ids_of(&*store, &EscalationFilter::default()).await;
+    assert_eq!(all, ["esc-old1", "esc-old3", old]);
+    store.close().await;
 }
 
 /// Many specialists claim one escalation at once: exactly one wins.
@@ -807,7 +1365,10 @@ pub async fn concurrent_claims(store: Arc<dyn Store>) {
     let h = start(&p, "handover", Channel::Api, t(0));
     let record = Record::from_session(&p, &h, "esc-race", "race", t(0)).unwrap();
     store
-        .create_session(&stored("race", &h, None, t(0)), Some(&record))
+        .create_session(
+            &stored("race", &h, None, t(0)),
+            Some(&case_of(record, t(0))),
+        )
         .await
         .unwrap();
     let mut tasks = tokio::task::JoinSet::new();
@@ -816,11 +1377,7 @@ pub async fn concurrent_claims(store: Arc<dyn Store>) {
         tasks.spawn(async move {
             let by = format!("specialist-{i}");
             let c = store
-                .change_escalation(
-                    "esc-race",
-                    &EscalationChange::Claim { by: by.clone() },
-                    t(1),
-                )
+                .change_escalation("esc-race", &claim(&by, 2), t(1))
                 .await
                 .unwrap();
             (by, c)
@@ -831,16 +1388,19 @@ pub async fn concurrent_claims(store: Arc<dyn Store>) {
         let (by, c) = r.unwrap();
         match c {
             Changed::Ok(e) => {
-                assert_eq!(e.claimed_by.as_deref(), Some(by.as_str()));
+                assert_eq!(e.case.claimed_by.as_deref(), Some(by.as_str()));
                 winners.push(by);
             }
-            Changed::Refused(e) => assert_eq!(e.status, EscalationStatus::Claimed),
-            Changed::NotFound => panic!("the escalation exists"),
+            Changed::Refused(e, why) => {
+                assert_eq!(e.case.status, EscalationStatus::Claimed);
+                assert!(matches!(why, Refusal::ClaimedByOther { .. }), "{why:?}");
+            }
+            other => panic!("a claim is made or refused: {other:?}"),
         }
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
     let e = store.escalation("esc-race").await.unwrap().unwrap();
-    assert_eq!(e.claimed_by.as_ref(), winners.first());
+    assert_eq!(e.case.claimed_by.as_ref(), winners.first());
     let msgs = lease_all(&*store, "relay", t(2)).await;
     assert_eq!(
         msgs.iter()
@@ -1064,7 +1624,7 @@ pub async fn outbox_leasing(store: &dyn Store) {
         let h = start(&p, "handover", Channel::Api, t(i));
         let r = Record::from_session(&p, &h, &format!("esc-{id}"), &id, t(i)).unwrap();
         store
-            .create_session(&stored(&id, &h, None, t(i)), Some(&r))
+            .create_session(&stored(&id, &h, None, t(i)), Some(&case_of(r, t(i))))
             .await
             .unwrap();
     }
@@ -1331,6 +1891,34 @@ impl Backend {
             .expect("opens and migrates")
     }
 
+    /// Opens the database migrated only up to `version` (an older schema).
+    async fn open_at(&self, version: i64) -> OpenStore {
+        match self.database() {
+            Database::Sqlite { url, .. } => {
+                let s = SqliteStore::open(&url).await.unwrap();
+                s.migrate_to(version).await.unwrap();
+                OpenStore::Sqlite(Arc::new(s))
+            }
+            Database::Postgres { url, pool } => {
+                let s = PgStore::open(&url, pool).await.unwrap();
+                s.migrate_to(version).await.unwrap();
+                OpenStore::Postgres(Arc::new(s))
+            }
+        }
+    }
+
+    /// A time as an SQL literal of this backend.
+    fn time(&self, at: OffsetDateTime) -> String {
+        match self {
+            Backend::Sqlite(_) => (at.unix_timestamp_nanos() / 1_000_000).to_string(),
+            Backend::Postgres(_) => format!(
+                "'{}'::timestamptz",
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap()
+            ),
+        }
+    }
+
     /// Runs `sql` behind the stores' backs.
     async fn execute(&self, sql: &str) {
         match self {
@@ -1379,6 +1967,22 @@ on_both_backends! {
         let store = db.open().await;
         super::story(&*store).await;
         store.close().await;
+    }
+
+    cases_sorted_and_paged(db) {
+        let store = db.open().await;
+        super::cases_sorted_and_paged(&*store).await;
+        store.close().await;
+    }
+
+    cases_mail_with_their_links(db) {
+        let store = db.open().await;
+        super::cases_mail_with_their_links(&*store).await;
+        store.close().await;
+    }
+
+    cases_stored_before_read_back(db) {
+        super::cases_stored_before_read_back(&db).await;
     }
 
     concurrent_claims(db) {
@@ -1490,11 +2094,7 @@ on_both_backends! {
             step(&*store, &p, "r1", &mut s, t(1), reply("No", t(1))).await;
             record = Record::from_session(&p, &s, "esc-r1", "r1", t(1)).unwrap();
             ok(store
-                .change_escalation(
-                    "esc-r1",
-                    &EscalationChange::Claim { by: "sam".into() },
-                    t(2),
-                )
+                .change_escalation("esc-r1", &claim("sam", 2), t(2))
                 .await
                 .unwrap());
             store.close().await;
@@ -1510,7 +2110,7 @@ on_both_backends! {
         assert_eq!(loaded.reference.as_deref(), Some("T-7"));
         let e = store.escalation("esc-r1").await.unwrap().unwrap();
         assert_eq!(e.record, record);
-        assert_eq!(e.status, EscalationStatus::Claimed);
+        assert_eq!(e.case.status, EscalationStatus::Claimed);
         assert_eq!(e.updated_at, t(2));
         assert_eq!(store.outbox_pending().await.unwrap(), 2);
         store.close().await;
@@ -1619,7 +2219,7 @@ async fn postgres_instances_starting_together_migrate_once() {
         .collect();
     db.execute(
         // One row per embedded migration (`migrations/postgres/`), each once.
-        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 3 THEN \
+        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 4 THEN \
          RAISE EXCEPTION 'migrated more than once'; END IF; END $$",
     )
     .await;
@@ -1647,9 +2247,12 @@ async fn postgres_two_instances_race_on_one_database() {
     let (new, _) = diff(&s0, &s1);
     let h = start(&p, "handover", Channel::Api, t(0));
     let record = Record::from_session(&p, &h, "esc-both", "both-h", t(0)).unwrap();
-    b.create_session(&stored("both-h", &h, None, t(0)), Some(&record))
-        .await
-        .unwrap();
+    b.create_session(
+        &stored("both-h", &h, None, t(0)),
+        Some(&case_of(record, t(0))),
+    )
+    .await
+    .unwrap();
 
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..16 {
@@ -1669,13 +2272,7 @@ async fn postgres_two_instances_race_on_one_database() {
                 .await
                 .unwrap();
             let claimed = store
-                .change_escalation(
-                    "esc-both",
-                    &EscalationChange::Claim {
-                        by: format!("specialist-{i}"),
-                    },
-                    t(2),
-                )
+                .change_escalation("esc-both", &claim(&format!("specialist-{i}"), 2), t(2))
                 .await
                 .unwrap();
             (saved, matches!(claimed, Changed::Ok(_)))
@@ -1829,7 +2426,7 @@ fn spawn_write(
                 state: &after,
                 new_entries: &new,
                 retracted: &[],
-                escalation: record.as_ref(),
+                escalation: record.clone().map(|r| case_of(r, t(1))).as_ref(),
                 now: t(1),
             })
             .await;
@@ -1892,7 +2489,9 @@ async fn postgres_writes_queued_together_are_saved_in_one_batch() {
     } = h;
     let steps: Vec<_> = (0..12)
         .map(|i| {
-            // "No" escalates: every third step carries an escalation.
+            // "No" escalates: every third step carries an escalation, and
+            // goes alone (in a transaction of its own), not through the
+            // batch.
             let answer = if i % 3 == 0 { "No" } else { "Yes" };
             spawn_step(&store, &p, &format!("b{i}"), &s0, answer)
         })
@@ -1907,12 +2506,15 @@ async fn postgres_writes_queued_together_are_saved_in_one_batch() {
                 .flatten();
             tokio::spawn(async move {
                 store
-                    .create_session(&stored(&id, &h, Some("T-1"), t(0)), record.as_ref())
+                    .create_session(
+                        &stored(&id, &h, Some("T-1"), t(0)),
+                        record.map(|r| case_of(r, t(0))).as_ref(),
+                    )
                     .await
             })
         })
         .collect();
-    held.release(15).await;
+    held.release(10).await;
 
     for (i, task) in steps.into_iter().enumerate() {
         let (r, after, record) = task.await.unwrap();
@@ -1933,7 +2535,7 @@ async fn postgres_writes_queued_together_are_saved_in_one_batch() {
     // Four step escalations and one at a start, each with its message.
     assert_eq!(store.outbox_pending().await.unwrap(), 5);
     let stats = store.writer_stats();
-    assert_eq!(stats.largest, 15, "{stats:?}");
+    assert_eq!(stats.largest, 10, "{stats:?}");
     assert_eq!(stats.retried, 0, "{stats:?}");
     open.close().await;
 }

@@ -400,12 +400,9 @@ async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_
 
     let claimed = sam.post(&format!("/queue/{esc}/claim"), &[]).await;
     claimed.assert_status(200).assert_has("Claimed");
-    // A second claim is refused on the item's own page, saying why.
+    // Claiming what one holds changes nothing.
     let twice = sam.post(&format!("/queue/{esc}/claim"), &[]).await;
-    twice
-        .assert_status(409)
-        .assert_has("claimed already")
-        .assert_has("There is a problem");
+    twice.assert_status(200).assert_has("Claimed");
     let noted = sam
         .post(
             &format!("/queue/{esc}/note"),
@@ -417,25 +414,65 @@ async fn a_customer_walks_the_wizard_to_an_escalation_and_a_specialist_resolves_
         .post(&format!("/queue/{esc}/resolve"), &[("text", "  ")])
         .await;
     empty.assert_status(422).assert_has("Write a note first");
+    // Up to tier 3, above sam's own: back to the queue, where it is gone.
     let up = sam
         .post(
             &format!("/queue/{esc}/escalate"),
             &[("tier", "3"), ("note", "needs a field engineer")],
         )
         .await;
-    up.assert_status(200).assert_has("needs a field engineer");
+    up.assert_status(200);
+    assert!(!up.body.contains(&esc), "no longer in sam's queue");
     let stored = app.store.escalation(&esc).await.unwrap().unwrap();
     assert_eq!(stored.record.tier, 3);
     assert!(stored.record.trail.len() >= 4, "the trail stays with it");
-    let done = sam
+    sam.get(&format!("/queue/{esc}")).await.assert_status(404);
+    // An admin sees every tier, and resolves it.
+    staff(&app, "ada", Role::Admin, "ada-password-1").await;
+    let mut ada = Browser::new(&app);
+    ada.get("/queue").await;
+    ada.post(
+        "/signin",
+        &[
+            ("name", "ada"),
+            ("password", "ada-password-1"),
+            ("next", "/queue"),
+        ],
+    )
+    .await
+    .assert_status(200)
+    .assert_has("Printer does not print");
+    let done = ada
         .post(
             &format!("/queue/{esc}/resolve"),
             &[("text", "replaced the fuser")],
         )
         .await;
-    done.assert_status(200).assert_has("Resolved");
+    done.assert_status(200)
+        .assert_has("Resolved")
+        .assert_has("needs a field engineer");
+    // Resolved: a further escalation is refused on the item's own page,
+    // saying why.
+    let late = ada
+        .post(
+            &format!("/queue/{esc}/escalate"),
+            &[("tier", "4"), ("note", "one more")],
+        )
+        .await;
+    late.assert_status(409)
+        .assert_has("resolved already")
+        .assert_has("There is a problem");
     let stored = app.store.escalation(&esc).await.unwrap().unwrap();
-    assert_eq!(stored.status.as_str(), "resolved");
+    assert_eq!(stored.case.status.as_str(), "resolved");
+    assert_eq!(stored.case.resolved_by.as_deref(), Some("ada"));
+    assert_eq!(
+        stored.case.resolution.as_deref(),
+        Some("replaced the fuser")
+    );
+    // The list names who resolved it, not who held it first.
+    let list = ada.get("/queue?status=resolved").await;
+    list.assert_status(200)
+        .assert_has(r#"<span class="muted">ada</span>"#);
 }
 
 #[tokio::test]
@@ -1425,7 +1462,8 @@ async fn a_text_over_the_render_bounds_hands_the_customer_to_a_person() {
             ..Default::default()
         })
         .await
-        .expect("the queue reads");
+        .expect("the queue reads")
+        .items;
     assert_eq!(queued.len(), 1);
     assert!(
         queued[0]

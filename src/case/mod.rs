@@ -2,11 +2,19 @@
 //! it is closed. The record of section 8 plus its working state: status,
 //! holder, messages to and from the customer, the history, service levels.
 //!
-//! Domain code only: no HTTP, no SQL.
+//! Domain code only: no HTTP, no SQL. [`apply`] holds every rule of who may
+//! do what to a case and what it comes to; the store writes what it returns
+//! and the surfaces word its refusals.
 
 pub mod calendar;
 pub mod mail;
 pub mod sla;
+pub mod reference;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use rules::{Act, Actor, Applied, MAX_CUSTOMER_MESSAGES, Refusal, Rules, apply};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -35,5 +43,245 @@ pub struct NoTargets;
 impl DueTimes for NoTargets {
     fn due(&self, _tier: u8, _queue: Option<&str>, _from: OffsetDateTime) -> Due {
         Due::default()
+    }
+}
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Nobody holds it.
+    Open,
+    /// A specialist holds it.
+    Claimed,
+    /// Waiting on the customer (a specialist still holds it).
+    Waiting,
+    Resolved,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Open,
+        Status::Claimed,
+        Status::Waiting,
+        Status::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Claimed => "claimed",
+            Status::Waiting => "waiting",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Who said it: the customer, or staff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Party {
+    Customer,
+    Staff,
+}
+
+/// What the customer and staff said to each other (notes stay internal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// `m1`, `m2`, …: unique within the case, in order.
+    pub id: String,
+    pub from: Party,
+    /// `customer`, or the staff member's name.
+    pub author: String,
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// The kinds of the case's history (contract section 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Created,
+    Claimed,
+    TakenOver,
+    Note,
+    Reply,
+    CustomerMessage,
+    Waiting,
+    Resolved,
+    Reopened,
+    Escalated,
+    Breached,
+    Erased,
+}
+
+/// One change in the case's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// `customer`, `system`, or the staff member's name.
+    pub by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A linked ticket in another system (section 12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct External {
+    pub system: String,
+    pub id: String,
+    pub url: String,
+}
+
+/// The working state of a case: the fields section 10 adds to the record
+/// of section 8, under their contract names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// The code the customer was shown, e.g. `AUK2-GPA2`.
+    pub reference: String,
+    pub status: Status,
+    /// Who holds it now; after resolving, who held it last (a customer
+    /// message that reopens it gives it back to them).
+    pub claimed_by: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub claimed_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub first_response_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub resolved_by: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+    /// The text the customer sees once it is resolved.
+    #[serde(default)]
+    pub resolution: Option<String>,
+    #[serde(default)]
+    pub due: Due,
+    /// `response` and/or `resolution`: the due times that passed first.
+    #[serde(default)]
+    pub breached: Vec<String>,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+    #[serde(default)]
+    pub events: Vec<Event>,
+    /// The readable ticket (`escalation.txt`) in the case's language, as
+    /// of the last change.
+    #[serde(default)]
+    pub ticket_text: String,
+    /// The customer's address, when they gave one (staff only).
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub external: Vec<External>,
+}
+
+impl Case {
+    /// A case just escalated by `by` at `at`: open, with its `created` event.
+    pub fn new(
+        reference: String,
+        email: Option<String>,
+        due: Due,
+        by: &str,
+        at: OffsetDateTime,
+    ) -> Case {
+        Case {
+            reference,
+            status: Status::Open,
+            claimed_by: None,
+            claimed_at: None,
+            first_response_at: None,
+            resolved_by: None,
+            resolved_at: None,
+            resolution: None,
+            due,
+            breached: Vec::new(),
+            messages: Vec::new(),
+            events: vec![Event {
+                kind: EventType::Created,
+                by: by.to_owned(),
+                at,
+                detail: None,
+            }],
+            ticket_text: String::new(),
+            email,
+            external: Vec::new(),
+        }
+    }
+
+    /// A case stored before cases had a working state of their own (only a
+    /// status and a holder, beside the record): what can be known of it.
+    /// Its history starts with `created` at the record's time; a claimed
+    /// one was claimed by the holder at its last change; a resolved one was
+    /// resolved by the author of its last note (resolving took a note,
+    /// which was the resolution), then.
+    pub fn from_legacy(
+        record: &crate::escalation::Record,
+        reference: String,
+        status: Status,
+        claimed_by: Option<String>,
+        updated_at: OffsetDateTime,
+    ) -> Case {
+        let mut case = Case::new(reference, None, Due::default(), "system", record.created_at);
+        case.status = status;
+        case.claimed_by = claimed_by.clone();
+        if let Some(holder) = &claimed_by {
+            case.claimed_at = Some(updated_at);
+            case.events.push(Event {
+                kind: EventType::Claimed,
+                by: holder.clone(),
+                at: updated_at,
+                detail: None,
+            });
+        }
+        if status == Status::Resolved {
+            let last = record.notes.last();
+            let by = last
+                .map(|n| n.author.clone())
+                .or(claimed_by)
+                .unwrap_or_else(|| "system".into());
+            let at = last.map_or(updated_at, |n| n.at.max(record.created_at));
+            case.resolved_by = Some(by.clone());
+            case.resolved_at = Some(at);
+            case.resolution = last.map(|n| n.text.clone());
+            case.events.push(Event {
+                kind: EventType::Resolved,
+                by,
+                at,
+                detail: None,
+            });
+        }
+        case
+    }
+
+    /// The next due time that still matters: the response's until the
+    /// first response, the resolution's until resolved; the earlier of the
+    /// two. `None` once resolved or without targets (the queue's `due`
+    /// order puts those last).
+    pub fn next_due(&self) -> Option<OffsetDateTime> {
+        let (response, resolution) = self.pending_due();
+        match (response, resolution) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The due times still pending: the response's until the first
+    /// response, the resolution's until resolved.
+    pub fn pending_due(&self) -> (Option<OffsetDateTime>, Option<OffsetDateTime>) {
+        if self.status == Status::Resolved {
+            return (None, None);
+        }
+        let response = self
+            .due
+            .response
+            .filter(|_| self.first_response_at.is_none());
+        (response, self.due.resolution)
     }
 }

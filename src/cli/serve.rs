@@ -13,7 +13,7 @@ use std::path::PathBuf;
 Settings come from flags, then environment variables, then the --config file, \
 then the defaults. The file is TOML with the keys scripts, db, db_pool, listen, webhooks \
 (a list), webhook_secret, smtp, mail_from, body_limit (bytes, or e.g. \"1MiB\"), session_idle (minutes), \
-secure_cookies, log_format and a [limits] table (hash_slots, signin_per_minute, \
+secure_cookies, log_format, public_url and a [limits] table (hash_slots, signin_per_minute, \
 sessions_per_minute, trusted_proxies); \
 relative paths in it are read from its folder. Logs go to stderr; FIXPATH_LOG \
 or RUST_LOG sets the filter (default: info).")]
@@ -76,6 +76,10 @@ pub struct Args {
     /// How to write the logs [default: text]
     #[arg(long, value_enum, env = "FIXPATH_LOG_FORMAT")]
     pub log_format: Option<LogArg>,
+    /// The server's public address, where the links in mails lead, e.g.
+    /// https://help.example.com [default: the address each request came to]
+    #[arg(long, env = "FIXPATH_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 impl Args {
@@ -103,6 +107,7 @@ impl Args {
             session_idle: self.session_idle,
             secure_cookies: self.secure_cookies,
             log_format: self.log_format.map(Into::into),
+            public_url: set(&self.public_url),
             limits: None,
             reopen_within: None,
             sla: None,

@@ -37,6 +37,10 @@ struct Rare {
     say: Option<Text>,
     value: Option<Text>,
     note: Option<Text>,
+    /// Who took the answer back (`back`) and when: the entry's own, so a
+    /// retracted entry never shares its head.
+    retracted_by: Option<Text>,
+    retracted_at: Option<OffsetDateTime>,
 }
 
 impl Head {
@@ -95,6 +99,11 @@ impl Head {
         if note.is_some() || self.rare.is_some() {
             self.rare_mut().note = note;
         }
+    }
+    /// Who retracted the entry and when, if recorded.
+    pub fn retraction(&self) -> Option<(&Text, OffsetDateTime)> {
+        let r = self.rare.as_ref()?;
+        Some((r.retracted_by.as_ref()?, r.retracted_at?))
     }
 }
 
@@ -162,6 +171,19 @@ impl TrailEntry {
     pub fn set_retracted(&mut self, retracted: bool) {
         self.retracted = retracted;
     }
+    /// Who retracted the entry and when (`retracted_by`, `retracted_at`).
+    pub fn retraction(&self) -> Option<(&Text, OffsetDateTime)> {
+        self.head.retraction()
+    }
+    /// Retracts the entry, recording who and when. The head becomes the
+    /// entry's own (a step back is rare; a shared head stays shared by the
+    /// entries that were not taken back).
+    pub fn retract(&mut self, by: Text, at: OffsetDateTime) {
+        self.retracted = true;
+        let rare = Arc::make_mut(&mut self.head).rare_mut();
+        rare.retracted_by = Some(by);
+        rare.retracted_at = Some(at);
+    }
     /// Gives the entry another place in a trail. Not part of the API: the
     /// store's load test copies one entry into many sessions with it.
     #[doc(hidden)]
@@ -210,9 +232,19 @@ impl Serialize for TrailEntry {
             #[serde(skip_serializing_if = "std::ops::Not::not")]
             retracted: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
+            retracted_by: Option<&'a Text>,
+            #[serde(
+                skip_serializing_if = "Option::is_none",
+                with = "time::serde::rfc3339::option"
+            )]
+            retracted_at: Option<OffsetDateTime>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             note: Option<&'a Text>,
         }
         let h = &*self.head;
+        // Only while retracted: an entry put back by a later replay keeps
+        // no stale retraction.
+        let retraction = h.retraction().filter(|_| self.retracted);
         Out {
             seq: self.seq,
             node: &h.node,
@@ -225,6 +257,8 @@ impl Serialize for TrailEntry {
             actor: &self.actor,
             at: self.at(),
             retracted: self.retracted,
+            retracted_by: retraction.map(|r| r.0),
+            retracted_at: retraction.map(|r| r.1),
             note: h.note(),
         }
         .serialize(s)
@@ -253,6 +287,10 @@ impl<'de> Deserialize<'de> for TrailEntry {
             #[serde(default)]
             retracted: bool,
             #[serde(default)]
+            retracted_by: Option<Text>,
+            #[serde(default, with = "time::serde::rfc3339::option")]
+            retracted_at: Option<OffsetDateTime>,
+            #[serde(default)]
             note: Option<Text>,
         }
         let e = In::deserialize(d)?;
@@ -262,6 +300,11 @@ impl<'de> Deserialize<'de> for TrailEntry {
         head.set_say(e.say);
         head.set_value(e.value);
         head.set_note(e.note);
+        if let (Some(by), Some(at)) = (e.retracted_by, e.retracted_at) {
+            let rare = head.rare_mut();
+            rare.retracted_by = Some(by);
+            rare.retracted_at = Some(at);
+        }
         let mut out = TrailEntry::new(Arc::new(head), e.seq, e.actor, e.at);
         out.retracted = e.retracted;
         Ok(out)
@@ -332,6 +375,29 @@ mod tests {
         let back: TrailEntry = serde_json::from_value(json).expect("deserializes");
         assert_eq!(back, e);
         assert_eq!(back.at(), at);
+    }
+
+    #[test]
+    fn a_retraction_records_who_and_when_and_leaves_shared_heads_alone() {
+        let head = Arc::new(Head::new("n".into(), "ask".into(), "Red?".into()));
+        let at = OffsetDateTime::from_unix_timestamp(1_764_500_000).expect("a time");
+        let mut a = TrailEntry::new(head.clone(), 1, "customer".into(), at);
+        let b = TrailEntry::new(head.clone(), 2, "customer".into(), at);
+        a.retract("customer".into(), at + time::Duration::minutes(2));
+        assert!(a.retracted());
+        assert!(Arc::ptr_eq(b.head(), &head), "the other entry still shares");
+        assert_eq!(b.retraction(), None);
+        let json = serde_json::to_value(&a).expect("serializes");
+        assert_eq!(json["retracted_by"], "customer");
+        assert_eq!(json["retracted_at"], "2025-11-30T10:55:20Z");
+        let back: TrailEntry = serde_json::from_value(json.clone()).expect("deserializes");
+        assert_eq!(back, a);
+        assert!(
+            serde_json::to_value(&b)
+                .unwrap()
+                .get("retracted_by")
+                .is_none()
+        );
     }
 
     #[test]

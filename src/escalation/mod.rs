@@ -125,8 +125,63 @@ impl Record {
         })
     }
 
-    /// The record as people read it in a ticket (`templates/escalation.txt.j2`).
+    /// The record as people read it in a ticket (`templates/escalation.txt.j2`),
+    /// worded in the record's language (English where the product does not
+    /// speak it).
     pub fn to_text(&self) -> Result<String, minijinja::Error> {
-        crate::render::render("escalation.txt.j2", minijinja::context! { r => self })
+        let t = crate::http::web::i18n::catalogue(&self.language);
+        crate::render::render(
+            "escalation.txt.j2",
+            minijinja::context! { r => self, t => t },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ticket text speaks the case's language.
+    #[test]
+    fn the_ticket_text_is_in_the_records_language() {
+        let mut r = Record {
+            id: "esc_1".into(),
+            session: "ses_1".into(),
+            script: ScriptRef {
+                id: "printer".into(),
+                version: "v1".into(),
+                title: "Drucker druckt nicht".into(),
+            },
+            tier: 2,
+            queue: Some("print".into()),
+            reason: "Rotes Licht".into(),
+            node: "light".into(),
+            channel: crate::engine::Channel::Customer,
+            language: "de".into(),
+            params: BTreeMap::new(),
+            vars: BTreeMap::new(),
+            customer_vars: Vec::new(),
+            trail: Vec::new(),
+            notes: vec![Note {
+                author: "sam".into(),
+                text: "Toner getauscht".into(),
+                at: OffsetDateTime::UNIX_EPOCH,
+            }],
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let de = r.to_text().unwrap();
+        assert!(
+            de.starts_with("ESKALATION esc_1 - Stufe 2, Warteschlange print"),
+            "{de}"
+        );
+        assert!(de.contains("Grund:    Rotes Licht"), "{de}");
+        assert!(de.contains("Notizen"), "{de}");
+        assert!(!de.contains("Reason") && !de.contains("Notes"), "{de}");
+        r.language = "xx".into();
+        assert!(
+            r.to_text()
+                .unwrap()
+                .starts_with("ESCALATION esc_1 - tier 2")
+        );
     }
 }

@@ -22,18 +22,22 @@
 //! A bearer token of neither kind, or an unknown staff token, is 401
 //! everywhere it is read.
 
+mod escalations;
+
 use super::AppState;
 use super::auth::Caller;
+use super::cases::{self, Contact, CustomerCase};
 use super::error::{ApiError, ApiResult};
 use super::limits::ClientIp;
 use super::ops::{self, Move, NewSession};
 use crate::engine::{self, Channel, Ending, Reply, Session, Status, Step};
-use crate::store::{Escalation, EscalationChange, EscalationFilter, EscalationStatus, Role};
+use crate::store::Role;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter, on};
+use escalations::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -73,10 +77,12 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/api/v1/sessions/{id}/answer", answer_session),
         route(M::POST, "/api/v1/sessions/{id}/back", back_session),
         route(M::POST, "/api/v1/sessions/{id}/escalate", escalate_session),
+        route(M::POST, "/api/v1/sessions/{id}/message", message_session),
         route(M::GET, "/api/v1/escalations", list_escalations),
         route(M::GET, "/api/v1/escalations/{id}", get_escalation),
         route(M::POST, "/api/v1/escalations/{id}/claim", claim_escalation),
         route(M::POST, "/api/v1/escalations/{id}/note", note_escalation),
+        route(M::POST, "/api/v1/escalations/{id}/reply", reply_escalation),
         route(
             M::POST,
             "/api/v1/escalations/{id}/resolve",
@@ -112,6 +118,43 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
         Ok(Body(v))
+    }
+}
+
+/// A JSON body that may be left out (no bytes at all): then `T::default()`.
+pub struct OptionalBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalBody<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().starts_with("application/json"));
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| match r.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    ApiError::PayloadTooLarge("the request body is too large".into())
+                }
+                _ => ApiError::bad_request("invalid_body", r.body_text()),
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "this call takes a JSON body: send `Content-Type: application/json`".into(),
+            ));
+        }
+        let axum::Json(v) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(OptionalBody(v))
     }
 }
 
@@ -257,6 +300,16 @@ struct EscalateStep {
     seq: u32,
     #[serde(default)]
     note: Option<String>,
+    /// Where the case may mail the customer (checked: 422 when malformed).
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// `POST /api/v1/sessions/{id}/message`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerMessage {
+    text: String,
 }
 
 /// A session as the API returns it. `token` only when it was created,
@@ -277,6 +330,10 @@ struct SessionBody {
     escalation: Option<EscalationSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resolution: Option<Resolution>,
+    /// The case the escalation became, as its customer sees it (when the
+    /// session is read whole).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case: Option<CustomerCase>,
 }
 
 /// How an escalated session was handed over, as it ended. The full record
@@ -340,6 +397,7 @@ fn session_body(
         trail: with_trail.then(|| s.trail.clone()),
         escalation,
         resolution,
+        case: None,
     }
 }
 
@@ -395,13 +453,11 @@ async fn get_session(
 ) -> ApiResult<axum::Json<SessionBody>> {
     let (stored, reader) = ops::open_session(&state, &caller, &id).await?;
     let step = ops::current_step(&state, &stored.state, reader.staff).await?;
-    Ok(axum::Json(session_body(
-        &id,
-        &stored.state,
-        step,
-        None,
-        true,
-    )))
+    let mut body = session_body(&id, &stored.state, step, None, true);
+    if stored.state.status == Status::Escalated {
+        body.case = cases::of_session(&state, &id).await?;
+    }
+    Ok(axum::Json(body))
 }
 
 async fn step_session(
@@ -483,182 +539,38 @@ async fn back_session(
 async fn escalate_session(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     PathParam(id): PathParam<String>,
     Body(req): Body<EscalateStep>,
 ) -> ApiResult<axum::Json<SessionBody>> {
     let note = req.note.filter(|n| !n.trim().is_empty());
-    step_session(&state, &caller, &id, req.seq, Move::Escalate(note)).await
+    let contact = match req.email.filter(|e| !e.trim().is_empty()) {
+        Some(e) => Some(Contact {
+            email: cases::check_email(&e)?,
+            base_url: cases::base_url(&state, &headers),
+        }),
+        None => None,
+    };
+    step_session(
+        &state,
+        &caller,
+        &id,
+        req.seq,
+        Move::Escalate { note, contact },
+    )
+    .await
 }
 
-// ---------------------------------------------------------------------------
-// Escalations.
-
-/// `GET /api/v1/escalations?tier=&queue=&status=&limit=`. Empty values mean
-/// "any", so a form can send every field; `status=all` does too.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EscalationQuery {
-    #[serde(default)]
-    tier: Option<String>,
-    #[serde(default)]
-    queue: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    limit: Option<String>,
-}
-
-const DEFAULT_LIMIT: u32 = 100;
-const MAX_LIMIT: u32 = 1000;
-
-impl EscalationQuery {
-    fn filter(self) -> ApiResult<EscalationFilter> {
-        let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        let bad = |m: String| ApiError::bad_request("invalid_query", m);
-        let tier = match given(self.tier) {
-            None => None,
-            Some(t) => match t.trim().parse::<u8>() {
-                Ok(n @ 1..=4) => Some(n),
-                _ => return Err(bad(format!("`tier` must be 1, 2, 3 or 4, not `{t}`"))),
-            },
-        };
-        let status = match given(self.status) {
-            // `all` is what the queue page sends for every status.
-            None => None,
-            Some(s) if s.trim() == "all" => None,
-            Some(s) => Some(EscalationStatus::parse(s.trim()).ok_or_else(|| {
-                bad(format!(
-                    "`status` must be open, claimed, resolved or all, not `{s}`"
-                ))
-            })?),
-        };
-        let limit = match given(self.limit) {
-            None => DEFAULT_LIMIT,
-            Some(l) => match l.trim().parse::<u32>() {
-                Ok(n @ 1..=MAX_LIMIT) => n,
-                _ => {
-                    return Err(bad(format!(
-                        "`limit` must be a number from 1 to {MAX_LIMIT}, not `{l}`"
-                    )));
-                }
-            },
-        };
-        Ok(EscalationFilter {
-            tier,
-            queue: given(self.queue).map(|q| q.trim().to_owned()),
-            status,
-            limit,
-        })
-    }
-}
-
-/// `POST /api/v1/escalations/{id}/note`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddNote {
-    text: String,
-}
-
-/// `POST /api/v1/escalations/{id}/resolve`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResolveEscalation {
-    note: String,
-}
-
-/// `POST /api/v1/escalations/{id}/escalate`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EscalateFurther {
-    /// Default: the escalation's tier plus one.
-    #[serde(default)]
-    tier: Option<u8>,
-    /// Default: the queue it is in.
-    #[serde(default)]
-    queue: Option<String>,
-    note: String,
-}
-
-fn non_blank(field: &str, text: String) -> ApiResult<String> {
-    if text.trim().is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_body",
-            format!("`{field}` must not be empty"),
-        ));
-    }
-    Ok(text)
-}
-
-/// `GET /api/v1/escalations`.
-async fn list_escalations(
+/// `POST /api/v1/sessions/{id}/message`: the customer writes on their case;
+/// the answer is the case as they see it.
+async fn message_session(
     State(state): State<AppState>,
-    QueueWorker(_): QueueWorker,
-    QueryParams(q): QueryParams<EscalationQuery>,
-) -> ApiResult<axum::Json<Vec<Escalation>>> {
-    let filter = q.filter()?;
-    Ok(axum::Json(state.store.escalations(&filter).await?))
-}
-
-/// `GET /api/v1/escalations/{id}`.
-async fn get_escalation(
-    State(state): State<AppState>,
-    QueueWorker(_): QueueWorker,
+    caller: Caller,
     PathParam(id): PathParam<String>,
-) -> ApiResult<axum::Json<Escalation>> {
-    Ok(axum::Json(ops::escalation(&state, &id).await?))
-}
-
-/// `POST /api/v1/escalations/{id}/claim`: the first claim wins, others 409.
-async fn claim_escalation(
-    State(state): State<AppState>,
-    QueueWorker(user): QueueWorker,
-    PathParam(id): PathParam<String>,
-) -> ApiResult<axum::Json<Escalation>> {
-    let change = EscalationChange::Claim { by: user.name };
-    Ok(axum::Json(
-        ops::change_escalation(&state, &id, change).await?,
-    ))
-}
-
-/// `POST /api/v1/escalations/{id}/note`.
-async fn note_escalation(
-    State(state): State<AppState>,
-    QueueWorker(user): QueueWorker,
-    PathParam(id): PathParam<String>,
-    Body(req): Body<AddNote>,
-) -> ApiResult<axum::Json<Escalation>> {
-    let text = non_blank("text", req.text)?;
-    let change = EscalationChange::Note(ops::note(&user, text));
-    Ok(axum::Json(
-        ops::change_escalation(&state, &id, change).await?,
-    ))
-}
-
-/// `POST /api/v1/escalations/{id}/resolve`.
-async fn resolve_escalation(
-    State(state): State<AppState>,
-    QueueWorker(user): QueueWorker,
-    PathParam(id): PathParam<String>,
-    Body(req): Body<ResolveEscalation>,
-) -> ApiResult<axum::Json<Escalation>> {
-    let text = non_blank("note", req.note)?;
-    let change = EscalationChange::Resolve(ops::note(&user, text));
-    Ok(axum::Json(
-        ops::change_escalation(&state, &id, change).await?,
-    ))
-}
-
-/// `POST /api/v1/escalations/{id}/escalate`: to a higher tier (default: one
-/// up), with the trail kept and the note appended.
-async fn escalate_further(
-    State(state): State<AppState>,
-    QueueWorker(user): QueueWorker,
-    PathParam(id): PathParam<String>,
-    Body(req): Body<EscalateFurther>,
-) -> ApiResult<axum::Json<Escalation>> {
-    let text = non_blank("note", req.note)?;
-    let e = ops::escalate_further(&state, &user, &id, req.tier, req.queue, text).await?;
-    Ok(axum::Json(e))
+    Body(req): Body<CustomerMessage>,
+) -> ApiResult<axum::Json<CustomerCase>> {
+    let e = cases::customer_message(&state, &caller, &id, req.text).await?;
+    Ok(axum::Json(CustomerCase::of(&e)))
 }
 
 // ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod caps;
+pub mod cases;
 pub mod error;
 pub mod limits;
 pub mod ops;
@@ -13,9 +14,38 @@ pub mod recent;
 mod router;
 pub mod web;
 
+use crate::case::{DueTimes, NoTargets};
+use crate::clock::Clock;
 use crate::library::Library;
 use crate::store::Store;
 use std::sync::Arc;
+
+/// What the cases need beyond the store (contract section 10).
+#[derive(Debug, Clone)]
+pub struct CaseSettings {
+    /// Sets a case's due times (the `[sla]` configuration); default none.
+    pub due_times: Arc<dyn DueTimes>,
+    /// A customer message this long after resolving reopens a case.
+    pub reopen_within: time::Duration,
+    /// The server's public address for links in mails, e.g.
+    /// `https://help.example.com` (`public_url`, `FIXPATH_PUBLIC_URL`);
+    /// `None`: the address the request came to.
+    pub public_url: Option<String>,
+    /// Whether cases mail their customers (on with `--smtp`): the changes
+    /// that mail put a `mail.*` message in the outbox.
+    pub mail: bool,
+}
+
+impl Default for CaseSettings {
+    fn default() -> Self {
+        CaseSettings {
+            due_times: Arc::new(NoTargets),
+            reopen_within: crate::store::DEFAULT_REOPEN_WITHIN,
+            public_url: None,
+            mail: false,
+        }
+    }
+}
 
 /// Settings the handlers need.
 #[derive(Debug, Clone)]
@@ -57,6 +87,9 @@ pub struct AppState {
     pub recent: Arc<recent::Recent>,
     /// The hash slots and rate limits of [`HttpConfig::limits`].
     pub guards: Arc<limits::Guards>,
+    /// The time handlers read (fixed in tests).
+    pub clock: Clock,
+    pub cases: Arc<CaseSettings>,
 }
 
 pub use router::{layered, loggable_uri, router};

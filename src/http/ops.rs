@@ -11,13 +11,12 @@
 use super::AppState;
 use super::auth::{self, Caller, constant_time_eq};
 use super::caps;
+use super::cases::{self, Contact};
 use super::error::{ApiError, ApiResult};
 use crate::engine::{self, Channel, Reply, Session, StartOptions, Status, Step, StepError};
-use crate::escalation::{Note, Record};
+use crate::escalation::Record;
 use crate::program::{Program, Script};
-use crate::store::{
-    Changed, Escalation, EscalationChange, EscalationStatus, Saved, StepWrite, StoredSession, User,
-};
+use crate::store::{Escalation, NewCase, Saved, StepWrite, StoredSession};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -69,7 +68,7 @@ pub fn random(prefix: &str) -> ApiResult<String> {
 
 /// `fixpath_escalations_total{tier, via}`: `via` is `session` (a session
 /// ended escalated) or `specialist` (escalated further from the queue).
-fn count_escalation(tier: u8, via: &'static str) {
+pub(crate) fn count_escalation(tier: u8, via: &'static str) {
     metrics::counter!("fixpath_escalations_total", "tier" => tier.to_string(), "via" => via)
         .increment(1);
 }
@@ -93,11 +92,26 @@ pub async fn open_session(
     let Some(stored) = state.store.session(id).await? else {
         return Err(no_session(id));
     };
-    let reader = reader_for(caller, &stored)?;
+    let reader = match reader_for(caller, &stored) {
+        Ok(r) => r,
+        // A link token (from a mail, or `/status`) opens it as its own does.
+        Err(e) => match caller {
+            Caller::Customer { token_hash }
+                if state.store.session_link_valid(id, token_hash).await? =>
+            {
+                Reader {
+                    actor: "customer".into(),
+                    staff: false,
+                }
+            }
+            _ => return Err(e),
+        },
+    };
     Ok((stored, reader))
 }
 
-/// Who the caller is to this session, if they may open it at all.
+/// Who the caller is to this session by its own token or as staff; a link
+/// token is checked by [`open_session`].
 fn reader_for(caller: &Caller, stored: &StoredSession) -> ApiResult<Reader> {
     let id = stored.id.as_str();
     let reader = match caller {
@@ -217,7 +231,7 @@ pub async fn start_session(
         }
         check_customer_vars(&program, &req.script, &req.vars)?;
     }
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     let opts = StartOptions {
         script: req.script.clone(),
         channel: req.channel,
@@ -244,7 +258,10 @@ pub async fn start_session(
     let id = random("ses_")?;
     let token = auth::mint_token(auth::CUSTOMER_PREFIX).map_err(ApiError::internal)?;
     let owner = staff.as_ref().map(|u| u.name.clone());
-    let escalation = record_of(&program, &session, &id, owner.as_deref(), now);
+    let actor = owner.clone().unwrap_or_else(|| "customer".into());
+    let escalation = record_of(&program, &session, &id, owner.as_deref(), now)
+        .map(|r| cases::new_case(state, r, reference.as_deref(), None, &actor, now))
+        .transpose()?;
     let stored = StoredSession {
         id: id.clone(),
         token_hash: token.hash,
@@ -260,8 +277,8 @@ pub async fn start_session(
         .await?;
     metrics::counter!("fixpath_sessions_started_total", "channel" => req.channel.as_str())
         .increment(1);
-    if let Some(record) = &escalation {
-        count_escalation(record.tier, "session");
+    if let Some(c) = &escalation {
+        count_escalation(c.escalation.record.tier, "session");
         state.outbox_notify.notify_one();
     }
     state.recent.put(Arc::new(stored.clone()));
@@ -333,7 +350,12 @@ fn record_of(
 pub enum Move {
     Reply(Reply),
     Back,
-    Escalate(Option<String>),
+    /// Asks for a person, with an optional note, and the customer's
+    /// address if they gave one (the case mails it).
+    Escalate {
+        note: Option<String>,
+        contact: Option<Contact>,
+    },
     /// "None of these" at the current question, with an optional note.
     NoneFits(Option<String>),
     /// Nothing but a sign of life: the session is saved as it is, so its
@@ -417,23 +439,27 @@ pub async fn step_unless_idle(
 ) -> ApiResult<Moved> {
     // The session as this instance last saved it, when that is the step
     // the caller answers (see `recent`); else the database's.
-    let (stored, reader) = match state.recent.get(id, seq) {
-        Some(s) if !matches!(caller, Caller::Anonymous) => {
-            let reader = reader_for(caller, &s)?;
-            (s, reader)
-        }
-        _ => {
+    let recent = state
+        .recent
+        .get(id, seq)
+        .filter(|_| !matches!(caller, Caller::Anonymous))
+        .and_then(|s| reader_for(caller, &s).ok().map(|r| (s, r)));
+    let (stored, reader) = match recent {
+        Some(found) => found,
+        None => {
             let (s, reader) = open_session(state, caller, id).await?;
             (Arc::new(s), reader)
         }
     };
-    let now = OffsetDateTime::now_utc();
+    let now = state.clock.now();
     if idle.is_some_and(|limit| idle_too_long(&stored, now, limit)) {
         return Ok(Moved::Idle);
     }
     match &mv {
         Move::Reply(Reply::Answer(text) | Reply::Value(text)) => caps::check_input(text)?,
-        Move::Escalate(Some(note)) => caps::check_note("note", note)?,
+        Move::Escalate {
+            note: Some(note), ..
+        } => caps::check_note("note", note)?,
         _ => {}
     }
     let before = &stored.state;
@@ -442,6 +468,10 @@ pub async fn step_unless_idle(
     }
     let program = program_of(state, before).await?;
     let answered = matches!(mv, Move::Reply(_) | Move::NoneFits(_));
+    let contact = match &mv {
+        Move::Escalate { contact, .. } => contact.clone(),
+        _ => None,
+    };
     let (after, step) = off_workers({
         let program = program.clone();
         let stored = stored.clone();
@@ -455,7 +485,7 @@ pub async fn step_unless_idle(
                     engine::answer(&program, &mut after, reply, &actor, now)?;
                 }
                 Move::Back => engine::back(&program, &mut after, &actor, now)?,
-                Move::Escalate(note) => {
+                Move::Escalate { note, .. } => {
                     engine::escalate_now(&program, &mut after, note, &actor, now)?;
                 }
                 Move::NoneFits(note) => {
@@ -495,11 +525,23 @@ pub async fn step_unless_idle(
         .filter(|(now, was)| now.retracted() && !was.retracted())
         .map(|(now, _)| now.seq())
         .collect();
-    let escalation = if before.status == Status::Active && after.status == Status::Escalated {
-        record_of(&program, &after, id, stored.owner.as_deref(), now)
-    } else {
-        None
-    };
+    let escalation: Option<NewCase> =
+        if before.status == Status::Active && after.status == Status::Escalated {
+            record_of(&program, &after, id, stored.owner.as_deref(), now)
+                .map(|r| {
+                    cases::new_case(
+                        state,
+                        r,
+                        stored.reference.as_deref(),
+                        contact,
+                        &reader.actor,
+                        now,
+                    )
+                })
+                .transpose()?
+        } else {
+            None
+        };
     let saved = state
         .store
         .save_step(&StepWrite {
@@ -531,8 +573,8 @@ pub async fn step_unless_idle(
     if answered {
         metrics::counter!("fixpath_answers_total").increment(1);
     }
-    if let Some(record) = &escalation {
-        count_escalation(record.tier, "session");
+    if let Some(c) = &escalation {
+        count_escalation(c.escalation.record.tier, "session");
         state.outbox_notify.notify_one();
     }
     let session = Arc::new(StoredSession {
@@ -552,15 +594,6 @@ pub async fn step_unless_idle(
     }))
 }
 
-/// A specialist's note, stamped now.
-pub fn note(user: &User, text: String) -> Note {
-    Note {
-        author: user.name.clone(),
-        text,
-        at: OffsetDateTime::now_utc(),
-    }
-}
-
 /// Reads one escalation.
 pub async fn escalation(state: &AppState, id: &str) -> ApiResult<Escalation> {
     if !well_formed_id(id, "esc_") {
@@ -571,95 +604,6 @@ pub async fn escalation(state: &AppState, id: &str) -> ApiResult<Escalation> {
         .escalation(id)
         .await?
         .ok_or_else(|| no_escalation(id))
-}
-
-/// Applies a change; a refusal is a 409 that says the escalation's state.
-pub async fn change_escalation(
-    state: &AppState,
-    id: &str,
-    change: EscalationChange,
-) -> ApiResult<Escalation> {
-    if !well_formed_id(id, "esc_") {
-        return Err(no_escalation(id));
-    }
-    match &change {
-        EscalationChange::Note(n)
-        | EscalationChange::Resolve(n)
-        | EscalationChange::EscalateFurther { note: n, .. } => caps::check_note("note", &n.text)?,
-        EscalationChange::Claim { .. } => {}
-    }
-    let now = OffsetDateTime::now_utc();
-    match state.store.change_escalation(id, &change, now).await? {
-        Changed::Ok(e) => {
-            state.outbox_notify.notify_one();
-            Ok(e)
-        }
-        Changed::NotFound => Err(no_escalation(id)),
-        Changed::Refused(e) => Err(match (&change, e.status) {
-            (_, EscalationStatus::Resolved) => ApiError::conflict(
-                "escalation_resolved",
-                format!("escalation `{id}` is resolved already"),
-            ),
-            (EscalationChange::Claim { .. }, _) => ApiError::conflict(
-                "already_claimed",
-                format!(
-                    "escalation `{id}` is claimed already, by `{}`",
-                    e.claimed_by.as_deref().unwrap_or("someone")
-                ),
-            ),
-            (_, status) => ApiError::conflict(
-                "refused",
-                format!(
-                    "escalation `{id}` does not take this change while it is {}",
-                    status.as_str()
-                ),
-            ),
-        }),
-    }
-}
-
-/// Escalates further: to a higher tier (default: one up, at most 4), the
-/// trail kept and the note appended.
-pub async fn escalate_further(
-    state: &AppState,
-    user: &User,
-    id: &str,
-    tier: Option<u8>,
-    queue: Option<String>,
-    text: String,
-) -> ApiResult<Escalation> {
-    let current = escalation(state, id).await?;
-    let from = current.record.tier;
-    let tier = tier.unwrap_or(from.saturating_add(1));
-    if tier > 4 {
-        return Err(ApiError::unprocessable(
-            "invalid_tier",
-            format!(
-                "there is no tier {tier}: the highest tier is 4 (this escalation is at {from})"
-            ),
-        ));
-    }
-    if tier <= from {
-        return Err(ApiError::unprocessable(
-            "invalid_tier",
-            format!("tier {tier} is not higher than the escalation's tier {from}"),
-        ));
-    }
-    let queue = queue
-        .filter(|q| !q.trim().is_empty())
-        .or(current.record.queue);
-    let escalated = change_escalation(
-        state,
-        id,
-        EscalationChange::EscalateFurther {
-            tier,
-            queue,
-            note: note(user, text),
-        },
-    )
-    .await?;
-    count_escalation(tier, "specialist");
-    Ok(escalated)
 }
 
 #[cfg(test)]

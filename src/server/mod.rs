@@ -205,6 +205,13 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),
+        clock: Default::default(),
+        cases: Arc::new(crate::http::CaseSettings {
+            due_times: Arc::new(config.sla.clone()),
+            reopen_within: config.sla.reopen_within(),
+            public_url: config.public_url.clone(),
+            mail: config.mail.is_some(),
+        }),
     };
 
     let listener = match TcpListener::bind(config.listen).await {

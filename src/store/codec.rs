@@ -6,13 +6,11 @@
 //! SQLite stores INTEGER milliseconds, PostgreSQL `timestamptz` truncated to
 //! the millisecond, so both read back the same values.
 
+use super::cases::NewEscalation;
 use super::{
-    Changed, Escalation, EscalationChange, EscalationFilter, EscalationStatus, NoteAdded,
-    OutboxMessage, Result, Role, StepWrite, StoreError, StoredSession, User, apply_change,
-    change_event, event_payload,
+    NewCase, OutboxMessage, Result, Role, StepWrite, StoreError, StoredSession, User, event_payload,
 };
 use crate::engine::{Channel, Ending, Frame, Pin, Session, Status, TrailEntry, Vars};
-use crate::escalation::Record;
 use serde::Serialize;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use std::borrow::Cow;
@@ -230,33 +228,11 @@ pub(super) fn state_json(s: &Session) -> Result<String> {
     )
 }
 
-/// An escalation as sent in webhooks: the record flattened, with its working
-/// state; serializes exactly like [`Escalation`] without cloning the record.
-#[derive(Serialize)]
-pub(super) struct EscalationView<'a> {
-    #[serde(flatten)]
-    record: &'a Record,
-    status: EscalationStatus,
-    claimed_by: Option<&'a str>,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-}
-
-impl<'a> EscalationView<'a> {
-    pub(super) fn of(e: &'a Escalation) -> Self {
-        EscalationView {
-            record: &e.record,
-            status: e.status,
-            claimed_by: e.claimed_by.as_deref(),
-            updated_at: e.updated_at,
-        }
-    }
-}
-
 // ---------------------------------------------------------------- reading rows
 
 /// A session row: its columns, then the trail as one JSON array of
-/// `[retracted, entry]` pairs (see each backend's `SESSION_COLUMNS`).
+/// `[retracted, entry, retraction]` triples (see each backend's
+/// `SESSION_COLUMNS`; `retraction` is `{by, at}` or null).
 pub(super) type SessionRow<T> = (
     String,
     String,
@@ -272,11 +248,15 @@ pub(super) fn session_from_row<T: DbTime>(row: SessionRow<T>) -> Result<StoredSe
     let (id, token_hash, owner, reference, state, created_at, updated_at, trail) = row;
     let mut state: Session = decode(&format!("state of session {id}"), &state)?;
     if let Some(trail) = trail {
-        let entries: Vec<(u8, TrailEntry)> = decode(&format!("trail of session {id}"), &trail)?;
+        let entries: Vec<(u8, TrailEntry, Option<Retraction>)> =
+            decode(&format!("trail of session {id}"), &trail)?;
         state.trail = entries
             .into_iter()
-            .map(|(retracted, mut e)| {
-                e.set_retracted(retracted != 0);
+            .map(|(retracted, mut e, retraction)| {
+                match retraction {
+                    Some(r) if retracted != 0 => e.retract(r.by.into(), r.at),
+                    _ => e.set_retracted(retracted != 0),
+                }
                 e
             })
             .collect();
@@ -293,58 +273,13 @@ pub(super) fn session_from_row<T: DbTime>(row: SessionRow<T>) -> Result<StoredSe
     })
 }
 
-pub(super) const ESCALATION_COLUMNS: &str = "id, status, claimed_by, record, updated_at";
-
-pub(super) type EscalationRow<T> = (String, String, Option<String>, String, T);
-
-pub(super) fn escalation_from_row<T: DbTime>(row: EscalationRow<T>) -> Result<Escalation> {
-    let (id, status, claimed_by, record, updated_at) = row;
-    let status = EscalationStatus::parse(&status).ok_or_else(|| {
-        StoreError::corrupt(format!("escalation {id}: unknown status `{status}`"))
-    })?;
-    let record: Record = decode(&format!("record of escalation {id}"), &record)?;
-    if record.id != id {
-        return Err(StoreError::corrupt(format!(
-            "escalation {id} holds the record of `{}`",
-            record.id
-        )));
-    }
-    Ok(Escalation {
-        record,
-        status,
-        claimed_by,
-        updated_at: updated_at.to_time(&|| format!("updated_at of escalation {id}"))?,
-    })
-}
-
-/// The filters of a queue listing, with `push_bind` so each backend gets
-/// its own placeholders; `order` is the backend's tie-break.
-pub(super) fn escalations_query<'a, DB>(
-    f: &'a EscalationFilter,
-    order: &str,
-) -> sqlx::QueryBuilder<'a, DB>
-where
-    DB: sqlx::Database,
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i16: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    let mut q = sqlx::QueryBuilder::new(format!(
-        "SELECT {ESCALATION_COLUMNS} FROM escalations WHERE 1 = 1"
-    ));
-    if let Some(s) = f.status {
-        q.push(" AND status = ").push_bind(s.as_str());
-    }
-    if let Some(t) = f.tier {
-        q.push(" AND tier = ").push_bind(i16::from(t));
-    }
-    if let Some(queue) = &f.queue {
-        q.push(" AND queue = ").push_bind(queue.as_str());
-    }
-    // A queue is worked oldest first.
-    q.push(format!(" ORDER BY created_at, {order} LIMIT "))
-        .push_bind(clamp_limit(f.limit));
-    q
+/// Who took a trail entry back and when: the `retraction` column of
+/// `trail_entries` (the entry's own JSON is as first written).
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub(super) struct Retraction {
+    by: String,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
 }
 
 pub(super) fn user_from_row(name: String, role: String, tier: impl Into<i64>) -> Result<User> {
@@ -446,6 +381,20 @@ pub(super) struct NewMessage<T> {
 }
 
 impl<T: DbTime> NewMessage<T> {
+    /// A message whose payload is `payload` as it is (a mail job).
+    pub(super) fn raw(
+        event_type: &'static str,
+        payload: String,
+        now: OffsetDateTime,
+    ) -> Result<NewMessage<T>> {
+        Ok(NewMessage {
+            id: message_id()?,
+            event_type,
+            payload,
+            at: T::to_db(now),
+        })
+    }
+
     pub(super) fn new(
         event_type: &'static str,
         data: &impl Serialize,
@@ -456,37 +405,6 @@ impl<T: DbTime> NewMessage<T> {
             event_type,
             payload: event_payload(event_type, now, data),
             at: T::to_db(now),
-        })
-    }
-}
-
-/// A new escalation and its `escalation.created` message, encoded.
-pub(super) struct NewEscalation<T> {
-    pub(super) id: String,
-    pub(super) session: String,
-    pub(super) tier: i16,
-    pub(super) queue: Option<String>,
-    pub(super) record: String,
-    pub(super) created_at: T,
-    pub(super) message: NewMessage<T>,
-}
-
-impl<T: DbTime> NewEscalation<T> {
-    fn new(record: &Record, now: OffsetDateTime) -> Result<NewEscalation<T>> {
-        let view = EscalationView {
-            record,
-            status: EscalationStatus::Open,
-            claimed_by: None,
-            updated_at: now,
-        };
-        Ok(NewEscalation {
-            id: record.id.clone(),
-            session: record.session.clone(),
-            tier: i16::from(record.tier),
-            queue: record.queue.clone(),
-            record: encode("escalation record", record)?,
-            created_at: T::to_db(record.created_at),
-            message: NewMessage::new("escalation.created", &view, now)?,
         })
     }
 }
@@ -508,7 +426,7 @@ pub(super) struct StartJob<T> {
 }
 
 impl<T: DbTime> StartJob<T> {
-    pub(super) fn new(s: &StoredSession, escalation: Option<&Record>) -> Result<StartJob<T>> {
+    pub(super) fn new(s: &StoredSession, escalation: Option<&NewCase>) -> Result<StartJob<T>> {
         Ok(StartJob {
             id: s.id.clone(),
             token_hash: s.token_hash.clone(),
@@ -539,6 +457,9 @@ pub(super) struct StepJob<T> {
     pub(super) entries: Entries,
     /// Sorted, no duplicates.
     pub(super) retracted: Vec<i64>,
+    /// Who retracted them and when (a step retracts as one person, at
+    /// one time): the `retraction` column's JSON.
+    pub(super) retraction: Option<String>,
     pub(super) escalation: Option<NewEscalation<T>>,
 }
 
@@ -547,6 +468,21 @@ impl<T: DbTime> StepJob<T> {
         let mut retracted: Vec<i64> = w.retracted.iter().map(|&s| i64::from(s)).collect();
         retracted.sort_unstable();
         retracted.dedup();
+        let retraction = w
+            .retracted
+            .iter()
+            .find_map(|seq| w.state.trail.iter().find(|e| e.seq() == *seq))
+            .and_then(|e| e.retraction())
+            .map(|(by, at)| {
+                encode(
+                    "retraction",
+                    &Retraction {
+                        by: by.to_string(),
+                        at,
+                    },
+                )
+            })
+            .transpose()?;
         Ok(StepJob {
             session_id: w.session_id.to_owned(),
             expected_seq: i64::from(w.expected_seq),
@@ -556,6 +492,7 @@ impl<T: DbTime> StepJob<T> {
             now: T::to_db(w.now),
             entries: Entries::new(w.new_entries)?,
             retracted,
+            retraction,
             escalation: w
                 .escalation
                 .map(|r| NewEscalation::new(r, w.now))
@@ -580,45 +517,6 @@ impl<T> Job<T> {
 }
 
 pub(super) type Reply = tokio::sync::oneshot::Sender<Result<super::Saved>>;
-
-/// A change planned: the escalation before and after it, with the message
-/// announcing it; or, when there is nothing to write, the answer at once.
-pub(super) type Planned<T> = std::result::Result<(Escalation, Escalation, NewMessage<T>), Changed>;
-
-/// What `change` comes to on the escalation read as `row` (the rules are
-/// `store::apply_change`'s); the backend writes it conditionally on the
-/// status it read.
-pub(super) fn plan_change<T: DbTime>(
-    row: Option<EscalationRow<T>>,
-    change: &EscalationChange,
-    now: OffsetDateTime,
-) -> Result<Planned<T>> {
-    let Some(row) = row else {
-        return Ok(Err(Changed::NotFound));
-    };
-    let current = escalation_from_row(row)?;
-    let Some(mut next) = apply_change(&current, change) else {
-        return Ok(Err(Changed::Refused(current)));
-    };
-    next.updated_at = now;
-    let message = change_message(change, &next, now)?;
-    Ok(Ok((current, next, message)))
-}
-
-/// The message a change announces: a note only itself and what names the
-/// escalation (see `NoteAdded`), any other change the escalation as it
-/// stands after it.
-fn change_message<T: DbTime>(
-    change: &EscalationChange,
-    next: &Escalation,
-    now: OffsetDateTime,
-) -> Result<NewMessage<T>> {
-    let event = change_event(change);
-    match change {
-        EscalationChange::Note(n) => NewMessage::new(event, &NoteAdded::new(next, n), now),
-        _ => NewMessage::new(event, &EscalationView::of(next), now),
-    }
-}
 
 // ---------------------------------------------------------------- migrations
 

@@ -8,13 +8,18 @@
 //! a time. Every change to an escalation writes its outbox message in the
 //! same transaction, so no event is lost between the two.
 
+mod cases;
 mod codec;
+mod page;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
 
+pub use page::Cursor;
+
+use crate::case::{Act, Actor, Case, DueTimes, Refusal};
 use crate::engine::{Pin, Session, TrailEntry};
-use crate::escalation::{Note, Record};
+use crate::escalation::Record;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -138,7 +143,7 @@ pub struct StepWrite<'a> {
     /// `seq`s of trail entries this step marked retracted.
     pub retracted: &'a [u32],
     /// Set when the step escalated the session.
-    pub escalation: Option<&'a Record>,
+    pub escalation: Option<&'a NewCase>,
     pub now: OffsetDateTime,
 }
 
@@ -150,75 +155,113 @@ pub enum Saved {
     NotFound,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EscalationStatus {
-    Open,
-    Claimed,
-    Resolved,
-}
+/// A case's status (contract section 10), under its old name.
+pub use crate::case::Status as EscalationStatus;
 
-impl EscalationStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EscalationStatus::Open => "open",
-            EscalationStatus::Claimed => "claimed",
-            EscalationStatus::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "open" => Some(Self::Open),
-            "claimed" => Some(Self::Claimed),
-            "resolved" => Some(Self::Resolved),
-            _ => None,
-        }
-    }
-}
-
-/// An escalation in the queue: the frozen record plus its working state.
+/// An escalation in the queue: the frozen record (section 8) and its working
+/// state as a case (section 10), as one JSON object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Escalation {
     #[serde(flatten)]
     pub record: Record,
-    pub status: EscalationStatus,
-    pub claimed_by: Option<String>,
+    #[serde(flatten)]
+    pub case: Case,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// A listing's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Oldest first: they have waited longest.
+    #[default]
+    Created,
+    /// The next due time first (overdue ones are the earliest); cases
+    /// without one last, oldest first.
+    Due,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct EscalationFilter {
     pub tier: Option<u8>,
     pub queue: Option<String>,
+    /// `None`: every status.
     pub status: Option<EscalationStatus>,
+    /// Only cases of this tier or lower (a specialist's own tier); `None`:
+    /// every tier (an admin).
+    pub max_tier: Option<u8>,
+    pub sort: Sort,
+    /// Where the page starts: after this case (see [`Cursor`]).
+    pub after: Option<Cursor>,
+    /// 0: the default page (100); at most 1,000.
     pub limit: u32,
 }
 
-/// A change a specialist makes to an escalation.
-#[derive(Debug, Clone)]
-pub enum EscalationChange {
-    /// Succeeds only while the escalation is open (one winner).
-    Claim {
-        by: String,
-    },
-    Note(Note),
-    Resolve(Note),
-    /// To a higher tier (at most 4), the trail kept, the note appended; the
-    /// escalation is open again for that tier.
-    EscalateFurther {
-        tier: u8,
-        queue: Option<String>,
-        note: Note,
-    },
+/// A page of a listing, and the cursor of the next page (`None`: the last).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Escalation>,
+    pub next: Option<Cursor>,
 }
+
+/// Where the mails of a change link to: the server's public address, and a
+/// link token freshly minted for it (its hash is stored with the mail, in
+/// the same transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailLink {
+    /// e.g. `https://help.example.com` (no trailing slash).
+    pub base_url: String,
+    pub token: String,
+    pub token_hash: String,
+}
+
+/// A case being created with its session's step: the escalation, and the
+/// link of its `mail.received` when mail is on (sent only when the case
+/// has an address).
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub escalation: Escalation,
+    pub mail: Option<MailLink>,
+}
+
+/// A change to a case: who does what, with the settings the rules need.
+#[derive(Debug, Clone)]
+pub struct EscalationChange {
+    pub actor: Actor,
+    pub act: Act,
+    pub reopen_within: time::Duration,
+    pub due_times: std::sync::Arc<dyn DueTimes>,
+    /// `Some` when mail is on: the mail the change sends (if any, and if
+    /// the case has an address) links with it.
+    pub mail: Option<MailLink>,
+}
+
+impl EscalationChange {
+    /// `act` by `actor`, reopening within 7 days, no service levels, no
+    /// mail.
+    pub fn new(actor: Actor, act: Act) -> EscalationChange {
+        EscalationChange {
+            actor,
+            act,
+            reopen_within: DEFAULT_REOPEN_WITHIN,
+            due_times: std::sync::Arc::new(crate::case::NoTargets),
+            mail: None,
+        }
+    }
+}
+
+/// How long after resolving a customer message reopens a case, unless
+/// configured (contract section 10).
+pub const DEFAULT_REOPEN_WITHIN: time::Duration = time::Duration::days(7);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Changed {
     Ok(Escalation),
-    /// Not allowed in its current state (e.g. claimed already, or resolved).
-    Refused(Escalation),
+    /// Allowed, with nothing to change (claiming what one holds): nothing
+    /// was written.
+    Unchanged(Escalation),
+    /// Refused by the rules; the escalation as it stands.
+    Refused(Escalation, Refusal),
     NotFound,
 }
 
@@ -340,7 +383,7 @@ pub trait Sessions: Send + Sync + 'static {
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>>;
 
     /// Stores a new session (and its escalation, if it escalated at once).
-    async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()>;
+    async fn create_session(&self, s: &StoredSession, escalation: Option<&NewCase>) -> Result<()>;
     async fn session(&self, id: &str) -> Result<Option<StoredSession>>;
     /// Sessions whose reference matches (for an agent taking over a call).
     async fn sessions_by_reference(
@@ -355,16 +398,37 @@ pub trait Sessions: Send + Sync + 'static {
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, String>>;
     /// Saves one step atomically: state, new trail entries, retractions, and
-    /// the escalation with its `escalation.created` outbox message.
+    /// the escalation with its `escalation.created` outbox message (and its
+    /// `mail.received` with the link token, when it has an address and mail
+    /// is on).
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved>;
+
+    /// Whether `token_hash` is one of the session's link tokens (handed out
+    /// in a mail or by `/status`), which open it like its own token.
+    async fn session_link_valid(&self, session_id: &str, token_hash: &str) -> Result<bool>;
+    /// Adds a link token to a session; [`StoreError::NotFound`] for an
+    /// unknown session.
+    async fn add_session_link(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
 }
 
 /// The escalation queue.
 #[async_trait]
 pub trait Escalations: Send + Sync + 'static {
-    async fn escalations(&self, f: &EscalationFilter) -> Result<Vec<Escalation>>;
+    /// A page of the queue (see [`EscalationFilter`]).
+    async fn escalations(&self, f: &EscalationFilter) -> Result<Page>;
     async fn escalation(&self, id: &str) -> Result<Option<Escalation>>;
-    /// Applies a change and queues its webhook event in one transaction.
+    /// The newest case with this reference, compared as
+    /// [`case::reference::normalise`](crate::case::reference::normalise)
+    /// makes it (any case, no dash).
+    async fn escalation_by_reference(&self, reference: &str) -> Result<Option<Escalation>>;
+    /// Applies a change by the rules of [`case::apply`](crate::case::apply)
+    /// and queues its webhook event (and its mail, with its link token) in
+    /// one transaction.
     async fn change_escalation(
         &self,
         id: &str,
@@ -490,90 +554,43 @@ pub fn event_payload(event_type: &str, now: OffsetDateTime, data: &impl Serializ
     serde_json::json!({ "type": event_type, "timestamp": ts, "data": data }).to_string()
 }
 
-/// The rules of [`Store::change_escalation`], one copy for every backend:
-/// `current` after `change`, or `None` when the change is refused (the
-/// caller stamps `updated_at`).
-///
-/// A claim needs an open escalation; resolving needs one not yet resolved
-/// (open or claimed, by anyone: who may is the caller's call); escalating
-/// further needs one not resolved and a tier above the current one, at most
-/// 4, and opens it again for that tier. Notes are taken in every state, a
-/// resolved escalation included (a follow-up after the fact belongs with the
-/// ticket), and leave the status as it is.
-pub(crate) fn apply_change(current: &Escalation, change: &EscalationChange) -> Option<Escalation> {
-    let was = current.status;
-    let mut next = current.clone();
-    match change {
-        EscalationChange::Claim { by } => {
-            if was != EscalationStatus::Open {
-                return None;
-            }
-            next.status = EscalationStatus::Claimed;
-            next.claimed_by = Some(by.clone());
-        }
-        EscalationChange::Note(n) => next.record.notes.push(n.clone()),
-        EscalationChange::Resolve(n) => {
-            if was == EscalationStatus::Resolved {
-                return None;
-            }
-            next.status = EscalationStatus::Resolved;
-            next.record.notes.push(n.clone());
-        }
-        EscalationChange::EscalateFurther { tier, queue, note } => {
-            if was == EscalationStatus::Resolved || *tier <= current.record.tier || *tier > 4 {
-                return None;
-            }
-            next.record.tier = *tier;
-            if let Some(q) = queue {
-                next.record.queue = Some(q.clone());
-            }
-            next.status = EscalationStatus::Open;
-            next.claimed_by = None;
-            next.record.notes.push(note.clone());
-        }
-    }
-    Some(next)
-}
-
-/// The `data` of an `escalation.note_added` event: the new note and what
-/// identifies the escalation, not the record. Notes are the one change an
-/// escalation takes without end, and a record carries every note before:
-/// events that repeated it would grow with each one (80 notes, 195 MB of
-/// outbox). A receiver that wants the record reads it from the API.
+/// The `data` of the events of changes a case takes without end (a note,
+/// a message to or from the customer): the new note or message and what
+/// identifies the case, not the record. A record carries every note and
+/// message before: events that repeated it would grow with each one (80
+/// notes, 195 MB of outbox). A receiver that wants the record reads it
+/// from the API.
 #[derive(Debug, Serialize)]
-pub(crate) struct NoteAdded<'a> {
+pub(crate) struct Compact<'a> {
     id: &'a str,
     session: &'a str,
+    reference: &'a str,
     status: EscalationStatus,
     tier: u8,
     queue: Option<&'a str>,
     claimed_by: Option<&'a str>,
-    note: &'a crate::escalation::Note,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a crate::escalation::Note>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a crate::case::Message>,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
 }
 
-impl<'a> NoteAdded<'a> {
-    pub(crate) fn new(after: &'a Escalation, note: &'a crate::escalation::Note) -> Self {
-        NoteAdded {
+impl<'a> Compact<'a> {
+    /// The event of `after`'s last note, or of its last message.
+    pub(crate) fn new(after: &'a Escalation, note: bool) -> Self {
+        Compact {
             id: &after.record.id,
             session: &after.record.session,
-            status: after.status,
+            reference: &after.case.reference,
+            status: after.case.status,
             tier: after.record.tier,
             queue: after.record.queue.as_deref(),
-            claimed_by: after.claimed_by.as_deref(),
-            note,
+            claimed_by: after.case.claimed_by.as_deref(),
+            note: after.record.notes.last().filter(|_| note),
+            message: after.case.messages.last().filter(|_| !note),
             updated_at: after.updated_at,
         }
-    }
-}
-
-/// The webhook event a change announces.
-pub(crate) fn change_event(change: &EscalationChange) -> &'static str {
-    match change {
-        EscalationChange::Claim { .. } => "escalation.claimed",
-        EscalationChange::Note(_) => "escalation.note_added",
-        EscalationChange::Resolve(_) => "escalation.resolved",
-        EscalationChange::EscalateFurther { .. } => "escalation.escalated",
     }
 }

@@ -2,8 +2,9 @@
 //! PostgreSQL's `$N` parameters too, so the SQL text is the same; values are
 //! bound and read in each backend's own types (its time `T`, its integers).
 
-use super::codec::{self, DbTime, ESCALATION_COLUMNS, EscalationRow, SessionRow, db, small_int};
-use super::{Escalation, Result, ScriptVersion, StoredSession, User};
+use super::cases::{self, ESCALATION_COLUMNS, EscalationRow};
+use super::codec::{self, DbTime, SessionRow, db, small_int};
+use super::{Escalation, Result, ScriptVersion, StoreError, StoredSession, User};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 /// A backend's pool, for the statements it runs like the other backend.
@@ -92,8 +93,78 @@ where
             .fetch_optional(self.0)
             .await
             .map_err(db)?
-            .map(codec::escalation_from_row)
+            .map(cases::escalation_from_row)
             .transpose()
+    }
+
+    /// The newest case whose normalised reference is this one's.
+    pub(super) async fn escalation_by_reference<T>(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Escalation>>
+    where
+        T: DbTime,
+        EscalationRow<T>: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let wanted = crate::case::reference::normalise(reference);
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {ESCALATION_COLUMNS} FROM escalations WHERE reference_norm = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        sqlx::query_as::<DB, EscalationRow<T>>(&sql)
+            .bind(wanted.as_str())
+            .fetch_optional(self.0)
+            .await
+            .map_err(db)?
+            .map(cases::escalation_from_row)
+            .transpose()
+    }
+
+    pub(super) async fn session_link_valid(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+    ) -> Result<bool>
+    where
+        for<'r> (String,): FromRow<'r, DB::Row>,
+    {
+        let found = sqlx::query_as::<DB, (String,)>(
+            "SELECT session_id FROM session_links WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.0)
+        .await
+        .map_err(db)?;
+        Ok(found.is_some_and(|(s,)| s == session_id))
+    }
+
+    /// One statement: the session's row is read and the link written
+    /// together (a session removed in between fails the foreign key).
+    pub(super) async fn add_session_link<T>(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<()>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        for<'r> (String,): FromRow<'r, DB::Row>,
+    {
+        sqlx::query_as::<DB, (String,)>(
+            "INSERT INTO session_links (token_hash, session_id, created_at) \
+             SELECT $1, id, $2 FROM sessions WHERE id = $3 RETURNING session_id",
+        )
+        .bind(token_hash)
+        .bind(T::to_db(now))
+        .bind(session_id)
+        .fetch_optional(self.0)
+        .await
+        .map_err(|e| codec::duplicate_or_db(e, || "link token".into()))?
+        .map(drop)
+        .ok_or_else(|| StoreError::NotFound(format!("session `{session_id}`")))
     }
 
     /// `I` is the backend's type of the tier column.

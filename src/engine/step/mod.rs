@@ -191,9 +191,8 @@ pub fn back(
     };
     let mut replayed = replay_without(program, s, Some(i))?;
     replayed.trail = std::mem::take(&mut s.trail);
-    replayed.trail[i].set_retracted(true);
+    replayed.trail[i].retract(actor.into(), now);
     replayed.seq = s.seq + 1;
-    let _ = (actor, now);
     *s = replayed;
     Ok(())
 }

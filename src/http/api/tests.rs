@@ -92,7 +92,10 @@ fn documented_request_bodies_match_their_types() {
         "AnswerStep",
         "BackStep",
         "EscalateStep",
+        "CustomerMessage",
+        "ClaimEscalation",
         "AddNote",
+        "ReplyEscalation",
         "ResolveEscalation",
         "EscalateFurther",
     ];
@@ -100,7 +103,10 @@ fn documented_request_bodies_match_their_types() {
     same_fields::<AnswerStep>(&doc, "AnswerStep");
     same_fields::<BackStep>(&doc, "BackStep");
     same_fields::<EscalateStep>(&doc, "EscalateStep");
+    same_fields::<CustomerMessage>(&doc, "CustomerMessage");
+    same_fields::<ClaimEscalation>(&doc, "ClaimEscalation");
     same_fields::<AddNote>(&doc, "AddNote");
+    same_fields::<ReplyEscalation>(&doc, "ReplyEscalation");
     same_fields::<ResolveEscalation>(&doc, "ResolveEscalation");
     same_fields::<EscalateFurther>(&doc, "EscalateFurther");
 

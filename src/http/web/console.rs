@@ -530,7 +530,10 @@ async fn escalate(
             &user,
             &id,
             form.seq,
-            Move::Escalate(note),
+            Move::Escalate {
+                note,
+                contact: None,
+            },
         )
         .await
     }

@@ -9,13 +9,15 @@ use super::csrf::Form;
 use super::signin::{Queue, Staff};
 use super::view::{FieldError, trail_view};
 use super::{Chrome, PageError, PageResult, i18n, json_text, render_status, respond, see_other};
+use crate::case::Act;
+use crate::case::reference::normalise;
 use crate::http::AppState;
+use crate::http::cases::{self, actor_of};
 use crate::http::error::ApiError;
-use crate::http::ops;
-use crate::store::{Escalation, EscalationChange, EscalationFilter, EscalationStatus, User};
+use crate::store::{Escalation, EscalationFilter, EscalationStatus, User};
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,7 @@ struct Row {
     reason: String,
     status: &'static str,
     claimed_by: Option<String>,
+    resolved_by: Option<String>,
     age: String,
     age_minutes: i64,
     channel: &'static str,
@@ -77,7 +80,7 @@ fn age(lang: &str, since: OffsetDateTime, now: OffsetDateTime) -> (String, i64) 
 
 async fn list(
     State(state): State<AppState>,
-    Staff { chrome, .. }: Staff<Queue>,
+    Staff { chrome, user, .. }: Staff<Queue>,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let q = q.map(|Query(q)| q).unwrap_or_default();
@@ -88,65 +91,54 @@ async fn list(
             .parse::<u8>()
             .ok()
             .filter(|t| (1..=4).contains(t));
-        // Default: everything still to do (open and claimed).
-        let status = EscalationStatus::parse(q.status.trim());
         let queue = Some(q.queue.trim().to_owned()).filter(|s| !s.is_empty());
         // Bounded like the console's search: nobody types a longer one.
         let wanted: String = q.reference.trim().chars().take(200).collect();
-        let sessions = if wanted.is_empty() {
-            None
-        } else {
-            let mut ids = std::collections::HashSet::new();
-            for r in reference_forms(&wanted) {
-                for s in state.store.sessions_by_reference(&r, 500).await? {
-                    ids.insert(s.id);
-                }
-            }
-            Some(ids)
-        };
+        // Default: everything still to do.
+        let statuses: Vec<Option<EscalationStatus>> =
+            match (EscalationStatus::parse(q.status.trim()), q.status.trim()) {
+                (Some(s), _) => vec![Some(s)],
+                (None, "all") => vec![None],
+                _ => vec![
+                    Some(EscalationStatus::Open),
+                    Some(EscalationStatus::Claimed),
+                    Some(EscalationStatus::Waiting),
+                ],
+            };
         let mut items: Vec<Escalation> = Vec::new();
-        let statuses: Vec<EscalationStatus> = match (status, q.status.trim()) {
-            (Some(s), _) => vec![s],
-            (None, "all") => vec![
-                EscalationStatus::Open,
-                EscalationStatus::Claimed,
-                EscalationStatus::Resolved,
-            ],
-            _ => vec![EscalationStatus::Open, EscalationStatus::Claimed],
-        };
-        for s in statuses {
-            items.extend(
-                state
-                    .store
-                    .escalations(&EscalationFilter {
-                        tier,
-                        queue: queue.clone(),
-                        status: Some(s),
-                        limit: 500,
-                    })
-                    .await?,
-            );
+        for status in statuses {
+            let filter = EscalationFilter {
+                tier,
+                queue: queue.clone(),
+                status,
+                limit: 500,
+                ..EscalationFilter::default()
+            };
+            items.extend(cases::list(&state, &user, filter).await?.items);
         }
-        if let Some(ids) = &sessions {
-            items.retain(|e| ids.contains(&e.record.session));
+        if !wanted.is_empty() {
+            // `k7qf 2m9d` finds `K7QF-2M9D`.
+            let wanted = normalise(&wanted);
+            items.retain(|e| normalise(&e.case.reference) == wanted);
         }
-        items.sort_by_key(|e| e.record.created_at);
-        let session_ids: Vec<String> = items.iter().map(|e| e.record.session.clone()).collect();
-        let references = state.store.session_references(&session_ids).await?;
-        let now = OffsetDateTime::now_utc();
+        items.sort_by(|a, b| {
+            (a.record.created_at, &a.record.id).cmp(&(b.record.created_at, &b.record.id))
+        });
+        let now = state.clock.now();
         let rows: Vec<Row> = items
             .iter()
             .map(|e| {
                 let (age, age_minutes) = age(&chrome.lang, e.record.created_at, now);
                 Row {
                     id: e.record.id.clone(),
-                    reference: references.get(&e.record.session).cloned(),
+                    reference: Some(e.case.reference.clone()).filter(|r| !r.is_empty()),
                     title: e.record.script.title.clone(),
                     tier: e.record.tier,
                     queue: e.record.queue.clone(),
                     reason: e.record.reason.clone(),
-                    status: e.status.as_str(),
-                    claimed_by: e.claimed_by.clone(),
+                    status: e.case.status.as_str(),
+                    claimed_by: e.case.claimed_by.clone(),
+                    resolved_by: e.case.resolved_by.clone(),
                     age,
                     age_minutes,
                     channel: e.record.channel.as_str(),
@@ -179,24 +171,6 @@ async fn list(
     respond(&chrome, r)
 }
 
-/// A reference as typed, and as a customer's is printed (upper case, with
-/// its dash), so `k7qf 2m9d` finds `K7QF-2M9D`.
-fn reference_forms(given: &str) -> Vec<String> {
-    let mut forms = vec![given.to_owned()];
-    let compact: String = given
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_ascii_uppercase();
-    if compact.len() == 8 {
-        let printed = format!("{}-{}", &compact[..4], &compact[4..]);
-        if printed != given {
-            forms.push(printed);
-        }
-    }
-    forms
-}
-
 async fn item_page(
     state: &AppState,
     chrome: &Chrome,
@@ -205,12 +179,8 @@ async fn item_page(
     status: StatusCode,
     errors: Vec<FieldError>,
 ) -> PageResult {
-    let e = ops::escalation(state, id).await?;
-    let reference = state
-        .store
-        .session(&e.record.session)
-        .await?
-        .and_then(|s| s.reference);
+    let e = cases::read(state, user, id).await?;
+    let reference = Some(e.case.reference.clone()).filter(|r| !r.is_empty());
     let r = &e.record;
     let pairs = |m: &std::collections::BTreeMap<String, Json>| -> Vec<(String, String)> {
         m.iter().map(|(k, v)| (k.clone(), json_text(v))).collect()
@@ -227,7 +197,7 @@ async fn item_page(
             }
         })
         .collect();
-    let (waited, _) = age(&chrome.lang, r.created_at, OffsetDateTime::now_utc());
+    let (waited, _) = age(&chrome.lang, r.created_at, state.clock.now());
     Ok(render_status(
         chrome,
         status,
@@ -248,9 +218,10 @@ async fn item_page(
             vars => pairs(&r.vars),
             trail => trail_view(&r.trail),
             notes => notes,
-            status => e.status.as_str(),
-            claimed_by => e.claimed_by,
-            mine => e.claimed_by.as_deref() == Some(user.name.as_str()),
+            status => e.case.status.as_str(),
+            claimed_by => e.case.claimed_by,
+            resolved_by => e.case.resolved_by,
+            mine => e.case.claimed_by.as_deref() == Some(user.name.as_str()),
             waited => waited,
             errors => errors,
         },
@@ -283,15 +254,21 @@ struct EscalateForm {
     note: String,
 }
 
+/// A change asked for on the queue's pages.
+enum Change {
+    Act(Act),
+    Further { tier: Option<u8>, note: String },
+}
+
 /// Applies a change and shows the item again; a refusal (claimed by someone
 /// else first, resolved already) is shown on the item's page.
 async fn apply(
     state: &AppState,
     chrome: &Chrome,
     user: &User,
+    headers: &HeaderMap,
     id: &str,
-    change: Result<EscalationChange, FieldError>,
-    tier: Option<u8>,
+    change: Result<Change, FieldError>,
 ) -> PageResult {
     let result = match change {
         Err(problem) => {
@@ -305,12 +282,17 @@ async fn apply(
             )
             .await;
         }
-        Ok(EscalationChange::EscalateFurther { note, queue, .. }) => {
-            ops::escalate_further(state, user, id, tier, queue, note.text).await
+        Ok(Change::Further { tier, note }) => {
+            cases::escalate_further(state, user, id, tier, None, note).await
         }
-        Ok(change) => ops::change_escalation(state, id, change).await,
+        Ok(Change::Act(act)) => {
+            let base = cases::base_url(state, headers);
+            cases::act(state, actor_of(user), id, act, Some(&base)).await
+        }
     };
     match result {
+        // Sent above the specialist's tier: it is no longer theirs to see.
+        Ok(e) if !actor_of(user).may_see(e.record.tier) => Ok(see_other(chrome, "/queue")),
         Ok(_) => Ok(see_other(chrome, &format!("/queue/{id}"))),
         Err(e @ (ApiError::Conflict { .. } | ApiError::Unprocessable { .. })) => {
             let status = e.status();
@@ -340,15 +322,14 @@ fn required_text(chrome: &Chrome, field: &'static str, text: &str) -> Result<Str
 async fn claim(
     State(state): State<AppState>,
     Staff { chrome, user, .. }: Staff<Queue>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<Empty>, PageError>,
 ) -> Response {
     let r = async {
         let Form(Empty {}) = form?;
-        let change = EscalationChange::Claim {
-            by: user.name.clone(),
-        };
-        apply(&state, &chrome, &user, &id, Ok(change), None).await
+        let change = Change::Act(Act::Claim { take_over: false });
+        apply(&state, &chrome, &user, &headers, &id, Ok(change)).await
     }
     .await;
     respond(&chrome, r)
@@ -357,14 +338,15 @@ async fn claim(
 async fn note(
     State(state): State<AppState>,
     Staff { chrome, user, .. }: Staff<Queue>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<NoteForm>, PageError>,
 ) -> Response {
     let r = async {
         let Form(form) = form?;
         let change = required_text(&chrome, "note-text", &form.text)
-            .map(|t| EscalationChange::Note(ops::note(&user, t)));
-        apply(&state, &chrome, &user, &id, change, None).await
+            .map(|text| Change::Act(Act::Note { text }));
+        apply(&state, &chrome, &user, &headers, &id, change).await
     }
     .await;
     respond(&chrome, r)
@@ -373,14 +355,19 @@ async fn note(
 async fn resolve(
     State(state): State<AppState>,
     Staff { chrome, user, .. }: Staff<Queue>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<NoteForm>, PageError>,
 ) -> Response {
     let r = async {
         let Form(form) = form?;
-        let change = required_text(&chrome, "resolve-text", &form.text)
-            .map(|t| EscalationChange::Resolve(ops::note(&user, t)));
-        apply(&state, &chrome, &user, &id, change, None).await
+        let change = required_text(&chrome, "resolve-text", &form.text).map(|resolution| {
+            Change::Act(Act::Resolve {
+                resolution,
+                note: None,
+            })
+        });
+        apply(&state, &chrome, &user, &headers, &id, change).await
     }
     .await;
     respond(&chrome, r)
@@ -389,20 +376,16 @@ async fn resolve(
 async fn escalate(
     State(state): State<AppState>,
     Staff { chrome, user, .. }: Staff<Queue>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<EscalateForm>, PageError>,
 ) -> Response {
     let r = async {
         let Form(form) = form?;
         let tier = form.tier.trim().parse::<u8>().ok();
-        let change = required_text(&chrome, "escalate-text", &form.note).map(|t| {
-            EscalationChange::EscalateFurther {
-                tier: tier.unwrap_or(0),
-                queue: None,
-                note: ops::note(&user, t),
-            }
-        });
-        apply(&state, &chrome, &user, &id, change, tier).await
+        let change = required_text(&chrome, "escalate-text", &form.note)
+            .map(|note| Change::Further { tier, note });
+        apply(&state, &chrome, &user, &headers, &id, change).await
     }
     .await;
     respond(&chrome, r)

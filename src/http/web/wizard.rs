@@ -135,22 +135,6 @@ struct StartForm {
     script: String,
 }
 
-/// A reference a customer can read out on the phone: 8 characters from an
-/// alphabet without look-alikes (no 0/O, 1/I/L), as `XXXX-XXXX`.
-pub fn new_reference() -> Result<String, getrandom::Error> {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes)?;
-    let mut out = String::with_capacity(9);
-    for (i, b) in bytes.iter().enumerate() {
-        if i == 4 {
-            out.push('-');
-        }
-        out.push(ALPHABET[usize::from(*b) % ALPHABET.len()] as char);
-    }
-    Ok(out)
-}
-
 /// The session cookie outlives the idle limit by a day, so a customer who
 /// comes back late is told the session expired, not that it is unknown.
 fn cookie_age(state: &AppState) -> i64 {
@@ -189,7 +173,7 @@ async fn start(
         let language = program
             .get(&form.script)
             .and_then(|(_, s)| chrome.prefer(&s.languages));
-        let reference = new_reference().map_err(ApiError::internal)?;
+        let reference = crate::case::reference::new_reference().map_err(ApiError::internal)?;
         let started = ops::start_session(
             &state,
             &Caller::Anonymous,
@@ -461,7 +445,7 @@ async fn show(
     }
     let r = async {
         let stored = open(&state, &headers, &id).await?;
-        let now = OffsetDateTime::now_utc();
+        let now = state.clock.now();
         if expired(&state, &stored, now) {
             chrome.speak(&stored.state.language, Vec::new(), None);
             return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
@@ -679,7 +663,7 @@ async fn check(
     let why = query.map(|Query(q)| q.why).unwrap_or_default();
     let r = async {
         let stored = open(&state, &headers, &id).await?;
-        if expired(&state, &stored, OffsetDateTime::now_utc()) {
+        if expired(&state, &stored, state.clock.now()) {
             return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
         }
         if stored.state.status != Status::Active {
@@ -739,23 +723,13 @@ async fn escalate(
         let mv = if form.why == "none" {
             Move::NoneFits(note)
         } else {
-            Move::Escalate(note)
+            Move::Escalate {
+                note,
+                contact: None,
+            }
         };
         move_and_show(&state, &chrome, &headers, &id, form.seq, mv).await
     }
     .await;
     respond(&chrome, r)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_are_readable_aloud() {
-        let r = new_reference().unwrap();
-        assert_eq!(r.len(), 9);
-        assert_eq!(&r[4..5], "-");
-        assert!(!r.contains(['0', 'O', '1', 'I', 'L']));
-    }
 }

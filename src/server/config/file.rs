@@ -69,6 +69,8 @@ pub struct Settings {
     pub session_idle: Option<u32>,
     pub secure_cookies: Option<bool>,
     pub log_format: Option<LogFormat>,
+    /// The server's public address, for the links in mails.
+    pub public_url: Option<String>,
     /// The `[limits]` table (file only).
     pub limits: Option<LimitSettings>,
     /// How long after its resolution a customer's message reopens a case
@@ -169,7 +171,7 @@ impl ConfigFile {
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
                  smtp, mail_from, body_limit, session_idle, secure_cookies, log_format, \
-                 reopen_within, a [limits] table (hash_slots, signin_per_minute, \
+                 public_url, reopen_within, a [limits] table (hash_slots, signin_per_minute, \
                  sessions_per_minute, trusted_proxies) and [sla.tier1] to [sla.tier4] tables",
             )
         })?;

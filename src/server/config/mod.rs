@@ -19,7 +19,7 @@ mod sla;
 mod tests;
 
 pub use file::{ByteSize, ConfigFile, LimitSettings, Settings};
-pub use resolve::{Problem, parse_listen, parse_webhook, resolve_db};
+pub use resolve::{Problem, parse_listen, parse_public_url, parse_webhook, resolve_db};
 
 use crate::delivery;
 use serde::Deserialize;
@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// Service levels (`[sla]`, file only) and `reopen_within`: the server
     /// hands this to the case workflow as its `DueTimes`.
     pub sla: crate::case::sla::Sla,
+    /// Where the links in mails lead (`https://help.example.com`, no
+    /// trailing slash); `None`: the address each request came to.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

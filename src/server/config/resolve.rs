@@ -46,6 +46,22 @@ pub fn parse_webhook(s: &str) -> Result<reqwest::Url, Problem> {
     Ok(url)
 }
 
+/// Parses the public address: an absolute `http` or `https` URL with a
+/// host and nothing after its path; kept without a trailing slash.
+pub fn parse_public_url(s: &str) -> Result<String, Problem> {
+    let s = s.trim();
+    let hint = "the address customers reach the server at, e.g. https://help.example.com";
+    let url = reqwest::Url::parse(s)
+        .map_err(|e| Problem::new(format!("`{s}` is not a URL ({e})")).hint(hint))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(Problem::new(format!("`{s}` is not an http(s) URL with a host")).hint(hint));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Problem::new(format!("`{s}` has a query or a fragment")).hint(hint));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 /// A setting that could not be used: what was wrong, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -260,6 +276,17 @@ impl ServerConfig {
             }
         }
 
+        let public_url = pick(
+            (
+                args.public_url.as_deref(),
+                "--public-url",
+                "FIXPATH_PUBLIC_URL",
+            ),
+            file,
+            ("public_url", |s| s.public_url.as_deref()),
+            parse_public_url,
+        )?;
+
         let mut db = resolve_db(args.db.as_deref(), file)?;
         let pool = match (args.db_pool, under.db_pool, file) {
             (Some(n), _, _) => Some((
@@ -356,6 +383,7 @@ impl ServerConfig {
                 )?,
                 None => crate::case::sla::Sla::default(),
             },
+            public_url,
         })
     }
 }

@@ -368,3 +368,30 @@ fn mail_needs_a_server_and_a_sender_and_flags_beat_the_file() {
     );
     assert!(e.hint.is_some());
 }
+
+#[test]
+fn the_public_url_comes_from_a_flag_or_the_file_and_is_checked() {
+    let f = file("public_url = \"https://help.example.com/\"");
+    let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
+    assert_eq!(c.public_url.as_deref(), Some("https://help.example.com"));
+    let args = Settings {
+        public_url: Some("http://10.0.0.5:8080/help".into()),
+        ..Settings::default()
+    };
+    let c = ServerConfig::resolve(args, Some(&f)).unwrap();
+    assert_eq!(c.public_url.as_deref(), Some("http://10.0.0.5:8080/help"));
+    let c = ServerConfig::resolve(Settings::default(), None).unwrap();
+    assert_eq!(c.public_url, None);
+    for bad in [
+        "help.example.com",
+        "ftp://x.example",
+        "https://x.example/?a=1",
+    ] {
+        let args = Settings {
+            public_url: Some(bad.into()),
+            ..Settings::default()
+        };
+        let e = ServerConfig::resolve(args, None).unwrap_err();
+        assert!(e.message.starts_with("--public-url"), "{e}");
+    }
+}

@@ -43,7 +43,8 @@ mod users;
 mod writer;
 
 use super::Schema;
-use super::codec::{self, Job, Migrations, NewEscalation, db, unique_violation};
+use super::cases::NewEscalation;
+use super::codec::{self, Job, Migrations, db, unique_violation};
 use super::{Result, Saved, StoreError};
 use async_trait::async_trait;
 use sqlx::ConnectOptions;
@@ -73,6 +74,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         3,
         "signin failures",
         include_str!("../../../migrations/postgres/0003_signin_failures.sql"),
+    ),
+    (
+        4,
+        "cases",
+        include_str!("../../../migrations/postgres/0004_cases.sql"),
     ),
 ];
 
@@ -213,16 +219,23 @@ fn write_error(
 }
 
 /// The columns a session is read with; the trail comes as one JSON array of
-/// `[retracted, entry]` pairs, built in the same statement so the session row
-/// and its trail are one consistent snapshot.
+/// `[retracted, entry, retraction]` triples, built in the same statement so
+/// the session row and its trail are one consistent snapshot.
 const SESSION_COLUMNS: &str = "s.id, s.token_hash, s.owner, s.reference, s.state, s.created_at, s.updated_at, \
-     (SELECT '[' || string_agg('[' || t.retracted::int || ',' || t.entry || ']', ',' ORDER BY t.seq) || ']' \
+     (SELECT '[' || string_agg('[' || t.retracted::int || ',' || t.entry || ',' || coalesce(t.retraction, 'null') || ']', ',' ORDER BY t.seq) || ']' \
       FROM trail_entries t WHERE t.session_id = s.id)";
 
-#[async_trait]
-impl Schema for PgStore {
-    async fn migrate(&self) -> Result<()> {
-        let migrator = codec::migrator(MIGRATIONS).await?;
+impl PgStore {
+    /// Migrates only up to `version`: for tests that write rows in an
+    /// older schema's shape and then migrate them.
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<()> {
+        let n = MIGRATIONS.iter().take_while(|m| m.0 <= version).count();
+        self.run_migrations(&MIGRATIONS[..n]).await
+    }
+
+    async fn run_migrations(&self, list: Migrations) -> Result<()> {
+        let migrator = codec::migrator(list).await?;
         // A connection of its own, closed after: the advisory lock sqlx
         // takes around the migrations is a session lock, and must not stay
         // with a pooled connection should a migration fail half-way.
@@ -235,5 +248,12 @@ impl Schema for PgStore {
         let res = migrator.run(&own).await.map_err(codec::migration_error);
         own.close().await;
         res
+    }
+}
+
+#[async_trait]
+impl Schema for PgStore {
+    async fn migrate(&self) -> Result<()> {
+        self.run_migrations(MIGRATIONS).await
     }
 }

@@ -2,10 +2,9 @@
 
 use super::{PgStore, SESSION_COLUMNS, writer};
 use crate::engine::Pin;
-use crate::escalation::Record;
-use crate::store::Sessions;
 use crate::store::codec::{self, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
+use crate::store::{NewCase, Sessions};
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoreError, StoredSession};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -46,8 +45,13 @@ impl Sessions for PgStore {
         Ok(codec::in_pin_order(found, pins))
     }
 
-    async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {
+    async fn create_session(&self, s: &StoredSession, escalation: Option<&NewCase>) -> Result<()> {
         let job = StartJob::new(s, escalation)?;
+        if job.escalation.is_some() {
+            // Rare (a script that hands over at once), and it needs a
+            // transaction of its own.
+            return writer::create_alone(&self.pool, &job).await;
+        }
         match self.write(Job::Start(job)).await? {
             Saved::Ok => Ok(()),
             other => Err(StoreError::database(format!(
@@ -89,10 +93,28 @@ impl Sessions for PgStore {
 
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
         let job = StepJob::new(w)?;
-        if !job.retracted.is_empty() {
-            // Rare (a step back), and it needs a transaction of its own.
+        if !job.retracted.is_empty() || job.escalation.is_some() {
+            // Rare (a step back, an escalation), and it needs a transaction
+            // of its own.
             return writer::step_alone(&self.pool, &job).await;
         }
         self.write(Job::Step(job)).await
+    }
+
+    async fn session_link_valid(&self, session_id: &str, token_hash: &str) -> Result<bool> {
+        Statements(&self.pool)
+            .session_link_valid(session_id, token_hash)
+            .await
+    }
+
+    async fn add_session_link(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        Statements(&self.pool)
+            .add_session_link::<OffsetDateTime>(session_id, token_hash, now)
+            .await
     }
 }

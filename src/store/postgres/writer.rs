@@ -2,12 +2,10 @@
 //! and the single-write statements of a lone write.
 
 use super::write_error;
-use crate::store::codec::{
-    Entries, Job, NewEscalation, Reply, StartJob, StepJob, db, retractions_missing,
-};
+use crate::store::cases::{self, NewEscalation};
+use crate::store::codec::{Entries, Job, Reply, StartJob, StepJob, db, retractions_missing};
 use crate::store::{Result, Saved, StoreError};
-use sqlx::postgres::{PgArguments, PgPool, PgRow};
-use sqlx::query::Query;
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Row};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -17,44 +15,6 @@ use tokio::sync::mpsc;
 
 /// The time PostgreSQL keeps.
 type T = OffsetDateTime;
-
-type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
-
-/// The CTEs that insert an escalation and its message, each row only if the
-/// CTE `gate` gave one (the session was written). Parameters `$first` to
-/// `$first + 8`, bound by [`bind_escalation`]; `now` names the parameter
-/// holding the step's time.
-pub(super) fn escalation_ctes(gate: &str, first: usize, now: &str) -> String {
-    let p = |i: usize| format!("${}", first + i);
-    format!(
-        ", esc AS (INSERT INTO escalations \
-             (id, session_id, tier, queue, status, claimed_by, record, created_at, updated_at) \
-             SELECT {}, {}, {}, {}, 'open', NULL, {}, {}, {now} FROM {gate} RETURNING 1), \
-         msg AS (INSERT INTO outbox (id, event_type, payload, next_attempt_at, created_at) \
-             SELECT {}, {}, {}, {now}, {now} FROM {gate} RETURNING 1)",
-        p(0),
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
-        p(7),
-        p(8),
-    )
-}
-
-pub(super) fn bind_escalation<'q>(q: PgQuery<'q>, e: &'q NewEscalation<T>) -> PgQuery<'q> {
-    q.bind(e.id.as_str())
-        .bind(e.session.as_str())
-        .bind(e.tier)
-        .bind(e.queue.as_deref())
-        .bind(e.record.as_str())
-        .bind(e.created_at)
-        .bind(e.message.id.as_str())
-        .bind(e.message.event_type)
-        .bind(e.message.payload.as_str())
-}
 
 // ---------------------------------------------------------------- the writer
 
@@ -194,8 +154,9 @@ async fn run_batch(
 
 /// Saves many writes (each of a different session) as one statement: the
 /// steps' compare-and-sets (`UPDATE … FROM unnest(…)`), the new sessions,
-/// and the trail rows, escalations and outbox messages of those that were
-/// saved. The last SELECT reports each step: updated, or why not.
+/// and the trail rows of those that were saved. The last SELECT reports
+/// each step: updated, or why not. (Writes that escalate never come here:
+/// they are rare and go alone, in a transaction; see `save_step`.)
 const BATCH_SQL: &str = "\
 WITH st AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
@@ -215,19 +176,6 @@ ins AS (
     SELECT t.session_id, t.seq, t.entry, t.retracted
     FROM unnest($17::text[], $18::bigint[], $19::text[], $20::boolean[]) AS t(session_id, seq, entry, retracted)
     WHERE t.session_id IN (SELECT id FROM saved)
-    RETURNING 1),
-ev AS (
-    SELECT * FROM unnest($21::text[], $22::text[], $23::text[], $24::smallint[], $25::text[], $26::text[],
-                         $27::timestamptz[], $28::timestamptz[], $29::text[], $30::text[], $31::text[])
-        AS ev(gate, id, session_id, tier, queue, record, created_at, now, message, event_type, payload)
-    WHERE ev.gate IN (SELECT id FROM saved)),
-esc AS (
-    INSERT INTO escalations (id, session_id, tier, queue, status, claimed_by, record, created_at, updated_at)
-    SELECT id, session_id, tier, queue, 'open', NULL, record, created_at, now FROM ev
-    RETURNING 1),
-msg AS (
-    INSERT INTO outbox (id, event_type, payload, next_attempt_at, created_at)
-    SELECT message, event_type, payload, now, now FROM ev
     RETURNING 1)
 SELECT st.id, up.id IS NOT NULL,
        up.id IS NOT NULL OR EXISTS (SELECT 1 FROM sessions x WHERE x.id = st.id)
@@ -256,17 +204,6 @@ struct Columns<'a> {
     t_seq: Vec<i64>,
     t_entry: Vec<&'a str>,
     t_retracted: Vec<bool>,
-    ev_gate: Vec<&'a str>,
-    ev_id: Vec<&'a str>,
-    ev_session: Vec<&'a str>,
-    ev_tier: Vec<i16>,
-    ev_queue: Vec<Option<&'a str>>,
-    ev_record: Vec<&'a str>,
-    ev_created: Vec<OffsetDateTime>,
-    ev_now: Vec<OffsetDateTime>,
-    ev_message: Vec<&'a str>,
-    ev_type: Vec<&'a str>,
-    ev_payload: Vec<&'a str>,
 }
 
 impl<'a> Columns<'a> {
@@ -278,20 +215,6 @@ impl<'a> Columns<'a> {
             self.t_retracted.push(e.retracted[i]);
         }
     }
-
-    fn escalation(&mut self, gate: &'a str, e: &'a NewEscalation<T>, now: OffsetDateTime) {
-        self.ev_gate.push(gate);
-        self.ev_id.push(&e.id);
-        self.ev_session.push(&e.session);
-        self.ev_tier.push(e.tier);
-        self.ev_queue.push(e.queue.as_deref());
-        self.ev_record.push(&e.record);
-        self.ev_created.push(e.created_at);
-        self.ev_now.push(now);
-        self.ev_message.push(&e.message.id);
-        self.ev_type.push(e.message.event_type);
-        self.ev_payload.push(&e.message.payload);
-    }
 }
 
 /// One statement for `jobs` (each of a different session, none with
@@ -300,6 +223,16 @@ async fn save_batch(
     pool: &PgPool,
     jobs: &[&Job<T>],
 ) -> std::result::Result<Vec<Saved>, sqlx::Error> {
+    if jobs.iter().any(|j| match j {
+        Job::Start(s) => s.escalation.is_some(),
+        Job::Step(s) => s.escalation.is_some() || !s.retracted.is_empty(),
+    }) {
+        // `save_step` and `create_session` send these alone; said, not
+        // assumed.
+        return Err(sqlx::Error::Protocol(
+            "a write that escalates or retracts reached a batch".into(),
+        ));
+    }
     let mut c = Columns::default();
     // Steps in the order of their session ids: two instances' batches then
     // lock the sessions they share in the same order, and do not deadlock.
@@ -318,9 +251,6 @@ async fn save_batch(
                 c.new_created.push(s.created_at);
                 c.new_updated.push(s.updated_at);
                 c.trail(&s.id, &s.entries);
-                if let Some(e) = &s.escalation {
-                    c.escalation(&s.id, e, s.updated_at);
-                }
             }
             Job::Step(s) => steps.push(s),
         }
@@ -334,9 +264,6 @@ async fn save_batch(
         c.st_status.push(s.status);
         c.st_now.push(s.now);
         c.trail(&s.session_id, &s.entries);
-        if let Some(e) = &s.escalation {
-            c.escalation(&s.session_id, e, s.now);
-        }
     }
     // On the writer's connection, which plans it afresh every time.
     let rows = sqlx::query_as::<_, (String, bool, bool)>(BATCH_SQL)
@@ -360,17 +287,6 @@ async fn save_batch(
         .bind(&c.t_seq)
         .bind(&c.t_entry)
         .bind(&c.t_retracted)
-        .bind(&c.ev_gate)
-        .bind(&c.ev_id)
-        .bind(&c.ev_session)
-        .bind(&c.ev_tier)
-        .bind(&c.ev_queue)
-        .bind(&c.ev_record)
-        .bind(&c.ev_created)
-        .bind(&c.ev_now)
-        .bind(&c.ev_message)
-        .bind(&c.ev_type)
-        .bind(&c.ev_payload)
         .fetch_all(pool)
         .await?;
     let mut by_id: HashMap<String, Saved> = HashMap::with_capacity(rows.len());
@@ -396,8 +312,8 @@ async fn save_batch(
         .collect()
 }
 
-/// One write, one statement (the path of a lone write, of a step that
-/// retracts entries, and of a refused batch's writes).
+/// One write, one statement (the path of a lone write, and of a refused
+/// batch's writes); a write that escalates or retracts, a transaction.
 pub(super) async fn save_alone(pool: &PgPool, job: &Job<T>) -> Result<Saved> {
     match job {
         Job::Start(s) => create_alone(pool, s).await.map(|()| Saved::Ok),
@@ -405,23 +321,19 @@ pub(super) async fn save_alone(pool: &PgPool, job: &Job<T>) -> Result<Saved> {
     }
 }
 
-/// A session start alone: the session, its trail and its escalation in one
-/// statement, committed together or not at all.
-async fn create_alone(pool: &PgPool, s: &StartJob<T>) -> Result<()> {
-    let mut sql = String::from(
-        "WITH s AS (INSERT INTO sessions \
+/// A session start alone: the session and its trail in one statement; with
+/// its escalation (the case, its messages, its link token) in one
+/// transaction.
+pub(super) async fn create_alone(pool: &PgPool, s: &StartJob<T>) -> Result<()> {
+    let sql = "WITH s AS (INSERT INTO sessions \
              (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id), \
          ins AS (INSERT INTO trail_entries (session_id, seq, entry, retracted) \
              SELECT s.id, x.seq, x.entry, x.retracted FROM s, \
              unnest($11::bigint[], $12::text[], $13::boolean[]) AS x(seq, entry, retracted) \
-             RETURNING 1)",
-    );
-    if s.escalation.is_some() {
-        sql.push_str(&escalation_ctes("s", 14, "$10"));
-    }
-    sql.push_str(" SELECT count(*) FROM s");
-    let mut q = sqlx::query(&sql)
+             RETURNING 1) \
+         SELECT count(*) FROM s";
+    let q = sqlx::query(sql)
         .bind(&s.id)
         .bind(&s.token_hash)
         .bind(&s.owner)
@@ -435,16 +347,26 @@ async fn create_alone(pool: &PgPool, s: &StartJob<T>) -> Result<()> {
         .bind(&s.entries.seqs)
         .bind(&s.entries.json)
         .bind(&s.entries.retracted);
-    if let Some(e) = &s.escalation {
-        q = bind_escalation(q, e);
-    }
-    q.fetch_one(pool)
-        .await
-        .map_err(|e| write_error(e, &s.id, s.escalation.as_ref()))?;
-    Ok(())
+    let err = |e| write_error(e, &s.id, s.escalation.as_ref());
+    let Some(e) = &s.escalation else {
+        q.fetch_one(pool).await.map_err(err)?;
+        return Ok(());
+    };
+    let mut tx = pool.begin().await.map_err(db)?;
+    q.fetch_one(&mut *tx).await.map_err(err)?;
+    insert_escalation(&mut tx, e).await?;
+    tx.commit().await.map_err(db)
 }
 
-/// A step alone: one statement, or a transaction when it retracts entries.
+async fn insert_escalation(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    e: &NewEscalation<T>,
+) -> Result<()> {
+    cases::insert_case::<Postgres, T>(&mut **tx, e).await
+}
+
+/// A step alone: one statement, or a transaction when it retracts entries
+/// or escalates.
 pub(super) async fn step_alone(pool: &PgPool, w: &StepJob<T>) -> Result<Saved> {
     // The compare-and-set gates everything else: every other CTE writes
     // only if `up` returned the row. The last SELECT says what happened:
@@ -458,22 +380,16 @@ pub(super) async fn step_alone(pool: &PgPool, w: &StepJob<T>) -> Result<Saved> {
              unnest($7::bigint[], $8::text[], $9::boolean[]) AS x(seq, entry, retracted) \
              RETURNING 1)",
     );
-    // Parameters from $10 on are there only when their CTE is.
-    let mut next = 10;
     let marked = if w.retracted.is_empty() {
         "0::bigint"
     } else {
-        sql.push_str(&format!(
-            ", ret AS (UPDATE trail_entries SET retracted = true \
-                 WHERE session_id = $1 AND seq = ANY(${next}::bigint[]) \
-                   AND EXISTS (SELECT 1 FROM up) RETURNING 1)"
-        ));
-        next += 1;
+        sql.push_str(
+            ", ret AS (UPDATE trail_entries SET retracted = true, retraction = $11 \
+                 WHERE session_id = $1 AND seq = ANY($10::bigint[]) \
+                   AND EXISTS (SELECT 1 FROM up) RETURNING 1)",
+        );
         "(SELECT count(*) FROM ret)"
     };
-    if w.escalation.is_some() {
-        sql.push_str(&escalation_ctes("up", next, "$6"));
-    }
     // Whether the session exists matters only when the update missed
     // (NotFound against Conflict): CASE does not look otherwise.
     sql.push_str(&format!(
@@ -492,10 +408,7 @@ pub(super) async fn step_alone(pool: &PgPool, w: &StepJob<T>) -> Result<Saved> {
         .bind(&w.entries.json)
         .bind(&w.entries.retracted);
     if !w.retracted.is_empty() {
-        q = q.bind(&w.retracted);
-    }
-    if let Some(e) = &w.escalation {
-        q = bind_escalation(q, e);
+        q = q.bind(&w.retracted).bind(w.retraction.as_deref());
     }
     let err = |e| write_error(e, &w.session_id, w.escalation.as_ref());
 
@@ -506,13 +419,14 @@ pub(super) async fn step_alone(pool: &PgPool, w: &StepJob<T>) -> Result<Saved> {
             row.try_get(2).map_err(db)?,
         ))
     };
-    let (updated, exists) = if w.retracted.is_empty() {
+    let (updated, exists) = if w.retracted.is_empty() && w.escalation.is_none() {
         // The usual step: one statement, atomic by itself.
         let (updated, _, exists) = counts(q.fetch_one(pool).await.map_err(err)?)?;
         (updated, exists)
     } else {
         // Retractions must all hit entries the trail has, or the step
-        // fails whole: only a transaction can take the statement back.
+        // fails whole; an escalation is written with the step or not at
+        // all: only a transaction can take the statement back.
         let mut tx = pool.begin().await.map_err(db)?;
         let (updated, marked, exists) = counts(q.fetch_one(&mut *tx).await.map_err(err)?)?;
         if updated == 1 && marked != w.retracted.len() as i64 {
@@ -520,6 +434,11 @@ pub(super) async fn step_alone(pool: &PgPool, w: &StepJob<T>) -> Result<Saved> {
             // A caller's bug: the step fails whole rather than save a
             // trail that does not match the state.
             return Err(retractions_missing(&w.session_id, &w.retracted));
+        }
+        if updated == 1
+            && let Some(e) = &w.escalation
+        {
+            insert_escalation(&mut tx, e).await?;
         }
         tx.commit().await.map_err(db)?;
         (updated, exists)

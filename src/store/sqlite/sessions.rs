@@ -3,10 +3,9 @@
 
 use super::{SESSION_COLUMNS, SqliteStore};
 use crate::engine::Pin;
-use crate::escalation::Record;
-use crate::store::Sessions;
 use crate::store::codec::{self, DbTime, Job, StartJob, StepJob, db};
 use crate::store::shared::Statements;
+use crate::store::{NewCase, Sessions};
 use crate::store::{Result, Saved, ScriptVersion, StepWrite, StoredSession};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -53,7 +52,7 @@ impl Sessions for SqliteStore {
         Ok(codec::in_pin_order(out, pins))
     }
 
-    async fn create_session(&self, s: &StoredSession, escalation: Option<&Record>) -> Result<()> {
+    async fn create_session(&self, s: &StoredSession, escalation: Option<&NewCase>) -> Result<()> {
         let job = StartJob::new(s, escalation)?;
         self.write_job(Job::Start(job)).await.map(drop)
     }
@@ -101,5 +100,22 @@ impl Sessions for SqliteStore {
         // writer task only runs statements.
         let job = StepJob::new(w)?;
         self.write_job(Job::Step(job)).await
+    }
+
+    async fn session_link_valid(&self, session_id: &str, token_hash: &str) -> Result<bool> {
+        Statements(&self.reader)
+            .session_link_valid(session_id, token_hash)
+            .await
+    }
+
+    async fn add_session_link(
+        &self,
+        session_id: &str,
+        token_hash: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
+        Statements(&self.writer)
+            .add_session_link::<i64>(session_id, token_hash, now)
+            .await
     }
 }

@@ -2,9 +2,10 @@
 //! connection, and the WAL checkpoints kept off its path.
 
 use super::Tx;
+use crate::store::cases::{self, NewEscalation};
 use crate::store::codec::{
-    Entries, Job, NewEscalation, NewMessage, Reply, StartJob, StepJob, db, duplicate_or_db,
-    retractions_missing, trail_seq_taken, unique_violation,
+    Entries, Job, Reply, StartJob, StepJob, db, duplicate_or_db, retractions_missing,
+    trail_seq_taken, unique_violation,
 };
 use crate::store::{Result, Saved, StoreError};
 use sqlx::sqlite::SqlitePool;
@@ -175,13 +176,15 @@ async fn save_step(tx: &mut Tx, w: &StepJob<i64>) -> Result<Saved> {
     }
     if !w.retracted.is_empty() {
         let mut sql = String::from(
-            "UPDATE trail_entries SET retracted = 1 WHERE session_id = ? AND seq IN (",
+            "UPDATE trail_entries SET retracted = 1, retraction = ? WHERE session_id = ? AND seq IN (",
         );
         for i in 0..w.retracted.len() {
             sql.push_str(if i == 0 { "?" } else { ", ?" });
         }
         sql.push(')');
-        let mut q = sqlx::query(&sql).bind(w.session_id.as_str());
+        let mut q = sqlx::query(&sql)
+            .bind(w.retraction.as_deref())
+            .bind(w.session_id.as_str());
         for &seq in &w.retracted {
             q = q.bind(seq);
         }
@@ -229,36 +232,7 @@ fn trail_error(e: sqlx::Error, session_id: &str) -> StoreError {
 }
 
 async fn insert_escalation(tx: &mut Tx, e: &NewEscalation<i64>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO escalations (id, session_id, tier, queue, status, claimed_by, record, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, 'open', NULL, ?, ?, ?)",
-    )
-    .bind(&e.id)
-    .bind(&e.session)
-    .bind(e.tier)
-    .bind(&e.queue)
-    .bind(e.record.as_str())
-    .bind(e.created_at)
-    .bind(e.message.at)
-    .execute(&mut **tx)
-    .await
-    .map_err(|err| duplicate_or_db(err, || format!("escalation `{}`", e.id)))?;
-    insert_message(tx, &e.message).await
-}
-
-pub(super) async fn insert_message(tx: &mut Tx, m: &NewMessage<i64>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO outbox (id, event_type, payload, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(m.id.as_str())
-    .bind(m.event_type)
-    .bind(m.payload.as_str())
-    .bind(m.at)
-    .bind(m.at)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    Ok(())
+    cases::insert_case::<sqlx::Sqlite, i64>(&mut **tx, e).await
 }
 
 // ---------------------------------------------------------------- checkpoints
