@@ -8,9 +8,9 @@
 
 pub mod calendar;
 pub mod mail;
-pub mod sla;
 pub mod reference;
 mod rules;
+pub mod sla;
 #[cfg(test)]
 mod tests;
 

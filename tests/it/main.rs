@@ -1,0 +1,25 @@
+//! The integration tests, as one test binary: a change to the crate links
+//! it once instead of once per file (the README's "Tests" has the figures).
+// A test fails loudly by design; the shared helpers are `pub` for the files
+// that use them.
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod common;
+
+mod api;
+mod browser;
+mod cases;
+mod cli;
+mod cli_engine;
+mod delivery;
+mod engine;
+mod graph;
+mod limits;
+mod lint_fixtures;
+mod mail;
+mod multi_instance;
+mod replies;
+mod robustness;
+mod serve;
+mod store;
+mod web;
