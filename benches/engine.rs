@@ -23,8 +23,8 @@
 //!
 //! Run: `cargo bench --bench engine`.
 // A test or benchmark fails loudly by design; its shared helper modules are
-// `pub` for the files that include them.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+// `pub` for the files that include them; it reads the wall clock freely.
+#![allow(clippy::unwrap_used, unreachable_pub, clippy::disallowed_methods)]
 
 mod common;
 

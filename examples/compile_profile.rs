@@ -15,8 +15,8 @@
 //! compile/parse ratio quoted in `benches/RESULTS.md` (generation and the
 //! process's start-up are in both runs; `gen` alone measures them).
 // A profiling driver fails loudly by design; its shared helper modules are
-// `pub` for the files that include them.
-#![allow(clippy::unwrap_used, unreachable_pub)]
+// `pub` for the files that include them; it reads the wall clock freely.
+#![allow(clippy::unwrap_used, unreachable_pub, clippy::disallowed_methods)]
 
 #[path = "../benches/scriptgen/mod.rs"]
 mod scriptgen;

@@ -206,7 +206,7 @@ pub(super) fn run(
 
 /// The clock, to the second: trails read better without nanoseconds.
 fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
+    let t = crate::clock::Clock::system().now();
     t.replace_nanosecond(0).unwrap_or(t)
 }
 

@@ -30,6 +30,7 @@
 
 use super::{Courier, RelayConfig, backoff, relay_loop};
 use crate::case::mail::{MailJob, MailKind};
+use crate::clock::Clock;
 use crate::http::web::i18n;
 use crate::store::{OutboxChannel, OutboxMessage, Store};
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -368,7 +369,7 @@ impl Mailer {
             let why = format!("given up after {} attempts: {error}", m.attempts + 1);
             return give_up(store, cfg, m, &why).await;
         }
-        let at = OffsetDateTime::now_utc() + backoff(cfg, m.attempts);
+        let at = Clock::system().now() + backoff(cfg, m.attempts);
         metrics::counter!("fixpath_mail_failures_total").increment(1);
         tracing::warn!(message = %m.id, attempts = m.attempts + 1, error = %crate::logtext::shown(error), retry_at = %at, "mail delivery failed; will retry");
         if let Err(e) = store
@@ -384,7 +385,7 @@ async fn give_up(store: &dyn Store, cfg: &RelayConfig, m: &OutboxMessage, why: &
     metrics::counter!("fixpath_mails_given_up_total").increment(1);
     tracing::error!(message = %m.id, event = %m.event_type, error = %crate::logtext::shown(why), "a mail was given up and will not be sent");
     if let Err(e) = store
-        .outbox_settle(&m.id, &cfg.owner, OffsetDateTime::now_utc(), &[], Some(why))
+        .outbox_settle(&m.id, &cfg.owner, Clock::system().now(), &[], Some(why))
         .await
     {
         tracing::warn!(message = %m.id, error = %e, "could not record a mail given up; it is tried again when its lease runs out");
@@ -409,7 +410,7 @@ impl Courier for Mailer {
                 continue;
             }
             // The rest waits for its lease to run out and is leased again.
-            if OffsetDateTime::now_utc() + self.bound > lease_until {
+            if Clock::system().now() + self.bound > lease_until {
                 break;
             }
             match self.send(&m).await {
@@ -419,7 +420,7 @@ impl Courier for Mailer {
                         .outbox_settle(
                             &m.id,
                             &cfg.owner,
-                            OffsetDateTime::now_utc(),
+                            Clock::system().now(),
                             &[DELIVERED_TO.to_owned()],
                             None,
                         )

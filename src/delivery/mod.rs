@@ -12,6 +12,7 @@
 
 pub mod mail;
 
+use crate::clock::Clock;
 use crate::store::{OutboxChannel, OutboxMessage, Store};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -240,7 +241,7 @@ async fn relay_loop<C: Courier>(
         if *shutdown.borrow() {
             break;
         }
-        let now = OffsetDateTime::now_utc();
+        let now = Clock::system().now();
         let until = now + cfg.lease;
         match store
             .lease_outbox_of(Some(C::CHANNEL), &cfg.owner, now, until, cfg.batch)
@@ -278,7 +279,7 @@ pub async fn deliver(
         if delivered.contains(&shown) {
             continue;
         }
-        let ts = OffsetDateTime::now_utc().unix_timestamp();
+        let ts = Clock::system().now().unix_timestamp();
         let mut req = client
             .post(url)
             .header("content-type", "application/json")
@@ -300,7 +301,7 @@ pub async fn deliver(
             Err(e) => last_error = format!("{shown}: {}", describe(&e.without_url())),
         }
     }
-    let now = OffsetDateTime::now_utc();
+    let now = Clock::system().now();
     let result = if cfg
         .endpoints
         .iter()

@@ -10,6 +10,7 @@
 //! and published with them: a reload whose scripts or replies have errors
 //! changes neither.
 
+use crate::clock::Clock;
 use crate::compiler::{self, Compilation};
 use crate::diagnostics::{Diagnostic, Sources, render};
 use crate::engine::Pin;
@@ -227,7 +228,7 @@ fn report(comp: &Compilation, published: bool) -> LoadReport {
     let diags: &[Diagnostic] = &comp.diagnostics;
     let sources: &Sources = &comp.sources;
     LoadReport {
-        at: Some(OffsetDateTime::now_utc()),
+        at: Some(Clock::system().now()),
         published,
         program: comp.program.hash.clone(),
         diagnostics: diags
@@ -239,7 +240,7 @@ fn report(comp: &Compilation, published: bool) -> LoadReport {
 }
 
 async fn store_versions(comp: &Compilation, store: &dyn Store) -> Result<(), StoreError> {
-    let now = OffsetDateTime::now_utc();
+    let now = Clock::system().now();
     for s in &comp.program.scripts {
         let source = comp
             .sources
@@ -287,8 +288,9 @@ mod tests {
             for lang in five {
                 let mut opts = StartOptions::new(&s.id, Channel::Customer);
                 opts.language = Some(lang.to_owned());
-                let (session, _) = engine::start(program, opts, time::OffsetDateTime::now_utc())
-                    .expect("the session starts");
+                let (session, _) =
+                    engine::start(program, opts, crate::clock::Clock::system().now())
+                        .expect("the session starts");
                 let step = engine::view(program, &session)
                     .expect("the first step renders")
                     .expect("the script shows a first step");

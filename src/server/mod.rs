@@ -270,7 +270,8 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             ))
         }
         None => {
-            delivery::mail::give_up_without_smtp(&*store, time::OffsetDateTime::now_utc()).await;
+            delivery::mail::give_up_without_smtp(&*store, crate::clock::Clock::system().now())
+                .await;
             tokio::spawn(async {})
         }
     };

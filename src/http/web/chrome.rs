@@ -220,7 +220,7 @@ impl FromRequestParts<AppState> for Chrome {
         let user = match cookies::get(headers, cookies::STAFF) {
             Some(token) if token.starts_with(STAFF_PREFIX) && token.len() < 128 => state
                 .store
-                .user_by_token(&auth::hash_token(token), time::OffsetDateTime::now_utc())
+                .user_by_token(&auth::hash_token(token), state.clock.now())
                 .await
                 .ok()
                 .flatten(),

@@ -134,7 +134,7 @@ async fn sign_in(
                 return Ok(busy(&chrome, too_many));
             }
         };
-        let now = time::OffsetDateTime::now_utc();
+        let now = state.clock.now();
         if let Err(wait) = throttle::reserve(state.store.as_ref(), &name, now).await? {
             tracing::warn!(name = %shown(&name), "a web sign-in was refused: too many wrong passwords");
             let minutes = (wait.whole_seconds().max(0) as u64).div_ceil(60).max(1);
@@ -178,7 +178,7 @@ async fn sign_in(
         };
         throttle::succeed(state.store.as_ref(), &name).await?;
         let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
-        let now = time::OffsetDateTime::now_utc();
+        let now = state.clock.now();
         let expires = now + time::Duration::seconds(SIGN_IN_SECONDS);
         state
             .store
