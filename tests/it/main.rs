@@ -14,6 +14,7 @@ mod cli_engine;
 mod delivery;
 mod engine;
 mod graph;
+mod lifecycle;
 mod limits;
 mod lint_fixtures;
 mod mail;

@@ -17,6 +17,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
 /// The scripts every test app serves.
 pub const SCRIPTS: &[(&str, &str)] = &[
     (
@@ -204,6 +217,20 @@ impl TestApp {
             |r, _| r,
         )
         .await
+    }
+
+    /// Starts an app over `store` on the repository's example library
+    /// (`scripts/`, its canned replies included), set up by `setup`.
+    pub async fn start_on_examples(
+        store: Arc<dyn Store>,
+        setup: impl FnOnce(&mut AppState),
+    ) -> TestApp {
+        let dir = temp_dir();
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts"),
+            &dir.join("scripts"),
+        );
+        Self::start_in(dir, store, HttpConfig::default(), &[], setup, |r, _| r).await
     }
 
     async fn start_in(
