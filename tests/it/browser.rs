@@ -416,7 +416,7 @@ fn browser_available() -> bool {
     // that passes, and this notice must be seen.
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED: tests/browser.rs: {what} is missing. Install `chromium` and \
+        "SKIPPED: tests/it/browser.rs: {what} is missing. Install `chromium` and \
          `chromium-driver` to run it; set FIXPATH_REQUIRE_BROWSER=1 to fail instead."
     );
     false
