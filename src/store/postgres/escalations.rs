@@ -6,6 +6,7 @@ use crate::store::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use crate::store::codec::{DbTime, db};
 use crate::store::shared::Statements;
 use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Page, Result};
+use crate::case::Breach;
 use async_trait::async_trait;
 use sqlx::Postgres;
 use time::OffsetDateTime;
@@ -65,5 +66,17 @@ impl Escalations for PgStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(Changed::Ok(next))
+    }
+
+    async fn breaches_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<(String, Breach)>> {
+        Statements(&self.pool).breaches_due::<OffsetDateTime>(now, limit).await
+    }
+
+    async fn next_breach_due(&self) -> Result<Option<OffsetDateTime>> {
+        Statements(&self.pool).next_breach_due::<OffsetDateTime>().await
+    }
+
+    async fn overdue_cases(&self, now: OffsetDateTime) -> Result<u64> {
+        Statements(&self.pool).overdue_cases::<OffsetDateTime>(now).await
     }
 }

@@ -6,6 +6,7 @@ use crate::store::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use crate::store::codec::{self, db};
 use crate::store::shared::Statements;
 use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Page, Result};
+use crate::case::Breach;
 use async_trait::async_trait;
 use sqlx::Sqlite;
 use time::OffsetDateTime;
@@ -63,5 +64,17 @@ impl Escalations for SqliteStore {
         // What a later read returns: times to the millisecond.
         next.updated_at = codec::as_stored::<i64>(now)?;
         Ok(Changed::Ok(next))
+    }
+
+    async fn breaches_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<(String, Breach)>> {
+        Statements(&self.reader).breaches_due::<i64>(now, limit).await
+    }
+
+    async fn next_breach_due(&self) -> Result<Option<OffsetDateTime>> {
+        Statements(&self.reader).next_breach_due::<i64>().await
+    }
+
+    async fn overdue_cases(&self, now: OffsetDateTime) -> Result<u64> {
+        Statements(&self.reader).overdue_cases::<i64>(now).await
     }
 }
