@@ -146,12 +146,7 @@ async fn metrics_page(State(state): State<AppState>) -> Response {
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics: could not count the outbox"),
         Err(_) => tracing::warn!("metrics: counting the outbox timed out"),
     }
-    match tokio::time::timeout(
-        HEALTH_TIMEOUT,
-        state.store.overdue_cases(state.clock.now()),
-    )
-    .await
-    {
+    match tokio::time::timeout(HEALTH_TIMEOUT, state.store.overdue_cases(state.clock.now())).await {
         Ok(Ok(n)) => metrics::gauge!("fixpath_cases_overdue").set(n as f64),
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics: could not count the overdue cases"),
         Err(_) => tracing::warn!("metrics: counting the overdue cases timed out"),

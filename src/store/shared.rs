@@ -4,8 +4,8 @@
 
 use super::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use super::codec::{self, DbTime, SessionRow, db, small_int};
-use crate::case::Breach;
 use super::{Escalation, Result, ScriptVersion, StoreError, StoredSession, User};
+use crate::case::Breach;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 /// A backend's pool, for the statements it runs like the other backend.

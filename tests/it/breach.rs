@@ -172,7 +172,9 @@ async fn metrics_page(app: &TestApp) -> String {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
     String::from_utf8(body.to_vec()).unwrap()
 }
 

@@ -1,12 +1,12 @@
 //! The escalation queue.
 
 use super::PgStore;
+use crate::case::Breach;
 use crate::store::Escalations;
 use crate::store::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use crate::store::codec::{DbTime, db};
 use crate::store::shared::Statements;
 use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Page, Result};
-use crate::case::Breach;
 use async_trait::async_trait;
 use sqlx::Postgres;
 use time::OffsetDateTime;
@@ -69,14 +69,20 @@ impl Escalations for PgStore {
     }
 
     async fn breaches_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<(String, Breach)>> {
-        Statements(&self.pool).breaches_due::<OffsetDateTime>(now, limit).await
+        Statements(&self.pool)
+            .breaches_due::<OffsetDateTime>(now, limit)
+            .await
     }
 
     async fn next_breach_due(&self) -> Result<Option<OffsetDateTime>> {
-        Statements(&self.pool).next_breach_due::<OffsetDateTime>().await
+        Statements(&self.pool)
+            .next_breach_due::<OffsetDateTime>()
+            .await
     }
 
     async fn overdue_cases(&self, now: OffsetDateTime) -> Result<u64> {
-        Statements(&self.pool).overdue_cases::<OffsetDateTime>(now).await
+        Statements(&self.pool)
+            .overdue_cases::<OffsetDateTime>(now)
+            .await
     }
 }

@@ -1,12 +1,12 @@
 //! The escalation queue.
 
 use super::SqliteStore;
+use crate::case::Breach;
 use crate::store::Escalations;
 use crate::store::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use crate::store::codec::{self, db};
 use crate::store::shared::Statements;
 use crate::store::{Changed, Escalation, EscalationChange, EscalationFilter, Page, Result};
-use crate::case::Breach;
 use async_trait::async_trait;
 use sqlx::Sqlite;
 use time::OffsetDateTime;
@@ -67,7 +67,9 @@ impl Escalations for SqliteStore {
     }
 
     async fn breaches_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<(String, Breach)>> {
-        Statements(&self.reader).breaches_due::<i64>(now, limit).await
+        Statements(&self.reader)
+            .breaches_due::<i64>(now, limit)
+            .await
     }
 
     async fn next_breach_due(&self) -> Result<Option<OffsetDateTime>> {
