@@ -2,13 +2,16 @@
 //! Handlers read the time from here (through `AppState`), so a test can
 //! see what a case looks like a week later without waiting a week.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
-    /// `None`: the system clock.
-    fixed: Option<Arc<Mutex<OffsetDateTime>>>,
+    /// `None`: the system clock. A fixed clock is a watch channel, so a
+    /// task that sleeps until a time (the breach timer) wakes when a test
+    /// moves the clock instead of waiting out its sleep.
+    fixed: Option<Arc<watch::Sender<OffsetDateTime>>>,
 }
 
 impl Clock {
@@ -20,7 +23,7 @@ impl Clock {
     /// A clock that stands at `at` until set or moved.
     pub fn fixed(at: OffsetDateTime) -> Clock {
         Clock {
-            fixed: Some(Arc::new(Mutex::new(at))),
+            fixed: Some(Arc::new(watch::Sender::new(at))),
         }
     }
 
@@ -29,7 +32,7 @@ impl Clock {
     pub fn now(&self) -> OffsetDateTime {
         match &self.fixed {
             None => OffsetDateTime::now_utc(),
-            Some(t) => *t.lock().unwrap_or_else(|e| e.into_inner()),
+            Some(t) => *t.borrow(),
         }
     }
 
@@ -37,16 +40,21 @@ impl Clock {
     /// set and ignores this.
     pub fn set(&self, at: OffsetDateTime) {
         if let Some(t) = &self.fixed {
-            *t.lock().unwrap_or_else(|e| e.into_inner()) = at;
+            t.send_replace(at);
         }
     }
 
     /// Moves a fixed clock on by `by`.
     pub fn advance(&self, by: time::Duration) {
         if let Some(t) = &self.fixed {
-            let mut t = t.lock().unwrap_or_else(|e| e.into_inner());
-            *t += by;
+            t.send_modify(|t| *t += by);
         }
+    }
+
+    /// Tells of every move of a fixed clock; `None` for the system clock
+    /// (it moves by itself: sleep instead).
+    pub fn moves(&self) -> Option<watch::Receiver<OffsetDateTime>> {
+        self.fixed.as_ref().map(|t| t.subscribe())
     }
 }
 

@@ -46,6 +46,30 @@ impl DueTimes for NoTargets {
     }
 }
 
+/// Which due time passed unanswered: the first response's, or the
+/// resolution's (the names of a case's `breached` list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Breach {
+    Response,
+    Resolution,
+}
+
+impl Breach {
+    pub const ALL: [Breach; 2] = [Breach::Response, Breach::Resolution];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Breach::Response => "response",
+            Breach::Resolution => "resolution",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Breach> {
+        Breach::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
 /// Where a case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -283,5 +307,20 @@ impl Case {
             .response
             .filter(|_| self.first_response_at.is_none());
         (response, self.due.resolution)
+    }
+
+    /// The due time of `kind` while it is still pending and not yet
+    /// breached: what the breach timer waits for. A breached one stays in
+    /// `due` (and orders the queue) but is not waited for again; a due time
+    /// computed afresh (escalating further clears `breached`) is.
+    pub fn unbreached_due(&self, kind: Breach) -> Option<OffsetDateTime> {
+        if self.breached.iter().any(|b| b == kind.as_str()) {
+            return None;
+        }
+        let (response, resolution) = self.pending_due();
+        match kind {
+            Breach::Response => response,
+            Breach::Resolution => resolution,
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! webhook event it announces and the mail it sends.
 
 use super::mail::MailKind;
-use super::{Case, DueTimes, Event, EventType, Message, Party, Status};
+use super::{Breach, Case, DueTimes, Event, EventType, Message, Party, Status};
 use crate::escalation::{Note, Record};
 use time::OffsetDateTime;
 
@@ -19,6 +19,8 @@ pub enum Actor {
     Staff { name: String, tier: u8, admin: bool },
     /// The session's customer (by its token).
     Customer,
+    /// The server itself: its breach timer.
+    System,
 }
 
 impl Actor {
@@ -26,6 +28,7 @@ impl Actor {
         match self {
             Actor::Staff { name, .. } => name,
             Actor::Customer => "customer",
+            Actor::System => "system",
         }
     }
 
@@ -35,7 +38,7 @@ impl Actor {
         match self {
             Actor::Staff { admin: true, .. } => true,
             Actor::Staff { tier: own, .. } => tier <= *own,
-            Actor::Customer => true,
+            Actor::Customer | Actor::System => true,
         }
     }
 }
@@ -65,6 +68,10 @@ pub enum Act {
         queue: Option<String>,
         note: String,
     },
+    /// A due time passed unanswered (the server's timer): recorded once
+    /// per due time; nothing to do when it has not passed (any more) or
+    /// was recorded already.
+    Breach { kind: Breach },
 }
 
 /// What the rules need beyond the case: the time, and the settings.
@@ -97,6 +104,8 @@ pub enum Refusal {
     TooManyMessages,
     /// A customer may only write messages.
     StaffOnly,
+    /// Only the server records breaches, and it does nothing else.
+    SystemOnly,
 }
 
 /// What an act came to, for the store to write and announce.
@@ -127,6 +136,9 @@ pub fn apply(
     }
     if *actor == Actor::Customer && !matches!(act, Act::CustomerMessage { .. }) {
         return Err(Refusal::StaffOnly);
+    }
+    if (*actor == Actor::System) != matches!(act, Act::Breach { .. }) {
+        return Err(Refusal::SystemOnly);
     }
     // Work on copies: a refusal half-way changes nothing.
     let mut r = record.clone();
@@ -305,6 +317,18 @@ fn act_on(
             };
             case.events.push(event(EventType::Escalated, Some(detail)));
             applied("escalation.escalated", None, None)
+        }
+        Act::Breach { kind } => {
+            // "Passed": strictly after the due time.
+            match case.unbreached_due(*kind) {
+                Some(due) if now > due => {
+                    case.breached.push(kind.as_str().to_owned());
+                    case.events
+                        .push(event(EventType::Breached, Some(kind.as_str().to_owned())));
+                    applied("escalation.breached", None, None)
+                }
+                _ => Ok(None),
+            }
         }
     }
 }

@@ -446,3 +446,80 @@ fn a_case_stored_before_reads_back_sensibly() {
     assert_eq!(open.events.len(), 1);
     assert!(open.messages.is_empty() && open.external.is_empty());
 }
+
+fn breach(kind: Breach) -> Act {
+    Act::Breach { kind }
+}
+
+#[test]
+fn a_due_time_breaches_once_after_it_passed_and_again_when_set_afresh() {
+    let mut w = World::new(2);
+    w.case.due = Hourly.due(2, None, t(0));
+    // Each act comes a minute after `w.now`: this one at the due time itself.
+    w.now = t(119);
+    assert_eq!(w.act(&Actor::System, breach(Breach::Response)), Ok(None));
+    assert_eq!(w.case.unbreached_due(Breach::Response), Some(t(120)));
+    let a = w.ok(&Actor::System, breach(Breach::Response));
+    assert_eq!(a.webhook, "escalation.breached");
+    assert_eq!(w.case.breached, ["response"]);
+    let last = w.case.events.last().unwrap();
+    assert_eq!(
+        (last.kind, last.by.as_str(), last.detail.as_deref()),
+        (EventType::Breached, "system", Some("response"))
+    );
+    assert_eq!(w.case.unbreached_due(Breach::Response), None);
+    // Exactly once: a second timer's try changes nothing.
+    assert_eq!(w.act(&Actor::System, breach(Breach::Response)), Ok(None));
+    assert_eq!(w.act(&Actor::System, breach(Breach::Resolution)), Ok(None));
+    assert_eq!(w.kinds().len(), 2, "{:?}", w.kinds());
+    // Escalated further: new due times, which can breach in their turn.
+    w.ok(
+        &admin("root"),
+        Act::EscalateFurther {
+            tier: 3,
+            queue: None,
+            note: "up".into(),
+        },
+    );
+    assert!(w.case.breached.is_empty());
+    w.now += time::Duration::hours(3);
+    w.ok(&Actor::System, breach(Breach::Response));
+    assert_eq!(w.case.breached, ["response"]);
+    // Still the queue's order: a breached due time stays due.
+    assert!(w.case.next_due().is_some());
+}
+
+#[test]
+fn an_answer_or_a_resolution_in_time_prevents_the_breach() {
+    let mut w = World::new(2);
+    w.case.due = Hourly.due(2, None, t(0));
+    w.ok(&staff("sam", 2), reply("Looking", false));
+    w.now = t(3 * 60);
+    assert_eq!(w.act(&Actor::System, breach(Breach::Response)), Ok(None));
+    w.ok(&staff("sam", 2), resolve("Fixed"));
+    w.now = t(3 * 24 * 60);
+    assert_eq!(w.act(&Actor::System, breach(Breach::Resolution)), Ok(None));
+    assert!(w.case.breached.is_empty());
+}
+
+#[test]
+fn only_the_server_records_breaches_and_it_does_nothing_else() {
+    let mut w = World::new(2);
+    w.case.due = Hourly.due(2, None, t(0));
+    w.now = t(24 * 60 * 2);
+    for actor in [staff("sam", 2), admin("root")] {
+        assert_eq!(
+            w.act(&actor, breach(Breach::Resolution)),
+            Err(Refusal::SystemOnly)
+        );
+    }
+    assert_eq!(
+        w.act(&Actor::Customer, breach(Breach::Resolution)),
+        Err(Refusal::StaffOnly)
+    );
+    assert_eq!(
+        w.act(&Actor::System, Act::Note { text: "x".into() }),
+        Err(Refusal::SystemOnly)
+    );
+    assert!(w.case.breached.is_empty());
+}

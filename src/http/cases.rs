@@ -149,7 +149,7 @@ pub async fn list(state: &AppState, user: &User, mut f: EscalationFilter) -> Api
 /// Checks the texts an act carries: present, and within the note cap.
 fn check_act(act: &Act) -> ApiResult<()> {
     let texts: Vec<(&str, &str)> = match act {
-        Act::Claim { .. } => Vec::new(),
+        Act::Claim { .. } | Act::Breach { .. } => Vec::new(),
         Act::Note { text } | Act::Reply { text, .. } | Act::CustomerMessage { text } => {
             vec![("text", text)]
         }
@@ -249,6 +249,8 @@ pub fn refusal(id: &str, e: &Escalation, why: Refusal) -> ApiError {
             ),
         ),
         Refusal::StaffOnly => ApiError::Forbidden("only staff may do this".into()),
+        // No request acts as the server, nor asks for a breach.
+        Refusal::SystemOnly => ApiError::Forbidden("only the server may do this".into()),
     }
 }
 

@@ -4,12 +4,14 @@
 //! Start: logging, the store (opened and migrated), the script library
 //! (refused with the author's diagnostics when it has errors), the router
 //! (the API of [`crate::http`] plus [`ops`]' health and metrics), the
-//! listener, then the webhook and mail relays and the scripts watcher.
+//! listener, then the webhook and mail relays, the breach timer and the
+//! scripts watcher.
 //!
 //! Stop (SIGINT or SIGTERM): stop accepting, let requests in flight finish
-//! (for at most [`GRACE`]), stop the relays and the watcher, close the
+//! (for at most [`GRACE`]), stop the relays, the timer and the watcher, close the
 //! database. A clean stop exits 0, so a supervisor can tell it from a crash.
 
+pub mod breach;
 pub mod config;
 pub mod listen;
 pub mod ops;
@@ -191,6 +193,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     );
 
     let outbox_notify = Arc::new(Notify::new());
+    let clock = crate::clock::Clock::system();
     let http_config = HttpConfig {
         body_limit: config.body_limit,
         wizard_idle: config.session_idle,
@@ -205,7 +208,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         metrics: Some(metrics),
         outbox_notify: outbox_notify.clone(),
         recent: Default::default(),
-        clock: Default::default(),
+        clock: clock.clone(),
         cases: Arc::new(crate::http::CaseSettings {
             due_times: Arc::new(config.sla.clone()),
             reopen_within: config.sla.reopen_within(),
@@ -270,11 +273,16 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             ))
         }
         None => {
-            delivery::mail::give_up_without_smtp(&*store, crate::clock::Clock::system().now())
-                .await;
+            delivery::mail::give_up_without_smtp(&*store, clock.now()).await;
             tokio::spawn(async {})
         }
     };
+    let timer = breach::spawn(
+        store.clone(),
+        clock.clone(),
+        outbox_notify.clone(),
+        stop_rx.clone(),
+    );
     let waker = tokio::spawn(wake_relays(outbox_notify, wakers, stop_rx.clone()));
     let watcher = match reload::spawn(
         library.clone(),
@@ -331,6 +339,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         ("webhook relay", Some(relay)),
         ("mail relay", Some(mail_relay)),
         ("relays' wake-ups", Some(waker)),
+        ("breach timer", Some(timer.task)),
         ("scripts watcher", watcher),
     ] {
         let Some(mut task) = task else { continue };

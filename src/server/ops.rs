@@ -4,7 +4,8 @@
 //! The Prometheus recorder is global to the process, so it is installed once
 //! ([`metrics_handle`]); a second server in the same process (tests) shares
 //! it. Gauges that mirror stored state (the outbox) are read on scrape, so
-//! they are never stale and cost nothing between scrapes.
+//! they are never stale and cost nothing between scrapes; so is the count
+//! of overdue cases (one range of an index).
 
 use crate::http::AppState;
 use axum::Json;
@@ -74,6 +75,14 @@ fn describe() {
     );
     describe_gauge!("fixpath_build_info", "the running fixpath version");
     describe_counter!(
+        "fixpath_cases_breached_total",
+        "due times that passed unanswered, by kind: response, resolution (counted by the instance that recorded them)"
+    );
+    describe_gauge!(
+        "fixpath_cases_overdue",
+        "unresolved cases past a due time still pending"
+    );
+    describe_counter!(
         "fixpath_reloads_total",
         "reads of the scripts folder after a change, by outcome"
     );
@@ -136,6 +145,11 @@ async fn metrics_page(State(state): State<AppState>) -> Response {
         Ok(Ok(n)) => metrics::gauge!("fixpath_outbox_pending").set(n as f64),
         Ok(Err(e)) => tracing::warn!(error = %e, "metrics: could not count the outbox"),
         Err(_) => tracing::warn!("metrics: counting the outbox timed out"),
+    }
+    match tokio::time::timeout(HEALTH_TIMEOUT, state.store.overdue_cases(state.clock.now())).await {
+        Ok(Ok(n)) => metrics::gauge!("fixpath_cases_overdue").set(n as f64),
+        Ok(Err(e)) => tracing::warn!(error = %e, "metrics: could not count the overdue cases"),
+        Err(_) => tracing::warn!("metrics: counting the overdue cases timed out"),
     }
     let library = state.library.current();
     metrics::gauge!("fixpath_scripts").set(library.scripts.len() as f64);

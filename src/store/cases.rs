@@ -11,7 +11,7 @@ use super::{
     MailLink, NewCase, Page, Result, Sort, StoreError,
 };
 use crate::case::mail::{MailJob, MailKind};
-use crate::case::{self, Case, Rules, reference};
+use crate::case::{self, Breach, Case, Rules, reference};
 use crate::escalation::Record;
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 use time::OffsetDateTime;
@@ -201,7 +201,10 @@ pub(super) struct CaseColumns<T> {
 
 impl<T: DbTime> CaseColumns<T> {
     fn of(e: &Escalation) -> Result<CaseColumns<T>> {
-        let (response, resolution) = e.case.pending_due();
+        // The breach timer's columns: what it still waits for. `due_next`
+        // keeps a breached due time (the queue sorts overdue cases first).
+        let response = e.case.unbreached_due(Breach::Response);
+        let resolution = e.case.unbreached_due(Breach::Resolution);
         Ok(CaseColumns {
             tier: i16::from(e.record.tier),
             queue: e.record.queue.clone(),

@@ -17,7 +17,7 @@ pub mod sqlite;
 
 pub use page::Cursor;
 
-use crate::case::{Act, Actor, Case, DueTimes, Refusal};
+use crate::case::{Act, Actor, Breach, Case, DueTimes, Refusal};
 use crate::engine::{Pin, Session, TrailEntry};
 use crate::escalation::Record;
 use async_trait::async_trait;
@@ -435,6 +435,18 @@ pub trait Escalations: Send + Sync + 'static {
         change: &EscalationChange,
         now: OffsetDateTime,
     ) -> Result<Changed>;
+
+    /// The breach timer's work at `now`: `(id, kind)` of cases whose `kind`
+    /// due time passed unrecorded, at most `limit` of each kind, earliest
+    /// first; found through the due columns' indexes, not by reading every
+    /// case. Recording one is a [`change_escalation`](Self::change_escalation)
+    /// with [`Act::Breach`] by [`Actor::System`]: under the row's lock, so
+    /// of two timers racing one records it and the other finds it done.
+    async fn breaches_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<(String, Breach)>>;
+    /// The earliest due time the breach timer still waits for.
+    async fn next_breach_due(&self) -> Result<Option<OffsetDateTime>>;
+    /// Unresolved cases past a due time at `now` (for `/metrics`).
+    async fn overdue_cases(&self, now: OffsetDateTime) -> Result<u64>;
 }
 
 /// Users, their tokens, and the count of wrong passwords.

@@ -5,6 +5,7 @@
 use super::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use super::codec::{self, DbTime, SessionRow, db, small_int};
 use super::{Escalation, Result, ScriptVersion, StoreError, StoredSession, User};
+use crate::case::Breach;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 /// A backend's pool, for the statements it runs like the other backend.
@@ -18,6 +19,7 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'r> (i64,): FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
 {
     pub(super) async fn put_script_version<T>(&self, v: &ScriptVersion) -> Result<()>
     where
@@ -416,6 +418,77 @@ where
             .await
             .map_err(db)?;
         Ok(())
+    }
+
+    /// Cases whose `kind` due time passed before `now` unrecorded, earliest
+    /// first: a range of that column's partial index (the column holds
+    /// only the due times the timer still waits for; see `CaseColumns`).
+    pub(super) async fn breaches_due<T>(
+        &self,
+        now: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(String, Breach)>>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        let mut found = Vec::new();
+        for kind in Breach::ALL {
+            let sql = match kind {
+                Breach::Response => {
+                    "SELECT id FROM escalations WHERE due_response < $1 \
+                     ORDER BY due_response LIMIT $2"
+                }
+                Breach::Resolution => {
+                    "SELECT id FROM escalations WHERE due_resolution < $1 \
+                     ORDER BY due_resolution LIMIT $2"
+                }
+            };
+            let ids = sqlx::query_as::<DB, (String,)>(sql)
+                .bind(T::to_db(now))
+                .bind(i64::from(limit))
+                .fetch_all(self.0)
+                .await
+                .map_err(db)?;
+            found.extend(ids.into_iter().map(|(id,)| (id, kind)));
+        }
+        Ok(found)
+    }
+
+    /// The earliest due time the breach timer still waits for: the least
+    /// of each column, read from the end of its index.
+    pub(super) async fn next_breach_due<T>(&self) -> Result<Option<time::OffsetDateTime>>
+    where
+        T: DbTime,
+        for<'r> (Option<T>, Option<T>): FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let (response, resolution) = sqlx::query_as::<DB, (Option<T>, Option<T>)>(
+            "SELECT (SELECT min(due_response) FROM escalations), \
+                    (SELECT min(due_resolution) FROM escalations)",
+        )
+        .fetch_one(self.0)
+        .await
+        .map_err(db)?;
+        let mut next: Option<time::OffsetDateTime> = None;
+        for t in [response, resolution].into_iter().flatten() {
+            let t = t.to_time(&|| "a due time".to_owned())?;
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        Ok(next)
+    }
+
+    /// Cases past a due time still pending at `now` (breached or about to
+    /// be): a range of the queue's `due_next` index.
+    pub(super) async fn overdue_cases<T>(&self, now: time::OffsetDateTime) -> Result<u64>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        let (n,) =
+            sqlx::query_as::<DB, (i64,)>("SELECT count(*) FROM escalations WHERE due_next < $1")
+                .bind(T::to_db(now))
+                .fetch_one(self.0)
+                .await
+                .map_err(db)?;
+        small_int("overdue cases", n)
     }
 
     /// A statement of one text parameter whose answer is only that it ran.

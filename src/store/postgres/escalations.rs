@@ -1,6 +1,7 @@
 //! The escalation queue.
 
 use super::PgStore;
+use crate::case::Breach;
 use crate::store::Escalations;
 use crate::store::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use crate::store::codec::{DbTime, db};
@@ -65,5 +66,23 @@ impl Escalations for PgStore {
         }
         tx.commit().await.map_err(db)?;
         Ok(Changed::Ok(next))
+    }
+
+    async fn breaches_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<(String, Breach)>> {
+        Statements(&self.pool)
+            .breaches_due::<OffsetDateTime>(now, limit)
+            .await
+    }
+
+    async fn next_breach_due(&self) -> Result<Option<OffsetDateTime>> {
+        Statements(&self.pool)
+            .next_breach_due::<OffsetDateTime>()
+            .await
+    }
+
+    async fn overdue_cases(&self, now: OffsetDateTime) -> Result<u64> {
+        Statements(&self.pool)
+            .overdue_cases::<OffsetDateTime>(now)
+            .await
     }
 }

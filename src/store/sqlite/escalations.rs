@@ -1,6 +1,7 @@
 //! The escalation queue.
 
 use super::SqliteStore;
+use crate::case::Breach;
 use crate::store::Escalations;
 use crate::store::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use crate::store::codec::{self, db};
@@ -63,5 +64,19 @@ impl Escalations for SqliteStore {
         // What a later read returns: times to the millisecond.
         next.updated_at = codec::as_stored::<i64>(now)?;
         Ok(Changed::Ok(next))
+    }
+
+    async fn breaches_due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<(String, Breach)>> {
+        Statements(&self.reader)
+            .breaches_due::<i64>(now, limit)
+            .await
+    }
+
+    async fn next_breach_due(&self) -> Result<Option<OffsetDateTime>> {
+        Statements(&self.reader).next_breach_due::<i64>().await
+    }
+
+    async fn overdue_cases(&self, now: OffsetDateTime) -> Result<u64> {
+        Statements(&self.reader).overdue_cases::<i64>(now).await
     }
 }
