@@ -106,13 +106,17 @@ async fn app() -> TestApp {
         },
         ..HttpConfig::default()
     };
-    TestApp::start_with_setup(config, &[SCREEN, URGENT, PHOTO, BROKEN, ELSEWHERE], |state| {
-        state.clock = Clock::fixed(T0);
-        state.cases = Arc::new(CaseSettings {
-            due_times: Arc::new(Targets),
-            ..CaseSettings::default()
-        });
-    })
+    TestApp::start_with_setup(
+        config,
+        &[SCREEN, URGENT, PHOTO, BROKEN, ELSEWHERE],
+        |state| {
+            state.clock = Clock::fixed(T0);
+            state.cases = Arc::new(CaseSettings {
+                due_times: Arc::new(Targets),
+                ..CaseSettings::default()
+            });
+        },
+    )
     .await
 }
 
