@@ -49,12 +49,10 @@ pub(super) struct DueView {
 
 pub(super) fn due(lang: &str, at: OffsetDateTime, now: OffsetDateTime) -> DueView {
     let overdue = at <= now;
-    let minutes = if overdue {
-        (now - at).whole_minutes()
-    } else {
-        // Round up: "in 1 min" until it is due, never "in 0 min".
-        (at - now).whole_seconds().saturating_add(59) / 60
-    };
+    // Round up both ways: "in 1 min" until it is due and "1 min overdue"
+    // once it passed, never "0 min".
+    let seconds = if overdue { now - at } else { at - now }.whole_seconds();
+    let minutes = (seconds.saturating_add(59) / 60).max(1);
     let key = if overdue {
         "queue_due_overdue"
     } else {
