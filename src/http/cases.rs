@@ -172,6 +172,21 @@ fn check_act(act: &Act) -> ApiResult<()> {
     Ok(())
 }
 
+/// Why an act did not happen: the rules refused it (the case as it stands
+/// and the reason, for a surface to word in its own way), or the request
+/// itself failed.
+#[derive(Debug)]
+pub enum NotDone {
+    Refused(Box<Escalation>, Refusal),
+    Failed(ApiError),
+}
+
+impl From<ApiError> for NotDone {
+    fn from(e: ApiError) -> Self {
+        NotDone::Failed(e)
+    }
+}
+
 /// Applies an act to case `id` by `actor`; `base` is where a mail's link
 /// starts (see [`base_url`]).
 pub async fn act(
@@ -181,8 +196,25 @@ pub async fn act(
     act: Act,
     base: Option<&str>,
 ) -> ApiResult<Escalation> {
+    try_act(state, actor, id, act, base)
+        .await
+        .map_err(|e| match e {
+            NotDone::Refused(e, why) => refusal(id, &e, why),
+            NotDone::Failed(e) => e,
+        })
+}
+
+/// [`act`], with a refusal of the rules kept as the rules said it: the
+/// queue's pages word it in the reader's language.
+pub async fn try_act(
+    state: &AppState,
+    actor: Actor,
+    id: &str,
+    act: Act,
+    base: Option<&str>,
+) -> Result<Escalation, NotDone> {
     if !well_formed_id(id, "esc_") {
-        return Err(no_escalation(id));
+        return Err(no_escalation(id).into());
     }
     check_act(&act)?;
     let change = EscalationChange {
@@ -193,7 +225,12 @@ pub async fn act(
         mail: mail_link(state, base)?,
     };
     let now = state.clock.now();
-    match state.store.change_escalation(id, &change, now).await? {
+    match state
+        .store
+        .change_escalation(id, &change, now)
+        .await
+        .map_err(ApiError::from)?
+    {
         Changed::Ok(e) => {
             state.outbox_notify.notify_one();
             if let Act::EscalateFurther { tier, .. } = change.act {
@@ -202,8 +239,8 @@ pub async fn act(
             Ok(e)
         }
         Changed::Unchanged(e) => Ok(e),
-        Changed::NotFound => Err(no_escalation(id)),
-        Changed::Refused(e, why) => Err(refusal(id, &e, why)),
+        Changed::NotFound => Err(no_escalation(id).into()),
+        Changed::Refused(e, why) => Err(NotDone::Refused(Box::new(e), why)),
     }
 }
 

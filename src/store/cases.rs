@@ -97,6 +97,10 @@ where
     if let Some(s) = f.status {
         q.push(" AND status = ").push_bind(s.as_str());
     }
+    if f.unresolved {
+        q.push(" AND status <> ")
+            .push_bind(EscalationStatus::Resolved.as_str());
+    }
     if let Some(t) = f.tier {
         q.push(" AND tier = ").push_bind(i16::from(t));
     }

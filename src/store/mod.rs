@@ -187,6 +187,9 @@ pub struct EscalationFilter {
     pub queue: Option<String>,
     /// `None`: every status.
     pub status: Option<EscalationStatus>,
+    /// Only cases still to do (every status but `resolved`): the queue
+    /// page's default, paged like any other filter.
+    pub unresolved: bool,
     /// Only cases of this tier or lower (a specialist's own tier); `None`:
     /// every tier (an admin).
     pub max_tier: Option<u8>,

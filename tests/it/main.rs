@@ -20,6 +20,7 @@ mod limits;
 mod lint_fixtures;
 mod mail;
 mod multi_instance;
+mod queuepage;
 mod replies;
 mod robustness;
 mod serve;

@@ -98,6 +98,7 @@ impl EscalationQuery {
             tier,
             queue,
             status,
+            unresolved: false,
             max_tier: None,
             sort,
             after,

@@ -233,6 +233,23 @@ impl TestApp {
         Self::start_in(dir, store, HttpConfig::default(), &[], setup, |r, _| r).await
     }
 
+    /// Starts an app on its own scripts (and replies), over a fresh SQLite
+    /// file, its state adjusted by `setup` (a fixed clock, case settings).
+    pub async fn start_with_setup(
+        config: HttpConfig,
+        files: &[(&str, &str)],
+        setup: impl FnOnce(&mut AppState),
+    ) -> TestApp {
+        let dir = temp_dir();
+        let db = dir.join("fixpath.db");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(db.to_str().unwrap())
+                .await
+                .expect("the store opens"),
+        );
+        Self::start_in(dir, store, config, files, setup, |r, _| r).await
+    }
+
     async fn start_in(
         dir: PathBuf,
         store: Arc<dyn Store>,
@@ -244,7 +261,10 @@ impl TestApp {
         let scripts = dir.join("scripts");
         std::fs::create_dir_all(&scripts).unwrap();
         for (name, text) in files {
-            std::fs::write(scripts.join(name), text).unwrap();
+            // `replies/…` files go in their folder beside the scripts.
+            let path = scripts.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
         }
         store.migrate().await.expect("the schema migrates");
         let library = Library::open(scripts, &*store)
