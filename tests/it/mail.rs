@@ -34,7 +34,7 @@ const PATIENCE: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------- helpers
 
 /// Whether aiosmtpd can run; without it, a skip (or a failure in CI).
-fn smtp_available() -> bool {
+pub(crate) fn smtp_available() -> bool {
     let ok = Command::new(PYTHON)
         .args(["-c", "import aiosmtpd"])
         .stdout(Stdio::null())
@@ -58,10 +58,10 @@ fn smtp_available() -> bool {
 }
 
 /// A folder removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "fixpath-mail-{name}-{}-{}",
@@ -77,7 +77,7 @@ impl TempDir {
         self.0.join("fixpath.db").to_string_lossy().into_owned()
     }
 
-    fn maildir(&self) -> PathBuf {
+    pub(crate) fn maildir(&self) -> PathBuf {
         self.0.join("maildir")
     }
 }
@@ -89,10 +89,10 @@ impl Drop for TempDir {
 }
 
 /// aiosmtpd storing every mail in a maildir. Killed on drop.
-struct Smtpd(Child);
+pub(crate) struct Smtpd(Child);
 
 impl Smtpd {
-    fn start(port: u16, maildir: &Path) -> Smtpd {
+    pub(crate) fn start(port: u16, maildir: &Path) -> Smtpd {
         let child = Command::new(PYTHON)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
@@ -120,7 +120,7 @@ impl Drop for Smtpd {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -129,7 +129,7 @@ fn free_port() -> u16 {
 }
 
 /// Every mail in the maildir, raw.
-fn maildir(dir: &Path) -> Vec<Vec<u8>> {
+pub(crate) fn maildir(dir: &Path) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
@@ -224,19 +224,19 @@ async fn until(db: &str, what: &str, done: impl Fn(&HashMap<String, Row>) -> boo
     }
 }
 
-fn fast(cfg: &mut RelayConfig) {
+pub(crate) fn fast(cfg: &mut RelayConfig) {
     cfg.base_delay = Duration::from_millis(100);
     cfg.max_delay = Duration::from_millis(400);
     cfg.poll = Duration::from_millis(50);
     cfg.timeout = Duration::from_secs(5);
 }
 
-struct Relay {
+pub(crate) struct Relay {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
-fn relay(store: &Arc<dyn Store>, cfg: RelayConfig, mail: MailConfig) -> Relay {
+pub(crate) fn relay(store: &Arc<dyn Store>, cfg: RelayConfig, mail: MailConfig) -> Relay {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(run_mail_relay(
         store.clone(),
@@ -249,7 +249,7 @@ fn relay(store: &Arc<dyn Store>, cfg: RelayConfig, mail: MailConfig) -> Relay {
 }
 
 impl Relay {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send(true).unwrap();
         tokio::time::timeout(PATIENCE, self.task)
             .await

@@ -31,14 +31,14 @@ async fn app_with(config: HttpConfig) -> TestApp {
 }
 
 /// A page as the browser got it.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> Option<String> {
+    pub(crate) fn location(&self) -> Option<String> {
         self.headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -46,7 +46,7 @@ impl Page {
     }
 
     /// The value of the first `name="…" value="…"` field.
-    fn field(&self, name: &str) -> String {
+    pub(crate) fn field(&self, name: &str) -> String {
         let re = Regex::new(&format!(r#"name="{name}" value="([^"]*)""#)).unwrap();
         re.captures(&self.body)
             .unwrap_or_else(|| panic!("no field `{name}` in:\n{}", self.body))[1]
@@ -54,7 +54,7 @@ impl Page {
     }
 
     #[track_caller]
-    fn assert_has(&self, text: &str) -> &Self {
+    pub(crate) fn assert_has(&self, text: &str) -> &Self {
         assert!(
             self.body.contains(text),
             "`{text}` not on the page:\n{}",
@@ -64,7 +64,7 @@ impl Page {
     }
 
     #[track_caller]
-    fn assert_status(&self, status: u16) -> &Self {
+    pub(crate) fn assert_status(&self, status: u16) -> &Self {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
         self
     }
@@ -72,15 +72,15 @@ impl Page {
 
 /// A browser without JavaScript: follows redirects itself so it sees every
 /// `Set-Cookie`, and keeps cookies (by name; paths are not needed here).
-struct Browser {
-    base: String,
-    client: reqwest::Client,
-    jar: BTreeMap<String, String>,
-    language: Option<String>,
+pub(crate) struct Browser {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) jar: BTreeMap<String, String>,
+    pub(crate) language: Option<String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub(crate) fn new(app: &TestApp) -> Browser {
         Browser {
             base: app.base.clone(),
             client: reqwest::Client::builder()
@@ -100,7 +100,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let mut req = req.header("cookie", self.cookie_header());
         if let Some(l) = &self.language {
             req = req.header("accept-language", l);
@@ -126,7 +126,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.client.get(format!("{}{path}", self.base));
         let page = self.send(req).await;
         self.follow(page).await
@@ -134,14 +134,14 @@ impl Browser {
 
     /// Posts a form with this browser's CSRF token (as the page's hidden
     /// field would), then follows the redirect.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = self.jar.get("fp_csrf").cloned().unwrap_or_default();
         let mut all: Vec<(&str, &str)> = vec![("csrf", &csrf)];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
     }
 
-    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let req = self
             .client
             .post(format!("{}{path}", self.base))
@@ -164,7 +164,7 @@ impl Browser {
 }
 
 /// Replaces what changes from run to run.
-fn redact(html: &str) -> String {
+pub(crate) fn redact(html: &str) -> String {
     let rules = [
         (r"ses_[0-9a-f]{32}", "[session]"),
         (r"esc_[0-9a-f]{32}", "[escalation]"),
@@ -192,7 +192,7 @@ fn redact(html: &str) -> String {
 }
 
 /// The session id in a wizard address.
-fn session_of(path: &str) -> String {
+pub(crate) fn session_of(path: &str) -> String {
     Regex::new(r"ses_[0-9a-f]{32}")
         .unwrap()
         .find(path)
@@ -957,7 +957,7 @@ async fn too_many_wrong_passwords_lock_the_name_for_a_while() {
 }
 
 /// Starts a wizard session of `script`; its address.
-async fn start_wizard(b: &mut Browser, script: &str) -> (String, Page) {
+pub(crate) async fn start_wizard(b: &mut Browser, script: &str) -> (String, Page) {
     b.get("/").await;
     let csrf = b.jar["fp_csrf"].clone();
     let page = b

@@ -185,7 +185,8 @@ pub async fn ended_page(
                 session => session,
                 case => case_view(&e),
                 reply => reply_view(state, &e, now, &lang),
-                mail => state.cases.mail && e.case.email.is_some(),
+                // News still to come: said until the case is resolved.
+                mail => state.cases.mail && e.case.email.is_some() && e.case.status != CaseStatus::Resolved,
                 trail => trail,
                 feedback => feedback,
                 errors => draft.errors,

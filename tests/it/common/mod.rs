@@ -206,7 +206,7 @@ impl TestApp {
         .await
     }
 
-    async fn start_in(
+    pub async fn start_in(
         dir: PathBuf,
         store: Arc<dyn Store>,
         config: HttpConfig,
