@@ -577,7 +577,7 @@ async fn message_session(
 /// `POST /api/v1/sessions/{id}/feedback`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FeedbackBody {
+struct FeedbackRequest {
     score: i64,
     #[serde(default)]
     comment: Option<String>,
@@ -596,7 +596,7 @@ async fn feedback_session(
     State(state): State<AppState>,
     caller: Caller,
     PathParam(id): PathParam<String>,
-    Body(req): Body<FeedbackBody>,
+    Body(req): Body<FeedbackRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<FeedbackGiven>)> {
     let rating = crate::http::feedback::Rating {
         score: req.score,

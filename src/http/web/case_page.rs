@@ -187,6 +187,8 @@ pub async fn ended_page(
                 reply => reply_view(state, &e, now, &lang),
                 // News still to come: said until the case is resolved.
                 mail => state.cases.mail && e.case.email.is_some() && e.case.status != CaseStatus::Resolved,
+                // `/status` finds a case by its reference and address.
+                findable => state.cases.mail && e.case.email.is_some(),
                 trail => trail,
                 feedback => feedback,
                 errors => draft.errors,
@@ -327,7 +329,7 @@ async fn message(
                 Err(ApiError::Unprocessable {
                     code: "too_many_messages",
                     ..
-                }) => Some(("case_error_too_many", None)),
+                }) => Some(("case_error_message_limit", None)),
                 Err(e) => return Err(page_error(e)),
             },
         };
