@@ -152,7 +152,12 @@ pub async fn ended_page(
             None
         };
         let title = title_of(state, s).await;
-        let session = session_view(state, headers, chrome, stored, title);
+        let mut session = session_view(state, headers, chrome, stored, title);
+        // A session started through the API has no reference of its own:
+        // its case's is the one to keep.
+        if let Some(e) = &case {
+            session.reference = e.case.reference.clone();
+        }
         let feedback = feedback_view(state, stored, &draft).await?;
         let status = draft.status();
         let trail = trail_view(&s.trail);

@@ -250,7 +250,7 @@ fn expired(state: &AppState, stored: &StoredSession, now: OffsetDateTime) -> boo
 pub(super) struct SessionView {
     id: String,
     title: String,
-    reference: String,
+    pub(super) reference: String,
     /// RFC 3339; the page's script warns near the end (and offers to keep
     /// the session).
     expires_at: Option<String>,
