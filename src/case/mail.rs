@@ -21,15 +21,20 @@ pub enum MailKind {
     /// The case was resolved: the resolution, and the link that asks for
     /// satisfaction.
     Resolved,
+    /// The customer asked for the link again (`/status`, with the case's
+    /// reference and address): the link alone.
+    Link,
 }
 
 impl MailKind {
-    /// The outbox event type: `mail.received`, `mail.reply`, `mail.resolved`.
+    /// The outbox event type: `mail.received`, `mail.reply`, `mail.resolved`,
+    /// `mail.link`.
     pub fn event_type(self) -> &'static str {
         match self {
             MailKind::Received => "mail.received",
             MailKind::Reply => "mail.reply",
             MailKind::Resolved => "mail.resolved",
+            MailKind::Link => "mail.link",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! and the surfaces word its refusals.
 
 pub mod calendar;
+pub mod feedback;
 pub mod mail;
 pub mod reference;
 mod rules;

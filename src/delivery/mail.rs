@@ -216,6 +216,7 @@ pub fn render(job: &MailJob) -> Result<RenderedMail, minijinja::Error> {
         MailKind::Received => "received",
         MailKind::Reply => "reply",
         MailKind::Resolved => "resolved",
+        MailKind::Link => "link",
     };
     let subject = i18n::text(language, &format!("mail_subject_{name}"))
         .replace("{reference}", &job.reference);
@@ -585,7 +586,12 @@ mod tests {
             .filter(|p| p.len() > 8)
             .collect();
         for lang in ["nl", "de", "et", "ru"] {
-            for kind in [MailKind::Received, MailKind::Reply, MailKind::Resolved] {
+            for kind in [
+                MailKind::Received,
+                MailKind::Reply,
+                MailKind::Resolved,
+                MailKind::Link,
+            ] {
                 let m = render(&job(kind, lang, Some("…"))).unwrap();
                 assert_eq!(m.language, lang);
                 for part in [&m.subject, &m.text, &m.html] {

@@ -78,6 +78,7 @@ pub fn table() -> Vec<Route> {
         route(M::POST, "/api/v1/sessions/{id}/back", back_session),
         route(M::POST, "/api/v1/sessions/{id}/escalate", escalate_session),
         route(M::POST, "/api/v1/sessions/{id}/message", message_session),
+        route(M::POST, "/api/v1/sessions/{id}/feedback", feedback_session),
         route(M::GET, "/api/v1/escalations", list_escalations),
         route(M::GET, "/api/v1/escalations/{id}", get_escalation),
         route(M::POST, "/api/v1/escalations/{id}/claim", claim_escalation),
@@ -571,6 +572,44 @@ async fn message_session(
 ) -> ApiResult<axum::Json<CustomerCase>> {
     let e = cases::customer_message(&state, &caller, &id, req.text).await?;
     Ok(axum::Json(CustomerCase::of(&e)))
+}
+
+/// `POST /api/v1/sessions/{id}/feedback`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackRequest {
+    score: i64,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// A rating as stored.
+#[derive(Debug, Serialize)]
+struct FeedbackGiven {
+    kind: crate::case::feedback::FeedbackKind,
+    score: i64,
+}
+
+/// `POST /api/v1/sessions/{id}/feedback`: the customer rates the session
+/// (`self_service`) or its resolved case (`case`), once each.
+async fn feedback_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<FeedbackRequest>,
+) -> ApiResult<(StatusCode, axum::Json<FeedbackGiven>)> {
+    let rating = crate::http::feedback::Rating {
+        score: req.score,
+        comment: req.comment,
+    };
+    let kind = crate::http::feedback::give(&state, &caller, &id, &rating).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(FeedbackGiven {
+            kind,
+            score: req.score,
+        }),
+    ))
 }
 
 // ---------------------------------------------------------------------------

@@ -37,6 +37,10 @@ pub struct LimitConfig {
     pub signin: Rate,
     /// Anonymous session starts (API and wizard) per client address.
     pub session_start: Rate,
+    /// `/status` look-ups (a reference and an address) per client address:
+    /// each may queue a mail, and a guesser would otherwise try references
+    /// at the server's speed.
+    pub status_lookup: Rate,
     /// Reverse proxies in front of the server whose `X-Forwarded-For` is
     /// believed; behind one, every client would otherwise share its address.
     pub trusted_proxies: Vec<IpAddr>,
@@ -63,6 +67,10 @@ impl Default for LimitConfig {
             session_start: Rate {
                 per_minute: 60,
                 burst: 30,
+            },
+            status_lookup: Rate {
+                per_minute: 5,
+                burst: 5,
             },
             trusted_proxies: Vec::new(),
         }
@@ -92,6 +100,7 @@ pub struct Guards {
     pub hashes: HashGate,
     pub signin: RateLimiter,
     pub session_start: RateLimiter,
+    pub status_lookup: RateLimiter,
 }
 
 impl Guards {
@@ -100,6 +109,7 @@ impl Guards {
             hashes: HashGate::new(config.hash_slots, config.hash_queue),
             signin: RateLimiter::new("signin_rate", config.signin),
             session_start: RateLimiter::new("session_rate", config.session_start),
+            status_lookup: RateLimiter::new("status_rate", config.status_lookup),
         }
     }
 }

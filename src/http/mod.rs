@@ -8,6 +8,7 @@ pub mod auth;
 pub mod caps;
 pub mod cases;
 pub mod error;
+pub mod feedback;
 pub mod limits;
 pub mod ops;
 pub mod recent;

@@ -356,8 +356,12 @@ pub enum Move {
         note: Option<String>,
         contact: Option<Contact>,
     },
-    /// "None of these" at the current question, with an optional note.
-    NoneFits(Option<String>),
+    /// "None of these" at the current question, with an optional note
+    /// and address (as [`Move::Escalate`]).
+    NoneFits {
+        note: Option<String>,
+        contact: Option<Contact>,
+    },
     /// Nothing but a sign of life: the session is saved as it is, so its
     /// last activity (the wizard's idle clock) is now.
     Touch,
@@ -459,6 +463,9 @@ pub async fn step_unless_idle(
         Move::Reply(Reply::Answer(text) | Reply::Value(text)) => caps::check_input(text)?,
         Move::Escalate {
             note: Some(note), ..
+        }
+        | Move::NoneFits {
+            note: Some(note), ..
         } => caps::check_note("note", note)?,
         _ => {}
     }
@@ -467,9 +474,9 @@ pub async fn step_unless_idle(
         return Err(stale(seq, before.seq));
     }
     let program = program_of(state, before).await?;
-    let answered = matches!(mv, Move::Reply(_) | Move::NoneFits(_));
+    let answered = matches!(mv, Move::Reply(_) | Move::NoneFits { .. });
     let contact = match &mv {
-        Move::Escalate { contact, .. } => contact.clone(),
+        Move::Escalate { contact, .. } | Move::NoneFits { contact, .. } => contact.clone(),
         _ => None,
     };
     let (after, step) = off_workers({
@@ -488,7 +495,7 @@ pub async fn step_unless_idle(
                 Move::Escalate { note, .. } => {
                     engine::escalate_now(&program, &mut after, note, &actor, now)?;
                 }
-                Move::NoneFits(note) => {
+                Move::NoneFits { note, .. } => {
                     engine::none_fits(&program, &mut after, note, &actor, now)?;
                 }
                 Move::Touch => {

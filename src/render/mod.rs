@@ -24,6 +24,9 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "wizard/step.html.j2",
     "wizard/check.html.j2",
     "wizard/end.html.j2",
+    "wizard/case.html.j2",
+    "wizard/_feedback.html.j2",
+    "wizard/status.html.j2",
     "console/home.html.j2",
     "console/step.html.j2",
     "queue/list.html.j2",
@@ -38,6 +41,8 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "mail/reply.html.j2",
     "mail/resolved.txt.j2",
     "mail/resolved.html.j2",
+    "mail/link.txt.j2",
+    "mail/link.html.j2",
 ];
 
 fn env() -> &'static minijinja::Environment<'static> {

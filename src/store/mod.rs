@@ -17,6 +17,7 @@ pub mod sqlite;
 
 pub use page::Cursor;
 
+use crate::case::feedback::{Feedback, FeedbackKind};
 use crate::case::{Act, Actor, Breach, Case, DueTimes, Refusal};
 use crate::engine::{Pin, Session, TrailEntry};
 use crate::escalation::Record;
@@ -417,6 +418,13 @@ pub trait Sessions: Send + Sync + 'static {
         token_hash: &str,
         now: OffsetDateTime,
     ) -> Result<()>;
+
+    /// Stores a rating (contract section 11); `false` when the session
+    /// has one of that kind already (nothing is written).
+    /// [`StoreError::NotFound`] for an unknown session.
+    async fn add_feedback(&self, f: &Feedback) -> Result<bool>;
+    /// The kinds of rating the session has been given.
+    async fn feedback_kinds(&self, session_id: &str) -> Result<Vec<FeedbackKind>>;
 }
 
 /// The escalation queue.

@@ -6,6 +6,7 @@ use super::cases::{self, ESCALATION_COLUMNS, EscalationRow};
 use super::codec::{self, DbTime, SessionRow, db, small_int};
 use super::{Escalation, Result, ScriptVersion, StoreError, StoredSession, User};
 use crate::case::Breach;
+use crate::case::feedback::{Feedback, FeedbackKind};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 /// A backend's pool, for the statements it runs like the other backend.
@@ -167,6 +168,58 @@ where
         .map_err(|e| codec::duplicate_or_db(e, || "link token".into()))?
         .map(drop)
         .ok_or_else(|| StoreError::NotFound(format!("session `{session_id}`")))
+    }
+
+    /// One statement: the session's row is read and the rating written
+    /// together; the primary key (session, kind) turns a second rating of
+    /// the kind into no row.
+    pub(super) async fn add_feedback<T>(&self, f: &Feedback) -> Result<bool>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        for<'r> (String,): FromRow<'r, DB::Row>,
+        for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    {
+        let exists = sqlx::query_as::<DB, (String,)>("SELECT id FROM sessions WHERE id = $1")
+            .bind(f.session_id.as_str())
+            .fetch_optional(self.0)
+            .await
+            .map_err(db)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("session `{}`", f.session_id)));
+        }
+        let written = sqlx::query_as::<DB, (String,)>(
+            "INSERT INTO feedback (session_id, kind, score, comment, created_at) \
+             SELECT id, $2, $3, $4, $5 FROM sessions WHERE id = $1 \
+             ON CONFLICT (session_id, kind) DO NOTHING RETURNING session_id",
+        )
+        .bind(f.session_id.as_str())
+        .bind(f.kind.as_str())
+        .bind(i64::from(f.score))
+        .bind(f.comment.as_deref())
+        .bind(T::to_db(f.at))
+        .fetch_optional(self.0)
+        .await
+        .map_err(db)?;
+        Ok(written.is_some())
+    }
+
+    pub(super) async fn feedback_kinds(&self, session_id: &str) -> Result<Vec<FeedbackKind>>
+    where
+        for<'r> (String,): FromRow<'r, DB::Row>,
+    {
+        let rows = sqlx::query_as::<DB, (String,)>(
+            "SELECT kind FROM feedback WHERE session_id = $1 ORDER BY kind",
+        )
+        .bind(session_id)
+        .fetch_all(self.0)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(k,)| {
+                FeedbackKind::parse(&k)
+                    .ok_or_else(|| StoreError::corrupt(format!("feedback kind `{k}`")))
+            })
+            .collect()
     }
 
     /// `I` is the backend's type of the tier column.

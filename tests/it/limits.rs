@@ -34,6 +34,10 @@ fn roomy() -> LimitConfig {
             per_minute: 10_000,
             burst: 10_000,
         },
+        status_lookup: Rate {
+            per_minute: 10_000,
+            burst: 10_000,
+        },
         trusted_proxies: Vec::new(),
     }
 }

@@ -12,6 +12,7 @@ mod browser;
 mod cases;
 mod cli;
 mod cli_engine;
+mod custpage;
 mod delivery;
 mod engine;
 mod graph;

@@ -73,8 +73,8 @@ impl Page {
 /// A browser without JavaScript: follows redirects itself so it sees every
 /// `Set-Cookie`, and keeps cookies (by name; paths are not needed here).
 pub(crate) struct Browser {
-    base: String,
-    client: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
     pub(crate) jar: BTreeMap<String, String>,
     pub(crate) language: Option<String>,
 }
@@ -100,7 +100,7 @@ impl Browser {
             .join("; ")
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let mut req = req.header("cookie", self.cookie_header());
         if let Some(l) = &self.language {
             req = req.header("accept-language", l);
@@ -141,7 +141,7 @@ impl Browser {
         self.post_raw(path, &all).await
     }
 
-    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let req = self
             .client
             .post(format!("{}{path}", self.base))
@@ -192,7 +192,7 @@ pub(crate) fn redact(html: &str) -> String {
 }
 
 /// The session id in a wizard address.
-fn session_of(path: &str) -> String {
+pub(crate) fn session_of(path: &str) -> String {
     Regex::new(r"ses_[0-9a-f]{32}")
         .unwrap()
         .find(path)
@@ -957,7 +957,7 @@ async fn too_many_wrong_passwords_lock_the_name_for_a_while() {
 }
 
 /// Starts a wizard session of `script`; its address.
-async fn start_wizard(b: &mut Browser, script: &str) -> (String, Page) {
+pub(crate) async fn start_wizard(b: &mut Browser, script: &str) -> (String, Page) {
     b.get("/").await;
     let csrf = b.jar["fp_csrf"].clone();
     let page = b

@@ -98,6 +98,7 @@ fn documented_request_bodies_match_their_types() {
         "ReplyEscalation",
         "ResolveEscalation",
         "EscalateFurther",
+        "FeedbackRequest",
     ];
     same_fields::<StartSession>(&doc, "StartSession");
     same_fields::<AnswerStep>(&doc, "AnswerStep");
@@ -109,6 +110,7 @@ fn documented_request_bodies_match_their_types() {
     same_fields::<ReplyEscalation>(&doc, "ReplyEscalation");
     same_fields::<ResolveEscalation>(&doc, "ResolveEscalation");
     same_fields::<EscalateFurther>(&doc, "EscalateFurther");
+    same_fields::<FeedbackRequest>(&doc, "FeedbackRequest");
 
     // A request body documented later is checked here too.
     for (path, item) in doc["paths"].as_object().expect("paths") {

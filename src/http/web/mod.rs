@@ -5,6 +5,9 @@
 //! - [`wizard`]: the customer's self-service wizard at `/` (works with
 //!   JavaScript off: plain forms, post-redirect-get);
 //! - [`console`]: the tier-1 agent console at `/agent`;
+//! - [`case_page`]: the customer's side of a session once it ended: the
+//!   solved page or the case page, messages and satisfaction;
+//! - [`status`]: `/status`, the case link again by reference and address;
 //! - [`queue`]: the tier-2/3/4 escalation queue at `/queue`;
 //! - [`author`]: the authors' view of the library (`/author`);
 //! - [`signin`]: staff sign-in and sign-out.
@@ -16,6 +19,7 @@
 
 pub mod assets;
 pub mod author;
+pub mod case_page;
 pub mod chrome;
 pub mod console;
 pub mod cookies;
@@ -23,6 +27,7 @@ pub mod csrf;
 pub mod i18n;
 pub mod queue;
 pub mod signin;
+pub mod status;
 pub mod throttle;
 pub mod view;
 pub mod wizard;
@@ -56,6 +61,8 @@ pub fn routes() -> Router<AppState> {
     ];
     let mut router = Router::new()
         .merge(wizard::routes())
+        .merge(case_page::routes())
+        .merge(status::routes())
         .merge(console::routes())
         .merge(queue::routes())
         .merge(signin::routes())
@@ -280,6 +287,9 @@ pub struct EscalateForm {
     /// check-your-answers page): the escalation then says so.
     #[serde(default)]
     pub why: String,
+    /// Where the case may mail the customer (optional; checked).
+    #[serde(default)]
+    pub email: String,
 }
 
 impl EscalateForm {

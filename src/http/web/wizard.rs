@@ -20,11 +20,11 @@ use super::{
     render_status, respond, see_other,
 };
 use crate::engine::{
-    ANSWER_ESCALATE, ANSWER_NONE, AnswerRef, Channel, Ending, Reply, Session, Status, Step,
-    TrailEntry,
+    ANSWER_ESCALATE, ANSWER_NONE, AnswerRef, Channel, Reply, Session, Status, Step, TrailEntry,
 };
 use crate::http::AppState;
 use crate::http::auth::{self, CUSTOMER_PREFIX, Caller};
+use crate::http::cases::{self, Contact};
 use crate::http::error::ApiError;
 use crate::http::limits::{self, ClientIp};
 use crate::http::ops::{self, Move, NewSession};
@@ -137,11 +137,11 @@ struct StartForm {
 
 /// The session cookie outlives the idle limit by a day, so a customer who
 /// comes back late is told the session expired, not that it is unknown.
-fn cookie_age(state: &AppState) -> i64 {
+pub(super) fn cookie_age(state: &AppState) -> i64 {
     state.config.wizard_idle.as_secs() as i64 + 24 * 3600
 }
 
-fn session_cookie(chrome: &Chrome, id: &str, token: &str, max_age: i64) -> String {
+pub(super) fn session_cookie(chrome: &Chrome, id: &str, token: &str, max_age: i64) -> String {
     cookies::set(
         cookies::WIZARD,
         token,
@@ -205,7 +205,7 @@ struct ShowQuery {
 }
 
 /// The customer's capability for session `id`, from its cookie.
-fn customer(headers: &HeaderMap) -> Caller {
+pub(super) fn customer(headers: &HeaderMap) -> Caller {
     match cookies::get(headers, cookies::WIZARD) {
         Some(token) if token.starts_with(CUSTOMER_PREFIX) && token.len() < 128 => {
             Caller::Customer {
@@ -218,7 +218,11 @@ fn customer(headers: &HeaderMap) -> Caller {
 
 /// Opens the session for its customer; a missing or wrong token and an
 /// unknown session are the same 404 (nothing tells a guesser which).
-async fn open(state: &AppState, headers: &HeaderMap, id: &str) -> Result<StoredSession, PageError> {
+pub(super) async fn open(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<StoredSession, PageError> {
     let caller = customer(headers);
     if let Caller::Anonymous = caller {
         return Err(PageError::new(
@@ -243,10 +247,10 @@ fn expired(state: &AppState, stored: &StoredSession, now: OffsetDateTime) -> boo
 
 /// The session's part of every page: reference, expiry, resume link.
 #[derive(Serialize)]
-struct SessionView {
+pub(super) struct SessionView {
     id: String,
     title: String,
-    reference: String,
+    pub(super) reference: String,
     /// RFC 3339; the page's script warns near the end (and offers to keep
     /// the session).
     expires_at: Option<String>,
@@ -260,7 +264,7 @@ struct SessionView {
     resume_url: String,
 }
 
-fn session_view(
+pub(super) fn session_view(
     state: &AppState,
     headers: &HeaderMap,
     chrome: &Chrome,
@@ -285,7 +289,7 @@ fn session_view(
 }
 
 /// The script's title in the session's language.
-async fn title_of(state: &AppState, s: &Session) -> String {
+pub(super) async fn title_of(state: &AppState, s: &Session) -> String {
     let Ok(program) = ops::program_of(state, s).await else {
         return s.script.clone();
     };
@@ -398,33 +402,6 @@ async fn step_page(
     )
 }
 
-async fn end_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    chrome: &mut Chrome,
-    stored: &StoredSession,
-) -> Response {
-    let s = &stored.state;
-    chrome.speak(&s.language, Vec::new(), None);
-    let title = title_of(state, s).await;
-    let session = session_view(state, headers, chrome, stored, title);
-    let resolved = match s.ending.as_deref() {
-        Some(Ending::Resolved { text, .. }) => Some(text.clone()),
-        _ => None,
-    };
-    render(
-        chrome,
-        "wizard/end.html.j2",
-        minijinja::context! {
-            session => session,
-            resolved => resolved,
-            escalation_reference => stored.reference.clone().unwrap_or_else(|| ops::escalation_id_for(&stored.id)),
-            case => ops::escalation_id_for(&stored.id),
-            trail => trail_view(&s.trail),
-        },
-    )
-}
-
 async fn show(
     State(state): State<AppState>,
     mut chrome: Chrome,
@@ -451,7 +428,14 @@ async fn show(
             return Err(PageError::new(StatusCode::GONE, "error_session_expired"));
         }
         if stored.state.status != Status::Active {
-            return Ok(end_page(&state, &headers, &mut chrome, &stored).await);
+            return Ok(super::case_page::ended_page(
+                &state,
+                &headers,
+                &mut chrome,
+                &stored,
+                super::case_page::Draft::default(),
+            )
+            .await);
         }
         let step = ops::current_step(&state, &stored.state, false)
             .await?
@@ -524,7 +508,7 @@ fn expired_page() -> PageError {
 
 /// A move's refusal as the wizard shows it: an unknown session (or one this
 /// browser may not open) is "not found", as when the page is opened.
-fn page_error(e: ApiError) -> PageError {
+pub(super) fn page_error(e: ApiError) -> PageError {
     match e {
         ApiError::NotFound(_) => PageError::new(StatusCode::NOT_FOUND, "error_session_not_found"),
         e => e.into(),
@@ -669,28 +653,65 @@ async fn check(
         if stored.state.status != Status::Active {
             return Ok(see_other(&chrome, &format!("/s/{id}")));
         }
-        let s = &stored.state;
-        chrome.speak(&s.language, Vec::new(), None);
-        let title = title_of(&state, s).await;
-        let session = session_view(&state, &headers, &chrome, &stored, title);
-        let none = why == "none"
-            && ops::current_step(&state, s, false)
-                .await?
-                .is_some_and(|step| step.answers.iter().any(|a| a.id == ANSWER_NONE));
-        let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted()).cloned().collect();
-        Ok(render(
-            &chrome,
-            "wizard/check.html.j2",
-            minijinja::context! {
-                session => session,
-                seq => s.seq,
-                none => none,
-                trail => trail_view(&shown),
-            },
-        ))
+        check_page(
+            &state,
+            &headers,
+            &mut chrome,
+            &stored,
+            why == "none",
+            CheckDraft::default(),
+        )
+        .await
     }
     .await;
     respond(&chrome, r)
+}
+
+/// What the check page shows again after a refused post: the problems,
+/// and the note and address as they were typed.
+#[derive(Default)]
+struct CheckDraft {
+    errors: Vec<FieldError>,
+    note: String,
+    email: String,
+}
+
+async fn check_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    chrome: &mut Chrome,
+    stored: &StoredSession,
+    why_none: bool,
+    draft: CheckDraft,
+) -> PageResult {
+    let s = &stored.state;
+    chrome.speak(&s.language, Vec::new(), None);
+    let title = title_of(state, s).await;
+    let session = session_view(state, headers, chrome, stored, title);
+    let none = why_none
+        && ops::current_step(state, s, false)
+            .await?
+            .is_some_and(|step| step.answers.iter().any(|a| a.id == ANSWER_NONE));
+    let shown: Vec<TrailEntry> = s.trail.iter().filter(|e| !e.retracted()).cloned().collect();
+    let status = if draft.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_status(
+        chrome,
+        status,
+        "wizard/check.html.j2",
+        minijinja::context! {
+            session => session,
+            seq => s.seq,
+            none => none,
+            trail => trail_view(&shown),
+            errors => draft.errors,
+            note => draft.note,
+            email => draft.email,
+        },
+    ))
 }
 
 /// "Keep my session" (the idle warning's button): a move that changes
@@ -712,7 +733,7 @@ async fn keep(
 
 async fn escalate(
     State(state): State<AppState>,
-    chrome: Chrome,
+    mut chrome: Chrome,
     headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<EscalateForm>, PageError>,
@@ -720,13 +741,43 @@ async fn escalate(
     let r = async {
         let Form(form) = form?;
         let note = form.note();
-        let mv = if form.why == "none" {
-            Move::NoneFits(note)
+        // The address is checked before anything moves: a malformed one
+        // shows the page again with what was typed (422).
+        let email = form.email.trim();
+        let contact = if email.is_empty() {
+            None
         } else {
-            Move::Escalate {
-                note,
-                contact: None,
+            match cases::check_email(email) {
+                Ok(email) => Some(Contact {
+                    email,
+                    base_url: cases::base_url(&state, &headers),
+                }),
+                Err(_) => {
+                    let stored = open(&state, &headers, &id).await?;
+                    if stored.state.status != Status::Active {
+                        return Ok(see_other(&chrome, &format!("/s/{id}")));
+                    }
+                    let lang = i18n::supported(&stored.state.language)
+                        .unwrap_or(&chrome.lang)
+                        .to_owned();
+                    let draft = CheckDraft {
+                        errors: vec![FieldError {
+                            field: "email",
+                            text: i18n::text(&lang, "error_email"),
+                        }],
+                        note: form.note.clone(),
+                        email: email.to_owned(),
+                    };
+                    let why_none = form.why == "none";
+                    return check_page(&state, &headers, &mut chrome, &stored, why_none, draft)
+                        .await;
+                }
             }
+        };
+        let mv = if form.why == "none" {
+            Move::NoneFits { note, contact }
+        } else {
+            Move::Escalate { note, contact }
         };
         move_and_show(&state, &chrome, &headers, &id, form.seq, mv).await
     }

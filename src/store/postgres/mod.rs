@@ -80,6 +80,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         "cases",
         include_str!("../../../migrations/postgres/0004_cases.sql"),
     ),
+    (
+        5,
+        "feedback",
+        include_str!("../../../migrations/postgres/0005_feedback.sql"),
+    ),
 ];
 
 /// The default pool size: enough connections for two cores to keep the

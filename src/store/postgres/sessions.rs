@@ -117,4 +117,17 @@ impl Sessions for PgStore {
             .add_session_link::<OffsetDateTime>(session_id, token_hash, now)
             .await
     }
+
+    async fn add_feedback(&self, f: &crate::case::feedback::Feedback) -> Result<bool> {
+        Statements(&self.pool)
+            .add_feedback::<OffsetDateTime>(f)
+            .await
+    }
+
+    async fn feedback_kinds(
+        &self,
+        session_id: &str,
+    ) -> Result<Vec<crate::case::feedback::FeedbackKind>> {
+        Statements(&self.pool).feedback_kinds(session_id).await
+    }
 }

@@ -65,6 +65,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         "cases",
         include_str!("../../../migrations/sqlite/0004_cases.sql"),
     ),
+    (
+        5,
+        "feedback",
+        include_str!("../../../migrations/sqlite/0005_feedback.sql"),
+    ),
 ];
 
 /// Readers in the pool; reads run in parallel in WAL mode.

@@ -118,4 +118,15 @@ impl Sessions for SqliteStore {
             .add_session_link::<i64>(session_id, token_hash, now)
             .await
     }
+
+    async fn add_feedback(&self, f: &crate::case::feedback::Feedback) -> Result<bool> {
+        Statements(&self.writer).add_feedback::<i64>(f).await
+    }
+
+    async fn feedback_kinds(
+        &self,
+        session_id: &str,
+    ) -> Result<Vec<crate::case::feedback::FeedbackKind>> {
+        Statements(&self.reader).feedback_kinds(session_id).await
+    }
 }

@@ -250,7 +250,7 @@ impl TestApp {
         Self::start_in(dir, store, config, files, setup, |r, _| r).await
     }
 
-    async fn start_in(
+    pub async fn start_in(
         dir: PathBuf,
         store: Arc<dyn Store>,
         config: HttpConfig,
