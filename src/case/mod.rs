@@ -297,16 +297,29 @@ impl Case {
         }
     }
 
-    /// The due times still pending: the response's until the first
-    /// response, the resolution's until resolved.
+    /// The due times still pending: the response's until the current
+    /// tier's first reply to the customer, the resolution's until resolved.
+    /// A case sent further has its due times computed afresh, and the new
+    /// tier owes its own first reply: replies given before it was sent on
+    /// do not count (`first_response_at` keeps the case's very first).
     pub fn pending_due(&self) -> (Option<OffsetDateTime>, Option<OffsetDateTime>) {
         if self.status == Status::Resolved {
             return (None, None);
         }
-        let response = self
-            .due
-            .response
-            .filter(|_| self.first_response_at.is_none());
+        let sent_on = self
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.kind == EventType::Escalated)
+            .map(|e| e.at);
+        let answered = match sent_on {
+            None => self.first_response_at.is_some(),
+            Some(since) => self
+                .messages
+                .iter()
+                .any(|m| m.from == Party::Staff && m.at >= since),
+        };
+        let response = self.due.response.filter(|_| !answered);
         (response, self.due.resolution)
     }
 

@@ -62,6 +62,7 @@ impl DueTimes for Hourly {
     }
 }
 
+#[derive(Clone)]
 struct World {
     record: Record,
     case: Case,
@@ -500,6 +501,37 @@ fn an_answer_or_a_resolution_in_time_prevents_the_breach() {
     w.now = t(3 * 24 * 60);
     assert_eq!(w.act(&Actor::System, breach(Breach::Resolution)), Ok(None));
     assert!(w.case.breached.is_empty());
+}
+
+#[test]
+fn a_case_sent_further_owes_the_new_tier_its_own_first_reply() {
+    let mut w = World::new(2);
+    w.case.due = Hourly.due(2, None, t(0));
+    w.ok(&staff("sam", 2), reply("Looking", false));
+    let first = w.case.first_response_at;
+    w.ok(
+        &staff("sam", 2),
+        Act::EscalateFurther {
+            tier: 3,
+            queue: None,
+            note: "up".into(),
+        },
+    );
+    // The tier-2 reply does not answer for tier 3.
+    assert!(w.case.unbreached_due(Breach::Response).is_some());
+    let mut late = World {
+        now: w.now + time::Duration::hours(5),
+        ..w.clone()
+    };
+    late.ok(&Actor::System, breach(Breach::Response));
+    assert_eq!(late.case.breached, ["response"]);
+    // A tier-3 reply in time does, and the case's first response stays
+    // the very first.
+    w.ok(&staff("kai", 3), reply("On it", false));
+    assert_eq!(w.case.unbreached_due(Breach::Response), None);
+    assert_eq!(w.case.first_response_at, first);
+    w.now += time::Duration::hours(5);
+    assert_eq!(w.act(&Actor::System, breach(Breach::Response)), Ok(None));
 }
 
 #[test]

@@ -326,9 +326,8 @@ on_both_backends! {
             assert!(metrics.contains(line), "{line} missing from:\n{metrics}");
         }
 
-        // Escalated further: due afresh (tier 3: two days to resolve), and
-        // it can breach again. (Its response due time stays answered: the
-        // first response was given.)
+        // Escalated further: due afresh (tier 3: two days to resolve, no
+        // response target), and it can breach again.
         s.app
             .post(&format!("/api/v1/escalations/{answered}/escalate"), Some(&sam), &json!({"tier": 3, "note": "Needs the field team"}))
             .await
