@@ -1,9 +1,10 @@
 //! The whole life of a case (issue 14's end-to-end test), on SQLite and on
 //! PostgreSQL: a customer escalates with an e-mail address → the "received"
 //! mail arrives at a real SMTP server (aiosmtpd) → a tier-2 specialist
-//! claims and replies with `wait: true` → the customer sees the reply in
-//! their session and gets a mail → the customer answers → the specialist
-//! resolves → the customer sees the resolution. The clock is fixed and moved
+//! claims and replies with `wait: true` → the customer gets a mail, and its
+//! link opens the case page with the reply → the customer answers on the
+//! case page → the specialist resolves → the customer sees the resolution
+//! on the case page, which asks how it went. The clock is fixed and moved
 //! by the test, so the case's times, events and holder are checked exactly.
 //!
 //! Without aiosmtpd it skips with a `SKIPPED:` line, unless
@@ -13,6 +14,7 @@
 use crate::common::TestApp;
 use crate::common::pg::TestDb;
 use crate::mail::{FROM, PATIENCE, Smtpd, TempDir, fast, free_port, maildir, relay};
+use crate::web::Browser;
 use fixpath::clock::Clock;
 use fixpath::delivery::RelayConfig;
 use fixpath::delivery::mail::MailConfig;
@@ -210,16 +212,25 @@ async fn life_of_a_case(store: Arc<dyn Store>) {
         reply_mail.html
     );
 
-    // 3. The customer answers an hour later: the case is the holder's again.
+    // 3. The customer follows the reply mail's link on another device: the
+    //    case page, in German, shows the status and the reply, and takes the
+    //    answer an hour later. The case is the holder's again.
+    let mut kim = Browser::new(&app);
+    kim.language = Some("de".into());
+    let path = link_in(&reply_mail.text).replacen("https://help.example.com", "", 1);
+    let page = kim.get(&path).await;
+    page.assert_status(200)
+        .assert_has("Wartet auf Ihre Antwort")
+        .assert_has("Router neu")
+        .assert_has(&reference);
     clock.advance(Duration::hours(1));
-    let r = app
-        .post(
-            &format!("/api/v1/sessions/{session}/message"),
-            Some(&token),
-            &json!({"text": "Neu gestartet, die Lampe bleibt rot."}),
-        )
-        .await;
-    r.assert_ok(200);
+    kim.post(
+        &format!("/s/{session}/message"),
+        &[("text", "Neu gestartet, die Lampe bleibt rot.")],
+    )
+    .await
+    .assert_status(200)
+    .assert_has("die Lampe bleibt rot");
     let rec = app
         .get(&format!("/api/v1/escalations/{esc}"), Some(&ann))
         .await;
@@ -251,6 +262,12 @@ async fn life_of_a_case(store: Arc<dyn Store>) {
         .find(|m| m.text.contains("Netzteil"))
         .expect("the resolution's mail");
     assert!(resolved_mail.text.contains("https://help.example.com/s/"));
+    // The case page shows the resolution and asks how it went.
+    let page = kim.get(&format!("/s/{session}")).await;
+    page.assert_status(200)
+        .assert_has(resolution)
+        .assert_has(&format!("/s/{session}/feedback"))
+        .assert_has(r#"name="score""#);
 
     // 5. The record: times, holder, resolver and the history, exactly.
     let rec = app
