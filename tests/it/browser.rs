@@ -9,6 +9,8 @@
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says so
 //! and passes, unless `FIXPATH_REQUIRE_BROWSER=1`.
 
+mod case_pages;
+
 use crate::common;
 
 use anyhow::{Context, Result, anyhow, bail};
