@@ -1553,3 +1553,22 @@ async fn the_wizard_search_finds_what_people_type_best_first_in_their_language()
     sorted.sort();
     assert_eq!(all, sorted);
 }
+
+/// A session started through the API has no reference until its case: its
+/// wizard pages (reached by the resume link) show no empty "Your reference".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_session_in_the_wizard_shows_no_empty_reference() {
+    let app = app().await;
+    let (id, token, _) = app
+        .start_session(
+            None,
+            &serde_json::json!({"script": "wifi", "channel": "customer"}),
+        )
+        .await;
+    let mut b = Browser::new(&app);
+    b.get(&format!("/s/{id}?t={token}")).await;
+    let page = b.get(&format!("/s/{id}/check")).await;
+    page.assert_status(200);
+    assert!(!page.body.contains("Your reference"), "{}", page.body);
+    assert!(!page.body.contains(r#"class="reference"></strong>"#));
+}
