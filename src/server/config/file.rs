@@ -91,6 +91,8 @@ pub struct LimitSettings {
     pub signin_per_minute: Option<u32>,
     /// Anonymous session starts per minute from one address.
     pub sessions_per_minute: Option<u32>,
+    /// `/status` look-ups per minute from one address.
+    pub status_per_minute: Option<u32>,
     /// Addresses of the reverse proxies whose `X-Forwarded-For` names the
     /// client.
     pub trusted_proxies: Option<Vec<String>>,
@@ -126,6 +128,13 @@ impl LimitSettings {
             limits.session_start = Rate {
                 per_minute: n,
                 burst: n.div_ceil(2),
+            };
+        }
+        if let Some(n) = self.status_per_minute {
+            let n = check("limits.status_per_minute", n, 10_000)?;
+            limits.status_lookup = Rate {
+                per_minute: n,
+                burst: n,
             };
         }
         for p in self.trusted_proxies.iter().flatten() {
@@ -172,7 +181,8 @@ impl ConfigFile {
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
                  smtp, mail_from, body_limit, session_idle, secure_cookies, log_format, \
                  public_url, reopen_within, a [limits] table (hash_slots, signin_per_minute, \
-                 sessions_per_minute, trusted_proxies) and [sla.tier1] to [sla.tier4] tables",
+                 sessions_per_minute, status_per_minute, trusted_proxies) and [sla.tier1] to \
+                 [sla.tier4] tables",
             )
         })?;
         let base = path.parent().unwrap_or(Path::new(""));

@@ -175,7 +175,9 @@ fn the_limits_table_sets_hash_slots_and_rates() {
     use crate::http::limits::{LimitConfig, Rate};
     let c = ServerConfig::resolve(Settings::default(), None).unwrap();
     assert_eq!(c.limits, LimitConfig::default());
-    let f = file("[limits]\nhash_slots = 3\nsignin_per_minute = 20\nsessions_per_minute = 100");
+    let f = file(
+        "[limits]\nhash_slots = 3\nsignin_per_minute = 20\nsessions_per_minute = 100\nstatus_per_minute = 12",
+    );
     let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
     assert_eq!((c.limits.hash_slots, c.limits.hash_queue), (3, 24));
     assert_eq!(
@@ -186,6 +188,13 @@ fn the_limits_table_sets_hash_slots_and_rates() {
         }
     );
     assert_eq!(c.limits.session_start.per_minute, 100);
+    assert_eq!(
+        c.limits.status_lookup,
+        Rate {
+            per_minute: 12,
+            burst: 12
+        }
+    );
     let f = file("[limits]\ntrusted_proxies = [\"127.0.0.1\", \"::1\"]");
     let c = ServerConfig::resolve(Settings::default(), Some(&f)).unwrap();
     assert_eq!(c.limits.trusted_proxies.len(), 2);
