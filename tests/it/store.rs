@@ -2486,9 +2486,9 @@ async fn postgres_writes_queued_together_are_saved_in_one_batch() {
     } = h;
     let steps: Vec<_> = (0..12)
         .map(|i| {
-            // "No" escalates: every third step carries an escalation; those
-            // four are committed together in one transaction beside the
-            // batch's statement.
+            // "No" escalates: every third step carries an escalation, and
+            // goes alone (in a transaction of its own), not through the
+            // batch.
             let answer = if i % 3 == 0 { "No" } else { "Yes" };
             spawn_step(&store, &p, &format!("b{i}"), &s0, answer)
         })
@@ -2511,7 +2511,7 @@ async fn postgres_writes_queued_together_are_saved_in_one_batch() {
             })
         })
         .collect();
-    held.release(14).await;
+    held.release(10).await;
 
     for (i, task) in steps.into_iter().enumerate() {
         let (r, after, record) = task.await.unwrap();
@@ -2533,9 +2533,6 @@ async fn postgres_writes_queued_together_are_saved_in_one_batch() {
     assert_eq!(store.outbox_pending().await.unwrap(), 5);
     let stats = store.writer_stats();
     assert_eq!(stats.largest, 10, "{stats:?}");
-    // The plain ten in one statement, the four escalations in one
-    // transaction (and the gate alone).
-    assert!(stats.batched >= 14, "{stats:?}");
     assert_eq!(stats.retried, 0, "{stats:?}");
     open.close().await;
 }

@@ -92,10 +92,13 @@ impl Sessions for PgStore {
     }
 
     async fn save_step(&self, w: &StepWrite<'_>) -> Result<Saved> {
-        // A step that escalates or retracts needs a transaction: the writer
-        // commits those of one batch together (escalations are not rare:
-        // a helpdesk hands over a good part of its sessions).
-        self.write(Job::Step(StepJob::new(w)?)).await
+        let job = StepJob::new(w)?;
+        if !job.retracted.is_empty() || job.escalation.is_some() {
+            // Rare (a step back, an escalation), and it needs a transaction
+            // of its own.
+            return writer::step_alone(&self.pool, &job).await;
+        }
+        self.write(Job::Step(job)).await
     }
 
     async fn session_link_valid(&self, session_id: &str, token_hash: &str) -> Result<bool> {

@@ -109,123 +109,10 @@ pub(super) async fn write_batches(
 async fn run_batch(
     pool: &PgPool,
     batches: &PgPool,
-    batch: Vec<(Job<T>, Reply)>,
-    counters: &Counters,
-) {
-    // Steps that escalate or retract need a transaction each: they are
-    // committed together, beside the one statement of the others.
-    let (grouped, plain): (Vec<_>, Vec<_>) = batch.into_iter().partition(|(j, _)| needs_tx(j));
-    tokio::join!(
-        run_plain(pool, batches, plain, counters),
-        run_grouped(pool, grouped, counters),
-    );
-}
-
-/// Whether a write needs a transaction of its own (an escalation is written
-/// with its step or not at all; retractions must all hit).
-fn needs_tx(job: &Job<T>) -> bool {
-    match job {
-        Job::Start(s) => s.escalation.is_some(),
-        Job::Step(s) => s.escalation.is_some() || !s.retracted.is_empty(),
-    }
-}
-
-/// The writes that need a transaction, in one: each step's statement and
-/// its case, one commit for all. A write the database refuses, or any
-/// surprise, rolls the group back and saves each write on its own, so
-/// every caller gets its own result; a failure after the commit was sent
-/// is handed to each (whether it took is unknown, as for a batch).
-async fn run_grouped(pool: &PgPool, mut group: Vec<(Job<T>, Reply)>, counters: &Counters) {
-    if group.len() <= 1 {
-        if let Some((job, reply)) = group.pop() {
-            let _ = reply.send(save_alone(pool, &job).await);
-        }
-        return;
-    }
-    // In the order of their session ids, as a batch locks them.
-    group.sort_by(|a, b| a.0.session_id().cmp(b.0.session_id()));
-    let n = group.len() as u64;
-    counters.batches.fetch_add(1, Ordering::Relaxed);
-    counters.batched.fetch_add(n, Ordering::Relaxed);
-    counters.largest.fetch_max(n, Ordering::Relaxed);
-    let jobs: Vec<&Job<T>> = group.iter().map(|(j, _)| j).collect();
-    match save_group(pool, &jobs).await {
-        Grouped::Saved(saved) => {
-            for ((_, reply), s) in group.into_iter().zip(saved) {
-                let _ = reply.send(Ok(s));
-            }
-        }
-        Grouped::Unsure(e) => {
-            for (_, reply) in group {
-                let _ = reply.send(Err(e.clone()));
-            }
-        }
-        Grouped::Undone => {
-            counters.retried.fetch_add(1, Ordering::Relaxed);
-            let mut alone = tokio::task::JoinSet::new();
-            for (job, reply) in group {
-                let pool = pool.clone();
-                alone.spawn(async move {
-                    let _ = reply.send(save_alone(&pool, &job).await);
-                });
-            }
-            while alone.join_next().await.is_some() {}
-        }
-    }
-}
-
-enum Grouped {
-    Saved(Vec<Saved>),
-    /// Rolled back (or never begun): each write on its own.
-    Undone,
-    /// The commit was sent and failed: nobody knows whether it took.
-    Unsure(StoreError),
-}
-
-async fn save_group(pool: &PgPool, jobs: &[&Job<T>]) -> Grouped {
-    let Ok(mut tx) = pool.begin().await else {
-        return Grouped::Undone;
-    };
-    let mut saved = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let Job::Step(w) = job else {
-            // A start that escalates goes alone (`create_session`).
-            return Grouped::Undone;
-        };
-        let Ok((updated, marked, exists)) = step_statement(&mut *tx, w).await else {
-            return Grouped::Undone;
-        };
-        if updated == 1 && marked != w.retracted.len() as i64 {
-            return Grouped::Undone;
-        }
-        if updated == 1
-            && let Some(e) = &w.escalation
-            && insert_escalation(&mut tx, e).await.is_err()
-        {
-            return Grouped::Undone;
-        }
-        match (updated, exists) {
-            (1, _) => saved.push(Saved::Ok),
-            (0, true) => saved.push(Saved::Conflict),
-            (0, false) => saved.push(Saved::NotFound),
-            _ => return Grouped::Undone,
-        }
-    }
-    // Dropping `tx` above rolls it back; from here, the commit is sent.
-    match tx.commit().await {
-        Ok(()) => Grouped::Saved(saved),
-        Err(sqlx::Error::Database(_)) => Grouped::Undone,
-        Err(e) => Grouped::Unsure(db(e)),
-    }
-}
-
-async fn run_plain(
-    pool: &PgPool,
-    batches: &PgPool,
     mut batch: Vec<(Job<T>, Reply)>,
     counters: &Counters,
 ) {
-    if batch.len() <= 1 {
+    if batch.len() == 1 {
         if let Some((job, reply)) = batch.pop() {
             let _ = reply.send(save_alone(pool, &job).await);
         }
@@ -268,8 +155,8 @@ async fn run_plain(
 /// Saves many writes (each of a different session) as one statement: the
 /// steps' compare-and-sets (`UPDATE … FROM unnest(…)`), the new sessions,
 /// and the trail rows of those that were saved. The last SELECT reports
-/// each step: updated, or why not. (Writes that escalate or retract never
-/// come here: `run_batch` commits them together in a transaction.)
+/// each step: updated, or why not. (Writes that escalate never come here:
+/// they are rare and go alone, in a transaction; see `save_step`.)
 const BATCH_SQL: &str = "\
 WITH st AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
@@ -336,8 +223,12 @@ async fn save_batch(
     pool: &PgPool,
     jobs: &[&Job<T>],
 ) -> std::result::Result<Vec<Saved>, sqlx::Error> {
-    if jobs.iter().any(|j| needs_tx(j)) {
-        // `run_batch` takes these to a transaction; said, not assumed.
+    if jobs.iter().any(|j| match j {
+        Job::Start(s) => s.escalation.is_some(),
+        Job::Step(s) => s.escalation.is_some() || !s.retracted.is_empty(),
+    }) {
+        // `save_step` and `create_session` send these alone; said, not
+        // assumed.
         return Err(sqlx::Error::Protocol(
             "a write that escalates or retracts reached a batch".into(),
         ));
@@ -477,51 +368,6 @@ async fn insert_escalation(
 /// A step alone: one statement, or a transaction when it retracts entries
 /// or escalates.
 pub(super) async fn step_alone(pool: &PgPool, w: &StepJob<T>) -> Result<Saved> {
-    let err = |e| write_error(e, &w.session_id, w.escalation.as_ref());
-    let (updated, exists) = if w.retracted.is_empty() && w.escalation.is_none() {
-        // The usual step: one statement, atomic by itself.
-        let (updated, _, exists) = step_statement(pool, w).await.map_err(err)?;
-        (updated, exists)
-    } else {
-        // Retractions must all hit entries the trail has, or the step
-        // fails whole; an escalation is written with the step or not at
-        // all: only a transaction can take the statement back.
-        let mut tx = pool.begin().await.map_err(db)?;
-        let (updated, marked, exists) = step_statement(&mut *tx, w).await.map_err(err)?;
-        if updated == 1 && marked != w.retracted.len() as i64 {
-            tx.rollback().await.map_err(db)?;
-            // A caller's bug: the step fails whole rather than save a
-            // trail that does not match the state.
-            return Err(retractions_missing(&w.session_id, &w.retracted));
-        }
-        if updated == 1
-            && let Some(e) = &w.escalation
-        {
-            insert_escalation(&mut tx, e).await?;
-        }
-        tx.commit().await.map_err(db)?;
-        (updated, exists)
-    };
-    Ok(match (updated, exists) {
-        (1, _) => Saved::Ok,
-        (0, true) => Saved::Conflict,
-        (0, false) => Saved::NotFound,
-        (n, _) => {
-            // The primary key makes this impossible; said, not assumed.
-            return Err(StoreError::database(format!(
-                "session {}: saving a step changed {n} sessions",
-                w.session_id
-            )));
-        }
-    })
-}
-
-/// A step's statement: rows updated, entries marked retracted, and whether
-/// the session exists.
-async fn step_statement<'c>(
-    exec: impl sqlx::Executor<'c, Database = Postgres>,
-    w: &StepJob<T>,
-) -> std::result::Result<(i64, i64, bool), sqlx::Error> {
     // The compare-and-set gates everything else: every other CTE writes
     // only if `up` returned the row. The last SELECT says what happened:
     // rows updated, entries marked retracted, and whether the session
@@ -564,6 +410,49 @@ async fn step_statement<'c>(
     if !w.retracted.is_empty() {
         q = q.bind(&w.retracted).bind(w.retraction.as_deref());
     }
-    let row: PgRow = q.fetch_one(exec).await?;
-    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+    let err = |e| write_error(e, &w.session_id, w.escalation.as_ref());
+
+    let counts = |row: PgRow| -> Result<(i64, i64, bool)> {
+        Ok((
+            row.try_get(0).map_err(db)?,
+            row.try_get(1).map_err(db)?,
+            row.try_get(2).map_err(db)?,
+        ))
+    };
+    let (updated, exists) = if w.retracted.is_empty() && w.escalation.is_none() {
+        // The usual step: one statement, atomic by itself.
+        let (updated, _, exists) = counts(q.fetch_one(pool).await.map_err(err)?)?;
+        (updated, exists)
+    } else {
+        // Retractions must all hit entries the trail has, or the step
+        // fails whole; an escalation is written with the step or not at
+        // all: only a transaction can take the statement back.
+        let mut tx = pool.begin().await.map_err(db)?;
+        let (updated, marked, exists) = counts(q.fetch_one(&mut *tx).await.map_err(err)?)?;
+        if updated == 1 && marked != w.retracted.len() as i64 {
+            tx.rollback().await.map_err(db)?;
+            // A caller's bug: the step fails whole rather than save a
+            // trail that does not match the state.
+            return Err(retractions_missing(&w.session_id, &w.retracted));
+        }
+        if updated == 1
+            && let Some(e) = &w.escalation
+        {
+            insert_escalation(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        (updated, exists)
+    };
+    Ok(match (updated, exists) {
+        (1, _) => Saved::Ok,
+        (0, true) => Saved::Conflict,
+        (0, false) => Saved::NotFound,
+        (n, _) => {
+            // The primary key makes this impossible; said, not assumed.
+            return Err(StoreError::database(format!(
+                "session {}: saving a step changed {n} sessions",
+                w.session_id
+            )));
+        }
+    })
 }
