@@ -350,7 +350,11 @@ pub(super) fn plan_change<T: DbTime>(
         Err(refusal) => return Ok(Err(Changed::Refused(current, refusal))),
     };
     next.updated_at = now;
-    next.case.ticket_text = ticket_text(&next.record);
+    // The ticket is the record as read: most acts (a claim, a reply, a
+    // message) leave the record as it was, and its text with it.
+    if next.record != current.record {
+        next.case.ticket_text = ticket_text(&next.record);
+    }
     let event = applied.webhook;
     let announce = match event {
         "escalation.note_added" => NewMessage::new(event, &Compact::new(&next, true), now)?,

@@ -189,20 +189,26 @@ fn parse_whole(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Option<
     let read = yaml::read(text, NODE_BUDGET + text.len(), &mut sink);
     report_problems(file, text, read.problems, diags);
     if read.aborted || sink.root.is_none() {
-        if !diags
-            .iter()
-            .any(|d| d.file == file && d.code == Code::Fp001)
-        {
-            diags.push(Diagnostic::new(
-                Code::Fp003,
-                file,
-                Span::FILE,
-                "the file is empty (nothing but blank lines or comments); a script needs `id`, `title` and `nodes`",
-            ));
-        }
+        report_empty(file, "a script needs `id`, `title` and `nodes`", diags);
         return None;
     }
     sink.finish(diags)
+}
+
+/// A file that held nothing to read: FP003, unless it was not text at all
+/// (FP001 said so already).
+fn report_empty(file: FileId, needs: &str, diags: &mut Vec<Diagnostic>) {
+    if !diags
+        .iter()
+        .any(|d| d.file == file && d.code == Code::Fp001)
+    {
+        diags.push(Diagnostic::new(
+            Code::Fp003,
+            file,
+            Span::FILE,
+            format!("the file is empty (nothing but blank lines or comments); {needs}"),
+        ));
+    }
 }
 
 /// The reader's own problems (syntax, duplicate keys) as diagnostics.

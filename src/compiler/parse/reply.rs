@@ -21,17 +21,7 @@ pub fn parse_reply(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Opt
     let read = yaml::read(text, super::NODE_BUDGET + text.len(), &mut sink);
     super::report_problems(file, text, read.problems, diags);
     if read.aborted || !sink.seen_root {
-        if !diags
-            .iter()
-            .any(|d| d.file == file && d.code == Code::Fp001)
-        {
-            diags.push(Diagnostic::new(
-                Code::Fp003,
-                file,
-                Span::FILE,
-                "the file is empty (nothing but blank lines or comments); a reply needs `id`, `title` and `text`",
-            ));
-        }
+        super::report_empty(file, "a reply needs `id`, `title` and `text`", diags);
         return None;
     }
     diags.append(&mut sink.p.diags);
