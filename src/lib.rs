@@ -30,4 +30,5 @@ pub mod reply;
 pub mod scenario;
 pub mod script;
 pub mod server;
+pub mod stats;
 pub mod store;

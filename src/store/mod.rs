@@ -367,9 +367,9 @@ impl OutboxChannel {
 /// file of its own holding only its SQL, and is a store. On `dyn Store` (and
 /// `S: Store`) the parts' methods need no import; on a concrete store, import
 /// the parts used.
-pub trait Store: Schema + Sessions + Escalations + Users + Outbox {}
+pub trait Store: Schema + Sessions + Escalations + Users + Outbox + Analytics {}
 
-impl<T: Schema + Sessions + Escalations + Users + Outbox> Store for T {}
+impl<T: Schema + Sessions + Escalations + Users + Outbox + Analytics> Store for T {}
 
 /// The schema.
 #[async_trait]
@@ -497,6 +497,39 @@ pub trait Users: Send + Sync + 'static {
     async fn signin_failures(&self, key: &str) -> Result<Option<(u32, OffsetDateTime)>>;
     /// Clears the count (a good sign-in).
     async fn clear_signin_failures(&self, key: &str) -> Result<()>;
+}
+
+/// A session that ended without a step: abandoned by the idle sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abandoned {
+    pub id: String,
+    pub script: String,
+    pub channel: String,
+}
+
+/// Outcomes and the rollups the figures of section 11 are read from.
+#[async_trait]
+pub trait Analytics: Send + Sync + 'static {
+    /// Gives every session still without an outcome and untouched since
+    /// before `now - idle` the outcome `abandoned` (`ended_at`: its last
+    /// move), at most `limit` per call, oldest first; found through the
+    /// open sessions' index, not by reading every session. Safe with
+    /// several instances: a session is abandoned once.
+    async fn abandon_idle(
+        &self,
+        now: OffsetDateTime,
+        idle: time::Duration,
+        limit: u32,
+    ) -> Result<Vec<Abandoned>>;
+    /// Folds up to `limit` ended sessions not yet counted into the daily
+    /// rollups (see [`crate::stats::fold`]) and marks them counted, in one
+    /// transaction; returns how many. Safe with several instances: a
+    /// session is counted once.
+    async fn roll_up(&self, limit: u32) -> Result<u64>;
+    /// The raw figures for `filter`: the rollups, the sessions still
+    /// active, the cases and the ratings. Sessions ended but not yet
+    /// folded are not in the rollups: callers roll up first.
+    async fn stats_data(&self, filter: &crate::stats::StatsFilter) -> Result<crate::stats::StatsData>;
 }
 
 /// The outbox: webhook events and mails, each leased to one relay at a time.

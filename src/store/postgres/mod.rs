@@ -36,6 +36,7 @@
 //! at once apply them one after the other, and the lock goes with the
 //! connection even when a migration fails.
 
+mod analytics;
 mod escalations;
 mod outbox;
 mod sessions;
@@ -84,6 +85,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         5,
         "feedback",
         include_str!("../../../migrations/postgres/0005_feedback.sql"),
+    ),
+    (
+        6,
+        "outcomes",
+        include_str!("../../../migrations/postgres/0006_outcomes.sql"),
     ),
 ];
 

@@ -24,6 +24,7 @@
 //! documents (state, trail entries, records) keep the engine's RFC 3339
 //! times exactly.
 
+mod analytics;
 mod escalations;
 mod outbox;
 mod sessions;
@@ -69,6 +70,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         5,
         "feedback",
         include_str!("../../../migrations/sqlite/0005_feedback.sql"),
+    ),
+    (
+        6,
+        "outcomes",
+        include_str!("../../../migrations/sqlite/0006_outcomes.sql"),
     ),
 ];
 

@@ -1,0 +1,71 @@
+-- Outcomes and analytics (contract section 11). See the SQLite migration of
+-- the same number for what each column and table is for; the shapes match.
+
+ALTER TABLE sessions
+    ADD COLUMN version   text,
+    ADD COLUMN channel   text,
+    ADD COLUMN outcome   text CHECK (outcome IN ('resolved', 'escalated', 'abandoned')),
+    ADD COLUMN ended_at  timestamptz,
+    ADD COLUMN rolled    boolean NOT NULL DEFAULT false;
+
+UPDATE sessions SET
+    version  = (state::jsonb) -> 'pins' -> 0 ->> 'version',
+    channel  = (state::jsonb) ->> 'channel',
+    outcome  = CASE WHEN status <> 'active' THEN status END,
+    ended_at = CASE WHEN status <> 'active' THEN updated_at END;
+
+CREATE INDEX sessions_open ON sessions (created_at) WHERE outcome IS NULL;
+CREATE INDEX sessions_unrolled ON sessions (ended_at) WHERE outcome IS NOT NULL AND NOT rolled;
+CREATE INDEX sessions_started ON sessions (script, created_at);
+
+CREATE TABLE stats_outcomes (
+    script    text   NOT NULL,
+    version   text   NOT NULL,
+    channel   text   NOT NULL,
+    day       date   NOT NULL,
+    outcome   text   NOT NULL,
+    seconds   bigint NOT NULL,
+    sessions  bigint NOT NULL,
+    PRIMARY KEY (script, version, channel, day, outcome, seconds)
+);
+
+CREATE TABLE stats_nodes (
+    script     text   NOT NULL,
+    version    text   NOT NULL,
+    channel    text   NOT NULL,
+    day        date   NOT NULL,
+    node       text   NOT NULL,
+    entered    bigint NOT NULL,
+    abandoned  bigint NOT NULL,
+    escalated  bigint NOT NULL,
+    PRIMARY KEY (script, version, channel, day, node)
+);
+
+CREATE TABLE stats_answers (
+    script   text   NOT NULL,
+    version  text   NOT NULL,
+    channel  text   NOT NULL,
+    day      date   NOT NULL,
+    node     text   NOT NULL,
+    answer   text   NOT NULL,
+    n        bigint NOT NULL,
+    PRIMARY KEY (script, version, channel, day, node, answer)
+);
+
+CREATE TABLE stats_dwell (
+    script   text   NOT NULL,
+    version  text   NOT NULL,
+    channel  text   NOT NULL,
+    day      date   NOT NULL,
+    node     text   NOT NULL,
+    seconds  bigint NOT NULL,
+    n        bigint NOT NULL,
+    PRIMARY KEY (script, version, channel, day, node, seconds)
+);
+
+ALTER TABLE escalations
+    ADD COLUMN first_response_at    timestamptz,
+    ADD COLUMN resolved_at          timestamptz,
+    ADD COLUMN reopened             bigint  NOT NULL DEFAULT 0,
+    ADD COLUMN breached_response    boolean NOT NULL DEFAULT false,
+    ADD COLUMN breached_resolution  boolean NOT NULL DEFAULT false;

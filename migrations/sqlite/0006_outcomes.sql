@@ -1,0 +1,92 @@
+-- Outcomes and analytics (contract section 11).
+--
+-- A session's outcome is how it first ended: `resolved` or `escalated` (set
+-- by the step that ended it) or `abandoned` (set by the idle sweep when it
+-- stayed active past the idle limit); NULL while it is active. `ended_at`
+-- is when (an abandoned session: its last move). A session that moves again
+-- after it was counted keeps its first outcome.
+--
+-- The figures are not computed from the trails at read time (1,000,000
+-- sessions of 7 steps are 7,000,000 entries): an ended session is folded
+-- once into the daily rollups below by the rollup job (`rolled` = 1), off
+-- the answer path. Rollups are keyed by the UTC day the session started,
+-- its script, version and channel; times are whole seconds, kept as
+-- histograms (value → count) so medians and p90 stay exact.
+
+ALTER TABLE sessions ADD COLUMN version TEXT;
+ALTER TABLE sessions ADD COLUMN channel TEXT;
+ALTER TABLE sessions ADD COLUMN outcome TEXT CHECK (outcome IN ('resolved', 'escalated', 'abandoned'));
+ALTER TABLE sessions ADD COLUMN ended_at INTEGER;
+ALTER TABLE sessions ADD COLUMN rolled INTEGER NOT NULL DEFAULT 0;
+
+UPDATE sessions SET
+    version  = json_extract(state, '$.pins[0].version'),
+    channel  = json_extract(state, '$.channel'),
+    outcome  = CASE WHEN status <> 'active' THEN status END,
+    ended_at = CASE WHEN status <> 'active' THEN updated_at END;
+
+-- The idle sweep's candidates: sessions still without an outcome, oldest
+-- first. `created_at` never changes, so a step does not touch this index.
+CREATE INDEX sessions_open ON sessions (created_at) WHERE outcome IS NULL;
+-- The rollup job's work: ended sessions not folded in yet.
+CREATE INDEX sessions_unrolled ON sessions (ended_at) WHERE outcome IS NOT NULL AND rolled = 0;
+-- Feedback and cases are counted by their session's script and start.
+CREATE INDEX sessions_started ON sessions (script, created_at);
+
+-- Sessions by outcome and time to outcome (seconds from start to end).
+CREATE TABLE stats_outcomes (
+    script    TEXT    NOT NULL,
+    version   TEXT    NOT NULL,
+    channel   TEXT    NOT NULL,
+    day       TEXT    NOT NULL,   -- YYYY-MM-DD (UTC) the session started
+    outcome   TEXT    NOT NULL,
+    seconds   INTEGER NOT NULL,
+    sessions  INTEGER NOT NULL,
+    PRIMARY KEY (script, version, channel, day, outcome, seconds)
+) WITHOUT ROWID;
+
+-- Per node: entries (retracted ones included), and the sessions that ended
+-- escalated or abandoned while at it.
+CREATE TABLE stats_nodes (
+    script     TEXT    NOT NULL,
+    version    TEXT    NOT NULL,
+    channel    TEXT    NOT NULL,
+    day        TEXT    NOT NULL,
+    node       TEXT    NOT NULL,
+    entered    INTEGER NOT NULL,
+    abandoned  INTEGER NOT NULL,
+    escalated  INTEGER NOT NULL,
+    PRIMARY KEY (script, version, channel, day, node)
+) WITHOUT ROWID;
+
+-- Per node and answer id: how often it was given.
+CREATE TABLE stats_answers (
+    script   TEXT    NOT NULL,
+    version  TEXT    NOT NULL,
+    channel  TEXT    NOT NULL,
+    day      TEXT    NOT NULL,
+    node     TEXT    NOT NULL,
+    answer   TEXT    NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (script, version, channel, day, node, answer)
+) WITHOUT ROWID;
+
+-- Per node: dwell times (seconds from arriving at the node to answering it).
+CREATE TABLE stats_dwell (
+    script   TEXT    NOT NULL,
+    version  TEXT    NOT NULL,
+    channel  TEXT    NOT NULL,
+    day      TEXT    NOT NULL,
+    node     TEXT    NOT NULL,
+    seconds  INTEGER NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (script, version, channel, day, node, seconds)
+) WITHOUT ROWID;
+
+-- A case's times as columns (copies of its document), for the case figures
+-- without reading 100,000 documents.
+ALTER TABLE escalations ADD COLUMN first_response_at INTEGER;
+ALTER TABLE escalations ADD COLUMN resolved_at INTEGER;
+ALTER TABLE escalations ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE escalations ADD COLUMN breached_response INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE escalations ADD COLUMN breached_resolution INTEGER NOT NULL DEFAULT 0;

@@ -1,0 +1,1 @@
+//! Folding one ended session into the rollups' facts (slice: store).

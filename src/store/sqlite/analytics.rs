@@ -1,0 +1,27 @@
+//! Outcomes and the rollups of section 11 (slice: store).
+
+use super::SqliteStore;
+use crate::stats::{StatsData, StatsFilter};
+use crate::store::{Abandoned, Analytics, Result, StoreError};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl Analytics for SqliteStore {
+    async fn abandon_idle(
+        &self,
+        _now: OffsetDateTime,
+        _idle: time::Duration,
+        _limit: u32,
+    ) -> Result<Vec<Abandoned>> {
+        Err(StoreError::database("abandon_idle: not built yet"))
+    }
+
+    async fn roll_up(&self, _limit: u32) -> Result<u64> {
+        Err(StoreError::database("roll_up: not built yet"))
+    }
+
+    async fn stats_data(&self, _filter: &StatsFilter) -> Result<StatsData> {
+        Err(StoreError::database("stats_data: not built yet"))
+    }
+}
