@@ -529,7 +529,10 @@ pub trait Analytics: Send + Sync + 'static {
     /// The raw figures for `filter`: the rollups, the sessions still
     /// active, the cases and the ratings. Sessions ended but not yet
     /// folded are not in the rollups: callers roll up first.
-    async fn stats_data(&self, filter: &crate::stats::StatsFilter) -> Result<crate::stats::StatsData>;
+    async fn stats_data(
+        &self,
+        filter: &crate::stats::StatsFilter,
+    ) -> Result<crate::stats::StatsData>;
 }
 
 /// The outbox: webhook events and mails, each leased to one relay at a time.
