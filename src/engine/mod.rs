@@ -26,7 +26,8 @@ pub use labels::LANGUAGES as CHROME_LANGUAGES;
 pub use labels::{ANSWER_DONE, ANSWER_ESCALATE, ANSWER_NONE};
 pub use shared::{Shown, Slots};
 pub use step::{
-    MAX_VALUE_CHARS, StepError, answer, back, escalate_now, none_fits, replay, start, view,
+    MAX_VALUE_CHARS, StepError, answer, back, current_node, escalate_now, none_fits, replay, start,
+    view,
 };
 pub use trail::{Head, TrailEntry};
 pub use vars::{VarSet, Vars};

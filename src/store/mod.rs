@@ -521,11 +521,15 @@ pub trait Analytics: Send + Sync + 'static {
         idle: time::Duration,
         limit: u32,
     ) -> Result<Vec<Abandoned>>;
-    /// Folds up to `limit` ended sessions not yet counted into the daily
-    /// rollups (see [`crate::stats::fold`]) and marks them counted, in one
-    /// transaction; returns how many. Safe with several instances: a
+    /// Up to `limit` ended sessions not yet folded into the rollups, oldest
+    /// end first, with their trails.
+    async fn unrolled(&self, limit: u32) -> Result<Vec<crate::stats::fold::Ended>>;
+    /// Adds `rollup` (the fold of the sessions `ids`) to the rollup tables
+    /// and marks those sessions folded, in one transaction. Returns false,
+    /// writing nothing, when another instance folded any of them first: a
     /// session is counted once.
-    async fn roll_up(&self, limit: u32) -> Result<u64>;
+    async fn add_rollup(&self, ids: &[String], rollup: &crate::stats::fold::Rollup)
+    -> Result<bool>;
     /// The raw figures for `filter`: the rollups, the sessions still
     /// active, the cases and the ratings. Sessions ended but not yet
     /// folded are not in the rollups: callers roll up first.

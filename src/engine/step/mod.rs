@@ -336,3 +336,19 @@ pub(crate) fn literal_json(l: &Literal) -> Json {
         Literal::Str(s) => Json::String(s.clone()),
     }
 }
+
+/// The name of the node an active session waits at (`SCRIPT/NODE` inside a
+/// sub-flow), as its trail would name it; `None` once it ended, or when
+/// `program` does not hold the versions it pinned. The figures use it for
+/// the node a session was abandoned at: that node has no trail entry.
+pub fn current_node(program: &Program, s: &Session) -> Option<Text> {
+    let f = s.frames.last()?;
+    let pin = s.pins.get(usize::from(f.pin))?;
+    let (_, script) = program
+        .get(&pin.id)
+        .filter(|(_, sc)| sc.version == pin.version)?;
+    let node = script
+        .graph
+        .node_weight(petgraph::stable_graph::NodeIndex::new(f.node as usize))?;
+    Some(node_name(script, node, s.frames.len()))
+}

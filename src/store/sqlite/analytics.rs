@@ -1,6 +1,7 @@
 //! Outcomes and the rollups of section 11 (slice: store).
 
 use super::SqliteStore;
+use crate::stats::fold::{Ended, Rollup};
 use crate::stats::{StatsData, StatsFilter};
 use crate::store::{Abandoned, Analytics, Result, StoreError};
 use async_trait::async_trait;
@@ -17,8 +18,12 @@ impl Analytics for SqliteStore {
         Err(StoreError::database("abandon_idle: not built yet"))
     }
 
-    async fn roll_up(&self, _limit: u32) -> Result<u64> {
-        Err(StoreError::database("roll_up: not built yet"))
+    async fn unrolled(&self, _limit: u32) -> Result<Vec<Ended>> {
+        Err(StoreError::database("unrolled: not built yet"))
+    }
+
+    async fn add_rollup(&self, _ids: &[String], _rollup: &Rollup) -> Result<bool> {
+        Err(StoreError::database("add_rollup: not built yet"))
     }
 
     async fn stats_data(&self, _filter: &StatsFilter) -> Result<StatsData> {
