@@ -6,7 +6,7 @@ ALTER TABLE sessions
     ADD COLUMN channel   text,
     ADD COLUMN outcome   text CHECK (outcome IN ('resolved', 'escalated', 'abandoned')),
     ADD COLUMN ended_at  timestamptz,
-    ADD COLUMN rolled    boolean NOT NULL DEFAULT false;
+    ADD COLUMN rolled    smallint NOT NULL DEFAULT 0;
 
 UPDATE sessions SET
     version  = (state::jsonb) -> 'pins' -> 0 ->> 'version',
@@ -15,14 +15,14 @@ UPDATE sessions SET
     ended_at = CASE WHEN status <> 'active' THEN updated_at END;
 
 CREATE INDEX sessions_open ON sessions (created_at) WHERE outcome IS NULL;
-CREATE INDEX sessions_unrolled ON sessions (ended_at) WHERE outcome IS NOT NULL AND NOT rolled;
+CREATE INDEX sessions_unrolled ON sessions (ended_at) WHERE outcome IS NOT NULL AND rolled = 0;
 CREATE INDEX sessions_started ON sessions (script, created_at);
 
 CREATE TABLE stats_outcomes (
     script    text   NOT NULL,
     version   text   NOT NULL,
     channel   text   NOT NULL,
-    day       date   NOT NULL,
+    day       text   NOT NULL,
     outcome   text   NOT NULL,
     seconds   bigint NOT NULL,
     sessions  bigint NOT NULL,
@@ -33,7 +33,7 @@ CREATE TABLE stats_nodes (
     script     text   NOT NULL,
     version    text   NOT NULL,
     channel    text   NOT NULL,
-    day        date   NOT NULL,
+    day        text   NOT NULL,
     node       text   NOT NULL,
     entered    bigint NOT NULL,
     abandoned  bigint NOT NULL,
@@ -45,7 +45,7 @@ CREATE TABLE stats_answers (
     script   text   NOT NULL,
     version  text   NOT NULL,
     channel  text   NOT NULL,
-    day      date   NOT NULL,
+    day      text   NOT NULL,
     node     text   NOT NULL,
     answer   text   NOT NULL,
     n        bigint NOT NULL,
@@ -56,7 +56,7 @@ CREATE TABLE stats_dwell (
     script   text   NOT NULL,
     version  text   NOT NULL,
     channel  text   NOT NULL,
-    day      date   NOT NULL,
+    day      text   NOT NULL,
     node     text   NOT NULL,
     seconds  bigint NOT NULL,
     n        bigint NOT NULL,
@@ -66,6 +66,14 @@ CREATE TABLE stats_dwell (
 ALTER TABLE escalations
     ADD COLUMN first_response_at    timestamptz,
     ADD COLUMN resolved_at          timestamptz,
-    ADD COLUMN reopened             bigint  NOT NULL DEFAULT 0,
-    ADD COLUMN breached_response    boolean NOT NULL DEFAULT false,
-    ADD COLUMN breached_resolution  boolean NOT NULL DEFAULT false;
+    ADD COLUMN reopened             smallint NOT NULL DEFAULT 0,
+    ADD COLUMN breached_response    smallint NOT NULL DEFAULT 0,
+    ADD COLUMN breached_resolution  smallint NOT NULL DEFAULT 0;
+
+UPDATE escalations SET
+    first_response_at   = (case_doc::jsonb ->> 'first_response_at')::timestamptz,
+    resolved_at         = CASE WHEN status = 'resolved' THEN (case_doc::jsonb ->> 'resolved_at')::timestamptz END,
+    reopened            = CASE WHEN (case_doc::jsonb -> 'events') @> '[{"type": "reopened"}]' THEN 1 ELSE 0 END,
+    breached_response   = CASE WHEN (case_doc::jsonb -> 'breached') ? 'response' THEN 1 ELSE 0 END,
+    breached_resolution = CASE WHEN (case_doc::jsonb -> 'breached') ? 'resolution' THEN 1 ELSE 0 END
+WHERE case_doc IS NOT NULL;

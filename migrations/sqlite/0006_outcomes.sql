@@ -90,3 +90,12 @@ ALTER TABLE escalations ADD COLUMN resolved_at INTEGER;
 ALTER TABLE escalations ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE escalations ADD COLUMN breached_response INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE escalations ADD COLUMN breached_resolution INTEGER NOT NULL DEFAULT 0;
+
+UPDATE escalations SET
+    first_response_at   = CAST(ROUND((julianday(json_extract(case_doc, '$.first_response_at')) - 2440587.5) * 86400000) AS INTEGER),
+    resolved_at         = CASE WHEN status = 'resolved'
+                          THEN CAST(ROUND((julianday(json_extract(case_doc, '$.resolved_at')) - 2440587.5) * 86400000) AS INTEGER) END,
+    reopened            = EXISTS (SELECT 1 FROM json_each(case_doc, '$.events') WHERE json_extract(value, '$.type') = 'reopened'),
+    breached_response   = EXISTS (SELECT 1 FROM json_each(case_doc, '$.breached') WHERE value = 'response'),
+    breached_resolution = EXISTS (SELECT 1 FROM json_each(case_doc, '$.breached') WHERE value = 'resolution')
+WHERE case_doc IS NOT NULL;

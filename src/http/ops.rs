@@ -73,6 +73,24 @@ pub(crate) fn count_escalation(tier: u8, via: &'static str) {
         .increment(1);
 }
 
+/// `fixpath_sessions_ended_total{script, channel, outcome}` for a session
+/// that a step (or its start) just ended; the idle sweep counts the
+/// abandoned ones.
+pub(crate) fn count_ended(s: &crate::engine::Session) {
+    let outcome = match s.status {
+        Status::Active => return,
+        Status::Resolved => "resolved",
+        Status::Escalated => "escalated",
+    };
+    metrics::counter!(
+        "fixpath_sessions_ended_total",
+        "script" => s.script.clone(),
+        "channel" => s.channel.as_str(),
+        "outcome" => outcome
+    )
+    .increment(1);
+}
+
 /// Loads a session and checks the caller may open it. Anonymous callers
 /// are told to authenticate before anything is looked up; a customer token
 /// of another session gets the same 404 as a session that does not exist.
@@ -277,6 +295,7 @@ pub async fn start_session(
         .await?;
     metrics::counter!("fixpath_sessions_started_total", "channel" => req.channel.as_str())
         .increment(1);
+    count_ended(&stored.state);
     if let Some(c) = &escalation {
         count_escalation(c.escalation.record.tier, "session");
         state.outbox_notify.notify_one();
@@ -579,6 +598,9 @@ pub async fn step_unless_idle(
     }
     if answered {
         metrics::counter!("fixpath_answers_total").increment(1);
+    }
+    if before.status == Status::Active {
+        count_ended(&after);
     }
     if let Some(c) = &escalation {
         count_escalation(c.escalation.record.tier, "session");

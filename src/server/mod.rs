@@ -15,6 +15,7 @@ pub mod breach;
 pub mod config;
 pub mod listen;
 pub mod ops;
+pub mod outcomes;
 pub mod reload;
 
 pub use config::{LogFormat, ServerConfig};
@@ -283,6 +284,14 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         outbox_notify.clone(),
         stop_rx.clone(),
     );
+    let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::MINUTE * 30);
+    let outcomes = outcomes::spawn(
+        store.clone(),
+        Arc::new(crate::stats::gather::Programs::new()),
+        clock.clone(),
+        idle,
+        stop_rx.clone(),
+    );
     let waker = tokio::spawn(wake_relays(outbox_notify, wakers, stop_rx.clone()));
     let watcher = match reload::spawn(
         library.clone(),
@@ -340,6 +349,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         ("mail relay", Some(mail_relay)),
         ("relays' wake-ups", Some(waker)),
         ("breach timer", Some(timer.task)),
+        ("outcome job", Some(outcomes)),
         ("scripts watcher", watcher),
     ] {
         let Some(mut task) = task else { continue };

@@ -4,9 +4,10 @@
 //! What a session adds, by the UTC day it started, its script, version and
 //! channel: one to its outcome's histogram at its time to outcome; per trail
 //! entry (retracted ones included) one entry at the entry's node, one to the
-//! answer given there and its dwell (from arriving at the node, i.e. the
-//! previous entry or the start, to answering it); and one `escalated` or
-//! `abandoned` at the node it ended at. An abandoned session waits at a node
+//! answer given there and its dwell (from arriving at the node: the start,
+//! the previous entry, or the moment that entry was taken back, to
+//! answering it); and one `escalated` or `abandoned` at the node it ended
+//! at. An abandoned session waits at a node
 //! it never answered: that node has no entry, so it is named from the
 //! session's pinned program and counted entered there too.
 
@@ -93,23 +94,32 @@ impl Rollup {
             .entry((key.clone(), e.outcome, seconds(e.created_at, e.ended_at)))
             .or_default() += 1;
         let mut arrived = e.created_at;
+        let mut previous: Option<&str> = None;
         for entry in &s.trail {
             let node = entry.node().as_str();
-            self.node(&key, node).entered += 1;
+            let system = entry.actor() == "system";
+            // A resolve or escalate on an answer is written as a system
+            // entry at the same node: one entry there, not two. A system
+            // entry at a node of its own (an automatic node) is an entry.
+            if !system || previous != Some(node) {
+                self.node(&key, node).entered += 1;
+            }
             if let Some(a) = entry.answer() {
                 *self
                     .answers
                     .entry((key.clone(), node.to_owned(), a.id.to_string()))
                     .or_default() += 1;
             }
-            if entry.actor() != "system" {
+            if !system {
                 let took = seconds(arrived, entry.at());
                 *self
                     .dwell
                     .entry((key.clone(), node.to_owned(), took))
                     .or_default() += 1;
             }
-            arrived = entry.at();
+            // Taken back: the person was at this node again from then.
+            arrived = entry.retraction().map_or(entry.at(), |(_, at)| at);
+            previous = Some(node);
         }
         match e.outcome {
             Outcome::Resolved => {}

@@ -201,6 +201,13 @@ pub(super) struct CaseColumns<T> {
     pub(super) due_resolution: Option<T>,
     pub(super) due_next: Option<T>,
     pub(super) updated_at: T,
+    /// The figures' copies of the document's times and flags (section 11).
+    pub(super) first_response_at: Option<T>,
+    /// Only while resolved: a reopened case is not resolved.
+    pub(super) resolved_at: Option<T>,
+    pub(super) reopened: i16,
+    pub(super) breached_response: i16,
+    pub(super) breached_resolution: i16,
 }
 
 impl<T: DbTime> CaseColumns<T> {
@@ -223,6 +230,19 @@ impl<T: DbTime> CaseColumns<T> {
             due_resolution: resolution.map(T::to_db),
             due_next: e.case.next_due().map(T::to_db),
             updated_at: T::to_db(e.updated_at),
+            first_response_at: e.case.first_response_at.map(T::to_db),
+            resolved_at: (e.case.status == crate::case::Status::Resolved)
+                .then_some(e.case.resolved_at)
+                .flatten()
+                .map(T::to_db),
+            reopened: i16::from(
+                e.case
+                    .events
+                    .iter()
+                    .any(|ev| ev.kind == crate::case::EventType::Reopened),
+            ),
+            breached_response: i16::from(e.case.breached.iter().any(|b| b == "response")),
+            breached_resolution: i16::from(e.case.breached.iter().any(|b| b == "resolution")),
         })
     }
 }
@@ -412,8 +432,10 @@ where
     sqlx::query::<DB>(
         "INSERT INTO escalations (id, session_id, tier, queue, status, claimed_by, record, \
              created_at, updated_at, reference, reference_norm, email, due_response, \
-             due_resolution, due_next, case_doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             due_resolution, due_next, case_doc, first_response_at, resolved_at, reopened, \
+             breached_response, breached_resolution) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21)",
     )
     .bind(e.id.as_str())
     .bind(e.session.as_str())
@@ -431,6 +453,11 @@ where
     .bind(c.due_resolution)
     .bind(c.due_next)
     .bind(c.case_doc.as_str())
+    .bind(c.first_response_at)
+    .bind(c.resolved_at)
+    .bind(c.reopened)
+    .bind(c.breached_response)
+    .bind(c.breached_resolution)
     .execute(&mut *conn)
     .await
     .map_err(|err| duplicate_or_db(err, || format!("escalation `{}`", e.id)))?;
@@ -456,7 +483,8 @@ where
     let updated = sqlx::query_as::<DB, (String,)>(
         "UPDATE escalations SET tier = $1, queue = $2, status = $3, claimed_by = $4, record = $5, \
              updated_at = $6, reference = $7, reference_norm = $8, email = $9, due_response = $10, \
-             due_resolution = $11, due_next = $12, case_doc = $13 \
+             due_resolution = $11, due_next = $12, case_doc = $13, first_response_at = $16, \
+             resolved_at = $17, reopened = $18, breached_response = $19, breached_resolution = $20 \
          WHERE id = $14 AND status = $15 RETURNING id",
     )
     .bind(c.tier)
@@ -474,6 +502,11 @@ where
     .bind(c.case_doc.as_str())
     .bind(u.id.as_str())
     .bind(u.expected_status)
+    .bind(c.first_response_at)
+    .bind(c.resolved_at)
+    .bind(c.reopened)
+    .bind(c.breached_response)
+    .bind(c.breached_resolution)
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;

@@ -416,6 +416,9 @@ pub(super) struct StartJob<T> {
     pub(super) owner: Option<String>,
     pub(super) reference: Option<String>,
     pub(super) script: String,
+    /// The root script's version, and the channel: what the figures group by.
+    pub(super) version: String,
+    pub(super) channel: &'static str,
     pub(super) status: &'static str,
     pub(super) seq: i64,
     pub(super) state: String,
@@ -433,6 +436,13 @@ impl<T: DbTime> StartJob<T> {
             owner: s.owner.clone(),
             reference: s.reference.clone(),
             script: s.state.script.clone(),
+            version: s
+                .state
+                .pins
+                .first()
+                .map(|p| p.version.to_string())
+                .unwrap_or_default(),
+            channel: s.state.channel.as_str(),
             status: status_str(s.state.status),
             seq: i64::from(s.state.seq),
             state: state_json(&s.state)?,

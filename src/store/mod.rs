@@ -10,6 +10,7 @@
 
 mod cases;
 mod codec;
+mod figures;
 mod page;
 pub mod postgres;
 mod shared;

@@ -15,6 +15,7 @@ mod cli_engine;
 mod custpage;
 mod delivery;
 mod engine;
+mod figures;
 mod graph;
 mod lifecycle;
 mod limits;

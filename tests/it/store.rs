@@ -1250,10 +1250,19 @@ async fn cases_stored_before_read_back(db: &Backend) {
         ("old2", None),
         ("old3", Some("T-9")),
     ] {
-        store
-            .create_session(&stored(session, &h, reference, t(0)), None)
-            .await
-            .unwrap();
+        // In that schema's shape: the columns of then, the state whole.
+        let state = serde_json::to_string(&h).unwrap().replace('\'', "''");
+        db.execute(&format!(
+            "INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, \
+                 created_at, updated_at) \
+             VALUES ('{session}', 'hash-of-{session}', 'al', {}, 'handover', 'escalated', {}, \
+                 '{state}', {}, {})",
+            reference.map_or("NULL".to_owned(), |r| format!("'{r}'")),
+            h.seq,
+            db.time(t(0)),
+            db.time(t(0)),
+        ))
+        .await;
     }
     let mut resolved = Record::from_session(&p, &h, "esc-old3", "old3", t(0)).unwrap();
     resolved
@@ -1289,6 +1298,15 @@ async fn cases_stored_before_read_back(db: &Backend) {
         .await;
     }
     store.migrate().await.expect("migrates the old rows");
+
+    // The sessions of then have their outcome, version and channel now.
+    let ended = store.unrolled(10).await.unwrap();
+    assert_eq!(ended.len(), 3);
+    for e in &ended {
+        assert_eq!(e.outcome, fixpath::stats::Outcome::Escalated);
+        assert_eq!(e.ended_at, t(0));
+        assert_eq!(e.session.pins[0].version, h.pins[0].version);
+    }
 
     let e1 = store.escalation("esc-old1").await.unwrap().unwrap();
     assert_eq!(e1.record, rows[0].4);

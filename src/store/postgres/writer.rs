@@ -162,13 +162,18 @@ WITH st AS (
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[], $6::timestamptz[])
         AS st(id, expected, state, seq, status, now)),
 up AS (
-    UPDATE sessions s SET state = st.state, seq = st.seq, status = st.status, updated_at = st.now
+    UPDATE sessions s SET state = st.state, seq = st.seq, status = st.status, updated_at = st.now,
+        outcome = COALESCE(s.outcome, NULLIF(st.status, 'active')),
+        ended_at = CASE WHEN s.outcome IS NULL AND st.status <> 'active' THEN st.now ELSE s.ended_at END
     FROM st WHERE s.id = st.id AND s.seq = st.expected
     RETURNING s.id),
 new AS (
-    INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at)
-    SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                         $13::bigint[], $14::text[], $15::timestamptz[], $16::timestamptz[])
+    INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at,
+                          version, channel, outcome, ended_at)
+    SELECT n.*, NULLIF(n.status, 'active'), CASE WHEN n.status <> 'active' THEN n.updated_at END
+    FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                $13::bigint[], $14::text[], $15::timestamptz[], $16::timestamptz[], $21::text[], $22::text[])
+        AS n(id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at, version, channel)
     RETURNING id),
 saved AS (SELECT id FROM up UNION ALL SELECT id FROM new),
 ins AS (
@@ -200,6 +205,8 @@ struct Columns<'a> {
     new_state: Vec<&'a str>,
     new_created: Vec<OffsetDateTime>,
     new_updated: Vec<OffsetDateTime>,
+    new_version: Vec<&'a str>,
+    new_channel: Vec<&'a str>,
     t_session: Vec<&'a str>,
     t_seq: Vec<i64>,
     t_entry: Vec<&'a str>,
@@ -250,6 +257,8 @@ async fn save_batch(
                 c.new_state.push(&s.state);
                 c.new_created.push(s.created_at);
                 c.new_updated.push(s.updated_at);
+                c.new_version.push(&s.version);
+                c.new_channel.push(s.channel);
                 c.trail(&s.id, &s.entries);
             }
             Job::Step(s) => steps.push(s),
@@ -287,6 +296,8 @@ async fn save_batch(
         .bind(&c.t_seq)
         .bind(&c.t_entry)
         .bind(&c.t_retracted)
+        .bind(&c.new_version)
+        .bind(&c.new_channel)
         .fetch_all(pool)
         .await?;
     let mut by_id: HashMap<String, Saved> = HashMap::with_capacity(rows.len());
@@ -326,8 +337,10 @@ pub(super) async fn save_alone(pool: &PgPool, job: &Job<T>) -> Result<Saved> {
 /// transaction.
 pub(super) async fn create_alone(pool: &PgPool, s: &StartJob<T>) -> Result<()> {
     let sql = "WITH s AS (INSERT INTO sessions \
-             (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id), \
+             (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at, \
+              version, channel, outcome, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $14, $15, NULLIF($6, 'active'), \
+                     CASE WHEN $6 <> 'active' THEN $10 END) RETURNING id), \
          ins AS (INSERT INTO trail_entries (session_id, seq, entry, retracted) \
              SELECT s.id, x.seq, x.entry, x.retracted FROM s, \
              unnest($11::bigint[], $12::text[], $13::boolean[]) AS x(seq, entry, retracted) \
@@ -346,7 +359,9 @@ pub(super) async fn create_alone(pool: &PgPool, s: &StartJob<T>) -> Result<()> {
         .bind(s.updated_at)
         .bind(&s.entries.seqs)
         .bind(&s.entries.json)
-        .bind(&s.entries.retracted);
+        .bind(&s.entries.retracted)
+        .bind(&s.version)
+        .bind(s.channel);
     let err = |e| write_error(e, &s.id, s.escalation.as_ref());
     let Some(e) = &s.escalation else {
         q.fetch_one(pool).await.map_err(err)?;
@@ -373,7 +388,9 @@ pub(super) async fn step_alone(pool: &PgPool, w: &StepJob<T>) -> Result<Saved> {
     // rows updated, entries marked retracted, and whether the session
     // exists at all (for NotFound against Conflict).
     let mut sql = String::from(
-        "WITH up AS (UPDATE sessions SET state = $3, seq = $4, status = $5, updated_at = $6 \
+        "WITH up AS (UPDATE sessions SET state = $3, seq = $4, status = $5, updated_at = $6, \
+                 outcome = COALESCE(outcome, NULLIF($5, 'active')), \
+                 ended_at = CASE WHEN outcome IS NULL AND $5 <> 'active' THEN $6 ELSE ended_at END \
              WHERE id = $1 AND seq = $2 RETURNING id), \
          ins AS (INSERT INTO trail_entries (session_id, seq, entry, retracted) \
              SELECT up.id, x.seq, x.entry, x.retracted FROM up, \

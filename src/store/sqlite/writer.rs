@@ -87,8 +87,10 @@ async fn save_batch(
 
 async fn save_start(tx: &mut Tx, s: &StartJob<i64>) -> Result<Saved> {
     sqlx::query(
-        "INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO sessions (id, token_hash, owner, reference, script, status, seq, state, created_at, updated_at, \
+             version, channel, outcome, ended_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULLIF(?6, 'active'), \
+             CASE WHEN ?6 <> 'active' THEN ?10 END)",
     )
     .bind(&s.id)
     .bind(&s.token_hash)
@@ -100,6 +102,8 @@ async fn save_start(tx: &mut Tx, s: &StartJob<i64>) -> Result<Saved> {
     .bind(s.state.as_str())
     .bind(s.created_at)
     .bind(s.updated_at)
+    .bind(&s.version)
+    .bind(s.channel)
     .execute(&mut **tx)
     .await
     .map_err(|e| duplicate_or_db(e, || format!("session `{}`", s.id)))?;
@@ -119,8 +123,13 @@ async fn save_step(tx: &mut Tx, w: &StepJob<i64>) -> Result<Saved> {
     } else {
         0
     };
+    // A session's outcome is how it first ended (the migration says why):
+    // set with the step that ends it, in the same statement.
     let mut sql = String::from(
-        "UPDATE sessions SET state = ?, seq = ?, status = ?, updated_at = ? WHERE id = ? AND seq = ?",
+        "UPDATE sessions SET state = ?, seq = ?, status = ?, updated_at = ?, \
+             outcome = COALESCE(outcome, NULLIF(?, 'active')), \
+             ended_at = CASE WHEN outcome IS NULL AND ? <> 'active' THEN ? ELSE ended_at END \
+         WHERE id = ? AND seq = ?",
     );
     for i in 0..n {
         sql.push_str(if i == 0 {
@@ -133,6 +142,9 @@ async fn save_step(tx: &mut Tx, w: &StepJob<i64>) -> Result<Saved> {
     let mut q = sqlx::query(&sql)
         .bind(w.state.as_str())
         .bind(w.seq)
+        .bind(w.status)
+        .bind(w.now)
+        .bind(w.status)
         .bind(w.status)
         .bind(w.now)
         .bind(w.session_id.as_str())
