@@ -26,7 +26,7 @@ CREATE TABLE stats_outcomes (
     outcome   text   NOT NULL,
     seconds   bigint NOT NULL,
     sessions  bigint NOT NULL,
-    PRIMARY KEY (script, version, channel, day, outcome, seconds)
+    PRIMARY KEY (day, script, version, channel, outcome, seconds)
 );
 
 CREATE TABLE stats_nodes (
@@ -38,7 +38,7 @@ CREATE TABLE stats_nodes (
     entered    bigint NOT NULL,
     abandoned  bigint NOT NULL,
     escalated  bigint NOT NULL,
-    PRIMARY KEY (script, version, channel, day, node)
+    PRIMARY KEY (day, script, version, channel, node)
 );
 
 CREATE TABLE stats_answers (
@@ -49,7 +49,7 @@ CREATE TABLE stats_answers (
     node     text   NOT NULL,
     answer   text   NOT NULL,
     n        bigint NOT NULL,
-    PRIMARY KEY (script, version, channel, day, node, answer)
+    PRIMARY KEY (day, script, version, channel, node, answer)
 );
 
 CREATE TABLE stats_dwell (
@@ -60,7 +60,7 @@ CREATE TABLE stats_dwell (
     node     text   NOT NULL,
     seconds  bigint NOT NULL,
     n        bigint NOT NULL,
-    PRIMARY KEY (script, version, channel, day, node, seconds)
+    PRIMARY KEY (day, script, version, channel, node, seconds)
 );
 
 ALTER TABLE escalations

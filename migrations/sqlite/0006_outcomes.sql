@@ -9,9 +9,12 @@
 -- The figures are not computed from the trails at read time (1,000,000
 -- sessions of 7 steps are 7,000,000 entries): an ended session is folded
 -- once into the daily rollups below by the rollup job (`rolled` = 1), off
--- the answer path. Rollups are keyed by the UTC day the session started,
--- its script, version and channel; times are whole seconds, kept as
--- histograms (value → count) so medians and p90 stay exact.
+-- the answer path. Rollups are keyed by the UTC day the session started
+-- (and `day` = '' for the rows that count every day: a report without
+-- dates reads only those, through the primary key's first column), its
+-- script, version and channel; times are whole seconds to two significant
+-- digits, kept as histograms (value → count), so medians and p90 are exact
+-- up to that rounding (see `stats::fold::two_digits`).
 
 ALTER TABLE sessions ADD COLUMN version TEXT;
 ALTER TABLE sessions ADD COLUMN channel TEXT;
@@ -42,7 +45,7 @@ CREATE TABLE stats_outcomes (
     outcome   TEXT    NOT NULL,
     seconds   INTEGER NOT NULL,
     sessions  INTEGER NOT NULL,
-    PRIMARY KEY (script, version, channel, day, outcome, seconds)
+    PRIMARY KEY (day, script, version, channel, outcome, seconds)
 ) WITHOUT ROWID;
 
 -- Per node: entries (retracted ones included), and the sessions that ended
@@ -56,7 +59,7 @@ CREATE TABLE stats_nodes (
     entered    INTEGER NOT NULL,
     abandoned  INTEGER NOT NULL,
     escalated  INTEGER NOT NULL,
-    PRIMARY KEY (script, version, channel, day, node)
+    PRIMARY KEY (day, script, version, channel, node)
 ) WITHOUT ROWID;
 
 -- Per node and answer id: how often it was given.
@@ -68,7 +71,7 @@ CREATE TABLE stats_answers (
     node     TEXT    NOT NULL,
     answer   TEXT    NOT NULL,
     n        INTEGER NOT NULL,
-    PRIMARY KEY (script, version, channel, day, node, answer)
+    PRIMARY KEY (day, script, version, channel, node, answer)
 ) WITHOUT ROWID;
 
 -- Per node: dwell times (seconds from arriving at the node to answering it).
@@ -80,7 +83,7 @@ CREATE TABLE stats_dwell (
     node     TEXT    NOT NULL,
     seconds  INTEGER NOT NULL,
     n        INTEGER NOT NULL,
-    PRIMARY KEY (script, version, channel, day, node, seconds)
+    PRIMARY KEY (day, script, version, channel, node, seconds)
 ) WITHOUT ROWID;
 
 -- A case's times as columns (copies of its document), for the case figures

@@ -13,7 +13,7 @@
 use super::codec::{DbTime, SessionRow, db, session_from_row};
 use super::shared::Statements;
 use super::{Abandoned, Result, StoreError};
-use crate::stats::fold::{Ended, Key, Rollup};
+use crate::stats::fold::{ALL_DAYS, Ended, Key, Rollup};
 use crate::stats::{CaseData, GroupData, NodeData, Outcome, StatsData, StatsFilter, Versions};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 use std::collections::BTreeMap;
@@ -82,13 +82,15 @@ impl Where {
                     Param::Time(d.midnight().assume_utc()),
                 );
             }
+        } else if f.since.is_none() && f.until.is_none() {
+            w.push(
+                |n| format!("{prefix}day = {n}"),
+                Param::Text(ALL_DAYS.to_owned()),
+            );
         } else {
-            if let Some(d) = f.since {
-                w.push(
-                    |n| format!("{prefix}day >= {n}"),
-                    Param::Text(d.to_string()),
-                );
-            }
+            // The day rows only: `ALL_DAYS` sorts before every date.
+            let since = f.since.map_or_else(|| "0".to_owned(), |d| d.to_string());
+            w.push(|n| format!("{prefix}day >= {n}"), Param::Text(since));
             if let Some(d) = f.until {
                 w.push(
                     |n| format!("{prefix}day <= {n}"),
