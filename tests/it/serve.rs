@@ -362,6 +362,24 @@ fn healthz_and_metrics() {
     assert!(page.contains("fixpath_outbox_pending 0"), "{page}");
     assert!(page.contains("fixpath_scripts 11"), "{page}");
     assert!(page.contains("fixpath_library_published 1"), "{page}");
+    assert!(!page.contains("fixpath_sessions_ended_total"), "{page}");
+    // A session that ends is counted by script, channel and outcome.
+    let (id, token, started) = start_session(&http, &server);
+    let (status, body) = http.post(
+        &server.url(&format!("/api/v1/sessions/{id}/escalate")),
+        Some(&token),
+        json!({"seq": started["step"]["seq"]}),
+    );
+    assert_eq!(status, 200, "{body:#}");
+    let (_, page) = http.get_text(&server.url("/metrics"), None);
+    assert!(
+        page.lines().any(|l| l.starts_with("fixpath_sessions_ended_total{")
+            && l.contains(r#"script="router-no-internet""#)
+            && l.contains(r#"channel="customer""#)
+            && l.contains(r#"outcome="escalated""#)
+            && l.ends_with(" 1")),
+        "{page}"
+    );
     // The health check above was timed under its route pattern.
     assert!(
         page.contains("fixpath_http_request_duration_seconds") && page.contains("/healthz"),
