@@ -176,6 +176,16 @@ fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
+/// The title of every script in `program`, in its first language: the
+/// names a report shows (scripts since removed show their id).
+pub fn titles(program: &crate::program::Program) -> BTreeMap<String, String> {
+    program
+        .scripts
+        .iter()
+        .map(|s| (s.id.clone(), program.templates.source(s.title, 0).into_owned()))
+        .collect()
+}
+
 /// The `n` hottest nodes of a script: the most sessions that ended
 /// escalated or abandoned there; ties by entries, then by node id.
 pub fn hottest(script: &ScriptStats, n: usize) -> Vec<&NodeStats> {
