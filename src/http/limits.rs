@@ -564,6 +564,27 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_report_gate_lets_two_run_some_wait_and_refuses_the_rest() {
+        let gate = std::sync::Arc::new(ReportGate::new(2, 1));
+        let a = gate.acquire().await.unwrap();
+        let _b = gate.acquire().await.unwrap();
+        // The third waits in the queue; a fourth finds it full.
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.acquire().await.map(drop) })
+        };
+        while gate.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = gate.acquire().await.unwrap_err();
+        assert_eq!(refused.retry_after_secs(), 5);
+        // A slot freed: the waiter gets it.
+        drop(a);
+        assert!(waiter.await.unwrap().is_ok());
+        assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_hash_gate_bounds_concurrency_and_its_queue() {
         use std::sync::atomic::AtomicBool;
