@@ -52,7 +52,12 @@ pub struct Args {
     pub nodes: bool,
     /// Minutes a session may sit idle before it counts as abandoned, 1 to 1440 [default: the
     /// server's session_idle, 30]
-    #[arg(long, env = "FIXPATH_SESSION_IDLE", value_name = "MINUTES")]
+    #[arg(
+        long,
+        env = "FIXPATH_SESSION_IDLE",
+        value_name = "MINUTES",
+        hide_env_values = true
+    )]
     pub idle: Option<u32>,
     /// The scripts folder, for the titles [default: scripts]
     #[arg(long, env = "FIXPATH_SCRIPTS", value_name = "DIR")]
@@ -62,15 +67,15 @@ pub struct Args {
     #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
     /// The server's TOML config file, for its `db`, `scripts` and `session_idle`
-    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
+    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE", hide_env_values = true)]
     pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ChannelArg {
-    /// Customers in the wizard (and the API's customer sessions)
+    /// Sessions customers run themselves (the wizard, or the API with channel customer)
     Customer,
-    /// Agents in the console
+    /// Sessions agents run (the console, or the API with channel agent)
     Agent,
 }
 
