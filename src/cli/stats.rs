@@ -67,7 +67,12 @@ pub struct Args {
     #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
     /// The server's TOML config file, for its `db`, `scripts` and `session_idle`
-    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "FIXPATH_CONFIG",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
     pub config: Option<PathBuf>,
 }
 
@@ -160,7 +165,14 @@ pub(super) fn run(
     let now = crate::clock::Clock::system().now();
     let report = runtime.block_on(async {
         let store = crate::server::open_store(&db).await?;
-        let report = gather(&*store, &Programs::new(), &filter, Some((now, idle)), &titles).await;
+        let report = gather(
+            &*store,
+            &Programs::new(),
+            &filter,
+            Some((now, idle)),
+            &titles,
+        )
+        .await;
         store.close().await;
         Ok::<_, crate::server::ServeError>(report)
     });

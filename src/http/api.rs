@@ -41,10 +41,10 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use escalations::*;
-use stats::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use stats::*;
 use std::collections::BTreeMap;
 
 /// The OpenAPI 3.1 document of every route below.

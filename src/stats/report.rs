@@ -182,7 +182,12 @@ pub fn titles(program: &crate::program::Program) -> BTreeMap<String, String> {
     program
         .scripts
         .iter()
-        .map(|s| (s.id.clone(), program.templates.source(s.title, 0).into_owned()))
+        .map(|s| {
+            (
+                s.id.clone(),
+                program.templates.source(s.title, 0).into_owned(),
+            )
+        })
         .collect()
 }
 

@@ -177,10 +177,12 @@ fn duration(secs: Option<f64>) -> String {
         };
     }
     let s = s.round() as u64;
-    match s {
-        ..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        ..86400 => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d {:02}h", s / 86400, s % 86400 / 3600),
+    if s < 3600 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else if s < 86400 {
+        format!("{}h {:02}m", s / 3600, s % 3600 / 60)
+    } else {
+        format!("{}d {:02}h", s / 86400, s % 86400 / 3600)
     }
 }
 

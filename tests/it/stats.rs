@@ -98,7 +98,9 @@ async fn bad_filters_are_422_and_say_what_to_write() {
         ("each_version=maybe", "true or false"),
         ("version=ab&each_version=true", "do not go together"),
     ] {
-        let r = app.get(&format!("/api/v1/stats?{query}"), Some(&token)).await;
+        let r = app
+            .get(&format!("/api/v1/stats?{query}"), Some(&token))
+            .await;
         let m = r.assert_error(422, "invalid_filter");
         assert!(m.contains(says), "{query}: {m}");
     }
@@ -170,7 +172,10 @@ fn cli_refusals_exit_2() {
     // No database where it is looked for: said so, and none is created.
     let (code, _, err) = stats_cli(&dir, &["--db", "missing.db"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("there is no database at `missing.db`"), "{err}");
+    assert!(
+        err.contains("there is no database at `missing.db`"),
+        "{err}"
+    );
     assert!(!dir.join("missing.db").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

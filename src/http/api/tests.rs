@@ -203,7 +203,12 @@ fn fits(doc: &Json, schema: &Json, value: &Json, at: &str) {
             }
             if schema["additionalProperties"].is_object() {
                 for (k, v) in map {
-                    fits(doc, &schema["additionalProperties"], v, &format!("{at}.{k}"));
+                    fits(
+                        doc,
+                        &schema["additionalProperties"],
+                        v,
+                        &format!("{at}.{k}"),
+                    );
                 }
             }
         }
@@ -244,8 +249,8 @@ fn the_documented_stats_report_is_the_one_sent() {
         ..StatsFilter::default()
     };
     let doc = doc();
-    let schema = &doc["paths"]["/api/v1/stats"]["get"]["responses"]["200"]["content"]
-        ["application/json"]["schema"];
+    let schema = &doc["paths"]["/api/v1/stats"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
     for versions in [
         crate::stats::Versions::Together,
         crate::stats::Versions::Each,

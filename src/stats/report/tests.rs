@@ -175,7 +175,11 @@ fn versions_together_each_and_only() {
     close(new.rates.fcr, 1.0);
     close(new.rates.abandonment, 0.5);
     close(new.rates.deflection, 0.5);
-    assert!(each.scripts.iter().all(|s| s.title == "Wi-Fi keeps dropping"));
+    assert!(
+        each.scripts
+            .iter()
+            .all(|s| s.title == "Wi-Fi keeps dropping")
+    );
 
     // A prefix names the version in full.
     let only = report(two_versions(), Versions::Only("2222".into()));
@@ -183,7 +187,7 @@ fn versions_together_each_and_only() {
     assert_eq!(only.scripts[0].version.as_deref(), Some("2222bbbb"));
     assert_eq!(only.scripts[0], *new);
     let exact = report(two_versions(), Versions::Only("1111aaaa".into()));
-    assert_eq!(exact.scripts, [old.clone()]);
+    assert_eq!(exact.scripts, std::slice::from_ref(old));
     assert!(
         report(two_versions(), Versions::Only("3333".into()))
             .scripts
