@@ -5,10 +5,12 @@
 //! (`stats_data`, `unrolled`, `add_rollup`, `abandon_idle`), which answers
 //! "not built yet" until it lands.
 
+use crate::common::pg::TestDb;
 use crate::common::{SCRIPTS, TestApp};
 use fixpath::http::HttpConfig;
 use fixpath::http::limits::{Guards, ReportGate};
-use fixpath::store::Role;
+use fixpath::store::postgres::PgStore;
+use fixpath::store::{Role, Store};
 use serde_json::{Value as Json, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -231,10 +233,9 @@ async fn an_empty_store_has_no_scripts_on_both_surfaces() {
     );
 }
 
-#[tokio::test]
-#[ignore = "waits for the store's analytics (stats_data and the rollups)"]
-async fn the_api_and_the_command_line_report_the_same_figures() {
-    let app = TestApp::start().await;
+/// A resolved, an escalated and an active session, then the same figures
+/// from the API and from `fixpath stats --db DB`.
+async fn both_surfaces_agree(app: &TestApp, db: &str) {
     // Resolved: the router was not plugged in.
     let start = json!({"script": "wifi", "channel": "customer"});
     let (id, token, _) = app.start_session(None, &start).await;
@@ -257,10 +258,19 @@ async fn the_api_and_the_command_line_report_the_same_figures() {
         .await
         .assert_ok(200)
         .clone();
-    let args = app_args(&app);
-    let mut cli_args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cli_args.extend(["--format", "json", "--each-version"]);
-    let (code, out, err) = stats_cli(app.dir(), &cli_args);
+    let scripts_dir = app.dir().join("scripts").display().to_string();
+    let (code, out, err) = stats_cli(
+        app.dir(),
+        &[
+            "--db",
+            db,
+            "--scripts",
+            &scripts_dir,
+            "--format",
+            "json",
+            "--each-version",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let cli: Json = serde_json::from_str(&out).unwrap();
     assert_eq!(api, cli);
@@ -282,4 +292,25 @@ async fn the_api_and_the_command_line_report_the_same_figures() {
     assert_eq!(instant["rates"]["escalation"], 1.0);
     assert_eq!(instant["rates"]["fcr"], 0.0);
     assert_eq!(instant["cases"]["count"], 1);
+}
+
+#[tokio::test]
+#[ignore = "waits for the store's analytics (stats_data and the rollups)"]
+async fn the_api_and_the_command_line_agree_on_sqlite() {
+    let app = TestApp::start().await;
+    let db = app.dir().join("fixpath.db").display().to_string();
+    both_surfaces_agree(&app, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "waits for the store's analytics (stats_data and the rollups)"]
+async fn the_api_and_the_command_line_agree_on_postgres() {
+    let Some(db) = TestDb::create("the_api_and_the_command_line_agree_on_postgres").await else {
+        return;
+    };
+    let store = Arc::new(PgStore::open(&db.url, 8).await.unwrap()) as Arc<dyn Store>;
+    let app = TestApp::start_on(store, |_| {}).await;
+    both_surfaces_agree(&app, &db.url).await;
+    drop(app);
+    drop(db);
 }
