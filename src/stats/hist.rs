@@ -103,7 +103,7 @@ mod tests {
         h.add(99, 0);
         assert_eq!(h.count(), 4);
         assert_eq!(h.median(), Some(10.0));
-        // 10 10 10 50 50 50: the mean of the 3rd and the 4th.
+        // 10, 10, 10, 50, 50, 50: the mean of the third and fourth.
         let mut m = of(&[50, 50]);
         m.merge(&h);
         assert_eq!(m.median(), Some(30.0));
