@@ -7,6 +7,7 @@ mod lint;
 mod run;
 mod schema;
 mod serve;
+mod stats;
 mod test;
 mod user;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Serve(serve::Args),
     /// Manage staff users
     User(user::Args),
+    /// Report outcomes per script: sessions, rates, times, cases, satisfaction, nodes
+    Stats(stats::Args),
 }
 
 /// Exit codes of the contract (section 7).
@@ -88,6 +91,7 @@ where
             run::run(a, &mut stdin.lock(), echo, out, err)
         }
         Command::Serve(a) => serve::run(a, err),
+        Command::Stats(a) => stats::run(a, out, err),
         Command::User(a) => {
             use std::io::IsTerminal;
             let stdin = std::io::stdin();

@@ -1,6 +1,7 @@
 //! The JSON API of contract section 9 (`/api/v1`): scripts, sessions, the
-//! escalation queue and the authors' load report, plus the OpenAPI document
-//! that describes them (`GET /api/openapi.json`).
+//! escalation queue, the authors' load report and the figures (section
+//! 11), plus the OpenAPI document that describes them
+//! (`GET /api/openapi.json`).
 //!
 //! Every route is listed once, in [`table`]: the router ([`super::router`])
 //! is built from it and the tests check the OpenAPI document against it,
@@ -18,11 +19,13 @@
 //! | `GET/POST /sessions/{id}[/…]` | 401                | its own session (else 404)  | yes                        |
 //! | `/escalations…`               | 401                | 403                         | specialists, admins (else 403) |
 //! | `GET /author/report`          | 401                | 403                         | authors, admins (else 403) |
+//! | `GET /stats`                  | 401                | 403                         | authors, admins (else 403) |
 //!
 //! A bearer token of neither kind, or an unknown staff token, is 401
 //! everywhere it is read.
 
 mod escalations;
+mod stats;
 
 use super::AppState;
 use super::auth::Caller;
@@ -41,6 +44,7 @@ use escalations::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use stats::*;
 use std::collections::BTreeMap;
 
 /// The OpenAPI 3.1 document of every route below.
@@ -95,6 +99,7 @@ pub fn table() -> Vec<Route> {
             escalate_further,
         ),
         route(M::GET, "/api/v1/author/report", author_report),
+        route(M::GET, "/api/v1/stats", stats_report),
     ]
 }
 

@@ -7,6 +7,10 @@
 //!   per core), lets a short queue wait for a slot, and turns everything
 //!   beyond that away at once with 429 and `Retry-After` instead of an
 //!   unbounded wait.
+//! - [`ReportGate`]: a figures report (`GET /api/v1/stats`) reads and
+//!   folds every session not yet counted and computes over the rollups: a
+//!   couple run at once, a few wait, the rest are told to come back, so ten
+//!   dashboards refreshing together do not run ten full reports side by side.
 //! - [`RateLimiter`]: a token bucket per client address for sign-ins and for
 //!   anonymous session starts, in a bounded map, so one address cannot
 //!   spend the hash slots or fill the database by itself.
@@ -101,6 +105,7 @@ pub struct Guards {
     pub signin: RateLimiter,
     pub session_start: RateLimiter,
     pub status_lookup: RateLimiter,
+    pub reports: ReportGate,
 }
 
 impl Guards {
@@ -110,6 +115,7 @@ impl Guards {
             signin: RateLimiter::new("signin_rate", config.signin),
             session_start: RateLimiter::new("session_rate", config.session_start),
             status_lookup: RateLimiter::new("status_rate", config.status_lookup),
+            reports: ReportGate::new(REPORT_SLOTS, REPORT_QUEUE),
         }
     }
 }
@@ -231,6 +237,55 @@ impl HashSlot {
         .map_err(|_| TooMany {
             retry_after: Duration::from_secs(1),
         })
+    }
+}
+
+/// Figures reports computed at once: the database does the work, and on a
+/// small machine two keep it busy.
+pub const REPORT_SLOTS: usize = 2;
+/// Reports that may wait for a slot; more are refused at once.
+pub const REPORT_QUEUE: usize = 4;
+/// The longest a report waits for a slot.
+const REPORT_WAIT: Duration = Duration::from_secs(20);
+
+/// At most `slots` figures reports at once, at most `queue` waiting.
+#[derive(Debug)]
+pub struct ReportGate {
+    slots: std::sync::Arc<Semaphore>,
+    queue: usize,
+    waiting: AtomicUsize,
+}
+
+impl ReportGate {
+    pub fn new(slots: usize, queue: usize) -> ReportGate {
+        ReportGate {
+            slots: std::sync::Arc::new(Semaphore::new(slots.max(1))),
+            queue,
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// A slot for one report, held until dropped: at once when one is
+    /// free, after a wait while the queue is short, else `Err` at once.
+    pub async fn acquire(&self) -> Result<tokio::sync::OwnedSemaphorePermit, TooMany> {
+        let busy = || {
+            refused("reports_busy");
+            TooMany {
+                retry_after: Duration::from_secs(5),
+            }
+        };
+        if let Ok(p) = self.slots.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy());
+        }
+        let _waiting = Waiting(&self.waiting);
+        match tokio::time::timeout(REPORT_WAIT, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(p),
+            _ => Err(busy()),
+        }
     }
 }
 
@@ -507,6 +562,27 @@ mod tests {
             client_of(ip("10.0.0.1"), &headers, &proxies),
             ip("10.0.0.1")
         );
+    }
+
+    #[tokio::test]
+    async fn the_report_gate_lets_two_run_some_wait_and_refuses_the_rest() {
+        let gate = std::sync::Arc::new(ReportGate::new(2, 1));
+        let a = gate.acquire().await.unwrap();
+        let _b = gate.acquire().await.unwrap();
+        // The third waits in the queue; a fourth finds it full.
+        let waiter = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.acquire().await.map(drop) })
+        };
+        while gate.waiting.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = gate.acquire().await.unwrap_err();
+        assert_eq!(refused.retry_after_secs(), 5);
+        // A slot freed: the waiter gets it.
+        drop(a);
+        assert!(waiter.await.unwrap().is_ok());
+        assert_eq!(gate.waiting.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

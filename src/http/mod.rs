@@ -91,6 +91,10 @@ pub struct AppState {
     /// The time handlers read (fixed in tests).
     pub clock: Clock,
     pub cases: Arc<CaseSettings>,
+    /// The compiled script versions a figures report names abandoned
+    /// sessions' nodes with: kept between reports, so each does not compile
+    /// them again.
+    pub programs: Arc<crate::stats::gather::Programs>,
 }
 
 pub use router::{layered, loggable_uri, router};

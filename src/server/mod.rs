@@ -216,6 +216,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             public_url: config.public_url.clone(),
             mail: config.mail.is_some(),
         }),
+        programs: Default::default(),
     };
 
     let listener = match TcpListener::bind(config.listen).await {

@@ -8,10 +8,12 @@
 //! medians, p90); the CLI, the API and the authors' page all print that one
 //! report. Nothing here knows HTTP or SQL.
 
+pub mod filter;
 pub mod fold;
 pub mod gather;
 pub mod hist;
 pub mod report;
+pub mod table;
 
 pub use hist::Histogram;
 

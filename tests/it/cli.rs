@@ -467,6 +467,7 @@ fn help_texts() {
         ("help", &["--help"][..]),
         ("lint_help", &["lint", "--help"]),
         ("graph_help", &["graph", "--help"]),
+        ("stats_help", &["stats", "--help"]),
     ] {
         let out = fixpath(args);
         assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);

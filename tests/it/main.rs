@@ -26,5 +26,6 @@ mod queuepage;
 mod replies;
 mod robustness;
 mod serve;
+mod stats;
 mod store;
 mod web;

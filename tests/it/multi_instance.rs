@@ -131,6 +131,7 @@ impl Instance {
             recent: Default::default(),
             clock: Default::default(),
             cases: Default::default(),
+            programs: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

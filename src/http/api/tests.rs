@@ -150,3 +150,120 @@ fn every_route_is_listed_once() {
         assert!(seen.insert((m.clone(), *p)), "{m} {p} listed twice");
     }
 }
+
+#[test]
+fn documented_stats_parameters_match_their_type() {
+    let doc = doc();
+    let documented: BTreeSet<String> = doc["paths"]["/api/v1/stats"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(documented, serde_fields::<StatsQuery>());
+}
+
+/// `value` fits `schema`: its JSON type is one the schema names, an
+/// object has exactly the documented properties (all required ones), and
+/// so on down.
+fn fits(doc: &Json, schema: &Json, value: &Json, at: &str) {
+    if let Some(r) = schema["$ref"].as_str() {
+        let target = doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling {r}"));
+        return fits(doc, target, value, at);
+    }
+    let kind = match value {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(n) if n.is_u64() || n.is_i64() => "integer",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    };
+    let types: Vec<&str> = match &schema["type"] {
+        Json::Array(t) => t.iter().filter_map(Json::as_str).collect(),
+        t => t.as_str().into_iter().collect(),
+    };
+    assert!(
+        types.contains(&kind) || (kind == "integer" && types.contains(&"number")),
+        "{at}: a {kind}, documented as {types:?}"
+    );
+    match value {
+        Json::Object(map) => {
+            if let Some(props) = schema["properties"].as_object() {
+                let documented: BTreeSet<&String> = props.keys().collect();
+                let sent: BTreeSet<&String> = map.keys().collect();
+                assert_eq!(sent, documented, "{at}: the fields");
+                for (k, v) in map {
+                    fits(doc, &props[k], v, &format!("{at}.{k}"));
+                }
+            }
+            if schema["additionalProperties"].is_object() {
+                for (k, v) in map {
+                    fits(
+                        doc,
+                        &schema["additionalProperties"],
+                        v,
+                        &format!("{at}.{k}"),
+                    );
+                }
+            }
+        }
+        Json::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                fits(doc, &schema["items"], v, &format!("{at}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_documented_stats_report_is_the_one_sent() {
+    use crate::stats::{GroupData, Histogram, NodeData, Outcome, StatsData, StatsFilter};
+    let mut h = Histogram::default();
+    h.add(30, 2);
+    let group = GroupData {
+        script: "wifi".into(),
+        version: "1111aaaa2222bbbb".into(),
+        channel: "customer".into(),
+        outcomes: [(Outcome::Resolved, h.clone())].into(),
+        csat: [0, 0, 0, 1, 0],
+        nodes: [(
+            "power".to_owned(),
+            NodeData {
+                entered: 2,
+                answers: [("yes".to_owned(), 2)].into(),
+                dwell: h,
+                ..NodeData::default()
+            },
+        )]
+        .into(),
+        ..GroupData::default()
+    };
+    let filter = StatsFilter {
+        since: Some(time::macros::date!(2026 - 01 - 01)),
+        ..StatsFilter::default()
+    };
+    let doc = doc();
+    let schema = &doc["paths"]["/api/v1/stats"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    for versions in [
+        crate::stats::Versions::Together,
+        crate::stats::Versions::Each,
+    ] {
+        let filter = StatsFilter {
+            versions,
+            ..filter.clone()
+        };
+        let data = StatsData {
+            groups: vec![group.clone()],
+        };
+        let report = crate::stats::report::build(&data, &filter, &BTreeMap::new());
+        let sent = serde_json::to_value(&report).unwrap();
+        fits(&doc, schema, &sent, "report");
+    }
+}

@@ -280,6 +280,7 @@ impl TestApp {
             recent: Default::default(),
             clock: Default::default(),
             cases: Default::default(),
+            programs: Default::default(),
         };
         setup(&mut state);
         let app = wrap(router(state.clone()), state.clone());
