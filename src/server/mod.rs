@@ -288,7 +288,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
     let idle = time::Duration::try_from(config.session_idle).unwrap_or(time::Duration::MINUTE * 30);
     let outcomes = outcomes::spawn(
         store.clone(),
-        Arc::new(crate::stats::gather::Programs::new()),
+        state.programs.clone(),
         clock.clone(),
         idle,
         stop_rx.clone(),

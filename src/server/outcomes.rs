@@ -27,15 +27,6 @@ pub async fn round(
     idle: time::Duration,
 ) -> Result<(u64, u64), StoreError> {
     let abandoned = gather::abandon_idle(store, clock.now(), idle).await?;
-    for a in &abandoned {
-        metrics::counter!(
-            "fixpath_sessions_ended_total",
-            "script" => a.script.clone(),
-            "channel" => a.channel.clone(),
-            "outcome" => "abandoned"
-        )
-        .increment(1);
-    }
     let folded = gather::catch_up(store, programs).await?;
     Ok((abandoned.len() as u64, folded))
 }

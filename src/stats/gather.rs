@@ -33,8 +33,8 @@ pub async fn gather(
     Ok(report::build(&data, filter, titles))
 }
 
-/// Abandons every session idle past `idle`; returns how many, by
-/// `(script, channel)` for the metrics.
+/// Abandons every session idle past `idle`, counting each in
+/// `fixpath_sessions_ended_total`; returns them.
 pub async fn abandon_idle(
     store: &dyn Store,
     now: OffsetDateTime,
@@ -44,6 +44,16 @@ pub async fn abandon_idle(
     loop {
         let got = store.abandon_idle(now, idle, ROLL_BATCH).await?;
         let more = got.len() as u32 >= ROLL_BATCH;
+        // Counted here, by whoever swept (the outcome job, a report).
+        for a in &got {
+            metrics::counter!(
+                "fixpath_sessions_ended_total",
+                "script" => a.script.clone(),
+                "channel" => a.channel.clone(),
+                "outcome" => "abandoned"
+            )
+            .increment(1);
+        }
         all.extend(got);
         if !more {
             return Ok(all);

@@ -422,3 +422,190 @@ on_both_backends! {
         assert_eq!(g.nodes["power"].entered, 40);
     }
 }
+
+/// `fixpath stats ARGS` on the test app's scripts: exit code, stdout, stderr.
+fn stats_cli(app: &TestApp, db: &str, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fixpath"))
+        .arg("stats")
+        .args(["--db", db, "--scripts"])
+        .arg(app.dir().join("scripts"))
+        .args(args)
+        .env_remove("FIXPATH_DB")
+        .env_remove("FIXPATH_SCRIPTS")
+        .env_remove("FIXPATH_CONFIG")
+        .env_remove("FIXPATH_SESSION_IDLE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the fixpath binary runs");
+    (
+        out.status.code().expect("an exit code"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Section 11's report of [`history`], worked out by hand, from the API;
+/// then the command line, which reads the real clock (months after the
+/// history) and so abandons S6 as the server would, and agrees with the
+/// API afterwards.
+async fn the_report(app: &TestApp, db: &str) {
+    history(app).await;
+    let ada = app.user("ada", Role::Author, 1).await;
+    // Read at the sweep's time: S6 started 600 s before, not idle yet.
+    app.state.clock.set(T0 + s(3600));
+    let report = app
+        .get("/api/v1/stats", Some(&ada))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(
+        (report["since"].clone(), report["until"].clone()),
+        (Json::Null, Json::Null)
+    );
+    let ids: Vec<&str> = report["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["instant", "wifi"]);
+    let wifi = &report["scripts"][1];
+    assert_eq!(wifi["title"], "Wi-Fi keeps dropping");
+    assert_eq!(wifi["version"], Json::Null, "every version together");
+    // Started 7: S1–S6 and S8; ended 6.
+    assert_eq!(
+        wifi["sessions"],
+        json!({"started": 7, "resolved": 3, "escalated": 2, "abandoned": 1, "active": 1})
+    );
+    // deflection: customers only, S1 and S8 resolved of S1–S4 and S8
+    // ended: 2/5. escalation 2/6, abandonment 1/6. fcr: resolved of
+    // resolved + escalated, S5 (an agent) included: 3/5.
+    assert_eq!(
+        wifi["rates"],
+        json!({"deflection": 0.4, "escalation": 2.0 / 6.0, "abandonment": 1.0 / 6.0, "fcr": 0.6})
+    );
+    // 5, 10, 10, 40, 40, 70: the median is the mean of 10 and 40; the p90
+    // is the value of rank ceil(0.9 × 6) = 6.
+    assert_eq!(
+        wifi["time_to_outcome_s"],
+        json!({"median": 25.0, "p90": 70.0})
+    );
+    assert_eq!(
+        wifi["cases"],
+        json!({"count": 2, "resolved": 1, "reopened": 1, "median_first_response_s": 600.0,
+               "median_resolution_s": 4800.0, "breached_response": 0, "breached_resolution": 0})
+    );
+    // 5 (S1), 4 (S8), 2 (S2's case).
+    assert_eq!(
+        wifi["csat"],
+        json!({"count": 3, "average": 11.0 / 3.0, "distribution": [0, 1, 0, 1, 1]})
+    );
+    // By node id. power: S1–S5 and S8, S3 twice; dwell 5, 10 ×4, 20, 40
+    // (S5): median 10. serial: dwell 10 and 30: median 20.
+    assert_eq!(
+        wifi["nodes"],
+        json!([
+            {"node": "lights", "entered": 1, "answers": {"red": 1}, "abandoned": 0,
+             "escalated": 1, "median_dwell_s": 15.0},
+            {"node": "power", "entered": 7, "answers": {"no": 3, "yes": 4}, "abandoned": 0,
+             "escalated": 0, "median_dwell_s": 10.0},
+            {"node": "power-cycle/done", "entered": 1, "answers": {}, "abandoned": 0,
+             "escalated": 0, "median_dwell_s": null},
+            {"node": "power-cycle/unplug", "entered": 1, "answers": {"done": 1}, "abandoned": 0,
+             "escalated": 0, "median_dwell_s": 5.0},
+            {"node": "serial", "entered": 3, "answers": {"_escalate": 1}, "abandoned": 1,
+             "escalated": 1, "median_dwell_s": 20.0},
+        ])
+    );
+    // instant: one customer session, escalated at its start: no divisor is
+    // zero but nothing is resolved; its case has no times yet.
+    let instant = &report["scripts"][0];
+    assert_eq!(
+        instant["rates"],
+        json!({"deflection": 0.0, "escalation": 1.0, "abandonment": 0.0, "fcr": 0.0})
+    );
+    assert_eq!(
+        instant["time_to_outcome_s"],
+        json!({"median": 0.0, "p90": 0.0})
+    );
+    assert_eq!(instant["cases"]["median_first_response_s"], Json::Null);
+    assert_eq!(
+        instant["csat"],
+        json!({"count": 0, "average": null, "distribution": [0, 0, 0, 0, 0]})
+    );
+
+    // From 2026-03-02: without S8. Customers 1 resolved of 4 ended;
+    // times 10, 10, 40, 40, 70: median 40, p90 rank ceil(4.5) = 5.
+    let day = app
+        .get("/api/v1/stats?script=wifi&since=2026-03-02", Some(&ada))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(day["since"], "2026-03-02");
+    let w = &day["scripts"][0];
+    assert_eq!(day["scripts"].as_array().unwrap().len(), 1);
+    assert_eq!(w["sessions"]["started"], 6);
+    assert_eq!(
+        w["rates"],
+        json!({"deflection": 0.25, "escalation": 0.4, "abandonment": 0.2, "fcr": 0.5})
+    );
+    assert_eq!(w["time_to_outcome_s"], json!({"median": 40.0, "p90": 70.0}));
+    assert_eq!(w["csat"]["distribution"], json!([0, 1, 0, 0, 1]));
+    assert_eq!(w["nodes"][1]["answers"], json!({"no": 2, "yes": 4}));
+    // Agents only: S5; deflection has no customer to count.
+    let agents = app
+        .get("/api/v1/stats?channel=agent", Some(&ada))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(agents["scripts"][0]["rates"]["deflection"], Json::Null);
+    assert_eq!(agents["scripts"][0]["rates"]["fcr"], 1.0);
+
+    // The command line, months later: S6 has sat idle since its start, at
+    // the first node. Abandoned with 0 s: times 0, 5, 10, 10, 40, 40, 70.
+    let (code, out, err) = stats_cli(app, db, &["--format", "json", "--script", "wifi"]);
+    assert_eq!(code, 0, "{err}");
+    let cli: Json = serde_json::from_str(&out).unwrap();
+    let api = app
+        .get("/api/v1/stats?script=wifi", Some(&ada))
+        .await
+        .assert_ok(200)
+        .clone();
+    assert_eq!(cli, api, "the command line and the API agree");
+    let w = &cli["scripts"][0];
+    assert_eq!(
+        w["sessions"],
+        json!({"started": 7, "resolved": 3, "escalated": 2, "abandoned": 2, "active": 0})
+    );
+    assert_eq!(w["time_to_outcome_s"], json!({"median": 10.0, "p90": 70.0}));
+    assert_eq!(w["nodes"][1]["entered"], 8);
+    assert_eq!(w["nodes"][1]["abandoned"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!(
+        "fixpath-figures-report-{}-{:x}",
+        std::process::id(),
+        T0.unix_timestamp()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("fixpath.db").display().to_string();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).await.unwrap());
+    let app = app(store).await;
+    the_report(&app, &db).await;
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_on_postgres() {
+    let Some(db) = TestDb::create("the_report_on_postgres").await else {
+        return;
+    };
+    let app = app(postgres(&db).await).await;
+    the_report(&app, &db.url).await;
+    drop(app);
+    drop(db);
+}

@@ -373,11 +373,12 @@ fn healthz_and_metrics() {
     assert_eq!(status, 200, "{body:#}");
     let (_, page) = http.get_text(&server.url("/metrics"), None);
     assert!(
-        page.lines().any(|l| l.starts_with("fixpath_sessions_ended_total{")
-            && l.contains(r#"script="router-no-internet""#)
-            && l.contains(r#"channel="customer""#)
-            && l.contains(r#"outcome="escalated""#)
-            && l.ends_with(" 1")),
+        page.lines()
+            .any(|l| l.starts_with("fixpath_sessions_ended_total{")
+                && l.contains(r#"script="router-no-internet""#)
+                && l.contains(r#"channel="customer""#)
+                && l.contains(r#"outcome="escalated""#)
+                && l.ends_with(" 1")),
         "{page}"
     );
     // The health check above was timed under its route pattern.

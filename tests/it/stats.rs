@@ -186,7 +186,6 @@ fn cli_refusals_exit_2() {
 // Figures: waiting for the store.
 
 #[tokio::test]
-#[ignore = "waits for the store's analytics (stats_data and the rollups)"]
 async fn an_empty_store_has_no_scripts_on_both_surfaces() {
     let app = TestApp::start().await;
     let empty = json!({"since": null, "until": null, "scripts": []});
@@ -295,7 +294,6 @@ async fn both_surfaces_agree(app: &TestApp, db: &str) {
 }
 
 #[tokio::test]
-#[ignore = "waits for the store's analytics (stats_data and the rollups)"]
 async fn the_api_and_the_command_line_agree_on_sqlite() {
     let app = TestApp::start().await;
     let db = app.dir().join("fixpath.db").display().to_string();
@@ -303,7 +301,6 @@ async fn the_api_and_the_command_line_agree_on_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waits for the store's analytics (stats_data and the rollups)"]
 async fn the_api_and_the_command_line_agree_on_postgres() {
     let Some(db) = TestDb::create("the_api_and_the_command_line_agree_on_postgres").await else {
         return;
