@@ -16,6 +16,7 @@ mod custpage;
 mod delivery;
 mod engine;
 mod graph;
+mod graph_stats;
 mod lifecycle;
 mod limits;
 mod lint_fixtures;

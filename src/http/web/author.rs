@@ -6,7 +6,7 @@
 use super::signin::{Authors, Staff};
 use super::{PageError, render};
 use crate::http::AppState;
-use crate::program::export::{GraphFormat, export};
+use crate::program::export::{GraphFormat, export, heat};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
@@ -139,6 +139,22 @@ async fn script(
             languages => s.languages,
         },
     )
+}
+
+/// The words of an annotated graph's legend and tooltips, in `lang` (a
+/// script language the chrome lacks reads English).
+pub fn graph_words(lang: &str) -> heat::Words {
+    let t = |k: &str| super::i18n::text(lang, k);
+    heat::Words {
+        title: t("graph_legend_title"),
+        shade: t("graph_legend_shade"),
+        never: t("graph_legend_never"),
+        width: t("graph_legend_width"),
+        badge: t("graph_legend_badge"),
+        percent: t("graph_percent"),
+        node_tip: t("graph_node_tip"),
+        edge_tip: t("graph_edge_tip"),
+    }
 }
 
 /// The graph as a standalone SVG (shown in an `<img>`, so nothing in it can
