@@ -7,6 +7,7 @@
 mod common;
 
 mod api;
+mod authorpage;
 mod breach;
 mod browser;
 mod cases;
