@@ -162,6 +162,19 @@ pub(super) fn run(
             return Ok(exit::USAGE);
         }
     };
+    // Reading figures must not leave an empty database behind a typo.
+    if let crate::server::config::Database::Sqlite {
+        file: Some(path), ..
+    } = &db
+        && !path.exists()
+    {
+        writeln!(
+            err,
+            "error: there is no database at `{}`\n  hint: name the server's with --db or FIXPATH_DB",
+            path.display()
+        )?;
+        return Ok(exit::USAGE);
+    }
     if let (Some(a), Some(b)) = (args.since, args.until)
         && b < a
     {
@@ -171,6 +184,7 @@ pub(super) fn run(
     let idle = file
         .as_ref()
         .and_then(|f| f.settings.session_idle)
+        .filter(|m| (1..=1440).contains(m))
         .map_or(DEFAULT_SESSION_IDLE, |m| {
             std::time::Duration::from_secs(u64::from(m) * 60)
         });

@@ -305,6 +305,31 @@ fn stats_wants_svg() {
 }
 
 #[test]
+fn stats_refuses_a_database_that_is_not_there() {
+    let missing = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("graph-stats-none.db");
+    let _ = std::fs::remove_file(&missing);
+    let db = missing.to_string_lossy().into_owned();
+    let out = fixpath(&[
+        "graph",
+        "router-no-internet",
+        "--scripts",
+        FOLDER,
+        "--format",
+        "svg",
+        "--stats",
+        "--db",
+        &db,
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("there is no database at"),
+        "{}",
+        out.stderr
+    );
+    assert!(!missing.exists(), "no database left behind");
+}
+
+#[test]
 fn stats_options_need_stats() {
     let out = fixpath(&[
         "graph",

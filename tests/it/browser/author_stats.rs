@@ -14,11 +14,13 @@ use super::{Driver, Session, browser_available, shots, sign_in};
 use crate::common::{PRINTER, TestApp, staff};
 
 use anyhow::{Context, Result, ensure};
+use base64::Engine as _;
 use fixpath::clock::Clock;
 use fixpath::http::HttpConfig;
 use fixpath::store::Role;
 use serde_json::json;
 use std::io::Write as _;
+use std::path::Path;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -99,6 +101,17 @@ async fn graph_svg(b: &Session) -> Result<String> {
     let source = b.get("/source").await?;
     b.goto(&here).await?;
     Ok(source.as_str().unwrap_or_default().to_owned())
+}
+
+/// A screenshot of one element (the graph), at its own size.
+async fn element_shot(b: &Session, selector: &str, dir: &Path, name: &str) -> Result<()> {
+    let el = b.css(selector).await?;
+    let data = b.get(&format!("/element/{}/screenshot", el.0)).await?;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(data.as_str().unwrap_or_default())
+        .context("the screenshot is base64")?;
+    std::fs::write(dir.join(name), png)?;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,6 +212,7 @@ async fn an_author_reads_the_figures_and_the_annotated_graph_in_two_languages() 
         }
         if lang == "en" {
             page_shot(&b, &shots, "author-stats.png").await?;
+            element_shot(&b, "figure.graph img", &shots, "author-stats-graph.png").await?;
         } else {
             page_shot(&b, &shots, "author-stats-de.png").await?;
         }
