@@ -210,7 +210,7 @@ pub(super) fn run(
         .build()?;
     let got = runtime.block_on(async {
         let store = crate::server::open_store(&db).await?;
-        let now = time::OffsetDateTime::now_utc();
+        let now = crate::clock::Clock::system().now();
         let idle = time::Duration::try_from(idle).unwrap_or(time::Duration::MINUTE * 30);
         let report = gather(
             &*store,
