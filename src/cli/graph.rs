@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
+// `--version` names a script version here (with --stats), not the
+// program's: `fixpath --version` still prints that.
+#[command(disable_version_flag = true)]
 pub struct Args {
     /// A script file, or the id of a script in --scripts
     pub script: String,

@@ -26,8 +26,6 @@ pub enum Command {
     /// Check scripts and report every problem, rustc-style
     Lint(lint::Args),
     /// Print a script's compiled graph as DOT, Mermaid or SVG
-    // `--version` picks a script version here, not the program's.
-    #[command(disable_version_flag = true)]
     Graph(graph::Args),
     /// Run the script tests (`*.test.yaml`)
     Test(test::Args),

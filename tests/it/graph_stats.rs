@@ -5,8 +5,10 @@
 //! sessions that escalated or were abandoned there, edges as wide as their
 //! traffic, a legend in the picture's language.
 
+use crate::common::TestApp;
 use fixpath::program::export::heat::{Annotation, Figures};
 use fixpath::program::export::{GraphFormat, export, export_annotated};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 
@@ -255,6 +257,57 @@ fn example_scripts_draw_annotated() {
     }
 }
 
+// ------------------------------------------------------------ real sessions
+
+/// One customer's way through the printer script.
+pub(crate) enum Walk {
+    /// "No paper": resolved at the first question.
+    PaperAdded,
+    /// Paper, a model, a red light: escalated at `light`.
+    RedLight,
+    /// Paper, a model, no light: resolved at `light`.
+    NoLight,
+    /// "Talk to a person" at the first question: escalated at `paper`.
+    AsksForPerson,
+    /// Paper, then nothing: abandoned at `model` once idle.
+    GivesUp,
+}
+
+pub(crate) async fn walk(app: &TestApp, w: &Walk) {
+    let (id, token, _) = app
+        .start_session(None, &json!({"script": "printer", "channel": "customer"}))
+        .await;
+    let t = Some(token.as_str());
+    let answer = format!("/api/v1/sessions/{id}/answer");
+    let steps: Vec<serde_json::Value> = match w {
+        Walk::PaperAdded => vec![json!({"seq": 1, "answer": "no"})],
+        Walk::RedLight => vec![
+            json!({"seq": 1, "answer": "yes"}),
+            json!({"seq": 2, "value": "LX-200"}),
+            json!({"seq": 3, "answer": "red"}),
+        ],
+        Walk::NoLight => vec![
+            json!({"seq": 1, "answer": "yes"}),
+            json!({"seq": 2, "value": "LX-200"}),
+            json!({"seq": 3, "answer": "none"}),
+        ],
+        Walk::AsksForPerson => {
+            app.post(
+                &format!("/api/v1/sessions/{id}/escalate"),
+                t,
+                &json!({"seq": 1}),
+            )
+            .await
+            .assert_ok(200);
+            vec![]
+        }
+        Walk::GivesUp => vec![json!({"seq": 1, "answer": "yes"})],
+    };
+    for s in steps {
+        app.post(&answer, t, &s).await.assert_ok(200);
+    }
+}
+
 // ------------------------------------------------------------ the command
 
 struct Out {
@@ -343,4 +396,61 @@ fn stats_options_need_stats() {
     ]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("--stats"), "{}", out.stderr);
+}
+
+/// The picture `fixpath graph --stats` draws from a server's database after
+/// real sessions: eight customers on the printer script (as the browser
+/// test drives them), read an hour later by the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the store's rollups (main) and stats::report::build (branch report)"]
+async fn stats_draws_the_figures_of_real_sessions() {
+    // The sessions start in March; the command reads them now, so the
+    // one who gave up is long past the idle limit.
+    let app = TestApp::start_with_setup(
+        fixpath::http::HttpConfig::default(),
+        &[crate::common::PRINTER],
+        |state| {
+            state.clock =
+                fixpath::clock::Clock::fixed(time::macros::datetime!(2026-03-02 09:00 UTC))
+        },
+    )
+    .await;
+    for w in [
+        Walk::PaperAdded,
+        Walk::PaperAdded,
+        Walk::PaperAdded,
+        Walk::RedLight,
+        Walk::RedLight,
+        Walk::NoLight,
+        Walk::AsksForPerson,
+        Walk::GivesUp,
+    ] {
+        walk(&app, &w).await;
+    }
+    let db = app.dir().join("fixpath.db").to_string_lossy().into_owned();
+    let scripts = app.dir().join("scripts").to_string_lossy().into_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        fixpath(&[
+            "graph",
+            "printer",
+            "--scripts",
+            &scripts,
+            "--format",
+            "svg",
+            "--stats",
+            "--db",
+            &db,
+        ])
+    })
+    .await
+    .expect("the command ran");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let svg = out.stdout;
+    // `light`: 2 of 3 escalated (67 %); `model`: 1 of 4 gave up (25 %);
+    // `paper`: 1 of 8 asked for a person (13 %).
+    assert!(node_line(&svg, "light").0.contains(" h7\""), "{svg}");
+    assert!(node_line(&svg, "model").0.contains(" h4\""));
+    assert!(node_line(&svg, "paper").0.contains(" h3\""));
+    assert!(svg.contains(">67% · 3</text>"));
+    assert!(svg.contains("<g class=\"legend\">"));
 }

@@ -12,6 +12,7 @@
 use super::case_pages::page_shot;
 use super::{Driver, Session, browser_available, shots, sign_in};
 use crate::common::{PRINTER, TestApp, staff};
+use crate::graph_stats::{Walk, walk};
 
 use anyhow::{Context, Result, ensure};
 use base64::Engine as _;
@@ -25,55 +26,6 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 const T0: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
-
-/// One customer's way through the printer script.
-enum Walk {
-    /// "No paper": resolved at the first question.
-    PaperAdded,
-    /// Paper, a model, a red light: escalated at `light`.
-    RedLight,
-    /// Paper, a model, no light: resolved at `light`.
-    NoLight,
-    /// "Talk to a person" at the first question: escalated at `paper`.
-    AsksForPerson,
-    /// Paper, then nothing: abandoned at `model` once idle.
-    GivesUp,
-}
-
-async fn walk(app: &TestApp, w: &Walk) {
-    let (id, token, _) = app
-        .start_session(None, &json!({"script": "printer", "channel": "customer"}))
-        .await;
-    let t = Some(token.as_str());
-    let answer = format!("/api/v1/sessions/{id}/answer");
-    let steps: Vec<serde_json::Value> = match w {
-        Walk::PaperAdded => vec![json!({"seq": 1, "answer": "no"})],
-        Walk::RedLight => vec![
-            json!({"seq": 1, "answer": "yes"}),
-            json!({"seq": 2, "value": "LX-200"}),
-            json!({"seq": 3, "answer": "red"}),
-        ],
-        Walk::NoLight => vec![
-            json!({"seq": 1, "answer": "yes"}),
-            json!({"seq": 2, "value": "LX-200"}),
-            json!({"seq": 3, "answer": "none"}),
-        ],
-        Walk::AsksForPerson => {
-            app.post(
-                &format!("/api/v1/sessions/{id}/escalate"),
-                t,
-                &json!({"seq": 1}),
-            )
-            .await
-            .assert_ok(200);
-            vec![]
-        }
-        Walk::GivesUp => vec![json!({"seq": 1, "answer": "yes"})],
-    };
-    for s in steps {
-        app.post(&answer, t, &s).await.assert_ok(200);
-    }
-}
 
 /// The text of `[data-figure=NAME]` on the page.
 async fn figure(b: &Session, name: &str) -> Result<String> {
