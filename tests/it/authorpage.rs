@@ -48,6 +48,18 @@ fn graph_src(page: &Page) -> String {
         .replace("&amp;", "&")
 }
 
+/// The page's `<main>`, versions and per-request values redacted.
+fn main_of(page: &Page) -> String {
+    let body = &page.body;
+    let start = body.find("<main").expect("a main");
+    let end = body.find("</main>").expect("its end") + "</main>".len();
+    let part = crate::web::redact(&body[start..end]);
+    regex::Regex::new(r"\b[0-9a-f]{12}([0-9a-f]{4})?\b")
+        .unwrap()
+        .replace_all(&part, "[version]")
+        .into_owned()
+}
+
 #[tokio::test]
 async fn the_script_page_shows_its_figures_or_says_why_not() {
     let app = app().await;
@@ -113,6 +125,7 @@ async fn a_bad_query_is_a_note_beside_the_form() {
     assert!(!page.body.contains("<script>"));
     // The graph still draws, plain.
     assert!(!graph_src(&page).contains("stats=1"));
+    insta::assert_snapshot!("author_bad_query", main_of(&page));
     let page = ada
         .get("/author/scripts/printer?since=2026-12-02&until=2026-12-01")
         .await;

@@ -187,16 +187,16 @@ async fn script(
                     unavailable = true;
                 }
             }
-            versions.push(VersionOption {
-                value: "all".into(),
-                label: t("author_filter_all_versions"),
-                selected: c.version == Choice::All,
-            });
             if c.version != Choice::Current {
                 versions[0].selected = false;
             }
         }
     }
+    versions.push(VersionOption {
+        value: "all".into(),
+        label: t("author_filter_all_versions"),
+        selected: matches!(&chosen, Ok(c) if c.version == Choice::All),
+    });
     render_status(
         &chrome,
         status,
