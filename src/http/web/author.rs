@@ -163,12 +163,14 @@ async fn script(
                             versions.push(VersionOption {
                                 value: v.clone(),
                                 label: figures::short(v),
-                                selected: c.version == Choice::One(v.clone()),
+                                selected: matches!(&c.version, Choice::One(p) if v.starts_with(p.as_str())),
                             });
                         }
                     }
+                    // A version may be named by a prefix, as the store reads it.
                     if let Choice::One(v) = &c.version
-                        && !versions.iter().any(|o| o.value == *v)
+                        && !versions.iter().any(|o| o.value.starts_with(v.as_str()))
+                        && !s.version.starts_with(v.as_str())
                     {
                         errors.push(super::view::FieldError {
                             field: "version",
