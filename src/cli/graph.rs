@@ -7,9 +7,9 @@ use super::formats::GraphArg;
 use crate::compiler;
 use crate::diagnostics::render;
 use crate::http::web::author::graph_words;
+use crate::http::web::figures::overlay;
 use crate::program::export::{self, heat::Annotation};
 use crate::server::config::{ConfigFile, DEFAULT_SESSION_IDLE, resolve_db};
-use crate::stats::annotate::annotation;
 use crate::stats::gather::{Programs, gather};
 use crate::stats::{StatsFilter, Versions};
 use std::collections::BTreeMap;
@@ -239,7 +239,7 @@ pub(super) fn run(
     };
     let words = graph_words(script.languages.get(lang).map_or("en", String::as_str));
     let annotation = match report.scripts.iter().find(|s| s.id == id) {
-        Some(s) => annotation(s, words),
+        Some(s) => overlay(s, words),
         None => {
             writeln!(
                 err,

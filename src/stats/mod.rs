@@ -8,7 +8,6 @@
 //! medians, p90); the CLI, the API and the authors' page all print that one
 //! report. Nothing here knows HTTP or SQL.
 
-pub mod annotate;
 pub mod fold;
 pub mod gather;
 pub mod hist;

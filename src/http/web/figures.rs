@@ -10,7 +10,7 @@
 use super::i18n;
 use super::view::FieldError;
 use crate::http::AppState;
-use crate::program::export::heat::Annotation;
+use crate::program::export::heat::{self, Annotation};
 use crate::stats::gather::{Programs, gather};
 use crate::stats::{Report, ScriptStats, StatsFilter, Versions};
 use serde::{Deserialize, Serialize};
@@ -172,6 +172,28 @@ pub async fn report(
     gather(&*state.store, &Programs::new(), filter, idle, &titles).await
 }
 
+/// The overlay of a report entry's graph (its node figures, by node name),
+/// explained in `words`: what the authors' page and `fixpath graph --stats`
+/// draw.
+pub fn overlay(s: &ScriptStats, words: heat::Words) -> Annotation {
+    Annotation {
+        nodes: s
+            .nodes
+            .iter()
+            .map(|n| {
+                let f = heat::Figures {
+                    entered: n.entered,
+                    escalated: n.escalated,
+                    abandoned: n.abandoned,
+                    answers: n.answers.clone(),
+                };
+                (n.node.clone(), f)
+            })
+            .collect(),
+        words,
+    }
+}
+
 /// The figures of `id` for the overlay of its graph, explained in `lang`;
 /// `None` when the store cannot give them.
 pub async fn annotation(
@@ -185,7 +207,7 @@ pub async fn annotation(
     let words = super::author::graph_words(lang);
     match report(state, &filter, id, true).await {
         Ok(r) => Some(match r.scripts.iter().find(|s| s.id == id) {
-            Some(s) => crate::stats::annotate::annotation(s, words),
+            Some(s) => overlay(s, words),
             None => Annotation {
                 words,
                 ..Annotation::default()
