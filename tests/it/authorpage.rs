@@ -106,6 +106,10 @@ async fn the_script_page_shows_its_figures_or_says_why_not() {
         }
         let svg = ada.get(&src).await;
         svg.assert_status(200).assert_has("<svg");
+        // With figures asked for and given, the picture explains them.
+        if src.contains("stats=1") {
+            svg.assert_has("<g class=\"legend\">");
+        }
     }
 }
 
