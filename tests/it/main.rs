@@ -7,6 +7,7 @@
 mod common;
 
 mod api;
+mod authorpage;
 mod breach;
 mod browser;
 mod cases;
@@ -17,6 +18,7 @@ mod delivery;
 mod engine;
 mod figures;
 mod graph;
+mod graph_stats;
 mod lifecycle;
 mod limits;
 mod lint_fixtures;

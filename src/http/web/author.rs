@@ -1,18 +1,21 @@
 //! The authors' pages (`/author`): what the server runs and why. The last
 //! read of the scripts folder (published, or refused with every diagnostic
 //! as `fixpath lint` prints it), every script with its tier, languages and
-//! version, and its graph drawn by our own SVG exporter, per language.
+//! version, and its graph drawn by our own SVG exporter, per language; with
+//! the figures of its sessions (section 11, see [`super::figures`]) beside
+//! it and drawn over it.
 
+use super::figures::{self, Choice, StatsQuery, VersionOption};
 use super::signin::{Authors, Staff};
-use super::{PageError, render};
+use super::{PageError, render_status};
 use crate::http::AppState;
-use crate::program::export::{GraphFormat, export};
+use crate::program::export::{GraphFormat, export, export_annotated, heat};
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -66,7 +69,7 @@ async fn home(State(state): State<AppState>, Staff { chrome, .. }: Staff<Authors
             .ok()
         })
         .unwrap_or_default();
-    render(
+    super::render(
         &chrome,
         "author/home.html.j2",
         minijinja::context! {
@@ -98,17 +101,11 @@ fn shown_text(text: &str, dir: &std::path::Path) -> String {
     text.replace(&prefix, "")
 }
 
-#[derive(Deserialize, Default)]
-struct LangQuery {
-    #[serde(default)]
-    lang: String,
-}
-
 async fn script(
     State(state): State<AppState>,
     Staff { mut chrome, .. }: Staff<Authors>,
     Path(id): Path<String>,
-    q: Result<Query<LangQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let program = state.library.current();
     let Some((_, s)) = program.get(&id) else {
@@ -126,8 +123,85 @@ async fn script(
     // The language links of this page pick the graph's language.
     chrome.speak(&chrome.lang.clone(), s.languages.clone(), None);
     chrome.page_lang = lang.clone();
-    render(
+    let ui = chrome.lang.clone();
+    let t = |k: &str| super::i18n::text(&ui, k);
+
+    let chosen = figures::choose(&q, &s.version, &ui);
+    let mut versions = vec![VersionOption {
+        value: String::new(),
+        label: t("author_filter_current").replace("{version}", &figures::short(&s.version)),
+        selected: true,
+    }];
+    let (mut status, mut errors, mut stats, mut unavailable) =
+        (StatusCode::OK, Vec::new(), None, false);
+    // The graph's query (the template writes the path: it escapes `/`).
+    let mut graph = format!("lang={lang}");
+    let (mut since, mut until) = (q.since.trim().to_owned(), q.until.trim().to_owned());
+    match &chosen {
+        Err(e) => {
+            status = StatusCode::BAD_REQUEST;
+            errors = e.clone();
+        }
+        Ok(c) => {
+            since = c.since.map(|d| d.to_string()).unwrap_or_default();
+            until = c.until.map(|d| d.to_string()).unwrap_or_default();
+            // Every version with sessions in the period, for the picker;
+            // then the figures of the one chosen.
+            let each = crate::stats::StatsFilter {
+                versions: crate::stats::Versions::Each,
+                ..c.filter(&s.id, &s.version)
+            };
+            let listed = figures::report(&state, &each, &title, true).await;
+            let chosen_report = match &listed {
+                Ok(_) => figures::report(&state, &c.filter(&s.id, &s.version), &title, false).await,
+                Err(e) => Err(e.clone()),
+            };
+            match (listed, chosen_report) {
+                (Ok(listed), Ok(r)) => {
+                    for v in listed.scripts.iter().filter_map(|e| e.version.as_ref()) {
+                        if *v != s.version {
+                            versions.push(VersionOption {
+                                value: v.clone(),
+                                label: figures::short(v),
+                                selected: matches!(&c.version, Choice::One(p) if v.starts_with(p.as_str())),
+                            });
+                        }
+                    }
+                    // A version may be named by a prefix, as the store reads it.
+                    if let Choice::One(v) = &c.version
+                        && !versions.iter().any(|o| o.value.starts_with(v.as_str()))
+                        && !s.version.starts_with(v.as_str())
+                    {
+                        errors.push(super::view::FieldError {
+                            field: "version",
+                            text: t("author_filter_bad_version").replace("{value}", v),
+                        });
+                    }
+                    stats = r
+                        .scripts
+                        .iter()
+                        .find(|e| e.id == s.id)
+                        .map(|e| figures::shown_stats(e, &ui));
+                    graph = format!("{}&stats=1", c.query(&lang));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(script = %s.id, error = %e, "the figures are unavailable");
+                    unavailable = true;
+                }
+            }
+            if c.version != Choice::Current {
+                versions[0].selected = false;
+            }
+        }
+    }
+    versions.push(VersionOption {
+        value: "all".into(),
+        label: t("author_filter_all_versions"),
+        selected: matches!(&chosen, Ok(c) if c.version == Choice::All),
+    });
+    render_status(
         &chrome,
+        status,
         "author/script.html.j2",
         minijinja::context! {
             id => s.id,
@@ -137,8 +211,31 @@ async fn script(
             path => shown_path(&s.path, state.library.dir()),
             tier => s.tier,
             languages => s.languages,
+            versions => versions,
+            since => since,
+            until => until,
+            errors => errors,
+            stats => stats,
+            unavailable => unavailable,
+            graph => graph,
         },
     )
+}
+
+/// The words of an annotated graph's legend and tooltips, in `lang` (a
+/// script language the chrome lacks reads English).
+pub fn graph_words(lang: &str) -> heat::Words {
+    let t = |k: &str| super::i18n::text(lang, k);
+    heat::Words {
+        title: t("graph_legend_title"),
+        shade: t("graph_legend_shade"),
+        never: t("graph_legend_never"),
+        width: t("graph_legend_width"),
+        badge: t("graph_legend_badge"),
+        percent: t("graph_percent"),
+        node_tip: t("graph_node_tip"),
+        edge_tip: t("graph_edge_tip"),
+    }
 }
 
 /// The graph as a standalone SVG (shown in an `<img>`, so nothing in it can
@@ -147,7 +244,7 @@ async fn graph(
     State(state): State<AppState>,
     Staff { chrome, .. }: Staff<Authors>,
     Path(id): Path<String>,
-    q: Result<Query<LangQuery>, axum::extract::rejection::QueryRejection>,
+    q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let program = state.library.current();
     let Some((ix, s)) = program.get(&id) else {
@@ -155,7 +252,19 @@ async fn graph(
     };
     let q = q.map(|Query(q)| q).unwrap_or_default();
     let lang = s.language_index(&q.lang).unwrap_or(0);
-    let svg = export(&program, ix, lang, GraphFormat::Svg);
+    // With `stats=1`, the figures drawn over it; a picture is all an `<img>`
+    // can show, so a bad query or a store without figures gives the plain one.
+    let overlay = match figures::choose(&q, &s.version, &chrome.lang) {
+        Ok(c) if q.stats == "1" => {
+            let words = s.languages.get(lang).map_or("en", String::as_str);
+            figures::annotation(&state, &s.id, &s.version, &c, words).await
+        }
+        _ => None,
+    };
+    let svg = match overlay {
+        Some(a) => export_annotated(&program, ix, lang, &a),
+        None => export(&program, ix, lang, GraphFormat::Svg),
+    };
     let mut res = svg.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -24,6 +24,7 @@ pub mod chrome;
 pub mod console;
 pub mod cookies;
 pub mod csrf;
+pub mod figures;
 pub mod i18n;
 pub mod queue;
 pub mod signin;

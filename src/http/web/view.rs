@@ -64,7 +64,7 @@ pub fn trail_view(trail: &[TrailEntry]) -> Vec<TrailView> {
 }
 
 /// A validation problem, pointing at its field.
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct FieldError {
     pub field: &'static str,
     pub text: String,

@@ -7,6 +7,7 @@
 //! their tier and queue.
 
 mod dot;
+pub mod heat;
 mod mermaid;
 mod readable;
 mod svg;
@@ -56,6 +57,9 @@ pub struct GNode {
     pub full: String,
     pub shape: Shape,
     pub start: bool,
+    /// For a sub-flow's box: the sub-flow's id and its start node's id,
+    /// which name its figures (`SUB/NODE`).
+    pub sub: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +70,9 @@ pub struct GEdge {
     pub label: String,
     /// The label as written, for a tooltip.
     pub full: String,
+    /// The answer id the edge stands for (a question's edges only): it
+    /// names the edge's traffic in the figures.
+    pub answer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -135,6 +142,13 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
     let mut index = vec![usize::MAX; s.graph.node_count()];
     for (nix, n) in s.nodes() {
         let (shape, title, text) = node_parts(n, &t, &esc, w, program);
+        let sub = match &n.kind {
+            NodeKind::Use { script, .. } => {
+                let sub = program.script(*script);
+                Some((sub.id.clone(), sub.node(sub.start).id.clone()))
+            }
+            _ => None,
+        };
         index[nix.index()] = m.nodes.len();
         m.nodes.push(GNode {
             key: n.id.clone(),
@@ -143,16 +157,18 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
             full: text.full,
             shape,
             start: nix == s.start,
+            sub,
         });
     }
     for (nix, n) in s.nodes() {
         let from = index[nix.index()];
-        let mut edge = |to: usize, label: Text| {
+        let mut edge = |to: usize, label: Text, answer: Option<String>| {
             m.edges.push(GEdge {
                 from,
                 to,
                 label: label.shown,
                 full: label.full,
+                answer,
             })
         };
         match &n.kind {
@@ -180,29 +196,34 @@ pub fn model(program: &Program, ix: ScriptIdx, lang: usize) -> Model {
                                 full: text.full,
                                 shape,
                                 start: false,
+                                sub: None,
                             });
                             m.nodes.len() - 1
                         }
                     };
-                    edge(to, label);
+                    edge(to, label, Some(a.id.to_string()));
                 }
             }
             NodeKind::Say { next, .. } | NodeKind::Input { next, .. } => {
-                edge(index[next.index()], Text::plain(String::new()))
+                edge(index[next.index()], Text::plain(String::new()), None)
             }
-            NodeKind::Use { next, .. } => {
-                edge(index[next.index()], Text::plain(w.returned.to_owned()))
-            }
+            NodeKind::Use { next, .. } => edge(
+                index[next.index()],
+                Text::plain(w.returned.to_owned()),
+                None,
+            ),
             NodeKind::Branch { arms, otherwise } => {
                 for (e, g) in arms {
                     edge(
                         index[g.index()],
                         Text::new(program.templates.expr_source(*e)),
+                        None,
                     );
                 }
                 edge(
                     index[otherwise.index()],
                     Text::plain(w.otherwise.to_owned()),
+                    None,
                 );
             }
             _ => {}
@@ -251,6 +272,19 @@ pub fn export(program: &Program, ix: ScriptIdx, lang: usize, format: GraphFormat
     match format {
         GraphFormat::Dot => dot::render(&m),
         GraphFormat::Mermaid => mermaid::render(&m),
-        GraphFormat::Svg => svg::render(&m),
+        GraphFormat::Svg => svg::render(&m, None),
     }
+}
+
+/// Script `ix` as an SVG with the figures of `a` drawn over it (contract
+/// section 11): see [`heat`].
+pub fn export_annotated(
+    program: &Program,
+    ix: ScriptIdx,
+    lang: usize,
+    a: &heat::Annotation,
+) -> String {
+    let m = model(program, ix, lang);
+    let marks = heat::marks(&m, a);
+    svg::render(&m, Some(&marks))
 }

@@ -67,7 +67,7 @@ async fn value(b: &Session, el: &El) -> Result<String> {
 /// A screenshot of the whole page (up to 1800 pixels), not just the
 /// window: the window is made as tall as the page for it (plus what the
 /// browser's own frame takes), then put back.
-async fn page_shot(b: &Session, dir: &Path, name: &str) -> Result<()> {
+pub(super) async fn page_shot(b: &Session, dir: &Path, name: &str) -> Result<()> {
     let sizes = b
         .run_js(
             "return [document.documentElement.scrollHeight, \

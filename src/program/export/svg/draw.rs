@@ -1,6 +1,8 @@
 //! Drawing: the SVG text of a laid-out graph.
 
+use super::super::heat::Marks;
 use super::super::{Model, Shape};
+use super::overlay;
 use super::route::{EdgePath, P, Rect, Seg, route_edges};
 use super::text::{EdgeLabel, Esc, N, NodeBox, units, wrap};
 use super::*;
@@ -37,6 +39,7 @@ pub(super) fn draw(
     boxes: &[NodeBox],
     labels: &[Option<EdgeLabel>],
     lay: &Layout,
+    marks: Option<&Marks>,
 ) -> String {
     let paths = route_edges(m, boxes, labels, lay);
     // Label boxes: (path, left, top, label).
@@ -50,21 +53,25 @@ pub(super) fn draw(
         })
         .collect();
     let mut o = String::with_capacity(1024 + m.nodes.len() * 420 + m.edges.len() * 200);
-    let dx = frame(&mut o, m, boxes, lay, &paths, &placed);
-    draw_edges(&mut o, m, &paths, dx);
+    let (dx, legend_at) = frame(&mut o, m, boxes, lay, &paths, &placed, marks);
+    draw_edges(&mut o, m, &paths, dx, marks);
     o.push_str("<g class=\"nodes\">\n");
     for (i, b) in boxes.iter().enumerate().take(lay.n) {
-        draw_node(&mut o, m, b, lay, i, dx);
+        draw_node(&mut o, m, b, lay, i, dx, marks);
     }
     o.push_str("</g>\n");
     draw_labels(&mut o, m, &paths, &placed, dx);
+    if let Some(k) = marks {
+        overlay::legend(&mut o, k, legend_at.0, legend_at.1);
+    }
     o.push_str("</svg>\n");
     o
 }
 
 /// The size of the picture (everything shifted into the margin, narrow
 /// content centred under a wide title), its head and title. Returns the
-/// shift in x.
+/// shift in x, and where the legend of an annotated graph goes (under the
+/// graph, at the left margin).
 fn frame(
     o: &mut String,
     m: &Model,
@@ -72,7 +79,8 @@ fn frame(
     lay: &Layout,
     paths: &[EdgePath],
     placed: &[(usize, f64, f64, &EdgeLabel)],
-) -> f64 {
+    marks: Option<&Marks>,
+) -> (f64, (f64, f64)) {
     // Bounds of everything, to shift the picture into the margin.
     let (mut min_x, mut max_x, mut max_y) = (f64::INFINITY, f64::NEG_INFINITY, MARGIN + TITLE_H);
     for (i, b) in boxes.iter().enumerate() {
@@ -101,11 +109,17 @@ fn frame(
     }
     let title = wrap(&m.title, 90, 1).pop().unwrap_or_default();
     let title_w = units(&title) as f64 * 9.0;
+    let (legend_w, legend_h) = marks.map_or((0.0, 0.0), overlay::size);
+    let head_w = title_w.max(legend_w);
     let content_w = max_x - min_x;
-    let width = (content_w.max(title_w) + 2.0 * MARGIN).ceil();
-    // Centre narrow content under a wide title.
-    let dx = MARGIN - min_x + (title_w - content_w).max(0.0) / 2.0;
-    let height = (max_y + MARGIN).ceil();
+    let width = (content_w.max(head_w) + 2.0 * MARGIN).ceil();
+    // Centre narrow content under a wide title (or legend).
+    let dx = MARGIN - min_x + (head_w - content_w).max(0.0) / 2.0;
+    let legend_at = (MARGIN, max_y + overlay::GAP);
+    let height = match marks {
+        Some(_) => (legend_at.1 + legend_h + MARGIN).ceil(),
+        None => (max_y + MARGIN).ceil(),
+    };
 
     let _ = writeln!(
         o,
@@ -116,15 +130,22 @@ fn frame(
         fs = N(FONT_SIZE)
     );
     let _ = writeln!(o, "<title>{}</title>", Esc(&m.title));
-    let _ = writeln!(o, "<style>{STYLE}</style>");
+    let mut style = STYLE.to_owned();
+    if let Some(k) = marks {
+        overlay::style(&mut style, k);
+    }
+    let _ = writeln!(o, "<style>{style}</style>");
     o.push_str(
         "<defs>\
 <marker id=\"fp-arrow\" viewBox=\"0 0 10 10\" refX=\"9.5\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto\">\
 <path d=\"M0,1 L10,5 L0,9 z\" fill=\"#6b7683\"/></marker>\
 <marker id=\"fp-arrow-back\" viewBox=\"0 0 10 10\" refX=\"9.5\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto\">\
-<path d=\"M0,1 L10,5 L0,9 z\" fill=\"#7d5ba6\"/></marker>\
-</defs>\n",
+<path d=\"M0,1 L10,5 L0,9 z\" fill=\"#7d5ba6\"/></marker>",
     );
+    if let Some(k) = marks {
+        overlay::markers(o, k);
+    }
+    o.push_str("</defs>\n");
     let _ = writeln!(o, "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>");
     let _ = writeln!(
         o,
@@ -134,16 +155,21 @@ fn frame(
         Esc(&title)
     );
 
-    dx
+    (dx, legend_at)
 }
 
-fn draw_edges(o: &mut String, m: &Model, paths: &[EdgePath], dx: f64) {
+fn draw_edges(o: &mut String, m: &Model, paths: &[EdgePath], dx: f64, marks: Option<&Marks>) {
     o.push_str("<g class=\"edges\">\n");
     for p in paths {
         let back = p.kind == Kind::Back;
+        let mark = marks.map(|k| &k.edges[p.edge]);
+        // An annotated edge's width class, and the arrow head of its size.
+        let w = mark
+            .map(|e| format!(" w{}", overlay::width_class(e.width)))
+            .unwrap_or_default();
         let _ = write!(
             o,
-            "<path class=\"e{}\" data-e=\"{}\" d=\"",
+            "<path class=\"e{}{w}\" data-e=\"{}\" d=\"",
             if back { " back" } else { "" },
             p.edge
         );
@@ -165,18 +191,36 @@ fn draw_edges(o: &mut String, m: &Model, paths: &[EdgePath], dx: f64) {
             last = Some(b);
         }
         let e = &m.edges[p.edge];
+        let tip = match (mark.and_then(|e| e.traffic), marks) {
+            (Some(n), Some(k)) => format!("\n{}", k.words.edge_tip.replace("{n}", &n.to_string())),
+            _ => String::new(),
+        };
         let _ = writeln!(
             o,
-            "\" marker-end=\"url(#{})\"><title>{} → {}</title></path>",
+            "\" marker-end=\"url(#{}{})\"><title>{} → {}{}</title></path>",
             if back { "fp-arrow-back" } else { "fp-arrow" },
+            if w.is_empty() {
+                String::new()
+            } else {
+                format!("-{}", w.trim_start())
+            },
             Esc(&m.nodes[e.from].key),
-            Esc(&m.nodes[e.to].key)
+            Esc(&m.nodes[e.to].key),
+            Esc(&tip)
         );
     }
     o.push_str("</g>\n");
 }
 
-fn draw_node(o: &mut String, m: &Model, b: &NodeBox, lay: &Layout, i: usize, dx: f64) {
+fn draw_node(
+    o: &mut String,
+    m: &Model,
+    b: &NodeBox,
+    lay: &Layout,
+    i: usize,
+    dx: f64,
+    marks: Option<&Marks>,
+) {
     let g = &m.nodes[i];
     let r = Rect {
         x: lay.x[i] - b.w / 2.0 + dx,
@@ -195,18 +239,27 @@ fn draw_node(o: &mut String, m: &Model, b: &NodeBox, lay: &Layout, i: usize, dx:
         Shape::Return => "ret",
     };
     let start = lay.start == Some(i) && g.start;
+    let mark = marks.and_then(|k| k.nodes[i].as_ref());
     let _ = writeln!(
         o,
-        "<g class=\"n {class}{}\">",
-        if start { " start" } else { "" }
+        "<g class=\"n {class}{}{}\">",
+        if start { " start" } else { "" },
+        mark.map(|k| format!(" h{}", k.class)).unwrap_or_default()
     );
+    let tip = mark.map(|k| format!("\n{}", k.tip)).unwrap_or_default();
     if g.full.is_empty() {
-        let _ = writeln!(o, "<title>{}</title>", Esc(&g.key));
+        let _ = writeln!(o, "<title>{}{}</title>", Esc(&g.key), Esc(&tip));
     } else {
-        let _ = writeln!(o, "<title>{}\n{}</title>", Esc(&g.key), Esc(&g.full));
+        let _ = writeln!(
+            o,
+            "<title>{}\n{}{}</title>",
+            Esc(&g.key),
+            Esc(&g.full),
+            Esc(&tip)
+        );
     }
     outline(o, g.shape, r);
-    let lines = b.title.len() + b.text.len();
+    let lines = b.title.len() + b.text.len() + usize::from(b.badge.is_some());
     let mut y = r.cy() - lines as f64 * LINE_H / 2.0 + 12.0;
     for t in &b.title {
         let _ = writeln!(
@@ -227,6 +280,15 @@ fn draw_node(o: &mut String, m: &Model, b: &NodeBox, lay: &Layout, i: usize, dx:
             Esc(t)
         );
         y += LINE_H;
+    }
+    if let Some(badge) = &b.badge {
+        let _ = writeln!(
+            o,
+            "<text class=\"f\" x=\"{}\" y=\"{}\">{}</text>",
+            N(r.cx()),
+            N(y),
+            Esc(badge)
+        );
     }
     if start {
         let tag_w = (units(&m.start_tag) as f64 * 6.2 + 10.0).max(38.0).ceil();

@@ -28,6 +28,7 @@
 mod acyclic;
 mod draw;
 mod order;
+mod overlay;
 mod place;
 mod rank;
 mod route;
@@ -37,13 +38,16 @@ mod text;
 mod tests;
 
 use super::Model;
-use text::{EdgeLabel, NodeBox, measure, measure_label};
+use super::heat::Marks;
+use text::{EdgeLabel, NodeBox, measure_label, measure_with};
 
 // Text metrics (estimates: there is no font at hand to measure with).
 const FONT_SIZE: f64 = 12.0;
 const CHAR_W: f64 = 7.0;
 const TITLE_CHAR_W: f64 = 7.4;
 const LABEL_CHAR_W: f64 = 6.4;
+/// The figures line of an annotated box (11px, bold).
+const BADGE_CHAR_W: f64 = 6.8;
 const LINE_H: f64 = 16.0;
 /// Width of a text line, in narrow characters (a wide character counts two).
 const WRAP: usize = 28;
@@ -85,11 +89,21 @@ const BIG: usize = 5_000;
 /// The most a subtree's height adds to its weight in placement.
 const IMPORTANCE_CAP: f64 = 24.0;
 
-pub(super) fn render(m: &Model) -> String {
-    let boxes: Vec<NodeBox> = m.nodes.iter().map(measure).collect();
+/// The picture of `m`; with `marks`, the figures drawn over it (each box
+/// one line taller for its figures, so the layout makes room for them).
+pub(super) fn render(m: &Model, marks: Option<&Marks>) -> String {
+    let boxes: Vec<NodeBox> = m
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let badge = marks.and_then(|k| k.nodes[i].as_ref());
+            measure_with(n, badge.map(|b| b.badge.as_str()))
+        })
+        .collect();
     let labels: Vec<Option<EdgeLabel>> = m.edges.iter().map(|e| measure_label(&e.label)).collect();
     let lay = layout(m, &boxes, &labels);
-    draw::draw(m, &boxes, &labels, &lay)
+    draw::draw(m, &boxes, &labels, &lay, marks)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@ fn node(key: &str, shape: Shape, text: &str) -> GNode {
         full: text.into(),
         shape,
         start: false,
+        sub: None,
     }
 }
 
@@ -27,6 +28,7 @@ fn edge(from: usize, to: usize, label: &str) -> GEdge {
         to,
         label: label.into(),
         full: label.into(),
+        answer: None,
     }
 }
 
@@ -77,8 +79,8 @@ fn sample() -> Model {
 #[test]
 fn deterministic() {
     let m = sample();
-    let a = render(&m);
-    let b = render(&m.clone());
+    let a = render(&m, None);
+    let b = render(&m.clone(), None);
     assert_eq!(a, b);
     assert!(a.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
     assert!(a.ends_with("</svg>\n"));
@@ -88,7 +90,7 @@ fn deterministic() {
 #[test]
 fn every_key_and_shape_appears() {
     let m = sample();
-    let s = render(&m);
+    let s = render(&m, None);
     for n in &m.nodes {
         assert!(
             s.contains(&format!("<title>{}", n.key)),
@@ -114,7 +116,7 @@ fn hostile_text_is_escaped() {
     m.nodes[1].text = "Tom & Jerry say \"hi\" and 'bye' <b>".into();
     m.edges[0].label = "<img src=x onerror=alert(1)>".into();
     m.nodes[2].text = "bell\u{7} char".into();
-    let s = render(&m);
+    let s = render(&m, None);
     assert!(!s.contains("<script"));
     assert!(!s.contains("<img"));
     assert!(!s.contains("<b>"));
@@ -156,7 +158,7 @@ fn cycle_makes_a_back_edge() {
             edge(3, 3, "self"),
         ],
     };
-    let s = render(&m);
+    let s = render(&m, None);
     assert_eq!(s.matches("class=\"e back\"").count(), 1);
     assert!(s.contains("<title>c → a</title>"));
     assert!(s.contains("<title>d → d</title>"));
@@ -201,7 +203,7 @@ fn long_back_edge_routes_through_virtual_nodes() {
     assert_eq!(lay.rank[c[c.len() - 2]], lay.rank[bottom]);
     assert!(lay.x[c[1]] > lay.x[top]);
     assert!(lay.x[c[c.len() - 2]] > lay.x[bottom]);
-    let s = render(&m);
+    let s = render(&m, None);
     assert_eq!(s.matches("class=\"e back\"").count(), 1);
     assert!(s.contains("<title>n5 → n1</title>"));
 }
@@ -220,11 +222,11 @@ fn unreachable_nodes_are_placed() {
         nodes,
         edges: vec![edge(0, 1, "x"), edge(2, 0, ""), edge(0, 9, "bad")],
     };
-    let s = render(&m);
+    let s = render(&m, None);
     for k in ["a", "b", "orphan"] {
         assert!(s.contains(&format!("<title>{k}</title>")));
     }
-    assert!(render(&Model::default()).ends_with("</svg>\n"));
+    assert!(render(&Model::default(), None).ends_with("</svg>\n"));
 }
 
 /// A rectangle: x, y, w, h.
@@ -350,7 +352,7 @@ fn big(n: usize) -> Model {
 #[test]
 fn big_model_renders() {
     let m = big(5_000);
-    let s = render(&m);
+    let s = render(&m, None);
     assert!(s.ends_with("</svg>\n"));
     assert!(s.contains("<title>q4999\n"));
     assert!(s.contains("<title>end\n"));
@@ -359,7 +361,7 @@ fn big_model_renders() {
 #[test]
 fn deep_graph_does_not_overflow() {
     let m = big(20_000);
-    let s = render(&m);
+    let s = render(&m, None);
     assert!(s.contains("<title>q19999\n"));
 }
 

@@ -149,9 +149,17 @@ pub(super) struct NodeBox {
     pub h: f64,
     pub title: Vec<String>,
     pub text: Vec<String>,
+    /// The figures line of an annotated graph (`12 % · 340`).
+    pub badge: Option<String>,
 }
 
+#[cfg(test)]
 pub(super) fn measure(n: &GNode) -> NodeBox {
+    measure_with(n, None)
+}
+
+/// A box that also holds a line of figures under its text.
+pub(super) fn measure_with(n: &GNode, badge: Option<&str>) -> NodeBox {
     let title = match n.shape {
         Shape::Resolve => format!("✔ {}", n.title),
         Shape::Escalate => format!("⇧ {}", n.title),
@@ -163,8 +171,10 @@ pub(super) fn measure(n: &GNode) -> NodeBox {
         .iter()
         .map(|l| units(l) as f64 * TITLE_CHAR_W)
         .chain(text.iter().map(|l| units(l) as f64 * CHAR_W))
+        .chain(badge.map(|b| units(b) as f64 * BADGE_CHAR_W))
         .fold(0.0, f64::max);
-    let th = (title.len() + text.len()).max(1) as f64 * LINE_H;
+    let lines = title.len() + text.len() + usize::from(badge.is_some());
+    let th = lines.max(1) as f64 * LINE_H;
     let (w, h) = match n.shape {
         Shape::Question | Shape::Instruction | Shape::Resolve => {
             (tw + 2.0 * PAD_X, th + 2.0 * PAD_Y)
@@ -182,6 +192,7 @@ pub(super) fn measure(n: &GNode) -> NodeBox {
         h: h.max(MIN_H).ceil(),
         title,
         text,
+        badge: badge.map(str::to_owned),
     }
 }
 
