@@ -402,7 +402,6 @@ fn stats_options_need_stats() {
 /// real sessions: eight customers on the printer script (as the browser
 /// test drives them), read an hour later by the command.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the store's rollups (main) and stats::report::build (branch report)"]
 async fn stats_draws_the_figures_of_real_sessions() {
     // The sessions start in March; the command reads them now, so the
     // one who gave up is long past the idle limit.

@@ -11,7 +11,7 @@ use super::i18n;
 use super::view::FieldError;
 use crate::http::AppState;
 use crate::program::export::heat::{self, Annotation};
-use crate::stats::gather::{Programs, gather};
+use crate::stats::gather::gather;
 use crate::stats::{Report, ScriptStats, StatsFilter, Versions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -169,7 +169,11 @@ pub async fn report(
     let titles = BTreeMap::from([(id, title.to_owned())]);
     let idle = time::Duration::try_from(state.config.wizard_idle).ok();
     let idle = idle.filter(|_| fresh).map(|i| (state.clock.now(), i));
-    gather(&*state.store, &Programs::new(), filter, idle, &titles).await
+    // The API's gate: a page's reports count with the API's.
+    let _slot = state.guards.reports.acquire().await.map_err(|_| {
+        crate::store::StoreError::database("other figures reports are being computed")
+    })?;
+    gather(&*state.store, &state.programs, filter, idle, &titles).await
 }
 
 /// The overlay of a report entry's graph (its node figures, by node name),
