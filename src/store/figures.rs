@@ -301,8 +301,11 @@ where
         } else {
             format!("{lw} AND s.outcome IS NULL")
         };
+        // Grouped by expressions, not columns: with `GROUP BY s.script`
+        // SQLite walks the whole `sessions_started` index to skip a sort;
+        // the open sessions' index reads only the active ones.
         let sql = format!(
-            "SELECT s.script, COALESCE(s.version, ''), COALESCE(s.channel, ''), COUNT(*) \
+            "SELECT s.script || '', COALESCE(s.version, ''), COALESCE(s.channel, ''), COUNT(*) \
              FROM sessions s{open} GROUP BY 1, 2, 3"
         );
         let q = sqlx::query_as::<DB, (String, String, String, i64)>(&sql);

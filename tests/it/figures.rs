@@ -609,3 +609,56 @@ async fn the_report_on_postgres() {
     drop(app);
     drop(db);
 }
+
+/// The idle sweep and the rollup job find their sessions through their
+/// partial indexes, not by reading every session (SQLite's plan).
+#[tokio::test]
+async fn the_sweep_and_the_rollup_job_read_indexes_not_every_session() {
+    let dir = std::env::temp_dir().join(format!(
+        "fixpath-figures-plan-{}-{:x}",
+        std::process::id(),
+        T0.unix_timestamp() ^ 0x5eed
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("fixpath.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(db.to_str().unwrap()).await.unwrap());
+    store.migrate().await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    for (what, sql, index) in [
+        (
+            "the idle sweep",
+            "SELECT id FROM sessions WHERE outcome IS NULL AND created_at < 1 AND updated_at < 1 \
+             ORDER BY created_at LIMIT 10",
+            "sessions_open",
+        ),
+        (
+            "the rollup job",
+            "SELECT id FROM sessions s WHERE s.outcome IS NOT NULL AND s.rolled = 0 \
+             ORDER BY s.ended_at LIMIT 10",
+            "sessions_unrolled",
+        ),
+        (
+            "the active count",
+            "SELECT s.script || '', COALESCE(s.version, ''), COALESCE(s.channel, ''), COUNT(*) \
+             FROM sessions s WHERE s.outcome IS NULL GROUP BY 1, 2, 3",
+            "sessions_open",
+        ),
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            plan.iter().any(|p| p.contains(index))
+                && !plan.iter().any(|p| *p == "SCAN sessions" || *p == "SCAN s"),
+            "{what}: {plan:?}"
+        );
+    }
+    pool.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
