@@ -303,7 +303,12 @@ pub(crate) async fn walk(app: &TestApp, w: &Walk) {
         }
         Walk::GivesUp => vec![json!({"seq": 1, "answer": "yes"})],
     };
-    for s in steps {
+    // A person takes a while over each step (on a fixed clock; the
+    // system clock ignores this).
+    for (i, s) in steps.into_iter().enumerate() {
+        app.state
+            .clock
+            .advance(time::Duration::seconds(25 + 20 * i as i64));
         app.post(&answer, t, &s).await.assert_ok(200);
     }
 }
