@@ -386,6 +386,9 @@ pub trait Sessions: Send + Sync + 'static {
     async fn put_script_version(&self, v: &ScriptVersion) -> Result<()>;
     /// The stored sources of the given pins (those it has), in their order.
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>>;
+    /// Every stored version of script `id`, newest first, with when it was
+    /// first stored (the authors' version picker); at most `limit`.
+    async fn versions_of(&self, id: &str, limit: u32) -> Result<Vec<(String, OffsetDateTime)>>;
 
     /// Stores a new session (and its escalation, if it escalated at once).
     async fn create_session(&self, s: &StoredSession, escalation: Option<&NewCase>) -> Result<()>;

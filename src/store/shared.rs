@@ -41,6 +41,32 @@ where
         Ok(())
     }
 
+    pub(super) async fn versions_of<T>(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, time::OffsetDateTime)>>
+    where
+        T: DbTime + Send + Unpin,
+        for<'r> (String, T): FromRow<'r, DB::Row>,
+    {
+        let rows = sqlx::query_as::<DB, (String, T)>(
+            "SELECT version, created_at FROM script_versions WHERE id = $1 \
+             ORDER BY created_at DESC, version LIMIT $2",
+        )
+        .bind(id)
+        .bind(codec::clamp_limit(limit))
+        .fetch_all(self.0)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(v, at)| {
+                let at = at.to_time(&|| format!("created_at of version {v} of `{id}`"))?;
+                Ok((v, at))
+            })
+            .collect()
+    }
+
     /// One session; `columns` are the backend's `SESSION_COLUMNS`.
     pub(super) async fn session<T>(&self, columns: &str, id: &str) -> Result<Option<StoredSession>>
     where

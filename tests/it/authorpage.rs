@@ -157,3 +157,35 @@ async fn the_graph_with_a_bad_query_or_no_figures_is_the_plain_picture() {
         .await;
     svg.assert_status(200).assert_has("<svg");
 }
+
+/// The picker lists every version the store has of the script, newest
+/// first after the current one, even one without sessions in the period.
+#[tokio::test]
+async fn the_version_picker_lists_the_stored_versions() {
+    let app = app().await;
+    let old = "0123456789abcdef";
+    app.store
+        .put_script_version(&fixpath::store::ScriptVersion {
+            id: "printer".into(),
+            version: old.into(),
+            path: "printer.yaml".into(),
+            source: PRINTER
+                .1
+                .replace("Printer does not print", "An older printer"),
+            created_at: time::macros::datetime!(2026-01-01 00:00 UTC),
+        })
+        .await
+        .unwrap();
+    let mut ada = author(&app, "ada", "en").await;
+    let page = ada.get("/author/scripts/printer").await;
+    page.assert_status(200)
+        .assert_has(&format!("<option value=\"{old}\">{}", &old[..12]));
+    // Chosen by a prefix: selected, and no complaint.
+    let page = ada.get("/author/scripts/printer?version=0123456789").await;
+    page.assert_status(200)
+        .assert_has(&format!("<option value=\"{old}\" selected>"));
+    assert!(!page.body.contains("has no version"), "{}", page.body);
+    // A version the store does not have is named beside the form.
+    let page = ada.get("/author/scripts/printer?version=fedcba").await;
+    page.assert_has("This script has no version “fedcba”");
+}

@@ -17,6 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
+/// Versions the picker lists at most (newest first).
+const VERSIONS_LISTED: u32 = 50;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/author", get(home))
@@ -145,27 +148,21 @@ async fn script(
         Ok(c) => {
             since = c.since.map(|d| d.to_string()).unwrap_or_default();
             until = c.until.map(|d| d.to_string()).unwrap_or_default();
-            // Every version with sessions in the period, for the picker;
-            // then the figures of the one chosen.
-            let each = crate::stats::StatsFilter {
-                versions: crate::stats::Versions::Each,
-                ..c.filter(&s.id, &s.version)
-            };
-            let listed = figures::report(&state, &each, &title, true).await;
-            let chosen_report = match &listed {
-                Ok(_) => figures::report(&state, &c.filter(&s.id, &s.version), &title, false).await,
+            // Every stored version for the picker (newest first); then the
+            // figures of the one chosen.
+            let stored = state.store.versions_of(&s.id, VERSIONS_LISTED).await;
+            let chosen_report = match &stored {
+                Ok(_) => figures::report(&state, &c.filter(&s.id, &s.version), &title, true).await,
                 Err(e) => Err(e.clone()),
             };
-            match (listed, chosen_report) {
-                (Ok(listed), Ok(r)) => {
-                    for v in listed.scripts.iter().filter_map(|e| e.version.as_ref()) {
-                        if *v != s.version {
-                            versions.push(VersionOption {
-                                value: v.clone(),
-                                label: figures::short(v),
-                                selected: matches!(&c.version, Choice::One(p) if v.starts_with(p.as_str())),
-                            });
-                        }
+            match (stored, chosen_report) {
+                (Ok(stored), Ok(r)) => {
+                    for (v, _) in stored.iter().filter(|(v, _)| *v != s.version) {
+                        versions.push(VersionOption {
+                            value: v.clone(),
+                            label: figures::short(v),
+                            selected: matches!(&c.version, Choice::One(p) if v.starts_with(p.as_str())),
+                        });
                     }
                     // A version may be named by a prefix, as the store reads it.
                     if let Choice::One(v) = &c.version

@@ -18,6 +18,16 @@ impl Sessions for PgStore {
             .await
     }
 
+    async fn versions_of(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, time::OffsetDateTime)>> {
+        Statements(&self.pool)
+            .versions_of::<OffsetDateTime>(id, limit)
+            .await
+    }
+
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>> {
         let ids: Vec<&str> = pins.iter().map(|p| p.id.as_str()).collect();
         let versions: Vec<&str> = pins.iter().map(|p| p.version.as_str()).collect();

@@ -16,6 +16,14 @@ impl Sessions for SqliteStore {
         Statements(&self.writer).put_script_version::<i64>(v).await
     }
 
+    async fn versions_of(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<(String, time::OffsetDateTime)>> {
+        Statements(&self.reader).versions_of::<i64>(id, limit).await
+    }
+
     async fn script_versions(&self, pins: &[Pin]) -> Result<Vec<ScriptVersion>> {
         let mut out = Vec::new();
         for chunk in pins.chunks(200) {
