@@ -77,3 +77,28 @@ UPDATE escalations SET
     breached_response   = CASE WHEN (case_doc::jsonb -> 'breached') ? 'response' THEN 1 ELSE 0 END,
     breached_resolution = CASE WHEN (case_doc::jsonb -> 'breached') ? 'resolution' THEN 1 ELSE 0 END
 WHERE case_doc IS NOT NULL;
+
+-- The session's script, version, channel and start, copied to its cases
+-- and ratings when they are written: the figures count 100,000 cases
+-- without joining them to 1,000,000 sessions (a join the planner answers
+-- by reading every session).
+ALTER TABLE escalations ADD COLUMN script TEXT;
+ALTER TABLE escalations ADD COLUMN version TEXT;
+ALTER TABLE escalations ADD COLUMN channel TEXT;
+ALTER TABLE escalations ADD COLUMN started_at timestamptz;
+UPDATE escalations SET
+    script     = (SELECT s.script FROM sessions s WHERE s.id = escalations.session_id),
+    version    = (SELECT s.version FROM sessions s WHERE s.id = escalations.session_id),
+    channel    = (SELECT s.channel FROM sessions s WHERE s.id = escalations.session_id),
+    started_at = (SELECT s.created_at FROM sessions s WHERE s.id = escalations.session_id);
+CREATE INDEX escalations_started ON escalations (script, started_at);
+
+ALTER TABLE feedback ADD COLUMN script TEXT;
+ALTER TABLE feedback ADD COLUMN version TEXT;
+ALTER TABLE feedback ADD COLUMN channel TEXT;
+ALTER TABLE feedback ADD COLUMN started_at timestamptz;
+UPDATE feedback SET
+    script     = (SELECT s.script FROM sessions s WHERE s.id = feedback.session_id),
+    version    = (SELECT s.version FROM sessions s WHERE s.id = feedback.session_id),
+    channel    = (SELECT s.channel FROM sessions s WHERE s.id = feedback.session_id),
+    started_at = (SELECT s.created_at FROM sessions s WHERE s.id = feedback.session_id);

@@ -420,6 +420,7 @@ pub(super) async fn insert_case<DB, T>(
 ) -> Result<()>
 where
     DB: Database,
+    for<'r> (String,): sqlx::FromRow<'r, DB::Row>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -429,13 +430,16 @@ where
     for<'q> Option<T>: Encode<'q, DB> + Type<DB>,
 {
     let c = &e.columns;
-    sqlx::query::<DB>(
+    // The session's script, version, channel and start go with the case,
+    // so the figures count cases without reading the sessions.
+    let inserted = sqlx::query_as::<DB, (String,)>(
         "INSERT INTO escalations (id, session_id, tier, queue, status, claimed_by, record, \
              created_at, updated_at, reference, reference_norm, email, due_response, \
              due_resolution, due_next, case_doc, first_response_at, resolved_at, reopened, \
-             breached_response, breached_resolution) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-             $18, $19, $20, $21)",
+             breached_response, breached_resolution, script, version, channel, started_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21, s.script, s.version, s.channel, s.created_at \
+         FROM sessions s WHERE s.id = $2 RETURNING id",
     )
     .bind(e.id.as_str())
     .bind(e.session.as_str())
@@ -458,9 +462,15 @@ where
     .bind(c.reopened)
     .bind(c.breached_response)
     .bind(c.breached_resolution)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await
     .map_err(|err| duplicate_or_db(err, || format!("escalation `{}`", e.id)))?;
+    if inserted.is_none() {
+        return Err(StoreError::NotFound(format!(
+            "session `{}` of escalation `{}`",
+            e.session, e.id
+        )));
+    }
     insert_messages::<DB, T>(conn, &e.messages, e.link.as_ref()).await
 }
 

@@ -50,9 +50,9 @@ impl Where {
         }
     }
 
-    /// The filter on a rollup table (`day` text) or, with `created` set,
-    /// on the sessions table `s` (its start time).
-    fn of(f: &StatsFilter, prefix: &str, created: bool) -> Where {
+    /// The filter on a rollup table (`day` text) or, with `start` (the
+    /// column of the session's start time), on sessions, cases or ratings.
+    fn of(f: &StatsFilter, prefix: &str, start: Option<&str>) -> Where {
         let mut w = Where::default();
         if let Some(s) = &f.script {
             w.push(|n| format!("{prefix}script = {n}"), Param::Text(s.clone()));
@@ -69,16 +69,16 @@ impl Where {
         if let Some(c) = &f.channel {
             w.push(|n| format!("{prefix}channel = {n}"), Param::Text(c.clone()));
         }
-        if created {
+        if let Some(start) = start {
             if let Some(d) = f.since {
                 w.push(
-                    |n| format!("{prefix}created_at >= {n}"),
+                    |n| format!("{prefix}{start} >= {n}"),
                     Param::Time(d.midnight().assume_utc()),
                 );
             }
             if let Some(d) = f.until.and_then(|d| d.next_day()) {
                 w.push(
-                    |n| format!("{prefix}created_at < {n}"),
+                    |n| format!("{prefix}{start} < {n}"),
                     Param::Time(d.midnight().assume_utc()),
                 );
             }
@@ -222,7 +222,7 @@ where
         for<'r> CaseRow: FromRow<'r, DB::Row>,
     {
         let mut groups = BTreeMap::new();
-        let roll = Where::of(f, "", false);
+        let roll = Where::of(f, "", None);
         let w = roll.sql();
 
         let sql = format!(
@@ -293,8 +293,9 @@ where
         }
 
         // What is not rolled up: sessions without an outcome, and the
-        // cases and ratings of the sessions that started in the range.
-        let live = Where::of(f, "s.", true);
+        // cases and ratings of the sessions that started in the range (by
+        // the session's script, version, channel and start they carry).
+        let live = Where::of(f, "s.", Some("created_at"));
         let lw = live.sql();
         let open = if lw.is_empty() {
             " WHERE s.outcome IS NULL".to_owned()
@@ -319,19 +320,21 @@ where
 
         let first = seconds("e.created_at", "e.first_response_at");
         let resolution = seconds("e.created_at", "e.resolved_at");
+        let cases = Where::of(f, "e.", Some("started_at"));
+        let cw = cases.sql();
         let sql = format!(
-            "SELECT s.script, COALESCE(s.version, ''), COALESCE(s.channel, ''), \
+            "SELECT e.script || '', COALESCE(e.version, ''), COALESCE(e.channel, ''), \
                     CASE WHEN e.status = 'resolved' THEN 1 ELSE 0 END, \
                     CAST(e.reopened AS BIGINT), CAST(e.breached_response AS BIGINT), \
                     CAST(e.breached_resolution AS BIGINT), \
                     CASE WHEN e.first_response_at IS NULL THEN -1 ELSE {first} END, \
                     CASE WHEN e.resolved_at IS NULL THEN -1 ELSE {resolution} END, COUNT(*) \
-             FROM escalations e JOIN sessions s ON s.id = e.session_id{lw} \
+             FROM escalations e{cw} \
              GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
         );
         let q = sqlx::query_as::<DB, CaseRow>(&sql);
         for (s, v, c, resolved, reopened, br, brr, first, res, n) in
-            bind_all::<DB, T, _>(q, &live.params)
+            bind_all::<DB, T, _>(q, &cases.params)
                 .fetch_all(self.0)
                 .await
                 .map_err(db)?
@@ -352,13 +355,15 @@ where
             }
         }
 
+        let ratings = Where::of(f, "f.", Some("started_at"));
+        let fw = ratings.sql();
         let sql = format!(
-            "SELECT s.script, COALESCE(s.version, ''), COALESCE(s.channel, ''), \
+            "SELECT f.script || '', COALESCE(f.version, ''), COALESCE(f.channel, ''), \
                     CAST(f.score AS BIGINT), COUNT(*) \
-             FROM feedback f JOIN sessions s ON s.id = f.session_id{lw} GROUP BY 1, 2, 3, 4"
+             FROM feedback f{fw} GROUP BY 1, 2, 3, 4"
         );
         let q = sqlx::query_as::<DB, (String, String, String, i64, i64)>(&sql);
-        for (s, v, c, score, n) in bind_all::<DB, T, _>(q, &live.params)
+        for (s, v, c, score, n) in bind_all::<DB, T, _>(q, &ratings.params)
             .fetch_all(self.0)
             .await
             .map_err(db)?

@@ -214,8 +214,10 @@ where
             return Err(StoreError::NotFound(format!("session `{}`", f.session_id)));
         }
         let written = sqlx::query_as::<DB, (String,)>(
-            "INSERT INTO feedback (session_id, kind, score, comment, created_at) \
-             SELECT id, $2, $3, $4, $5 FROM sessions WHERE id = $1 \
+            "INSERT INTO feedback (session_id, kind, score, comment, created_at, \
+                 script, version, channel, started_at) \
+             SELECT id, $2, $3, $4, $5, script, version, channel, created_at \
+             FROM sessions WHERE id = $1 \
              ON CONFLICT (session_id, kind) DO NOTHING RETURNING session_id",
         )
         .bind(f.session_id.as_str())
