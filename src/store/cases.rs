@@ -144,10 +144,10 @@ where
     q.push(match f.sort {
         // A queue is worked oldest first.
         Sort::Created => " ORDER BY created_at, id LIMIT ",
-        // Overdue and earliest first; without a due time last.
-        Sort::Due => {
-            " ORDER BY CASE WHEN due_next IS NULL THEN 1 ELSE 0 END, due_next, created_at, id LIMIT "
-        }
+        // Overdue and earliest first; without a due time last. Exactly the
+        // expressions of the `escalations_due_order` index, so the first
+        // page is read from it, not sorted from every open case.
+        Sort::Due => " ORDER BY (due_next IS NULL), due_next, created_at, id LIMIT ",
     })
     .push_bind(limit + 1);
     q

@@ -611,7 +611,8 @@ async fn the_report_on_postgres() {
 }
 
 /// The idle sweep and the rollup job find their sessions through their
-/// partial indexes, not by reading every session (SQLite's plan).
+/// partial indexes, not by reading every session, and the queue's first
+/// page is read in its order, not sorted (SQLite's plan).
 #[tokio::test]
 async fn the_sweep_and_the_rollup_job_read_indexes_not_every_session() {
     let dir = std::env::temp_dir().join(format!(
@@ -639,6 +640,12 @@ async fn the_sweep_and_the_rollup_job_read_indexes_not_every_session() {
             "SELECT id FROM sessions s WHERE s.outcome IS NOT NULL AND s.rolled = 0 \
              ORDER BY s.ended_at LIMIT 10",
             "sessions_unrolled",
+        ),
+        (
+            "the queue's first page",
+            "SELECT id FROM escalations WHERE 1 = 1 AND status <> 'resolved' \
+             ORDER BY (due_next IS NULL), due_next, created_at, id LIMIT 101",
+            "escalations_due_order",
         ),
         (
             "the active count",
