@@ -11,11 +11,12 @@
 //!    script, channel `customer` or `agent`, language; a random own answer,
 //!    a value matching an input's pattern, now and then a step back), 5 to
 //!    180 s between steps, its start spread over `--days` days before
-//!    [`END`]. The library's scripts are short: a person goes back one
-//!    answer at a quarter of the steps (`--back`), which makes the walks
-//!    about 7 trail entries long. A walk stops after 9 to 13 steps, 6% of
-//!    them after 1 to 5 (left active: the idle sweep abandons them); the
-//!    engine ends the others.
+//!    [`END`]. The library's scripts are short (about 4 answers to an
+//!    end): a person goes back one answer at 40% of the steps (`--back`),
+//!    which makes the walks about 7 steps (saved moves) and 5.7 trail
+//!    entries long. A walk stops after 14 to 20 steps, 6% of them after 1
+//!    to 5 (left active: the idle sweep abandons them); the engine ends the
+//!    others.
 //!    Escalations (the person asks, at a pace that makes `--cases` cases)
 //!    get a case with due times (4 h to a response, 3 days to a
 //!    resolution), as `POST /sessions` would store them. Sessions go in
@@ -30,7 +31,7 @@
 //!    everything, `gather` for everything (the sweep, the catch-up, the read
 //!    and `report::build`: what `fixpath stats` runs), `stats_data` for one
 //!    script and for one month, and the queue's first page as the web queue
-//!    (`/queue`: unresolved, due first, 50; as an admin and as a tier-1
+//!    (`/queue`: unresolved, due first, 50; as an admin and as a tier-2
 //!    specialist) and `GET /api/v1/escalations` (every status, oldest first,
 //!    100) ask the store for it. Prints a verdict table against the targets.
 //!
@@ -115,7 +116,7 @@ struct Args {
     rated: f64,
     /// Chance per step that the person goes back one answer (the library's
     /// scripts are short: going back makes the walks about 7 steps long)
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = 0.4)]
     back: f64,
     /// Writes in flight at once
     #[arg(long, default_value_t = 256)]
@@ -247,7 +248,7 @@ impl<'p> Walker<'p> {
         let stop = if self.rng.gen_bool(0.06) {
             self.rng.gen_range(1..=5)
         } else {
-            self.rng.gen_range(9..=13)
+            self.rng.gen_range(14..=20)
         };
         let mut now = start;
         let mut steps = 0;
@@ -314,7 +315,12 @@ fn titles(program: &Program) -> BTreeMap<String, String> {
     program
         .scripts
         .iter()
-        .map(|s| (s.id.clone(), program.templates.source(s.title, 0).into_owned()))
+        .map(|s| {
+            (
+                s.id.clone(),
+                program.templates.source(s.title, 0).into_owned(),
+            )
+        })
         .collect()
 }
 
@@ -398,11 +404,13 @@ async fn store_sessions(
             }
             Status::Escalated => {
                 made.escalated += 1;
-                if case.is_some() {
+                if let Some(c) = &case {
                     made.cases += 1;
-                    if w.rng.gen_bool((args.worked as f64 / args.cases.max(1) as f64).min(1.0)) {
+                    if w.rng
+                        .gen_bool((args.worked as f64 / args.cases.max(1) as f64).min(1.0))
+                    {
                         planned.push(Planned {
-                            id: case.as_ref().unwrap().escalation.record.id.clone(),
+                            id: c.escalation.record.id.clone(),
                             session: id.clone(),
                             at: end,
                         });
@@ -592,7 +600,11 @@ async fn build(store: &Arc<dyn Store>, program: &Program, args: &Args) -> Made {
         .drain(..)
         .map(|(s, at)| (s, at, FeedbackKind::SelfService))
         .collect();
-    ratings.extend(case_ratings.into_iter().map(|(s, at)| (s, at, FeedbackKind::Case)));
+    ratings.extend(
+        case_ratings
+            .into_iter()
+            .map(|(s, at)| (s, at, FeedbackKind::Case)),
+    );
     rate_sessions(store, ratings, args, &mut made).await;
 
     let t = Instant::now();
@@ -603,7 +615,10 @@ async fn build(store: &Arc<dyn Store>, program: &Program, args: &Args) -> Made {
     );
     let t = Instant::now();
     let folded = gather::catch_up(&**store, &Programs::new()).await.unwrap();
-    eprintln!("[build] fold (catch_up): {} sessions folded", rate(folded, t.elapsed()));
+    eprintln!(
+        "[build] fold (catch_up): {} sessions folded",
+        rate(folded, t.elapsed())
+    );
     made
 }
 
@@ -699,7 +714,12 @@ async fn measure(
         TARGET_STATS,
         runs,
         || gather::gather(&**store, &programs, &everything, Some((END, IDLE)), &titles),
-        |r| format!("{} scripts in the report", r.as_ref().unwrap().scripts.len()),
+        |r| {
+            format!(
+                "{} scripts in the report",
+                r.as_ref().unwrap().scripts.len()
+            )
+        },
     )
     .await;
     let one = StatsFilter {
@@ -728,7 +748,7 @@ async fn measure(
     )
     .await;
     // What /queue asks for its first page (admin: every tier; a specialist
-    // of tier 1: `max_tier`), and GET /api/v1/escalations without filters.
+    // of tier 2: `max_tier`), and GET /api/v1/escalations without filters.
     let web = EscalationFilter {
         unresolved: true,
         sort: Sort::Due,
@@ -748,11 +768,11 @@ async fn measure(
     )
     .await;
     let tier1 = EscalationFilter {
-        max_tier: Some(1),
+        max_tier: Some(2),
         ..web.clone()
     };
     let (f, _) = time_it(
-        "queue first page, /queue (tier 1)",
+        "queue first page, /queue (tier 2)",
         TARGET_QUEUE,
         runs,
         || store.escalations(&tier1),
@@ -787,7 +807,10 @@ fn verdict(rows: &[Timed], backend: &str, args: &Args) {
         "| {:<42} | {:>9} | {:>9} | {:>9} | {:>7} | verdict |",
         "what", "min", "median", "max", "target"
     );
-    eprintln!("|{:-<44}|{:-<11}|{:-<11}|{:-<11}|{:-<9}|---------|", "", "", "", "", "");
+    eprintln!(
+        "|{:-<44}|{:-<11}|{:-<11}|{:-<11}|{:-<9}|---------|",
+        "", "", "", "", ""
+    );
     for r in rows {
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
         eprintln!(
@@ -797,39 +820,74 @@ fn verdict(rows: &[Timed], backend: &str, args: &Args) {
             ms(r.median()),
             ms(*r.times.iter().max().unwrap()),
             format!("{:?}", r.target),
-            if r.median() < r.target { "met    " } else { "MISSED " }
+            if r.median() < r.target {
+                "met    "
+            } else {
+                "MISSED "
+            }
         );
     }
 }
 
 /// The smoke run's checks: the figures count what was stored.
 fn check(made: &Made, data: &StatsData, queue: &[Escalation]) {
-    let sum = |f: &dyn Fn(&fixpath::stats::GroupData) -> u64| data.groups.iter().map(f).sum::<u64>();
+    let sum =
+        |f: &dyn Fn(&fixpath::stats::GroupData) -> u64| data.groups.iter().map(f).sum::<u64>();
     let ended = sum(&|g| g.outcomes.values().map(|h| h.count()).sum());
     let active = sum(&|g| g.active);
     assert_eq!(ended + active, made.sessions, "every session counted once");
-    assert!(active < made.left_active.max(1) + 1, "the sweep abandoned the idle ones");
+    assert!(
+        active < made.left_active.max(1) + 1,
+        "the sweep abandoned the idle ones"
+    );
     assert_eq!(sum(&|g| g.cases.count), made.cases, "every case counted");
-    assert_eq!(sum(&|g| g.cases.resolved), made.resolved_cases, "resolved cases");
+    assert_eq!(
+        sum(&|g| g.cases.resolved),
+        made.resolved_cases,
+        "resolved cases"
+    );
     assert_eq!(sum(&|g| g.cases.reopened), made.reopened, "reopened cases");
-    assert_eq!(sum(&|g| g.cases.breached_response), made.breached, "breaches");
+    assert_eq!(
+        sum(&|g| g.cases.breached_response),
+        made.breached,
+        "breaches"
+    );
     assert_eq!(sum(&|g| g.csat.iter().sum()), made.ratings, "ratings");
     let ended_as = |o: Outcome| sum(&|g| g.outcomes.get(&o).map_or(0, |h| h.count()));
-    assert_eq!(ended_as(Outcome::Resolved), made.resolved, "resolved sessions");
-    assert_eq!(ended_as(Outcome::Escalated), made.escalated, "escalated sessions");
+    assert_eq!(
+        ended_as(Outcome::Resolved),
+        made.resolved,
+        "resolved sessions"
+    );
+    assert_eq!(
+        ended_as(Outcome::Escalated),
+        made.escalated,
+        "escalated sessions"
+    );
     assert_eq!(
         ended_as(Outcome::Abandoned) + active,
         made.left_active,
         "the walks left active are abandoned or still active"
     );
-    let at_nodes = |f: &dyn Fn(&fixpath::stats::NodeData) -> u64| {
-        sum(&|g| g.nodes.values().map(f).sum())
-    };
-    assert_eq!(at_nodes(&|n| n.escalated), made.escalated, "escalated at a node");
-    assert_eq!(at_nodes(&|n| n.abandoned), ended_as(Outcome::Abandoned), "abandoned at a node");
+    let at_nodes =
+        |f: &dyn Fn(&fixpath::stats::NodeData) -> u64| sum(&|g| g.nodes.values().map(f).sum());
+    assert_eq!(
+        at_nodes(&|n| n.escalated),
+        made.escalated,
+        "escalated at a node"
+    );
+    assert_eq!(
+        at_nodes(&|n| n.abandoned),
+        ended_as(Outcome::Abandoned),
+        "abandoned at a node"
+    );
     assert!(at_nodes(&|n| n.entered) >= made.sessions, "nodes entered");
     assert!(queue.len() <= QUEUE_PAGE as usize);
-    assert!(queue.iter().all(|e| e.case.status != EscalationStatus::Resolved));
+    assert!(
+        queue
+            .iter()
+            .all(|e| e.case.status != EscalationStatus::Resolved)
+    );
     let due: Vec<_> = queue.iter().map(|e| e.case.next_due()).collect();
     assert!(due.windows(2).all(|w| w[0] <= w[1]), "due first");
     eprintln!("[check] the figures add up: {made:?}");
@@ -865,15 +923,17 @@ async fn run(args: Args) {
             Db::Postgres(u.clone())
         }
         Some(p) => Db::Sqlite(PathBuf::from(p)),
-        None => Db::Sqlite(std::env::temp_dir().join(format!(
-            "fixpath-stats-scale-{}.db",
-            std::process::id()
-        ))),
+        None => Db::Sqlite(
+            std::env::temp_dir().join(format!("fixpath-stats-scale-{}.db", std::process::id())),
+        ),
     };
     let backend = match &db {
         Db::Sqlite(p) => {
             if !args.reuse && p.exists() {
-                panic!("{} exists: remove it, or measure it with --reuse", p.display());
+                panic!(
+                    "{} exists: remove it, or measure it with --reuse",
+                    p.display()
+                );
             }
             format!("SQLite ({})", p.display())
         }
@@ -892,7 +952,11 @@ async fn run(args: Args) {
     let t = Instant::now();
     let library = Library::open(dir, &*store).await.unwrap();
     let program = library.current();
-    eprintln!("[build] library: {} scripts in {:.1?}", program.scripts.len(), t.elapsed());
+    eprintln!(
+        "[build] library: {} scripts in {:.1?}",
+        program.scripts.len(),
+        t.elapsed()
+    );
 
     let made = if args.reuse {
         None
