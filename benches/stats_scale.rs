@@ -10,13 +10,13 @@
 //!    versions; each session is walked with the engine (a random root
 //!    script, channel `customer` or `agent`, language; a random own answer,
 //!    a value matching an input's pattern, now and then a step back), 5 to
-//!    180 s between steps, its start spread over `--days` days before
-//!    [`END`]. The library's scripts are short (about 4 answers to an
-//!    end): a person goes back one answer at 40% of the steps (`--back`),
-//!    which makes the walks about 7 steps (saved moves) and 5.7 trail
-//!    entries long. A walk stops after 14 to 20 steps, 6% of them after 1
-//!    to 5 (left active: the idle sweep abandons them); the engine ends the
-//!    others.
+//!    180 s between steps, the starts in order over `--days` days before
+//!    [`END`] (ids made as the server makes them: time first). The
+//!    library's scripts are short (about 4 answers to an end): a person
+//!    goes back one answer at 40% of the steps (`--back`), which makes the
+//!    walks about 7 steps (saved moves) and 5.7 trail entries long. A walk
+//!    stops after 14 to 20 steps, 6% of them after 1 to 5 (left active:
+//!    the idle sweep abandons them); the engine ends the others.
 //!    Escalations (the person asks, at a pace that makes `--cases` cases)
 //!    get a case with due times (4 h to a response, 3 days to a
 //!    resolution), as `POST /sessions` would store them. Sessions go in
@@ -223,7 +223,28 @@ impl<'p> Walker<'p> {
 
     /// One session, walked from a random start; `escalate` is the chance
     /// per step that the person asks for someone.
-    fn walk(&mut self, escalate: f64) -> (Session, OffsetDateTime, OffsetDateTime, u64) {
+    /// A session id as the server makes them (`auth::random_id`): the
+    /// start's milliseconds, then random bytes, so ids follow time.
+    fn id(&mut self, start: OffsetDateTime) -> String {
+        let ms = (start.unix_timestamp_nanos() / 1_000_000) as u64;
+        let rand = self.rng.r#gen::<u128>() & ((1u128 << 80) - 1);
+        format!("ses_{:012x}{rand:020x}", ms & 0xFFFF_FFFF_FFFF)
+    }
+
+    /// The start of session `i` of `n`: in order over the days (a server
+    /// writes its history in time order), a little scattered.
+    fn start_of(&mut self, i: u64, n: u64) -> OffsetDateTime {
+        let span = i64::from(self.days) * 86_400 * 1000;
+        let at = span * i as i64 / n.max(1) as i64;
+        let jitter = self.rng.gen_range(0..(span / n.max(1) as i64).max(1));
+        END - time::Duration::milliseconds(span) + time::Duration::milliseconds(at + jitter)
+    }
+
+    fn walk(
+        &mut self,
+        start: OffsetDateTime,
+        escalate: f64,
+    ) -> (Session, OffsetDateTime, OffsetDateTime, u64) {
         let (script, langs) = &self.roots[self.rng.gen_range(0..self.roots.len())];
         let channel = if self.rng.gen_bool(0.65) {
             Channel::Customer
@@ -236,8 +257,6 @@ impl<'p> Walker<'p> {
             .insert("customer".into(), Json::String("Ann de Vries".into()));
         opts.params
             .insert("ticket".into(), Json::String("INC0012345".into()));
-        let span = i64::from(self.days) * 86_400;
-        let start = END - time::Duration::seconds(self.rng.gen_range(1..=span));
         let (mut s, _) = engine::start(self.program, opts, start).expect("starts");
         let actor = if channel == Channel::Customer {
             "customer"
@@ -381,15 +400,16 @@ async fn store_sessions(
         let due_cases = args.cases * (i + 1) / args.sessions.max(1);
         let budget = made.cases < args.cases;
         let escalate = if made.cases < due_cases { 0.12 } else { 0.0 };
-        let (mut s, mut start, mut end, mut steps) = w.walk(escalate);
+        let at = w.start_of(i, args.sessions);
+        let (mut s, mut start, mut end, mut steps) = w.walk(at, escalate);
         // A script's own escalation past the budget: walk again (a few
         // times), so that escalated sessions have their case.
         let mut tries = 0;
         while !budget && s.status == Status::Escalated && tries < 20 {
-            (s, start, end, steps) = w.walk(0.0);
+            (s, start, end, steps) = w.walk(at, 0.0);
             tries += 1;
         }
-        let id = format!("ses_{}", w.hex());
+        let id = w.id(start);
         let case = match s.status {
             Status::Escalated if budget => Some(case_of(program, &s, &id, end)),
             _ => None,
