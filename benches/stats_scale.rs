@@ -399,13 +399,15 @@ async fn store_sessions(
         // The person asks for someone at a pace that makes `--cases` cases.
         let due_cases = args.cases * (i + 1) / args.sessions.max(1);
         let budget = made.cases < args.cases;
-        let escalate = if made.cases < due_cases { 0.12 } else { 0.0 };
+        let ahead = made.cases >= due_cases;
+        let escalate = if ahead { 0.0 } else { 0.12 };
         let at = w.start_of(i, args.sessions);
         let (mut s, mut start, mut end, mut steps) = w.walk(at, escalate);
-        // A script's own escalation past the budget: walk again (a few
-        // times), so that escalated sessions have their case.
+        // A script's own escalation ahead of the pace: walk again (a few
+        // times), so that the cases spread over the days as the sessions
+        // do, and escalated sessions have their case.
         let mut tries = 0;
-        while !budget && s.status == Status::Escalated && tries < 20 {
+        while ahead && s.status == Status::Escalated && tries < 20 {
             (s, start, end, steps) = w.walk(at, 0.0);
             tries += 1;
         }
