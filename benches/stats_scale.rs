@@ -735,7 +735,16 @@ async fn measure(
         "gather (fixpath stats), everything",
         TARGET_STATS,
         runs,
-        || gather::gather(&**store, &programs, &everything, Some((END, IDLE)), &titles),
+        || {
+            gather::gather(
+                &**store,
+                &programs,
+                &everything,
+                Some((END, IDLE)),
+                &titles,
+                None,
+            )
+        },
         |r| {
             format!(
                 "{} scripts in the report",

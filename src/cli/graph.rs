@@ -221,6 +221,7 @@ pub(super) fn run(
             &filter,
             Some((now, idle)),
             &titles,
+            None,
         )
         .await;
         store.close().await;

@@ -11,6 +11,8 @@ use time::OffsetDateTime;
 
 /// Sessions folded per round trip while catching up.
 const ROLL_BATCH: u32 = 500;
+/// How long a request (the API, the authors' page) folds before it reads.
+pub const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 /// Compiled programs kept for naming abandoned sessions' nodes.
 const PROGRAMS_KEPT: usize = 16;
 
@@ -18,17 +20,34 @@ const PROGRAMS_KEPT: usize = 16;
 /// past `idle` at `now` are abandoned (when `idle` is given), every ended
 /// session not yet counted is folded into the rollups, and the figures for
 /// `filter` are read and computed.
+///
+/// `budget` bounds the folding: a request cannot wait for a backlog of
+/// sessions (after an upgrade, a million); it folds for that long and
+/// reads, and the outcome job folds the rest in the background. `None`
+/// folds everything first (the command line, which may take its time).
 pub async fn gather(
     store: &dyn Store,
     programs: &Programs,
     filter: &StatsFilter,
     idle: Option<(OffsetDateTime, time::Duration)>,
     titles: &BTreeMap<String, String>,
+    budget: Option<std::time::Duration>,
 ) -> Result<Report, StoreError> {
     if let Some((now, idle)) = idle {
         abandon_idle(store, now, idle).await?;
     }
-    catch_up(store, programs).await?;
+    match budget {
+        None => {
+            catch_up(store, programs).await?;
+        }
+        Some(budget) => {
+            // Whatever is folded when the time is up stays folded (a batch
+            // cut short is rolled back whole with its transaction).
+            if let Ok(Err(e)) = tokio::time::timeout(budget, catch_up(store, programs)).await {
+                return Err(e);
+            }
+        }
+    }
     let data = store.stats_data(filter).await?;
     Ok(report::build(&data, filter, titles))
 }

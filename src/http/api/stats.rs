@@ -90,6 +90,7 @@ pub(super) async fn stats_report(
         &filter,
         Some((state.clock.now(), idle)),
         &titles,
+        Some(crate::stats::gather::REQUEST_BUDGET),
     )
     .await?;
     Ok(axum::Json(report))

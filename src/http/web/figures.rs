@@ -173,7 +173,15 @@ pub async fn report(
     let _slot = state.guards.reports.acquire().await.map_err(|_| {
         crate::store::StoreError::database("other figures reports are being computed")
     })?;
-    gather(&*state.store, &state.programs, filter, idle, &titles).await
+    gather(
+        &*state.store,
+        &state.programs,
+        filter,
+        idle,
+        &titles,
+        Some(crate::stats::gather::REQUEST_BUDGET),
+    )
+    .await
 }
 
 /// The overlay of a report entry's graph (its node figures, by node name),
