@@ -431,7 +431,18 @@ async fn sign_in(b: &Session, base: &str, next: &str, name: &str, password: &str
     b.type_into(&b.css("input#password").await?, password)
         .await?;
     b.click(&b.css("form[action='/signin'] button[type=submit]").await?)
-        .await
+        .await?;
+    // The click does not wait for the form's answer: a page opened before
+    // it lands (slow under a loaded machine: the password hash) would be
+    // replaced by it. Wait until the browser has left the sign-in page.
+    for _ in 0..300 {
+        let url = b.current_url().await?;
+        if !url.contains("/signin") {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("still on the sign-in page 15 s after signing in as {name}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
