@@ -340,6 +340,9 @@ async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // A callsite another test's thread hit first, with no subscriber
+    // there, may have cached "nobody listens": ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
 
     let now = OffsetDateTime::now_utc();
     let msgs = store
