@@ -364,6 +364,7 @@ fn case_of(program: &Program, s: &Session, id: &str, at: OffsetDateTime) -> NewC
             updated_at: at,
         },
         mail: None,
+        mirror: false,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod case;
 pub mod cli;
 pub mod clock;
 pub mod compiler;
+pub mod connect;
 pub mod delivery;
 pub mod diagnostics;
 pub mod engine;

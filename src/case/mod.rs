@@ -156,6 +156,10 @@ pub struct Event {
     pub at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Made in a connected ticketing system: `connector#transaction`
+    /// (section 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// A linked ticket in another system (section 12).
@@ -233,6 +237,7 @@ impl Case {
                 by: by.to_owned(),
                 at,
                 detail: None,
+                via: None,
             }],
             ticket_text: String::new(),
             email,
@@ -263,6 +268,7 @@ impl Case {
                 by: holder.clone(),
                 at: updated_at,
                 detail: None,
+                via: None,
             });
         }
         if status == Status::Resolved {
@@ -280,6 +286,7 @@ impl Case {
                 by,
                 at,
                 detail: None,
+                via: None,
             });
         }
         case

@@ -21,6 +21,10 @@ pub enum Actor {
     Customer,
     /// The server itself: its breach timer.
     System,
+    /// Someone in a connected ticketing system (section 12), by their name
+    /// there: they work the case in that system, so fixpath's holder rule
+    /// (who claimed it here) does not stop them, and they claim nothing.
+    External { name: String },
 }
 
 impl Actor {
@@ -29,6 +33,7 @@ impl Actor {
             Actor::Staff { name, .. } => name,
             Actor::Customer => "customer",
             Actor::System => "system",
+            Actor::External { name } => name,
         }
     }
 
@@ -38,7 +43,7 @@ impl Actor {
         match self {
             Actor::Staff { admin: true, .. } => true,
             Actor::Staff { tier: own, .. } => tier <= *own,
-            Actor::Customer | Actor::System => true,
+            Actor::Customer | Actor::System | Actor::External { .. } => true,
         }
     }
 }
@@ -165,6 +170,7 @@ fn act_on(
         by: me.clone(),
         at: now,
         detail,
+        via: None,
     };
     let applied = |webhook, mail, mail_text| {
         Ok(Some(Applied {
@@ -205,14 +211,14 @@ fn act_on(
         }
         Act::Reply { text, wait } => {
             not_resolved(case)?;
-            hold(case, &me, now)?;
+            hold(case, actor, now)?;
             add_message(case, Party::Staff, &me, text, now);
             case.first_response_at.get_or_insert(now);
             case.events.push(event(EventType::Reply, None));
             if *wait {
                 case.status = Status::Waiting;
                 case.events.push(event(EventType::Waiting, None));
-            } else {
+            } else if case.claimed_by.is_some() {
                 case.status = Status::Claimed;
             }
             applied(
@@ -259,7 +265,7 @@ fn act_on(
         }
         Act::Resolve { resolution, note } => {
             not_resolved(case)?;
-            hold(case, &me, now)?;
+            hold(case, actor, now)?;
             if let Some(n) = note {
                 record.notes.push(Note {
                     author: me.clone(),
@@ -286,6 +292,7 @@ fn act_on(
             if let Some(holder) = &case.claimed_by
                 && *holder != me
                 && case.status != Status::Open
+                && !matches!(actor, Actor::External { .. })
             {
                 return Err(Refusal::ClaimedByOther {
                     holder: holder.clone(),
@@ -349,12 +356,18 @@ fn claim(case: &mut Case, me: &str, now: OffsetDateTime) {
         by: me.to_owned(),
         at: now,
         detail: None,
+        via: None,
     });
 }
 
 /// The holder rule: acting on an open case claims it for the actor; on a
-/// case someone else holds, it is refused.
-fn hold(case: &mut Case, me: &str, now: OffsetDateTime) -> Result<(), Refusal> {
+/// case someone else holds, it is refused. Someone in a connected system
+/// neither claims nor is refused (they hold the ticket there).
+fn hold(case: &mut Case, actor: &Actor, now: OffsetDateTime) -> Result<(), Refusal> {
+    let me = actor.name();
+    if matches!(actor, Actor::External { .. }) {
+        return Ok(());
+    }
     match &case.claimed_by {
         _ if case.status == Status::Open => {
             claim(case, me, now);

@@ -111,6 +111,7 @@ impl Args {
             limits: None,
             reopen_within: None,
             sla: None,
+            connector: None,
         }
     }
 }

@@ -116,7 +116,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// What went wrong with one attempt, for the log and `last_error`: the
 /// kind of failure, never the URL reqwest would print with its credentials.
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
@@ -197,7 +197,7 @@ pub fn client(cfg: &RelayConfig) -> reqwest::Result<reqwest::Client> {
 
 /// What a relay does with the messages of its channel; the leases, the
 /// waiting and the stopping are [`relay_loop`]'s, the same for every channel.
-trait Courier: Send + Sync {
+pub(crate) trait Courier: Send + Sync {
     const CHANNEL: OutboxChannel;
     /// For the log: "webhook", "mail".
     const NAME: &'static str;
@@ -230,7 +230,7 @@ impl Courier for Webhooks {
     }
 }
 
-async fn relay_loop<C: Courier>(
+pub(crate) async fn relay_loop<C: Courier>(
     store: Arc<dyn Store>,
     cfg: RelayConfig,
     courier: C,

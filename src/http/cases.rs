@@ -125,6 +125,7 @@ pub fn new_case(
             updated_at: now,
         },
         mail,
+        mirror: state.cases.mirror,
     })
 }
 
@@ -213,6 +214,19 @@ pub async fn try_act(
     act: Act,
     base: Option<&str>,
 ) -> Result<Escalation, NotDone> {
+    try_act_via(state, actor, id, act, base, None).await
+}
+
+/// [`try_act`] for a change made in a connected ticketing system: its
+/// events carry `via` (`connector#transaction`).
+pub async fn try_act_via(
+    state: &AppState,
+    actor: Actor,
+    id: &str,
+    act: Act,
+    base: Option<&str>,
+    via: Option<String>,
+) -> Result<Escalation, NotDone> {
     if !well_formed_id(id, "esc_") {
         return Err(no_escalation(id).into());
     }
@@ -223,6 +237,8 @@ pub async fn try_act(
         reopen_within: state.cases.reopen_within,
         due_times: state.cases.due_times.clone(),
         mail: mail_link(state, base)?,
+        mirror: state.cases.mirror,
+        via,
     };
     let now = state.clock.now();
     match state

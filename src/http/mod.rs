@@ -35,6 +35,9 @@ pub struct CaseSettings {
     /// Whether cases mail their customers (on with `--smtp`): the changes
     /// that mail put a `mail.*` message in the outbox.
     pub mail: bool,
+    /// Whether ticketing connectors are configured: case changes put a
+    /// `sync.` message in the outbox for them.
+    pub mirror: bool,
 }
 
 impl Default for CaseSettings {
@@ -44,6 +47,7 @@ impl Default for CaseSettings {
             reopen_within: crate::store::DEFAULT_REOPEN_WITHIN,
             public_url: None,
             mail: false,
+            mirror: false,
         }
     }
 }

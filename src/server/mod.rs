@@ -215,6 +215,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             reopen_within: config.sla.reopen_within(),
             public_url: config.public_url.clone(),
             mail: config.mail.is_some(),
+            mirror: !config.connectors.is_empty(),
         }),
         programs: Default::default(),
     };
@@ -279,6 +280,29 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
             tokio::spawn(async {})
         }
     };
+    // Ticketing connectors: the relay that sends cases over, and for each
+    // Request Tracker a reader of its tickets' histories.
+    let mut connector_tasks = Vec::new();
+    if !config.connectors.is_empty() {
+        let wake = Arc::new(Notify::new());
+        wakers.push(wake.clone());
+        connector_tasks.push(tokio::spawn(crate::connect::run_relay(
+            store.clone(),
+            config.connectors.clone(),
+            wake,
+            stop_rx.clone(),
+        )));
+        for c in &config.connectors {
+            tracing::info!(connector = c.name(), "ticketing connector on");
+            if let crate::connect::Connector::Rt(rt) = c {
+                connector_tasks.push(tokio::spawn(crate::connect::poll::run(
+                    state.clone(),
+                    rt.clone(),
+                    stop_rx.clone(),
+                )));
+            }
+        }
+    }
     let timer = breach::spawn(
         store.clone(),
         clock.clone(),
@@ -352,7 +376,13 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         ("breach timer", Some(timer.task)),
         ("outcome job", Some(outcomes)),
         ("scripts watcher", watcher),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        connector_tasks
+            .into_iter()
+            .map(|t| ("ticketing connector", Some(t))),
+    ) {
         let Some(mut task) = task else { continue };
         if tokio::time::timeout(WIND_DOWN, &mut task).await.is_err() {
             tracing::warn!("the {what} did not stop in time");

@@ -272,6 +272,9 @@ impl<T: DbTime> NewEscalation<T> {
         e.updated_at = now;
         e.case.ticket_text = ticket_text(&e.record);
         let mut messages = vec![NewMessage::new("escalation.created", &e, now)?];
+        if c.mirror {
+            messages.push(sync_message("escalation.created", &e.record.id, now)?);
+        }
         let mut link = None;
         if let Some(m) = &c.mail
             && let Some((message, l)) = mail(&e, MailKind::Received, None, m, now)?
@@ -287,6 +290,35 @@ impl<T: DbTime> NewEscalation<T> {
             messages,
             link,
         })
+    }
+}
+
+/// The connectors' message of a change: the event and the case's id. The
+/// connectors read the case as it stands when they deliver (a retry an
+/// hour later sends what the case is then, and events in between are not
+/// sent out of order).
+fn sync_message<T: DbTime>(event: &str, id: &str, now: OffsetDateTime) -> Result<NewMessage<T>> {
+    let payload = encode(
+        "connector event",
+        &serde_json::json!({ "event": event, "escalation": id }),
+    )?;
+    NewMessage::raw(sync_event(event), payload, now)
+}
+
+/// `sync.` and the webhook event (a `&'static str`, as outbox types are).
+fn sync_event(event: &str) -> &'static str {
+    match event {
+        "escalation.created" => "sync.escalation.created",
+        "escalation.claimed" => "sync.escalation.claimed",
+        "escalation.taken_over" => "sync.escalation.taken_over",
+        "escalation.note_added" => "sync.escalation.note_added",
+        "escalation.replied" => "sync.escalation.replied",
+        "escalation.customer_message" => "sync.escalation.customer_message",
+        "escalation.resolved" => "sync.escalation.resolved",
+        "escalation.reopened" => "sync.escalation.reopened",
+        "escalation.escalated" => "sync.escalation.escalated",
+        "escalation.breached" => "sync.escalation.breached",
+        _ => "sync.escalation.changed",
     }
 }
 
@@ -370,6 +402,11 @@ pub(super) fn plan_change<T: DbTime>(
         Err(refusal) => return Ok(Err(Changed::Refused(current, refusal))),
     };
     next.updated_at = now;
+    if let Some(via) = &change.via {
+        for ev in &mut next.case.events[current.case.events.len()..] {
+            ev.via = Some(via.clone());
+        }
+    }
     // The ticket is the record as read: most acts (a claim, a reply, a
     // message) leave the record as it was, and its text with it.
     if next.record != current.record {
@@ -384,6 +421,9 @@ pub(super) fn plan_change<T: DbTime>(
         _ => NewMessage::new(event, &next, now)?,
     };
     let mut messages = vec![announce];
+    if change.mirror {
+        messages.push(sync_message(event, &next.record.id, now)?);
+    }
     let mut link = None;
     if let (Some(kind), Some(m)) = (applied.mail, &change.mail)
         && let Some((message, l)) = mail(&next, kind, applied.mail_text, m, now)?

@@ -11,6 +11,7 @@
 mod cases;
 mod codec;
 mod figures;
+mod links;
 mod page;
 pub mod postgres;
 mod shared;
@@ -227,6 +228,9 @@ pub struct MailLink {
 pub struct NewCase {
     pub escalation: Escalation,
     pub mail: Option<MailLink>,
+    /// Ticketing connectors are configured: the case's events go to them
+    /// too (a `sync.` outbox message each).
+    pub mirror: bool,
 }
 
 /// A change to a case: who does what, with the settings the rules need.
@@ -239,11 +243,17 @@ pub struct EscalationChange {
     /// `Some` when mail is on: the mail the change sends (if any, and if
     /// the case has an address) links with it.
     pub mail: Option<MailLink>,
+    /// Ticketing connectors are configured: the change goes to them too.
+    pub mirror: bool,
+    /// The change came from a connected system: the events it appends say
+    /// so (`connector#transaction`), so the connector does not send them
+    /// back, and the same transaction is never taken twice.
+    pub via: Option<String>,
 }
 
 impl EscalationChange {
     /// `act` by `actor`, reopening within 7 days, no service levels, no
-    /// mail.
+    /// mail, no connectors.
     pub fn new(actor: Actor, act: Act) -> EscalationChange {
         EscalationChange {
             actor,
@@ -251,6 +261,8 @@ impl EscalationChange {
             reopen_within: DEFAULT_REOPEN_WITHIN,
             due_times: std::sync::Arc::new(crate::case::NoTargets),
             mail: None,
+            mirror: false,
+            via: None,
         }
     }
 }
@@ -343,12 +355,20 @@ pub struct OutboxMessage {
 pub enum OutboxChannel {
     Webhooks,
     Mail,
+    /// The ticketing connectors' events (`sync.escalation.…`).
+    Tickets,
 }
+
+/// The event type of a connectors' message starts with this (five
+/// characters, like `mail.`).
+pub const SYNC_PREFIX: &str = "sync.";
 
 impl OutboxChannel {
     pub fn of(event_type: &str) -> OutboxChannel {
         if event_type.starts_with(crate::case::mail::EVENT_PREFIX) {
             OutboxChannel::Mail
+        } else if event_type.starts_with(SYNC_PREFIX) {
+            OutboxChannel::Tickets
         } else {
             OutboxChannel::Webhooks
         }
@@ -359,7 +379,8 @@ impl OutboxChannel {
     pub(crate) fn condition(self) -> &'static str {
         match self {
             OutboxChannel::Mail => "substr(event_type, 1, 5) = 'mail.'",
-            OutboxChannel::Webhooks => "substr(event_type, 1, 5) <> 'mail.'",
+            OutboxChannel::Tickets => "substr(event_type, 1, 5) = 'sync.'",
+            OutboxChannel::Webhooks => "substr(event_type, 1, 5) NOT IN ('mail.', 'sync.')",
         }
     }
 }
@@ -368,9 +389,9 @@ impl OutboxChannel {
 /// file of its own holding only its SQL, and is a store. On `dyn Store` (and
 /// `S: Store`) the parts' methods need no import; on a concrete store, import
 /// the parts used.
-pub trait Store: Schema + Sessions + Escalations + Users + Outbox + Analytics {}
+pub trait Store: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets {}
 
-impl<T: Schema + Sessions + Escalations + Users + Outbox + Analytics> Store for T {}
+impl<T: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets> Store for T {}
 
 /// The schema.
 #[async_trait]
@@ -509,6 +530,63 @@ pub struct Abandoned {
     pub id: String,
     pub script: String,
     pub channel: String,
+}
+
+/// Where a case stands in one connected ticketing system (section 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketLink {
+    pub escalation: String,
+    /// The connector's name (its `system` in the case's `external`).
+    pub connector: String,
+    /// The ticket, once found or made.
+    pub external_id: Option<String>,
+    pub url: Option<String>,
+    /// The ticketing system's user the connector acts as: what it did
+    /// itself is not read back.
+    pub creator: Option<String>,
+    /// How many of the case's events went over (or were passed over).
+    pub pushed: u32,
+    /// The last of the ticket's transactions read back.
+    pub seen: i64,
+    /// Read back while the case is not resolved.
+    pub open: bool,
+}
+
+impl TicketLink {
+    /// A case not yet in `connector`'s system.
+    pub fn new(escalation: &str, connector: &str) -> TicketLink {
+        TicketLink {
+            escalation: escalation.to_owned(),
+            connector: connector.to_owned(),
+            external_id: None,
+            url: None,
+            creator: None,
+            pushed: 0,
+            seen: 0,
+            open: true,
+        }
+    }
+}
+
+/// The ticketing connectors' bookkeeping.
+#[async_trait]
+pub trait Tickets: Send + Sync + 'static {
+    async fn ticket_link(&self, escalation: &str, connector: &str) -> Result<Option<TicketLink>>;
+    /// Creates or updates the link (its poll lease stays).
+    async fn save_ticket_link(&self, link: &TicketLink, now: OffsetDateTime) -> Result<()>;
+    /// Open linked tickets of `connector` due for a read, leased to `owner`
+    /// until `until`, when they fall due again.
+    async fn lease_ticket_links(
+        &self,
+        connector: &str,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<TicketLink>>;
+    /// Adds (or replaces, per system) a linked ticket in the case's
+    /// `external`.
+    async fn link_external(&self, escalation: &str, ext: &crate::case::External) -> Result<()>;
 }
 
 /// Outcomes and the rollups the figures of section 11 are read from.

@@ -30,6 +30,7 @@ async fn app(store: Arc<dyn Store>) -> TestApp {
         state.clock = Clock::fixed(T0);
         state.cases = Arc::new(CaseSettings {
             mail: true,
+            mirror: false,
             public_url: Some("https://help.example.com".into()),
             ..CaseSettings::default()
         });

@@ -59,6 +59,7 @@ async fn app_on(store: Arc<dyn Store>) -> TestApp {
             state.clock = Clock::fixed(T0);
             state.cases = Arc::new(CaseSettings {
                 mail: true,
+                mirror: false,
                 ..CaseSettings::default()
             });
         },

@@ -149,6 +149,7 @@ async fn four_events(store: &dyn Store) -> String {
             updated_at: now,
         },
         mail: None,
+        mirror: false,
     };
     store.create_session(&stored, Some(&case)).await.unwrap();
     let sam = || Actor::Staff {

@@ -110,6 +110,7 @@ async fn life_of_a_case(store: Arc<dyn Store>) {
         state.clock = clock.clone();
         state.cases = Arc::new(CaseSettings {
             mail: true,
+            mirror: false,
             public_url: Some("https://help.example.com".into()),
             ..CaseSettings::default()
         });

@@ -13,6 +13,7 @@ mod browser;
 mod cases;
 mod cli;
 mod cli_engine;
+mod connectors;
 mod custpage;
 mod delivery;
 mod engine;

@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fixpath");
 /// How long a server may take to start, a reload to show, a stop to finish.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------
 // Helpers
 
 /// A folder removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -35,7 +35,7 @@ impl TempDir {
     }
 
     /// A folder with a copy of the repository's scripts in `scripts/`.
-    fn with_scripts(name: &str) -> TempDir {
+    pub(crate) fn with_scripts(name: &str) -> TempDir {
         let t = TempDir::new(name);
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
         let dst = t.scripts();
@@ -49,15 +49,15 @@ impl TempDir {
         t
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    fn scripts(&self) -> PathBuf {
+    pub(crate) fn scripts(&self) -> PathBuf {
         self.0.join("scripts")
     }
 
-    fn db(&self) -> String {
+    pub(crate) fn db(&self) -> String {
         self.0.join("fixpath.db").to_string_lossy().into_owned()
     }
 }
@@ -69,7 +69,7 @@ impl Drop for TempDir {
 }
 
 /// The binary, run in `dir`, with none of the caller's fixpath settings.
-fn fixpath(dir: &Path) -> Command {
+pub(crate) fn fixpath(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir).env("NO_COLOR", "1").env(
         "FIXPATH_LOG",
@@ -92,16 +92,16 @@ fn fixpath(dir: &Path) -> Command {
 }
 
 /// A running server. Killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Option<Child>,
-    base: String,
+    pub(crate) base: String,
     log: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// `fixpath serve` on port 0 with the folder's scripts and database, plus
     /// `args`; waits for `listening on`.
-    fn start(dir: &TempDir, args: &[&str]) -> Server {
+    pub(crate) fn start(dir: &TempDir, args: &[&str]) -> Server {
         let mut cmd = fixpath(dir.path());
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--scripts"])
@@ -111,7 +111,7 @@ impl Server {
         Server::spawn(cmd)
     }
 
-    fn spawn(mut cmd: Command) -> Server {
+    pub(crate) fn spawn(mut cmd: Command) -> Server {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -156,16 +156,16 @@ impl Server {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Waits until the log contains `needle` `times` times.
-    fn wait_for_log(&self, needle: &str, times: usize) {
+    pub(crate) fn wait_for_log(&self, needle: &str, times: usize) {
         let deadline = Instant::now() + PATIENCE;
         while self.log().matches(needle).count() < times {
             assert!(
@@ -178,7 +178,7 @@ impl Server {
     }
 
     /// SIGTERM, then waits for the exit.
-    fn stop(mut self) -> (ExitStatus, String) {
+    pub(crate) fn stop(mut self) -> (ExitStatus, String) {
         let mut child = self.child.take().unwrap();
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -225,13 +225,13 @@ fn listening(log: &str) -> Option<String> {
 }
 
 /// A small blocking HTTP client over reqwest.
-struct Http {
+pub(crate) struct Http {
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
 }
 
 impl Http {
-    fn new() -> Http {
+    pub(crate) fn new() -> Http {
         Http {
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -244,7 +244,7 @@ impl Http {
         }
     }
 
-    fn send(&self, req: reqwest::RequestBuilder) -> (u16, String) {
+    pub(crate) fn send(&self, req: reqwest::RequestBuilder) -> (u16, String) {
         self.rt.block_on(async {
             let r = req.send().await.expect("the server answers");
             let status = r.status().as_u16();
@@ -252,7 +252,7 @@ impl Http {
         })
     }
 
-    fn get_text(&self, url: &str, token: Option<&str>) -> (u16, String) {
+    pub(crate) fn get_text(&self, url: &str, token: Option<&str>) -> (u16, String) {
         let mut req = self.client.get(url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -260,12 +260,12 @@ impl Http {
         self.send(req)
     }
 
-    fn get(&self, url: &str, token: Option<&str>) -> (u16, Value) {
+    pub(crate) fn get(&self, url: &str, token: Option<&str>) -> (u16, Value) {
         let (s, body) = self.get_text(url, token);
         (s, parse(&body))
     }
 
-    fn post(&self, url: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    pub(crate) fn post(&self, url: &str, token: Option<&str>, body: Value) -> (u16, Value) {
         let mut req = self.client.post(url).json(&body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -275,12 +275,12 @@ impl Http {
     }
 }
 
-fn parse(body: &str) -> Value {
+pub(crate) fn parse(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()))
 }
 
 /// Starts a customer session on `router-no-internet`; returns (id, token, body).
-fn start_session(http: &Http, server: &Server) -> (String, String, Value) {
+pub(crate) fn start_session(http: &Http, server: &Server) -> (String, String, Value) {
     let (status, body) = http.post(
         &server.url("/api/v1/sessions"),
         None,
@@ -295,7 +295,14 @@ fn start_session(http: &Http, server: &Server) -> (String, String, Value) {
 }
 
 /// Answers the current step (whose `seq` is `seq`) with `answer`.
-fn answer(http: &Http, server: &Server, id: &str, token: &str, seq: &Value, answer: &str) -> Value {
+pub(crate) fn answer(
+    http: &Http,
+    server: &Server,
+    id: &str,
+    token: &str,
+    seq: &Value,
+    answer: &str,
+) -> Value {
     let (status, body) = http.post(
         &server.url(&format!("/api/v1/sessions/{id}/answer")),
         Some(token),
@@ -306,7 +313,7 @@ fn answer(http: &Http, server: &Server, id: &str, token: &str, seq: &Value, answ
 }
 
 /// Runs `fixpath user add`; returns its output.
-fn user_add(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn user_add(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut child = fixpath(dir.path())
         .args(["user", "add"])
@@ -326,7 +333,7 @@ fn user_add(dir: &TempDir, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 /// The token printed as the last line of a successful `user add`.
-fn token_of(out: &Output) -> String {
+pub(crate) fn token_of(out: &Output) -> String {
     assert!(
         out.status.success(),
         "user add failed: {}",
@@ -593,10 +600,16 @@ fn a_burst_of_saves_ends_with_the_final_content() {
 // Webhooks
 
 /// One request a receiver got: lowercase header names, and the body.
-type Received = (Vec<(String, String)>, String);
+pub(crate) type Received = (Vec<(String, String)>, String);
 
 /// A webhook receiver on port 0 that answers 200 to everything.
-fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
+pub(crate) fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
+    receiver_answering("")
+}
+
+/// [`receiver`], answering every request with `answer` (JSON); the request
+/// line is kept as the header `:request`.
+pub(crate) fn receiver_answering(answer: &'static str) -> (String, Arc<Mutex<Vec<Received>>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -619,12 +632,16 @@ fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
             };
             let Some(head_end) = head_end else { continue };
             let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-            let headers: Vec<(String, String)> = head
+            let mut headers: Vec<(String, String)> = head
                 .lines()
                 .skip(1)
                 .filter_map(|l| l.split_once(':'))
                 .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
                 .collect();
+            headers.push((
+                ":request".to_owned(),
+                head.lines().next().unwrap_or_default().to_owned(),
+            ));
             let len: usize = headers
                 .iter()
                 .find(|(k, _)| k == "content-length")
@@ -639,8 +656,14 @@ fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
             }
             let body = String::from_utf8_lossy(&buf[head_end..]).into_owned();
             sink.lock().unwrap().push((headers, body));
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = conn.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
         }
     });
     (url, got)

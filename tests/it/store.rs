@@ -193,6 +193,7 @@ fn case_of(record: Record, now: OffsetDateTime) -> NewCase {
             updated_at: now,
         },
         mail: None,
+        mirror: false,
     }
 }
 

@@ -79,6 +79,9 @@ pub struct Settings {
     /// The `[sla]` table (file only), kept as TOML so its checks can name
     /// every key (`config::sla`).
     pub sla: Option<toml::Table>,
+    /// The `[[connector]]` tables (file only), kept as TOML and checked by
+    /// `config::connectors`.
+    pub connector: Option<Vec<toml::Table>>,
 }
 
 /// The `[limits]` table: what a stranger may make the server spend.

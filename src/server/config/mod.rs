@@ -12,6 +12,7 @@
 //! (what clap reads from flags and the environment, and the TOML file),
 //! [`resolve`] the merging and checking of the layers into a [`ServerConfig`].
 
+mod connectors;
 mod file;
 mod resolve;
 mod sla;
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     /// Where the links in mails lead (`https://help.example.com`, no
     /// trailing slash); `None`: the address each request came to.
     pub public_url: Option<String>,
+    /// Ticketing connectors (`[[connector]]`, file only).
+    pub connectors: Vec<crate::connect::Connector>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

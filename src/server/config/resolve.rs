@@ -1,6 +1,7 @@
 //! The layers merged and every value checked: a setting that cannot be used
 //! is a [`Problem`] naming where it came from and how to fix it.
 
+use super::connectors;
 use super::*;
 use std::net::ToSocketAddrs;
 use std::path::Path;
@@ -384,6 +385,13 @@ impl ServerConfig {
                 None => crate::case::sla::Sla::default(),
             },
             public_url,
+            connectors: match file {
+                Some(f) => connectors::resolve(
+                    f.settings.connector.as_deref().unwrap_or_default(),
+                    &f.path,
+                )?,
+                None => Vec::new(),
+            },
         })
     }
 }

@@ -38,6 +38,7 @@
 
 mod analytics;
 mod escalations;
+mod links;
 mod outbox;
 mod sessions;
 mod users;
@@ -90,6 +91,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         6,
         "outcomes",
         include_str!("../../../migrations/postgres/0006_outcomes.sql"),
+    ),
+    (
+        7,
+        "ticket links",
+        include_str!("../../../migrations/postgres/0007_ticket_links.sql"),
     ),
 ];
 

@@ -26,6 +26,7 @@
 
 mod analytics;
 mod escalations;
+mod links;
 mod outbox;
 mod sessions;
 mod users;
@@ -75,6 +76,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         6,
         "outcomes",
         include_str!("../../../migrations/sqlite/0006_outcomes.sql"),
+    ),
+    (
+        7,
+        "ticket links",
+        include_str!("../../../migrations/sqlite/0007_ticket_links.sql"),
     ),
 ];
 

@@ -94,6 +94,7 @@ async fn a_case_goes_from_a_german_customer_to_an_english_specialist_and_back() 
         state.cases = Arc::new(CaseSettings {
             due_times: Arc::new(Hourly),
             mail: true,
+            mirror: false,
             ..CaseSettings::default()
         });
     })

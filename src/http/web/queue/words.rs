@@ -197,6 +197,7 @@ mod tests {
             by: by.into(),
             at,
             detail: detail.map(str::to_owned),
+            via: None,
         };
         let events = [
             ev(EventType::Created, "customer", None),
