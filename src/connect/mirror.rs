@@ -201,3 +201,283 @@ pub fn act_of(
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{Due, NoTargets, Rules, apply};
+    use crate::escalation::{Note, ScriptRef};
+    use std::collections::BTreeMap;
+    use time::OffsetDateTime;
+    use time::macros::datetime;
+
+    fn t(mins: i64) -> OffsetDateTime {
+        datetime!(2026-03-02 09:00 UTC) + time::Duration::minutes(mins)
+    }
+
+    /// A case escalated with a note of its own (the customer's), so note
+    /// numbering cannot start at the first note.
+    fn world() -> (Record, Case) {
+        let record = Record {
+            id: "esc_1".into(),
+            session: "ses_1".into(),
+            script: ScriptRef {
+                id: "wifi".into(),
+                version: "v1".into(),
+                title: "Wi-Fi".into(),
+            },
+            tier: 2,
+            queue: Some("network".into()),
+            reason: "Red light".into(),
+            node: "lights".into(),
+            channel: crate::engine::Channel::Customer,
+            language: "en".into(),
+            params: BTreeMap::new(),
+            vars: BTreeMap::new(),
+            customer_vars: Vec::new(),
+            trail: Vec::new(),
+            notes: vec![Note {
+                author: "customer".into(),
+                text: "Nothing helped.".into(),
+                at: t(0),
+            }],
+            created_at: t(0),
+        };
+        let case = Case::new(
+            "AUK2-GPA2".into(),
+            Some("ann@example.com".into()),
+            Due::default(),
+            "customer",
+            t(0),
+        );
+        (record, case)
+    }
+
+    fn act(w: &mut (Record, Case), actor: Actor, a: Act, mins: i64) {
+        let rules = Rules {
+            now: t(mins),
+            reopen_within: time::Duration::days(7),
+            due_times: &NoTargets,
+        };
+        apply(&mut w.0, &mut w.1, &actor, &a, &rules)
+            .expect("allowed")
+            .expect("a change");
+    }
+
+    fn mia() -> Actor {
+        Actor::Staff {
+            name: "mia".into(),
+            tier: 4,
+            admin: false,
+        }
+    }
+
+    #[test]
+    fn every_event_after_the_sent_ones_becomes_its_calls_in_order() {
+        let mut w = world();
+        act(
+            &mut w,
+            mia(),
+            Act::Note {
+                text: "Checked the line.".into(),
+            },
+            1,
+        );
+        act(
+            &mut w,
+            mia(),
+            Act::Reply {
+                text: "Try the blue cable.".into(),
+                wait: true,
+            },
+            2,
+        );
+        act(
+            &mut w,
+            Actor::Customer,
+            Act::CustomerMessage {
+                text: "Still red.".into(),
+            },
+            3,
+        );
+        act(
+            &mut w,
+            mia(),
+            Act::EscalateFurther {
+                tier: 3,
+                queue: Some("fiber".into()),
+                note: "Line fault?".into(),
+            },
+            4,
+        );
+        act(
+            &mut w,
+            Actor::External {
+                name: "alice".into(),
+            },
+            Act::Resolve {
+                resolution: "Fixed the line.".into(),
+                note: None,
+            },
+            5,
+        );
+        let (record, case) = &w;
+        let all = pushes(record, case, 1, "rt");
+        let calls: Vec<Push> = all.iter().flat_map(|(_, c)| c.clone()).collect();
+        assert_eq!(
+            calls,
+            vec![
+                Push::Comment {
+                    subject: "Note from mia (fixpath)".into(),
+                    text: "Checked the line.".into()
+                },
+                Push::Correspond {
+                    subject: "Reply from mia (fixpath)".into(),
+                    text: "Try the blue cable.".into()
+                },
+                Push::Comment {
+                    subject: "Message from the customer (fixpath)".into(),
+                    text: "Still red.".into()
+                },
+                Push::Comment {
+                    subject: "Escalated by mia to tier 3, queue fiber (fixpath)".into(),
+                    text: "Line fault?".into()
+                },
+                Push::Move {
+                    queue: Some("fiber".into())
+                },
+                Push::Comment {
+                    subject: "Resolved by alice (fixpath)".into(),
+                    text: "Fixed the line.".into()
+                },
+                Push::Status("resolved"),
+            ]
+        );
+        // Each step says how many events are covered once it is done.
+        assert_eq!(all.last().map(|(n, _)| *n), Some(case.events.len()));
+        // From the middle: only what is after.
+        let rest = pushes(record, case, case.events.len() - 1, "rt");
+        assert_eq!(rest.len(), 1);
+    }
+
+    #[test]
+    fn what_came_from_the_connectors_own_system_is_not_sent_back() {
+        let mut w = world();
+        act(
+            &mut w,
+            Actor::External {
+                name: "alice".into(),
+            },
+            Act::Note {
+                text: "From RT".into(),
+            },
+            1,
+        );
+        w.1.events[1].via = Some("rt#41".into());
+        act(
+            &mut w,
+            mia(),
+            Act::Note {
+                text: "From fixpath".into(),
+            },
+            2,
+        );
+        let (record, case) = &w;
+        let for_rt = pushes(record, case, 1, "rt");
+        assert_eq!(for_rt[0], (2, vec![]));
+        assert_eq!(
+            for_rt[1].1,
+            vec![Push::Comment {
+                subject: "Note from mia (fixpath)".into(),
+                text: "From fixpath".into()
+            }]
+        );
+        // Another connector (named differently) gets both.
+        let other = pushes(record, case, 1, "rt-eu");
+        assert_eq!(other.iter().filter(|(_, c)| !c.is_empty()).count(), 2);
+    }
+
+    fn txn(kind: &str, creator: &str, new_value: Option<&str>) -> Transaction {
+        Transaction {
+            id: 7,
+            kind: kind.into(),
+            creator: creator.into(),
+            new_value: new_value.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn ticket_transactions_become_acts_on_the_case() {
+        let (_, case) = world();
+        let alice = Actor::External {
+            name: "alice".into(),
+        };
+        assert_eq!(
+            act_of(
+                &txn("Correspond", "alice", None),
+                Some("Try this.\n"),
+                &case,
+                "-"
+            ),
+            Some((
+                alice.clone(),
+                Act::Reply {
+                    text: "Try this.".into(),
+                    wait: false
+                }
+            ))
+        );
+        // The requestor writing to RT is the customer writing.
+        assert_eq!(
+            act_of(
+                &txn("Correspond", "Ann@Example.com", None),
+                Some("Thanks"),
+                &case,
+                "-"
+            ),
+            Some((
+                Actor::Customer,
+                Act::CustomerMessage {
+                    text: "Thanks".into()
+                }
+            ))
+        );
+        assert_eq!(
+            act_of(&txn("Comment", "alice", None), Some("internal"), &case, "-"),
+            Some((
+                alice.clone(),
+                Act::Note {
+                    text: "internal".into()
+                }
+            ))
+        );
+        // Resolved before anyone wrote to the customer: the fallback text.
+        assert_eq!(
+            act_of(
+                &txn("Status", "alice", Some("resolved")),
+                None,
+                &case,
+                "Resolved by support."
+            ),
+            Some((
+                alice,
+                Act::Resolve {
+                    resolution: "Resolved by support.".into(),
+                    note: None
+                }
+            ))
+        );
+        assert_eq!(
+            act_of(&txn("Status", "alice", Some("open")), None, &case, "-"),
+            None
+        );
+        assert_eq!(
+            act_of(&txn("Comment", "alice", None), Some("  \n"), &case, "-"),
+            None
+        );
+        assert_eq!(
+            act_of(&txn("EmailRecord", "alice", None), None, &case, "-"),
+            None
+        );
+    }
+}

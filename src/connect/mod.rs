@@ -368,9 +368,12 @@ pub async fn run_relay(
     }
     let mut cfg = RelayConfig::new(Vec::new(), None);
     cfg.owner = cfg.owner.replacen("relay-", "tickets-", 1);
-    // A ticketing system is slower than a webhook receiver: a lease long
-    // enough for a batch of creates, and fewer at once.
-    cfg.lease = Duration::from_secs(300);
-    cfg.batch = 8;
+    // One message at a time, so a lease covers one case's calls (each at
+    // most `timeout`); short, so a message of a relay that died is taken
+    // up again soon. Should a slow relay and the one that took over work
+    // on one case at once, the ticket is still made once (it is looked for
+    // first); a comment may then be sent twice, never lost.
+    cfg.lease = Duration::from_secs(30);
+    cfg.batch = 1;
     relay_loop(store, cfg, Tickets(live), notify, &mut shutdown).await;
 }

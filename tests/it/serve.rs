@@ -227,7 +227,7 @@ fn listening(log: &str) -> Option<String> {
 /// A small blocking HTTP client over reqwest.
 pub(crate) struct Http {
     rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Http {
@@ -239,6 +239,9 @@ impl Http {
                 .unwrap(),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
+                // A fresh connection each time: a kept one the server closed
+                // while a test waited would fail the next request.
+                .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
         }

@@ -8,7 +8,7 @@
 use crate::common;
 
 use common::pg::TestDb;
-use fixpath::case::{Act, Actor, Case, Due, EventType, Refusal};
+use fixpath::case::{Act, Actor, Case, Due, EventType, External, Refusal};
 use fixpath::compiler::compile_texts;
 use fixpath::engine::{self, Channel, Reply, Session, StartOptions, Status, TrailEntry};
 use fixpath::escalation::{Note, Record};
@@ -19,8 +19,8 @@ use fixpath::store::postgres::PgStore;
 use fixpath::store::sqlite::SqliteStore;
 use fixpath::store::{
     Changed, Cursor, Escalation, EscalationChange, EscalationFilter, EscalationStatus, MailLink,
-    NewCase, NewUser, OutboxMessage, Result as StoreResult, Role, Saved, ScriptVersion, Sort,
-    StepWrite, Store, StoreError, StoredSession, User,
+    NewCase, NewUser, OutboxChannel, OutboxMessage, Result as StoreResult, Role, Saved,
+    ScriptVersion, Sort, StepWrite, Store, StoreError, StoredSession, TicketLink, User,
 };
 // The parts' methods, for the concrete stores (on `dyn Store` they come with it).
 use fixpath::store::{Escalations, Outbox, Schema, Sessions};
@@ -1979,6 +1979,12 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends! {
+    ticket_links(db) {
+        let store = db.open().await;
+        super::ticket_links(&*store).await;
+        store.close().await;
+    }
+
     story(db) {
         let store = db.open().await;
         super::story(&*store).await;
@@ -2713,4 +2719,147 @@ fn cpu_time() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The connectors' bookkeeping (section 12): `sync.` messages only while
+/// connectors are on, in their own channel; events from a connected system
+/// marked; links saved, read and leased to one poller at a time; the
+/// case's `external` list written without losing a change made meanwhile.
+pub async fn ticket_links(store: &dyn Store) {
+    let e = case_with(store, "k1", t(1), Due::default(), None, None).await;
+    let id = e.record.id.clone();
+    // Connectors off: no `sync.` message.
+    store
+        .change_escalation(&id, &by("mia", 4, Act::Note { text: "off".into() }), t(2))
+        .await
+        .unwrap();
+    // On, and a change that came from RT transaction 41.
+    let mut change = by(
+        "mia",
+        4,
+        Act::Note {
+            text: "from RT".into(),
+        },
+    );
+    change.mirror = true;
+    change.via = Some("rt#41".into());
+    let Changed::Ok(after) = store.change_escalation(&id, &change, t(3)).await.unwrap() else {
+        panic!("the note is taken");
+    };
+    let last = after.case.events.last().unwrap();
+    assert_eq!(last.via.as_deref(), Some("rt#41"));
+    assert!(
+        after.case.events[..after.case.events.len() - 1]
+            .iter()
+            .all(|e| e.via.is_none())
+    );
+    let sync = store
+        .lease_outbox_of(Some(OutboxChannel::Tickets), "tickets", t(4), t(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(sync.len(), 1, "{sync:?}");
+    assert_eq!(sync[0].event_type, "sync.escalation.note_added");
+    let payload: serde_json::Value = serde_json::from_str(&sync[0].payload).unwrap();
+    assert_eq!(
+        payload,
+        serde_json::json!({"event": "escalation.note_added", "escalation": id})
+    );
+    // The webhook relay never sees it.
+    let hooks = store
+        .lease_outbox_of(Some(OutboxChannel::Webhooks), "hooks", t(4), t(5), 100)
+        .await
+        .unwrap();
+    assert!(
+        hooks.iter().all(|m| !m.event_type.starts_with("sync.")),
+        "{hooks:?}"
+    );
+
+    // A link: none, then saved, then read back as saved.
+    assert_eq!(store.ticket_link(&id, "rt").await.unwrap(), None);
+    let mut link = TicketLink::new(&id, "rt");
+    store.save_ticket_link(&link, t(4)).await.unwrap();
+    // Not linked to a ticket yet: nothing to read back.
+    assert!(
+        store
+            .lease_ticket_links("rt", "a", t(5), t(6), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    link.external_id = Some("17".into());
+    link.url = Some("https://rt.example.com/Ticket/Display.html?id=17".into());
+    link.creator = Some("fixpath".into());
+    link.pushed = 3;
+    link.seen = 120;
+    store.save_ticket_link(&link, t(5)).await.unwrap();
+    assert_eq!(
+        store.ticket_link(&id, "rt").await.unwrap().as_ref(),
+        Some(&link)
+    );
+    // Leased to one poller until the next poll; then to the next one.
+    let a = store
+        .lease_ticket_links("rt", "a", t(6), t(8), 10)
+        .await
+        .unwrap();
+    assert_eq!(a, vec![link.clone()]);
+    assert!(
+        store
+            .lease_ticket_links("rt", "b", t(7), t(9), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .lease_ticket_links("other", "b", t(9), t(10), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .lease_ticket_links("rt", "b", t(8), t(10), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A resolved case's ticket is not read back.
+    link.open = false;
+    store.save_ticket_link(&link, t(9)).await.unwrap();
+    assert!(
+        store
+            .lease_ticket_links("rt", "c", t(20), t(21), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // `external`: added, replaced per system, and the case's own changes kept.
+    let ext = |system: &str, n: &str| External {
+        system: system.into(),
+        id: n.into(),
+        url: format!("https://{system}.example.com/{n}"),
+    };
+    store.link_external(&id, &ext("rt", "17")).await.unwrap();
+    store
+        .link_external(&id, &ext("zendesk", "4242"))
+        .await
+        .unwrap();
+    store.link_external(&id, &ext("rt", "18")).await.unwrap();
+    let now = store.escalation(&id).await.unwrap().unwrap();
+    assert_eq!(
+        now.case.external,
+        vec![ext("zendesk", "4242"), ext("rt", "18")]
+    );
+    assert_eq!(
+        now.record.notes.len(),
+        after.record.notes.len(),
+        "nothing else changed"
+    );
+    // Unknown cases: nothing to do, no error.
+    store
+        .link_external("esc-none", &ext("rt", "1"))
+        .await
+        .unwrap();
 }

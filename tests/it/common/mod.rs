@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod rt;
 
 use fixpath::http::auth::{STAFF_PREFIX, mint_token};
 use fixpath::http::{AppState, HttpConfig, router};
