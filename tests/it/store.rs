@@ -2241,7 +2241,7 @@ async fn postgres_instances_starting_together_migrate_once() {
         .collect();
     db.execute(
         // One row per embedded migration (`migrations/postgres/`), each once.
-        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 6 THEN \
+        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 7 THEN \
          RAISE EXCEPTION 'migrated more than once'; END IF; END $$",
     )
     .await;
