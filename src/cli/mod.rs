@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. `run` parses the arguments and
 //! returns the process exit code; `main` does nothing else.
 
+mod backup;
 mod formats;
 mod graph;
 mod lint;
@@ -40,6 +41,8 @@ pub enum Command {
     User(user::Args),
     /// Report outcomes per script: sessions, rates, times, cases, satisfaction, nodes
     Stats(stats::Args),
+    /// Copy the SQLite database while the server runs, and check the copy
+    Backup(backup::Args),
 }
 
 /// Exit codes of the contract (section 7).
@@ -92,6 +95,7 @@ where
         }
         Command::Serve(a) => serve::run(a, err),
         Command::Stats(a) => stats::run(a, out, err),
+        Command::Backup(a) => backup::run(a, out, err),
         Command::User(a) => {
             use std::io::IsTerminal;
             let stdin = std::io::stdin();

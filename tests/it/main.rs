@@ -8,6 +8,7 @@ mod common;
 
 mod api;
 mod authorpage;
+mod backup;
 mod breach;
 mod browser;
 mod cases;
