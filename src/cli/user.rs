@@ -21,6 +21,19 @@ pub struct Args {
 pub enum Command {
     /// Create a user and print its API token (last line of stdout)
     Add(AddArgs),
+    /// List the users: role, tier, web sign-in, tokens in use
+    List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
+    /// [default: fixpath-data/fixpath.db]
+    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
+    pub db: Option<String>,
+    /// The server's TOML config file, for its `db`
+    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -113,6 +126,7 @@ pub(super) fn run(
 ) -> anyhow::Result<u8> {
     match args.command {
         Command::Add(a) => add(a, input, terminal, out, err),
+        Command::List(a) => list(a, out, err),
     }
 }
 
@@ -224,9 +238,14 @@ fn add(
             } else {
                 ""
             };
+            // Only those who work at a tier are shown one.
+            let at_tier = match role {
+                Role::Agent | Role::Specialist => format!(" (tier {tier})"),
+                Role::Author | Role::Admin => String::new(),
+            };
             writeln!(
                 out,
-                "created {} `{}` (tier {tier}){with_password} in {db}",
+                "created {} `{}`{at_tier}{with_password} in {db}",
                 role.as_str(),
                 name.0
             )?;
@@ -238,6 +257,96 @@ fn add(
             Ok(exit::OK)
         }
     }
+}
+
+/// `fixpath user list`: one line per user, by name.
+fn list(
+    args: ListArgs,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let file = match args.config.as_deref().map(ConfigFile::load).transpose() {
+        Ok(f) => f,
+        Err(p) => {
+            writeln!(err, "error: {p}")?;
+            return Ok(exit::USAGE);
+        }
+    };
+    let db = match resolve_db(args.db.as_deref(), file.as_ref()) {
+        Ok(d) => d,
+        Err(p) => {
+            writeln!(err, "error: {p}")?;
+            return Ok(exit::USAGE);
+        }
+    };
+    // Listing must not leave an empty database behind a typo.
+    if let crate::server::config::Database::Sqlite {
+        file: Some(path), ..
+    } = &db
+        && !path.exists()
+    {
+        writeln!(
+            err,
+            "error: there is no database at `{}`\n  hint: name the server's with --db or FIXPATH_DB",
+            path.display()
+        )?;
+        return Ok(exit::USAGE);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let now = crate::clock::Clock::system().now();
+    let users = runtime.block_on(async {
+        let store = crate::server::open_store(&db).await?;
+        let res = store.list_users(now).await;
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    let users = match users {
+        Ok(Ok(u)) => u,
+        Ok(Err(e)) => {
+            writeln!(err, "error: could not read the users: {e}")?;
+            return Ok(exit::PROBLEMS);
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(exit::PROBLEMS);
+        }
+    };
+    if users.is_empty() {
+        writeln!(
+            out,
+            "no users in {db}; add one with `fixpath user add NAME --role ROLE`"
+        )?;
+        return Ok(exit::OK);
+    }
+    let width = users
+        .iter()
+        .map(|u| u.user.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(
+        out,
+        "{:width$}  {:10}  {:4}  {:11}  TOKENS",
+        "NAME", "ROLE", "TIER", "WEB SIGN-IN"
+    )?;
+    for u in &users {
+        let tier = match u.user.role {
+            Role::Agent | Role::Specialist => u.user.tier.to_string(),
+            Role::Author | Role::Admin => "-".to_owned(),
+        };
+        writeln!(
+            out,
+            "{:width$}  {:10}  {:4}  {:11}  {}",
+            u.user.name,
+            u.user.role.as_str(),
+            tier,
+            if u.password { "yes" } else { "no" },
+            u.tokens
+        )?;
+    }
+    Ok(exit::OK)
 }
 
 /// Prompts on `err` and reads a line from the terminal on stdin with its

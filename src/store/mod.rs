@@ -320,6 +320,16 @@ pub struct User {
     pub tier: u8,
 }
 
+/// A user as `fixpath user list` shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSummary {
+    pub user: User,
+    /// A password is set: the user can sign in to the web pages.
+    pub password: bool,
+    /// API tokens and web sign-ins not expired.
+    pub tokens: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub user: User,
@@ -493,6 +503,9 @@ pub trait Users: Send + Sync + 'static {
     async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>>;
     /// The user and their password hash, for signing in to the web pages.
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>>;
+    /// Every user by name, with whether they can sign in to the web pages
+    /// and how many of their tokens still open something at `now`.
+    async fn list_users(&self, now: OffsetDateTime) -> Result<Vec<UserSummary>>;
     /// Adds an API token; [`StoreError::NotFound`] for an unknown user.
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
     /// Adds a token that stops opening anything at `expires_at` (a web

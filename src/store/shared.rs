@@ -290,6 +290,36 @@ where
         .transpose()
     }
 
+    pub(super) async fn list_users<T>(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<super::UserSummary>>
+    where
+        T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
+        (String, String, i64, i64, i64): for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let rows = sqlx::query_as::<DB, (String, String, i64, i64, i64)>(
+            "SELECT u.name, u.role, CAST(u.tier AS BIGINT), \
+                 CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+                 (SELECT count(*) FROM tokens t \
+                  WHERE t.user_name = u.name AND (t.expires_at IS NULL OR t.expires_at > $1)) \
+             FROM users u ORDER BY u.name",
+        )
+        .bind(T::to_db(now))
+        .fetch_all(self.0)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(name, role, tier, password, tokens)| {
+                Ok(super::UserSummary {
+                    user: codec::user_from_row(name, role, tier)?,
+                    password: password != 0,
+                    tokens: u64::try_from(tokens).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     /// `I` is the backend's type of the count column.
     pub(super) async fn signin_failures<T, I>(
         &self,

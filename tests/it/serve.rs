@@ -975,3 +975,51 @@ fn a_bad_config_file_and_broken_scripts_are_refused() {
     assert!(stderr.contains("broken.yaml"), "{stderr}");
     assert!(stderr.contains("the server did not start"), "{stderr}");
 }
+
+#[test]
+fn user_list_shows_roles_tiers_sign_in_and_tokens() {
+    let dir = TempDir::new("user-list");
+    let list = || {
+        fixpath(dir.path())
+            .args(["user", "list", "--db", &dir.db()])
+            .output()
+            .unwrap()
+    };
+    // No database yet: refused, and none is made.
+    let none = list();
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("there is no database"));
+    assert!(!Path::new(&dir.db()).exists());
+
+    let ann = user_add(&dir, &["ann", "--role", "specialist", "--tier", "3"], None);
+    token_of(&ann);
+    let ada = user_add(
+        &dir,
+        &["ada", "--role", "author", "--password-stdin"],
+        Some("s3cret-pass-phrase\n"),
+    );
+    token_of(&ada);
+    // Authors and admins work at no tier: none is shown.
+    let stdout = String::from_utf8_lossy(&ada.stdout);
+    assert!(
+        stdout.contains("created author `ada`, with a password"),
+        "{stdout}"
+    );
+    let boss = user_add(&dir, &["boss", "--role", "admin"], None);
+    assert!(!String::from_utf8_lossy(&boss.stdout).contains("tier"));
+
+    let out = list();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "NAME  ROLE        TIER  WEB SIGN-IN  TOKENS\n\
+         ada   author      -     yes          1\n\
+         ann   specialist  3     no           1\n\
+         boss  admin       -     no           1\n"
+    );
+}

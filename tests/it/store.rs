@@ -1979,6 +1979,12 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends! {
+    users_listed(db) {
+        let store = db.open().await;
+        super::users_listed(&*store).await;
+        store.close().await;
+    }
+
     ticket_links(db) {
         let store = db.open().await;
         super::ticket_links(&*store).await;
@@ -2862,4 +2868,51 @@ pub async fn ticket_links(store: &dyn Store) {
         .link_external("esc-none", &ext("rt", "1"))
         .await
         .unwrap();
+}
+
+/// `list_users`: by name, with a password or not, and only the tokens that
+/// still open something (an expired web sign-in is not counted).
+pub async fn users_listed(store: &dyn Store) {
+    assert!(store.list_users(t(0)).await.unwrap().is_empty());
+    for (name, role, tier, password) in [
+        ("zoe", Role::Specialist, 3, None),
+        ("al", Role::Agent, 1, Some("$argon2id$v=19$fake".to_owned())),
+    ] {
+        store
+            .create_user(&NewUser {
+                user: user(name, role, tier),
+                password_hash: password,
+                token_hash: format!("h-{name}"),
+            })
+            .await
+            .unwrap();
+    }
+    store.add_token("zoe", "h-zoe-2").await.unwrap();
+    store
+        .add_expiring_token("al", "h-al-web", t(10), t(0))
+        .await
+        .unwrap();
+    let listed = store.list_users(t(5)).await.unwrap();
+    let rows: Vec<(&str, Role, u8, bool, u64)> = listed
+        .iter()
+        .map(|u| {
+            (
+                u.user.name.as_str(),
+                u.user.role,
+                u.user.tier,
+                u.password,
+                u.tokens,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("al", Role::Agent, 1, true, 2),
+            ("zoe", Role::Specialist, 3, false, 2)
+        ]
+    );
+    // Once the web sign-in has expired it is not counted.
+    let later = store.list_users(t(11)).await.unwrap();
+    assert_eq!(later[0].tokens, 1);
 }

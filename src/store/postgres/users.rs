@@ -39,6 +39,12 @@ impl Users for PgStore {
         Statements(&self.pool).user_by_name::<i16>(name).await
     }
 
+    async fn list_users(&self, now: OffsetDateTime) -> Result<Vec<crate::store::UserSummary>> {
+        Statements(&self.pool)
+            .list_users::<OffsetDateTime>(now)
+            .await
+    }
+
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
         Statements(&self.pool)
             .add_token::<OffsetDateTime>(name, token_hash, None)

@@ -34,6 +34,10 @@ impl Users for SqliteStore {
         Statements(&self.reader).user_by_name::<i64>(name).await
     }
 
+    async fn list_users(&self, now: OffsetDateTime) -> Result<Vec<crate::store::UserSummary>> {
+        Statements(&self.reader).list_users::<i64>(now).await
+    }
+
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()> {
         Statements(&self.writer)
             .add_token::<i64>(name, token_hash, None)
