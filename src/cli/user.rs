@@ -23,6 +23,18 @@ pub enum Command {
     Add(AddArgs),
     /// List the users: role, tier, web sign-in, tokens in use
     List(ListArgs),
+    /// Give a user a new API token (printed as the last line of stdout)
+    Token(NamedArgs),
+    /// Stop every API token and web sign-in of a user, at once
+    Revoke(NamedArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NamedArgs {
+    /// The user's name
+    pub name: String,
+    #[command(flatten)]
+    pub db: ListArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,6 +139,8 @@ pub(super) fn run(
     match args.command {
         Command::Add(a) => add(a, input, terminal, out, err),
         Command::List(a) => list(a, out, err),
+        Command::Token(a) => token(a, out, err),
+        Command::Revoke(a) => revoke(a, out, err),
     }
 }
 
@@ -259,27 +273,27 @@ fn add(
     }
 }
 
-/// `fixpath user list`: one line per user, by name.
-fn list(
-    args: ListArgs,
-    out: &mut dyn std::io::Write,
+/// The database `args` name, when it exists: a command that reads or
+/// changes users must not leave an empty database behind a typo. `None`
+/// once the reason was written to `err`.
+fn existing_db(
+    args: &ListArgs,
     err: &mut dyn std::io::Write,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<Option<crate::server::config::Database>> {
     let file = match args.config.as_deref().map(ConfigFile::load).transpose() {
         Ok(f) => f,
         Err(p) => {
             writeln!(err, "error: {p}")?;
-            return Ok(exit::USAGE);
+            return Ok(None);
         }
     };
     let db = match resolve_db(args.db.as_deref(), file.as_ref()) {
         Ok(d) => d,
         Err(p) => {
             writeln!(err, "error: {p}")?;
-            return Ok(exit::USAGE);
+            return Ok(None);
         }
     };
-    // Listing must not leave an empty database behind a typo.
     if let crate::server::config::Database::Sqlite {
         file: Some(path), ..
     } = &db
@@ -290,8 +304,113 @@ fn list(
             "error: there is no database at `{}`\n  hint: name the server's with --db or FIXPATH_DB",
             path.display()
         )?;
-        return Ok(exit::USAGE);
+        return Ok(None);
     }
+    Ok(Some(db))
+}
+
+/// `fixpath user token NAME`: a new API token, shown only this once.
+fn token(
+    args: NamedArgs,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let Some(db) = existing_db(&args.db, err)? else {
+        return Ok(exit::USAGE);
+    };
+    let token = mint_token(STAFF_PREFIX)
+        .map_err(|e| anyhow::anyhow!("no random numbers for a token: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let added = runtime.block_on(async {
+        let store = crate::server::open_store(&db).await?;
+        let res = store.add_token(&args.name, &token.hash).await;
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    match added {
+        Ok(Ok(())) => {
+            writeln!(
+                out,
+                "a new API token for `{}` (shown only this once; the user's other tokens keep working until `fixpath user revoke`):",
+                args.name
+            )?;
+            writeln!(out, "{}", token.plain)?;
+            Ok(exit::OK)
+        }
+        Ok(Err(StoreError::NotFound(_))) => {
+            writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
+            Ok(exit::PROBLEMS)
+        }
+        Ok(Err(e)) => {
+            writeln!(err, "error: could not add the token: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+    }
+}
+
+/// `fixpath user revoke NAME`: every token and web sign-in of the user
+/// stops working at once.
+fn revoke(
+    args: NamedArgs,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let Some(db) = existing_db(&args.db, err)? else {
+        return Ok(exit::USAGE);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let done = runtime.block_on(async {
+        let store = crate::server::open_store(&db).await?;
+        let res = match store.user_by_name(&args.name).await {
+            Ok(Some(_)) => store.revoke_tokens(&args.name).await.map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    match done {
+        Ok(Ok(Some(n))) => {
+            writeln!(
+                out,
+                "revoked {n} token(s) and sign-in(s) of `{}`: none of them opens anything any more; \
+                 `fixpath user token {}` gives a new one",
+                args.name, args.name
+            )?;
+            Ok(exit::OK)
+        }
+        Ok(Ok(None)) => {
+            writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
+            Ok(exit::PROBLEMS)
+        }
+        Ok(Err(e)) => {
+            writeln!(err, "error: could not revoke: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+    }
+}
+
+/// `fixpath user list`: one line per user, by name.
+fn list(
+    args: ListArgs,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let Some(db) = existing_db(&args, err)? else {
+        return Ok(exit::USAGE);
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -508,6 +508,10 @@ pub trait Users: Send + Sync + 'static {
     async fn list_users(&self, now: OffsetDateTime) -> Result<Vec<UserSummary>>;
     /// Adds an API token; [`StoreError::NotFound`] for an unknown user.
     async fn add_token(&self, name: &str, token_hash: &str) -> Result<()>;
+    /// Deletes every token of the user, API tokens and web sign-ins alike:
+    /// each request reads its token from the store, so they stop opening
+    /// anything at once, on every instance. How many there were.
+    async fn revoke_tokens(&self, name: &str) -> Result<u64>;
     /// Adds a token that stops opening anything at `expires_at` (a web
     /// sign-in); tokens expired at `now` are deleted on the way.
     /// [`StoreError::NotFound`] for an unknown user.

@@ -290,6 +290,17 @@ where
         .transpose()
     }
 
+    pub(super) async fn revoke_tokens(&self, name: &str) -> Result<u64> {
+        let gone = sqlx::query_as::<DB, (String,)>(
+            "DELETE FROM tokens WHERE user_name = $1 RETURNING token_hash",
+        )
+        .bind(name)
+        .fetch_all(self.0)
+        .await
+        .map_err(db)?;
+        Ok(gone.len() as u64)
+    }
+
     pub(super) async fn list_users<T>(
         &self,
         now: time::OffsetDateTime,

@@ -1023,3 +1023,63 @@ fn user_list_shows_roles_tiers_sign_in_and_tokens() {
          boss  admin       -     no           1\n"
     );
 }
+
+#[test]
+fn user_token_and_revoke_take_effect_at_once_on_every_instance() {
+    let dir = TempDir::with_scripts("user-revoke");
+    let user = |args: &[&str]| {
+        fixpath(dir.path())
+            .arg("user")
+            .args(args)
+            .args(["--db", &dir.db()])
+            .output()
+            .unwrap()
+    };
+    let first = token_of(&user_add(&dir, &["boss", "--role", "admin"], None));
+    let (a, b) = (Server::start(&dir, &[]), Server::start(&dir, &[]));
+    let second = token_of(&user(&["token", "boss"]));
+    assert_ne!(first, second);
+    let http = Http::new();
+    let queue_page = |server: &Server, token: &str| {
+        http.send(
+            http.client
+                .get(server.url("/queue"))
+                .header("cookie", format!("fp_staff={token}")),
+        )
+    };
+    for server in [&a, &b] {
+        for t in [&first, &second] {
+            let (status, body) = http.get(&server.url("/api/v1/escalations"), Some(t));
+            assert_eq!(status, 200, "{body:#}");
+        }
+        let (status, page) = queue_page(server, &first);
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("Signed in as <strong>boss</strong>"),
+            "{page}"
+        );
+    }
+
+    let revoked = user(&["revoke", "boss"]);
+    assert_eq!(revoked.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&revoked.stdout);
+    assert!(said.contains("revoked 2 token(s)"), "{said}");
+    // The very next request, on either instance: the API refuses both
+    // tokens, and the web sign-in is gone (the sign-in form instead).
+    for server in [&a, &b] {
+        for t in [&first, &second] {
+            let (status, body) = http.get(&server.url("/api/v1/escalations"), Some(t));
+            assert_eq!(status, 401, "{body:#}");
+        }
+        let (_, page) = queue_page(server, &first);
+        assert!(!page.contains("Signed in as"), "{page}");
+        assert!(page.contains(r#"action="/signin""#), "{page}");
+    }
+
+    let unknown = user(&["revoke", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user named `nobody`"));
+    let unknown = user(&["token", "nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(unknown.stdout.is_empty());
+}

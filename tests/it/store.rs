@@ -2915,4 +2915,9 @@ pub async fn users_listed(store: &dyn Store) {
     // Once the web sign-in has expired it is not counted.
     let later = store.list_users(t(11)).await.unwrap();
     assert_eq!(later[0].tokens, 1);
+    // Revoking: every token of the user, none of the others.
+    assert_eq!(store.revoke_tokens("zoe").await.unwrap(), 2);
+    assert_eq!(store.user_by_token("h-zoe-2", t(5)).await.unwrap(), None);
+    assert!(store.user_by_token("h-al", t(5)).await.unwrap().is_some());
+    assert_eq!(store.revoke_tokens("zoe").await.unwrap(), 0);
 }

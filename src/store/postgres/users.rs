@@ -51,6 +51,10 @@ impl Users for PgStore {
             .await
     }
 
+    async fn revoke_tokens(&self, name: &str) -> Result<u64> {
+        Statements(&self.pool).revoke_tokens(name).await
+    }
+
     async fn add_expiring_token(
         &self,
         name: &str,

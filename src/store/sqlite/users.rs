@@ -44,6 +44,10 @@ impl Users for SqliteStore {
             .await
     }
 
+    async fn revoke_tokens(&self, name: &str) -> Result<u64> {
+        Statements(&self.writer).revoke_tokens(name).await
+    }
+
     async fn add_expiring_token(
         &self,
         name: &str,
