@@ -27,6 +27,10 @@ pub enum Command {
     Token(NamedArgs),
     /// Stop every API token and web sign-in of a user, at once
     Revoke(NamedArgs),
+    /// Disable a user: their tokens and sign-ins open nothing, and they cannot sign in
+    Disable(NamedArgs),
+    /// Enable a disabled user again (their tokens work again)
+    Enable(NamedArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,6 +145,8 @@ pub(super) fn run(
         Command::List(a) => list(a, out, err),
         Command::Token(a) => token(a, out, err),
         Command::Revoke(a) => revoke(a, out, err),
+        Command::Disable(a) => set_disabled(a, true, out, err),
+        Command::Enable(a) => set_disabled(a, false, out, err),
     }
 }
 
@@ -369,9 +375,13 @@ fn revoke(
         .build()?;
     let done = runtime.block_on(async {
         let store = crate::server::open_store(&db).await?;
-        let res = match store.user_by_name(&args.name).await {
-            Ok(Some(_)) => store.revoke_tokens(&args.name).await.map(Some),
-            Ok(None) => Ok(None),
+        // A disabled user is revoked too: `user_by_name` would not find them.
+        let now = crate::clock::Clock::system().now();
+        let res = match store.list_users(now).await {
+            Ok(users) if users.iter().any(|u| u.user.name == args.name) => {
+                store.revoke_tokens(&args.name).await.map(Some)
+            }
+            Ok(_) => Ok(None),
             Err(e) => Err(e),
         };
         store.close().await;
@@ -393,6 +403,54 @@ fn revoke(
         }
         Ok(Err(e)) => {
             writeln!(err, "error: could not revoke: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+    }
+}
+
+/// `fixpath user disable NAME` and `enable NAME`.
+fn set_disabled(
+    args: NamedArgs,
+    disabled: bool,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let Some(db) = existing_db(&args.db, err)? else {
+        return Ok(exit::USAGE);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let done = runtime.block_on(async {
+        let store = crate::server::open_store(&db).await?;
+        let res = store.set_disabled(&args.name, disabled).await;
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    match done {
+        Ok(Ok(true)) if disabled => {
+            writeln!(
+                out,
+                "disabled `{}`: their tokens and sign-ins open nothing and they cannot sign in, \
+                 until `fixpath user enable {}`",
+                args.name, args.name
+            )?;
+            Ok(exit::OK)
+        }
+        Ok(Ok(true)) => {
+            writeln!(out, "enabled `{}`: their tokens work again", args.name)?;
+            Ok(exit::OK)
+        }
+        Ok(Ok(false)) => {
+            writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
+            Ok(exit::PROBLEMS)
+        }
+        Ok(Err(e)) => {
+            writeln!(err, "error: could not change the user: {e}")?;
             Ok(exit::PROBLEMS)
         }
         Err(e) => {
@@ -447,8 +505,8 @@ fn list(
         .max(4);
     writeln!(
         out,
-        "{:width$}  {:10}  {:4}  {:11}  TOKENS",
-        "NAME", "ROLE", "TIER", "WEB SIGN-IN"
+        "{:width$}  {:10}  {:4}  {:11}  {:6}  STATE",
+        "NAME", "ROLE", "TIER", "WEB SIGN-IN", "TOKENS"
     )?;
     for u in &users {
         let tier = match u.user.role {
@@ -457,12 +515,13 @@ fn list(
         };
         writeln!(
             out,
-            "{:width$}  {:10}  {:4}  {:11}  {}",
+            "{:width$}  {:10}  {:4}  {:11}  {:<6}  {}",
             u.user.name,
             u.user.role.as_str(),
             tier,
             if u.password { "yes" } else { "no" },
-            u.tokens
+            u.tokens,
+            if u.disabled { "disabled" } else { "active" }
         )?;
     }
     Ok(exit::OK)

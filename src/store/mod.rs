@@ -328,6 +328,8 @@ pub struct UserSummary {
     pub password: bool,
     /// API tokens and web sign-ins not expired.
     pub tokens: u64,
+    /// Disabled: nothing of theirs opens anything until enabled.
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -501,7 +503,8 @@ pub trait Users: Send + Sync + 'static {
     async fn create_user(&self, u: &NewUser) -> Result<()>;
     /// The user a token belongs to, unless the token has expired at `now`.
     async fn user_by_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<User>>;
-    /// The user and their password hash, for signing in to the web pages.
+    /// The user and their password hash, for signing in to the web pages;
+    /// `None` for a disabled user too.
     async fn user_by_name(&self, name: &str) -> Result<Option<(User, Option<String>)>>;
     /// Every user by name, with whether they can sign in to the web pages
     /// and how many of their tokens still open something at `now`.
@@ -512,6 +515,10 @@ pub trait Users: Send + Sync + 'static {
     /// each request reads its token from the store, so they stop opening
     /// anything at once, on every instance. How many there were.
     async fn revoke_tokens(&self, name: &str) -> Result<u64>;
+    /// Disables or enables the user; `false` when there is no such user.
+    /// A disabled user's tokens and sign-ins are kept but open nothing, and
+    /// [`Users::user_by_name`] does not find them (no sign-in).
+    async fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool>;
     /// Adds a token that stops opening anything at `expires_at` (a web
     /// sign-in); tokens expired at `now` are deleted on the way.
     /// [`StoreError::NotFound`] for an unknown user.

@@ -263,7 +263,8 @@ where
     {
         sqlx::query_as::<DB, (String, String, I)>(
             "SELECT u.name, u.role, u.tier FROM tokens t JOIN users u ON u.name = t.user_name \
-             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)",
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) \
+               AND u.disabled = 0",
         )
         .bind(token_hash)
         .bind(T::to_db(now))
@@ -280,7 +281,7 @@ where
         (String, String, I, Option<String>): for<'r> FromRow<'r, DB::Row> + Send + Unpin,
     {
         sqlx::query_as::<DB, (String, String, I, Option<String>)>(
-            "SELECT name, role, tier, password_hash FROM users WHERE name = $1",
+            "SELECT name, role, tier, password_hash FROM users WHERE name = $1 AND disabled = 0",
         )
         .bind(name)
         .fetch_optional(self.0)
@@ -288,6 +289,19 @@ where
         .map_err(db)?
         .map(|(name, role, tier, hash)| Ok((codec::user_from_row(name, role, tier)?, hash)))
         .transpose()
+    }
+
+    /// Whether the user exists (and is now disabled or enabled).
+    pub(super) async fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool> {
+        let found = sqlx::query_as::<DB, (String,)>(
+            "UPDATE users SET disabled = $1 WHERE name = $2 RETURNING name",
+        )
+        .bind(i64::from(disabled))
+        .bind(name)
+        .fetch_optional(self.0)
+        .await
+        .map_err(db)?;
+        Ok(found.is_some())
     }
 
     pub(super) async fn revoke_tokens(&self, name: &str) -> Result<u64> {
@@ -307,13 +321,14 @@ where
     ) -> Result<Vec<super::UserSummary>>
     where
         T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
-        (String, String, i64, i64, i64): for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+        (String, String, i64, i64, i64, i64): for<'r> FromRow<'r, DB::Row> + Send + Unpin,
     {
-        let rows = sqlx::query_as::<DB, (String, String, i64, i64, i64)>(
+        let rows = sqlx::query_as::<DB, (String, String, i64, i64, i64, i64)>(
             "SELECT u.name, u.role, CAST(u.tier AS BIGINT), \
                  CAST(CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT), \
                  (SELECT count(*) FROM tokens t \
-                  WHERE t.user_name = u.name AND (t.expires_at IS NULL OR t.expires_at > $1)) \
+                  WHERE t.user_name = u.name AND (t.expires_at IS NULL OR t.expires_at > $1)), \
+                 CAST(u.disabled AS BIGINT) \
              FROM users u ORDER BY u.name",
         )
         .bind(T::to_db(now))
@@ -321,11 +336,12 @@ where
         .await
         .map_err(db)?;
         rows.into_iter()
-            .map(|(name, role, tier, password, tokens)| {
+            .map(|(name, role, tier, password, tokens, disabled)| {
                 Ok(super::UserSummary {
                     user: codec::user_from_row(name, role, tier)?,
                     password: password != 0,
                     tokens: u64::try_from(tokens).unwrap_or(0),
+                    disabled: disabled != 0,
                 })
             })
             .collect()

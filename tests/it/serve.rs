@@ -1017,10 +1017,10 @@ fn user_list_shows_roles_tiers_sign_in_and_tokens() {
     );
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "NAME  ROLE        TIER  WEB SIGN-IN  TOKENS\n\
-         ada   author      -     yes          1\n\
-         ann   specialist  3     no           1\n\
-         boss  admin       -     no           1\n"
+        "NAME  ROLE        TIER  WEB SIGN-IN  TOKENS  STATE\n\
+         ada   author      -     yes          1       active\n\
+         ann   specialist  3     no           1       active\n\
+         boss  admin       -     no           1       active\n"
     );
 }
 
@@ -1060,6 +1060,24 @@ fn user_token_and_revoke_take_effect_at_once_on_every_instance() {
         );
     }
 
+    // Disabled: nothing of boss's opens anything, on either instance; the
+    // tokens are kept, so enabling brings them back.
+    let disabled = user(&["disable", "boss"]);
+    assert_eq!(disabled.status.code(), Some(0));
+    let listed = String::from_utf8(user(&["list"]).stdout).unwrap();
+    assert!(listed.contains("2       disabled"), "{listed}");
+    for server in [&a, &b] {
+        let (status, _) = http.get(&server.url("/api/v1/escalations"), Some(&first));
+        assert_eq!(status, 401);
+        let (_, page) = queue_page(server, &second);
+        assert!(!page.contains("Signed in as"), "{page}");
+    }
+    assert_eq!(user(&["enable", "boss"]).status.code(), Some(0));
+    for server in [&a, &b] {
+        let (status, _) = http.get(&server.url("/api/v1/escalations"), Some(&second));
+        assert_eq!(status, 200);
+    }
+
     let revoked = user(&["revoke", "boss"]);
     assert_eq!(revoked.status.code(), Some(0));
     let said = String::from_utf8_lossy(&revoked.stdout);
@@ -1079,6 +1097,10 @@ fn user_token_and_revoke_take_effect_at_once_on_every_instance() {
     let unknown = user(&["revoke", "nobody"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user named `nobody`"));
+    for cmd in ["disable", "enable"] {
+        let unknown = user(&[cmd, "nobody"]);
+        assert_eq!(unknown.status.code(), Some(1), "{cmd}");
+    }
     let unknown = user(&["token", "nobody"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(unknown.stdout.is_empty());

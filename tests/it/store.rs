@@ -2247,7 +2247,7 @@ async fn postgres_instances_starting_together_migrate_once() {
         .collect();
     db.execute(
         // One row per embedded migration (`migrations/postgres/`), each once.
-        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 7 THEN \
+        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 8 THEN \
          RAISE EXCEPTION 'migrated more than once'; END IF; END $$",
     )
     .await;
@@ -2920,4 +2920,15 @@ pub async fn users_listed(store: &dyn Store) {
     assert_eq!(store.user_by_token("h-zoe-2", t(5)).await.unwrap(), None);
     assert!(store.user_by_token("h-al", t(5)).await.unwrap().is_some());
     assert_eq!(store.revoke_tokens("zoe").await.unwrap(), 0);
+    // Disabled: no token opens anything, no sign-in finds them; enabled
+    // again, the same tokens work.
+    assert!(store.set_disabled("al", true).await.unwrap());
+    assert_eq!(store.user_by_token("h-al", t(5)).await.unwrap(), None);
+    assert_eq!(store.user_by_name("al").await.unwrap(), None);
+    let listed = store.list_users(t(5)).await.unwrap();
+    assert!(listed[0].disabled && !listed[1].disabled);
+    assert!(store.set_disabled("al", false).await.unwrap());
+    assert!(store.user_by_token("h-al", t(5)).await.unwrap().is_some());
+    assert!(store.user_by_name("al").await.unwrap().is_some());
+    assert!(!store.set_disabled("nobody", true).await.unwrap());
 }

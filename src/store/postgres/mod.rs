@@ -97,6 +97,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         "ticket links",
         include_str!("../../../migrations/postgres/0007_ticket_links.sql"),
     ),
+    (
+        8,
+        "user disabled",
+        include_str!("../../../migrations/postgres/0008_user_disabled.sql"),
+    ),
 ];
 
 /// The default pool size: enough connections for two cores to keep the

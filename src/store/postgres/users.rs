@@ -51,6 +51,10 @@ impl Users for PgStore {
             .await
     }
 
+    async fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool> {
+        Statements(&self.pool).set_disabled(name, disabled).await
+    }
+
     async fn revoke_tokens(&self, name: &str) -> Result<u64> {
         Statements(&self.pool).revoke_tokens(name).await
     }

@@ -82,6 +82,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         "ticket links",
         include_str!("../../../migrations/sqlite/0007_ticket_links.sql"),
     ),
+    (
+        8,
+        "user disabled",
+        include_str!("../../../migrations/sqlite/0008_user_disabled.sql"),
+    ),
 ];
 
 /// Readers in the pool; reads run in parallel in WAL mode.

@@ -44,6 +44,10 @@ impl Users for SqliteStore {
             .await
     }
 
+    async fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool> {
+        Statements(&self.writer).set_disabled(name, disabled).await
+    }
+
     async fn revoke_tokens(&self, name: &str) -> Result<u64> {
         Statements(&self.writer).revoke_tokens(name).await
     }
