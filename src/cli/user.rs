@@ -31,6 +31,20 @@ pub enum Command {
     Disable(NamedArgs),
     /// Enable a disabled user again (their tokens work again)
     Enable(NamedArgs),
+    /// Set a user's password for the web pages (their web sign-ins end)
+    Passwd(PasswdArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PasswdArgs {
+    /// The user's name
+    pub name: String,
+    /// Read the password from the first line of stdin; on a terminal it is asked for twice and
+    /// not shown as it is typed
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub db: ListArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +161,7 @@ pub(super) fn run(
         Command::Revoke(a) => revoke(a, out, err),
         Command::Disable(a) => set_disabled(a, true, out, err),
         Command::Enable(a) => set_disabled(a, false, out, err),
+        Command::Passwd(a) => passwd(a, input, terminal, out, err),
     }
 }
 
@@ -184,32 +199,10 @@ fn add(
         .unwrap_or(if role == Role::Specialist { 2 } else { 1 });
 
     let password_hash = if args.password_stdin {
-        let line = if terminal {
-            let first = read_unseen(
-                input,
-                &format!("Password for `{}` (not shown): ", name.0),
-                err,
-            )?;
-            let again = read_unseen(input, "The same password again: ", err)?;
-            if first != again {
-                writeln!(err, "error: the two passwords differ; nothing was created")?;
-                return Ok(exit::USAGE);
-            }
-            first
-        } else {
-            let mut line = String::new();
-            input.read_line(&mut line)?;
-            line
-        };
-        let password = line.trim_end_matches(['\n', '\r']);
-        if password.is_empty() {
-            writeln!(
-                err,
-                "error: --password-stdin read an empty password\n  hint: e.g. `printf '%s\\n' \"$PASSWORD\" | fixpath user add ...`"
-            )?;
-            return Ok(exit::USAGE);
+        match read_password(input, terminal, &name.0, err)? {
+            Some(p) => Some(hash_password(&p)?),
+            None => return Ok(exit::USAGE),
         }
-        Some(hash_password(password)?)
     } else {
         None
     };
@@ -451,6 +444,88 @@ fn set_disabled(
         }
         Ok(Err(e)) => {
             writeln!(err, "error: could not change the user: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(exit::PROBLEMS)
+        }
+    }
+}
+
+/// The password of `--password-stdin`: typed twice unseen on a terminal,
+/// else the first line of stdin. `None` once the reason it cannot be used
+/// was written to `err`.
+fn read_password(
+    input: &mut dyn BufRead,
+    terminal: bool,
+    name: &str,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<Option<String>> {
+    let line = if terminal {
+        let first = read_unseen(input, &format!("Password for `{name}` (not shown): "), err)?;
+        let again = read_unseen(input, "The same password again: ", err)?;
+        if first != again {
+            writeln!(err, "error: the two passwords differ; nothing was changed")?;
+            return Ok(None);
+        }
+        first
+    } else {
+        let mut line = String::new();
+        input.read_line(&mut line)?;
+        line
+    };
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        writeln!(
+            err,
+            "error: --password-stdin read an empty password\n  hint: e.g. `printf '%s\\n' \"$PASSWORD\" | fixpath user ...`"
+        )?;
+        return Ok(None);
+    }
+    Ok(Some(password.to_owned()))
+}
+
+/// `fixpath user passwd NAME --password-stdin`: a new password for the web
+/// pages; the user's web sign-ins end (their API tokens stay).
+fn passwd(
+    args: PasswdArgs,
+    input: &mut dyn BufRead,
+    terminal: bool,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<u8> {
+    let Some(db) = existing_db(&args.db, err)? else {
+        return Ok(exit::USAGE);
+    };
+    let Some(password) = read_password(input, terminal, &args.name, err)? else {
+        return Ok(exit::USAGE);
+    };
+    let hash = hash_password(&password)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let done = runtime.block_on(async {
+        let store = crate::server::open_store(&db).await?;
+        let res = store.set_password(&args.name, &hash).await;
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    match done {
+        Ok(Ok(true)) => {
+            writeln!(
+                out,
+                "set a new password for `{}`; their web sign-ins have ended, their API tokens still work",
+                args.name
+            )?;
+            Ok(exit::OK)
+        }
+        Ok(Ok(false)) => {
+            writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
+            Ok(exit::PROBLEMS)
+        }
+        Ok(Err(e)) => {
+            writeln!(err, "error: could not set the password: {e}")?;
             Ok(exit::PROBLEMS)
         }
         Err(e) => {

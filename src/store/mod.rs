@@ -519,6 +519,9 @@ pub trait Users: Send + Sync + 'static {
     /// A disabled user's tokens and sign-ins are kept but open nothing, and
     /// [`Users::user_by_name`] does not find them (no sign-in).
     async fn set_disabled(&self, name: &str, disabled: bool) -> Result<bool>;
+    /// Sets the user's password hash and ends their web sign-ins (their
+    /// API tokens stay); `false` when there is no such user.
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool>;
     /// Adds a token that stops opening anything at `expires_at` (a web
     /// sign-in); tokens expired at `now` are deleted on the way.
     /// [`StoreError::NotFound`] for an unknown user.

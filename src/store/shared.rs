@@ -304,6 +304,29 @@ where
         Ok(found.is_some())
     }
 
+    /// In one transaction: the password set, and the web sign-ins (the
+    /// tokens that expire) deleted, when the user exists.
+    pub(super) async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool> {
+        let mut tx = self.0.begin().await.map_err(db)?;
+        let found = sqlx::query_as::<DB, (String,)>(
+            "UPDATE users SET password_hash = $1 WHERE name = $2 RETURNING name",
+        )
+        .bind(password_hash)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if found.is_some() {
+            sqlx::query::<DB>("DELETE FROM tokens WHERE user_name = $1 AND expires_at IS NOT NULL")
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(found.is_some())
+    }
+
     pub(super) async fn revoke_tokens(&self, name: &str) -> Result<u64> {
         let gone = sqlx::query_as::<DB, (String,)>(
             "DELETE FROM tokens WHERE user_name = $1 RETURNING token_hash",

@@ -1097,6 +1097,46 @@ fn user_token_and_revoke_take_effect_at_once_on_every_instance() {
     let unknown = user(&["revoke", "nobody"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user named `nobody`"));
+    // A new password: read from stdin, refused for nobody, and an empty one
+    // is refused before anything changes.
+    let passwd = |name: &str, stdin: &str| {
+        use std::io::Write;
+        let mut child = fixpath(dir.path())
+            .args([
+                "user",
+                "passwd",
+                name,
+                "--password-stdin",
+                "--db",
+                &dir.db(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let set = passwd("boss", "a new long pass phrase\n");
+    assert_eq!(
+        set.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let listed = String::from_utf8(user(&["list"]).stdout).unwrap();
+    assert!(listed.contains("boss  admin       -     yes"), "{listed}");
+    assert_eq!(passwd("boss", "\n").status.code(), Some(2));
+    assert_eq!(
+        passwd("nobody", "another pass phrase\n").status.code(),
+        Some(1)
+    );
     for cmd in ["disable", "enable"] {
         let unknown = user(&[cmd, "nobody"]);
         assert_eq!(unknown.status.code(), Some(1), "{cmd}");

@@ -2931,4 +2931,20 @@ pub async fn users_listed(store: &dyn Store) {
     assert!(store.user_by_token("h-al", t(5)).await.unwrap().is_some());
     assert!(store.user_by_name("al").await.unwrap().is_some());
     assert!(!store.set_disabled("nobody", true).await.unwrap());
+    // A new password ends the web sign-ins, not the API tokens.
+    store
+        .add_expiring_token("al", "h-al-web2", t(60), t(5))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .set_password("al", "$argon2id$v=19$new")
+            .await
+            .unwrap()
+    );
+    let (_, hash) = store.user_by_name("al").await.unwrap().unwrap();
+    assert_eq!(hash.as_deref(), Some("$argon2id$v=19$new"));
+    assert_eq!(store.user_by_token("h-al-web2", t(6)).await.unwrap(), None);
+    assert!(store.user_by_token("h-al", t(6)).await.unwrap().is_some());
+    assert!(!store.set_password("nobody", "x").await.unwrap());
 }

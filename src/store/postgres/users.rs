@@ -55,6 +55,12 @@ impl Users for PgStore {
         Statements(&self.pool).set_disabled(name, disabled).await
     }
 
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool> {
+        Statements(&self.pool)
+            .set_password(name, password_hash)
+            .await
+    }
+
     async fn revoke_tokens(&self, name: &str) -> Result<u64> {
         Statements(&self.pool).revoke_tokens(name).await
     }

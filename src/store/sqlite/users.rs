@@ -48,6 +48,12 @@ impl Users for SqliteStore {
         Statements(&self.writer).set_disabled(name, disabled).await
     }
 
+    async fn set_password(&self, name: &str, password_hash: &str) -> Result<bool> {
+        Statements(&self.writer)
+            .set_password(name, password_hash)
+            .await
+    }
+
     async fn revoke_tokens(&self, name: &str) -> Result<u64> {
         Statements(&self.writer).revoke_tokens(name).await
     }
