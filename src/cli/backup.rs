@@ -7,7 +7,7 @@
 //! checked (`PRAGMA integrity_check`) before the command says it is done.
 
 use super::exit;
-use crate::server::config::{ConfigFile, Database, resolve_db};
+use crate::server::config::Database;
 use clap::Parser;
 use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -40,13 +40,8 @@ pub(super) fn run(
     let usage = |err: &mut dyn std::io::Write, m: &dyn std::fmt::Display| {
         writeln!(err, "error: {m}").map(|()| exit::USAGE)
     };
-    let file = match args.config.as_deref().map(ConfigFile::load).transpose() {
-        Ok(f) => f,
-        Err(p) => return Ok(usage(err, &p)?),
-    };
-    let db = match resolve_db(args.db.as_deref(), file.as_ref()) {
-        Ok(d) => d,
-        Err(p) => return Ok(usage(err, &p)?),
+    let Some(db) = super::existing_db(args.db.as_deref(), args.config.as_deref(), err)? else {
+        return Ok(exit::USAGE);
     };
     let source = match db {
         Database::Sqlite {
@@ -63,15 +58,6 @@ pub(super) fn run(
             )?);
         }
     };
-    if !source.is_file() {
-        return Ok(usage(
-            err,
-            &format!(
-                "there is no database at `{}`\n  hint: name the server's with --db or FIXPATH_DB",
-                source.display()
-            ),
-        )?);
-    }
     if args.out.exists() {
         return Ok(usage(
             err,

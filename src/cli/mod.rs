@@ -45,6 +45,57 @@ pub enum Command {
     Backup(backup::Args),
 }
 
+/// Whether `db` names an SQLite file that is not there (said on `err`):
+/// a command that reads or changes the server's data refuses it rather
+/// than leave an empty database behind a typo.
+pub(crate) fn no_database(
+    db: &crate::server::config::Database,
+    err: &mut dyn std::io::Write,
+) -> std::io::Result<bool> {
+    if let crate::server::config::Database::Sqlite {
+        file: Some(path), ..
+    } = db
+        && !path.is_file()
+    {
+        writeln!(
+            err,
+            "error: there is no database at `{}`\n  hint: name the server's with --db or FIXPATH_DB",
+            path.display()
+        )?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// The server's database from `--db` and `--config`, when it exists: a
+/// command that reads or changes the server's data must not leave an empty
+/// database behind a typo. `None` once the reason was written to `err`.
+pub(crate) fn existing_db(
+    db: Option<&str>,
+    config: Option<&std::path::Path>,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<Option<crate::server::config::Database>> {
+    use crate::server::config::{ConfigFile, resolve_db};
+    let file = match config.map(ConfigFile::load).transpose() {
+        Ok(f) => f,
+        Err(p) => {
+            writeln!(err, "error: {p}")?;
+            return Ok(None);
+        }
+    };
+    let db = match resolve_db(db, file.as_ref()) {
+        Ok(d) => d,
+        Err(p) => {
+            writeln!(err, "error: {p}")?;
+            return Ok(None);
+        }
+    };
+    if no_database(&db, err)? {
+        return Ok(None);
+    }
+    Ok(Some(db))
+}
+
 /// Exit codes of the contract (section 7).
 pub mod exit {
     pub const OK: u8 = 0;

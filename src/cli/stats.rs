@@ -139,17 +139,7 @@ pub(super) fn run(
         Ok(d) => d,
         Err(p) => return Ok(usage(err, &p)?),
     };
-    // Reading figures must not leave an empty database behind a typo.
-    if let crate::server::config::Database::Sqlite {
-        file: Some(path), ..
-    } = &db
-        && !path.exists()
-    {
-        writeln!(
-            err,
-            "error: there is no database at `{}`\n  hint: name the server's with --db or FIXPATH_DB",
-            path.display()
-        )?;
+    if super::no_database(&db, err)? {
         return Ok(exit::USAGE);
     }
     let scripts = args

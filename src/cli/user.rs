@@ -219,21 +219,17 @@ fn add(
         token_hash: token.hash,
     };
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let created = runtime.block_on(async {
-        let store = crate::server::open_store(&db).await?;
-        let res = store.create_user(&new).await;
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
+    let new = &new;
+    let Some(created) = on_store(
+        &db,
+        err,
+        |store| async move { store.create_user(new).await },
+    )?
+    else {
+        return Ok(exit::PROBLEMS);
+    };
     match created {
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            Ok(exit::PROBLEMS)
-        }
-        Ok(Err(StoreError::Duplicate(_))) => {
+        Err(StoreError::Duplicate(_)) => {
             writeln!(
                 err,
                 "error: a user named `{}` already exists in {db}\n  hint: pick another name",
@@ -241,11 +237,11 @@ fn add(
             )?;
             Ok(exit::PROBLEMS)
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             writeln!(err, "error: could not create the user: {e}")?;
             Ok(exit::PROBLEMS)
         }
-        Ok(Ok(())) => {
+        Ok(()) => {
             let with_password = if new.password_hash.is_some() {
                 ", with a password for the web pages"
             } else {
@@ -272,40 +268,42 @@ fn add(
     }
 }
 
-/// The database `args` name, when it exists: a command that reads or
-/// changes users must not leave an empty database behind a typo. `None`
-/// once the reason was written to `err`.
+/// Runs `act` on the store of `db`, then closes it; `None` when the store
+/// could not be opened (said on `err`). `act`'s own result is the caller's
+/// to word.
+fn on_store<T, F, Fut>(
+    db: &crate::server::config::Database,
+    err: &mut dyn std::io::Write,
+    act: F,
+) -> anyhow::Result<Option<Result<T, StoreError>>>
+where
+    F: FnOnce(std::sync::Arc<dyn crate::store::Store>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let done = runtime.block_on(async {
+        let store = crate::server::open_store(db).await?;
+        let res = act(store.store()).await;
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    match done {
+        Ok(res) => Ok(Some(res)),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(None)
+        }
+    }
+}
+
+/// The database `args` name, when it exists (see [`super::existing_db`]).
 fn existing_db(
     args: &ListArgs,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Option<crate::server::config::Database>> {
-    let file = match args.config.as_deref().map(ConfigFile::load).transpose() {
-        Ok(f) => f,
-        Err(p) => {
-            writeln!(err, "error: {p}")?;
-            return Ok(None);
-        }
-    };
-    let db = match resolve_db(args.db.as_deref(), file.as_ref()) {
-        Ok(d) => d,
-        Err(p) => {
-            writeln!(err, "error: {p}")?;
-            return Ok(None);
-        }
-    };
-    if let crate::server::config::Database::Sqlite {
-        file: Some(path), ..
-    } = &db
-        && !path.exists()
-    {
-        writeln!(
-            err,
-            "error: there is no database at `{}`\n  hint: name the server's with --db or FIXPATH_DB",
-            path.display()
-        )?;
-        return Ok(None);
-    }
-    Ok(Some(db))
+    super::existing_db(args.db.as_deref(), args.config.as_deref(), err)
 }
 
 /// `fixpath user token NAME`: a new API token, shown only this once.
@@ -319,17 +317,15 @@ fn token(
     };
     let token = mint_token(STAFF_PREFIX)
         .map_err(|e| anyhow::anyhow!("no random numbers for a token: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let added = runtime.block_on(async {
-        let store = crate::server::open_store(&db).await?;
-        let res = store.add_token(&args.name, &token.hash).await;
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
+    let name = args.name.as_str();
+    let Some(added) = on_store(&db, err, |store| async move {
+        store.add_token(name, &token.hash).await
+    })?
+    else {
+        return Ok(exit::PROBLEMS);
+    };
     match added {
-        Ok(Ok(())) => {
+        Ok(()) => {
             writeln!(
                 out,
                 "a new API token for `{}` (shown only this once; the user's other tokens keep working until `fixpath user revoke`):",
@@ -338,16 +334,12 @@ fn token(
             writeln!(out, "{}", token.plain)?;
             Ok(exit::OK)
         }
-        Ok(Err(StoreError::NotFound(_))) => {
+        Err(StoreError::NotFound(_)) => {
             writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
             Ok(exit::PROBLEMS)
         }
-        Ok(Err(e)) => {
-            writeln!(err, "error: could not add the token: {e}")?;
-            Ok(exit::PROBLEMS)
-        }
         Err(e) => {
-            writeln!(err, "error: {e}")?;
+            writeln!(err, "error: could not add the token: {e}")?;
             Ok(exit::PROBLEMS)
         }
     }
@@ -363,25 +355,23 @@ fn revoke(
     let Some(db) = existing_db(&args.db, err)? else {
         return Ok(exit::USAGE);
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let done = runtime.block_on(async {
-        let store = crate::server::open_store(&db).await?;
+    let name = args.name.as_str();
+    let Some(done) = on_store(&db, err, |store| async move {
         // A disabled user is revoked too: `user_by_name` would not find them.
         let now = crate::clock::Clock::system().now();
-        let res = match store.list_users(now).await {
-            Ok(users) if users.iter().any(|u| u.user.name == args.name) => {
-                store.revoke_tokens(&args.name).await.map(Some)
+        match store.list_users(now).await {
+            Ok(users) if users.iter().any(|u| u.user.name == name) => {
+                store.revoke_tokens(name).await.map(Some)
             }
             Ok(_) => Ok(None),
             Err(e) => Err(e),
-        };
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
+        }
+    })?
+    else {
+        return Ok(exit::PROBLEMS);
+    };
     match done {
-        Ok(Ok(Some(n))) => {
+        Ok(Some(n)) => {
             writeln!(
                 out,
                 "revoked {n} token(s) and sign-in(s) of `{}`: none of them opens anything any more; \
@@ -390,16 +380,12 @@ fn revoke(
             )?;
             Ok(exit::OK)
         }
-        Ok(Ok(None)) => {
+        Ok(None) => {
             writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
             Ok(exit::PROBLEMS)
         }
-        Ok(Err(e)) => {
-            writeln!(err, "error: could not revoke: {e}")?;
-            Ok(exit::PROBLEMS)
-        }
         Err(e) => {
-            writeln!(err, "error: {e}")?;
+            writeln!(err, "error: could not revoke: {e}")?;
             Ok(exit::PROBLEMS)
         }
     }
@@ -415,17 +401,15 @@ fn set_disabled(
     let Some(db) = existing_db(&args.db, err)? else {
         return Ok(exit::USAGE);
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let done = runtime.block_on(async {
-        let store = crate::server::open_store(&db).await?;
-        let res = store.set_disabled(&args.name, disabled).await;
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
+    let name = args.name.as_str();
+    let Some(done) = on_store(&db, err, |store| async move {
+        store.set_disabled(name, disabled).await
+    })?
+    else {
+        return Ok(exit::PROBLEMS);
+    };
     match done {
-        Ok(Ok(true)) if disabled => {
+        Ok(true) if disabled => {
             writeln!(
                 out,
                 "disabled `{}`: their tokens and sign-ins open nothing and they cannot sign in, \
@@ -434,20 +418,16 @@ fn set_disabled(
             )?;
             Ok(exit::OK)
         }
-        Ok(Ok(true)) => {
+        Ok(true) => {
             writeln!(out, "enabled `{}`: their tokens work again", args.name)?;
             Ok(exit::OK)
         }
-        Ok(Ok(false)) => {
+        Ok(false) => {
             writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
             Ok(exit::PROBLEMS)
         }
-        Ok(Err(e)) => {
-            writeln!(err, "error: could not change the user: {e}")?;
-            Ok(exit::PROBLEMS)
-        }
         Err(e) => {
-            writeln!(err, "error: {e}")?;
+            writeln!(err, "error: could not change the user: {e}")?;
             Ok(exit::PROBLEMS)
         }
     }
@@ -502,17 +482,15 @@ fn passwd(
         return Ok(exit::USAGE);
     };
     let hash = hash_password(&password)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let done = runtime.block_on(async {
-        let store = crate::server::open_store(&db).await?;
-        let res = store.set_password(&args.name, &hash).await;
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
+    let name = args.name.as_str();
+    let Some(done) = on_store(&db, err, |store| async move {
+        store.set_password(name, &hash).await
+    })?
+    else {
+        return Ok(exit::PROBLEMS);
+    };
     match done {
-        Ok(Ok(true)) => {
+        Ok(true) => {
             writeln!(
                 out,
                 "set a new password for `{}`; their web sign-ins have ended, their API tokens still work",
@@ -520,16 +498,12 @@ fn passwd(
             )?;
             Ok(exit::OK)
         }
-        Ok(Ok(false)) => {
+        Ok(false) => {
             writeln!(err, "error: there is no user named `{}` in {db}", args.name)?;
             Ok(exit::PROBLEMS)
         }
-        Ok(Err(e)) => {
-            writeln!(err, "error: could not set the password: {e}")?;
-            Ok(exit::PROBLEMS)
-        }
         Err(e) => {
-            writeln!(err, "error: {e}")?;
+            writeln!(err, "error: could not set the password: {e}")?;
             Ok(exit::PROBLEMS)
         }
     }
@@ -544,24 +518,15 @@ fn list(
     let Some(db) = existing_db(&args, err)? else {
         return Ok(exit::USAGE);
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let now = crate::clock::Clock::system().now();
-    let users = runtime.block_on(async {
-        let store = crate::server::open_store(&db).await?;
-        let res = store.list_users(now).await;
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
+    let Some(users) = on_store(&db, err, |store| async move { store.list_users(now).await })?
+    else {
+        return Ok(exit::PROBLEMS);
+    };
     let users = match users {
-        Ok(Ok(u)) => u,
-        Ok(Err(e)) => {
-            writeln!(err, "error: could not read the users: {e}")?;
-            return Ok(exit::PROBLEMS);
-        }
+        Ok(u) => u,
         Err(e) => {
-            writeln!(err, "error: {e}")?;
+            writeln!(err, "error: could not read the users: {e}")?;
             return Ok(exit::PROBLEMS);
         }
     };

@@ -302,24 +302,7 @@ fn sync_message<T: DbTime>(event: &str, id: &str, now: OffsetDateTime) -> Result
         "connector event",
         &serde_json::json!({ "event": event, "escalation": id }),
     )?;
-    NewMessage::raw(sync_event(event), payload, now)
-}
-
-/// `sync.` and the webhook event (a `&'static str`, as outbox types are).
-fn sync_event(event: &str) -> &'static str {
-    match event {
-        "escalation.created" => "sync.escalation.created",
-        "escalation.claimed" => "sync.escalation.claimed",
-        "escalation.taken_over" => "sync.escalation.taken_over",
-        "escalation.note_added" => "sync.escalation.note_added",
-        "escalation.replied" => "sync.escalation.replied",
-        "escalation.customer_message" => "sync.escalation.customer_message",
-        "escalation.resolved" => "sync.escalation.resolved",
-        "escalation.reopened" => "sync.escalation.reopened",
-        "escalation.escalated" => "sync.escalation.escalated",
-        "escalation.breached" => "sync.escalation.breached",
-        _ => "sync.escalation.changed",
-    }
+    NewMessage::raw(format!("{}{event}", super::SYNC_PREFIX), payload, now)
 }
 
 /// The `mail.*` message of a change and its link token, when the case has
@@ -585,7 +568,7 @@ where
              VALUES ($1, $2, $3, $4, $4)",
         )
         .bind(m.id.as_str())
-        .bind(m.event_type)
+        .bind(m.event_type.as_ref())
         .bind(m.payload.as_str())
         .bind(m.at)
         .execute(&mut *conn)

@@ -375,7 +375,7 @@ impl Entries {
 /// An outbox message, encoded.
 pub(super) struct NewMessage<T> {
     pub(super) id: String,
-    pub(super) event_type: &'static str,
+    pub(super) event_type: std::borrow::Cow<'static, str>,
     pub(super) payload: String,
     pub(super) at: T,
 }
@@ -383,13 +383,13 @@ pub(super) struct NewMessage<T> {
 impl<T: DbTime> NewMessage<T> {
     /// A message whose payload is `payload` as it is (a mail job).
     pub(super) fn raw(
-        event_type: &'static str,
+        event_type: impl Into<std::borrow::Cow<'static, str>>,
         payload: String,
         now: OffsetDateTime,
     ) -> Result<NewMessage<T>> {
         Ok(NewMessage {
             id: message_id()?,
-            event_type,
+            event_type: event_type.into(),
             payload,
             at: T::to_db(now),
         })
@@ -402,7 +402,7 @@ impl<T: DbTime> NewMessage<T> {
     ) -> Result<NewMessage<T>> {
         Ok(NewMessage {
             id: message_id()?,
-            event_type,
+            event_type: event_type.into(),
             payload: event_payload(event_type, now, data),
             at: T::to_db(now),
         })
