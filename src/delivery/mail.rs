@@ -211,7 +211,7 @@ pub struct RenderedMail {
 pub fn render(job: &MailJob) -> Result<RenderedMail, minijinja::Error> {
     let primary = job.language.split(['-', '_']).next().unwrap_or_default();
     let language = i18n::supported(primary).unwrap_or("en");
-    let t = i18n::catalogue(language);
+    let t = i18n::catalogue_value(language);
     let name = match job.kind {
         MailKind::Received => "received",
         MailKind::Reply => "reply",

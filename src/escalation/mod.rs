@@ -129,7 +129,7 @@ impl Record {
     /// worded in the record's language (English where the product does not
     /// speak it).
     pub fn to_text(&self) -> Result<String, minijinja::Error> {
-        let t = crate::http::web::i18n::catalogue(&self.language);
+        let t = crate::http::web::i18n::catalogue_value(&self.language);
         crate::render::render(
             "escalation.txt.j2",
             minijinja::context! { r => self, t => t },

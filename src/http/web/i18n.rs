@@ -46,6 +46,25 @@ pub fn catalogue(lang: &str) -> &'static Catalogue {
         .expect("the English catalogue is embedded")
 }
 
+/// The catalogue of `lang` as a template value (`t`), built once per
+/// language: a template context holding it copies a reference, not the
+/// catalogue's several hundred entries (measured: building it on every
+/// escalation's ticket text cost a fifth of an answer's instructions).
+pub fn catalogue_value(lang: &str) -> minijinja::Value {
+    static VALUES: OnceLock<HashMap<&'static str, minijinja::Value>> = OnceLock::new();
+    let values = VALUES.get_or_init(|| {
+        all()
+            .iter()
+            .map(|(lang, cat)| (*lang, minijinja::Value::from_serialize(cat)))
+            .collect()
+    });
+    values
+        .get(lang)
+        .or_else(|| values.get("en"))
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// One entry, in `lang`.
 pub fn text(lang: &str, key: &str) -> String {
     catalogue(lang).get(key).cloned().unwrap_or_default()

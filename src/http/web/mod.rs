@@ -93,7 +93,7 @@ pub fn render_status<C: Serialize>(
 ) -> Response {
     let ctx = minijinja::context! {
         chrome => chrome.view(),
-        t => i18n::catalogue(&chrome.lang),
+        t => i18n::catalogue_value(&chrome.lang),
         page => page,
     };
     match crate::render::render(template, ctx) {
