@@ -292,6 +292,34 @@ impl Case {
         case
     }
 
+    /// Removes the personal data of the case (contract section 13): what
+    /// the customer and staff wrote to each other, the resolution's text,
+    /// the ticket text (it quotes the trail and the parameters) and the
+    /// customer's address; records an `erased` event by `by`. Who did what
+    /// when stays, so the case's times and counts do not change.
+    pub fn erase_personal(&mut self, by: &str, at: OffsetDateTime) {
+        for m in &mut self.messages {
+            m.text.clear();
+        }
+        if let Some(r) = &mut self.resolution {
+            r.clear();
+        }
+        self.ticket_text.clear();
+        self.email = None;
+        self.events.push(Event {
+            kind: EventType::Erased,
+            by: by.to_owned(),
+            at,
+            detail: None,
+            via: None,
+        });
+    }
+
+    /// Whether its personal data was removed.
+    pub fn erased(&self) -> bool {
+        self.events.iter().any(|e| e.kind == EventType::Erased)
+    }
+
     /// The next due time that still matters: the response's until the
     /// first response, the resolution's until resolved; the earlier of the
     /// two. `None` once resolved or without targets (the queue's `due`

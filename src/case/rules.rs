@@ -111,6 +111,8 @@ pub enum Refusal {
     StaffOnly,
     /// Only the server records breaches, and it does nothing else.
     SystemOnly,
+    /// Its personal data was erased: it takes no more changes.
+    Erased,
 }
 
 /// What an act came to, for the store to write and announce.
@@ -179,6 +181,11 @@ fn act_on(
             mail_text,
         }))
     };
+    // What a case holds after erasure is its history; nothing is added to
+    // it, so nothing personal comes back.
+    if case.erased() {
+        return Err(Refusal::Erased);
+    }
     match act {
         Act::Claim { take_over } => {
             not_resolved(case)?;

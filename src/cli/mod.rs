@@ -2,6 +2,7 @@
 //! returns the process exit code; `main` does nothing else.
 
 mod backup;
+mod erase;
 mod formats;
 mod graph;
 mod lint;
@@ -43,6 +44,38 @@ pub enum Command {
     Stats(stats::Args),
     /// Copy the SQLite database while the server runs, and check the copy
     Backup(backup::Args),
+    /// Remove the personal data of one case and its session now
+    Erase(erase::Args),
+}
+
+/// Runs `act` on the store of `db`, then closes it; `None` when the store
+/// could not be opened (said on `err`). `act`'s own result is the caller's
+/// to word.
+pub(crate) fn on_store<T, F, Fut>(
+    db: &crate::server::config::Database,
+    err: &mut dyn std::io::Write,
+    act: F,
+) -> anyhow::Result<Option<Result<T, crate::store::StoreError>>>
+where
+    F: FnOnce(std::sync::Arc<dyn crate::store::Store>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::store::StoreError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let done = runtime.block_on(async {
+        let store = crate::server::open_store(db).await?;
+        let res = act(store.store()).await;
+        store.close().await;
+        Ok::<_, crate::server::ServeError>(res)
+    });
+    match done {
+        Ok(res) => Ok(Some(res)),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(None)
+        }
+    }
 }
 
 /// Whether `db` names an SQLite file that is not there (said on `err`):
@@ -147,6 +180,7 @@ where
         Command::Serve(a) => serve::run(a, err),
         Command::Stats(a) => stats::run(a, out, err),
         Command::Backup(a) => backup::run(a, out, err),
+        Command::Erase(a) => erase::run(a, out, err),
         Command::User(a) => {
             use std::io::IsTerminal;
             let stdin = std::io::stdin();

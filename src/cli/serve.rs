@@ -110,6 +110,7 @@ impl Args {
             public_url: set(&self.public_url),
             limits: None,
             reopen_within: None,
+            retain: None,
             sla: None,
             connector: None,
         }

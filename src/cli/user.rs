@@ -4,7 +4,7 @@
 //! its SHA-256. With `--password-stdin` the first line of stdin becomes the
 //! password for the web pages, kept as an Argon2id hash.
 
-use super::exit;
+use super::{exit, on_store};
 use crate::http::auth::{STAFF_PREFIX, mint_token};
 use crate::server::config::{ConfigFile, resolve_db};
 use crate::store::{NewUser, Role, StoreError, User};
@@ -264,36 +264,6 @@ fn add(
             )?;
             writeln!(out, "{}", token.plain)?;
             Ok(exit::OK)
-        }
-    }
-}
-
-/// Runs `act` on the store of `db`, then closes it; `None` when the store
-/// could not be opened (said on `err`). `act`'s own result is the caller's
-/// to word.
-fn on_store<T, F, Fut>(
-    db: &crate::server::config::Database,
-    err: &mut dyn std::io::Write,
-    act: F,
-) -> anyhow::Result<Option<Result<T, StoreError>>>
-where
-    F: FnOnce(std::sync::Arc<dyn crate::store::Store>) -> Fut,
-    Fut: std::future::Future<Output = Result<T, StoreError>>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let done = runtime.block_on(async {
-        let store = crate::server::open_store(db).await?;
-        let res = act(store.store()).await;
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
-    match done {
-        Ok(res) => Ok(Some(res)),
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            Ok(None)
         }
     }
 }

@@ -174,6 +174,39 @@ pub struct Session {
     pub trail: Vec<TrailEntry>,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
+    /// When its personal data was removed (retention, `fixpath erase`):
+    /// what it keeps is what the figures count (see [`Session::erase_personal`]).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub erased_at: Option<OffsetDateTime>,
+}
+
+impl Session {
+    /// Removes the personal data of an ended session (contract section 13):
+    /// the parameters and variables (inputs, what the caller passed), the
+    /// trail's texts, values and notes, and the ending's texts. The path
+    /// stays: nodes, answers, times, retractions, the outcome.
+    pub fn erase_personal(&mut self, at: OffsetDateTime) {
+        self.params = Vars::new();
+        self.initial_vars = Vars::new();
+        self.vars = Vars::new();
+        for e in &mut self.trail {
+            e.erase_personal();
+        }
+        if let Some(ending) = self.ending.as_deref_mut() {
+            match ending {
+                Ending::Resolved { text, .. } => text.clear(),
+                Ending::Escalated { reason, notes, .. } => {
+                    reason.clear();
+                    notes.clear();
+                }
+            }
+        }
+        self.erased_at = Some(at);
+    }
 }
 
 /// What a shown step offers.

@@ -184,6 +184,22 @@ impl TrailEntry {
         rare.retracted_by = Some(by);
         rare.retracted_at = Some(at);
     }
+    /// Removes what the person typed or was shown of their own: the texts
+    /// (a templated text can quote a parameter or an input), a typed value,
+    /// what the answer set, the agent's note. What the figures count stays:
+    /// the node, its kind, the answer's id and label, who and when, and a
+    /// retraction's who and when.
+    pub fn erase_personal(&mut self) {
+        let old = &*self.head;
+        let mut head = Head::new(old.node.clone(), old.kind.clone(), Text::default());
+        head.answer = old.answer.clone();
+        if let Some((by, at)) = old.retraction() {
+            let rare = head.rare_mut();
+            rare.retracted_by = Some(by.clone());
+            rare.retracted_at = Some(at);
+        }
+        self.head = Arc::new(head);
+    }
     /// Gives the entry another place in a trail. Not part of the API: the
     /// store's load test copies one entry into many sessions with it.
     #[doc(hidden)]

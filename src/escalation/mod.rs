@@ -51,6 +51,22 @@ pub struct Record {
 }
 
 impl Record {
+    /// Removes the personal data the record froze (contract section 13):
+    /// parameters, variables, the trail's texts and values, the reason's
+    /// text (it may be templated), the notes' texts.
+    pub fn erase_personal(&mut self) {
+        self.params.clear();
+        self.vars.clear();
+        self.customer_vars.clear();
+        self.reason.clear();
+        for e in &mut self.trail {
+            e.erase_personal();
+        }
+        for n in &mut self.notes {
+            n.text.clear();
+        }
+    }
+
     /// Freezes an escalated session into a record. `None` when the session
     /// did not escalate.
     pub fn from_session(

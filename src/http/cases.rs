@@ -301,6 +301,13 @@ pub fn refusal(id: &str, e: &Escalation, why: Refusal) -> ApiError {
                 case::MAX_CUSTOMER_MESSAGES
             ),
         ),
+        Refusal::Erased => ApiError::conflict(
+            "case_erased",
+            format!(
+                "the personal data of case {} was erased; it takes no more changes",
+                e.case.reference
+            ),
+        ),
         Refusal::StaffOnly => ApiError::Forbidden("only staff may do this".into()),
         // No request acts as the server, nor asks for a breach.
         Refusal::SystemOnly => ApiError::Forbidden("only the server may do this".into()),

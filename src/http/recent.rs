@@ -161,6 +161,7 @@ mod tests {
                 ending: None,
                 trail: Vec::new(),
                 started_at: now,
+                erased_at: None,
             },
             created_at: now,
             updated_at: now,

@@ -17,6 +17,7 @@ pub mod listen;
 pub mod ops;
 pub mod outcomes;
 pub mod reload;
+pub mod retention;
 
 pub use config::{LogFormat, ServerConfig};
 
@@ -317,6 +318,9 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         idle,
         stop_rx.clone(),
     );
+    let sweeper = config
+        .retain
+        .map(|keep| retention::spawn(store.clone(), clock.clone(), keep, stop_rx.clone()));
     let waker = tokio::spawn(wake_relays(outbox_notify, wakers, stop_rx.clone()));
     let watcher = match reload::spawn(
         library.clone(),
@@ -375,6 +379,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         ("relays' wake-ups", Some(waker)),
         ("breach timer", Some(timer.task)),
         ("outcome job", Some(outcomes)),
+        ("retention sweep", sweeper),
         ("scripts watcher", watcher),
     ]
     .into_iter()

@@ -184,6 +184,11 @@ struct StateHead<'a> {
     trail: [u8; 0],
     #[serde(with = "time::serde::rfc3339")]
     started_at: OffsetDateTime,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    erased_at: Option<OffsetDateTime>,
 }
 
 pub(super) fn state_json(s: &Session) -> Result<String> {
@@ -205,6 +210,7 @@ pub(super) fn state_json(s: &Session) -> Result<String> {
         ending,
         trail: _,
         started_at,
+        erased_at,
     } = s;
     encode(
         "session state",
@@ -224,6 +230,7 @@ pub(super) fn state_json(s: &Session) -> Result<String> {
             ending: ending.as_deref(),
             trail: [],
             started_at: *started_at,
+            erased_at: *erased_at,
         },
     )
 }

@@ -20,11 +20,11 @@ use time::macros::{date, datetime};
 use time::{Duration, OffsetDateTime};
 
 /// The history's day; one session starts the day before.
-const T0: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
+pub(crate) const T0: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
 /// The idle limit the sweep runs with.
-const IDLE: Duration = Duration::minutes(30);
+pub(crate) const IDLE: Duration = Duration::minutes(30);
 
-async fn app(store: Arc<dyn Store>) -> TestApp {
+pub(crate) async fn app(store: Arc<dyn Store>) -> TestApp {
     TestApp::start_on(store, |state| state.clock = Clock::fixed(T0)).await
 }
 
@@ -71,17 +71,17 @@ macro_rules! on_both_backends {
 }
 
 /// A session being walked: its id, its token, the `seq` to send next.
-struct Walk<'a> {
+pub(crate) struct Walk<'a> {
     app: &'a TestApp,
-    id: String,
-    token: String,
+    pub(crate) id: String,
+    pub(crate) token: String,
     seq: u64,
 }
 
 impl<'a> Walk<'a> {
     /// Starts `script` at `at` on `channel`; an agent's session needs
     /// their token.
-    async fn start(
+    pub(crate) async fn start(
         app: &'a TestApp,
         at: OffsetDateTime,
         script: &str,
@@ -101,7 +101,7 @@ impl<'a> Walk<'a> {
         }
     }
 
-    async fn post(&mut self, at: OffsetDateTime, what: &str, mut body: Json) -> Json {
+    pub(crate) async fn post(&mut self, at: OffsetDateTime, what: &str, mut body: Json) -> Json {
         self.app.state.clock.set(at);
         body["seq"] = json!(self.seq);
         let r = self
@@ -120,7 +120,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Rates the session (no `seq`: a rating is not a step).
-    async fn rate(&self, at: OffsetDateTime, score: u8) {
+    pub(crate) async fn rate(&self, at: OffsetDateTime, score: u8) {
         self.app.state.clock.set(at);
         self.app
             .post(
@@ -132,12 +132,12 @@ impl<'a> Walk<'a> {
             .assert_ok(201);
     }
 
-    async fn answer(&mut self, at: OffsetDateTime, answer: &str) -> Json {
+    pub(crate) async fn answer(&mut self, at: OffsetDateTime, answer: &str) -> Json {
         self.post(at, "answer", json!({"answer": answer})).await
     }
 }
 
-fn s(n: i64) -> Duration {
+pub(crate) fn s(n: i64) -> Duration {
     Duration::seconds(n)
 }
 
@@ -158,7 +158,7 @@ fn s(n: i64) -> Duration {
 /// (600 s), resolved at 4270 s, reopened by the customer at 4330 s,
 /// resolved again at 4870 s (4800 s after it was created); rated 2.
 /// S3's and S7's cases stay open. The sweep runs at 3600 s.
-async fn history(app: &TestApp) {
+pub(crate) async fn history(app: &TestApp) {
     let sam = app.user("sam", Role::Specialist, 2).await;
     let ann = app.user("ann", Role::Agent, 1).await;
 

@@ -28,6 +28,7 @@ mod mail;
 mod multi_instance;
 mod queuepage;
 mod replies;
+mod retention;
 mod robustness;
 mod serve;
 mod stats;

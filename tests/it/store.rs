@@ -2247,7 +2247,7 @@ async fn postgres_instances_starting_together_migrate_once() {
         .collect();
     db.execute(
         // One row per embedded migration (`migrations/postgres/`), each once.
-        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 8 THEN \
+        "DO $$ BEGIN IF (SELECT count(*) FROM _sqlx_migrations) <> 9 THEN \
          RAISE EXCEPTION 'migrated more than once'; END IF; END $$",
     )
     .await;

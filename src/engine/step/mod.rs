@@ -121,6 +121,7 @@ pub fn start(
         ending: None,
         trail: Vec::new(),
         started_at: now,
+        erased_at: None,
     };
     let mut adv = Advance::default();
     let mut pins = Pinned::default();

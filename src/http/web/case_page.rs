@@ -143,6 +143,11 @@ pub async fn ended_page(
     let r = async {
         let s = &stored.state;
         chrome.speak(&s.language, Vec::new(), None);
+        // Past the retention time (or erased on request) nothing of it is
+        // left to show but that it was removed.
+        if s.erased_at.is_some() {
+            return Err(PageError::new(StatusCode::GONE, "error_session_erased"));
+        }
         let case = if s.status == Status::Escalated {
             state
                 .store
@@ -331,6 +336,12 @@ async fn message(
                     code: "case_closed",
                     ..
                 }) => Some(("case_error_closed", Some(StatusCode::CONFLICT))),
+                Err(ApiError::Conflict {
+                    code: "case_erased",
+                    ..
+                }) => {
+                    return Err(PageError::new(StatusCode::GONE, "error_session_erased"));
+                }
                 Err(ApiError::Unprocessable {
                     code: "too_many_messages",
                     ..

@@ -76,6 +76,9 @@ pub struct Settings {
     /// How long after its resolution a customer's message reopens a case
     /// (file only): a duration such as `7d`.
     pub reopen_within: Option<String>,
+    /// How long personal data of ended sessions and resolved cases is kept
+    /// (file only): a duration such as `180d`; none: kept until erased.
+    pub retain: Option<String>,
     /// The `[sla]` table (file only), kept as TOML so its checks can name
     /// every key (`config::sla`).
     pub sla: Option<toml::Table>,
@@ -183,7 +186,7 @@ impl ConfigFile {
             .hint(
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
                  smtp, mail_from, body_limit, session_idle, secure_cookies, log_format, \
-                 public_url, reopen_within, a [limits] table (hash_slots, signin_per_minute, \
+                 public_url, reopen_within, retain, a [limits] table (hash_slots, signin_per_minute, \
                  sessions_per_minute, status_per_minute, trusted_proxies) and [sla.tier1] to \
                  [sla.tier4] tables",
             )

@@ -70,6 +70,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Ticketing connectors (`[[connector]]`, file only).
     pub connectors: Vec<crate::connect::Connector>,
+    /// `retain` (file only): personal data of sessions that ended and cases
+    /// resolved longer ago than this is removed by the retention sweep;
+    /// `None`: kept.
+    pub retain: Option<time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -385,6 +385,14 @@ impl ServerConfig {
                 None => crate::case::sla::Sla::default(),
             },
             public_url,
+            retain: match file {
+                Some(f) => sla::retain(
+                    f.settings.retain.as_deref(),
+                    f.settings.reopen_within.as_deref(),
+                    &f.path,
+                )?,
+                None => None,
+            },
             connectors: match file {
                 Some(f) => connectors::resolve(
                     f.settings.connector.as_deref().unwrap_or_default(),

@@ -50,6 +50,43 @@ pub(super) fn resolve(
     Ok(out)
 }
 
+/// `retain`: how long personal data is kept. At least a day, and at least
+/// `reopen_within`: a case whose data is gone must not be reopened.
+pub(super) fn retain(
+    retain: Option<&str>,
+    reopen_within: Option<&str>,
+    path: &Path,
+) -> Result<Option<time::Duration>, Problem> {
+    let Some(text) = retain else {
+        return Ok(None);
+    };
+    let keep = Duration::parse(text)
+        .map_err(|e| problem(e, "retain", path))?
+        .elapsed();
+    let reopen = reopen_within
+        .and_then(|s| Duration::parse(s).ok())
+        .unwrap_or(DEFAULT_REOPEN_WITHIN);
+    let hint = "write a longer duration, e.g. retain = \"180d\"";
+    if keep < time::Duration::DAY {
+        let e = Invalid::new(format!(
+            "`{}` is shorter than a day, the shortest retention time",
+            text.trim()
+        ))
+        .hint(hint);
+        return Err(problem(e, "retain", path));
+    }
+    if keep < reopen.elapsed() {
+        let e = Invalid::new(format!(
+            "`{}` is shorter than `reopen_within` ({reopen}): a resolved case can be reopened \
+             that long after it was resolved, so its data is kept at least as long",
+            text.trim()
+        ))
+        .hint(hint);
+        return Err(problem(e, "retain", path));
+    }
+    Ok(Some(keep))
+}
+
 fn problem(e: Invalid, key: &str, path: &Path) -> Problem {
     let p = Problem::new(e.message);
     let p = match e.hint {

@@ -175,3 +175,34 @@ fn every_error_names_its_key_and_the_fix() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn retain_keeps_personal_data_at_least_as_long_as_a_case_can_reopen() {
+    assert_eq!(
+        load("").unwrap().retain,
+        None,
+        "kept until erased by default"
+    );
+    assert_eq!(
+        load("retain = \"180d\"").unwrap().retain,
+        Some(time::Duration::days(180))
+    );
+    // As long as `reopen_within` at least.
+    assert_eq!(
+        load("retain = \"2d\"\nreopen_within = \"2d\"")
+            .unwrap()
+            .retain,
+        Some(time::Duration::days(2))
+    );
+    let mut out = String::new();
+    for text in [
+        "retain = \"6d\"",
+        "retain = \"12h\"\nreopen_within = \"1h\"",
+        "retain = \"half a year\"",
+        "retain = 180",
+    ] {
+        let e = load(text).unwrap_err();
+        out.push_str(&format!("{}\n=> {e}\n\n", text.trim()));
+    }
+    insta::assert_snapshot!(out);
+}

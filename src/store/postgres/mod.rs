@@ -40,6 +40,7 @@ mod analytics;
 mod escalations;
 mod links;
 mod outbox;
+mod retention;
 mod sessions;
 mod users;
 mod writer;
@@ -101,6 +102,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         8,
         "user disabled",
         include_str!("../../../migrations/postgres/0008_user_disabled.sql"),
+    ),
+    (
+        9,
+        "retention",
+        include_str!("../../../migrations/postgres/0009_retention.sql"),
     ),
 ];
 

@@ -28,6 +28,7 @@ mod analytics;
 mod escalations;
 mod links;
 mod outbox;
+mod retention;
 mod sessions;
 mod users;
 mod writer;
@@ -86,6 +87,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         8,
         "user disabled",
         include_str!("../../../migrations/sqlite/0008_user_disabled.sql"),
+    ),
+    (
+        9,
+        "retention",
+        include_str!("../../../migrations/sqlite/0009_retention.sql"),
     ),
 ];
 

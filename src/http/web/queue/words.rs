@@ -164,6 +164,7 @@ pub(super) fn refusal(lang: &str, why: &Refusal) -> String {
             .replace("{from}", &from.to_string()),
         // The tier rule: the case is no longer within the reader's tier.
         Refusal::OutOfTier { .. } => i18n::text(lang, "queue_refused_out_of_tier"),
+        Refusal::Erased => i18n::text(lang, "queue_refused_erased"),
         // A customer's refusals and the timer's; staff do not meet them.
         Refusal::Closed | Refusal::TooManyMessages | Refusal::StaffOnly | Refusal::SystemOnly => {
             i18n::text(lang, "queue_refused")
