@@ -5,9 +5,9 @@
 //! password for the web pages, kept as an Argon2id hash.
 
 use super::{exit, on_store};
-use crate::http::auth::{STAFF_PREFIX, mint_token};
+use crate::http::auth::{STAFF_PREFIX, hash_password, mint_token};
 use crate::server::config::{ConfigFile, resolve_db};
-use crate::store::{NewUser, Role, StoreError, User};
+use crate::store::{NewUser, Role, StoreError, User, UserName};
 use std::io::BufRead;
 use std::path::PathBuf;
 
@@ -112,40 +112,6 @@ impl From<RoleArg> for Role {
     }
 }
 
-/// A user name as the store and the sign-in page take it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct UserName(String);
-
-impl UserName {
-    pub(super) const MAX_CHARS: usize = 64;
-
-    pub(super) fn parse(s: &str) -> Result<UserName, String> {
-        if s.is_empty() {
-            return Err("the user name is empty".into());
-        }
-        if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "the user name `{}` contains spaces or control characters",
-                s.escape_debug()
-            ));
-        }
-        // The trail names who acted: these two are the engine's own.
-        if matches!(s, "system" | "customer") {
-            return Err(format!(
-                "`{s}` is reserved: trails use it for the engine and for customers"
-            ));
-        }
-        if s.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "the user name is {} characters long; at most {} please",
-                s.chars().count(),
-                Self::MAX_CHARS
-            ));
-        }
-        Ok(UserName(s.to_owned()))
-    }
-}
-
 /// `terminal`: stdin is a terminal, where a password is typed unseen.
 pub(super) fn run(
     args: Args,
@@ -174,8 +140,8 @@ fn add(
 ) -> anyhow::Result<u8> {
     let name = match UserName::parse(&args.name) {
         Ok(n) => n,
-        Err(m) => {
-            writeln!(err, "error: {m}")?;
+        Err(problem) => {
+            writeln!(err, "error: {problem}")?;
             return Ok(exit::USAGE);
         }
     };
@@ -199,7 +165,7 @@ fn add(
         .unwrap_or(if role == Role::Specialist { 2 } else { 1 });
 
     let password_hash = if args.password_stdin {
-        match read_password(input, terminal, &name.0, err)? {
+        match read_password(input, terminal, name.as_str(), err)? {
             Some(p) => Some(hash_password(&p)?),
             None => return Ok(exit::USAGE),
         }
@@ -211,7 +177,7 @@ fn add(
         .map_err(|e| anyhow::anyhow!("no random numbers for a token: {e}"))?;
     let new = NewUser {
         user: User {
-            name: name.0.clone(),
+            name: name.as_str().to_owned(),
             role,
             tier,
         },
@@ -233,7 +199,7 @@ fn add(
             writeln!(
                 err,
                 "error: a user named `{}` already exists in {db}\n  hint: pick another name",
-                name.0
+                name.as_str()
             )?;
             Ok(exit::PROBLEMS)
         }
@@ -256,7 +222,7 @@ fn add(
                 out,
                 "created {} `{}`{at_tier}{with_password} in {db}",
                 role.as_str(),
-                name.0
+                name.as_str()
             )?;
             writeln!(
                 out,
@@ -604,49 +570,5 @@ impl Drop for NoEcho {
                 libc::tcsetattr(std::io::stdin().as_raw_fd(), libc::TCSANOW, saved);
             }
         }
-    }
-}
-
-/// An Argon2id PHC string (default parameters, random salt).
-pub(super) fn hash_password(password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random numbers for a salt: {e}"))?;
-    let salt = SaltString::encode_b64(&salt)
-        .map_err(|e| anyhow::anyhow!("could not encode the salt: {e}"))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        assert!(UserName::parse("ann").is_ok());
-        assert!(UserName::parse("ann.de-vries_2@tier2").is_ok());
-        assert!(UserName::parse(&"ä".repeat(64)).is_ok());
-        assert!(UserName::parse(&"a".repeat(65)).is_err());
-        assert!(UserName::parse("").is_err());
-        assert!(UserName::parse("ann smith").is_err());
-        assert!(UserName::parse("ann\t").is_err());
-    }
-
-    #[test]
-    fn passwords_are_argon2id_and_salted() {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        let a = hash_password("correct horse").unwrap();
-        let b = hash_password("correct horse").unwrap();
-        assert!(a.starts_with("$argon2id$"), "{a}");
-        assert_ne!(a, b);
-        let parsed = PasswordHash::new(&a).unwrap();
-        assert!(
-            argon2::Argon2::default()
-                .verify_password(b"correct horse", &parsed)
-                .is_ok()
-        );
     }
 }

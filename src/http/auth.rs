@@ -53,6 +53,25 @@ pub fn hash_token(token: &str) -> String {
     out
 }
 
+/// A password could not be hashed (no random numbers for its salt).
+#[derive(Debug, thiserror::Error)]
+#[error("could not hash the password: {0}")]
+pub struct HashError(String);
+
+/// An Argon2id PHC string (default parameters, random salt): what the store
+/// keeps of a password. Slow on purpose; a server runs it through
+/// [`super::limits::HashGate`], as it does the check at sign-in.
+pub fn hash_password(password: &str) -> Result<String, HashError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| HashError(format!("no random numbers: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| HashError(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
 /// Compares two hashes without stopping at the first difference, so the
 /// time taken says nothing about how much of a guess was right.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -214,5 +233,20 @@ mod tests {
         let id = random_id("ses_").unwrap();
         assert_eq!(id.len(), 4 + 32);
         assert!(id[4..].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn passwords_are_argon2id_and_salted() {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let a = hash_password("correct horse").unwrap();
+        let b = hash_password("correct horse").unwrap();
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b);
+        let parsed = PasswordHash::new(&a).unwrap();
+        assert!(
+            argon2::Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP surfaces on one router: the JSON API (`/api/v1`), the web pages
 //! (customer wizard at `/`, agent console at `/agent`, tier-2 queue at
-//! `/queue`), health and metrics. Both surfaces sit on the same operations
+//! `/queue`, authors' pages at `/author`, users at `/admin/users`), health
+//! and metrics. Both surfaces sit on the same operations
 //! ([`ops`]).
 
 pub mod api;

@@ -33,6 +33,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "queue/item.html.j2",
     "author/home.html.j2",
     "author/script.html.j2",
+    "admin/users.html.j2",
     "mail/_layout.html.j2",
     "mail/_quote.html.j2",
     "mail/received.txt.j2",

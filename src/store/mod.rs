@@ -13,11 +13,13 @@ mod codec;
 mod erase;
 mod figures;
 mod links;
+mod names;
 mod page;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
 
+pub use names::{NameProblem, UserName};
 pub use page::Cursor;
 
 use crate::case::feedback::{Feedback, FeedbackKind};

@@ -9,6 +9,7 @@
 //! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` the test says so
 //! and passes, unless `FIXPATH_REQUIRE_BROWSER=1`.
 
+mod admin_users;
 mod author_stats;
 mod case_pages;
 

@@ -6,6 +6,7 @@
 
 mod common;
 
+mod adminpage;
 mod api;
 mod authorpage;
 mod backup;

@@ -10,6 +10,7 @@
 //! - [`status`]: `/status`, the case link again by reference and address;
 //! - [`queue`]: the tier-2/3/4 escalation queue at `/queue`;
 //! - [`author`]: the authors' view of the library (`/author`);
+//! - [`admin`]: the admins' user management (`/admin/users`);
 //! - [`signin`]: staff sign-in and sign-out.
 //!
 //! Every page goes through [`Chrome`] (language, CSRF token, who is signed
@@ -17,6 +18,7 @@
 //! friendly page in the reader's language ([`PageError`]), never JSON and
 //! never a bare status.
 
+pub mod admin;
 pub mod assets;
 pub mod author;
 pub mod case_page;
@@ -68,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .merge(queue::routes())
         .merge(signin::routes())
         .merge(author::routes())
+        .merge(admin::routes())
         .merge(assets::routes());
     for (name, value) in headers {
         router = router.layer(SetResponseHeaderLayer::if_not_present(

@@ -1,9 +1,10 @@
 //! Staff sign-in for the web pages. A name and password (Argon2id, set with
-//! `fixpath user add … --password-stdin`) are exchanged for a fresh staff
-//! token that lives only in an `HttpOnly` cookie; every page reads the
-//! signed-in user from it exactly as the API reads a bearer token. The token
-//! expires in the store after [`SIGN_IN_SECONDS`], and signing out revokes
-//! it at once, so a copied cookie stops working too.
+//! `fixpath user add … --password-stdin` or on `/admin/users`) are
+//! exchanged for a fresh staff token that lives only in an `HttpOnly`
+//! cookie; every page reads the signed-in user from it exactly as the API
+//! reads a bearer token. The token expires in the store after
+//! [`SIGN_IN_SECONDS`], and signing out revokes it at once, so a copied
+//! cookie stops working too.
 
 use super::csrf::Form;
 use super::throttle;
@@ -46,7 +47,7 @@ fn safe_next(next: &str) -> &str {
         && !next.starts_with("//")
         && !next.contains('\\')
         && next.len() < 512
-        && ["/agent", "/queue", "/author"].iter().any(|p| {
+        && ["/agent", "/queue", "/author", "/admin"].iter().any(|p| {
             next == *p || next.starts_with(&format!("{p}/")) || next.starts_with(&format!("{p}?"))
         });
     if ok { next } else { "/agent" }
@@ -177,20 +178,7 @@ async fn sign_in(
             ));
         };
         throttle::succeed(state.store.as_ref(), &name).await?;
-        let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
-        let now = state.clock.now();
-        let expires = now + time::Duration::seconds(SIGN_IN_SECONDS);
-        state
-            .store
-            .add_expiring_token(&user.name, &token.hash, expires, now)
-            .await?;
-        chrome.set_cookie(cookies::set(
-            cookies::STAFF,
-            &token.plain,
-            "/",
-            Some(SIGN_IN_SECONDS),
-            chrome.secure,
-        ));
+        open_sign_in(&state, &mut chrome, &user.name).await?;
         let to = if form.next.is_empty() {
             home_of(&user)
         } else {
@@ -200,6 +188,30 @@ async fn sign_in(
     }
     .await;
     respond(&chrome, r)
+}
+
+/// Signs `name` in on this browser: a fresh token that expires after
+/// [`SIGN_IN_SECONDS`], kept in the store, its text only in the cookie.
+pub(super) async fn open_sign_in(
+    state: &AppState,
+    chrome: &mut Chrome,
+    name: &str,
+) -> Result<(), PageError> {
+    let token = auth::mint_token(STAFF_PREFIX).map_err(ApiError::internal)?;
+    let now = state.clock.now();
+    let expires = now + time::Duration::seconds(SIGN_IN_SECONDS);
+    state
+        .store
+        .add_expiring_token(name, &token.hash, expires, now)
+        .await?;
+    chrome.set_cookie(cookies::set(
+        cookies::STAFF,
+        &token.plain,
+        "/",
+        Some(SIGN_IN_SECONDS),
+        chrome.secure,
+    ));
+    Ok(())
 }
 
 fn verify(hash: &str, password: &str) -> bool {
@@ -256,6 +268,12 @@ impl Surface for Authors {
     const ROLES: &'static [Role] = &[Role::Author, Role::Admin];
 }
 
+/// The admins' pages (`/admin/users`): admins only.
+pub struct Admins;
+impl Surface for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
 /// A page's chrome with a signed-in user who may use surface `S`. Anyone
 /// else never reaches the handler: someone not signed in is sent to sign in
 /// (and back), a user of another role gets a 403 page.
@@ -300,6 +318,8 @@ mod tests {
     #[test]
     fn only_our_pages_are_a_next_step() {
         assert_eq!(safe_next("/queue/esc_1"), "/queue/esc_1");
+        assert_eq!(safe_next("/admin/users"), "/admin/users");
+        assert_eq!(safe_next("/administrator"), "/agent");
         assert_eq!(safe_next("//evil.example/agent"), "/agent");
         assert_eq!(safe_next("https://evil.example"), "/agent");
         assert_eq!(safe_next("/\\evil"), "/agent");
