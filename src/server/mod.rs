@@ -200,6 +200,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         wizard_idle: config.session_idle,
         secure_cookies: config.secure_cookies,
         limits: config.limits.clone(),
+        brand: Arc::new(config.brand.clone()),
     };
     let state = AppState {
         store: store.clone(),

@@ -142,3 +142,21 @@ mod tests {
         assert_eq!(get(&h, CSRF), Some("real"));
     }
 }
+
+/// A `Set-Cookie` value for a page shown in another site's frame
+/// (`[brand] frame_ancestors`, `?embed=1`): there a `SameSite=Lax` cookie
+/// is neither kept nor sent, so the wizard could not post a form. The
+/// cookie is `SameSite=None` (the CSRF token and the origin check still
+/// guard every form), `Secure` (which `None` requires) and `Partitioned`:
+/// the browser keeps it for this embedding site only, apart from the
+/// cookies of our own pages and of any other site's frame, and keeps it
+/// even where it blocks third-party cookies.
+pub fn set_cross_site(name: &str, value: &str, path: &str, max_age: Option<i64>) -> String {
+    let name = full_name(name, path, true);
+    let mut c =
+        format!("{name}={value}; Path={path}; HttpOnly; SameSite=None; Secure; Partitioned");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
+}

@@ -12,6 +12,7 @@
 //! (what clap reads from flags and the environment, and the TOML file),
 //! [`resolve`] the merging and checking of the layers into a [`ServerConfig`].
 
+mod brand;
 mod connectors;
 mod file;
 mod resolve;
@@ -70,6 +71,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Ticketing connectors (`[[connector]]`, file only).
     pub connectors: Vec<crate::connect::Connector>,
+    /// The customer pages' brand and who may frame them (`[brand]`, file
+    /// only).
+    pub brand: crate::http::web::brand::Brand,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

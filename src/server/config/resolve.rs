@@ -1,8 +1,8 @@
 //! The layers merged and every value checked: a setting that cannot be used
 //! is a [`Problem`] naming where it came from and how to fix it.
 
-use super::connectors;
 use super::*;
+use super::{brand, connectors};
 use std::net::ToSocketAddrs;
 use std::path::Path;
 
@@ -391,6 +391,14 @@ impl ServerConfig {
                     &f.path,
                 )?,
                 None => Vec::new(),
+            },
+            brand: match file {
+                Some(f) => brand::resolve(
+                    f.settings.brand.as_ref(),
+                    f.settings.frame_ancestors.as_ref(),
+                    &f.path,
+                )?,
+                None => Default::default(),
             },
         })
     }
