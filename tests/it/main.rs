@@ -9,6 +9,7 @@ mod common;
 mod api;
 mod authorpage;
 mod backup;
+mod brand;
 mod breach;
 mod browser;
 mod cases;

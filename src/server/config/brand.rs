@@ -45,7 +45,8 @@ pub(super) fn resolve(
             Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
             Some(v) => Err(at(
                 &format!("brand.{key}"),
-                Problem::new(format!("a text is needed, not a {}", v.type_str())),
+                Problem::new(format!("a text is needed, not {}", a_type(v)))
+                    .hint(format!("write it in quotes, e.g. {key} = \"…\"")),
             )),
         }
     };
@@ -99,14 +100,14 @@ pub(super) fn resolve(
         let toml::Value::Array(items) = v else {
             return Err(at(
                 key,
-                Problem::new(format!("a list is needed, not a {}", v.type_str())).hint(hint),
+                Problem::new(format!("a list is needed, not {}", a_type(v))).hint(hint),
             ));
         };
         for item in items {
             let toml::Value::String(s) = item else {
                 return Err(at(
                     key,
-                    Problem::new(format!("a text is needed, not a {}", item.type_str())).hint(hint),
+                    Problem::new(format!("each origin is a text, not {}", a_type(item))).hint(hint),
                 ));
             };
             let origin = brand::parse_origin(s).map_err(|e| at(key, Problem::new(e).hint(hint)))?;
@@ -116,6 +117,19 @@ pub(super) fn resolve(
         }
     }
     Ok(out)
+}
+
+/// A TOML value's type as a message names it.
+fn a_type(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a text",
+        toml::Value::Integer(_) => "a number",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "a list",
+        toml::Value::Table(_) => "a table",
+    }
 }
 
 /// Reads the logo, relative to the configuration file's folder.
@@ -150,3 +164,7 @@ fn read_logo(given: &str, config: &Path) -> Result<Logo, Problem> {
     Logo::from_bytes(bytes)
         .map_err(|e| Problem::new(format!("`{}`: {e}", file.display())).hint(hint))
 }
+
+#[cfg(test)]
+#[path = "brand_tests.rs"]
+mod tests;
