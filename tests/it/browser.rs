@@ -10,6 +10,7 @@
 //! and passes, unless `FIXPATH_REQUIRE_BROWSER=1`.
 
 mod author_stats;
+mod brand;
 mod case_pages;
 
 use crate::common;
