@@ -133,3 +133,27 @@ fn a_relative_logo_is_read_from_the_files_folder() {
     assert!(dir.load(&text).unwrap().brand.logo.is_some());
     assert!(Path::new(&abs).is_absolute());
 }
+
+#[test]
+fn the_brand_names_a_sender_written_without_a_name() {
+    let dir = Dir::new("mail");
+    let smtp = "smtp = \"smtp://127.0.0.1:2525\"\n";
+    let c = dir
+        .load(&format!(
+            "{smtp}mail_from = \"help@acme.example\"\n[brand]\nname = \"Acme Support\"\n"
+        ))
+        .unwrap();
+    assert_eq!(
+        c.mail.unwrap().from().to_string(),
+        "Acme Support <help@acme.example>"
+    );
+    let c = dir
+        .load(&format!(
+            "{smtp}mail_from = \"Acme Helpdesk <help@acme.example>\"\n[brand]\nname = \"Acme Support\"\n"
+        ))
+        .unwrap();
+    assert_eq!(
+        c.mail.unwrap().from().to_string(),
+        "Acme Helpdesk <help@acme.example>"
+    );
+}

@@ -243,7 +243,7 @@ impl ServerConfig {
             WebhookSecret::parse,
         )?;
 
-        let mail = resolve_mail(&args, file)?;
+        let mut mail = resolve_mail(&args, file)?;
 
         // A list: the flags' (or the variable's) replace the file's.
         let (hooks, origin) = match (&args.webhooks, &under.webhooks, file) {
@@ -352,6 +352,18 @@ impl ServerConfig {
             }
         };
 
+        let brand = match file {
+            Some(f) => brand::resolve(
+                f.settings.brand.as_ref(),
+                f.settings.frame_ancestors.as_ref(),
+                &f.path,
+            )?,
+            None => Default::default(),
+        };
+        if let (Some(mail), Some(name)) = (mail.as_mut(), brand.name.as_deref()) {
+            mail.name_sender(name);
+        }
+
         Ok(ServerConfig {
             scripts: args
                 .scripts
@@ -392,14 +404,7 @@ impl ServerConfig {
                 )?,
                 None => Vec::new(),
             },
-            brand: match file {
-                Some(f) => brand::resolve(
-                    f.settings.brand.as_ref(),
-                    f.settings.frame_ancestors.as_ref(),
-                    &f.path,
-                )?,
-                None => Default::default(),
-            },
+            brand,
         })
     }
 }
