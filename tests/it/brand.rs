@@ -270,6 +270,25 @@ async fn an_embedded_wizard_has_no_header_or_footer_and_keeps_the_flag() {
     );
     insta::assert_snapshot!("embed_step", redact(&next.body));
 
+    // Handed over to a person: the case page is embedded too, and its
+    // forms and links keep the flag.
+    let seq = next.field("seq");
+    let req = b
+        .client
+        .post(format!("{}/s/{id}/escalate?embed=1", b.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("seq", seq.as_str()),
+            ("note", "It beeps"),
+        ]);
+    let escalated = b.send(req).await;
+    let to = escalated.location().unwrap_or_default();
+    assert!(to.ends_with("?embed=1"), "{to}: {}", escalated.body);
+    let case = b.get(&to).await;
+    case.assert_status(200);
+    assert_on(&case, &[&format!("action=\"/s/{id}/message?embed=1\"")]);
+    assert!(!case.body.contains("<header") && !case.body.contains("<footer"));
+
     // Without the flag the same session has its header and footer.
     let full = b.get(&format!("/s/{id}")).await;
     full.assert_has("<header class=\"top\">")
