@@ -10,7 +10,9 @@
 //! - [`status`]: `/status`, the case link again by reference and address;
 //! - [`queue`]: the tier-2/3/4 escalation queue at `/queue`;
 //! - [`author`]: the authors' view of the library (`/author`);
-//! - [`signin`]: staff sign-in and sign-out.
+//! - [`signin`]: staff sign-in and sign-out;
+//! - [`brand`]: the customer pages' `[brand]` (logo, colour) and the sites
+//!   that may frame them.
 //!
 //! Every page goes through [`Chrome`] (language, CSRF token, who is signed
 //! in) and [`render`]; every form post through [`csrf::Form`]. Errors are a
@@ -64,15 +66,15 @@ pub fn routes(config: &super::HttpConfig) -> Router<AppState> {
         &config.brand.customer_csp(),
         !config.brand.framable(),
     );
-    let staff = Router::new()
+    let never_framed = Router::new()
         .merge(console::routes())
         .merge(queue::routes())
         .merge(signin::routes())
         .merge(author::routes())
         .merge(assets::routes())
         .merge(brand::routes());
-    let staff = with_headers(staff, brand::PAGE_CSP, true);
-    customer.merge(staff)
+    let never_framed = with_headers(never_framed, brand::PAGE_CSP, true);
+    customer.merge(never_framed)
 }
 
 /// Marks a request to a customer page: its [`Chrome`] wears the brand and
