@@ -14,7 +14,8 @@ Settings come from flags, then environment variables, then the --config file, \
 then the defaults. The file is TOML with the keys scripts, db, db_pool, listen, webhooks \
 (a list), webhook_secret, smtp, mail_from, body_limit (bytes, or e.g. \"1MiB\"), session_idle (minutes), \
 secure_cookies, log_format, public_url and a [limits] table (hash_slots, signin_per_minute, \
-sessions_per_minute, status_per_minute, trusted_proxies), [sla.tierN] tables and reopen_within; \
+sessions_per_minute, status_per_minute, trusted_proxies), [sla.tierN] tables, reopen_within, \
+[[connector]] tables and a [brand] table (name, logo, colour, support_url, frame_ancestors); \
 relative paths in it are read from its folder. Logs go to stderr; FIXPATH_LOG \
 or RUST_LOG sets the filter (default: info).")]
 pub struct Args {
@@ -113,6 +114,8 @@ impl Args {
             retain: None,
             sla: None,
             connector: None,
+            brand: None,
+            frame_ancestors: None,
         }
     }
 }

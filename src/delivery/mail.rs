@@ -154,6 +154,15 @@ impl MailConfig {
         &self.from
     }
 
+    /// Gives a sender written without a name (`help@example.com`) this one
+    /// (the `[brand]` name), so customers see who wrote; a name the
+    /// operator wrote (`"Helpdesk <help@example.com>"`) stays.
+    pub fn name_sender(&mut self, name: &str) {
+        if self.from.name.as_deref().is_none_or(str::is_empty) {
+            self.from = Mailbox::new(Some(name.to_owned()), self.from.email.clone());
+        }
+    }
+
     /// A user name or password would cross the network unencrypted
     /// (`smtp://` without `?tls=`): worth a warning at start.
     pub fn sends_credentials_in_clear(&self) -> bool {

@@ -66,6 +66,9 @@ pub struct HttpConfig {
     pub secure_cookies: bool,
     /// Password hashes at once and per-address request rates.
     pub limits: limits::LimitConfig,
+    /// The customer pages' name, logo, colour, support link and the sites
+    /// that may frame them (`[brand]`).
+    pub brand: Arc<web::brand::Brand>,
 }
 
 impl Default for HttpConfig {
@@ -75,6 +78,7 @@ impl Default for HttpConfig {
             wizard_idle: std::time::Duration::from_secs(30 * 60),
             secure_cookies: false,
             limits: limits::LimitConfig::default(),
+            brand: Arc::default(),
         }
     }
 }

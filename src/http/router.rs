@@ -24,7 +24,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route(r.path, r.handler);
     }
     let router = router
-        .merge(super::web::routes())
+        .merge(super::web::routes(&state.config))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found);
     layered(router, &state.config).with_state(state)
@@ -32,8 +32,9 @@ pub fn router(state: AppState) -> Router {
 
 /// The layers every route runs under, outermost first: a tracing span per
 /// request, the duration histogram, error bodies in the surface's own form
-/// (JSON for the API, a page for the rest), panics as a 500, any error a
-/// layer made by itself rewritten as JSON, the body limit.
+/// (JSON for the API, a page for the rest), no framing of what did not say
+/// otherwise, panics as a 500, any error a layer made by itself rewritten as
+/// JSON, the body limit.
 ///
 /// Public so other surfaces (and the tests' panicking route) get the same.
 pub fn layered(router: Router<AppState>, config: &HttpConfig) -> Router<AppState> {
@@ -43,6 +44,7 @@ pub fn layered(router: Router<AppState>, config: &HttpConfig) -> Router<AppState
         .layer(middleware::map_response(json_errors))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(pages_get_pages))
+        .layer(middleware::map_response(super::web::deny_frames))
         .layer(middleware::from_fn(track_duration))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
 }

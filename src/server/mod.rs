@@ -201,6 +201,7 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         wizard_idle: config.session_idle,
         secure_cookies: config.secure_cookies,
         limits: config.limits.clone(),
+        brand: Arc::new(config.brand.clone()),
     };
     let state = AppState {
         store: store.clone(),
@@ -236,6 +237,13 @@ pub async fn run(config: ServerConfig) -> Result<(), ServeError> {
         cause: e,
     })?;
     tracing::info!("listening on http://{addr}");
+    if config.brand.framable() {
+        // Worth a line: it changes what the customer pages allow.
+        tracing::info!(
+            sites = %config.brand.frame_ancestors.join(" "),
+            "the customer pages may be framed by these sites"
+        );
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     if !config.webhooks.is_empty() && config.webhook_secret.is_none() {

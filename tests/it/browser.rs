@@ -11,6 +11,7 @@
 
 mod admin_users;
 mod author_stats;
+mod brand;
 mod case_pages;
 
 use crate::common;

@@ -10,6 +10,7 @@ mod adminpage;
 mod api;
 mod authorpage;
 mod backup;
+mod brand;
 mod breach;
 mod browser;
 mod cases;

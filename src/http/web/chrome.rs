@@ -5,7 +5,13 @@
 //! The chrome's language is, in order: a `?lang=` the reader just picked
 //! (remembered in a cookie), the cookie, the browser's `Accept-Language`,
 //! English. A wizard session's pages speak the session's language instead.
+//!
+//! On a customer page (marked by [`super::CustomerPage`]) the chrome wears
+//! the `[brand]`, and `?embed=1` shows the page without header and footer,
+//! for another site's frame; every address the page leads to keeps the
+//! flag ([`Chrome::href`], [`super::see_other`]).
 
+use super::brand::Brand;
 use super::cookies;
 use super::i18n;
 use crate::http::AppState;
@@ -19,6 +25,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use std::convert::Infallible;
+use std::sync::Arc;
 
 /// A language the reader can switch to, as the switcher shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +54,13 @@ pub struct Chrome {
     /// Set when the switcher changes the session's language by a form post
     /// to this address instead of by a link.
     pub switch_action: Option<String>,
+    /// The brand of a customer page; `None` on staff pages (fixpath's own).
+    pub brand: Option<Arc<Brand>>,
+    /// A customer page asked for with `?embed=1`: no header or footer.
+    pub embed: bool,
+    /// Write cookies that work in another site's frame (embedded, and
+    /// some site may frame us): see [`cookies::set_cross_site`].
+    pub cross_site: bool,
     cookies: Vec<String>,
 }
 
@@ -70,6 +84,38 @@ impl Chrome {
             path => self.path,
             languages => langs,
             switch_action => self.switch_action,
+            brand => self.brand.as_ref().map(|b| b.view()),
+            embed => self.embed,
+            embed_q => if self.embed { "?embed=1" } else { "" },
+        }
+    }
+
+    /// An address of ours as this page links to it: with `embed=1` when
+    /// the page is embedded, so the next page is too.
+    pub fn href(&self, to: &str) -> String {
+        if !self.embed {
+            return to.to_owned();
+        }
+        let (path, fragment) = match to.split_once('#') {
+            Some((p, f)) => (p, Some(f)),
+            None => (to, None),
+        };
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut out = format!("{path}{sep}embed=1");
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+        out
+    }
+
+    /// A `Set-Cookie` value for this page's response: one that works in a
+    /// frame when the page is embedded.
+    pub fn cookie(&self, name: &str, value: &str, path: &str, max_age: Option<i64>) -> String {
+        if self.cross_site {
+            cookies::set_cross_site(name, value, path, max_age)
+        } else {
+            cookies::set(name, value, path, max_age, self.secure)
         }
     }
 
@@ -86,6 +132,9 @@ impl Chrome {
             path: "/".into(),
             switcher: Vec::new(),
             switch_action: None,
+            brand: None,
+            embed: false,
+            cross_site: false,
             cookies: Vec::new(),
         }
     }
@@ -177,13 +226,18 @@ fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `lang=xx` in a query string.
-fn lang_query(query: Option<&str>) -> Option<String> {
+/// The value of `key` in a query string.
+fn query_value<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
     query?
         .split('&')
         .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| *k == "lang")
-        .map(|(_, v)| v.to_ascii_lowercase())
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// `lang=xx` in a query string.
+fn lang_query(query: Option<&str>) -> Option<String> {
+    query_value(query, "lang").map(str::to_ascii_lowercase)
 }
 
 impl FromRequestParts<AppState> for Chrome {
@@ -192,32 +246,44 @@ impl FromRequestParts<AppState> for Chrome {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
         let headers = &parts.headers;
         let secure = state.config.secure_cookies || cookies::is_https(headers);
-        let mut set = Vec::new();
-        let csrf = match cookies::get(headers, cookies::CSRF) {
+        let brand = parts
+            .extensions
+            .get::<super::CustomerPage>()
+            .map(|_| state.config.brand.clone());
+        let embed = brand.is_some() && query_value(parts.uri.query(), "embed") == Some("1");
+        let mut chrome = Chrome {
+            lang: String::new(),
+            page_lang: String::new(),
+            csrf: String::new(),
+            user: None,
+            secure,
+            accept: accept_languages(headers),
+            path: parts.uri.path().to_owned(),
+            switcher: i18n::LANGUAGES.iter().map(|l| (*l).to_owned()).collect(),
+            switch_action: None,
+            cross_site: embed && brand.as_ref().is_some_and(|b| b.framable()),
+            brand,
+            embed,
+            cookies: Vec::new(),
+        };
+        chrome.csrf = match cookies::get(headers, cookies::CSRF) {
             Some(t) if t.len() >= 32 && t.len() <= 64 => t.to_owned(),
             _ => {
                 let t = new_token();
-                set.push(cookies::set(cookies::CSRF, &t, "/", None, secure));
+                chrome.set_cookie(chrome.cookie(cookies::CSRF, &t, "/", None));
                 t
             }
         };
-        let accept = accept_languages(headers);
         let picked = lang_query(parts.uri.query()).and_then(|l| i18n::supported(&l));
         if let Some(l) = picked {
-            set.push(cookies::set(
-                cookies::LANG,
-                l,
-                "/",
-                Some(365 * 24 * 3600),
-                secure,
-            ));
+            chrome.set_cookie(chrome.cookie(cookies::LANG, l, "/", Some(365 * 24 * 3600)));
         }
         let lang = picked
             .or_else(|| cookies::get(headers, cookies::LANG).and_then(i18n::supported))
-            .or_else(|| accept.iter().find_map(|l| i18n::supported(l)))
+            .or_else(|| chrome.accept.iter().find_map(|l| i18n::supported(l)))
             .unwrap_or("en")
             .to_owned();
-        let user = match cookies::get(headers, cookies::STAFF) {
+        chrome.user = match cookies::get(headers, cookies::STAFF) {
             Some(token) if token.starts_with(STAFF_PREFIX) && token.len() < 128 => state
                 .store
                 .user_by_token(&auth::hash_token(token), state.clock.now())
@@ -226,18 +292,9 @@ impl FromRequestParts<AppState> for Chrome {
                 .flatten(),
             _ => None,
         };
-        Ok(Chrome {
-            page_lang: lang.clone(),
-            lang,
-            csrf,
-            user,
-            secure,
-            accept,
-            path: parts.uri.path().to_owned(),
-            switcher: i18n::LANGUAGES.iter().map(|l| (*l).to_owned()).collect(),
-            switch_action: None,
-            cookies: set,
-        })
+        chrome.page_lang = lang.clone();
+        chrome.lang = lang;
+        Ok(chrome)
     }
 }
 
@@ -260,5 +317,18 @@ mod tests {
         assert_eq!(lang_query(Some("a=1&lang=NL")), Some("nl".into()));
         assert_eq!(lang_query(Some("language=nl")), None);
         assert_eq!(lang_query(None), None);
+    }
+
+    #[test]
+    fn an_embedded_page_links_to_embedded_pages() {
+        let mut c = Chrome::plain();
+        assert_eq!(c.href("/s/ses_1"), "/s/ses_1");
+        c.embed = true;
+        assert_eq!(c.href("/s/ses_1"), "/s/ses_1?embed=1");
+        assert_eq!(
+            c.href("/s/ses_1/check?why=none"),
+            "/s/ses_1/check?why=none&embed=1"
+        );
+        assert_eq!(c.href("/s/ses_1#messages"), "/s/ses_1?embed=1#messages");
     }
 }

@@ -1,7 +1,9 @@
 //! Reading the `Cookie` header and writing `Set-Cookie`. Every cookie we
 //! set is `HttpOnly` (no script reads it), `SameSite=Lax` (a form on another
 //! site cannot post with it) and `Secure` when the page was served over TLS
-//! (directly, or behind a proxy that says `X-Forwarded-Proto: https`).
+//! (directly, or behind a proxy that says `X-Forwarded-Proto: https`) —
+//! except on a customer page embedded in a listed site's frame, where only
+//! a `SameSite=None; Secure; Partitioned` cookie works ([`set_cross_site`]).
 //!
 //! A `Secure` cookie carries a prefix the browser enforces: `__Host-` for
 //! the cookies of the whole site (path `/`: only this host, over TLS, can
@@ -91,6 +93,24 @@ pub fn set(name: &str, value: &str, path: &str, max_age: Option<i64>, secure: bo
 /// A `Set-Cookie` value that removes the cookie.
 pub fn clear(name: &str, path: &str, secure: bool) -> String {
     set(name, "", path, Some(0), secure)
+}
+
+/// A `Set-Cookie` value for a page shown in another site's frame
+/// (`[brand] frame_ancestors`, `?embed=1`): there a `SameSite=Lax` cookie
+/// is neither kept nor sent, so the wizard could not post a form. The
+/// cookie is `SameSite=None` (the CSRF token and the origin check still
+/// guard every form), `Secure` (which `None` requires) and `Partitioned`:
+/// the browser keeps it for this embedding site only, apart from the
+/// cookies of our own pages and of any other site's frame, and keeps it
+/// even where it blocks third-party cookies.
+pub fn set_cross_site(name: &str, value: &str, path: &str, max_age: Option<i64>) -> String {
+    let name = full_name(name, path, true);
+    let mut c =
+        format!("{name}={value}; Path={path}; HttpOnly; SameSite=None; Secure; Partitioned");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
 }
 
 #[cfg(test)]

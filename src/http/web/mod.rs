@@ -11,7 +11,9 @@
 //! - [`queue`]: the tier-2/3/4 escalation queue at `/queue`;
 //! - [`author`]: the authors' view of the library (`/author`);
 //! - [`admin`]: the admins' user management (`/admin/users`);
-//! - [`signin`]: staff sign-in and sign-out.
+//! - [`signin`]: staff sign-in and sign-out;
+//! - [`brand`]: the customer pages' `[brand]` (logo, colour) and the sites
+//!   that may frame them.
 //!
 //! Every page goes through [`Chrome`] (language, CSRF token, who is signed
 //! in) and [`render`]; every form post through [`csrf::Form`]. Errors are a
@@ -21,6 +23,7 @@
 pub mod admin;
 pub mod assets;
 pub mod author;
+pub mod brand;
 pub mod case_page;
 pub mod chrome;
 pub mod console;
@@ -46,39 +49,86 @@ use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The pages' router; merged with the API by [`super::router`].
-pub fn routes() -> Router<AppState> {
-    let headers = [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            // Our own stylesheet and script only; no inline script, no frames.
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        // The resume link carries the session's token: never send a page's
-        // address to another site. `same-origin`, not `no-referrer`: under
-        // `no-referrer` a browser sends `Origin: null` with our own forms,
-        // and the CSRF check refuses a null origin.
-        (header::REFERRER_POLICY, "same-origin"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ];
-    let mut router = Router::new()
+///
+/// The customer pages (the wizard and what it leads to: the session's
+/// pages, the case page, `/status`) are the only ones another site may
+/// frame, and only the sites of `[brand] frame_ancestors`: they answer with
+/// that list in `frame-ancestors` and without `X-Frame-Options` (which
+/// cannot name a site). Every other page — sign-in, console, queue,
+/// authors' pages — is never framed, whatever the configuration: a framed
+/// staff form is a clickjacking target.
+pub fn routes(config: &super::HttpConfig) -> Router<AppState> {
+    let customer = Router::new()
         .merge(wizard::routes())
         .merge(case_page::routes())
         .merge(status::routes())
+        .layer(axum::Extension(CustomerPage));
+    let customer = with_headers(
+        customer,
+        &config.brand.customer_csp(),
+        !config.brand.framable(),
+    );
+    let never_framed = Router::new()
         .merge(console::routes())
         .merge(queue::routes())
         .merge(signin::routes())
         .merge(author::routes())
         .merge(admin::routes())
-        .merge(assets::routes());
+        .merge(assets::routes())
+        .merge(brand::routes());
+    let never_framed = with_headers(never_framed, brand::PAGE_CSP, true);
+    customer.merge(never_framed)
+}
+
+/// Marks a request to a customer page: its [`Chrome`] wears the brand and
+/// may be embedded.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomerPage;
+
+/// The security headers of a group of pages; `deny_frames`: also
+/// `X-Frame-Options: DENY`, for browsers that do not read `frame-ancestors`.
+fn with_headers(mut router: Router<AppState>, csp: &str, deny_frames: bool) -> Router<AppState> {
+    let mut headers = vec![
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(csp).unwrap_or(HeaderValue::from_static(brand::PAGE_CSP)),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        // The resume link carries the session's token: never send a page's
+        // address to another site. `same-origin`, not `no-referrer`: under
+        // `no-referrer` a browser sends `Origin: null` with our own forms,
+        // and the CSRF check refuses a null origin.
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ),
+    ];
+    if deny_frames {
+        headers.push((header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")));
+    }
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));
     }
     router
+}
+
+/// Gives a response that has no `Content-Security-Policy` of its own (the
+/// API's JSON, the page of an unknown address, an error a layer made) the
+/// pages' policy and `X-Frame-Options: DENY`: what nobody decided may be
+/// framed is not.
+pub async fn deny_frames(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(brand::PAGE_CSP),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    res
 }
 
 /// Renders a page template with the chrome and the page's own context; any
@@ -130,7 +180,7 @@ fn html_response(status: StatusCode, html: String) -> Response {
 /// with a GET (post-redirect-get), so a reload never posts twice.
 pub fn see_other(chrome: &Chrome, to: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
+    if let Ok(v) = HeaderValue::from_str(&chrome.href(to)) {
         res.headers_mut().insert(header::LOCATION, v);
     }
     chrome.finish(res)

@@ -142,13 +142,7 @@ pub(super) fn cookie_age(state: &AppState) -> i64 {
 }
 
 pub(super) fn session_cookie(chrome: &Chrome, id: &str, token: &str, max_age: i64) -> String {
-    cookies::set(
-        cookies::WIZARD,
-        token,
-        &format!("/s/{id}"),
-        Some(max_age),
-        chrome.secure,
-    )
+    chrome.cookie(cookies::WIZARD, token, &format!("/s/{id}"), Some(max_age))
 }
 
 async fn start(
@@ -582,6 +576,7 @@ async fn answer(
 fn move_done(state: &AppState, chrome: &Chrome, headers: &HeaderMap, id: &str) -> PageResult {
     let mut out = Chrome::plain();
     out.secure = chrome.secure;
+    out.embed = chrome.embed;
     if let Some(token) = cookies::get(headers, cookies::WIZARD) {
         let idle = cookie_age(state);
         out.set_cookie(session_cookie(chrome, id, token, idle));

@@ -85,6 +85,11 @@ pub struct Settings {
     /// The `[[connector]]` tables (file only), kept as TOML and checked by
     /// `config::connectors`.
     pub connector: Option<Vec<toml::Table>>,
+    /// The `[brand]` table (file only), checked by `config::brand`.
+    pub brand: Option<toml::Table>,
+    /// The sites that may frame the customer pages (file only; also taken
+    /// in `[brand]`).
+    pub frame_ancestors: Option<toml::Value>,
 }
 
 /// The `[limits]` table: what a stranger may make the server spend.
@@ -187,8 +192,9 @@ impl ConfigFile {
                 "the keys are scripts, db, db_pool, listen, webhooks (a list), webhook_secret, \
                  smtp, mail_from, body_limit, session_idle, secure_cookies, log_format, \
                  public_url, reopen_within, retain, a [limits] table (hash_slots, signin_per_minute, \
-                 sessions_per_minute, status_per_minute, trusted_proxies) and [sla.tier1] to \
-                 [sla.tier4] tables",
+                 sessions_per_minute, status_per_minute, trusted_proxies), [sla.tier1] to \
+                 [sla.tier4] tables, [[connector]] tables and a [brand] table (name, logo, \
+                 colour, support_url, frame_ancestors)",
             )
         })?;
         let base = path.parent().unwrap_or(Path::new(""));

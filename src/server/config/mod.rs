@@ -12,6 +12,7 @@
 //! (what clap reads from flags and the environment, and the TOML file),
 //! [`resolve`] the merging and checking of the layers into a [`ServerConfig`].
 
+mod brand;
 mod connectors;
 mod file;
 mod resolve;
@@ -74,6 +75,9 @@ pub struct ServerConfig {
     /// resolved longer ago than this is removed by the retention sweep;
     /// `None`: kept.
     pub retain: Option<time::Duration>,
+    /// The customer pages' brand and who may frame them (`[brand]`, file
+    /// only).
+    pub brand: crate::http::web::brand::Brand,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -1,8 +1,8 @@
 //! The layers merged and every value checked: a setting that cannot be used
 //! is a [`Problem`] naming where it came from and how to fix it.
 
-use super::connectors;
 use super::*;
+use super::{brand, connectors};
 use std::net::ToSocketAddrs;
 use std::path::Path;
 
@@ -243,7 +243,7 @@ impl ServerConfig {
             WebhookSecret::parse,
         )?;
 
-        let mail = resolve_mail(&args, file)?;
+        let mut mail = resolve_mail(&args, file)?;
 
         // A list: the flags' (or the variable's) replace the file's.
         let (hooks, origin) = match (&args.webhooks, &under.webhooks, file) {
@@ -352,6 +352,18 @@ impl ServerConfig {
             }
         };
 
+        let brand = match file {
+            Some(f) => brand::resolve(
+                f.settings.brand.as_ref(),
+                f.settings.frame_ancestors.as_ref(),
+                &f.path,
+            )?,
+            None => Default::default(),
+        };
+        if let (Some(mail), Some(name)) = (mail.as_mut(), brand.name.as_deref()) {
+            mail.name_sender(name);
+        }
+
         Ok(ServerConfig {
             scripts: args
                 .scripts
@@ -400,6 +412,7 @@ impl ServerConfig {
                 )?,
                 None => Vec::new(),
             },
+            brand,
         })
     }
 }
