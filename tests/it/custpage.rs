@@ -674,3 +674,33 @@ async fn status_answers_alike_and_mails_the_link_for_the_right_pair_only() {
 }
 
 use regex::Regex;
+
+/// An erased case (retention, `fixpath erase`): the customer's link says the
+/// details were removed, in their language, and takes no message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_case_says_its_details_were_removed_in_the_customers_language() {
+    let app = app_on(sqlite("erased").await).await;
+    let sam = app.user("sam", Role::Specialist, 2).await;
+    let mut kim = Browser::new(&app);
+    kim.language = Some("de".into());
+    let (id, _) = hand_over(&mut kim, "kim@example.com").await;
+    let esc = format!("esc_{}", id.trim_start_matches("ses_"));
+    staff_act(&app, &sam, &esc, "resolve", json!({"resolution": "Erledigt"})).await;
+    let reference = app.store.escalation(&esc).await.unwrap().unwrap().case.reference;
+    let now = app.state.clock.now();
+    assert!(matches!(
+        app.store.erase_reference(&reference, "system", now).await.unwrap(),
+        fixpath::store::Erasure::Erased { cases: 1 }
+    ));
+    let page = kim.get(&format!("/s/{id}")).await;
+    page.assert_status(410)
+        .assert_has("Die Angaben zu dieser Anfrage wurden gelöscht");
+    assert!(!page.body.contains("Erledigt"), "{}", page.body);
+    insta::assert_snapshot!("case_erased_de", redact(&page.body));
+    let refused = kim
+        .post(&format!("/s/{id}/message"), &[("text", "Noch da?")])
+        .await;
+    refused
+        .assert_status(410)
+        .assert_has("Die Angaben zu dieser Anfrage wurden gelöscht");
+}
