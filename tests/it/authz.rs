@@ -8,7 +8,9 @@
 //! `Pages` list the router is built from) and the operators'
 //! `server::ops::route_list()`. A served route without a row fails
 //! [`every_served_route_has_a_row`], naming it; so does a row whose route
-//! is no longer served, and a route with two rows.
+//! is no longer served, and a route with two rows. The API's rows must also
+//! agree with the OpenAPI document (its `security` and documented
+//! responses): [`the_api_rows_agree_with_the_openapi_document`].
 //!
 //! The callers, the table's columns in this order:
 //!
@@ -51,7 +53,10 @@
 //!    valid body, and the eleven statuses **as the contract says** (section
 //!    9's "who" column, the tier rule of section 10), not as the code
 //!    happens to answer.
-//! 3. `cargo test --test it authz::`.
+//! 3. `cargo test --test it authz::` (SQLite; a few seconds).
+//!
+//! A new kind of caller is a column: a [`Caller`], its place in
+//! [`CALLERS`], and a status for it in every row.
 
 use crate::brand::{LOGO_PNG, brand};
 use crate::common::{SCRIPTS, TestApp};
@@ -353,6 +358,65 @@ fn every_served_route_has_a_row() {
     assert!(served.iter().any(|(_, p)| p.starts_with("/api/v1/")));
     assert!(served.iter().any(|(_, p)| p == "/queue"));
     assert!(served.iter().any(|(_, p)| p == "/healthz"));
+}
+
+/// The API's rows say what the OpenAPI document says: each expected status
+/// is one it documents for the call, and who may call (its `security`:
+/// `{}` for anyone, `sessionToken`, `staffToken`) is who the row lets in.
+#[test]
+fn the_api_rows_agree_with_the_openapi_document() {
+    let doc: Json = serde_json::from_str(fixpath::http::api::OPENAPI).unwrap();
+    let ok = |code: u16| (200..300).contains(&code);
+    let mut problems = Vec::new();
+    for r in TABLE.iter().filter(|r| r.path.starts_with("/api/")) {
+        let op = &doc["paths"][r.path][r.method.to_lowercase()];
+        let documented = op["responses"].as_object().expect("responses");
+        for (caller, want) in CALLERS.iter().zip(r.want) {
+            if !documented.contains_key(&want.to_string()) {
+                problems.push(format!(
+                    "{} {} as {}: {} is not a documented response",
+                    r.method,
+                    r.path,
+                    caller.name(),
+                    shown(want)
+                ));
+            }
+        }
+        let security: Vec<String> = op["security"]
+            .as_array()
+            .expect("each call names its security")
+            .iter()
+            .map(|s| match s.as_object().and_then(|o| o.keys().next()) {
+                Some(k) => k.clone(),
+                None => "anyone".into(),
+            })
+            .collect();
+        // A call open to anyone is open to every token's holder too.
+        let lets_in = |who: &str| security.iter().any(|s| s == who || s == "anyone");
+        let mut check = |who: &str, allowed: bool| {
+            if lets_in(who) != allowed {
+                problems.push(format!(
+                    "{} {}: the document {} `{who}`, the row {}",
+                    r.method,
+                    r.path,
+                    if lets_in(who) {
+                        "lets in"
+                    } else {
+                        "does not let in"
+                    },
+                    if allowed { "does" } else { "does not" }
+                ));
+            }
+        };
+        let cell = |c: Caller| r.want[CALLERS.iter().position(|&k| k == c).unwrap()];
+        check("anyone", ok(cell(Caller::Nobody)));
+        check("sessionToken", ok(cell(Caller::Own)));
+        let working_staff = CALLERS
+            .into_iter()
+            .filter(|c| c.user().is_some() && ![Caller::Disabled, Caller::Revoked].contains(c));
+        check("staffToken", working_staff.into_iter().any(|c| ok(cell(c))));
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
 
 // ---------------------------------------------------------------------------
