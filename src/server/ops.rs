@@ -11,9 +11,9 @@ use crate::http::AppState;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -104,10 +104,25 @@ fn describe() {
 /// `/healthz` and `/metrics`, to be merged with [`crate::http::router`];
 /// under the API's layers, so they are traced and timed like every route.
 pub fn routes(state: AppState) -> Router {
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_page));
+    let mut router = Router::new();
+    for (_, path, handler) in table() {
+        router = router.route(path, handler);
+    }
     crate::http::layered(router, &state.config).with_state(state)
+}
+
+/// `(METHOD, PATH)` of every route [`routes`] serves, for the tests (the
+/// authorization matrix has a row for each).
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    table().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
+
+/// The operators' routes: the one list [`routes`] and [`route_list`] read.
+fn table() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/healthz", get(healthz)),
+        (Method::GET, "/metrics", get(metrics_page)),
+    ]
 }
 
 /// 200 `{"status":"ok"}` when the database answers, else 503.

@@ -9,6 +9,7 @@ mod common;
 mod adminpage;
 mod api;
 mod authorpage;
+mod authz;
 mod backup;
 mod brand;
 mod breach;

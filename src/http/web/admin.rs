@@ -17,6 +17,7 @@
 //! browser signed in with a fresh sign-in (the old ones end, as for
 //! everyone).
 
+use super::Pages;
 use super::csrf::Form;
 use super::signin::{Admins, Staff, open_sign_in};
 use super::{Chrome, PageError, PageResult, cookies, i18n, render_status, respond, see_other};
@@ -26,11 +27,9 @@ use crate::http::error::ApiError;
 use crate::http::limits;
 use crate::logtext::shown;
 use crate::store::{NameProblem, NewUser, Role, StoreError, User, UserName};
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -52,14 +51,15 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Bounded like every field a browser sends.
 pub const MAX_PASSWORD_CHARS: usize = 1000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(PAGE, get(list).post(add))
-        .route("/admin/users/password", post(password))
-        .route("/admin/users/token", post(token))
-        .route("/admin/users/revoke", post(revoke))
-        .route("/admin/users/disable", post(disable))
-        .route("/admin/users/enable", post(enable))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get(PAGE, list)
+        .post(PAGE, add)
+        .post("/admin/users/password", password)
+        .post("/admin/users/token", token)
+        .post("/admin/users/revoke", revoke)
+        .post("/admin/users/disable", disable)
+        .post("/admin/users/enable", enable)
 }
 
 /// A user as the list shows them: `user list`'s columns.

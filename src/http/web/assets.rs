@@ -6,25 +6,21 @@
 //! console, focus on an error summary, the session expiry warning. Every
 //! page works without it.
 
-use crate::http::AppState;
-use axum::Router;
+use super::Pages;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 pub const STYLE: &str = include_str!("../../../templates/static/style.css");
 pub const SCRIPT: &str = include_str!("../../../templates/static/app.js");
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/static/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
-        )
-        .route(
-            "/static/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
-        )
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/static/style.css", || async {
+            asset("text/css; charset=utf-8", STYLE)
+        })
+        .get("/static/app.js", || async {
+            asset("text/javascript; charset=utf-8", SCRIPT)
+        })
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -5,26 +5,25 @@
 //! the figures of its sessions (section 11, see [`super::figures`]) beside
 //! it and drawn over it.
 
+use super::Pages;
 use super::figures::{self, Choice, StatsQuery, VersionOption};
 use super::signin::{Authors, Staff};
 use super::{PageError, render_status};
 use crate::http::AppState;
 use crate::program::export::{GraphFormat, export, export_annotated, heat};
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
 
 /// Versions the picker lists at most (newest first).
 const VERSIONS_LISTED: u32 = 50;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/author", get(home))
-        .route("/author/scripts/{id}", get(script))
-        .route("/author/scripts/{id}/graph.svg", get(graph))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/author", home)
+        .get("/author/scripts/{id}", script)
+        .get("/author/scripts/{id}/graph.svg", graph)
 }
 
 #[derive(Serialize)]

@@ -15,13 +15,12 @@
 //! of its own that forbids script and sandboxes it (opened on its own, it
 //! runs nothing in our origin; in an `<img>` a browser never runs it).
 
+use super::Pages;
 use crate::http::AppState;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -365,10 +364,10 @@ pub const MAX_NAME: usize = 60;
 // ---------------------------------------------------------------------------
 // Serving.
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/brand/logo", get(logo))
-        .route("/brand/style.css", get(style))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/brand/logo", logo)
+        .get("/brand/style.css", style)
 }
 
 /// A year: the address changes with the content (`?v=`).

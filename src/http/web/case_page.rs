@@ -9,6 +9,7 @@
 //! name: a user name is an internal handle (`sam`, `ann.k`), and a case
 //! that changes hands would otherwise seem to change its voice.
 
+use super::Pages;
 use super::csrf::Form;
 use super::view::{FieldError, rfc3339, trail_view};
 use super::wizard::{customer, open, page_error, session_view, title_of};
@@ -22,18 +23,16 @@ use crate::http::error::ApiError;
 use crate::http::feedback::{self as rate, Rating};
 use crate::http::{caps, cases, ops};
 use crate::store::{Escalation, StoredSession};
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/s/{id}/message", post(message))
-        .route("/s/{id}/feedback", post(give_feedback))
+pub fn routes() -> Pages {
+    Pages::default()
+        .post("/s/{id}/message", message)
+        .post("/s/{id}/feedback", give_feedback)
 }
 
 /// What a page shows again after a refused post: the problems, and what

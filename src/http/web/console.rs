@@ -7,6 +7,7 @@
 //! answer, go back and escalate (shown on screen; the page works without
 //! them).
 
+use super::Pages;
 use super::csrf::Form;
 use super::signin::{Console, Staff};
 use super::view::{FieldError, split_answers, trail_view};
@@ -21,24 +22,22 @@ use crate::http::caps;
 use crate::http::error::ApiError;
 use crate::http::ops::{self, Move, NewSession};
 use crate::store::{StoredSession, User};
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/agent", get(home))
-        .route("/agent/start", post(start))
-        .route("/agent/takeover", post(takeover))
-        .route("/agent/s/{id}", get(show))
-        .route("/agent/s/{id}/answer", post(answer))
-        .route("/agent/s/{id}/back", post(back))
-        .route("/agent/s/{id}/escalate", post(escalate))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/agent", home)
+        .post("/agent/start", start)
+        .post("/agent/takeover", takeover)
+        .get("/agent/s/{id}", show)
+        .post("/agent/s/{id}/answer", answer)
+        .post("/agent/s/{id}/back", back)
+        .post("/agent/s/{id}/escalate", escalate)
 }
 
 #[derive(Serialize)]

@@ -18,7 +18,10 @@
 //! Every page goes through [`Chrome`] (language, CSRF token, who is signed
 //! in) and [`render`]; every form post through [`csrf::Form`]. Errors are a
 //! friendly page in the reader's language ([`PageError`]), never JSON and
-//! never a bare status.
+//! never a bare status. Each module declares its routes once, on a
+//! [`Pages`] list: the router is built from it, and [`route_list`] names
+//! them all (the authorization matrix in `tests/it/authz.rs` has a row for
+//! each).
 
 pub mod admin;
 pub mod assets;
@@ -43,8 +46,10 @@ pub use chrome::Chrome;
 use super::AppState;
 use super::error::ApiError;
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::handler::Handler;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -58,17 +63,26 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// authors' pages — is never framed, whatever the configuration: a framed
 /// staff form is a clickjacking target.
 pub fn routes(config: &super::HttpConfig) -> Router<AppState> {
-    let customer = Router::new()
-        .merge(wizard::routes())
-        .merge(case_page::routes())
-        .merge(status::routes())
-        .layer(axum::Extension(CustomerPage));
+    let (customer, never_framed) = groups();
+    let customer = customer.router.layer(axum::Extension(CustomerPage));
     let customer = with_headers(
         customer,
         &config.brand.customer_csp(),
         !config.brand.framable(),
     );
-    let never_framed = Router::new()
+    let never_framed = with_headers(never_framed.router, brand::PAGE_CSP, true);
+    customer.merge(never_framed)
+}
+
+/// Every page module's routes, in the two groups [`routes`] serves them
+/// in: the customer pages, and those never framed. The one list of page
+/// modules, shared by the router and [`route_list`].
+fn groups() -> (Pages, Pages) {
+    let customer = Pages::default()
+        .merge(wizard::routes())
+        .merge(case_page::routes())
+        .merge(status::routes());
+    let never_framed = Pages::default()
         .merge(console::routes())
         .merge(queue::routes())
         .merge(signin::routes())
@@ -76,8 +90,55 @@ pub fn routes(config: &super::HttpConfig) -> Router<AppState> {
         .merge(admin::routes())
         .merge(assets::routes())
         .merge(brand::routes());
-    let never_framed = with_headers(never_framed, brand::PAGE_CSP, true);
-    customer.merge(never_framed)
+    (customer, never_framed)
+}
+
+/// `(METHOD, PATH)` of every page route, as the router serves them: for
+/// the tests (the authorization matrix has a row for each).
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    let (customer, never_framed) = groups();
+    customer.list.into_iter().chain(never_framed.list).collect()
+}
+
+/// Page routes as a module declares them: each route goes on the router
+/// and in the list of `(method, pattern)` at once, so the list
+/// ([`route_list`]) cannot drift from what is served (an axum router
+/// cannot be asked for its routes).
+#[derive(Default)]
+pub struct Pages {
+    router: Router<AppState>,
+    list: Vec<(Method, &'static str)>,
+}
+
+impl Pages {
+    pub fn get<H, T>(self, path: &'static str, handler: H) -> Pages
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::GET, path, axum::routing::get(handler))
+    }
+
+    pub fn post<H, T>(self, path: &'static str, handler: H) -> Pages
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, axum::routing::post(handler))
+    }
+
+    fn add(mut self, method: Method, path: &'static str, route: MethodRouter<AppState>) -> Pages {
+        // A second method on a path joins the first (axum merges them).
+        self.router = self.router.route(path, route);
+        self.list.push((method, path));
+        self
+    }
+
+    fn merge(mut self, other: Pages) -> Pages {
+        self.router = self.router.merge(other.router);
+        self.list.extend(other.list);
+        self
+    }
 }
 
 /// Marks a request to a customer page: its [`Chrome`] wears the brand and

@@ -6,6 +6,7 @@
 //! [`SIGN_IN_SECONDS`], and signing out revokes it at once, so a copied
 //! cookie stops working too.
 
+use super::Pages;
 use super::csrf::Form;
 use super::throttle;
 use super::{Chrome, PageError, cookies, i18n, render_status, respond, see_other};
@@ -15,23 +16,22 @@ use crate::http::error::ApiError;
 use crate::http::limits::{self, ClientIp, TooMany};
 use crate::logtext::shown;
 use crate::store::{Role, User};
-use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::Deserialize;
 use std::marker::PhantomData;
 
 /// How long a web sign-in lasts in the browser (a working day and then some).
 pub const SIGN_IN_SECONDS: i64 = 12 * 3600;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/signin", get(form).post(sign_in))
-        .route("/signout", post(sign_out))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/signin", form)
+        .post("/signin", sign_in)
+        .post("/signout", sign_out)
 }
 
 #[derive(Deserialize)]

@@ -6,6 +6,7 @@
 //! which references exist or which address a case has. Look-ups are
 //! limited per client address, as session starts are.
 
+use super::Pages;
 use super::csrf::Form;
 use super::view::FieldError;
 use super::{Chrome, PageError, i18n, render, render_status, respond};
@@ -16,11 +17,9 @@ use crate::http::caps::MAX_REFERENCE;
 use crate::http::cases;
 use crate::http::limits::{self, ClientIp};
 use crate::store::Escalation;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -28,8 +27,10 @@ use std::time::Duration;
 /// its comparison take, so a match and a miss look alike from outside.
 pub const ANSWER_AFTER: Duration = Duration::from_millis(400);
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/status", get(form).post(lookup))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/status", form)
+        .post("/status", lookup)
 }
 
 #[derive(Deserialize)]

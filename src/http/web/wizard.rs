@@ -13,6 +13,7 @@
 //! (`/s/{id}?t=…`) that puts it there. A session left alone for longer than
 //! the idle limit no longer opens here.
 
+use super::Pages;
 use super::csrf::Form;
 use super::view::{FieldError, own_invalid, rfc3339, split_answers, trail_view};
 use super::{
@@ -30,26 +31,24 @@ use crate::http::limits::{self, ClientIp};
 use crate::http::ops::{self, Move, NewSession};
 use crate::library::search;
 use crate::store::StoredSession;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(list))
-        .route("/start", post(start))
-        .route("/s/{id}", get(show))
-        .route("/s/{id}/answer", post(answer))
-        .route("/s/{id}/back", post(back))
-        .route("/s/{id}/check", get(check))
-        .route("/s/{id}/escalate", post(escalate))
-        .route("/s/{id}/language", post(language))
-        .route("/s/{id}/keep", post(keep))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/", list)
+        .post("/start", start)
+        .get("/s/{id}", show)
+        .post("/s/{id}/answer", answer)
+        .post("/s/{id}/back", back)
+        .get("/s/{id}/check", check)
+        .post("/s/{id}/escalate", escalate)
+        .post("/s/{id}/language", language)
+        .post("/s/{id}/keep", keep)
 }
 
 // ---------------------------------------------------------------------------

@@ -10,28 +10,27 @@ mod acts;
 mod case;
 mod words;
 
+use super::Pages;
 use super::signin::{Queue, Staff};
 use super::{Chrome, PageError, render_status, respond};
 use crate::case::reference::normalise;
 use crate::http::AppState;
 use crate::http::cases;
 use crate::store::{Cursor, Escalation, EscalationFilter, EscalationStatus, Sort, User};
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/queue", get(list))
-        .route("/queue/{id}", get(case::show))
-        .route("/queue/{id}/claim", post(acts::claim))
-        .route("/queue/{id}/reply", post(acts::reply))
-        .route("/queue/{id}/note", post(acts::note))
-        .route("/queue/{id}/resolve", post(acts::resolve))
-        .route("/queue/{id}/escalate", post(acts::escalate))
+pub fn routes() -> Pages {
+    Pages::default()
+        .get("/queue", list)
+        .get("/queue/{id}", case::show)
+        .post("/queue/{id}/claim", acts::claim)
+        .post("/queue/{id}/reply", acts::reply)
+        .post("/queue/{id}/note", acts::note)
+        .post("/queue/{id}/resolve", acts::resolve)
+        .post("/queue/{id}/escalate", acts::escalate)
 }
 
 /// Cases on one page of the list.
