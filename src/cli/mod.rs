@@ -2,9 +2,12 @@
 //! returns the process exit code; `main` does nothing else.
 
 mod backup;
+mod export;
 mod formats;
 mod graph;
+mod import;
 mod lint;
+mod migrate;
 mod run;
 mod schema;
 mod serve;
@@ -43,6 +46,12 @@ pub enum Command {
     Stats(stats::Args),
     /// Copy the SQLite database while the server runs, and check the copy
     Backup(backup::Args),
+    /// Write the data out as JSON Lines (or one kind as CSV), streaming
+    Export(export::Args),
+    /// Load an export; rows already there are skipped
+    Import(import::Args),
+    /// Copy one database into another (SQLite and PostgreSQL), then compare them
+    Migrate(migrate::Args),
 }
 
 /// Whether `db` names an SQLite file that is not there (said on `err`):
@@ -147,6 +156,9 @@ where
         Command::Serve(a) => serve::run(a, err),
         Command::Stats(a) => stats::run(a, out, err),
         Command::Backup(a) => backup::run(a, out, err),
+        Command::Export(a) => export::run(a, out, err),
+        Command::Import(a) => import::run(a, out, err),
+        Command::Migrate(a) => migrate::run(a, out, err),
         Command::User(a) => {
             use std::io::IsTerminal;
             let stdin = std::io::stdin();

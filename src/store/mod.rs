@@ -16,8 +16,10 @@ mod page;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
+pub mod transfer;
 
 pub use page::Cursor;
+pub use transfer::Transfer;
 
 use crate::case::feedback::{Feedback, FeedbackKind};
 use crate::case::{Act, Actor, Breach, Case, DueTimes, Refusal};
@@ -401,9 +403,15 @@ impl OutboxChannel {
 /// file of its own holding only its SQL, and is a store. On `dyn Store` (and
 /// `S: Store`) the parts' methods need no import; on a concrete store, import
 /// the parts used.
-pub trait Store: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets {}
+pub trait Store:
+    Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets + Transfer
+{
+}
 
-impl<T: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets> Store for T {}
+impl<T: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets + Transfer> Store
+    for T
+{
+}
 
 /// The schema.
 #[async_trait]

@@ -41,6 +41,7 @@ mod escalations;
 mod links;
 mod outbox;
 mod sessions;
+mod transfer;
 mod users;
 mod writer;
 

@@ -29,6 +29,7 @@ mod escalations;
 mod links;
 mod outbox;
 mod sessions;
+mod transfer;
 mod users;
 mod writer;
 
