@@ -208,14 +208,12 @@ pub(super) fn dates(since: Option<&str>, until: Option<&str>) -> Result<Range, S
     }
     Ok(Range {
         since: since.map(|d| d.midnight().assume_utc()),
-        until: match until {
-            Some(d) => Some(
-                d.next_day()
-                    .map(|n| n.midnight().assume_utc())
-                    .unwrap_or(OffsetDateTime::new_utc(Date::MAX, time::Time::MIDNIGHT)),
-            ),
-            None => None,
-        },
+        until: until.map(|d| {
+            d.next_day().map_or(
+                OffsetDateTime::new_utc(Date::MAX, time::Time::MIDNIGHT),
+                |n| n.midnight().assume_utc(),
+            )
+        }),
     })
 }
 
@@ -288,7 +286,7 @@ impl Lines {
 
     fn csv_record(&mut self, fields: impl IntoIterator<Item = String>) -> StoreResult<()> {
         let mut w = csv::Writer::from_writer(&mut self.buf);
-        w.write_record(fields.into_iter())
+        w.write_record(fields)
             .and_then(|()| w.flush().map_err(Into::into))
             .map_err(|e| StoreError::database(format!("could not write CSV: {e}")))
     }

@@ -213,8 +213,8 @@ impl Sink for Copy {
 pub(crate) fn report(compared: &[Compared], out: &mut dyn std::io::Write) -> std::io::Result<bool> {
     writeln!(
         out,
-        "  {:<16} {:>10} {:>10}  {:<16}  {:<16}",
-        "table", "source", "target", "sha-256 source", "sha-256 target"
+        "  {:<16} {:>10} {:>10}  {:<16}  sha-256 target",
+        "table", "source", "target", "sha-256 source"
     )?;
     let short = |h: &str| h.get(..16).unwrap_or(h).to_owned();
     for c in compared {

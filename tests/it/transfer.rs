@@ -17,7 +17,7 @@ use fixpath::clock::Clock;
 use fixpath::stats::gather::{self, Programs};
 use fixpath::store::postgres::PgStore;
 use fixpath::store::sqlite::SqliteStore;
-use fixpath::store::{Role, Store, TicketLink};
+use fixpath::store::{Role, Schema, Store, TicketLink};
 use serde_json::{Value as Json, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -331,9 +331,8 @@ fn assert_complete(export: &str) {
     assert_eq!(k["session"], 15);
     for status in ["open", "claimed", "waiting", "resolved"] {
         assert!(
-            export.contains(&format!("\"kind\":\"case\",") as &str)
-                && export.lines().any(|l| l.starts_with("{\"kind\":\"case\"")
-                    && l.contains(&format!("\"status\":\"{status}\""))),
+            export.lines().any(|l| l.starts_with("{\"kind\":\"case\"")
+                && l.contains(&format!("\"status\":\"{status}\""))),
             "no case {status}"
         );
     }
@@ -450,4 +449,229 @@ async fn postgres_to_sqlite_byte_for_byte() {
     let to = to.to_str().unwrap();
     drop(SqliteStore::open(to).await.unwrap());
     round_trip(&pg.url, to).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_sqlite_to_postgres_and_back_compares_every_table() {
+    let Some(pg) = TestDb::create("transfer_migrate").await else {
+        return;
+    };
+    let (app, file) = sqlite_app("migrate").await;
+    history(&app).await;
+    let original = export(&file, &["--with-secrets"]).await;
+
+    let (code, out, err) = cli(args(&["migrate", "--from", &file, "--to", &pg.url])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    // One line per table, each the same on both sides.
+    for table in [
+        "script_versions",
+        "sessions",
+        "trail_entries",
+        "session_links",
+        "escalations",
+        "ticket_links",
+        "feedback",
+        "users",
+        "tokens",
+        "signin_failures",
+        "outbox",
+        "stats_outcomes",
+        "stats_nodes",
+        "stats_answers",
+        "stats_dwell",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{table} ")))
+            .unwrap_or_else(|| panic!("no {table} in\n{out}"));
+        assert!(line.ends_with("same"), "{line}");
+    }
+    assert!(!out.contains("DIFFERS"), "{out}");
+    assert!(out.contains("every table has the same rows and content hash"));
+
+    let back = temp_path("migrated-back", "db");
+    let back = back.to_str().unwrap();
+    let (code, out, err) = cli(args(&["migrate", "--from", &pg.url, "--to", back])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(export(back, &["--with-secrets"]).await == original);
+
+    // A target with rows is refused, and nothing is written to it.
+    let before = export(&pg.url, &["--with-secrets"]).await;
+    let (code, out, err) = cli(args(&["migrate", "--from", &file, "--to", &pg.url])).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("is not empty (") && err.contains("sessions"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+    assert!(export(&pg.url, &["--with-secrets"]).await == before);
+    // So is a copy onto itself.
+    let (code, _, err) = cli(args(&["migrate", "--from", &file, "--to", &file])).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("the same database"), "{err}");
+}
+
+/// A new SQLite file with the schema and nothing else.
+async fn empty_sqlite(name: &str) -> String {
+    let path = temp_path(name, "db");
+    let s = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+    s.migrate().await.unwrap();
+    s.close().await;
+    path.to_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_line_is_named_and_nothing_is_imported() {
+    let (app, file) = sqlite_app("bad-lines").await;
+    history(&app).await;
+    let good = export(&file, &[]).await;
+    let target = empty_sqlite("bad-lines-target").await;
+    let empty = export(&target, &[]).await;
+    assert_eq!(empty.lines().count(), 1, "{empty}");
+
+    let write = |name: &str, text: String| {
+        let p = temp_path(name, "jsonl");
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // A row of the wrong shape after valid ones, on line 7.
+    let mut lines: Vec<&str> = good.lines().take(6).collect();
+    lines.push(r#"{"kind":"session","id":1}"#);
+    let bad = write("bad", lines.join("\n"));
+    let (code, _, err) = import(&target, &bad).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("line 7: `id` of a session should be a string")
+            && err.contains("nothing was imported"),
+        "{err}"
+    );
+    assert_eq!(export(&target, &[]).await, empty);
+
+    // A case whose session is in neither the file nor the database.
+    let case = good
+        .lines()
+        .find(|l| l.starts_with(r#"{"kind":"case""#))
+        .unwrap();
+    let orphan = write(
+        "orphan",
+        format!("{}\n{case}\n", good.lines().next().unwrap()),
+    );
+    let (code, _, err) = import(&target, &orphan).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("line 2 (case): "), "{err}");
+    assert!(err.to_lowercase().contains("foreign key"), "{err}");
+
+    // Not an export at all; a file that is not there.
+    let (code, _, err) = import(&target, &write("text", "hello\n".into())).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("line 1: not a fixpath export"), "{err}");
+    let (code, _, err) = import(&target, Path::new("/nonexistent/export.jsonl")).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read"), "{err}");
+    assert_eq!(export(&target, &[]).await, empty);
+
+    // The good file goes in (without secrets: users without passwords or
+    // tokens, who cannot sign in until given them).
+    let ok = write("good", good.clone());
+    let (code, out, err) = import(&target, &ok).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("  user "), "{out}");
+    assert!(export(&target, &[]).await == good);
+    let with = export(&target, &["--with-secrets"]).await;
+    assert!(!with.contains("password_hash\":\"") && !with.contains("\"kind\":\"token\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dates_csv_and_secrets() {
+    let (app, file) = sqlite_app("dates").await;
+    history(&app).await;
+
+    // The history's day: sessions 0, 3, 6, 9, 12 started on it.
+    let day = export(&file, &["--since", "2026-03-02", "--until", "2026-03-02"]).await;
+    let k = kinds(&day);
+    assert_eq!(k["session"], 5, "{k:?}");
+    assert!(day.starts_with(r#"{"kind":"fixpath-export","format":1,"rollups":false}"#));
+    for left_out in ["outbox", "stats_outcome", "token", "signin_failure"] {
+        assert!(!k.contains_key(left_out), "{left_out}: {k:?}");
+    }
+    let sessions: Vec<String> = day
+        .lines()
+        .filter(|l| l.starts_with(r#"{"kind":"session""#))
+        .map(|l| {
+            serde_json::from_str::<Json>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    for l in day
+        .lines()
+        .filter(|l| l.starts_with(r#"{"kind":"trail_entry""#) || l.starts_with(r#"{"kind":"case""#))
+    {
+        let v: Json = serde_json::from_str(l).unwrap();
+        assert!(sessions.iter().any(|s| v["session_id"] == **s), "{l}");
+    }
+    // Imported without the rollups, the sessions are counted again by the
+    // new database's rollup job.
+    let target = empty_sqlite("dates-target").await;
+    let p = temp_path("day", "jsonl");
+    std::fs::write(&p, &day).unwrap();
+    assert_eq!(import(&target, &p).await.0, 0);
+    let again = export(&target, &[]).await;
+    assert!(again.contains("\"rolled\":0") && !again.contains("\"rolled\":1"));
+    assert!(day.contains("\"rolled\":1"));
+
+    // CSV: one kind, a header and a row per session.
+    let csv_text = export(&file, &["--what", "sessions", "--format", "csv"]).await;
+    let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+    let headers: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&headers[..3], ["id", "token_hash", "owner"]);
+    assert_eq!(r.records().count(), 15);
+    let users = export(&file, &["--what", "users", "--format", "csv"]).await;
+    assert!(users.starts_with("name,role,tier,disabled\n"), "{users}");
+    let users = export(
+        &file,
+        &["--what", "users", "--format", "csv", "--with-secrets"],
+    )
+    .await;
+    assert!(
+        users.starts_with("name,role,tier,password_hash,disabled\n"),
+        "{users}"
+    );
+
+    // Refusals.
+    for (a, says) in [
+        (vec!["--format", "csv"], "--format csv writes one kind"),
+        (vec!["--since", "02/03/2026"], "is not a date"),
+        (
+            vec!["--since", "2026-03-03", "--until", "2026-03-02"],
+            "is after --until",
+        ),
+    ] {
+        let mut all = args(&["export", "--db", &file]);
+        all.extend(args(&a));
+        let (code, out, err) = cli(all).await;
+        assert_eq!(code, 2, "{a:?}");
+        assert!(err.contains(says) && out.is_empty(), "{err}");
+    }
+
+    // --out: the file, and a summary.
+    let out_file = temp_path("out", "jsonl");
+    let (code, out, err) = cli(args(&[
+        "export",
+        "--db",
+        &file,
+        "--out",
+        out_file.to_str().unwrap(),
+    ]))
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("exported to ") && out.contains("15 session"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap(),
+        export(&file, &[]).await
+    );
 }
