@@ -51,7 +51,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "all")]
     pub what: What,
     /// JSON Lines (what `fixpath import` reads), or CSV of one kind (sessions, cases, feedback or
-    /// users: one row per session, case, rating or user; JSON documents as their text)
+    /// users: one row per session, case, rating or user; JSON documents as their text; `'` before
+    /// a text a spreadsheet would run as a formula)
     #[arg(long, value_enum, default_value = "jsonl")]
     pub format: Format,
     /// Write here instead of to standard output
@@ -164,16 +165,18 @@ pub(super) fn run(
         .join()
         .map_err(|_| anyhow::anyhow!("the export's reader stopped"))?;
     let (write_res, partial) = written;
-    let counts = match (read, write_res) {
-        (Ok(Ok(counts)), Ok(())) => counts,
-        (Ok(Err(e)), _) => {
-            remove(partial.as_deref());
-            writeln!(err, "error: the export failed: {e}")?;
-            return Ok(exit::PROBLEMS);
-        }
-        (Err(e), _) | (_, Err(e)) => {
+    // A write that failed is the cause: the reader only heard that the
+    // output closed.
+    let counts = match (write_res, read) {
+        (Ok(()), Ok(Ok(counts))) => counts,
+        (Err(e), _) | (Ok(()), Err(e)) => {
             remove(partial.as_deref());
             writeln!(err, "error: the export failed: {e:#}")?;
+            return Ok(exit::PROBLEMS);
+        }
+        (Ok(()), Ok(Err(e))) => {
+            remove(partial.as_deref());
+            writeln!(err, "error: the export failed: {e}")?;
             return Ok(exit::PROBLEMS);
         }
     };
@@ -328,7 +331,7 @@ impl Sink for Lines {
                     .filter(|(f, _)| secrets || !f.secret)
                     .map(|(_, v)| match v {
                         Value::Null => String::new(),
-                        Value::Text(t) => t,
+                        Value::Text(t) => crate::stats::table::cell(&t),
                         Value::Int(n) => n.to_string(),
                         Value::Bool(b) => b.to_string(),
                         Value::Time(t) => transfer::format_time(t),

@@ -55,8 +55,8 @@ pub struct LoadError {
 fn where_(lines: Option<(u64, u64)>, kind: &str) -> String {
     match lines {
         Some((a, b)) if a == b => format!("line {a} ({kind}): "),
-        Some((a, b)) => format!("lines {a} to {b} ({kind}s): "),
-        None => format!("{kind}s: "),
+        Some((a, b)) => format!("lines {a} to {b} ({kind} rows): "),
+        None => format!("{kind} rows: "),
     }
 }
 

@@ -272,7 +272,7 @@ async fn history(app: &TestApp) -> String {
     app.post(
         &format!("/api/v1/sessions/{}/feedback", resolved.1),
         Some(&resolved.2),
-        &json!({"score": 4}),
+        &json!({"score": 4, "comment": "=HYPERLINK(\"http://evil.example\")"}),
     )
     .await
     .assert_ok(201);
