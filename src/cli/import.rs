@@ -42,8 +42,8 @@ pub struct Args {
 enum ImportError {
     #[error("line {line}: {error}")]
     Line { line: u64, error: LineError },
-    #[error("line {line} is longer than {} MiB", MAX_LINE / (1024 * 1024))]
-    TooLong { line: u64 },
+    #[error("line {line} is longer than {max} bytes, the most an import reads")]
+    TooLong { line: u64, max: usize },
     #[error("line {line} is not UTF-8")]
     NotUtf8 { line: u64 },
     #[error("the file is empty: not a fixpath export")]
@@ -113,11 +113,15 @@ fn report(
 }
 
 /// Reads the next line into `buf` (without its newline); `false` at the
-/// end. A line longer than [`MAX_LINE`] is an error, read no further.
-fn next_line(r: &mut dyn BufRead, buf: &mut Vec<u8>, line: u64) -> Result<bool, ImportError> {
+/// end. A line longer than `max` bytes is an error, read no further.
+fn next_line(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    line: u64,
+    max: usize,
+) -> Result<bool, ImportError> {
     buf.clear();
-    let limit = MAX_LINE as u64 + 1;
-    let n = std::io::Read::take(&mut *r, limit).read_until(b'\n', buf)?;
+    let n = std::io::Read::take(&mut *r, max as u64 + 1).read_until(b'\n', buf)?;
     if n == 0 {
         return Ok(false);
     }
@@ -126,8 +130,8 @@ fn next_line(r: &mut dyn BufRead, buf: &mut Vec<u8>, line: u64) -> Result<bool, 
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
-    } else if buf.len() > MAX_LINE {
-        return Err(ImportError::TooLong { line });
+    } else if buf.len() > max {
+        return Err(ImportError::TooLong { line, max });
     }
     Ok(true)
 }
@@ -138,7 +142,7 @@ async fn import(
 ) -> Result<Loaded, ImportError> {
     let mut buf = Vec::new();
     let mut line = 1;
-    if !next_line(r, &mut buf, line)? {
+    if !next_line(r, &mut buf, line, MAX_LINE)? {
         return Err(ImportError::Empty);
     }
     let header = match std::str::from_utf8(&buf).map(parse_line) {
@@ -154,7 +158,7 @@ async fn import(
     let mut loader = Loader::begin(store, header).await?;
     loop {
         line += 1;
-        if !next_line(r, &mut buf, line)? {
+        if !next_line(r, &mut buf, line, MAX_LINE)? {
             break;
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
@@ -173,4 +177,29 @@ async fn import(
         }
     }
     Ok(loader.finish().await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_read_to_their_limit_and_no_further() {
+        let text = b"12345\r\n1234567\nlast";
+        let mut r = &text[..];
+        let mut buf = Vec::new();
+        assert!(next_line(&mut r, &mut buf, 1, 6).unwrap());
+        assert_eq!(buf, b"12345");
+        let e = next_line(&mut r, &mut buf, 2, 6).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2 is longer than 6 bytes, the most an import reads"
+        );
+        let mut r = &b"1234567\nlast"[..];
+        assert!(next_line(&mut r, &mut buf, 1, 7).unwrap());
+        assert_eq!(buf, b"1234567");
+        assert!(next_line(&mut r, &mut buf, 2, 7).unwrap());
+        assert_eq!(buf, b"last");
+        assert!(!next_line(&mut r, &mut buf, 3, 7).unwrap());
+    }
 }
