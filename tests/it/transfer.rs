@@ -36,14 +36,31 @@ const SCRIPTS: [&str; 5] = [
     "laptop-no-boot",
 ];
 
-fn temp_path(name: &str, ext: &str) -> PathBuf {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    std::env::temp_dir().join(format!(
-        "fixpath-transfer-{name}-{}-{}.{ext}",
-        std::process::id(),
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    ))
+/// A test's own folder for its databases and files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "fixpath-transfer-{test}-{}-{}",
+            std::process::id(),
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self, name: &str, ext: &str) -> PathBuf {
+        self.0.join(format!("{name}.{ext}"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The command line, run off the test's runtime (it starts its own).
@@ -350,8 +367,8 @@ fn assert_complete(export: &str) {
     assert!(export.contains("\"disabled\":1"));
 }
 
-async fn sqlite_app(name: &str) -> (TestApp, String) {
-    let path = temp_path(name, "db");
+async fn sqlite_app(scratch: &Scratch, name: &str) -> (TestApp, String) {
+    let path = scratch.path(name, "db");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path.to_str().unwrap()).await.unwrap());
     let app = TestApp::start_on_examples(store, |s| s.clock = Clock::fixed(T0)).await;
     (app, path.to_str().unwrap().to_owned())
@@ -364,10 +381,10 @@ async fn pg_app(db: &TestDb) -> TestApp {
 
 /// Export `from`, import into the empty `to`, export `to`: the same bytes;
 /// a second import adds nothing.
-async fn round_trip(from: &str, to: &str) {
+async fn round_trip(scratch: &Scratch, from: &str, to: &str) {
     let first = export(from, &["--with-secrets"]).await;
     assert_complete(&first);
-    let file = temp_path("round", "jsonl");
+    let file = scratch.path("round", "jsonl");
     std::fs::write(&file, &first).unwrap();
 
     let (code, out, err) = import(to, &file).await;
@@ -412,12 +429,13 @@ fn first_difference(a: &str, b: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_to_postgres_and_back_byte_for_byte() {
+    let scratch = Scratch::new("sqlite");
     let Some(pg) = TestDb::create("transfer_round_trip").await else {
         return;
     };
-    let (app, file) = sqlite_app("round").await;
+    let (app, file) = sqlite_app(&scratch, "round").await;
     let sam = history(&app).await;
-    round_trip(&file, &pg.url).await;
+    round_trip(&scratch, &file, &pg.url).await;
 
     // The server goes on on the copy: a specialist's token opens the case
     // and the queue (tokens came with --with-secrets).
@@ -431,32 +449,34 @@ async fn sqlite_to_postgres_and_back_byte_for_byte() {
     drop(copy);
 
     // And back into a new SQLite file.
-    let back = temp_path("back", "db");
+    let back = scratch.path("back", "db");
     let back = back.to_str().unwrap();
     drop(SqliteStore::open(back).await.unwrap());
-    round_trip(&pg.url, back).await;
+    round_trip(&scratch, &pg.url, back).await;
     assert!(export(back, &["--with-secrets"]).await == export(&file, &["--with-secrets"]).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_sqlite_byte_for_byte() {
+    let scratch = Scratch::new("postgres");
     let Some(pg) = TestDb::create("transfer_pg_first").await else {
         return;
     };
     let app = pg_app(&pg).await;
     let _ = history(&app).await;
-    let to = temp_path("from-pg", "db");
+    let to = scratch.path("from-pg", "db");
     let to = to.to_str().unwrap();
     drop(SqliteStore::open(to).await.unwrap());
-    round_trip(&pg.url, to).await;
+    round_trip(&scratch, &pg.url, to).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_sqlite_to_postgres_and_back_compares_every_table() {
+    let scratch = Scratch::new("migrate");
     let Some(pg) = TestDb::create("transfer_migrate").await else {
         return;
     };
-    let (app, file) = sqlite_app("migrate").await;
+    let (app, file) = sqlite_app(&scratch, "migrate").await;
     history(&app).await;
     let original = export(&file, &["--with-secrets"]).await;
 
@@ -489,7 +509,7 @@ async fn migrate_sqlite_to_postgres_and_back_compares_every_table() {
     assert!(!out.contains("DIFFERS"), "{out}");
     assert!(out.contains("every table has the same rows and content hash"));
 
-    let back = temp_path("migrated-back", "db");
+    let back = scratch.path("migrated-back", "db");
     let back = back.to_str().unwrap();
     let (code, out, err) = cli(args(&["migrate", "--from", &pg.url, "--to", back])).await;
     assert_eq!(code, 0, "{out}{err}");
@@ -512,8 +532,8 @@ async fn migrate_sqlite_to_postgres_and_back_compares_every_table() {
 }
 
 /// A new SQLite file with the schema and nothing else.
-async fn empty_sqlite(name: &str) -> String {
-    let path = temp_path(name, "db");
+async fn empty_sqlite(scratch: &Scratch, name: &str) -> String {
+    let path = scratch.path(name, "db");
     let s = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
     s.migrate().await.unwrap();
     s.close().await;
@@ -522,15 +542,16 @@ async fn empty_sqlite(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_line_is_named_and_nothing_is_imported() {
-    let (app, file) = sqlite_app("bad-lines").await;
+    let scratch = Scratch::new("bad-lines");
+    let (app, file) = sqlite_app(&scratch, "bad-lines").await;
     history(&app).await;
     let good = export(&file, &[]).await;
-    let target = empty_sqlite("bad-lines-target").await;
+    let target = empty_sqlite(&scratch, "bad-lines-target").await;
     let empty = export(&target, &[]).await;
     assert_eq!(empty.lines().count(), 1, "{empty}");
 
     let write = |name: &str, text: String| {
-        let p = temp_path(name, "jsonl");
+        let p = scratch.path(name, "jsonl");
         std::fs::write(&p, text).unwrap();
         p
     };
@@ -583,7 +604,8 @@ async fn a_bad_line_is_named_and_nothing_is_imported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dates_csv_and_secrets() {
-    let (app, file) = sqlite_app("dates").await;
+    let scratch = Scratch::new("dates");
+    let (app, file) = sqlite_app(&scratch, "dates").await;
     history(&app).await;
 
     // The history's day: sessions 0, 3, 6, 9, 12 started on it.
@@ -613,8 +635,8 @@ async fn dates_csv_and_secrets() {
     }
     // Imported without the rollups, the sessions are counted again by the
     // new database's rollup job.
-    let target = empty_sqlite("dates-target").await;
-    let p = temp_path("day", "jsonl");
+    let target = empty_sqlite(&scratch, "dates-target").await;
+    let p = scratch.path("day", "jsonl");
     std::fs::write(&p, &day).unwrap();
     assert_eq!(import(&target, &p).await.0, 0);
     let again = export(&target, &[]).await;
@@ -656,7 +678,7 @@ async fn dates_csv_and_secrets() {
     }
 
     // --out: the file, and a summary.
-    let out_file = temp_path("out", "jsonl");
+    let out_file = scratch.path("out", "jsonl");
     let (code, out, err) = cli(args(&[
         "export",
         "--db",
