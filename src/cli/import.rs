@@ -89,6 +89,14 @@ pub(super) fn run(
                 "error: {}: {e}\n  nothing was imported",
                 args.file.display()
             )?;
+            if e.to_string().to_lowercase().contains("foreign key") {
+                writeln!(
+                    err,
+                    "  hint: a row refers to one that is neither in the file nor in the database \
+                     (a case's or rating's session, a token's user): export with --what all, or \
+                     import the sessions first"
+                )?;
+            }
             Ok(exit::PROBLEMS)
         }
     }

@@ -581,6 +581,7 @@ async fn a_bad_line_is_named_and_nothing_is_imported() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("line 2 (case): "), "{err}");
     assert!(err.to_lowercase().contains("foreign key"), "{err}");
+    assert!(err.contains("hint: a row refers to one"), "{err}");
 
     // Not an export at all; a file that is not there.
     let (code, _, err) = import(&target, &write("text", "hello\n".into())).await;
