@@ -698,3 +698,70 @@ async fn dates_csv_and_secrets() {
         export(&file, &[]).await
     );
 }
+
+/// The export's kinds are the schema's tables, field for column: a
+/// migration that adds a table or a column must add it to
+/// `transfer::KINDS` too, or export, import and migrate would leave it out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_and_column_of_the_schema_is_a_kind_and_field() {
+    use std::collections::BTreeMap;
+    let kinds: BTreeMap<String, Vec<String>> = fixpath::transfer::KINDS
+        .iter()
+        .map(|k| {
+            let mut cols: Vec<String> = k.fields.iter().map(|f| f.column.to_owned()).collect();
+            cols.sort();
+            (k.table.to_owned(), cols)
+        })
+        .collect();
+
+    let scratch = Scratch::new("schema");
+    let file = empty_sqlite(&scratch, "schema").await;
+    let mut conn =
+        <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{file}"))
+            .await
+            .unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut sqlite = BTreeMap::new();
+    for (t,) in tables {
+        let mut cols: Vec<(String,)> =
+            sqlx::query_as(&format!("SELECT name FROM pragma_table_info('{t}')"))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        cols.sort();
+        sqlite.insert(t, cols.into_iter().map(|(c,)| c).collect::<Vec<_>>());
+    }
+    assert_eq!(sqlite, kinds, "SQLite's schema against transfer::KINDS");
+
+    let Some(pg) = TestDb::create("transfer_schema").await else {
+        return;
+    };
+    let store = PgStore::open(&pg.url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    store.close().await;
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&pg.url)
+        .await
+        .unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns \
+         WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%' \
+         AND column_name <> 'arrival' ORDER BY 1, 2",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut postgres: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (t, c) in rows {
+        postgres.entry(t).or_default().push(c);
+    }
+    assert_eq!(
+        postgres, kinds,
+        "PostgreSQL's schema against transfer::KINDS"
+    );
+}
