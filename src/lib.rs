@@ -33,3 +33,4 @@ pub mod script;
 pub mod server;
 pub mod stats;
 pub mod store;
+pub mod transfer;

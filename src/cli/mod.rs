@@ -3,9 +3,12 @@
 
 mod backup;
 mod erase;
+mod export;
 mod formats;
 mod graph;
+mod import;
 mod lint;
+mod migrate;
 mod run;
 mod schema;
 mod serve;
@@ -46,6 +49,12 @@ pub enum Command {
     Backup(backup::Args),
     /// Remove the personal data of one case and its session now
     Erase(erase::Args),
+    /// Write the data out as JSON Lines (or one kind as CSV), streaming
+    Export(export::Args),
+    /// Load an export; rows already there are skipped
+    Import(import::Args),
+    /// Copy one database into another (SQLite and PostgreSQL), then compare them
+    Migrate(migrate::Args),
 }
 
 /// Runs `act` on the store of `db`, then closes it; `None` when the store
@@ -181,6 +190,9 @@ where
         Command::Stats(a) => stats::run(a, out, err),
         Command::Backup(a) => backup::run(a, out, err),
         Command::Erase(a) => erase::run(a, out, err),
+        Command::Export(a) => export::run(a, out, err),
+        Command::Import(a) => import::run(a, out, err),
+        Command::Migrate(a) => migrate::run(a, out, err),
         Command::User(a) => {
             use std::io::IsTerminal;
             let stdin = std::io::stdin();

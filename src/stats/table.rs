@@ -348,7 +348,8 @@ pub fn nodes_csv(report: &Report, out: impl std::io::Write) -> csv::Result<()> {
 
 /// An author's text as a CSV cell: `'` before what a spreadsheet would
 /// run as a formula. (The writer quotes commas, quotes and line breaks.)
-fn cell(s: &str) -> String {
+/// `fixpath export --format csv` writes its text cells so too.
+pub(crate) fn cell(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -18,9 +18,11 @@ mod page;
 pub mod postgres;
 mod shared;
 pub mod sqlite;
+pub mod transfer;
 
 pub use names::{NameProblem, UserName};
 pub use page::Cursor;
+pub use transfer::Transfer;
 
 use crate::case::feedback::{Feedback, FeedbackKind};
 use crate::case::{Act, Actor, Breach, Case, DueTimes, Refusal};
@@ -405,12 +407,13 @@ impl OutboxChannel {
 /// `S: Store`) the parts' methods need no import; on a concrete store, import
 /// the parts used.
 pub trait Store:
-    Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets + Retention
+    Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets + Retention + Transfer
 {
 }
 
-impl<T: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets + Retention> Store
-    for T
+impl<T> Store for T
+where
+    T: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets + Retention + Transfer,
 {
 }
 

@@ -36,4 +36,5 @@ mod robustness;
 mod serve;
 mod stats;
 mod store;
+mod transfer;
 mod web;

@@ -42,6 +42,7 @@ mod links;
 mod outbox;
 mod retention;
 mod sessions;
+mod transfer;
 mod users;
 mod writer;
 
