@@ -411,9 +411,16 @@ pub trait Store:
 {
 }
 
-impl<T> Store for T
-where
-    T: Schema + Sessions + Escalations + Users + Outbox + Analytics + Tickets + Retention + Transfer,
+impl<T> Store for T where
+    T: Schema
+        + Sessions
+        + Escalations
+        + Users
+        + Outbox
+        + Analytics
+        + Tickets
+        + Retention
+        + Transfer
 {
 }
 
