@@ -21,6 +21,7 @@ mod connectors;
 mod custpage;
 mod delivery;
 mod engine;
+mod faults;
 mod figures;
 mod graph;
 mod graph_stats;

@@ -255,6 +255,26 @@ impl Http {
         })
     }
 
+    /// A POST whose connection may fail (the server killed under it):
+    /// `None` then, instead of a panic.
+    pub(crate) fn try_post(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Option<(u16, Value)> {
+        let mut req = self.client.post(url).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.rt.block_on(async {
+            let r = req.send().await.ok()?;
+            let status = r.status().as_u16();
+            let text = r.text().await.ok()?;
+            Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+        })
+    }
+
     pub(crate) fn get_text(&self, url: &str, token: Option<&str>) -> (u16, String) {
         let mut req = self.client.get(url);
         if let Some(t) = token {
