@@ -685,11 +685,28 @@ async fn an_erased_case_says_its_details_were_removed_in_the_customers_language(
     kim.language = Some("de".into());
     let (id, _) = hand_over(&mut kim, "kim@example.com").await;
     let esc = format!("esc_{}", id.trim_start_matches("ses_"));
-    staff_act(&app, &sam, &esc, "resolve", json!({"resolution": "Erledigt"})).await;
-    let reference = app.store.escalation(&esc).await.unwrap().unwrap().case.reference;
+    staff_act(
+        &app,
+        &sam,
+        &esc,
+        "resolve",
+        json!({"resolution": "Erledigt"}),
+    )
+    .await;
+    let reference = app
+        .store
+        .escalation(&esc)
+        .await
+        .unwrap()
+        .unwrap()
+        .case
+        .reference;
     let now = app.state.clock.now();
     assert!(matches!(
-        app.store.erase_reference(&reference, "system", now).await.unwrap(),
+        app.store
+            .erase_reference(&reference, "system", now)
+            .await
+            .unwrap(),
         fixpath::store::Erasure::Erased { cases: 1 }
     ));
     let page = kim.get(&format!("/s/{id}")).await;

@@ -21,6 +21,7 @@ mod custpage;
 mod delivery;
 mod engine;
 mod figures;
+mod fuzz_engine;
 mod graph;
 mod graph_stats;
 mod lifecycle;
