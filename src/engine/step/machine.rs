@@ -346,6 +346,10 @@ impl<'a> Machine<'a> {
     ) {
         let reason = match e.reason {
             Some(t) => match Renderer::new(self.program, self.s, script).text(t) {
+                // A reason that renders to nothing (a loop over an empty
+                // list, a variable never set) would hand the specialist a
+                // blank line: the engine's own words say where it stopped.
+                Ok(r) if r.trim().is_empty() => self.reason(Reason::Escalated),
                 Ok(r) => r.as_str().to_owned(),
                 Err(err) => {
                     let detail = err.to_string();

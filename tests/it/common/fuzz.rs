@@ -39,6 +39,12 @@ pub fn config(default_cases: u32) -> Config {
     c
 }
 
+/// Is this a run of the caller's own length (`FIXPATH_FUZZ_CASES`)? Checks
+/// of what a default run covers do not apply to a short one.
+pub fn cases_overridden() -> bool {
+    std::env::var_os("FIXPATH_FUZZ_CASES").is_some()
+}
+
 /// How long one case may take before it counts as a hang. Generous: a
 /// debug build on a shared two-core machine is slow, and a real hang or an
 /// unbounded loop takes far longer than this.
