@@ -398,7 +398,7 @@ fn api_session_bodies() {
                 Body::Deep(depth, arrays) => {
                     let (open, close) = if arrays { ("[", "]") } else { ("{\"a\":", "}") };
                     let mut s = open.repeat(depth);
-                    s.push_str("1");
+                    s.push('1');
                     s.push_str(&close.repeat(depth));
                     (s.into_bytes(), Some("application/json"))
                 }
