@@ -291,3 +291,34 @@ fn a_reason_that_renders_empty_gets_the_engines_words() {
     assert_eq!(reason, "Handed over by the script after: Plug it in.");
     assert_eq!(engine::replay(&p, &s).unwrap(), s);
 }
+
+/// Found by `hostile_texts_render_within_bounds` (a long run hung): an
+/// empty list repeated ten billion times passed the size check (0 items ×
+/// n = 0), and minijinja's lazy repeat then stepped through every one of
+/// the n empty rounds, for hours, where no deadline is checked.
+#[test]
+fn an_empty_list_repeated_without_end_is_refused() {
+    for text in [
+        "{{ [] * 9999999999 }}",
+        "{{ (range(0) * 9999999999) | length }}",
+        "{% for i in [] * 9999999999 %}{{ i }}{% endfor %}",
+    ] {
+        let yaml = script(text, "ab", "Plug it in.", "Why");
+        let comp = compile_texts([("hostile.yaml", yaml.as_str())]);
+        assert_eq!(comp.errors(), 0, "{text}");
+        let p = comp.program;
+        // On a thread: without the bound this does not end, and the test
+        // must fail rather than hang.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = engine::start(&p, StartOptions::new("hostile", Channel::Agent), t0())
+                .map(|(s, _)| s.status);
+            let _ = tx.send(r);
+        });
+        let status = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{text} still renders after 10 s"))
+            .unwrap();
+        assert_eq!(status, Status::Escalated, "{text}");
+    }
+}
