@@ -352,6 +352,7 @@ fn api_session_bodies() {
         )
     });
     let result = runner.run(&strategy, |(route, auth, body, script, prep)| {
+        let _watch = fuzz::watch((route, auth, &body, script, prep));
         rt.block_on(async {
             let started = Instant::now();
             let (id, token, created) = app
@@ -510,6 +511,7 @@ fn wizard_form_bodies() {
         prop::sample::select(&["wifi", "printer"][..]),
     );
     let result = runner.run(&strategy, |(route, body, with_csrf, script)| {
+        let _watch = fuzz::watch((route, &body, with_csrf, script));
         rt.block_on(async {
             let started = Instant::now();
             let mut b = Browser::new(&app);

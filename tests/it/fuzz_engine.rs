@@ -596,6 +596,7 @@ proptest! {
             language: Some(root.languages[language.index(root.languages.len())].clone()),
             ..StartOptions::new(root.id.clone(), channel)
         };
+        let _watch = fuzz::watch((&opts, &moves));
         run_moves(p, opts, &moves, &finish)?;
     }
 
@@ -619,6 +620,7 @@ proptest! {
         // engine runs only what compiles.
         prop_assume!(comp.errors() == 0);
         let opts = StartOptions::new("random", channel);
+        let _watch = fuzz::watch((&text, &moves));
         run_moves(&comp.program, opts, &moves, &finish)
             .map_err(|e| TestCaseError::fail(format!("{e}\nscript:\n{text}")))?;
     }

@@ -217,6 +217,7 @@ proptest! {
         channel in prop_oneof![Just(Channel::Customer), Just(Channel::Agent)],
     ) {
         let yaml = script(&ask, &set, &say, &reason);
+        let _watch = fuzz::watch(&yaml);
         let started = Instant::now();
         let comp = compile_texts([("hostile.yaml", yaml.as_str())]);
         prop_assert!(

@@ -49,3 +49,63 @@ pub fn cases_overridden() -> bool {
 /// debug build on a shared two-core machine is slow, and a real hang or an
 /// unbounded loop takes far longer than this.
 pub const CASE_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a case may run before the watchdog calls it a hang.
+pub const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A case being watched: see [`watch`].
+pub struct Watch(u64);
+
+struct Watched {
+    next: u64,
+    cases: std::collections::BTreeMap<u64, (std::time::Instant, String)>,
+}
+
+static WATCHED: std::sync::Mutex<Watched> = std::sync::Mutex::new(Watched {
+    next: 0,
+    cases: std::collections::BTreeMap::new(),
+});
+
+/// Watches a case until the returned guard is dropped. A case that runs
+/// past [`HANG_LIMIT`] is a hang: the time checks after each move never
+/// see it, and proptest cannot stop it, so the watchdog prints the case
+/// and aborts the test binary (a long run found such a hang, see
+/// docs/fuzzing.md).
+pub fn watch(case: impl std::fmt::Debug) -> Watch {
+    static DOG: std::sync::Once = std::sync::Once::new();
+    DOG.call_once(|| {
+        std::thread::spawn(|| {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let w = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((_, (_, case))) =
+                    w.cases.iter().find(|(_, (t, _))| t.elapsed() > HANG_LIMIT)
+                {
+                    eprintln!("fuzz: a case ran for more than {HANG_LIMIT:?} (a hang):\n{case}");
+                    std::process::abort();
+                }
+            }
+        });
+    });
+    let mut text = format!("{case:#?}");
+    if text.len() > 20_000 {
+        let mut cut = 20_000;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n… (cut)");
+    }
+    let mut w = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+    let id = w.next;
+    w.next += 1;
+    w.cases.insert(id, (std::time::Instant::now(), text));
+    Watch(id)
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut w = WATCHED.lock().unwrap_or_else(|e| e.into_inner());
+        w.cases.remove(&self.0);
+    }
+}
