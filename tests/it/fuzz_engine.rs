@@ -578,7 +578,7 @@ fn sub_text(languages: bool) -> String {
 }
 
 proptest! {
-    #![proptest_config(fuzz::config(48))]
+    #![proptest_config(fuzz::config(128))]
 
     /// Random moves on a random script of the example library.
     #[test]
