@@ -25,8 +25,6 @@ pub(super) struct Machine<'a> {
     pub(super) pins: Pinned<'a>,
     pub(super) s: &'a mut Session,
     pub(super) now: OffsetDateTime,
-    /// Write trail entries (false while replaying).
-    pub(super) record: bool,
 }
 
 impl<'a> Machine<'a> {
@@ -43,7 +41,6 @@ impl<'a> Machine<'a> {
             pins,
             s,
             now,
-            record: true,
         })
     }
 
@@ -76,13 +73,13 @@ impl<'a> Machine<'a> {
         }
     }
 
-    /// Appends an entry with this head (nothing while replaying).
+    /// Appends an entry with this head. A replay writes them too (and
+    /// drops them at its end): the reasons the engine writes quote the
+    /// last step shown, which only the trail knows.
     fn push_trail(&mut self, head: impl Into<Arc<Head>>, actor: &str) {
-        if self.record {
-            let seq = self.s.trail.len() as u32 + 1;
-            let e = TrailEntry::new(head.into(), seq, self.actor(actor), self.now);
-            trail::push(&mut self.s.trail, e);
-        }
+        let seq = self.s.trail.len() as u32 + 1;
+        let e = TrailEntry::new(head.into(), seq, self.actor(actor), self.now);
+        trail::push(&mut self.s.trail, e);
     }
 
     /// The program's shared head for answer `slot` of the current node (0
@@ -333,9 +330,6 @@ impl<'a> Machine<'a> {
     /// summary that fails to render is recorded empty: the person has
     /// moved on, and the sub-flow did finish.
     fn returned(&mut self, f: Frame, script: &Script, summary: TextId) {
-        if !self.record {
-            return;
-        }
         let text = Renderer::new(self.program, self.s, script)
             .text(summary)
             .unwrap_or_default();
@@ -352,6 +346,10 @@ impl<'a> Machine<'a> {
     ) {
         let reason = match e.reason {
             Some(t) => match Renderer::new(self.program, self.s, script).text(t) {
+                // A reason that renders to nothing (a loop over an empty
+                // list, a variable never set) would hand the specialist a
+                // blank line: the engine's own words say where it stopped.
+                Ok(r) if r.trim().is_empty() => self.reason(Reason::Escalated),
                 Ok(r) => r.as_str().to_owned(),
                 Err(err) => {
                     let detail = err.to_string();

@@ -133,7 +133,6 @@ pub fn start(
         pins,
         s: &mut s,
         now,
-        record: true,
     };
     m.enter(&mut adv);
     Ok((s, adv))
@@ -220,8 +219,9 @@ fn replay_without(
         vars: s.initial_vars.to_map(),
         tier: Some(s.tier),
     };
+    // The replay writes its own trail as it goes, as the live run did
+    // (the engine's reasons quote it), and hands back the stored one.
     let (mut r, _) = start(program, opts, s.started_at)?;
-    r.trail.clear();
     let pins = check_pins(program, &r)?;
     for (i, e) in s.trail.iter().enumerate() {
         if e.retracted() || e.actor() == "system" || Some(i) == skip {
@@ -237,7 +237,6 @@ fn replay_without(
             pins: pins.clone(),
             s: &mut r,
             now: e.at(),
-            record: false,
         };
         let note = e.note().map(|n| n.as_str().to_owned());
         if is_escalate(&reply) {

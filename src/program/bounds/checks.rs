@@ -101,7 +101,10 @@ fn mul(a: Value, b: Value) -> Result<Value, Error> {
         if let Some(text) = s.as_str() {
             check_len(text.len().saturating_mul(n))?;
         } else if is_list(s) {
-            check_items(items(s).saturating_mul(n))?;
+            // minijinja repeats a list lazily, one round at a time: an
+            // empty list repeated n times costs n rounds however few items
+            // it makes, so the rounds count as items too.
+            check_items(items(s).max(1).saturating_mul(n))?;
         }
     }
     delegate!("a * b", pair(a, b))
