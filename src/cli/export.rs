@@ -13,7 +13,7 @@
 
 use super::exit;
 use crate::store::transfer::Sink;
-use crate::store::{Result as StoreResult, Store, StoreError};
+use crate::store::{Result as StoreResult, StoreError};
 use crate::transfer::{self, Header, Kind, Range, Row, Value, What};
 use async_trait::async_trait;
 use clap::Parser;
@@ -344,34 +344,5 @@ impl Sink for Lines {
             self.send()?;
         }
         Ok(())
-    }
-}
-
-/// Runs `act` on the store of `db` on a runtime of its own, then closes
-/// the store; `None` when it could not be opened (said on `err`).
-pub(super) fn on_store<T, F, Fut>(
-    db: &crate::server::config::Database,
-    err: &mut dyn std::io::Write,
-    act: F,
-) -> anyhow::Result<Option<T>>
-where
-    F: FnOnce(std::sync::Arc<dyn Store>) -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let done = runtime.block_on(async {
-        let store = crate::server::open_store(db).await?;
-        let res = act(store.store()).await;
-        store.close().await;
-        Ok::<_, crate::server::ServeError>(res)
-    });
-    match done {
-        Ok(res) => Ok(Some(res)),
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            Ok(None)
-        }
     }
 }

@@ -72,7 +72,7 @@ pub(super) fn run(
         return Ok(exit::USAGE);
     };
     let mut lines = std::io::BufReader::with_capacity(256 * 1024, file);
-    let Some(done) = super::export::on_store(&db, err, |store| async move {
+    let Some(done) = super::on_store(&db, err, |store| async move {
         import(&*store, &mut lines).await
     })?
     else {

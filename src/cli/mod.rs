@@ -57,17 +57,17 @@ pub enum Command {
     Migrate(migrate::Args),
 }
 
-/// Runs `act` on the store of `db`, then closes it; `None` when the store
-/// could not be opened (said on `err`). `act`'s own result is the caller's
-/// to word.
+/// Runs `act` on the store of `db` on a runtime of its own, then closes
+/// the store; `None` when the store could not be opened (said on `err`).
+/// `act`'s own result is the caller's to word.
 pub(crate) fn on_store<T, F, Fut>(
     db: &crate::server::config::Database,
     err: &mut dyn std::io::Write,
     act: F,
-) -> anyhow::Result<Option<Result<T, crate::store::StoreError>>>
+) -> anyhow::Result<Option<T>>
 where
     F: FnOnce(std::sync::Arc<dyn crate::store::Store>) -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::store::StoreError>>,
+    Fut: std::future::Future<Output = T>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
