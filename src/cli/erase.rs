@@ -8,7 +8,6 @@
 use super::{exit, on_store};
 use crate::store::Erasure;
 use clap::Parser;
-use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 pub struct Args {
@@ -16,13 +15,8 @@ pub struct Args {
     /// matter)
     #[arg(value_name = "REFERENCE")]
     pub reference: String,
-    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
-    /// [default: fixpath-data/fixpath.db]
-    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
-    pub db: Option<String>,
-    /// The server's TOML config file, for its `db`
-    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::DbArgs,
 }
 
 /// The longest reference looked up; a real one is 9 characters.
@@ -46,7 +40,7 @@ pub(super) fn run(
         )?;
         return Ok(exit::USAGE);
     }
-    let Some(db) = super::existing_db(args.db.as_deref(), args.config.as_deref(), err)? else {
+    let Some(db) = args.store.existing(err)? else {
         return Ok(exit::USAGE);
     };
     let now = crate::clock::Clock::system().now();

@@ -29,18 +29,8 @@ cases and ratings (script versions and users are exported whole). An export of e
 without dates also holds the webhook outbox and the statistics rollups: all a server needs to go \
 on. Password hashes, API tokens and web sign-ins are left out unless --with-secrets.")]
 pub struct Args {
-    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
-    /// [default: fixpath-data/fixpath.db]
-    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
-    pub db: Option<String>,
-    /// The server's TOML config file, for its `db`
-    #[arg(
-        long,
-        env = "FIXPATH_CONFIG",
-        value_name = "FILE",
-        hide_env_values = true
-    )]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::DbArgs,
     /// Only sessions started on or after this day (UTC), YYYY-MM-DD
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
@@ -113,7 +103,7 @@ pub(super) fn run(
             &format!("there is no folder `{}` to write into", dir.display()),
         )?);
     }
-    let Some(db) = super::existing_db(args.db.as_deref(), args.config.as_deref(), err)? else {
+    let Some(db) = args.store.existing(err)? else {
         return Ok(exit::USAGE);
     };
 

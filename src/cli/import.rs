@@ -20,18 +20,8 @@ sessions added are counted by the server's rollup job. Cases and ratings need th
 the file or in the database. The whole file is one transaction: nothing is kept when a line \
 fails. On SQLite, stop the server first: the import holds the write lock while it runs.")]
 pub struct Args {
-    /// The database to load into: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a
-    /// postgres:// URL [default: fixpath-data/fixpath.db]
-    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
-    pub db: Option<String>,
-    /// The server's TOML config file, for its `db`
-    #[arg(
-        long,
-        env = "FIXPATH_CONFIG",
-        value_name = "FILE",
-        hide_env_values = true
-    )]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: super::DbArgs,
     /// The export to load (JSON Lines, as `fixpath export` writes it)
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -68,7 +58,7 @@ pub(super) fn run(
             return Ok(exit::USAGE);
         }
     };
-    let Some(db) = super::existing_db(args.db.as_deref(), args.config.as_deref(), err)? else {
+    let Some(db) = args.store.existing(err)? else {
         return Ok(exit::USAGE);
     };
     let mut lines = std::io::BufReader::with_capacity(256 * 1024, file);

@@ -87,6 +87,34 @@ where
     }
 }
 
+/// The `--db` and `--config` of every command that works on the server's
+/// data.
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
+    /// [default: fixpath-data/fixpath.db]
+    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
+    pub db: Option<String>,
+    /// The server's TOML config file, for its `db`
+    #[arg(
+        long,
+        env = "FIXPATH_CONFIG",
+        value_name = "FILE",
+        hide_env_values = true
+    )]
+    pub config: Option<std::path::PathBuf>,
+}
+
+impl DbArgs {
+    /// The database these name, when it exists (see [`existing_db`]).
+    pub(crate) fn existing(
+        &self,
+        err: &mut dyn std::io::Write,
+    ) -> anyhow::Result<Option<crate::server::config::Database>> {
+        existing_db(self.db.as_deref(), self.config.as_deref(), err)
+    }
+}
+
 /// Whether `db` names an SQLite file that is not there (said on `err`):
 /// a command that reads or changes the server's data refuses it rather
 /// than leave an empty database behind a typo.

@@ -4,12 +4,11 @@
 //! its SHA-256. With `--password-stdin` the first line of stdin becomes the
 //! password for the web pages, kept as an Argon2id hash.
 
-use super::{exit, on_store};
+use super::{DbArgs, exit, on_store};
 use crate::http::auth::{STAFF_PREFIX, hash_password, mint_token};
 use crate::server::config::{ConfigFile, resolve_db};
 use crate::store::{NewUser, Role, StoreError, User, UserName};
 use std::io::BufRead;
-use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,7 +21,7 @@ pub enum Command {
     /// Create a user and print its API token (last line of stdout)
     Add(AddArgs),
     /// List the users: role, tier, web sign-in, tokens in use
-    List(ListArgs),
+    List(DbArgs),
     /// Give a user a new API token (printed as the last line of stdout)
     Token(NamedArgs),
     /// Stop every API token and web sign-in of a user, at once
@@ -44,7 +43,7 @@ pub struct PasswdArgs {
     #[arg(long, required = true)]
     pub password_stdin: bool,
     #[command(flatten)]
-    pub db: ListArgs,
+    pub db: DbArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,18 +51,7 @@ pub struct NamedArgs {
     /// The user's name
     pub name: String,
     #[command(flatten)]
-    pub db: ListArgs,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ListArgs {
-    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
-    /// [default: fixpath-data/fixpath.db]
-    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
-    pub db: Option<String>,
-    /// The server's TOML config file, for its `db`
-    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub db: DbArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,13 +68,8 @@ pub struct AddArgs {
     /// asked for twice and not shown as it is typed
     #[arg(long)]
     pub password_stdin: bool,
-    /// The server's database: an SQLite path (.db, .sqlite, .sqlite3) or URL, or a postgres:// URL
-    /// [default: fixpath-data/fixpath.db]
-    #[arg(long, env = "FIXPATH_DB", value_name = "URL", hide_env_values = true)]
-    pub db: Option<String>,
-    /// The server's TOML config file, for its `db`
-    #[arg(long, env = "FIXPATH_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,14 +128,14 @@ fn add(
             return Ok(exit::USAGE);
         }
     };
-    let file = match args.config.as_deref().map(ConfigFile::load).transpose() {
+    let file = match args.db.config.as_deref().map(ConfigFile::load).transpose() {
         Ok(f) => f,
         Err(p) => {
             writeln!(err, "error: {p}")?;
             return Ok(exit::USAGE);
         }
     };
-    let db = match resolve_db(args.db.as_deref(), file.as_ref()) {
+    let db = match resolve_db(args.db.db.as_deref(), file.as_ref()) {
         Ok(d) => d,
         Err(p) => {
             writeln!(err, "error: {p}")?;
@@ -234,21 +217,13 @@ fn add(
     }
 }
 
-/// The database `args` name, when it exists (see [`super::existing_db`]).
-fn existing_db(
-    args: &ListArgs,
-    err: &mut dyn std::io::Write,
-) -> anyhow::Result<Option<crate::server::config::Database>> {
-    super::existing_db(args.db.as_deref(), args.config.as_deref(), err)
-}
-
 /// `fixpath user token NAME`: a new API token, shown only this once.
 fn token(
     args: NamedArgs,
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
-    let Some(db) = existing_db(&args.db, err)? else {
+    let Some(db) = args.db.existing(err)? else {
         return Ok(exit::USAGE);
     };
     let token = mint_token(STAFF_PREFIX)
@@ -288,7 +263,7 @@ fn revoke(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
-    let Some(db) = existing_db(&args.db, err)? else {
+    let Some(db) = args.db.existing(err)? else {
         return Ok(exit::USAGE);
     };
     let name = args.name.as_str();
@@ -334,7 +309,7 @@ fn set_disabled(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
-    let Some(db) = existing_db(&args.db, err)? else {
+    let Some(db) = args.db.existing(err)? else {
         return Ok(exit::USAGE);
     };
     let name = args.name.as_str();
@@ -411,7 +386,7 @@ fn passwd(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
-    let Some(db) = existing_db(&args.db, err)? else {
+    let Some(db) = args.db.existing(err)? else {
         return Ok(exit::USAGE);
     };
     let Some(password) = read_password(input, terminal, &args.name, err)? else {
@@ -447,11 +422,11 @@ fn passwd(
 
 /// `fixpath user list`: one line per user, by name.
 fn list(
-    args: ListArgs,
+    args: DbArgs,
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<u8> {
-    let Some(db) = existing_db(&args, err)? else {
+    let Some(db) = args.existing(err)? else {
         return Ok(exit::USAGE);
     };
     let now = crate::clock::Clock::system().now();
