@@ -13,11 +13,102 @@
 //! next round. The columns the figures read (outcomes, times, statuses,
 //! scores, rollups) are not touched, so `stats` does not change.
 
+use super::Result;
 use super::cases::{ESCALATION_COLUMNS, EscalationRow, escalation_from_row};
 use super::codec::{DbTime, SessionRow, db, encode, session_from_row, state_json};
-use super::{Erasure, Result};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 use time::OffsetDateTime;
+
+/// What erasing one session's personal data came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Erasure {
+    /// Erased, with this many of its cases.
+    Erased {
+        cases: u32,
+    },
+    /// It was erased before.
+    Already,
+    /// A case of the session is not resolved: it is still being worked
+    /// on, so nothing was erased.
+    Unresolved {
+        reference: String,
+    },
+    NotFound,
+    /// Someone else wrote to it while it was being erased: nothing was
+    /// written; the next sweep tries again.
+    Changed,
+}
+
+/// What a retention sweep removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Swept {
+    pub sessions: u64,
+    pub cases: u64,
+    /// Outbox messages deleted.
+    pub messages: u64,
+}
+
+/// Retention and erasure (contract section 13): personal data removed,
+/// what the figures count kept. A backend gives the four steps below (the
+/// SQL of this module, in its own transactions); the sweep and the erasure
+/// on request are made of them once, here.
+#[async_trait::async_trait]
+pub trait Retention: Send + Sync + 'static {
+    /// The ids of sessions due for erasure at `before` (see
+    /// [`due_sessions`]), oldest first, at most `limit`.
+    async fn sessions_due(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<String>>;
+    /// The session of the case with this reference, if any.
+    async fn session_of(&self, reference: &str) -> Result<Option<String>>;
+    /// Erases session `id` and its cases in a transaction of its own, with
+    /// their outbox messages when `outbox`; nothing is kept unless it comes
+    /// to [`Erasure::Erased`].
+    async fn erase_session(
+        &self,
+        id: &str,
+        by: &str,
+        now: OffsetDateTime,
+        outbox: bool,
+    ) -> Result<Erasure>;
+    /// Deletes up to `limit` outbox messages made before `before`.
+    async fn purge_outbox(&self, before: OffsetDateTime, limit: u32) -> Result<u64>;
+
+    /// Erases up to `limit` sessions (with their cases) due at `before`:
+    /// ended before it, folded into the figures, every case of theirs
+    /// resolved before it; and deletes outbox messages made before it. A
+    /// case's `erased` event is by `system`.
+    async fn erase_due(
+        &self,
+        before: OffsetDateTime,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Swept> {
+        let mut swept = Swept::default();
+        for id in self.sessions_due(before, limit).await? {
+            if let Erasure::Erased { cases } = self.erase_session(&id, "system", now, false).await?
+            {
+                swept.sessions += 1;
+                swept.cases += u64::from(cases);
+            }
+        }
+        swept.messages = self.purge_outbox(before, limit).await?;
+        Ok(swept)
+    }
+
+    /// Erases the case with this reference, and its session, now, whatever
+    /// their age, once every case of the session is resolved; with their
+    /// outbox messages (the sweep deletes those by age instead).
+    async fn erase_reference(
+        &self,
+        reference: &str,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<Erasure> {
+        match self.session_of(reference).await? {
+            Some(id) => self.erase_session(&id, by, now, true).await,
+            None => Ok(Erasure::NotFound),
+        }
+    }
+}
 
 /// The ids of sessions whose personal data is due for erasure at `before`:
 /// ended before it and folded into the figures, with every case of theirs

@@ -11,6 +11,7 @@
 mod cases;
 mod codec;
 mod erase;
+pub use erase::{Erasure, Retention, Swept};
 mod figures;
 mod links;
 mod names;
@@ -422,59 +423,6 @@ impl<T> Store for T where
         + Retention
         + Transfer
 {
-}
-
-/// What erasing one session's personal data came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Erasure {
-    /// Erased, with this many of its cases.
-    Erased {
-        cases: u32,
-    },
-    /// It was erased before.
-    Already,
-    /// A case of the session is not resolved: it is still being worked
-    /// on, so nothing was erased.
-    Unresolved {
-        reference: String,
-    },
-    NotFound,
-    /// Someone else wrote to it while it was being erased: nothing was
-    /// written; the next sweep tries again.
-    Changed,
-}
-
-/// What a retention sweep removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Swept {
-    pub sessions: u64,
-    pub cases: u64,
-    /// Outbox messages deleted.
-    pub messages: u64,
-}
-
-/// Retention and erasure (contract section 13): personal data removed,
-/// what the figures count kept.
-#[async_trait]
-pub trait Retention: Send + Sync + 'static {
-    /// Erases up to `limit` sessions (with their cases) due at `before`:
-    /// ended before it, folded into the figures, every case of theirs
-    /// resolved before it; and deletes outbox messages made before it. A
-    /// case's `erased` event is by `system`.
-    async fn erase_due(
-        &self,
-        before: OffsetDateTime,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Swept>;
-    /// Erases the case with this reference, and its session, now, whatever
-    /// their age, once every case of the session is resolved.
-    async fn erase_reference(
-        &self,
-        reference: &str,
-        by: &str,
-        now: OffsetDateTime,
-    ) -> Result<Erasure>;
 }
 
 /// The schema.

@@ -4,57 +4,24 @@
 use super::{SESSION_COLUMNS, SqliteStore};
 use crate::store::codec::db;
 use crate::store::erase;
-use crate::store::{Erasure, Result, Retention, Swept};
+use crate::store::{Erasure, Result, Retention};
 use async_trait::async_trait;
 use sqlx::Sqlite;
 use time::OffsetDateTime;
 
 #[async_trait]
 impl Retention for SqliteStore {
-    async fn erase_due(
-        &self,
-        before: OffsetDateTime,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Swept> {
-        let ids = {
-            let mut conn = self.reader.acquire().await.map_err(db)?;
-            erase::due_sessions::<Sqlite, i64>(&mut conn, before, limit).await?
-        };
-        let mut swept = Swept::default();
-        for id in ids {
-            if let Erasure::Erased { cases } = self.erase_one(&id, "system", now, false).await? {
-                swept.sessions += 1;
-                swept.cases += u64::from(cases);
-            }
-        }
-        let mut tx = self.begin_write().await?;
-        swept.messages = erase::purge_outbox::<Sqlite, i64>(&mut tx, before, limit).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(swept)
+    async fn sessions_due(&self, before: OffsetDateTime, limit: u32) -> Result<Vec<String>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        erase::due_sessions::<Sqlite, i64>(&mut conn, before, limit).await
     }
 
-    async fn erase_reference(
-        &self,
-        reference: &str,
-        by: &str,
-        now: OffsetDateTime,
-    ) -> Result<Erasure> {
-        let session = {
-            let mut conn = self.reader.acquire().await.map_err(db)?;
-            erase::session_of_reference::<Sqlite>(&mut conn, reference).await?
-        };
-        match session {
-            Some(id) => self.erase_one(&id, by, now, true).await,
-            None => Ok(Erasure::NotFound),
-        }
+    async fn session_of(&self, reference: &str) -> Result<Option<String>> {
+        let mut conn = self.reader.acquire().await.map_err(db)?;
+        erase::session_of_reference::<Sqlite>(&mut conn, reference).await
     }
-}
 
-impl SqliteStore {
-    /// Erases one session in a transaction of its own, with its outbox
-    /// messages when `outbox`; rolled back unless it was erased.
-    async fn erase_one(
+    async fn erase_session(
         &self,
         id: &str,
         by: &str,
@@ -73,5 +40,12 @@ impl SqliteStore {
             tx.rollback().await.map_err(db)?;
         }
         Ok(done)
+    }
+
+    async fn purge_outbox(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let gone = erase::purge_outbox::<Sqlite, i64>(&mut tx, before, limit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(gone)
     }
 }
