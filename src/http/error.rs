@@ -55,7 +55,17 @@ pub enum ApiError {
     /// 500: the server's own fault; the cause is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 503: the database cannot take requests just now (restarting, out of
+    /// reach, out of disk); nothing was changed, and the same request may
+    /// be sent again after `Retry-After`. The cause is logged, not sent.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
+
+/// Seconds a client is asked to wait before it tries again while the
+/// database is unavailable: long enough for a restart, short enough that a
+/// person does not give up.
+const UNAVAILABLE_RETRY_AFTER: u64 = 5;
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -99,6 +109,7 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -117,6 +128,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Internal(_) => "internal",
+            ApiError::Unavailable(_) => "unavailable",
         }
     }
 
@@ -127,6 +139,10 @@ impl ApiError {
             ApiError::Internal(_) => {
                 "the server failed to handle this request; it has been logged".into()
             }
+            ApiError::Unavailable(_) => format!(
+                "the server cannot store or read anything just now; nothing was changed, \
+                 try again in {UNAVAILABLE_RETRY_AFTER} seconds"
+            ),
             other => other.to_string(),
         }
     }
@@ -140,8 +156,17 @@ pub fn error_body(code: &str, message: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(cause = %crate::logtext::shown(cause), "request failed");
+        match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = %crate::logtext::shown(cause), "request failed");
+            }
+            ApiError::Unavailable(cause) => {
+                tracing::error!(
+                    cause = %crate::logtext::shown(cause),
+                    "request refused: the database is unavailable"
+                );
+            }
+            _ => {}
         }
         let status = self.status();
         let body = error_body(self.code(), &self.public_message());
@@ -162,6 +187,12 @@ impl IntoResponse for ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
             }
+            ApiError::Unavailable(_) => {
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(UNAVAILABLE_RETRY_AFTER),
+                );
+            }
             _ => {}
         }
         res
@@ -170,7 +201,10 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e)
+        match e {
+            StoreError::Unavailable { .. } => ApiError::Unavailable(e.to_string()),
+            e => ApiError::internal(e),
+        }
     }
 }
 
@@ -276,6 +310,24 @@ mod tests {
         let e = ApiError::internal("disk /var/secret is full");
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!e.public_message().contains("secret"));
+    }
+
+    #[test]
+    fn an_unavailable_database_is_a_503_to_retry_that_does_not_leak_its_cause() {
+        let e: ApiError = StoreError::Unavailable {
+            message: "connection refused to db.internal:5432".into(),
+            source: None,
+        }
+        .into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code(), "unavailable");
+        assert!(!e.public_message().contains("db.internal"));
+        let res = e.into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "5");
+        // Any other store failure stays a 500.
+        let e: ApiError = StoreError::database("syntax error").into();
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

@@ -22,12 +22,43 @@ const MAX_LIMIT: u32 = 1000;
 
 // ---------------------------------------------------------------- errors
 
-/// A driver error: a value that does not decode is corrupt data, anything
-/// else the database's failure. The driver's error is kept as the source.
+/// A driver error: a value that does not decode is corrupt data; a
+/// database that cannot take requests just now (see [`unavailable`]) is
+/// unavailable; anything else the database's failure. The driver's error is
+/// kept as the source.
 pub(super) fn db(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::corrupt_from(e),
+        e if unavailable(&e) => StoreError::unavailable_from(e),
         e => StoreError::database_from(e),
+    }
+}
+
+/// Whether `e` says the database is out of reach or out of room rather than
+/// that the statement was wrong: the connection broke or was refused, the
+/// pool found no connection in time, PostgreSQL is shutting down or
+/// starting (SQLSTATE class 08, 57P01–57P03) or out of disk or memory
+/// (53xxx), SQLite's file is full, locked past the busy timeout, or could
+/// not be read or written (`SQLITE_FULL`, `SQLITE_BUSY`, `SQLITE_IOERR`,
+/// `SQLITE_CANTOPEN`).
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // The primary result code is the low byte of the extended
+                // one sqlx reports.
+                let primary = code.parse::<i32>().map_or(-1, |c| c & 0xff);
+                matches!(primary, 5 | 10 | 13 | 14)
+            } else {
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+            }
+        }
+        _ => false,
     }
 }
 

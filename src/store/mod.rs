@@ -56,6 +56,15 @@ pub enum StoreError {
     /// What the change needs is not there (e.g. a token for an unknown user).
     #[error("no {0}")]
     NotFound(String),
+    /// The database cannot take requests just now: unreachable, restarting,
+    /// out of connections or out of disk. Nothing was written; the same
+    /// request may succeed once it is back.
+    #[error("the database is unavailable: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 impl StoreError {
@@ -96,6 +105,13 @@ impl StoreError {
 
     pub(crate) fn database_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         StoreError::Database {
+            message: e.to_string(),
+            source: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    pub(crate) fn unavailable_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Unavailable {
             message: e.to_string(),
             source: Some(std::sync::Arc::new(e)),
         }

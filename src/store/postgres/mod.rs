@@ -116,8 +116,14 @@ pub(super) const MIGRATIONS: Migrations = &[
 /// that several instances stay far below PostgreSQL's `max_connections`
 /// (100 by default).
 pub const DEFAULT_POOL: u32 = 16;
-/// How long a request waits for a free connection before it fails.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a free connection before it fails. While
+/// PostgreSQL is out of reach the pool keeps trying to connect for this
+/// long, so a restart shorter than this costs the requests meanwhile
+/// latency, not errors; a longer outage is a 503 `unavailable` after it
+/// (a request that reads and then writes may wait twice). Longer would
+/// keep people staring at a page that is going to fail; a pool exhausted
+/// for this long is an overload to shed anyway.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct PgStore {

@@ -6,6 +6,7 @@
 
 pub mod fuzz;
 pub mod pg;
+pub mod pgcluster;
 pub mod rt;
 
 use fixpath::http::auth::{STAFF_PREFIX, mint_token};
