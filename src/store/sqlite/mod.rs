@@ -111,6 +111,23 @@ pub struct SqliteStore {
     steps: StepQueue,
 }
 
+/// Whether the writer connection may go back to the pool: no transaction
+/// left open on it, as sqlx counts them.
+///
+/// A COMMIT (or a statement) that fails with `SQLITE_FULL` or an I/O error
+/// makes SQLite roll the transaction back by itself. sqlx still counts it
+/// open; the ROLLBACK it then sends fails ("no transaction is active") and
+/// the count stays, so every later `BEGIN IMMEDIATE` on the connection is
+/// refused ("attempted to call begin_with at non-zero transaction depth"):
+/// the one writer would stay broken after the disk had room again, until a
+/// restart. Such a connection is closed instead, and the pool opens a fresh
+/// one. A failed transaction whose rollback is still queued is closed too
+/// (rare, and closing rolls it back); a committed one always counts zero.
+fn settled(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::{Database, TransactionManager};
+    <Sqlite as Database>::TransactionManager::get_transaction_depth(conn) == 0
+}
+
 impl SqliteStore {
     /// Hands a write to the writer task and waits for its commit.
     async fn write_job(&self, job: Job<i64>) -> Result<Saved> {
@@ -189,6 +206,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .idle_timeout(None)
             .max_lifetime(None)
+            .after_release(|conn, _| Box::pin(async move { Ok(settled(conn)) }))
             // Checkpoints are the background task's (see `checkpoints`);
             // this is only a backstop should it fall behind.
             .connect_with(
@@ -262,5 +280,68 @@ impl Schema for SqliteStore {
             .run(&self.writer)
             .await
             .map_err(codec::migration_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewUser, Role, User, Users};
+
+    fn new_user(i: usize) -> NewUser {
+        NewUser {
+            user: User {
+                name: format!("user{i}"),
+                role: Role::Agent,
+                tier: 1,
+            },
+            // Long, so every user takes pages of its own.
+            password_hash: Some("x".repeat(6000)),
+            token_hash: format!("{i:064}"),
+        }
+    }
+
+    /// A write refused for a full database leaves the one writer usable:
+    /// once there is room again, the next write goes through without a
+    /// restart (see [`settled`]). `max_page_count` stands in for the disk
+    /// (`tests/it/faults_disk.rs` fills a real one).
+    #[tokio::test]
+    async fn the_writer_takes_writes_again_once_a_full_database_has_room() {
+        let dir = std::env::temp_dir().join(format!("fixpath-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(&dir.join("full.db").to_string_lossy())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        sqlx::query(&format!("PRAGMA max_page_count = {}", pages + 8))
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let mut saved = 0;
+        let refused = loop {
+            match store.create_user(&new_user(saved)).await {
+                Ok(()) => saved += 1,
+                Err(e) => break e,
+            }
+            assert!(saved < 100, "the page limit never bit");
+        };
+        assert!(
+            matches!(refused, StoreError::Unavailable { .. }),
+            "{refused:?}"
+        );
+        // Room again (a connection that was replaced has it already).
+        sqlx::query("PRAGMA max_page_count = 1073741823")
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        store.create_user(&new_user(saved)).await.unwrap();
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(store.list_users(now).await.unwrap().len(), saved + 1);
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
