@@ -266,12 +266,14 @@ fn kill_under_load(dir: &TempDir, db: &str, name: &str) {
 
 #[test]
 fn a_kill_under_load_loses_nothing_acknowledged_on_sqlite() {
+    let _alone = crate::common::one_fault_at_a_time();
     let dir = TempDir::with_scripts("faults-kill-sqlite");
     kill_under_load(&dir, &dir.db(), "SQLite");
 }
 
 #[test]
 fn a_kill_under_load_loses_nothing_acknowledged_on_postgres() {
+    let _alone = crate::common::one_fault_at_a_time();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -293,6 +295,7 @@ fn a_kill_under_load_loses_nothing_acknowledged_on_postgres() {
 /// after, is found.
 #[test]
 fn postgres_crashing_under_load_loses_nothing_and_the_server_recovers_by_itself() {
+    let _alone = crate::common::one_fault_at_a_time();
     let Some(pg) = Cluster::start("restart") else {
         return;
     };

@@ -22,6 +22,7 @@ mod custpage;
 mod delivery;
 mod engine;
 mod faults;
+mod faults_disk;
 mod figures;
 mod fuzz_api;
 mod fuzz_compiler;

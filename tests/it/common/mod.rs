@@ -496,3 +496,13 @@ pub async fn staff(app: &TestApp, name: &str, role: Role, password: &str) {
         .await
         .unwrap();
 }
+
+/// Held by a fault test while it runs: each drives a server as hard as it
+/// takes, and one measuring latencies next to another would measure that.
+pub fn one_fault_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static FAULTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A fault test that failed poisoned it; the next one may still run.
+    FAULTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
