@@ -23,6 +23,7 @@ mod delivery;
 mod engine;
 mod faults;
 mod faults_disk;
+mod faults_outbound;
 mod figures;
 mod fuzz_api;
 mod fuzz_compiler;

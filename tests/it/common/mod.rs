@@ -4,6 +4,7 @@
 //! [`pg`] gives a test a PostgreSQL database of its own.
 #![allow(dead_code)]
 
+pub mod fakes;
 pub mod fuzz;
 pub mod pg;
 pub mod pgcluster;
