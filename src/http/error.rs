@@ -67,6 +67,37 @@ pub enum ApiError {
 /// person does not give up.
 const UNAVAILABLE_RETRY_AFTER: u64 = 5;
 
+/// While the database is down every request is refused, and clients retry:
+/// one log line per request would bury the cause under thousands a minute.
+/// The refusals are logged at most once in this many seconds, with how many
+/// there were since the last line.
+const UNAVAILABLE_LOG_EVERY: u64 = 10;
+
+/// Whether this refusal is to be logged, and if so the refusals since the
+/// last line, this one included.
+fn unavailable_log_due() -> Option<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    let due = last == 0 || now >= last + UNAVAILABLE_LOG_EVERY;
+    // One caller wins the line; the others count on.
+    if due
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        REFUSED.fetch_sub(refused, Ordering::Relaxed);
+        Some(refused)
+    } else {
+        None
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
@@ -161,10 +192,13 @@ impl IntoResponse for ApiError {
                 tracing::error!(cause = %crate::logtext::shown(cause), "request failed");
             }
             ApiError::Unavailable(cause) => {
-                tracing::error!(
-                    cause = %crate::logtext::shown(cause),
-                    "request refused: the database is unavailable"
-                );
+                if let Some(refused) = unavailable_log_due() {
+                    tracing::error!(
+                        cause = %crate::logtext::shown(cause),
+                        refused,
+                        "request refused: the database is unavailable"
+                    );
+                }
             }
             _ => {}
         }
@@ -328,6 +362,12 @@ mod tests {
         // Any other store failure stays a 500.
         let e: ApiError = StoreError::database("syntax error").into();
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn refusals_for_an_unavailable_database_are_logged_at_most_once_in_a_while() {
+        let logged = (0..1000).filter_map(|_| unavailable_log_due()).count();
+        assert!(logged <= 1, "{logged} lines for 1000 refusals in a moment");
     }
 
     #[test]
