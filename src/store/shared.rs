@@ -638,17 +638,20 @@ where
     }
 
     /// Cases past a due time still pending at `now` (breached or about to
-    /// be): a range of the queue's `due_next` index.
+    /// be): a range of the queue's index `escalations_due_order`, whose
+    /// first key is `(due_next IS NULL)` (written out so both planners see
+    /// it).
     pub(super) async fn overdue_cases<T>(&self, now: time::OffsetDateTime) -> Result<u64>
     where
         T: DbTime + for<'q> Encode<'q, DB> + Type<DB> + Send,
     {
-        let (n,) =
-            sqlx::query_as::<DB, (i64,)>("SELECT count(*) FROM escalations WHERE due_next < $1")
-                .bind(T::to_db(now))
-                .fetch_one(self.0)
-                .await
-                .map_err(db)?;
+        let (n,) = sqlx::query_as::<DB, (i64,)>(
+            "SELECT count(*) FROM escalations WHERE (due_next IS NULL) = FALSE AND due_next < $1",
+        )
+        .bind(T::to_db(now))
+        .fetch_one(self.0)
+        .await
+        .map_err(db)?;
         small_int("overdue cases", n)
     }
 

@@ -611,8 +611,9 @@ async fn the_report_on_postgres() {
 }
 
 /// The idle sweep and the rollup job find their sessions through their
-/// partial indexes, not by reading every session, and the queue's first
-/// page is read in its order, not sorted (SQLite's plan).
+/// partial indexes, not by reading every session, the queue's first page
+/// is read in its order, not sorted, and the overdue count and a month's
+/// case figures read a range of an index (SQLite's plan).
 #[tokio::test]
 async fn the_sweep_and_the_rollup_job_read_indexes_not_every_session() {
     let dir = std::env::temp_dir().join(format!(
@@ -646,6 +647,17 @@ async fn the_sweep_and_the_rollup_job_read_indexes_not_every_session() {
             "SELECT id FROM escalations WHERE 1 = 1 AND status <> 'resolved' \
              ORDER BY (due_next IS NULL), due_next, created_at, id LIMIT 101",
             "escalations_due_order",
+        ),
+        (
+            "the overdue count",
+            "SELECT count(*) FROM escalations WHERE (due_next IS NULL) = FALSE AND due_next < 1",
+            "escalations_due_order (<expr>=? AND due_next<?)",
+        ),
+        (
+            "the case figures of a month",
+            "SELECT e.script || '', COUNT(*) FROM escalations e \
+             WHERE e.script = 'wifi' AND e.started_at >= 1 AND e.started_at < 2 GROUP BY 1",
+            "COVERING INDEX escalations_started (started_at>? AND started_at<?)",
         ),
         (
             "the active count",

@@ -109,6 +109,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         "retention",
         include_str!("../../../migrations/postgres/0009_retention.sql"),
     ),
+    (
+        10,
+        "index costs",
+        include_str!("../../../migrations/postgres/0010_index_costs.sql"),
+    ),
 ];
 
 /// The default pool size: enough connections for two cores to keep the

@@ -94,6 +94,11 @@ pub(super) const MIGRATIONS: Migrations = &[
         "retention",
         include_str!("../../../migrations/sqlite/0009_retention.sql"),
     ),
+    (
+        10,
+        "index costs",
+        include_str!("../../../migrations/sqlite/0010_index_costs.sql"),
+    ),
 ];
 
 /// Readers in the pool; reads run in parallel in WAL mode.
