@@ -80,9 +80,14 @@ fn unavailable_log_due() -> Option<u64> {
     static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
     static REFUSED: AtomicU64 = AtomicU64::new(0);
     let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    // Seconds on the monotonic clock since the first refusal, plus one (0:
+    // nothing logged yet). Not wall time: only the distance matters.
+    static FIRST: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let now = FIRST
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs()
+        + 1;
     let last = LAST_LOGGED.load(Ordering::Relaxed);
     let due = last == 0 || now >= last + UNAVAILABLE_LOG_EVERY;
     // One caller wins the line; the others count on.
