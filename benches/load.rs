@@ -64,8 +64,8 @@ use loadgen::{
     answer_for, check_patterns, cpu_seconds, is_postgres, load_average, loopback_url, machine_note,
     micros, percentile, post, redact,
 };
-use rand::{Rng, SeedableRng};
 use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

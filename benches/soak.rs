@@ -17,8 +17,8 @@
 //!   an e-mail address half the time). Sessions also end in escalations of
 //!   their own. A customer waits `--think-ms` (0 to twice that, at random)
 //!   before each request, so the load is steady rather than flat out.
-//! - **specialists** read the queue's first page of open cases, pick one,
-//!   claim it, read it, reply asking the customer (`wait`), write the
+//! - **specialists** read the queue's first page of open cases, pick one
+//!   (specialist i the i-th, when there are that many), claim it, read it, reply asking the customer (`wait`), write the
 //!   customer's answer with the session's own token (as the customer
 //!   would), reread it as the customer, reply again, and resolve it, or in
 //!   `--further-rate` of the cases below tier 4, escalate it further instead
@@ -77,11 +77,12 @@ pub struct Args {
     /// Customers walking sessions at once
     #[arg(long, default_value_t = 32)]
     pub customers: usize,
-    /// Specialists working the queue at once (each its own user and token)
-    #[arg(long, default_value_t = 4)]
+    /// Specialists working the queue at once (each its own user and token); enough to keep up
+    /// with the escalations, so that open cases do not pile up
+    #[arg(long, default_value_t = 8)]
     pub specialists: usize,
     /// A customer's mean pause before each request, ms (0 to twice this, at random)
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 40)]
     pub think_ms: u64,
     /// Chance per step that a customer goes back one answer (when there is one)
     #[arg(long, default_value_t = 0.1)]
@@ -344,6 +345,7 @@ async fn drive(
         let seed = args.seed.wrapping_add((args.customers + i) as u64);
         users.push(tokio::spawn(specialist(
             shared.clone(),
+            i,
             token,
             args.further_rate,
             seed,
@@ -477,7 +479,7 @@ async fn customer(shared: Arc<Shared>, habits: Habits, seed: u64) {
 }
 
 /// One specialist: the queue's first page, then one case from it to the end.
-async fn specialist(shared: Arc<Shared>, token: String, further_rate: f64, seed: u64) {
+async fn specialist(shared: Arc<Shared>, me: usize, token: String, further_rate: f64, seed: u64) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let base = shared.base.clone();
     let auth = Some(token.as_str());
@@ -495,7 +497,9 @@ async fn specialist(shared: Arc<Shared>, token: String, further_rate: f64, seed:
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
-        let case = &page.items[rng.gen_range(0..page.items.len())];
+        // Each takes its own place on the page (the oldest first), so two
+        // go for the same case only when there are fewer cases than them.
+        let case = &page.items[me % page.items.len()];
         let esc = format!("{base}/api/v1/escalations/{}", case.id);
         let none = serde_json::json!({});
         let claim = post::<serde_json::Value>(c, format!("{esc}/claim"), auth, &none, 200);
