@@ -93,6 +93,9 @@ pub struct Args {
     /// Chance per case below tier 4 that the specialist escalates it further
     #[arg(long, default_value_t = 0.1)]
     pub further_rate: f64,
+    /// Read `/metrics` every this many seconds, as a Prometheus would [default: never]
+    #[arg(long, value_name = "SECS")]
+    pub scrape: Option<f64>,
     /// The fixpath binary to start [default: the one cargo built for this bench]
     #[arg(long, value_name = "PATH")]
     pub fixpath: Option<PathBuf>,
@@ -352,6 +355,10 @@ async fn drive(
         )));
     }
 
+    if let Some(secs) = args.scrape.filter(|s| *s > 0.0) {
+        users.push(tokio::spawn(scraper(shared.clone(), secs)));
+    }
+
     // The samples, on the same runtime: a read of /proc every `every`.
     let mut samples = Vec::new();
     let mut tick = tokio::time::interval_at(start.into(), every);
@@ -373,6 +380,25 @@ async fn drive(
     }
     let shared = Arc::try_unwrap(shared).map_err(|_| "users still hold the state".to_owned())?;
     Ok((shared.recorder, samples))
+}
+
+/// A monitoring system reading `/metrics` every `secs`.
+async fn scraper(shared: Arc<Shared>, secs: f64) {
+    let url = format!("{}/metrics", shared.base);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while shared.running() {
+        tick.tick().await;
+        let page = async {
+            let res = shared.client.get(&url).send().await;
+            let res = res.map_err(|e| Failure::Io(e.to_string()))?;
+            match res.status().as_u16() {
+                200 => res.text().await.map_err(|e| Failure::Io(e.to_string())),
+                s => Err(Failure::Status(s, String::new())),
+            }
+        };
+        shared.timed(Kind::Metrics, page).await;
+    }
 }
 
 /// A customer's part of the arguments.

@@ -23,9 +23,10 @@ pub enum Kind {
     Session,
     Resolve,
     Further,
+    Metrics,
 }
 
-const KINDS: usize = 12;
+const KINDS: usize = 13;
 
 impl Kind {
     const ALL: [Kind; KINDS] = [
@@ -41,6 +42,7 @@ impl Kind {
         Kind::Session,
         Kind::Resolve,
         Kind::Further,
+        Kind::Metrics,
     ];
 
     fn name(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Kind {
             Kind::Session => "session",
             Kind::Resolve => "resolve",
             Kind::Further => "further",
+            Kind::Metrics => "metrics",
         }
     }
 
@@ -75,6 +78,7 @@ impl Kind {
             Kind::Session => "customer: GET …/sessions/{id}",
             Kind::Resolve => "specialist: POST …/escalations/{id}/resolve",
             Kind::Further => "specialist: POST …/escalations/{id}/escalate",
+            Kind::Metrics => "monitoring: GET /metrics (with --scrape)",
         }
     }
 
