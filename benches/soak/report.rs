@@ -300,6 +300,10 @@ pub fn print(args: &Args, machine: &str, server: &str, rec: &Recorder, samples: 
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for k in Kind::ALL {
         let c = &mut total[k.index()];
+        if c.requests() == 0 {
+            // `metrics` without --scrape; `further` with --further-rate 0.
+            continue;
+        }
         let (p50, p99, max) = c.percentiles();
         println!(
             "| {} | {} | {} | {:.1} % | {} | {} | {p50:.2} | {p99:.2} | {max:.2} |",
