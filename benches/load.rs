@@ -56,23 +56,23 @@
 // `pub` for the files that include them; it reads the wall clock freely.
 #![allow(clippy::unwrap_used, unreachable_pub, clippy::disallowed_methods)]
 
+mod loadgen;
+
 use clap::Parser;
+use loadgen::{
+    Failure, Inputs, LOAD_CONFIG, REQUEST_TIMEOUT, ScriptSummary, Server, ServerOpts, SessionBody,
+    answer_for, check_patterns, cpu_seconds, is_postgres, load_average, loopback_url, machine_note,
+    micros, percentile, post, redact,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const WATCHDOG_SLACK: Duration = Duration::from_secs(15);
-const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
-const SERVER_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const TARGET_ANSWERS_PER_S: f64 = 5000.0;
 const TARGET_P99_MS: f64 = 20.0;
 /// PostgreSQL's target (issue 6): durable commits over the network stack.
@@ -147,347 +147,6 @@ struct Args {
 }
 
 // ---------------------------------------------------------------------------
-// The API's shapes, as far as the load needs them.
-
-#[derive(Debug, Deserialize)]
-struct ScriptSummary {
-    id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct SessionBody {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    token: Option<String>,
-    status: String,
-    #[serde(default)]
-    step: Option<StepBody>,
-}
-
-#[derive(Debug, Deserialize)]
-struct StepBody {
-    seq: u32,
-    kind: String,
-    #[serde(default)]
-    answers: Vec<AnswerRef>,
-    #[serde(default)]
-    input: Option<InputSpec>,
-}
-
-#[derive(Debug, Deserialize)]
-struct AnswerRef {
-    id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct InputSpec {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    pattern: Option<String>,
-    #[serde(default = "yes")]
-    required: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-// ---------------------------------------------------------------------------
-// Input values: a tiny generator for the regular expressions scripts use.
-
-/// One piece of a pattern: the characters it may be, and how many times.
-#[derive(Debug, Clone)]
-struct Piece {
-    chars: Vec<char>,
-    min: usize,
-    max: usize,
-}
-
-/// A generator of strings matching a simple pattern: anchors, literals,
-/// escapes (`\d \w \s \+ \.` …), `.`, character classes with ranges and
-/// negation, and the quantifiers `? * + {n} {m,} {m,n}`. Groups and
-/// alternation are not supported ([`ValueGen::parse`] gives `None`).
-/// Negated classes and `.` draw from letters and digits. Unbounded
-/// repetitions stop at the minimum + 3.
-#[derive(Debug, Clone)]
-struct ValueGen {
-    pieces: Vec<Piece>,
-}
-
-const ALNUM: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-impl ValueGen {
-    fn parse(pattern: &str) -> Option<ValueGen> {
-        let cs: Vec<char> = pattern.chars().collect();
-        let mut i = 0;
-        let mut pieces: Vec<Piece> = Vec::new();
-        while i < cs.len() {
-            let c = cs[i];
-            i += 1;
-            let chars: Vec<char> = match c {
-                '^' | '$' => continue,
-                '(' | ')' | '|' => return None,
-                '.' => ALNUM.chars().collect(),
-                '\\' => {
-                    let e = *cs.get(i)?;
-                    i += 1;
-                    escape_class(e).unwrap_or_else(|| vec![e])
-                }
-                '[' => {
-                    let (set, next) = parse_class(&cs, i)?;
-                    i = next;
-                    set
-                }
-                '?' | '*' | '+' | '{' => {
-                    let last = pieces.last_mut()?;
-                    let (min, max) = match c {
-                        '?' => (0, 1),
-                        '*' => (0, 3),
-                        '+' => (1, 4),
-                        _ => {
-                            let close = cs[i..].iter().position(|&c| c == '}')? + i;
-                            let body: String = cs[i..close].iter().collect();
-                            i = close + 1;
-                            match body.split_once(',') {
-                                None => {
-                                    let n = body.trim().parse().ok()?;
-                                    (n, n)
-                                }
-                                Some((a, b)) => {
-                                    let a: usize = a.trim().parse().ok()?;
-                                    let b = if b.trim().is_empty() {
-                                        a + 3
-                                    } else {
-                                        b.trim().parse().ok()?
-                                    };
-                                    (a, b)
-                                }
-                            }
-                        }
-                    };
-                    // A lazy `?` after a quantifier changes nothing here.
-                    if cs.get(i) == Some(&'?') {
-                        i += 1;
-                    }
-                    last.min = min;
-                    last.max = max;
-                    continue;
-                }
-                c => vec![c],
-            };
-            if chars.is_empty() {
-                return None;
-            }
-            pieces.push(Piece {
-                chars,
-                min: 1,
-                max: 1,
-            });
-        }
-        Some(ValueGen { pieces })
-    }
-
-    fn generate(&self, rng: &mut SmallRng) -> String {
-        let mut out = String::new();
-        for p in &self.pieces {
-            let n = rng.gen_range(p.min..=p.max.max(p.min));
-            for _ in 0..n {
-                out.push(p.chars[rng.gen_range(0..p.chars.len())]);
-            }
-        }
-        out
-    }
-}
-
-fn escape_class(e: char) -> Option<Vec<char>> {
-    Some(match e {
-        'd' => ('0'..='9').collect(),
-        'w' => ALNUM.chars().chain(['_']).collect(),
-        's' => vec![' '],
-        'D' | 'W' | 'S' => "abcdefghijklmnopqrstuvwxyz".chars().collect(),
-        _ => return None,
-    })
-}
-
-/// `[...]` from just after the `[`: the set, and the index after the `]`.
-fn parse_class(cs: &[char], mut i: usize) -> Option<(Vec<char>, usize)> {
-    let negated = cs.get(i) == Some(&'^');
-    if negated {
-        i += 1;
-    }
-    let mut set: Vec<char> = Vec::new();
-    let mut excluded_escapes: Vec<char> = Vec::new();
-    let mut first = true;
-    loop {
-        let c = *cs.get(i)?;
-        i += 1;
-        if c == ']' && !first {
-            break;
-        }
-        first = false;
-        let lo = if c == '\\' {
-            let e = *cs.get(i)?;
-            i += 1;
-            if let Some(class) = escape_class(e) {
-                set.extend(class);
-                excluded_escapes.push(e);
-                continue;
-            }
-            e
-        } else {
-            c
-        };
-        if cs.get(i) == Some(&'-') && cs.get(i + 1).is_some_and(|&n| n != ']') {
-            let hi = cs[i + 1];
-            i += 2;
-            set.extend(lo..=hi);
-        } else {
-            set.push(lo);
-        }
-    }
-    if negated {
-        let allowed: Vec<char> = ALNUM.chars().filter(|c| !set.contains(c)).collect();
-        Some((allowed, i))
-    } else {
-        // Prefer the letters and digits of a class, when it has some: values
-        // like `A /` match but read badly in logs.
-        let alnum: Vec<char> = set
-            .iter()
-            .copied()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
-        Some((if alnum.is_empty() { set } else { alnum }, i))
-    }
-}
-
-/// A value of an input type, ignoring any pattern.
-fn typed_value(kind: &str, rng: &mut SmallRng) -> serde_json::Value {
-    match kind {
-        "number" => serde_json::Value::from(rng.gen_range(0..=9)),
-        "email" => format!("user{}@example.com", rng.gen_range(0..10_000)).into(),
-        "phone" => format!("+316{:08}", rng.gen_range(0..100_000_000u32)).into(),
-        _ => "load test value".into(),
-    }
-}
-
-/// Values for input steps: the pattern's generator when it has one that
-/// checks out (20 samples all match the real regex), else the type's value.
-#[derive(Default)]
-struct Inputs {
-    gens: HashMap<String, Option<ValueGen>>,
-}
-
-impl Inputs {
-    fn generator(&mut self, pattern: &str) -> Option<&ValueGen> {
-        self.gens
-            .entry(pattern.to_owned())
-            .or_insert_with(|| checked_generator(pattern))
-            .as_ref()
-    }
-
-    fn value(&mut self, spec: &InputSpec, rng: &mut SmallRng) -> serde_json::Value {
-        if !spec.required && rng.gen_bool(0.2) {
-            return "".into();
-        }
-        match spec.pattern.as_deref().and_then(|p| self.generator(p)) {
-            Some(g) if spec.kind == "number" => {
-                let s = g.generate(rng);
-                s.parse::<i64>()
-                    .map(Into::into)
-                    .unwrap_or_else(|_| s.into())
-            }
-            Some(g) => g.generate(rng).into(),
-            None => typed_value(&spec.kind, rng),
-        }
-    }
-}
-
-fn checked_generator(pattern: &str) -> Option<ValueGen> {
-    let re = regex::Regex::new(pattern).ok()?;
-    let g = ValueGen::parse(pattern)?;
-    let mut rng = SmallRng::seed_from_u64(7);
-    (0..20)
-        .all(|_| re.is_match(&g.generate(&mut rng)))
-        .then_some(g)
-}
-
-/// The `pattern:` values of the scripts folder (plain, single- or
-/// double-quoted YAML scalars), with the file and line they are on.
-fn script_patterns(dir: &Path) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.contains(".test.")
-        })
-        .collect();
-    files.sort();
-    for file in files {
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
-        for (n, line) in text.lines().enumerate() {
-            let Some(raw) = line.trim_start().strip_prefix("pattern:") else {
-                continue;
-            };
-            let raw = raw.trim();
-            let value = if let Some(s) = raw.strip_prefix('\'') {
-                s.rsplit_once('\'').map(|(v, _)| v.replace("''", "'"))
-            } else if let Some(s) = raw.strip_prefix('"') {
-                s.rsplit_once('"').map(|(v, _)| {
-                    v.replace("\\\\", "\u{0}")
-                        .replace("\\\"", "\"")
-                        .replace('\u{0}', "\\")
-                })
-            } else {
-                Some(raw.split(" #").next().unwrap_or(raw).trim().to_owned())
-            };
-            if let Some(v) = value {
-                found.push((format!("{}:{}", file.display(), n + 1), v));
-            }
-        }
-    }
-    found
-}
-
-/// Every pattern of the folder must get generated values that match it (and
-/// pass the engine's type checks, which the patterns here imply).
-fn check_patterns(dir: &Path) -> Result<usize, String> {
-    let patterns = script_patterns(dir);
-    let mut bad = Vec::new();
-    let mut rng = SmallRng::seed_from_u64(1);
-    for (at, p) in &patterns {
-        let Ok(re) = regex::Regex::new(p) else {
-            bad.push(format!("{at}: `{p}` is not a regex"));
-            continue;
-        };
-        match checked_generator(p) {
-            Some(g) => {
-                for _ in 0..200 {
-                    let v = g.generate(&mut rng);
-                    if !re.is_match(&v) {
-                        bad.push(format!("{at}: `{v}` does not match `{p}`"));
-                        break;
-                    }
-                }
-            }
-            None => bad.push(format!("{at}: no generator for `{p}`")),
-        }
-    }
-    if bad.is_empty() {
-        Ok(patterns.len())
-    } else {
-        Err(bad.join("\n"))
-    }
-}
-
-// ---------------------------------------------------------------------------
 // Measurement.
 
 /// What one virtual user saw inside the measured window.
@@ -549,19 +208,6 @@ impl Window {
     }
 }
 
-/// Micro-seconds, saturated to u32 (71 minutes).
-fn micros(d: Duration) -> u32 {
-    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
-}
-
 // ---------------------------------------------------------------------------
 // One virtual user.
 
@@ -575,35 +221,6 @@ struct Shared {
     timeline: bool,
     /// Sessions started by all users so far (201s, warm-up included).
     sessions_started: AtomicU64,
-}
-
-enum Failure {
-    Status(u16, String),
-    Io(String),
-}
-
-async fn post(
-    shared: &Shared,
-    base: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &serde_json::Value,
-    want: u16,
-) -> Result<SessionBody, Failure> {
-    let mut req = shared.client.post(format!("{base}{path}")).json(body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.map_err(|e| Failure::Io(e.to_string()))?;
-    let status = res.status().as_u16();
-    let bytes = res.bytes().await.map_err(|e| Failure::Io(e.to_string()))?;
-    if status != want {
-        return Err(Failure::Status(
-            status,
-            String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned(),
-        ));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| Failure::Io(format!("bad JSON: {e}")))
 }
 
 async fn virtual_user(shared: Arc<Shared>, user: usize, seed: u64) -> Stats {
@@ -628,7 +245,8 @@ async fn virtual_user(shared: Arc<Shared>, user: usize, seed: u64) -> Stats {
         let script = &shared.scripts[rng.gen_range(0..shared.scripts.len())];
         let body = serde_json::json!({ "script": script, "channel": "customer" });
         let t0 = Instant::now();
-        let started = post(&shared, base, "/api/v1/sessions", None, &body, 201).await;
+        let url = format!("{base}/api/v1/sessions");
+        let started: Result<SessionBody, _> = post(&shared.client, &url, None, &body, 201).await;
         let t1 = Instant::now();
         let mut session = match started {
             Ok(s) => s,
@@ -653,7 +271,7 @@ async fn virtual_user(shared: Arc<Shared>, user: usize, seed: u64) -> Stats {
             );
             continue;
         };
-        let path = format!("/api/v1/sessions/{id}/answer");
+        let url = format!("{base}/api/v1/sessions/{id}/answer");
         loop {
             let step = match (session.status.as_str(), session.step.take()) {
                 ("active", Some(step)) => step,
@@ -672,7 +290,8 @@ async fn virtual_user(shared: Arc<Shared>, user: usize, seed: u64) -> Stats {
             }
             let body = answer_for(&step, &mut rng, &mut inputs, shared.builtin_rate);
             let t0 = Instant::now();
-            let res = post(&shared, base, &path, Some(&token), &body, 200).await;
+            let res: Result<SessionBody, _> =
+                post(&shared.client, &url, Some(&token), &body, 200).await;
             let t1 = Instant::now();
             match res {
                 Ok(next) => {
@@ -700,267 +319,8 @@ async fn virtual_user(shared: Arc<Shared>, user: usize, seed: u64) -> Stats {
     stats
 }
 
-/// The body answering `step`: `{seq, value}` for an input, else `{seq, answer}`.
-fn answer_for(
-    step: &StepBody,
-    rng: &mut SmallRng,
-    inputs: &mut Inputs,
-    builtin_rate: f64,
-) -> serde_json::Value {
-    let builtin: Vec<&str> = step
-        .answers
-        .iter()
-        .map(|a| a.id.as_str())
-        .filter(|id| id.starts_with('_'))
-        .collect();
-    if builtin_rate > 0.0 && !builtin.is_empty() && rng.gen_bool(builtin_rate.min(1.0)) {
-        let id = builtin[rng.gen_range(0..builtin.len())];
-        return serde_json::json!({ "seq": step.seq, "answer": id });
-    }
-    if let Some(spec) = &step.input {
-        let value = inputs.value(spec, rng);
-        return serde_json::json!({ "seq": step.seq, "value": value });
-    }
-    let own: Vec<&str> = step
-        .answers
-        .iter()
-        .map(|a| a.id.as_str())
-        .filter(|id| !id.starts_with('_'))
-        .collect();
-    let id = if own.is_empty() {
-        if step.kind == "say" { "done" } else { "_none" }
-    } else {
-        own[rng.gen_range(0..own.len())]
-    };
-    serde_json::json!({ "seq": step.seq, "answer": id })
-}
-
-// ---------------------------------------------------------------------------
-// The server.
-
-struct Server {
-    child: Child,
-    dir: PathBuf,
-    keep: bool,
-    log: Arc<std::sync::Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(args: &Args, scripts: &Path) -> Result<(Server, String), String> {
-        let bin = args
-            .fixpath
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_fixpath")));
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let dir = args
-            .tmp
-            .clone()
-            .unwrap_or_else(std::env::temp_dir)
-            .join(format!("fixpath-load-{}-{stamp}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let db = match &args.db {
-            Some(url) => std::ffi::OsString::from(url),
-            None => dir.join("db.sqlite").into_os_string(),
-        };
-        // Every virtual user starts its sessions anonymously from this one
-        // address: the server's per-address limit on anonymous starts (60 a
-        // minute by default) is raised to its maximum for the run.
-        let config = dir.join("load.toml");
-        std::fs::write(&config, "[limits]\nsessions_per_minute = 100000\n")
-            .map_err(|e| format!("{}: {e}", config.display()))?;
-        let mut cmd = Command::new(&bin);
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--db")
-            .arg(&db)
-            .arg("--scripts")
-            .arg(scripts)
-            .env("FIXPATH_LOG", &args.server_log)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for var in [
-            "FIXPATH_CONFIG",
-            "FIXPATH_WEBHOOKS",
-            "FIXPATH_WEBHOOK_SECRET",
-            "FIXPATH_LOG_FORMAT",
-            "RUST_LOG",
-        ] {
-            cmd.env_remove(var);
-        }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
-        {
-            let log = log.clone();
-            // Drains the server's stderr for its whole life (a full pipe
-            // would block it); keeps the last lines for error reports.
-            std::thread::spawn(move || {
-                let mut tx = Some(tx);
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    if let Some(at) = line.find("listening on http://")
-                        && let Some(t) = tx.take()
-                    {
-                        let addr = line[at + "listening on http://".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or("")
-                            .to_owned();
-                        let _ = t.send(addr);
-                    }
-                    let mut l = log.lock().unwrap_or_else(|e| e.into_inner());
-                    l.push(line);
-                    if l.len() > 200 {
-                        l.drain(..100);
-                    }
-                }
-            });
-        }
-        let mut server = Server {
-            child,
-            dir,
-            keep: args.keep_db,
-            log,
-        };
-        match rx.recv_timeout(SERVER_START_TIMEOUT) {
-            Ok(addr) if !addr.is_empty() => Ok((server, format!("http://{addr}"))),
-            _ => {
-                let _ = server.child.kill();
-                let _ = server.child.wait();
-                Err(format!(
-                    "the server did not say `listening on`; its log:\n{}",
-                    server.log_tail()
-                ))
-            }
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log_tail(&self) -> String {
-        let l = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        l[l.len().saturating_sub(20)..].join("\n")
-    }
-
-    /// SIGTERM, then wait (a clean stop exits 0); SIGKILL if it hangs.
-    fn stop(mut self) -> String {
-        let pid = self.pid().to_string();
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + SERVER_STOP_TIMEOUT;
-        let outcome = loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) if status.success() => break "stopped cleanly (exit 0)".into(),
-                Ok(Some(status)) => break format!("stopped: {status}\n{}", self.log_tail()),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50))
-                }
-                _ => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break "did not stop after SIGTERM; killed".into();
-                }
-            }
-        };
-        if self.keep {
-            format!(
-                "{outcome}; database kept: {}",
-                self.dir.join("db.sqlite").display()
-            )
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-            outcome
-        }
-    }
-}
-
-/// utime + stime of a process (all threads), seconds; Linux only.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the `(comm)`, which may hold spaces.
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux this runs on.
-    Some(ticks / 100.0)
-}
-
-fn loopback_url(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("--url must start with http://")?;
-    let hostport = rest.split('/').next().unwrap_or("");
-    let host = if let Some(h) = hostport.strip_prefix('[') {
-        h.split(']').next().unwrap_or("")
-    } else {
-        hostport.rsplit_once(':').map_or(hostport, |(h, _)| h)
-    };
-    let ok = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !ok {
-        return Err(format!(
-            "--url must be a loopback address (127.0.0.1), not `{host}`"
-        ));
-    }
-    Ok(format!("http://{hostport}"))
-}
-
-fn is_postgres(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    lower.starts_with("postgres://") || lower.starts_with("postgresql://")
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((auth, host)) if auth.contains(':') => {
-                let user = auth.split(':').next().unwrap_or_default();
-                format!("{scheme}://{user}:***@{host}")
-            }
-            _ => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 fn shared_bases(bases: &[String]) -> String {
     bases.join(" + ")
-}
-
-fn machine_note() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cpus} CPUs ({model}), load average {}", load_average())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "?".into())
 }
 
 // ---------------------------------------------------------------------------
@@ -1026,7 +386,15 @@ fn run(args: &Args) -> Result<Outcome, String> {
             // One after the other: the first migrates, the others find the
             // schema made (they would wait on its lock anyway).
             for _ in 0..args.instances {
-                match Server::start(args, &scripts_dir) {
+                let opts = ServerOpts {
+                    fixpath: args.fixpath.as_deref(),
+                    tmp: args.tmp.as_deref(),
+                    db: args.db.as_deref(),
+                    log: &args.server_log,
+                    keep_db: args.keep_db,
+                    config: LOAD_CONFIG,
+                };
+                match Server::start(&opts, &scripts_dir) {
                     Ok((s, base)) => {
                         servers.push(s);
                         bases.push(base);

@@ -21,7 +21,12 @@ use std::time::Duration;
 /// How long `/healthz` waits for the database.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The process's Prometheus recorder, installed on first use.
+/// How often the recorder's histogram samples are folded into their
+/// buckets, whether or not anyone reads `/metrics` (see [`spawn_upkeep`]).
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// The process's Prometheus recorder, installed on first use, with its
+/// upkeep thread.
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -34,6 +39,7 @@ pub fn metrics_handle() -> PrometheusHandle {
             {
                 Ok(h) => {
                     describe();
+                    spawn_upkeep(h.clone());
                     h
                 }
                 Err(e) => {
@@ -45,6 +51,28 @@ pub fn metrics_handle() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+/// The recorder keeps every histogram sample (its value and when) until an
+/// upkeep folds the samples into the buckets, and only `/metrics` ran one:
+/// a server nobody scraped kept one sample per request for as long as it
+/// ran, 16-24 bytes each (`tests/it/metrics_memory.rs`), about 1.5 MiB a
+/// minute at the soak bench's 1,200 requests/s (`benches/RESULTS-soak.md`).
+/// `install_recorder` leaves the upkeep to the caller; this thread does it
+/// every [`UPKEEP_EVERY`] for the life of the process, as
+/// `PrometheusBuilder::install` would have.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no metrics upkeep thread; only /metrics folds the samples");
+    }
 }
 
 fn describe() {

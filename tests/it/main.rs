@@ -35,6 +35,7 @@ mod lifecycle;
 mod limits;
 mod lint_fixtures;
 mod mail;
+mod metrics_memory;
 mod multi_instance;
 mod queuepage;
 mod replies;
