@@ -11,7 +11,9 @@
 mod cases;
 mod codec;
 mod erase;
+mod error;
 pub use erase::{Erasure, Retention, Swept};
+pub use error::{Cause, Result, StoreError};
 mod figures;
 mod links;
 mod names;
@@ -32,100 +34,6 @@ use crate::escalation::Record;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-
-/// The cause of a store error, shared so the error can be cloned (a batch's
-/// failure is every caller's).
-pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {message}")]
-    Database {
-        message: String,
-        #[source]
-        source: Option<Cause>,
-    },
-    #[error("stored data could not be read: {message}")]
-    Corrupt {
-        message: String,
-        #[source]
-        source: Option<Cause>,
-    },
-    #[error("{0} already exists")]
-    Duplicate(String),
-    /// What the change needs is not there (e.g. a token for an unknown user).
-    #[error("no {0}")]
-    NotFound(String),
-    /// The database cannot take requests just now: unreachable, restarting,
-    /// out of connections or out of disk. Nothing was written; the same
-    /// request may succeed once it is back.
-    #[error("the database is unavailable: {message}")]
-    Unavailable {
-        message: String,
-        #[source]
-        source: Option<Cause>,
-    },
-}
-
-impl StoreError {
-    pub fn database(message: impl Into<String>) -> Self {
-        StoreError::Database {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    pub fn corrupt(message: impl Into<String>) -> Self {
-        StoreError::Corrupt {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// `context: cause`, the cause kept as the source.
-    pub fn database_with(
-        context: String,
-        e: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        StoreError::Database {
-            message: format!("{context}: {e}"),
-            source: Some(std::sync::Arc::new(e)),
-        }
-    }
-
-    pub fn corrupt_with(
-        context: String,
-        e: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        StoreError::Corrupt {
-            message: format!("{context}: {e}"),
-            source: Some(std::sync::Arc::new(e)),
-        }
-    }
-
-    pub(crate) fn database_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        StoreError::Database {
-            message: e.to_string(),
-            source: Some(std::sync::Arc::new(e)),
-        }
-    }
-
-    pub(crate) fn unavailable_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        StoreError::Unavailable {
-            message: e.to_string(),
-            source: Some(std::sync::Arc::new(e)),
-        }
-    }
-
-    pub(crate) fn corrupt_from(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        StoreError::Corrupt {
-            message: e.to_string(),
-            source: Some(std::sync::Arc::new(e)),
-        }
-    }
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The source of one script version, kept for as long as any session pinned
 /// it, so an old trail always reads against the text it was asked with.
