@@ -10,7 +10,7 @@ use crate::common;
 use crate::web::{Browser, Page, redact};
 
 use common::pg::TestDb;
-use common::{TestApp, staff};
+use common::{TestApp, logs, staff};
 use fixpath::http::auth::hash_token;
 use fixpath::store::postgres::PgStore;
 use fixpath::store::{Role, Store, UserSummary};
@@ -530,20 +530,6 @@ async fn a_token_revoked_on_the_page_is_refused_at_once() {
     refused.assert_error(401, "unauthorized");
 }
 
-/// Log lines, collected.
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // Current-thread: the server's handlers log on this thread, where the
 // collecting subscriber is set.
 #[tokio::test]
@@ -551,17 +537,7 @@ async fn a_new_token_and_a_password_reach_the_page_but_never_the_log_or_a_cache(
     let app = TestApp::start().await;
     app.user("sam", Role::Specialist, 2).await;
     let mut ada = admin(&app, "en").await;
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer({
-            let l = logs.clone();
-            move || l.clone()
-        })
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
+    let (logs, _guard) = logs::collect();
 
     let added = ada
         .post(
@@ -589,7 +565,7 @@ async fn a_new_token_and_a_password_reach_the_page_but_never_the_log_or_a_cache(
         }
     }
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("an admin added a user"), "{text}");
     assert!(
         text.contains("an admin gave a user a new API token"),

@@ -3,6 +3,7 @@
 //! per Standard Webhooks, retried, and never lost or doubled on the
 //! receiver's side (it de-duplicates by `webhook-id`).
 
+use crate::common::logs;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -298,20 +299,6 @@ async fn redirecting_receiver() -> (std::net::SocketAddr, Arc<Mutex<usize>>) {
     (addr, followed)
 }
 
-/// Log lines, collected.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 const CREDENTIALS: [&str; 3] = ["hookuser", "s3cretpass", "t0psecret"];
 
 fn assert_no_credentials(what: &str, text: &str) {
@@ -332,18 +319,7 @@ async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
     let gone = "http://hookuser:s3cretpass@127.0.0.1:9/hook".to_owned();
     let cfg = RelayConfig::new(vec![url, gone], Some(SECRET.to_vec()));
     let client = fixpath::delivery::client(&cfg).unwrap();
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer({
-            let l = logs.clone();
-            move || l.clone()
-        })
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // A callsite another test's thread hit first, with no subscriber
-    // there, may have cached "nobody listens": ask every callsite again.
-    tracing::callsite::rebuild_interest_cache();
+    let (logs, _guard) = logs::collect();
 
     let now = OffsetDateTime::now_utc();
     let msgs = store
@@ -381,7 +357,7 @@ async fn a_redirect_is_a_failure_and_url_credentials_are_never_written_down() {
         assert_no_credentials("last_error", &error);
         assert_no_credentials("delivered_to", &delivered_to);
     }
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("webhook delivery failed"), "{logs}");
     assert_no_credentials("the log", &logs);
 

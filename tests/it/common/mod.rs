@@ -6,6 +6,7 @@
 
 pub mod fakes;
 pub mod fuzz;
+pub mod logs;
 pub mod pg;
 pub mod pgcluster;
 pub mod rt;
