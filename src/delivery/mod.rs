@@ -9,6 +9,11 @@
 //! 2xx; the SMTP server accepted the mail). The `webhook-id` (a mail's
 //! `Message-ID`) comes from the message id, the same on every retry, so
 //! receivers can drop duplicates (delivery is at least once).
+//!
+//! No relay starts a delivery that could outlast its lease (another relay
+//! would lease the message then and send it a second time), and a receiver
+//! that does not answer at all is passed over for the rest of its batch, so
+//! it costs one timeout per batch, not one per message.
 
 pub mod mail;
 
@@ -222,13 +227,34 @@ impl Courier for Webhooks {
         store: &dyn Store,
         cfg: &RelayConfig,
         batch: Vec<OutboxMessage>,
-        _: OffsetDateTime,
+        lease_until: OffsetDateTime,
     ) {
+        let mut down = Down::default();
         for m in batch {
-            deliver(store, &self.0, cfg, m).await;
+            // The most this message may take: a timeout per endpoint still
+            // tried. One that could outlast the lease is not started:
+            // another relay may lease it then and send it a second time.
+            // The rest waits for its lease to run out and is leased again.
+            let live = cfg.endpoints.len().saturating_sub(down.0.len()).max(1);
+            let bound = cfg
+                .timeout
+                .saturating_mul(u32::try_from(live).unwrap_or(u32::MAX));
+            if Clock::system().now() + bound > lease_until {
+                break;
+            }
+            deliver_past(store, &self.0, cfg, m, &mut down).await;
         }
     }
 }
+
+/// The endpoints that did not answer at all (no connection, a timeout, not
+/// HTTP) in this batch, by their redacted URL, with the error: the rest of
+/// the batch is rescheduled for them untried, so a dead receiver costs one
+/// timeout per batch instead of one per message. An endpoint that answered
+/// with an error status is tried again with the next message: that answer
+/// may be about the message.
+#[derive(Default)]
+struct Down(Vec<(String, String)>);
 
 pub(crate) async fn relay_loop<C: Courier>(
     store: Arc<dyn Store>,
@@ -271,12 +297,28 @@ pub async fn deliver(
     cfg: &RelayConfig,
     m: OutboxMessage,
 ) {
+    deliver_past(store, client, cfg, m, &mut Down::default()).await;
+}
+
+/// [`deliver`], passing over the endpoints found `down` in this batch and
+/// adding those that do not answer now.
+async fn deliver_past(
+    store: &dyn Store,
+    client: &reqwest::Client,
+    cfg: &RelayConfig,
+    m: OutboxMessage,
+    down: &mut Down,
+) {
     let mut delivered = m.delivered_to.clone();
     let mut last_error = String::new();
     for url in &cfg.endpoints {
         // Endpoints are remembered and reported by their redacted form.
         let shown = redact_url(url);
         if delivered.contains(&shown) {
+            continue;
+        }
+        if let Some((_, error)) = down.0.iter().find(|(u, _)| *u == shown) {
+            last_error = format!("{error} (not tried again in this batch)");
             continue;
         }
         let ts = Clock::system().now().unix_timestamp();
@@ -298,7 +340,10 @@ pub async fn deliver(
                 )
             }
             Ok(r) => last_error = format!("{shown} answered {}", r.status()),
-            Err(e) => last_error = format!("{shown}: {}", describe(&e.without_url())),
+            Err(e) => {
+                last_error = format!("{shown}: {}", describe(&e.without_url()));
+                down.0.push((shown, last_error.clone()));
+            }
         }
     }
     let now = Clock::system().now();

@@ -276,6 +276,143 @@ async fn a_crash_mid_delivery_is_retried_after_the_lease_and_two_relays_never_sh
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A receiver that takes every post after `delay` and counts each
+/// `webhook-id` it took.
+async fn counting_receiver(delay: Duration) -> (String, Arc<Mutex<HashMap<String, usize>>>) {
+    let got = Arc::new(Mutex::new(HashMap::new()));
+    let app =
+        axum::Router::new()
+            .route(
+                "/hook",
+                post(
+                    move |State(got): State<Arc<Mutex<HashMap<String, usize>>>>,
+                          headers: HeaderMap| async move {
+                        tokio::time::sleep(delay).await;
+                        let id = headers
+                            .get("webhook-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned();
+                        *got.lock().unwrap().entry(id).or_insert(0) += 1;
+                        StatusCode::NO_CONTENT
+                    },
+                ),
+            )
+            .with_state(got.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+/// A receiver that takes connections and never answers; counts them.
+async fn silent_receiver() -> (String, Arc<Mutex<usize>>) {
+    let accepted = Arc::new(Mutex::new(0usize));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let n = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            *n.lock().unwrap() += 1;
+            held.push(socket);
+        }
+    });
+    (url, accepted)
+}
+
+async fn webhook_events(store: &dyn Store, n: usize) {
+    let now = OffsetDateTime::now_utc();
+    for i in 0..n {
+        store
+            .enqueue_outbox(
+                "escalation.created",
+                &format!(r#"{{"type":"escalation.created","data":{{"n":{i}}}}}"#),
+                now,
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_starts_no_post_that_could_outlast_its_lease_so_two_relays_send_each_once() {
+    let (store, dir) = store().await;
+    // 80 posts of 25 ms each take 2 s, longer than the 1.2 s lease of the
+    // one relay that leases them all: the other relay takes over what is
+    // left when the lease runs out.
+    webhook_events(&*store, 80).await;
+    let (url, got) = counting_receiver(Duration::from_millis(25)).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut relays = Vec::new();
+    for _ in 0..2 {
+        let mut cfg = RelayConfig::new(vec![url.clone()], None);
+        fast(&mut cfg);
+        cfg.timeout = Duration::from_millis(500);
+        cfg.lease = Duration::from_millis(1200);
+        cfg.batch = 100;
+        relays.push(tokio::spawn(run_relay(
+            store.clone(),
+            cfg,
+            Arc::new(tokio::sync::Notify::new()),
+            stopped.clone(),
+        )));
+    }
+    until_delivered(&*store).await;
+    stop.send(true).unwrap();
+    for r in relays {
+        r.await.unwrap();
+    }
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 80);
+    let twice: Vec<_> = got.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_costs_one_timeout_per_batch_and_keeps_its_messages() {
+    let (store, dir) = store().await;
+    webhook_events(&*store, 10).await;
+    let (silent, accepted) = silent_receiver().await;
+    let (good, got) = counting_receiver(Duration::ZERO).await;
+    let mut cfg = RelayConfig::new(vec![silent, good], None);
+    fast(&mut cfg);
+    // Retries wait long enough that this test sees the first batch only.
+    cfg.base_delay = Duration::from_secs(30);
+    cfg.timeout = Duration::from_millis(300);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let relay = tokio::spawn(run_relay(
+        store.clone(),
+        cfg,
+        Arc::new(tokio::sync::Notify::new()),
+        stopped,
+    ));
+    // Every message reaches the receiver that answers; ten timeouts in a
+    // row would take 3 s before the last one did.
+    for _ in 0..500 {
+        if got.lock().unwrap().len() == 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        got.lock().unwrap().len(),
+        10,
+        "the answering receiver got all"
+    );
+    assert_eq!(
+        *accepted.lock().unwrap(),
+        1,
+        "the silent receiver was tried once in the batch"
+    );
+    stop.send(true).unwrap();
+    relay.await.unwrap();
+    // Kept for the silent one, to be retried.
+    assert_eq!(store.outbox_pending().await.unwrap(), 10);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A receiver that sends every post on elsewhere (307) and counts what
 /// arrives there: a relay that followed the redirect would show up.
 async fn redirecting_receiver() -> (std::net::SocketAddr, Arc<Mutex<usize>>) {
