@@ -16,6 +16,7 @@ pub mod config;
 pub mod listen;
 pub mod ops;
 pub mod outcomes;
+mod periodic;
 pub mod reload;
 pub mod retention;
 

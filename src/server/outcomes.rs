@@ -37,16 +37,11 @@ pub fn spawn(
     programs: Arc<Programs>,
     clock: Clock,
     idle: time::Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
+    super::periodic::every(EVERY, stop, move || {
+        let (store, programs, clock) = (store.clone(), programs.clone(), clock.clone());
+        async move {
             match round(&*store, &programs, &clock, idle).await {
                 Ok((abandoned, folded)) if abandoned + folded > 0 => {
                     tracing::debug!(abandoned, folded, "outcomes brought up to date");

@@ -45,16 +45,11 @@ pub fn spawn(
     store: Arc<dyn Store>,
     clock: Clock,
     retain: time::Duration,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stop.wait_for(|s| *s) => break,
-            }
+    super::periodic::every(EVERY, stop, move || {
+        let (store, clock) = (store.clone(), clock.clone());
+        async move {
             match sweep(&*store, &clock, retain).await {
                 Ok(s) if s.sessions + s.cases + s.messages > 0 => tracing::info!(
                     sessions = s.sessions,
