@@ -182,6 +182,20 @@ fn fast(cfg: &mut RelayConfig) {
     cfg.poll = Duration::from_millis(20);
 }
 
+/// A webhook relay on `store`, running until `stopped` turns true.
+fn start_relay(
+    store: &Arc<dyn Store>,
+    cfg: RelayConfig,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run_relay(
+        store.clone(),
+        cfg,
+        Arc::new(tokio::sync::Notify::new()),
+        stopped,
+    ))
+}
+
 async fn until_delivered(store: &dyn Store) {
     for _ in 0..500 {
         if store.outbox_pending().await.unwrap() == 0 {
@@ -201,12 +215,7 @@ async fn a_receiver_outage_loses_nothing_and_retries_carry_the_same_id() {
     let mut cfg = RelayConfig::new(vec![url], Some(SECRET.to_vec()));
     fast(&mut cfg);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let relay = tokio::spawn(run_relay(
-        store.clone(),
-        cfg,
-        Arc::new(tokio::sync::Notify::new()),
-        stopped,
-    ));
+    let relay = start_relay(&store, cfg, stopped);
     until_delivered(&*store).await;
     stop.send(true).unwrap();
     relay.await.unwrap();
@@ -249,12 +258,7 @@ async fn a_crash_mid_delivery_is_retried_after_the_lease_and_two_relays_never_sh
     for _ in 0..2 {
         let mut cfg = RelayConfig::new(vec![url.clone()], Some(SECRET.to_vec()));
         fast(&mut cfg);
-        relays.push(tokio::spawn(run_relay(
-            store.clone(),
-            cfg,
-            Arc::new(tokio::sync::Notify::new()),
-            stopped.clone(),
-        )));
+        relays.push(start_relay(&store, cfg, stopped.clone()));
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(
@@ -351,12 +355,7 @@ async fn a_relay_starts_no_post_that_could_outlast_its_lease_so_two_relays_send_
         cfg.timeout = Duration::from_millis(500);
         cfg.lease = Duration::from_millis(1200);
         cfg.batch = 100;
-        relays.push(tokio::spawn(run_relay(
-            store.clone(),
-            cfg,
-            Arc::new(tokio::sync::Notify::new()),
-            stopped.clone(),
-        )));
+        relays.push(start_relay(&store, cfg, stopped.clone()));
     }
     until_delivered(&*store).await;
     stop.send(true).unwrap();
@@ -382,12 +381,7 @@ async fn a_receiver_that_never_answers_costs_one_timeout_per_batch_and_keeps_its
     cfg.base_delay = Duration::from_secs(30);
     cfg.timeout = Duration::from_millis(300);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let relay = tokio::spawn(run_relay(
-        store.clone(),
-        cfg,
-        Arc::new(tokio::sync::Notify::new()),
-        stopped,
-    ));
+    let relay = start_relay(&store, cfg, stopped);
     // Every message reaches the receiver that answers; ten timeouts in a
     // row would take 3 s before the last one did.
     for _ in 0..500 {

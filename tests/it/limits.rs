@@ -10,6 +10,7 @@
 
 use crate::common;
 
+use common::logs::Logs;
 use common::{TestApp, staff};
 use fixpath::http::HttpConfig;
 use fixpath::http::limits::{LimitConfig, Rate};
@@ -17,7 +18,7 @@ use fixpath::http::web::throttle::MAX_FAILURES;
 use fixpath::store::Role;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// Limits that stay out of the way of a test about something else.
 fn roomy() -> LimitConfig {
@@ -375,33 +376,21 @@ async fn the_idle_limit_holds_on_the_api_too() {
 // Logs.
 
 /// Everything the binary logged, as text lines without colours.
-fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
-    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+fn log_buffer() -> Logs {
+    static BUFFER: OnceLock<Logs> = OnceLock::new();
     BUFFER
         .get_or_init(|| {
-            let buffer = Arc::new(Mutex::new(Vec::new()));
-            let sink = buffer.clone();
+            let logs = Logs::default();
+            let sink = logs.clone();
             let subscriber = tracing_subscriber::fmt()
                 .with_env_filter(tracing_subscriber::EnvFilter::new("debug,sqlx=warn"))
                 .with_ansi(false)
-                .with_writer(move || Sink(sink.clone()))
+                .with_writer(move || sink.clone())
                 .finish();
             tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-            buffer
+            logs
         })
         .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -436,7 +425,7 @@ async fn a_sign_in_name_cannot_forge_a_log_line_and_a_resume_token_is_never_logg
         .unwrap();
     assert!(res.status().as_u16() < 500);
 
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let text = logs.text();
     let ours: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("mallory") || l.contains("admin1") || l.contains("longname-"))

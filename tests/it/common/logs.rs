@@ -18,7 +18,7 @@ pub struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl Logs {
     pub fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).expect("UTF-8 log lines")
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
