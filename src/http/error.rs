@@ -65,7 +65,7 @@ pub enum ApiError {
 /// Seconds a client is asked to wait before it tries again while the
 /// database is unavailable: long enough for a restart, short enough that a
 /// person does not give up.
-const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+pub(crate) const UNAVAILABLE_RETRY_AFTER: u64 = 5;
 
 /// While the database is down every request is refused, and clients retry:
 /// one log line per request would bury the cause under thousands a minute.
@@ -190,9 +190,14 @@ pub fn error_body(code: &str, message: &str) -> String {
     serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match &self {
+impl ApiError {
+    /// Logs what the operator must see: the cause of a failure (which the
+    /// answer never shows), and refusals while the database is out of
+    /// reach, at most once in [`UNAVAILABLE_LOG_EVERY`] seconds with their
+    /// count. A person's mistakes are not logged. The API's answers and the
+    /// error pages both log here.
+    pub(crate) fn log(&self) {
+        match self {
             ApiError::Internal(cause) => {
                 tracing::error!(cause = %crate::logtext::shown(cause), "request failed");
             }
@@ -207,6 +212,12 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.log();
         let status = self.status();
         let body = error_body(self.code(), &self.public_message());
         let mut res = (

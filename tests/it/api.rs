@@ -1216,6 +1216,75 @@ async fn a_panicking_handler_is_a_500_json_error() {
     assert!(!r.text.contains("fell over"));
 }
 
+// Current-thread: the pages are rendered, and log, on this thread.
+#[tokio::test]
+async fn a_failing_page_logs_its_cause_and_a_database_outage_is_a_503_page_logged_once() {
+    use fixpath::http::error::ApiError;
+    use fixpath::http::web::{Chrome, PageError, respond};
+    let app = TestApp::start_with(HttpConfig::default(), |router, state| {
+        let config = HttpConfig::default();
+        let pages: axum::Router<fixpath::http::AppState> = axum::Router::new()
+            .route(
+                "/broken",
+                axum::routing::get(|chrome: Chrome| async move {
+                    let e = ApiError::internal("the disk caught fire");
+                    respond(&chrome, Err(PageError::from(e)))
+                }),
+            )
+            .route(
+                "/down",
+                axum::routing::get(|chrome: Chrome| async move {
+                    let e = ApiError::Unavailable("connection refused".into());
+                    respond(&chrome, Err(PageError::from(e)))
+                }),
+            );
+        router.merge(fixpath::http::layered(pages, &config).with_state(state))
+    })
+    .await;
+    let (logs, _guard) = common::logs::collect();
+
+    let r = app.get("/broken", None).await;
+    assert_eq!(r.status.as_u16(), 500);
+    assert!(r.text.contains("Something went wrong on our side"));
+    assert!(
+        !r.text.contains("caught fire"),
+        "the cause stays in the log"
+    );
+    let text = logs.text();
+    assert!(
+        text.contains("the disk caught fire"),
+        "the operator reads the cause: {text}"
+    );
+
+    for _ in 0..20 {
+        let r = app
+            .client
+            .get(app.url("/down"))
+            .header("accept-language", "de")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        assert_eq!(r.headers()["retry-after"], "5");
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains(
+                "Bei uns ist ein Fehler aufgetreten. Bitte versuchen Sie es gleich noch einmal."
+            ),
+            "{body}"
+        );
+        assert!(!body.contains("connection refused"), "{body}");
+    }
+    // Clients retry while the database is down: not a line per refusal
+    // (one at most: another test may have logged one in the last 10 s).
+    let text = logs.text();
+    let lines = text
+        .lines()
+        .filter(|l| l.contains("refused") || l.contains("a page failed"))
+        .count();
+    assert!(lines <= 1, "{lines} lines for 20 refusals:\n{text}");
+}
+
 // ---------------------------------------------------------------------------
 // The OpenAPI document.
 

@@ -256,6 +256,9 @@ pub struct PageError {
     /// What happened, for the person reading (already in their language
     /// when it comes from the catalogue; our own words otherwise).
     pub detail: Option<String>,
+    /// Logged where it arose (an [`ApiError`] logs its cause, which the
+    /// page never shows): the page does not log it again.
+    pub logged: bool,
 }
 
 impl PageError {
@@ -264,6 +267,7 @@ impl PageError {
             status,
             title,
             detail: None,
+            logged: false,
         }
     }
 
@@ -278,7 +282,7 @@ impl PageError {
 
     /// Shows the error page.
     pub fn page(self, chrome: &Chrome) -> Response {
-        if self.status.is_server_error() {
+        if self.status.is_server_error() && !self.logged {
             let detail = self.detail.as_deref().map(crate::logtext::shown);
             tracing::error!(detail = ?detail, "a page failed");
         }
@@ -287,17 +291,25 @@ impl PageError {
         } else {
             self.detail
         };
-        render_status(
+        let mut res = render_status(
             chrome,
             self.status,
             "error.html.j2",
             minijinja::context! { title => self.title, detail => detail },
-        )
+        );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::http::error::UNAVAILABLE_RETRY_AFTER),
+            );
+        }
+        res
     }
 }
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
+        e.log();
         let status = e.status();
         let title = match status {
             StatusCode::NOT_FOUND => "error_not_found",
@@ -313,6 +325,7 @@ impl From<ApiError> for PageError {
             status,
             title,
             detail: Some(e.public_message()),
+            logged: true,
         }
     }
 }
