@@ -30,7 +30,8 @@ const BEFORE_KILL: usize = 300;
 /// `seq` of the last step acknowledged.
 type Acknowledged = Arc<Mutex<HashMap<String, (String, u64)>>>;
 
-fn config(dir: &TempDir) {
+/// The fault tests' configuration: no rate limit on the load's starts.
+pub(crate) fn config(dir: &TempDir) {
     std::fs::write(
         dir.path().join("fixpath.toml"),
         "[limits]\nsessions_per_minute = 100000\n",
@@ -38,7 +39,8 @@ fn config(dir: &TempDir) {
     .unwrap();
 }
 
-fn serve(dir: &TempDir, db: &str) -> Server {
+/// `fixpath serve` on `db`, with [`config`]'s file.
+pub(crate) fn serve(dir: &TempDir, db: &str) -> Server {
     let mut cmd = fixpath(dir.path());
     cmd.arg("serve")
         .args(["--listen", "127.0.0.1:0", "--scripts"])

@@ -12,9 +12,9 @@
 //! Mounting needs root (CAP_SYS_ADMIN). Without it the test says so and
 //! passes, unless `FIXPATH_REQUIRE_TMPFS=1` (as in CI) makes that a failure.
 
-use crate::common::one_fault_at_a_time;
-use crate::faults::record_fault;
-use crate::serve::{Server, TempDir, fixpath};
+use crate::common::{one_fault_at_a_time, sqlite_rows};
+use crate::faults::{config, record_fault, serve};
+use crate::serve::{Server, TempDir};
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -358,15 +358,6 @@ fn writer(base: String, tally: Shared, grown: Arc<AtomicBool>, stop: Arc<AtomicB
 
 // ---------------------------------------------------------------- checks
 
-fn serve(dir: &TempDir, db: &str) -> Server {
-    let mut cmd = fixpath(dir.path());
-    cmd.arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--scripts"])
-        .arg(dir.scripts())
-        .args(["--db", db, "--config", "fixpath.toml"]);
-    Server::spawn(cmd)
-}
-
 /// The acknowledged sessions that are not there as acknowledged.
 fn lost(server: &Server, acked: &HashMap<String, Acked>) -> Vec<String> {
     let c = Client::new();
@@ -396,23 +387,8 @@ fn lost(server: &Server, acked: &HashMap<String, Acked>) -> Vec<String> {
 }
 
 fn integrity(db: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::ConnectOptions;
-        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(db)
-            .connect()
-            .await
-            .unwrap();
-        let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
-            .fetch_all(&mut c)
-            .await
-            .unwrap();
-        rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
-    })
+    let rows: Vec<(String,)> = sqlite_rows(db, "PRAGMA integrity_check");
+    rows.into_iter().map(|r| r.0).collect::<Vec<_>>().join("\n")
 }
 
 fn wait(what: &str, server: &Server, tally: &Shared, mut done: impl FnMut(&Tally) -> bool) {
@@ -448,11 +424,7 @@ fn a_full_disk_refuses_writes_cleanly_loses_nothing_and_recovers_without_a_resta
         return;
     };
     let db = disk.0.join("fixpath.db").to_string_lossy().into_owned();
-    std::fs::write(
-        dir.path().join("fixpath.toml"),
-        "[limits]\nsessions_per_minute = 100000\n",
-    )
-    .unwrap();
+    config(&dir);
     let server = serve(&dir, &db);
     // The migrated database, and a little room beside it.
     let migrated = disk.used();

@@ -15,7 +15,7 @@
 //! is a port nobody listens on.
 
 use crate::common::fakes::{Fake, Mode, Protocol, dead_port};
-use crate::common::one_fault_at_a_time;
+use crate::common::{one_fault_at_a_time, sqlite_rows};
 use crate::faults::record_fault;
 use crate::serve::{Http, Server, TempDir, fixpath};
 use serde_json::{Value as Json, json};
@@ -281,26 +281,11 @@ fn drive(server: &Server, name: &'static str) -> Run {
 
 /// The outbox by event type: (messages, of them undelivered).
 fn outbox(db: &str) -> BTreeMap<String, (i64, i64)> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        use sqlx::ConnectOptions;
-        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(db)
-            .read_only(true)
-            .connect()
-            .await
-            .unwrap();
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT event_type, count(*), sum(delivered_at IS NULL) FROM outbox GROUP BY event_type",
-        )
-        .fetch_all(&mut c)
-        .await
-        .unwrap();
-        rows.into_iter().map(|(t, n, u)| (t, (n, u))).collect()
-    })
+    let rows: Vec<(String, i64, i64)> = sqlite_rows(
+        db,
+        "SELECT event_type, count(*), sum(delivered_at IS NULL) FROM outbox GROUP BY event_type",
+    );
+    rows.into_iter().map(|(t, n, u)| (t, (n, u))).collect()
 }
 
 /// The message types every escalation with an address leaves.

@@ -183,6 +183,16 @@ impl Conn {
         self.r.get_mut().write_all(b).is_ok()
     }
 
+    /// Whether a read that failed with `e` is tried again: it timed out
+    /// (the socket's read timeout lets a stop be noticed) and the receiver
+    /// is not stopping.
+    fn read_again(&self, e: &std::io::Error) -> bool {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) && !self.shared.stop.load(Ordering::Relaxed)
+    }
+
     /// One line with its CRLF; `None` at the end of the connection.
     fn line(&mut self) -> Option<String> {
         let mut buf = Vec::new();
@@ -193,16 +203,7 @@ impl Conn {
                     return Some(String::from_utf8_lossy(&buf).into_owned());
                 }
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if self.shared.stop.load(Ordering::Relaxed) {
-                        return None;
-                    }
-                }
+                Err(e) if self.read_again(&e) => {}
                 Err(_) => return None,
             }
         }
@@ -215,16 +216,7 @@ impl Conn {
             match self.r.read(&mut out[got..]) {
                 Ok(0) => return None,
                 Ok(k) => got += k,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if self.shared.stop.load(Ordering::Relaxed) {
-                        return None;
-                    }
-                }
+                Err(e) if self.read_again(&e) => {}
                 Err(_) => return None,
             }
         }

@@ -179,6 +179,28 @@ impl Res {
     }
 }
 
+/// The rows of one statement on the SQLite file `db`, opened read-only
+/// beside a server that may be running (or stopped) on it.
+pub fn sqlite_rows<T>(db: &str, sql: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .read_only(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query_as(sql).fetch_all(&mut c).await.unwrap()
+    })
+}
+
 impl TestApp {
     pub async fn start() -> TestApp {
         Self::start_with(HttpConfig::default(), |r, _| r).await
