@@ -1,17 +1,25 @@
-//! Faults under load (issue 18): the disk under SQLite fills up. The
-//! database (and its WAL) lives in a tmpfs given a couple of MiB more than
-//! the migrated database takes; four writers start, answer and escalate
-//! sessions until it is full. Every request must then be answered at once
-//! with a clean refusal (503 `unavailable` in JSON with `Retry-After`: the
-//! server's trouble, not the client's, and it passes), never a hang, a
-//! panic or a body that is not JSON. Nothing acknowledged may be lost. When
-//! the tmpfs is made bigger, the same server process must take writes
-//! again without a restart; after a restart everything acknowledged is
-//! still there and `PRAGMA integrity_check` says ok.
+//! Faults under load (issue 18): the disk under the database fills up.
+//! Four writers start, answer and escalate sessions until it is full.
+//! Every request must then be answered at once with a clean refusal (503
+//! `unavailable` in JSON with `Retry-After`: the server's trouble, not the
+//! client's, and it passes), never a hang, a panic or a body that is not
+//! JSON. Nothing acknowledged may be lost. When the disk is made bigger,
+//! the same server process must take writes again without a restart; after
+//! a restart everything acknowledged is still there.
+//!
+//! - **SQLite:** the database and its WAL live in a tmpfs given a few MiB
+//!   more than the migrated database takes; at the end `PRAGMA
+//!   integrity_check` must say ok.
+//! - **PostgreSQL** (a server of the test's own, `common::pgcluster`): the
+//!   database is created in a tablespace on such a tmpfs, so its tables and
+//!   indexes run out of room (SQLSTATE 53100) while PostgreSQL itself keeps
+//!   running. Its WAL stays on the server's own disk: a full WAL disk stops
+//!   PostgreSQL altogether, which is the crash `faults.rs` makes.
 //!
 //! Mounting needs root (CAP_SYS_ADMIN). Without it the test says so and
 //! passes, unless `FIXPATH_REQUIRE_TMPFS=1` (as in CI) makes that a failure.
 
+use crate::common::pgcluster::Cluster;
 use crate::common::{one_fault_at_a_time, sqlite_rows};
 use crate::faults::{config, record_fault, serve};
 use crate::serve::{Server, TempDir};
@@ -77,11 +85,30 @@ impl Tmpfs {
 
     /// The bytes its files take (what tmpfs counts against its size).
     fn used(&self) -> u64 {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().metadata().unwrap().blocks() * 512)
-            .sum()
+        fn walk(dir: &Path) -> u64 {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    let m = e.metadata().unwrap();
+                    m.blocks() * 512 + if m.is_dir() { walk(&e.path()) } else { 0 }
+                })
+                .sum()
+        }
+        walk(&self.0)
+    }
+
+    /// Hands the mount to the `postgres` user, for a tablespace.
+    fn give_to_postgres(&self) {
+        for (tool, arg) in [("chown", "postgres:postgres"), ("chmod", "700")] {
+            let ok = Command::new(tool)
+                .arg(arg)
+                .arg(&self.0)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "{tool} {arg} {}", self.0.display());
+        }
     }
 }
 
@@ -416,16 +443,104 @@ fn wait(what: &str, server: &Server, tally: &Shared, mut done: impl FnMut(&Tally
     }
 }
 
+// ---------------------------------------------------------------- targets
+
+/// Where the database lives in one run: a tmpfs, under SQLite's file or
+/// PostgreSQL's tablespace.
+struct Target {
+    /// For the results line: "SQLite" or "PostgreSQL".
+    name: &'static str,
+    db: String,
+    disk: Option<Tmpfs>,
+    cluster: Option<Cluster>,
+    /// What the server's log says when a write found no room.
+    full_says: &'static str,
+}
+
+impl Target {
+    fn sqlite(dir: &TempDir) -> Option<Target> {
+        let disk = tmpfs(&dir.path().join("data"), ROOMY_KIB)?;
+        Some(Target {
+            name: "SQLite",
+            db: disk.0.join("fixpath.db").to_string_lossy().into_owned(),
+            disk: Some(disk),
+            cluster: None,
+            full_says: "database or disk is full",
+        })
+    }
+
+    /// A server of the test's own, with the database `fixpath` in a
+    /// tablespace on the tmpfs.
+    fn postgres() -> Option<Target> {
+        let cluster = Cluster::start("faults-disk")?;
+        let disk = tmpfs(&cluster.dir().join("tablespace"), ROOMY_KIB)?;
+        disk.give_to_postgres();
+        cluster.sql(&format!(
+            "CREATE TABLESPACE small LOCATION '{}'",
+            disk.0.display()
+        ));
+        cluster.sql("CREATE DATABASE fixpath TABLESPACE small");
+        Some(Target {
+            name: "PostgreSQL",
+            db: cluster.url_of("fixpath"),
+            disk: Some(disk),
+            cluster: Some(cluster),
+            full_says: "No space left on device",
+        })
+    }
+
+    fn disk(&self) -> &Tmpfs {
+        self.disk.as_ref().unwrap()
+    }
+
+    /// What is wrong with the database's own files, if anything: SQLite's
+    /// `integrity_check`; a PostgreSQL that panicked.
+    fn damage(&self) -> Option<String> {
+        match &self.cluster {
+            None => Some(integrity(&self.db)).filter(|i| i != "ok"),
+            Some(c) => {
+                let log = c.log();
+                log.contains("PANIC").then_some(log)
+            }
+        }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        // PostgreSQL first: a tmpfs in use cannot be unmounted. Its folder
+        // holds the mount point, so it goes once that is unmounted.
+        let folder = self.cluster.as_ref().map(|c| c.dir().to_path_buf());
+        drop(self.cluster.take());
+        drop(self.disk.take());
+        if let Some(folder) = folder {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
 #[test]
 fn a_full_disk_refuses_writes_cleanly_loses_nothing_and_recovers_without_a_restart() {
     let _alone = one_fault_at_a_time();
     let dir = TempDir::with_scripts("faults-disk");
-    let Some(disk) = tmpfs(&dir.path().join("data"), ROOMY_KIB) else {
-        return;
-    };
-    let db = disk.0.join("fixpath.db").to_string_lossy().into_owned();
-    config(&dir);
-    let server = serve(&dir, &db);
+    if let Some(target) = Target::sqlite(&dir) {
+        full_disk(&dir, &target);
+    }
+}
+
+#[test]
+fn a_full_disk_under_postgres_refuses_writes_cleanly_loses_nothing_and_recovers() {
+    let _alone = one_fault_at_a_time();
+    let dir = TempDir::with_scripts("faults-disk-pg");
+    if let Some(target) = Target::postgres() {
+        full_disk(&dir, &target);
+    }
+}
+
+fn full_disk(dir: &TempDir, target: &Target) {
+    let (db, disk) = (target.db.as_str(), target.disk());
+    config(dir);
+    let server = serve(dir, db);
     // The migrated database, and a little room beside it.
     let migrated = disk.used();
     disk.resize(migrated / 1024 + HEADROOM_KIB);
@@ -471,16 +586,17 @@ fn a_full_disk_refuses_writes_cleanly_loses_nothing_and_recovers_without_a_resta
 
     let lost_live = lost(&server, &t.acked);
     let (_, log) = server.stop();
-    let server = serve(&dir, &db);
+    let server = serve(dir, db);
     let lost_after_restart = lost(&server, &t.acked);
     let (_, log_after) = server.stop();
-    let integrity = integrity(&db);
+    let damage = target.damage();
 
     record_fault(&format!(
-        "disk full under SQLite: {} sessions and {} answers acknowledged ({} answers \
+        "disk full under {}: {} sessions and {} answers acknowledged ({} answers \
          before the disk grew, {} after), {} requests refused while full ({:?}); {} sessions \
          found whole on the same server and {} after a restart, {} lost; writes again {} ms \
          after the disk grew, without a restart; slowest request {} ms",
+        target.name,
         t.acked.len(),
         t.answers,
         answers_full,
@@ -523,13 +639,12 @@ fn a_full_disk_refuses_writes_cleanly_loses_nothing_and_recovers_without_a_resta
         lost_live.join("\n"),
         lost_after_restart.join("\n")
     );
-    assert_eq!(integrity, "ok");
+    assert_eq!(damage, None, "the database's own files are damaged");
     for l in [&log, &log_after] {
         assert!(!l.contains("panicked"), "{l}");
     }
     assert!(
-        log.contains("database or disk is full"),
+        log.contains(target.full_says),
         "the log does not say why writes were refused:\n{log}"
     );
-    drop(disk);
 }
