@@ -4,6 +4,13 @@
 //! benchmarks that measure it): the compiler allocates per node and per id,
 //! and glibc's malloc was a fifth of a big compile.
 //!
+//! mimalloc is built with `override`, so it is also the `malloc` of the C
+//! code linked in, SQLite above all. On glibc's malloc, each SQLite
+//! connection's thread had an arena of its own, and under a steady load the
+//! writer's grew by about 0.85 MiB a minute for as long as the server ran,
+//! while SQLite's own count of its live heap stayed at 8 MiB: memory freed
+//! but never given back (benches/RESULTS-soak.md).
+//!
 //! mimalloc asks for transparent huge pages on its large regions. With the
 //! kernel's usual `defrag = madvise`, a fault in such a region may compact
 //! memory first, synchronously: a one-shot compile of 100,000 nodes took

@@ -7,6 +7,7 @@
 mod common;
 
 mod adminpage;
+mod allocator;
 mod api;
 mod authorpage;
 mod authz;
