@@ -6,20 +6,27 @@
 //!
 //! mimalloc is built with `override`, so it is also the `malloc` of the C
 //! code linked in, SQLite above all. On glibc's malloc, each SQLite
-//! connection's thread had an arena of its own, and under a steady load the
-//! writer's grew by about 0.85 MiB a minute for as long as the server ran,
-//! while SQLite's own count of its live heap stayed at 8 MiB: memory freed
-//! but never given back (benches/RESULTS-soak.md).
+//! connection's thread had an arena of its own: under the soak the
+//! writer's grew from 14 to 23 MiB in 25 minutes, and when the pool
+//! replaced its reader connections (every 30 minutes) their new arenas came
+//! on top of the old ones, while SQLite's own count of its live heap stayed
+//! at 8 MiB: memory freed but not given back (benches/RESULTS-soak.md).
 //!
-//! mimalloc asks for transparent huge pages on its large regions. With the
-//! kernel's usual `defrag = madvise`, a fault in such a region may compact
-//! memory first, synchronously: a one-shot compile of 100,000 nodes took
-//! anywhere from 0.64 s to 1.64 s, by luck, and 0.75-0.80 s every time
-//! without huge pages. So the one-shot commands (`lint`, `test`, `graph`,
-//! `run`, ...) turn them off. `serve` keeps them: its memory is faulted in
-//! while it compiles at start-up and then reused, and steps on a big
-//! program run about a tenth faster with huge pages (fewer TLB misses; see
-//! benches/RESULTS-engine.md).
+//! mimalloc asks for transparent huge pages on its large regions. Every
+//! command turns them off:
+//!
+//! - With the kernel's usual `defrag = madvise`, a fault in such a region
+//!   may compact memory first, synchronously: a one-shot compile of 100,000
+//!   nodes took anywhere from 0.64 s to 1.64 s, by luck, and 0.75-0.80 s
+//!   every time without huge pages.
+//! - In a long-running server, the kernel's `khugepaged` folds any 2 MiB
+//!   range with a page in use into a whole huge page, and mimalloc's
+//!   returning of free pages splits them again: under the soak the server's
+//!   memory rose 19 MiB in two minutes as its huge pages went from 22 to 58
+//!   MiB. Steps on a big program run about a tenth faster with huge pages
+//!   (fewer TLB misses; benches/RESULTS-engine.md), but a request's time is
+//!   the database's: the `load` bench's answers/s did not change
+//!   (benches/RESULTS-soak.md).
 
 /// Turns transparent huge pages off for this process (Linux; elsewhere
 /// nothing to do). It applies to the page faults that follow.

@@ -198,11 +198,9 @@ where
             return code;
         }
     };
-    // A one-shot command compiles and exits: without huge pages its time is
-    // predictable. The server keeps them (see `crate::memory`).
-    if !matches!(cli.command, Command::Serve(_)) {
-        crate::memory::no_huge_pages();
-    }
+    // Without huge pages a one-shot command's time is predictable, and a
+    // server's memory follows what it uses (see `crate::memory`).
+    crate::memory::no_huge_pages();
     let res = match cli.command {
         Command::Lint(a) => lint::run(a, out, err),
         Command::Graph(a) => graph::run(a, out, err),

@@ -1,12 +1,14 @@
-//! The server's C code allocates through mimalloc, as its Rust code does:
-//! `fixpath serve` has no glibc malloc arena after SQLite has worked on
-//! several threads.
+//! How the server takes memory (`fixpath::memory`), as a long run needs it:
 //!
-//! Found by the soak bench (`benches/RESULTS-soak.md`): on glibc's malloc,
-//! each SQLite connection's thread got an arena of its own, and under a
-//! steady load the writer's grew by about 0.85 MiB a minute for as long as
-//! the server ran, while SQLite's own count of its live heap stayed flat.
-//! mimalloc's `override` feature makes it the process's `malloc`.
+//! - its C code allocates through mimalloc, as its Rust code does: `fixpath
+//!   serve` has no glibc malloc arena after SQLite has worked on several
+//!   threads. Found by the soak bench (`benches/RESULTS-soak.md`): on
+//!   glibc's malloc, each SQLite connection's thread got an arena of its
+//!   own, which kept memory SQLite had freed, while SQLite's own count of
+//!   its live heap stayed flat. mimalloc's `override` feature makes it the
+//!   process's `malloc`.
+//! - it runs without transparent huge pages, whose folding and splitting
+//!   made its memory swing under the soak.
 //!
 //! glibc makes each arena past the first by reserving 64 MiB at a 64 MiB
 //! boundary and opening it for use from the bottom: in `/proc/PID/maps` a
@@ -55,7 +57,7 @@ fn glibc_arenas(maps: &[(u64, u64, String, bool)]) -> Vec<String> {
 }
 
 #[test]
-fn sqlite_allocates_through_mimalloc_not_glibc_arenas() {
+fn the_server_allocates_through_mimalloc_alone_and_without_huge_pages() {
     if !cfg!(target_os = "linux") {
         eprintln!("SKIPPED: the allocator test reads /proc/PID/maps (Linux only)");
         return;
@@ -93,6 +95,19 @@ fn sqlite_allocates_through_mimalloc_not_glibc_arenas() {
     let (status, _) = http.get(&server.url("/api/v1/scripts"), None);
     assert_eq!(status, 200);
 
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap_or_default();
+    match status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        Some(thp) => assert_eq!(
+            thp.split_whitespace().nth(1),
+            Some("0"),
+            "the server runs with transparent huge pages: {thp}"
+        ),
+        None => eprintln!(
+            "SKIPPED (in part): this kernel's /proc/PID/status has no THP_enabled line \
+             (Linux 6.x has); the huge-pages half of the allocator test did not run"
+        ),
+    }
     let maps = parse_maps(
         &std::fs::read_to_string(format!("/proc/{}/maps", server.pid())).unwrap_or_default(),
     );
