@@ -6,7 +6,7 @@
 //! Results: `benches/RESULTS-soak.md`.
 //!
 //! It starts the server itself (the `load` bench's [`loadgen::Server`]:
-//! release build, SQLite in a temp dir), makes `--specialists` tier-4 users
+//! release build, SQLite in a temp dir unless `--db`), makes `--specialists` tier-4 users
 //! with `fixpath user add`, and runs two kinds of virtual users on one
 //! current-thread client runtime:
 //!
@@ -34,6 +34,10 @@
 //! is expected: 409 `claimed_by_other` or `escalation_resolved`), a
 //! transport error, or a body that does not parse.
 //!
+//! PostgreSQL: `-- --db postgres://USER@HOST/DATABASE` runs the server on
+//! that database (an empty one: `createdb fixpath_soak`); the database's
+//! size is then read with `psql`.
+//!
 //! Run as a test (`cargo test --benches`, no `--bench`): a 6-second smoke
 //! run with a few users.
 #![allow(clippy::unwrap_used, unreachable_pub, clippy::disallowed_methods)]
@@ -49,7 +53,7 @@ use loadgen::{
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use report::{Kind, Recorder, Sample};
+use report::{Db, Kind, Recorder, Sample};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -102,6 +106,10 @@ pub struct Args {
     /// The scripts folder
     #[arg(long, value_name = "DIR")]
     pub scripts: Option<PathBuf>,
+    /// A postgres:// URL of an empty database (`createdb fixpath_soak`) [default: SQLite in the
+    /// temporary folder]; its size is read with `psql`
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
     /// Where the temporary database folder goes [default: the system's temp dir]
     #[arg(long, value_name = "DIR")]
     pub tmp: Option<PathBuf>,
@@ -173,13 +181,16 @@ fn run(args: &Args) -> Result<u64, String> {
     let opts = ServerOpts {
         fixpath: args.fixpath.as_deref(),
         tmp: args.tmp.as_deref(),
-        db: None,
+        db: args.db.as_deref(),
         log: &args.server_log,
         keep_db: args.keep_db,
         config: LOAD_CONFIG,
     };
     let (server, base) = Server::start(&opts, &scripts_dir)?;
-    let db = server.dir().join("db.sqlite");
+    let db = args
+        .db
+        .clone()
+        .map_or_else(|| Db::Sqlite(server.dir().join("db.sqlite")), Db::Postgres);
     let outcome = specialist_tokens(args, &db).and_then(|tokens| {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -199,14 +210,14 @@ fn run(args: &Args) -> Result<u64, String> {
 
 /// One specialist user per worker, tier 4 (every case), by `fixpath user
 /// add` on the server's database; their API tokens.
-fn specialist_tokens(args: &Args, db: &Path) -> Result<Vec<String>, String> {
+fn specialist_tokens(args: &Args, db: &Db) -> Result<Vec<String>, String> {
     let bin = fixpath_bin(args.fixpath.as_deref());
     (0..args.specialists)
         .map(|i| {
             let out = Command::new(&bin)
                 .args(["user", "add", &format!("soak-{i}"), "--role", "specialist"])
                 .args(["--tier", "4", "--db"])
-                .arg(db)
+                .arg(db.arg())
                 .env_remove("FIXPATH_CONFIG")
                 .env_remove("FIXPATH_DB")
                 .output()
@@ -302,7 +313,7 @@ async fn drive(
     base: &str,
     tokens: Vec<String>,
     pid: u32,
-    db: &Path,
+    db: &Db,
 ) -> Result<Drive, String> {
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -369,7 +380,10 @@ async fn drive(
         let open = e
             .load(Ordering::Relaxed)
             .saturating_sub(r.load(Ordering::Relaxed));
-        samples.push(Sample::read(pid, db, start, open));
+        // Off the runtime: a PostgreSQL size is a `psql` run.
+        let db = db.clone();
+        let sample = tokio::task::spawn_blocking(move || Sample::read(pid, &db, start, open));
+        samples.push(sample.await.map_err(|e| format!("a sample failed: {e}"))?);
     }
     for u in users {
         // Users stop at `end`; a request in flight then ends within its timeout.

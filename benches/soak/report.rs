@@ -3,8 +3,10 @@
 
 use crate::Args;
 use crate::loadgen::{cpu_seconds, percentile};
+use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -181,27 +183,20 @@ pub struct Sample {
     pub threads: Option<u64>,
     pub fds: Option<usize>,
     pub cpu_s: Option<f64>,
-    /// db.sqlite with its -wal and -shm.
+    /// db.sqlite with its -wal and -shm, or the PostgreSQL database's size.
     pub db_bytes: u64,
     /// Cases escalated and not yet resolved.
     pub open_cases: u64,
 }
 
 impl Sample {
-    pub fn read(pid: u32, db: &Path, start: Instant, open_cases: u64) -> Sample {
+    pub fn read(pid: u32, db: &Db, start: Instant, open_cases: u64) -> Sample {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let field = |name: &str| -> Option<u64> {
             let line = status.lines().find(|l| l.starts_with(name))?;
             line[name.len()..].split_whitespace().next()?.parse().ok()
         };
-        let db_bytes = ["", "-wal", "-shm"]
-            .iter()
-            .filter_map(|s| {
-                let mut p = db.as_os_str().to_owned();
-                p.push(s);
-                std::fs::metadata(p).ok().map(|m| m.len())
-            })
-            .sum();
+        let db_bytes = db.bytes();
         Sample {
             t: start.elapsed().as_secs_f64(),
             rss_kib: field("VmRSS:"),
@@ -213,6 +208,46 @@ impl Sample {
             cpu_s: cpu_seconds(pid),
             db_bytes,
             open_cases,
+        }
+    }
+}
+
+/// The server's database, for its size.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// db.sqlite in the server's folder.
+    Sqlite(PathBuf),
+    /// A postgres:// URL, its size read with `psql` (0 when that fails).
+    Postgres(String),
+}
+
+impl Db {
+    /// What `fixpath user add --db` takes.
+    pub fn arg(&self) -> &OsStr {
+        match self {
+            Db::Sqlite(path) => path.as_os_str(),
+            Db::Postgres(url) => OsStr::new(url),
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        match self {
+            Db::Sqlite(path) => ["", "-wal", "-shm"]
+                .iter()
+                .filter_map(|s| {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push(s);
+                    std::fs::metadata(p).ok().map(|m| m.len())
+                })
+                .sum(),
+            Db::Postgres(url) => Command::new("psql")
+                .args([url.as_str(), "-Atqc"])
+                .arg("SELECT pg_database_size(current_database())")
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
         }
     }
 }
@@ -283,8 +318,12 @@ pub fn print(args: &Args, machine: &str, server: &str, rec: &Recorder, samples: 
         args.specialists,
         args.further_rate
     );
+    let db = args.db.as_deref().map_or_else(
+        || "SQLite in a temp dir".to_owned(),
+        |url| format!("--db {url}"),
+    );
     println!(
-        "  server:  {} serve, SQLite in a temp dir, log `{}`; {server}",
+        "  server:  {} serve, {db}, log `{}`; {server}",
         crate::loadgen::fixpath_bin(args.fixpath.as_deref()).display(),
         args.server_log
     );
