@@ -3,8 +3,9 @@
 //! A run is reproducible by default: the seed is fixed, so `cargo test`
 //! tries the same cases every time and stays within its time budget. Two
 //! environment variables turn a target into a long fuzz run (docs/fuzzing.md):
-//! `FIXPATH_FUZZ_CASES` (how many cases each target tries) and
-//! `PROPTEST_RNG_SEED` (another seed; proptest reads it itself). A failing
+//! `FIXPATH_FUZZ_CASES` (how many cases each target tries) or
+//! `FIXPATH_FUZZ_SCALE` (each target's default times this, as `.ci/run`
+//! does), and `PROPTEST_RNG_SEED` (another seed; proptest reads it itself). A failing
 //! case is written by proptest beside the target's file
 //! (`tests/it/fuzz_*.proptest-regressions`) and tried first on every later
 //! run: commit that file with the fix.
@@ -15,12 +16,17 @@ use proptest::test_runner::{Config, RngSeed};
 const SEED: u64 = 0x00F1_C5ED_F022;
 
 /// The configuration of a target that tries `default_cases` cases unless
-/// `FIXPATH_FUZZ_CASES` says otherwise.
+/// `FIXPATH_FUZZ_CASES` (that many) or `FIXPATH_FUZZ_SCALE` (that many
+/// times the default) says otherwise.
 pub fn config(default_cases: u32) -> Config {
-    let cases = std::env::var("FIXPATH_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default_cases);
+    let number = |name| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    let cases = number("FIXPATH_FUZZ_CASES").unwrap_or_else(|| {
+        default_cases.saturating_mul(number("FIXPATH_FUZZ_SCALE").unwrap_or(1).max(1))
+    });
     // `Config::default()` has read PROPTEST_RNG_SEED (and the other
     // PROPTEST_* variables) already; only an unset seed becomes ours.
     let mut c = Config {
@@ -40,7 +46,8 @@ pub fn config(default_cases: u32) -> Config {
 }
 
 /// Is this a run of the caller's own length (`FIXPATH_FUZZ_CASES`)? Checks
-/// of what a default run covers do not apply to a short one.
+/// of what a default run covers do not apply to a short one. (A scaled run
+/// is at least as long as the default one.)
 pub fn cases_overridden() -> bool {
     std::env::var_os("FIXPATH_FUZZ_CASES").is_some()
 }
