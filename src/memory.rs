@@ -7,7 +7,7 @@
 //! mimalloc is built with `override`, so it is also the `malloc` of the C
 //! code linked in, SQLite above all. On glibc's malloc, each SQLite
 //! connection's thread had an arena of its own: under the soak the
-//! writer's grew from 14 to 23 MiB in 25 minutes, and when the pool
+//! writer's grew from 14.5 to 22.8 MiB in 26 minutes, and when the pool
 //! replaced its reader connections (every 30 minutes) their new arenas came
 //! on top of the old ones, while SQLite's own count of its live heap stayed
 //! at 8 MiB: memory freed but not given back (benches/RESULTS-soak.md).

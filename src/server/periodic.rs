@@ -36,6 +36,22 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    /// A job that counts its rounds.
+    fn counting(
+        period: Duration,
+        stopped: watch::Receiver<bool>,
+    ) -> (Arc<AtomicU32>, tokio::task::JoinHandle<()>) {
+        let rounds = Arc::new(AtomicU32::new(0));
+        let r = rounds.clone();
+        let job = every(period, stopped, move || {
+            let r = r.clone();
+            async move {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        (rounds, job)
+    }
+
     async fn rounds_reach(rounds: &AtomicU32, n: u32) -> bool {
         for _ in 0..500 {
             if rounds.load(Ordering::SeqCst) >= n {
@@ -48,15 +64,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_first_round_runs_at_once_and_a_stop_ends_the_job() {
-        let rounds = Arc::new(AtomicU32::new(0));
         let (stop, stopped) = watch::channel(false);
-        let r = rounds.clone();
-        let job = every(Duration::from_secs(3600), stopped, move || {
-            let r = r.clone();
-            async move {
-                r.fetch_add(1, Ordering::SeqCst);
-            }
-        });
+        let (rounds, job) = counting(Duration::from_secs(3600), stopped);
         assert!(
             rounds_reach(&rounds, 1).await,
             "no round without waiting an hour"
@@ -71,15 +80,8 @@ mod tests {
 
     #[tokio::test]
     async fn rounds_repeat_every_period() {
-        let rounds = Arc::new(AtomicU32::new(0));
         let (stop, stopped) = watch::channel(false);
-        let r = rounds.clone();
-        let job = every(Duration::from_millis(10), stopped, move || {
-            let r = r.clone();
-            async move {
-                r.fetch_add(1, Ordering::SeqCst);
-            }
-        });
+        let (rounds, job) = counting(Duration::from_millis(10), stopped);
         assert!(rounds_reach(&rounds, 3).await, "three rounds in 5 s");
         stop.send(true).unwrap();
         job.await.unwrap();

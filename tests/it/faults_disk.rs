@@ -19,7 +19,7 @@
 //! Mounting needs root (CAP_SYS_ADMIN). Without it the test says so and
 //! passes, unless `FIXPATH_REQUIRE_TMPFS=1` (as in CI) makes that a failure.
 
-use crate::common::pgcluster::Cluster;
+use crate::common::pgcluster::{self, Cluster};
 use crate::common::{one_fault_at_a_time, sqlite_rows};
 use crate::faults::{config, record_fault, serve};
 use crate::serve::{Server, TempDir};
@@ -97,18 +97,6 @@ impl Tmpfs {
                 .sum()
         }
         walk(&self.0)
-    }
-
-    /// Hands the mount to the `postgres` user, for a tablespace.
-    fn give_to_postgres(&self) {
-        for (tool, arg) in [("chown", "postgres:postgres"), ("chmod", "700")] {
-            let ok = Command::new(tool)
-                .arg(arg)
-                .arg(&self.0)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "{tool} {arg} {}", self.0.display());
-        }
     }
 }
 
@@ -474,7 +462,7 @@ impl Target {
     fn postgres() -> Option<Target> {
         let cluster = Cluster::start("faults-disk")?;
         let disk = tmpfs(&cluster.dir().join("tablespace"), ROOMY_KIB)?;
-        disk.give_to_postgres();
+        pgcluster::give_to_postgres(&disk.0);
         cluster.sql(&format!(
             "CREATE TABLESPACE small LOCATION '{}'",
             disk.0.display()

@@ -54,6 +54,23 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Hands a folder to the `postgres` user (owner, mode 700), as PostgreSQL
+/// wants its data folder and a tablespace's; as another user, the folder is
+/// ours already.
+pub fn give_to_postgres(dir: &std::path::Path) {
+    if !is_root() {
+        return;
+    }
+    for (tool, arg) in [("chown", "postgres:postgres"), ("chmod", "700")] {
+        let ok = Command::new(tool)
+            .arg(arg)
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "{tool} {arg} {}", dir.display());
+    }
+}
+
 impl Cluster {
     /// A new, running server; `None` (after a notice) when PostgreSQL's
     /// binaries are not on this machine and it is not required.
@@ -79,14 +96,7 @@ impl Cluster {
             u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], 0, 0])
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        if is_root() {
-            let ok = Command::new("chown")
-                .args(["postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown postgres {}", dir.display());
-        }
+        give_to_postgres(&dir);
         let cluster = Cluster {
             bin,
             dir,
